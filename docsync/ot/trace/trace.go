@@ -1,0 +1,142 @@
+// Package trace finds and loads real text-editing traces (the editing-traces
+// format of Joseph Gentle: gzip'd JSON with startContent, endContent and txns
+// of [pos, ndel, ins] patches over Unicode code points) for tests and
+// benchmarks.
+//
+// The traces live outside the module, in the shared data directory
+// (../shared/data/traces relative to the module root) or wherever the
+// C2C_TRACES environment variable points. Tests should t.Skip when Find
+// returns ErrNotFound, since a fresh clone does not have them.
+package trace
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// AutomergePaper is the file name of the automerge-paper trace: the writing
+// of "A Conflict-Free Replicated JSON Datatype" (Kleppmann & Beresford),
+// recorded by Martin Kleppmann, redistributed by Joseph Gentle, CC BY 4.0.
+const AutomergePaper = "automerge-paper.json.gz"
+
+// EnvDir names the environment variable that may hold the traces directory.
+const EnvDir = "C2C_TRACES"
+
+var (
+	// ErrNotFound: the trace file is in none of the searched places.
+	ErrNotFound = errors.New("trace: file not found")
+	// ErrFormat: the file is not a well-formed trace.
+	ErrFormat = errors.New("trace: bad format")
+)
+
+// Patch is one edit: at code point Pos, delete Del code points, then insert
+// Ins there.
+type Patch struct {
+	Pos, Del int
+	Ins      string
+}
+
+// Trace is a loaded editing trace. Applying Patches in order to Start yields
+// End.
+type Trace struct {
+	Start, End string
+	Patches    []Patch // all patches of all transactions, in order
+	Txns       int     // number of transactions the patches came in
+}
+
+// Find returns the path of the automerge-paper trace (see FindFile).
+func Find() (string, error) { return FindFile(AutomergePaper) }
+
+// FindFile looks for the named trace in $C2C_TRACES, then in
+// ../shared/data/traces relative to the module root (the nearest directory
+// at or above the working directory that holds a go.mod).
+func FindFile(name string) (string, error) {
+	var tried []string
+	if dir := os.Getenv(EnvDir); dir != "" {
+		p := filepath.Join(dir, name)
+		if isFile(p) {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			if isFile(filepath.Join(dir, "go.mod")) {
+				p := filepath.Join(dir, "..", "shared", "data", "traces", name)
+				if isFile(p) {
+					return filepath.Clean(p), nil
+				}
+				tried = append(tried, filepath.Clean(p))
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: %s (set %s to the traces directory; tried %q)", ErrNotFound, name, EnvDir, tried)
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// Load reads a gzip'd JSON trace.
+func Load(path string) (*Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+	}
+	defer zr.Close()
+	var raw struct {
+		StartContent string `json:"startContent"`
+		EndContent   string `json:"endContent"`
+		Txns         []struct {
+			Patches []Patch `json:"patches"`
+		} `json:"txns"`
+	}
+	if err := json.NewDecoder(zr).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+	}
+	t := &Trace{Start: raw.StartContent, End: raw.EndContent, Txns: len(raw.Txns)}
+	for _, txn := range raw.Txns {
+		t.Patches = append(t.Patches, txn.Patches...)
+	}
+	return t, nil
+}
+
+// UnmarshalJSON reads a patch from its [pos, ndel, "ins"] array form.
+func (p *Patch) UnmarshalJSON(b []byte) error {
+	var arr []json.RawMessage
+	if err := json.Unmarshal(b, &arr); err != nil {
+		return fmt.Errorf("%w: patch: %w", ErrFormat, err)
+	}
+	if len(arr) != 3 {
+		return fmt.Errorf("%w: patch has %d elements, want 3", ErrFormat, len(arr))
+	}
+	var q Patch
+	if err := json.Unmarshal(arr[0], &q.Pos); err != nil {
+		return fmt.Errorf("%w: patch pos: %w", ErrFormat, err)
+	}
+	if err := json.Unmarshal(arr[1], &q.Del); err != nil {
+		return fmt.Errorf("%w: patch ndel: %w", ErrFormat, err)
+	}
+	if err := json.Unmarshal(arr[2], &q.Ins); err != nil {
+		return fmt.Errorf("%w: patch ins: %w", ErrFormat, err)
+	}
+	if q.Pos < 0 || q.Del < 0 {
+		return fmt.Errorf("%w: negative patch [%d, %d]", ErrFormat, q.Pos, q.Del)
+	}
+	*p = q
+	return nil
+}
