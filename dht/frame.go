@@ -1,0 +1,140 @@
+package dht
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Wire messages of the replica protocols. Every stream message is a frame:
+// a 4-byte big-endian length and that many bytes, capped by the reader.
+// The codecs are pure and fuzzed (FuzzWire).
+
+const (
+	// MaxKeySize caps a directory key on the wire.
+	MaxKeySize = 256
+	// maxFrame fits the largest message: a key and a record with prefixes.
+	maxFrame = MaxKeySize + MaxRecordSize + 16
+)
+
+// writeFrame writes one length-prefixed frame.
+func writeFrame(w io.Writer, b []byte) error {
+	if len(b) > maxFrame {
+		return fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, len(b))
+	}
+	buf := make([]byte, 4+len(b))
+	binary.BigEndian.PutUint32(buf, uint32(len(b)))
+	copy(buf[4:], b)
+	_, err := w.Write(buf)
+	return err
+}
+
+// readFrame reads one frame of at most max bytes. A short read is
+// ErrMalformed; a clean EOF before the header is io.EOF.
+func readFrame(r io.Reader, max int) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: truncated frame header", ErrMalformed)
+		}
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > uint32(max) {
+		return nil, fmt.Errorf("%w: frame of %d bytes, max %d", ErrTooLarge, n, max)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
+	}
+	return b, nil
+}
+
+// encodePair encodes a (key, value) record as sent by gossip, sync and get.
+func encodePair(key string, value []byte) ([]byte, error) {
+	if len(key) > MaxKeySize {
+		return nil, fmt.Errorf("%w: key of %d bytes", ErrTooLarge, len(key))
+	}
+	if len(value) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: value of %d bytes", ErrTooLarge, len(value))
+	}
+	var w writer
+	w.str(key)
+	w.bytes(value)
+	return w.buf, nil
+}
+
+func decodePair(b []byte) (key string, value []byte, err error) {
+	r := reader{buf: b}
+	k := r.bytes("key")
+	value = r.bytes("value")
+	if err := r.end(); err != nil {
+		return "", nil, err
+	}
+	if len(k) > MaxKeySize || len(value) > MaxRecordSize {
+		return "", nil, fmt.Errorf("%w: pair of %d+%d bytes", ErrTooLarge, len(k), len(value))
+	}
+	return string(k), value, nil
+}
+
+// encodeSummary encodes one anti-entropy entry: key, seq, EOL, digest.
+func encodeSummary(ks keyedSummary) ([]byte, error) {
+	if len(ks.Key) > MaxKeySize {
+		return nil, fmt.Errorf("%w: key of %d bytes", ErrTooLarge, len(ks.Key))
+	}
+	var w writer
+	w.str(ks.Key)
+	w.u64(ks.Seq)
+	w.u64(uint64(ks.EOL))
+	w.buf = append(w.buf, ks.Digest[:]...)
+	return w.buf, nil
+}
+
+func decodeSummary(b []byte) (keyedSummary, error) {
+	var ks keyedSummary
+	r := reader{buf: b}
+	ks.Key = string(r.bytes("key"))
+	ks.Seq = r.u64("seq")
+	ks.EOL = int64(r.u64("eol"))
+	if r.err == nil && len(r.buf) < len(ks.Digest) {
+		r.fail("digest")
+	}
+	if r.err == nil {
+		copy(ks.Digest[:], r.buf)
+		r.buf = r.buf[len(ks.Digest):]
+	}
+	if err := r.end(); err != nil {
+		return ks, err
+	}
+	if len(ks.Key) > MaxKeySize {
+		return ks, fmt.Errorf("%w: key of %d bytes", ErrTooLarge, len(ks.Key))
+	}
+	return ks, nil
+}
+
+// Get responses: a status byte, then the value when found.
+const (
+	getFound    byte = 1
+	getNotFound byte = 2
+)
+
+func encodeGetResponse(value []byte) []byte {
+	if value == nil {
+		return []byte{getNotFound}
+	}
+	return append([]byte{getFound}, value...)
+}
+
+func decodeGetResponse(b []byte) ([]byte, error) {
+	switch {
+	case len(b) == 1 && b[0] == getNotFound:
+		return nil, ErrNotFound
+	case len(b) > 1 && b[0] == getFound:
+		if len(b)-1 > MaxRecordSize {
+			return nil, fmt.Errorf("%w: value of %d bytes", ErrTooLarge, len(b)-1)
+		}
+		return b[1:], nil
+	}
+	return nil, fmt.Errorf("%w: get response", ErrMalformed)
+}

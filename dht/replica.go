@@ -1,0 +1,278 @@
+package dht
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Provider replicas: gossip of signed records on Topic, anti-entropy over
+// SyncProtocol, and lookups over GetProtocol.
+
+// gossip sends a record to the providers' topic; failure is only logged,
+// because the DHT put, republish and anti-entropy cover for it.
+func (d *Directory) gossip(ctx context.Context, key string, raw []byte) {
+	if d.topic == nil {
+		return
+	}
+	msg, err := encodePair(key, raw)
+	if err == nil {
+		err = d.topic.Publish(ctx, msg)
+	}
+	if err != nil {
+		d.log.Warn("gossip publish failed", "key", key, "err", err)
+	}
+}
+
+// validateGossip rejects anything the validator rejects (so the sender is
+// scored down) and ignores valid records a provider already has.
+func (d *Directory) validateGossip(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	key, raw, err := decodePair(msg.GetData())
+	if err == nil {
+		err = d.val.Validate(key, raw)
+	}
+	if err != nil {
+		d.log.Debug("gossip rejected", "from", from, "err", err)
+		return pubsub.ValidationReject
+	}
+	if d.opts.replica && !d.store.supersedes(key, raw) {
+		return pubsub.ValidationIgnore
+	}
+	return pubsub.ValidationAccept
+}
+
+// consumeGossip stores every accepted record into the replica.
+func (d *Directory) consumeGossip(ctx context.Context, sub *pubsub.Subscription) {
+	for {
+		msg, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		key, raw, err := decodePair(msg.GetData())
+		if err != nil {
+			continue // cannot happen: the topic validator decoded it
+		}
+		changed, err := d.store.put(ctx, key, raw, false)
+		switch {
+		case err == nil && changed:
+			d.stats.gossipStored.Add(1)
+		case err != nil && !errors.Is(err, ErrStaleSeq):
+			d.log.Debug("gossip record not stored", "key", key, "err", err)
+		}
+	}
+}
+
+func (d *Directory) streamDeadline(s network.Stream) {
+	_ = s.SetDeadline(time.Now().Add(d.opts.params.RequestTimeout))
+}
+
+// handleGet answers one get request from this node's store.
+func (d *Directory) handleGet(s network.Stream) {
+	defer s.Close()
+	d.streamDeadline(s)
+	req, err := readFrame(bufio.NewReader(s), MaxKeySize)
+	if err != nil {
+		_ = s.Reset()
+		return
+	}
+	raw, err := d.store.get(d.ctx, string(req))
+	if err != nil {
+		raw = nil
+	} else {
+		d.stats.replicaGetServed.Add(1)
+	}
+	if err := writeFrame(s, encodeGetResponse(raw)); err != nil {
+		_ = s.Reset()
+	}
+}
+
+// getFrom asks one peer for key over GetProtocol and validates the answer.
+func (d *Directory) getFrom(ctx context.Context, p peer.ID, key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.params.RequestTimeout)
+	defer cancel()
+	s, err := d.h.NewStream(ctx, p, GetProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	d.streamDeadline(s)
+	if err := writeFrame(s, []byte(key)); err != nil {
+		_ = s.Reset()
+		return nil, err
+	}
+	_ = s.CloseWrite()
+	resp, err := readFrame(bufio.NewReader(s), maxFrame)
+	if err != nil {
+		_ = s.Reset()
+		return nil, err
+	}
+	raw, err := decodeGetResponse(resp)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.val.Validate(key, raw); err != nil {
+		return nil, fmt.Errorf("provider %s sent an invalid record: %w", p, err)
+	}
+	return raw, nil
+}
+
+// fromReplicas asks the local replica (on a provider) and every configured
+// provider in parallel, and returns the best valid answer: a provider can
+// hide a record, never forge one, so the newest valid one wins.
+func (d *Directory) fromReplicas(ctx context.Context, key string) ([]byte, error) {
+	var (
+		mu     sync.Mutex
+		vals   [][]byte
+		errs   []error
+		wg     sync.WaitGroup
+		asked  int
+		answer = func(v []byte, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			vals = append(vals, v)
+		}
+	)
+	if d.opts.replica {
+		answer(d.store.get(ctx, key))
+		asked++
+	}
+	for _, p := range d.opts.providers {
+		if p == d.h.ID() {
+			continue
+		}
+		asked++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answer(d.getFrom(ctx, p, key))
+		}()
+	}
+	wg.Wait()
+	if len(vals) == 0 {
+		if asked == 0 {
+			return nil, errors.New("no providers configured")
+		}
+		return nil, errors.Join(errs...)
+	}
+	i, err := d.val.Select(key, vals)
+	if err != nil {
+		return nil, err
+	}
+	return vals[i], nil
+}
+
+// handleSync is the responder side of anti-entropy: read the initiator's
+// summaries (terminated by an empty frame), then send every held record
+// the initiator lacks or holds an older version of, then an empty frame.
+func (d *Directory) handleSync(s network.Stream) {
+	defer s.Close()
+	d.streamDeadline(s)
+	r := bufio.NewReader(s)
+	theirs := make(map[string]summary)
+	for {
+		f, err := readFrame(r, maxFrame)
+		if err != nil {
+			_ = s.Reset()
+			return
+		}
+		if len(f) == 0 {
+			break
+		}
+		ks, err := decodeSummary(f)
+		if err != nil || len(theirs) >= d.opts.params.MaxSyncEntries {
+			_ = s.Reset()
+			return
+		}
+		theirs[ks.Key] = ks.summary
+	}
+	w := bufio.NewWriter(s)
+	for _, mine := range d.store.summaries() {
+		if t, ok := theirs[mine.Key]; ok && !summaryLess(t, mine.summary) {
+			continue
+		}
+		raw, err := d.store.get(d.ctx, mine.Key)
+		if err != nil {
+			continue // expired or gone since the snapshot
+		}
+		pair, err := encodePair(mine.Key, raw)
+		if err == nil {
+			err = writeFrame(w, pair)
+		}
+		if err != nil {
+			_ = s.Reset()
+			return
+		}
+	}
+	if err := writeFrame(w, nil); err != nil || w.Flush() != nil {
+		_ = s.Reset()
+	}
+}
+
+// syncFrom pulls from p every record p holds that is newer than ours or
+// missing here. It returns how many records it stored.
+func (d *Directory) syncFrom(ctx context.Context, p peer.ID) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.params.RequestTimeout)
+	defer cancel()
+	s, err := d.h.NewStream(ctx, p, SyncProtocol)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	d.streamDeadline(s)
+	w := bufio.NewWriter(s)
+	for _, ks := range d.store.summaries() {
+		f, err := encodeSummary(ks)
+		if err == nil {
+			err = writeFrame(w, f)
+		}
+		if err != nil {
+			_ = s.Reset()
+			return 0, err
+		}
+	}
+	if err := writeFrame(w, nil); err != nil || w.Flush() != nil {
+		_ = s.Reset()
+		return 0, fmt.Errorf("dht: sync %s: write failed", p)
+	}
+	_ = s.CloseWrite()
+	r := bufio.NewReader(s)
+	stored := 0
+	for {
+		f, err := readFrame(r, maxFrame)
+		if errors.Is(err, io.EOF) {
+			return stored, fmt.Errorf("%w: sync stream ended without terminator", ErrMalformed)
+		}
+		if err != nil {
+			_ = s.Reset()
+			return stored, err
+		}
+		if len(f) == 0 {
+			return stored, nil
+		}
+		key, raw, err := decodePair(f)
+		if err != nil {
+			_ = s.Reset()
+			return stored, err
+		}
+		changed, err := d.store.put(ctx, key, raw, false)
+		if err != nil && !errors.Is(err, ErrStaleSeq) {
+			d.log.Debug("sync record refused", "from", p, "key", key, "err", err)
+		}
+		if changed {
+			stored++
+			d.stats.syncPulled.Add(1)
+		}
+	}
+}
