@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/node"
+	"github.com/spf13/cobra"
+)
+
+// Files a running provider or clone writes into its data dir for scripts.
+const (
+	addrsFile = "addrs" // one /.../p2p/<id> multiaddr per line, written once listening
+	readyFile = "ready" // the peer ID, written once joined (provider) or published (clone)
+)
+
+type serveFlags struct {
+	listen    []string
+	bootstrap []string
+}
+
+func (f *serveFlags) register(cmd *cobra.Command, defaultListen []string, bootstrapHelp string) {
+	cmd.Flags().StringSliceVar(&f.listen, "listen", defaultListen, "listen multiaddrs (TCP and QUIC), comma-separated or repeated")
+	cmd.Flags().StringSliceVar(&f.bootstrap, "bootstrap", nil, bootstrapHelp)
+}
+
+func newProviderCmd(g *globals) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "provider",
+		Short: "Run a provider: DHT server, bootstrap node and full directory replica",
+		Long: `provider runs a cloud provider's node: a publicly reachable server of the
+private DHT, a bootstrap node for clones, and a full replica of the directory
+that answers lookups when the DHT path fails.
+
+It prints its peer ID and listen addresses, writes them (one /p2p multiaddr
+per line) to <data>/addrs, writes <data>/ready once up, and stops cleanly on
+SIGINT or SIGTERM. The identity and the DHT records live in <data> and
+survive restarts.
+
+` + envHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), g, node.RoleProvider, f)
+		},
+	}
+	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
+		"the other providers' /p2p multiaddrs, comma-separated or repeated")
+	return cmd
+}
+
+func newCloneCmd(g *globals) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "clone --bootstrap PROVIDER_ADDR",
+		Short: "Run a clone enrolled by c2c enroll",
+		Long: `clone runs the always-on clone of one device. Its data dir must hold the owner
+certificate written by c2c enroll; without one it refuses to start and says
+what to run. On boot it joins through the --bootstrap providers (retrying
+with backoff, and rejoining if they restart), publishes its certificate in
+the directory and keeps it fresh.
+
+It prints its peer ID and listen addresses, writes them to <data>/addrs,
+writes <data>/ready once its certificate is published, and stops cleanly on
+SIGINT or SIGTERM.
+
+` + envHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), g, node.RoleClone, f)
+		},
+	}
+	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
+		"providers' /p2p multiaddrs, comma-separated or repeated (required)")
+	return cmd
+}
+
+// serve runs a long-lived provider or clone until ctx is done.
+func serve(ctx context.Context, g *globals, role node.Role, f *serveFlags) error {
+	dataDir, err := g.dataDir(string(role))
+	if err != nil {
+		return err
+	}
+	cfg := node.DefaultConfig(role, dataDir)
+	if cfg.ListenAddrs, err = parseListen(f.listen); err != nil {
+		return err
+	}
+	if cfg.Bootstrap, err = parseBootstrap(f.bootstrap); err != nil {
+		return err
+	}
+	if role == node.RoleClone {
+		if len(cfg.Bootstrap) == 0 {
+			return errors.New("clone needs --bootstrap (or C2C_BOOTSTRAP): the /p2p multiaddr of at least one provider")
+		}
+		if _, err := node.ReadOwnerCert(dataDir); errors.Is(err, node.ErrNoOwnerCert) {
+			return fmt.Errorf("clone in %s is not enrolled: no %s there.\nEnroll it first with the user's key:\n  c2c enroll --key USER.key --device NAME --clone-data %s",
+				dataDir, node.OwnerCertFile, dataDir)
+		}
+	}
+	// A ready file from a previous run must not fool scripts.
+	if err := os.Remove(filepath.Join(dataDir, readyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := []node.Option{node.WithLogger(g.log)}
+	reg, err := g.metricsRegistry(runCtx)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		opts = append(opts, node.WithMetrics(reg))
+	}
+	n, err := node.New(ctx, cfg, opts...)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+
+	var lines []string
+	for _, a := range n.P2PAddrs() {
+		lines = append(lines, a.String())
+	}
+	fmt.Fprintf(g.stdout, "peer ID: %s\n", n.ID())
+	for _, l := range lines {
+		fmt.Fprintf(g.stdout, "listening on %s\n", l)
+	}
+	if err := keystore.WriteFile(filepath.Join(dataDir, addrsFile), []byte(strings.Join(lines, "\n")+"\n")); err != nil {
+		return err
+	}
+
+	ready := n.Joined()
+	if role == node.RoleClone {
+		ready = n.Published()
+	}
+	select {
+	case <-ctx.Done():
+	case <-ready:
+		if err := keystore.WriteFile(filepath.Join(dataDir, readyFile), []byte(n.ID().String()+"\n")); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "ready\n")
+		<-ctx.Done()
+	}
+	g.log.Info("shutting down")
+	if err := n.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "stopped\n")
+	return nil
+}

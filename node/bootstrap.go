@@ -1,0 +1,172 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+)
+
+// bootstrapper keeps a node connected to its configured providers: it dials
+// them all on start, re-dials any it loses (a provider restart, an idle
+// trim) with exponential backoff, and refreshes the DHT routing table on
+// every new provider connection so the node is back in the DHT by itself.
+//
+// It owns one goroutine (run); dials happen in short-lived goroutines whose
+// results come back to it on a channel. Timing uses package time only, so
+// under testing/synctest it runs on virtual time.
+type bootstrapper struct {
+	h     host.Host
+	kad   *kaddht.IpfsDHT
+	peers []peer.AddrInfo
+	p     Params
+	rand  func() float64
+	log   *slog.Logger
+	m     *metrics
+
+	joinOnce sync.Once
+	joined   chan struct{}
+}
+
+type providerState struct {
+	info    peer.AddrInfo
+	backoff backoff
+	next    time.Time // earliest next dial
+	dialing bool
+}
+
+type dialResult struct {
+	id  peer.ID
+	err error
+}
+
+func newBootstrapper(h host.Host, kad *kaddht.IpfsDHT, peers []peer.AddrInfo, p Params, rand func() float64, log *slog.Logger, m *metrics) *bootstrapper {
+	b := &bootstrapper{h: h, kad: kad, p: p, rand: rand, log: log, m: m, joined: make(chan struct{})}
+	for _, ai := range peers {
+		if ai.ID == h.ID() {
+			continue // a provider lists every provider, itself included
+		}
+		b.peers = append(b.peers, ai)
+		// Keep the configured addresses for good: kad-dht and the
+		// directory dial providers by ID long after the first connection.
+		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
+	}
+	if len(b.peers) == 0 {
+		b.markJoined() // the first provider of a network has no one to join
+	}
+	return b
+}
+
+// Joined is closed once the node is connected to at least one provider.
+func (b *bootstrapper) Joined() <-chan struct{} { return b.joined }
+
+func (b *bootstrapper) markJoined() { b.joinOnce.Do(func() { close(b.joined) }) }
+
+func (b *bootstrapper) run(ctx context.Context) {
+	if len(b.peers) == 0 {
+		return
+	}
+	sub, err := b.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		b.log.Error("bootstrap: subscribe to connectedness events", "err", err)
+		return
+	}
+	defer sub.Close()
+
+	states := make(map[peer.ID]*providerState, len(b.peers))
+	for _, ai := range b.peers {
+		states[ai.ID] = &providerState{info: ai, backoff: newBackoff(b.p.BackoffMin, b.p.BackoffMax, b.p.BackoffJitter)}
+	}
+	results := make(chan dialResult, len(b.peers)) // buffered: dialers never block on exit
+	var dials sync.WaitGroup
+	defer dials.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+
+	for {
+		now := time.Now()
+		wait := b.p.RecheckInterval
+		connected := 0
+		for _, st := range states {
+			if b.h.Network().Connectedness(st.info.ID) == network.Connected {
+				connected++
+				continue
+			}
+			if st.dialing {
+				continue
+			}
+			if now.Before(st.next) {
+				wait = min(wait, st.next.Sub(now))
+				continue
+			}
+			st.dialing = true
+			dials.Add(1)
+			go func(ai peer.AddrInfo) {
+				defer dials.Done()
+				results <- dialResult{id: ai.ID, err: b.dial(ctx, ai)}
+			}(st.info)
+		}
+		b.m.connectedProviders.Set(float64(connected))
+		if connected > 0 {
+			b.markJoined()
+			if b.kad.RoutingTable().Size() == 0 {
+				// Connected but nobody in the table yet (identify still
+				// running, or the table was emptied): ask kad to fill it.
+				b.kad.RefreshRoutingTable()
+			}
+		}
+
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.Out():
+			e, ok := ev.(event.EvtPeerConnectednessChanged)
+			if !ok {
+				continue
+			}
+			st, ok := states[e.Peer]
+			if !ok {
+				continue
+			}
+			if e.Connectedness == network.Connected {
+				st.backoff.reset()
+				b.kad.RefreshRoutingTable()
+			} else if !st.dialing {
+				st.next = time.Now().Add(st.backoff.next(b.rand()))
+				b.log.Info("bootstrap: lost provider, will re-dial", "provider", e.Peer, "after", st.next.Sub(time.Now()))
+			}
+		case r := <-results:
+			st := states[r.id]
+			st.dialing = false
+			if r.err != nil {
+				b.m.bootstrapDials.WithLabelValues("error").Inc()
+				delay := st.backoff.next(b.rand())
+				st.next = time.Now().Add(delay)
+				b.log.Debug("bootstrap: dial failed", "provider", r.id, "err", r.err, "retry_in", delay)
+				continue
+			}
+			b.m.bootstrapDials.WithLabelValues("ok").Inc()
+			st.backoff.reset()
+			b.log.Info("bootstrap: connected to provider", "provider", r.id)
+			b.kad.RefreshRoutingTable()
+		case <-timer.C:
+		}
+	}
+}
+
+// dial connects to one provider, bypassing the swarm's own dial backoff: the
+// bootstrapper's backoff decides when to try again.
+func (b *bootstrapper) dial(ctx context.Context, ai peer.AddrInfo) error {
+	ctx, cancel := context.WithTimeout(ctx, b.p.DialTimeout)
+	defer cancel()
+	ctx = network.WithForceDirectDial(ctx, "c2c bootstrap")
+	return b.h.Connect(ctx, ai)
+}

@@ -1,0 +1,64 @@
+package node
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/x/rate"
+)
+
+// newResourceManager builds a resource manager from p: rcmgr's auto-scaled
+// defaults with the system and transient connection and stream limits
+// raised, and the per-address limits replaced. rcmgr's own defaults allow 8
+// concurrent connections per IPv4 address and 0.2 new ones per second, which
+// is what a provider serving thousands of clones behind one NAT must not have.
+func newResourceManager(p Params) (network.ResourceManager, error) {
+	raise := rcmgr.ResourceLimits{
+		Conns:           rcmgr.LimitVal(p.MaxConns),
+		ConnsInbound:    rcmgr.LimitVal(p.MaxConns),
+		ConnsOutbound:   rcmgr.LimitVal(p.MaxConns),
+		Streams:         rcmgr.LimitVal(p.MaxStreams),
+		StreamsInbound:  rcmgr.LimitVal(p.MaxStreams),
+		StreamsOutbound: rcmgr.LimitVal(p.MaxStreams),
+		FD:              rcmgr.LimitVal(p.MaxConns),
+	}
+	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise}
+	limits := partial.Build(rcmgr.DefaultLimits.AutoScale())
+
+	perIP := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: p.MaxConnsPerIP}}
+	perIP6 := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: p.MaxConnsPerIP}}
+	rateLimit := rate.Limit{RPS: p.ConnRatePerIP, Burst: p.ConnBurstPerIP}
+	limiter := &rate.Limiter{
+		// Loopback stays unlimited, as in rcmgr's defaults (demo, tests).
+		NetworkPrefixLimits: []rate.PrefixLimit{
+			{Prefix: netip.MustParsePrefix("127.0.0.0/8")},
+			{Prefix: netip.MustParsePrefix("::1/128")},
+		},
+		SubnetRateLimiter: rate.SubnetLimiter{
+			IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: rateLimit}},
+			IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: rateLimit}},
+			GracePeriod:      time.Minute,
+		},
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits),
+		rcmgr.WithLimitPerSubnet(perIP, perIP6),
+		rcmgr.WithConnRateLimiters(limiter),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("node: resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+// newConnManager builds the connection manager from p's watermarks.
+func newConnManager(p Params) (*connmgr.BasicConnMgr, error) {
+	cm, err := connmgr.NewConnManager(p.ConnsLow, p.ConnsHigh, connmgr.WithGracePeriod(p.ConnGrace))
+	if err != nil {
+		return nil, fmt.Errorf("node: connection manager: %w", err)
+	}
+	return cm, nil
+}
