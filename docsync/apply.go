@@ -1,0 +1,242 @@
+package docsync
+
+import (
+	"fmt"
+
+	"github.com/clone2clone/c2c/docsync/ot"
+)
+
+// HandleEntry takes an ordered entry from the sequencer or any peer, in any
+// order and possibly duplicated. The next entry is checked (DESIGN 5) and
+// committed; later ones wait for the gap to fill (a fetch is requested).
+// Any check failure is returned and reported as an event; nothing of a
+// failing entry is applied.
+func (r *Replica) HandleEntry(e *Entry) error {
+	if r.proof != nil {
+		return ErrHalted
+	}
+	err := r.handleEntry(e)
+	if err != nil && err != errDuplicate && r.proof == nil {
+		r.event(Event{Kind: EventRejected, Seq: e.Head.Seq, Err: err})
+	}
+	if err == errDuplicate {
+		return nil
+	}
+	return err
+}
+
+func (r *Replica) handleEntry(e *Entry) error {
+	if e.Head.Doc != r.cfg.Doc || e.Envelope.Doc != r.cfg.Doc {
+		return fmt.Errorf("%w: entry for %v", ErrWrongDoc, e.Head.Doc)
+	}
+	if err := e.Head.Verify(r.cfg.Sequencer); err != nil {
+		return err
+	}
+	s := e.Head.Seq
+	if mine, ok := r.HeadAt(s); ok {
+		if err := r.compareHeads(mine, e.Head); err != nil {
+			return err
+		}
+		return errDuplicate
+	}
+	if kh, ok := r.knownHeads[s]; ok {
+		if err := r.compareHeads(kh, e.Head); err != nil {
+			return err
+		}
+	}
+	if s > r.log.Seq()+1 {
+		if old, ok := r.pending[s]; ok {
+			if err := r.compareHeads(old.Head, e.Head); err != nil {
+				return err
+			}
+			return errDuplicate
+		}
+		if len(r.pending) < r.cfg.Params.MaxPendingEntries {
+			r.pending[s] = e
+		}
+		r.requestUpTo(s - 1)
+		return nil
+	}
+	if err := r.commit(e); err != nil {
+		// Let a later arrival ask for this seq again, from anyone.
+		r.fetchedUpTo = r.log.Seq()
+		return err
+	}
+	for r.proof == nil {
+		next, ok := r.pending[r.log.Seq()+1]
+		if !ok {
+			break
+		}
+		delete(r.pending, next.Head.Seq)
+		if err := r.commit(next); err != nil {
+			r.event(Event{Kind: EventRejected, Seq: next.Head.Seq, Err: err})
+			r.fetchedUpTo = r.log.Seq()
+			break
+		}
+	}
+	return nil
+}
+
+// commit checks e as the next entry and applies it.
+func (r *Replica) commit(e *Entry) error {
+	env := &e.Envelope
+	if want := ChainHash(r.log.HeadHash(), env.Digest()); want != e.Head.ChainHash {
+		return fmt.Errorf("%w: seq %d", ErrChainHash, e.Head.Seq)
+	}
+	op, err := r.log.Check(env)
+	if err != nil {
+		return fmt.Errorf("seq %d: %w", e.Head.Seq, err)
+	}
+	r.log.Append(env, op)
+	r.sigs = append(r.sigs, e.Head.Sig)
+	delete(r.knownHeads, e.Head.Seq)
+	r.ready.Entries = append(r.ready.Entries, e)
+	h := e.Head
+	r.ready.Head = &h
+	if env.Author == r.me && env.Counter > r.counter {
+		r.counter = env.Counter // e.g. after losing state: never reuse a counter
+	}
+	if op != nil {
+		r.event(Event{Kind: EventMembership, Seq: e.Head.Seq, Op: op})
+		r.takeKeys(op)
+	}
+	if len(r.locked) > 0 || (env.Kind == KindEdit && !r.HasEpochKey(env.Epoch)) {
+		if len(r.locked) == 0 {
+			r.event(Event{Kind: EventLocked, Seq: e.Head.Seq,
+				Err: fmt.Errorf("%w: epoch %d", ErrNoEpochKey, env.Epoch)})
+		}
+		r.locked = append(r.locked, e)
+	} else {
+		r.applyContent(e)
+	}
+	r.drainLocked()
+	if op != nil {
+		r.revalidate()
+	}
+	r.maybeSend()
+	return nil
+}
+
+// takeKeys unwraps a key wrapped to us by a committed membership op and
+// unchains older epoch keys from it.
+func (r *Replica) takeKeys(op *MemberOp) {
+	if op.Bundle == nil {
+		return
+	}
+	ct, ok := op.Bundle.keyFor(r.me)
+	if !ok {
+		return
+	}
+	k, err := unwrapKey(r.cfg.Doc, op.Bundle.Epoch, r.cfg.Identity, ct)
+	if err != nil {
+		r.event(Event{Kind: EventLocked, Seq: r.log.Seq(), Err: err})
+		return
+	}
+	r.keys[op.Bundle.Epoch] = k
+	for e := op.Bundle.Epoch; e > 1; e-- {
+		if r.HasEpochKey(e - 1) {
+			break
+		}
+		sp, ok := r.log.Membership().prevKeys[e]
+		if !ok {
+			break
+		}
+		pt, err := openAEAD(r.keys[e], sp.nonce, prevKeyAAD(r.cfg.Doc, e), sp.ct)
+		if err != nil || len(pt) != KeySize {
+			r.event(Event{Kind: EventLocked, Seq: r.log.Seq(), Err: fmt.Errorf("%w: epoch %d chain", ErrDecrypt, e-1)})
+			break
+		}
+		r.keys[e-1] = EpochKey(pt)
+	}
+}
+
+func (r *Replica) drainLocked() {
+	for len(r.locked) > 0 {
+		e := r.locked[0]
+		if e.Envelope.Kind == KindEdit && !r.HasEpochKey(e.Envelope.Epoch) {
+			return
+		}
+		r.locked = r.locked[1:]
+		r.applyContent(e)
+	}
+}
+
+// applyContent applies the content of the entry at Applied()+1.
+func (r *Replica) applyContent(e *Entry) {
+	env := &e.Envelope
+	own := r.inflight != nil && env.Author == r.me && env.Counter == r.inflight.env.Counter
+	if env.Kind != KindEdit {
+		r.ops = append(r.ops, nil)
+		if own {
+			r.inflight = nil
+			r.markPending()
+		}
+		return
+	}
+	x, err := r.decodeEdit(e)
+	if err != nil {
+		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: err})
+		r.ops = append(r.ops, nil)
+		return
+	}
+	if err := r.committed.Apply(x); err != nil {
+		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: fmt.Errorf("%w: %w", ErrBadOp, err)})
+		r.ops = append(r.ops, nil)
+		return
+	}
+	r.ops = append(r.ops, &x)
+	if own {
+		r.inflight = nil
+		r.markPending()
+		return
+	}
+	r.applyRemote(e, x)
+}
+
+// decodeEdit decrypts the op and transforms it from its parent to the seq
+// before it: against committed p+1..s-1, in order.
+func (r *Replica) decodeEdit(e *Entry) (ot.Op, error) {
+	env := &e.Envelope
+	pt, err := env.OpenEdit(r.keys[env.Epoch])
+	if err != nil {
+		return ot.Op{}, err
+	}
+	x, err := ot.Decode(pt)
+	if err != nil {
+		return ot.Op{}, fmt.Errorf("%w: op: %w", ErrDecrypt, err)
+	}
+	for s := env.Parent + 1; s < e.Head.Seq; s++ {
+		c := r.ops[s]
+		if c == nil {
+			continue
+		}
+		if _, x, err = ot.Transform(*c, x); err != nil {
+			return ot.Op{}, fmt.Errorf("%w: transform at %d: %w", ErrBadOp, s, err)
+		}
+	}
+	return x, nil
+}
+
+// applyRemote transforms a committed remote op against our in-flight op and
+// buffer (both ordered after it) and applies it to the local text.
+func (r *Replica) applyRemote(e *Entry, x ot.Op) {
+	var err error
+	if r.inflight != nil && r.inflight.op != nil {
+		var a ot.Op
+		if x, a, err = ot.Transform(x, *r.inflight.op); err != nil {
+			panic(fmt.Sprintf("docsync: in-flight transform: %v", err)) // both ops are on the committed text
+		}
+		r.inflight.op = &a
+	}
+	if r.buffer != nil {
+		var b ot.Op
+		if x, b, err = ot.Transform(x, *r.buffer); err != nil {
+			panic(fmt.Sprintf("docsync: buffer transform: %v", err))
+		}
+		r.buffer = &b
+	}
+	if err := r.local.Apply(x); err != nil {
+		panic(fmt.Sprintf("docsync: local apply: %v", err))
+	}
+	r.ready.Updates = append(r.ready.Updates, Update{Seq: e.Head.Seq, Author: e.Envelope.Author, Op: x})
+}

@@ -1,0 +1,15 @@
+// Package docsync is the pure protocol core of CloneDoc: envelopes and
+// sequencer-ordered entries with canonical signing bytes, the hash chain,
+// membership and per-epoch document keys, fork proofs, and the clone's
+// document state machine (Replica).
+//
+// Nothing here imports libp2p, starts a goroutine or reads a clock. The
+// Replica follows etcd raft's shape: inputs are method calls (Propose,
+// HandleEntry, HandleHead, ...), outputs accumulate in a Ready value that the
+// caller persists and sends, then acknowledges with Advance.
+//
+// Identities are raw Ed25519 public keys (a libp2p Ed25519 peer key is the
+// same 32 bytes). Document keys are 32-byte XChaCha20-Poly1305 keys, one per
+// key epoch, wrapped to members with HPKE (ML-KEM-768+X25519, HKDF-SHA256,
+// ChaCha20-Poly1305). Hashes are SHA-256.
+package docsync

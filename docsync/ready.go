@@ -1,0 +1,77 @@
+package docsync
+
+import "github.com/clone2clone/c2c/docsync/ot"
+
+// Ready is the output a Replica accumulated since the last Advance. The caller
+// persists Entries and Pending first, then sends Submit to the sequencer,
+// hands Updates to the device, gossips Head, issues Fetch requests and
+// surfaces Events, and finally calls Advance.
+type Ready struct {
+	// Entries newly committed, in seq order.
+	Entries []*Entry
+	// Pending is the new in-flight envelope and buffer when they changed.
+	Pending *Pending
+	// Submit holds envelopes to send to the sequencer (new or re-sealed).
+	Submit []*Envelope
+	// Updates are remote edits transformed to apply to the local text, in order.
+	Updates []Update
+	// Head is the latest committed head to gossip, when it moved.
+	Head *Head
+	// Fetch lists seq ranges missing below entries or heads we have seen.
+	Fetch []FetchRange
+	// Events reports check failures, forks, gaps and membership changes.
+	Events []Event
+}
+
+// Pending is what a clone must persist to never lose or re-number a local
+// edit: the in-flight envelope, the buffer of composed edits not yet sent,
+// and the author counter.
+type Pending struct {
+	InFlight *Envelope
+	Buffer   *ot.Op
+	Counter  uint64
+}
+
+// Update is a committed remote edit, transformed against this clone's
+// in-flight envelope and buffer so it applies to the local text.
+type Update struct {
+	Seq    uint64
+	Author MemberID
+	Op     ot.Op
+}
+
+// FetchRange asks for entries From..To inclusive, from the sequencer or any member.
+type FetchRange struct{ From, To uint64 }
+
+// EventKind classifies events.
+type EventKind uint8
+
+const (
+	// EventRejected: an ordered entry failed a check; nothing of it was applied. Err says which.
+	EventRejected EventKind = iota + 1
+	// EventNoop: an entry committed but its content was unusable (ErrDecrypt, ErrBadOp).
+	EventNoop
+	// EventFork: the sequencer equivocated; Proof holds the evidence. The replica stops.
+	EventFork
+	// EventGap: entries are missing; a fetch was requested.
+	EventGap
+	// EventLocked: content waits for an epoch key this clone does not hold (ErrNoEpochKey).
+	EventLocked
+	// EventMembership: a membership op committed.
+	EventMembership
+	// EventDropped: a local in-flight envelope or buffer was abandoned (e.g. we lost write rights).
+	EventDropped
+)
+
+func (k EventKind) String() string {
+	return [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped"}[min(int(k), 7)]
+}
+
+// Event is something the service should surface to the owner or operator.
+type Event struct {
+	Kind  EventKind
+	Seq   uint64
+	Err   error
+	Proof *ForkProof
+	Op    *MemberOp
+}
