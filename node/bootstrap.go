@@ -35,6 +35,10 @@ type bootstrapper struct {
 	joined   chan struct{}
 }
 
+// emptyTableRecheck is how soon to look again when connected to a provider
+// whose identification kad-dht has not processed yet.
+const emptyTableRecheck = 50 * time.Millisecond
+
 type providerState struct {
 	info    peer.AddrInfo
 	backoff backoff
@@ -73,7 +77,12 @@ func (b *bootstrapper) run(ctx context.Context) {
 	if len(b.peers) == 0 {
 		return
 	}
-	sub, err := b.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	// Identification is when kad-dht learns a peer speaks its protocol and
+	// adds it to the routing table: a reason to look again.
+	sub, err := b.h.EventBus().Subscribe([]any{
+		new(event.EvtPeerConnectednessChanged),
+		new(event.EvtPeerIdentificationCompleted),
+	})
 	if err != nil {
 		b.log.Error("bootstrap: subscribe to connectedness events", "err", err)
 		return
@@ -115,11 +124,15 @@ func (b *bootstrapper) run(ctx context.Context) {
 		}
 		b.m.connectedProviders.Set(float64(connected))
 		if connected > 0 {
-			b.markJoined()
-			if b.kad.RoutingTable().Size() == 0 {
-				// Connected but nobody in the table yet (identify still
-				// running, or the table was emptied): ask kad to fill it.
-				b.kad.RefreshRoutingTable()
+			if b.kad.RoutingTable().Size() > 0 {
+				// Joined means usable: a provider connection alone is not
+				// enough for a DHT put until kad has it in its table.
+				b.markJoined()
+			} else {
+				// Connected but nobody in the table yet: identify is still
+				// running (kad adds the peer right after it), or the table
+				// was emptied. Look again shortly.
+				wait = min(wait, emptyTableRecheck)
 			}
 		}
 
@@ -130,7 +143,7 @@ func (b *bootstrapper) run(ctx context.Context) {
 		case ev := <-sub.Out():
 			e, ok := ev.(event.EvtPeerConnectednessChanged)
 			if !ok {
-				continue
+				continue // identification: re-evaluate at the top
 			}
 			st, ok := states[e.Peer]
 			if !ok {

@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := n.startDHT(); err != nil {
 		return nil, err
 	}
-	if err := n.startPubSub(runCtx); err != nil {
+	if err := n.startPubSub(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	if err := n.startDirectory(); err != nil {
@@ -148,6 +148,7 @@ func (n *Node) openDatastore() error {
 	if err != nil {
 		return fmt.Errorf("node: datastore %s: %w", path, err)
 	}
+	n.ds = ds
 	n.closers = append(n.closers, ds.Close)
 	return nil
 }
@@ -218,13 +219,19 @@ func (n *Node) startDHT() error {
 }
 
 func (n *Node) startPubSub(ctx context.Context) error {
+	// gossipsub has no Close: it stops when its context ends. It gets its
+	// own context, cancelled after the directory (which leaves its topic on
+	// Close) is closed.
+	ctx, cancel := context.WithCancel(ctx)
 	ps, err := pubsub.NewGossipSub(ctx, n.host,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 	)
 	if err != nil {
+		cancel()
 		return fmt.Errorf("node: gossipsub: %w", err)
 	}
-	n.ps = ps // stops when ctx (the node's run context) is cancelled
+	n.ps = ps
+	n.closers = append(n.closers, func() error { cancel(); return nil })
 	return nil
 }
 
@@ -302,7 +309,8 @@ func (n *Node) Directory() *dht.Directory { return n.dir }
 func (n *Node) Datastore() datastore.Batching { return n.ds }
 
 // Joined is closed once the node is connected to at least one configured
-// provider (at once for a provider with no other providers configured).
+// provider and has a peer in its DHT routing table, i.e. DHT operations can
+// proceed (at once for a provider with no other providers configured).
 func (n *Node) Joined() <-chan struct{} { return n.boot.Joined() }
 
 // AddrInfo is the node's peer ID with its listen addresses.
