@@ -1,0 +1,192 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+)
+
+// enrolled is one simulated clone and the user key that enrolled it.
+type enrolled struct {
+	node   *simNode
+	user   crypto.PrivKey
+	userID peer.ID
+	device string
+}
+
+// TestDirectoryMultiNode: 3 providers + 20 clones (10 users x 2 devices) on
+// the simulated network. Every clone finds every other clone's record and
+// connects to it. A third provider joins late and fills its replica by
+// anti-entropy only. Then the DHT path is cut (every node's DHT value store
+// emptied) and two providers are stopped: lookups still succeed, served by
+// the late provider's replica.
+func TestDirectoryMultiNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const users, devicesPerUser = 10, 2
+		c := newSimCluster(t, 20*time.Millisecond, true)
+		defer c.close()
+		ctx := context.Background()
+
+		p0 := c.addNode(nil, WithReplica())
+		p1 := c.addNode([]peer.ID{p0.h.ID()}, WithReplica(), WithProviders(p0.h.ID()))
+		// p2's identity is decided up front so clones can list it; its
+		// host joins later (see below).
+		early := []peer.ID{p0.h.ID(), p1.h.ID()}
+		p0.dir.opts.providers = []peer.ID{p1.h.ID()}
+		p0.run()
+		p1.run()
+
+		var clones []enrolled
+		for u := range users {
+			userKey, err := GenerateUserKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			userID, _ := peer.IDFromPrivateKey(userKey)
+			for dv := range devicesPerUser {
+				n := c.addNode(early, WithProviders(early...))
+				clones = append(clones, enrolled{node: n, user: userKey, userID: userID, device: fmt.Sprintf("dev-%d", dv)})
+			}
+			_ = u
+		}
+		// Let the routing tables and gossipsub meshes form.
+		time.Sleep(5 * time.Second)
+
+		eol := time.Now().Add(30 * 24 * time.Hour)
+		for i, e := range clones {
+			_, hpkePub, err := GenerateHPKEKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			devKey, _ := GenerateUserKey()
+			devID, _ := peer.IDFromPrivateKey(devKey)
+			cert, err := SignOwnerCert(e.user, OwnerCert{Device: e.device, DeviceKey: devID, Clone: e.node.h.ID(),
+				CloneHPKE: hpkePub, Addrs: e.node.h.Addrs(), Seq: 1, EOL: eol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.node.dir.Publish(ctx, cert); err != nil {
+				t.Fatalf("clone %d publish: %v", i, err)
+			}
+			if i%devicesPerUser == 0 {
+				idx, err := SignDeviceIndex(e.user, DeviceIndex{Devices: []string{"dev-0", "dev-1"}, Seq: 1, EOL: eol})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.node.dir.PublishIndex(ctx, idx); err != nil {
+					t.Fatalf("clone %d publish index: %v", i, err)
+				}
+			}
+		}
+		const records = users*devicesPerUser + users
+		for _, p := range []*simNode{p0, p1} {
+			waitFor(t, time.Minute, "gossip to fill the replicas", func() bool { return p.dir.Stats().Records == records })
+			if got := p.dir.Stats().GossipStored; got == 0 {
+				t.Errorf("provider %s stored nothing from gossip", p.h.ID())
+			}
+		}
+
+		// Every clone finds every other clone's record and connects to it.
+		lookupAll := func(phase string) {
+			t.Helper()
+			for i, a := range clones {
+				for j, b := range clones {
+					if i == j {
+						continue
+					}
+					cert, err := a.node.dir.Lookup(ctx, b.userID, b.device)
+					if err != nil {
+						t.Fatalf("%s: clone %d lookup of clone %d: %v", phase, i, j, err)
+					}
+					if cert.Clone != b.node.h.ID() || cert.User != b.userID {
+						t.Fatalf("%s: clone %d got the wrong record for clone %d", phase, i, j)
+					}
+				}
+			}
+		}
+		lookupAll("dht")
+		for i, a := range clones {
+			for j, b := range clones {
+				if i == j {
+					continue
+				}
+				ai, err := a.node.dir.Resolve(ctx, b.node.h.ID())
+				if err != nil {
+					t.Fatalf("clone %d resolve clone %d: %v", i, j, err)
+				}
+				if err := a.node.h.Connect(ctx, ai); err != nil {
+					t.Fatalf("clone %d connect clone %d: %v", i, j, err)
+				}
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				res := <-ping.Ping(pctx, a.node.h, b.node.h.ID())
+				cancel()
+				if res.Error != nil {
+					t.Fatalf("clone %d ping clone %d: %v", i, j, res.Error)
+				}
+			}
+		}
+		for _, a := range clones {
+			idx, err := clones[0].node.dir.Devices(ctx, a.userID)
+			if err != nil || len(idx.Devices) != devicesPerUser {
+				t.Fatalf("devices of %s: %v %v", a.userID, idx, err)
+			}
+		}
+		var viaDHT uint64
+		for _, e := range clones {
+			viaDHT += e.node.dir.Stats().LookupsDHT
+		}
+		if want := uint64(len(clones)*(len(clones)-1) + len(clones)); viaDHT != want {
+			t.Fatalf("lookups via DHT = %d, want %d", viaDHT, want)
+		}
+
+		// A third provider joins now: it missed all the gossip and gets the
+		// replica by anti-entropy from p0 and p1.
+		p2 := c.addNode(early, WithReplica(), WithProviders(early...))
+		p2.run()
+		waitFor(t, time.Minute, "anti-entropy to fill the late provider", func() bool { return p2.dir.Stats().Records == records })
+		if st := p2.dir.Stats(); st.SyncPulled != records || st.GossipStored != 0 {
+			t.Fatalf("late provider: pulled %d by sync, %d by gossip; want %d and 0", st.SyncPulled, st.GossipStored, records)
+		}
+		for _, e := range clones {
+			e.node.dir.opts.providers = append(e.node.dir.opts.providers, p2.h.ID())
+		}
+
+		// Cut the DHT path: empty every DHT value store and stop p0 and p1.
+		cut := 0
+		for _, n := range c.nodes {
+			cut += n.cutDHT(t)
+		}
+		if cut == 0 {
+			t.Fatal("no DHT records to cut")
+		}
+		p0.stop()
+		p1.stop()
+		if _, err := clones[0].node.kad.GetValue(ctx, CertKey(clones[1].userID, clones[1].device)); err == nil {
+			t.Fatal("DHT still returns a record after the cut")
+		}
+		lookupAll("replica")
+		var viaReplica uint64
+		for _, e := range clones {
+			viaReplica += e.node.dir.Stats().LookupsReplica
+		}
+		if want := uint64(len(clones) * (len(clones) - 1)); viaReplica != want {
+			t.Fatalf("lookups via replica = %d, want %d", viaReplica, want)
+		}
+		if served := p2.dir.Stats().GetServed; served < uint64(len(clones)*(len(clones)-1)) {
+			t.Fatalf("late provider served %d gets", served)
+		}
+
+		// A record nobody published is not found, with ErrNotFound.
+		stranger := seededID(t, 77)
+		if _, err := clones[0].node.dir.Lookup(ctx, stranger, "phone"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown record: %v", err)
+		}
+	})
+}
