@@ -7,11 +7,11 @@ package ot
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
-// batchAt returns the document before trace edit start and the composition
-// of the k edits from there.
+// batchAt returns the composition of the k trace edits from start.
 func batchAt(b *testing.B, ops []Op, start, k int) Op {
 	b.Helper()
 	batch := ops[start]
@@ -22,6 +22,22 @@ func batchAt(b *testing.B, ops []Op, start, k int) Op {
 		}
 	}
 	return batch
+}
+
+// sampleBatches returns up to max batches of k consecutive trace edits,
+// evenly spread over the trace, so results do not hinge on one spot.
+func sampleBatches(b *testing.B, ops []Op, k, max int) []Op {
+	b.Helper()
+	n := len(ops) / k
+	step := 1
+	if n > max {
+		step = n / max
+	}
+	var out []Op
+	for i := 0; i+step <= n; i += step {
+		out = append(out, batchAt(b, ops, i*k, k))
+	}
+	return out
 }
 
 // scatteredBatch is a concurrent batch from another author: k single
@@ -48,25 +64,46 @@ func scatteredBatch(b *testing.B, rng *rand.Rand, n, k int) Op {
 	return batch
 }
 
+// burstBatch is another author typing k code points at one random place.
+func burstBatch(b *testing.B, rng *rand.Rand, n, k int) Op {
+	b.Helper()
+	o, err := FromPatch(n, rng.IntN(n+1), 0, strings.Repeat("q", k))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return o
+}
+
 var batchSizes = []int{1, 16, 256}
 
-// BenchmarkTransform transforms a real typing burst of k edits against a
-// concurrent batch of k scattered edits, both on the ~100k code point
-// document of trace step 200,000.
+// BenchmarkTransform transforms real batches of k trace edits (sampled over
+// the trace) against a concurrent batch on the same document: either a burst
+// of k typed code points at one place or k edits scattered at random.
 func BenchmarkTransform(b *testing.B) {
 	ops := traceOps(b, loadTrace(b))
-	const at = 200_000
-	for _, k := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", k), func(b *testing.B) {
-			a := batchAt(b, ops, at, k)
-			c := scatteredBatch(b, rand.New(rand.NewPCG(9, uint64(k))), a.BaseLen, k)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, _, err := Transform(a, c); err != nil {
-					b.Fatal(err)
+	for _, against := range []string{"burst", "scattered"} {
+		for _, k := range batchSizes {
+			b.Run(fmt.Sprintf("against=%s/batch=%d", against, k), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(9, uint64(k)))
+				as := sampleBatches(b, ops, k, 256)
+				cs := make([]Op, len(as))
+				for i, a := range as {
+					if against == "burst" {
+						cs[i] = burstBatch(b, rng, a.BaseLen, k)
+					} else {
+						cs[i] = scatteredBatch(b, rng, a.BaseLen, k)
+					}
 				}
-			}
-		})
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, _, err := Transform(as[i], cs[i]); err != nil {
+						b.Fatal(err)
+					}
+					i = (i + 1) % len(as)
+				}
+			})
+		}
 	}
 }
 
@@ -89,37 +126,49 @@ func BenchmarkComposeBuffer(b *testing.B) {
 	}
 }
 
-// BenchmarkCompose composes two consecutive batches of k trace edits.
+// BenchmarkCompose composes pairs of consecutive batches of k trace edits.
 func BenchmarkCompose(b *testing.B) {
 	ops := traceOps(b, loadTrace(b))
-	const at = 200_000
 	for _, k := range batchSizes {
 		b.Run(fmt.Sprintf("batch=%d", k), func(b *testing.B) {
-			x, y := batchAt(b, ops, at, k), batchAt(b, ops, at+k, k)
+			batches := sampleBatches(b, ops, k, 257)
 			b.ReportAllocs()
+			i := 0
 			for b.Loop() {
-				if _, err := Compose(x, y); err != nil {
+				if _, err := Compose(batches[i], batches[i+1]); err != nil {
 					b.Fatal(err)
 				}
+				i = (i + 1) % (len(batches) - 1)
 			}
 		})
 	}
 }
 
+// BenchmarkEncode encodes sampled batches; "bytes" is the mean encoded size.
 func BenchmarkEncode(b *testing.B) {
 	ops := traceOps(b, loadTrace(b))
 	for _, k := range batchSizes {
 		b.Run(fmt.Sprintf("batch=%d", k), func(b *testing.B) {
-			o := batchAt(b, ops, 200_000, k)
-			buf := make([]byte, 0, 1024)
-			b.ReportAllocs()
-			for b.Loop() {
-				var err error
-				if buf, err = o.AppendBinary(buf[:0]); err != nil {
+			batches := sampleBatches(b, ops, k, 256)
+			total := 0
+			for _, o := range batches {
+				enc, err := o.MarshalBinary()
+				if err != nil {
 					b.Fatal(err)
 				}
+				total += len(enc)
 			}
-			b.ReportMetric(float64(len(buf)), "bytes")
+			buf := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				var err error
+				if buf, err = batches[i].AppendBinary(buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+				i = (i + 1) % len(batches)
+			}
+			b.ReportMetric(float64(total)/float64(len(batches)), "bytes")
 		})
 	}
 }
@@ -128,15 +177,21 @@ func BenchmarkDecode(b *testing.B) {
 	ops := traceOps(b, loadTrace(b))
 	for _, k := range batchSizes {
 		b.Run(fmt.Sprintf("batch=%d", k), func(b *testing.B) {
-			enc, err := batchAt(b, ops, 200_000, k).MarshalBinary()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Decode(enc); err != nil {
+			var encs [][]byte
+			for _, o := range sampleBatches(b, ops, k, 256) {
+				enc, err := o.MarshalBinary()
+				if err != nil {
 					b.Fatal(err)
 				}
+				encs = append(encs, enc)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := Decode(encs[i]); err != nil {
+					b.Fatal(err)
+				}
+				i = (i + 1) % len(encs)
 			}
 		})
 	}

@@ -71,6 +71,10 @@ type Component struct {
 // Ops built with Retain/Insert/Delete are normalized: no empty components,
 // adjacent equal kinds merged, an insert adjacent to a delete always first.
 // The zero Op is the no-op on the empty document.
+//
+// Copies of an Op share Comps: the builder methods may modify the shared
+// last component, so Clone an op before building on a copy of it. The
+// functions of this package never modify their arguments.
 type Op struct {
 	Comps     []Component
 	BaseLen   int
@@ -161,6 +165,12 @@ func (o *Op) push(c Component) {
 	case Delete:
 		o.Delete(c.N)
 	}
+}
+
+// Clone returns a deep copy of o that can be extended independently.
+func (o Op) Clone() Op {
+	o.Comps = append([]Component(nil), o.Comps...)
+	return o
 }
 
 // IsNoop reports whether o leaves every document unchanged.

@@ -145,3 +145,12 @@ func TestTransformTieAndMismatch(t *testing.T) {
 		t.Fatal("IsNoop wrong")
 	}
 }
+
+func TestCloneIsIndependent(t *testing.T) {
+	o := ops(func(o *Op) { o.Retain(1).Insert("a") })
+	c := o.Clone()
+	c.Insert("b")
+	if o.String() != `[r1 i"a"]/1->2` || c.String() != `[r1 i"ab"]/1->3` {
+		t.Fatalf("o=%v c=%v", o, c)
+	}
+}
