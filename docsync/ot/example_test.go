@@ -30,7 +30,7 @@ func ExampleTransform() {
 // A clone buffers local edits by composing them, and ships the encoding.
 func ExampleCompose() {
 	doc := ot.NewDoc("abc")
-	e1, _ := ot.FromPatch(doc.Len(), 3, 0, "d")  // type "d" at the end
+	e1, _ := ot.FromPatch(doc.Len(), 3, 0, "d")   // type "d" at the end
 	e2, _ := ot.FromPatch(e1.TargetLen, 0, 1, "") // delete "a"
 	buf, _ := ot.Compose(e1, e2)
 	wire, _ := buf.MarshalBinary()
