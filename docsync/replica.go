@@ -137,6 +137,23 @@ func (r *Replica) HeadAt(seq uint64) (Head, bool) {
 	return Head{Doc: r.cfg.Doc, Seq: seq, ChainHash: h, Sig: r.sigs[seq]}, true
 }
 
+// Missing returns the range of seqs this replica knows exist (from entries
+// or heads it holds) but has not committed; a range that stays missing means
+// the sequencer and peers withhold it.
+func (r *Replica) Missing() (from, to uint64, ok bool) {
+	seq := r.log.Seq()
+	for s := range r.pending {
+		to = max(to, s)
+	}
+	for s := range r.knownHeads {
+		to = max(to, s)
+	}
+	if to <= seq {
+		return 0, 0, false
+	}
+	return seq + 1, to, true
+}
+
 // canEdit reports whether local edits are accepted now.
 func (r *Replica) canEdit() error {
 	if r.proof != nil {
@@ -196,7 +213,8 @@ func (r *Replica) queueIntent(op *MemberOp) error {
 	if r.proof != nil {
 		return ErrHalted
 	}
-	if m, ok := r.log.Membership().Get(r.me); !ok || m.Role != RoleAdmin {
+	creating := r.inflight != nil && r.inflight.intent != nil && r.inflight.intent.Type == OpGenesis
+	if m, ok := r.log.Membership().Get(r.me); !creating && (!ok || m.Role != RoleAdmin) {
 		return fmt.Errorf("%w: only admins change membership", ErrNotReady)
 	}
 	if op.Type != OpRemove && !op.Role.valid() {
@@ -244,6 +262,9 @@ func (r *Replica) markPending() {
 func (r *Replica) HandleHead(h Head) error {
 	if h.Doc != r.cfg.Doc {
 		return fmt.Errorf("%w: head for %v", ErrWrongDoc, h.Doc)
+	}
+	if h.Seq == 0 {
+		return fmt.Errorf("%w: head at seq 0", ErrMalformed)
 	}
 	if err := h.Verify(r.cfg.Sequencer); err != nil {
 		return err
