@@ -126,19 +126,25 @@ func BenchmarkComposeBuffer(b *testing.B) {
 	}
 }
 
-// BenchmarkCompose composes pairs of consecutive batches of k trace edits.
+// BenchmarkCompose composes pairs of consecutive batches of k trace edits,
+// sampled over the trace.
 func BenchmarkCompose(b *testing.B) {
 	ops := traceOps(b, loadTrace(b))
 	for _, k := range batchSizes {
 		b.Run(fmt.Sprintf("batch=%d", k), func(b *testing.B) {
-			batches := sampleBatches(b, ops, k, 257)
+			var xs, ys []Op
+			step := max(2*k, len(ops)/256)
+			for at := 0; at+2*k <= len(ops); at += step {
+				xs = append(xs, batchAt(b, ops, at, k))
+				ys = append(ys, batchAt(b, ops, at+k, k))
+			}
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if _, err := Compose(batches[i], batches[i+1]); err != nil {
+				if _, err := Compose(xs[i], ys[i]); err != nil {
 					b.Fatal(err)
 				}
-				i = (i + 1) % (len(batches) - 1)
+				i = (i + 1) % len(xs)
 			}
 		})
 	}
