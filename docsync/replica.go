@@ -116,6 +116,9 @@ func (r *Replica) Log() *LogState { return r.log }
 // Text returns the local text (committed plus this clone's pending edits).
 func (r *Replica) Text() string { return r.local.String() }
 
+// LocalLen returns the length of Text() in code points.
+func (r *Replica) LocalLen() int { return r.local.Len() }
+
 // CommittedText returns the text at the last applied seq.
 func (r *Replica) CommittedText() string { return r.committed.String() }
 

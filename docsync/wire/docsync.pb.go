@@ -547,7 +547,8 @@ func (x *WrappedKey) GetCiphertext() []byte {
 	return nil
 }
 
-// Snapshot is a document state at a sequencer-signed head.
+// Snapshot is the plaintext document state at a sequencer-signed head (text,
+// membership, counters). It holds no keys; encrypt it before it leaves the clone.
 type Snapshot struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Head          *Head                  `protobuf:"bytes,1,opt,name=head,proto3" json:"head,omitempty"`
@@ -555,7 +556,6 @@ type Snapshot struct {
 	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Members       []*Member              `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
 	Counters      []*AuthorCounter       `protobuf:"bytes,5,rep,name=counters,proto3" json:"counters,omitempty"`
-	Ops           []*CommittedOp         `protobuf:"bytes,6,rep,name=ops,proto3" json:"ops,omitempty"` // recent committed ops (for transforming late entries)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -621,13 +621,6 @@ func (x *Snapshot) GetMembers() []*Member {
 func (x *Snapshot) GetCounters() []*AuthorCounter {
 	if x != nil {
 		return x.Counters
-	}
-	return nil
-}
-
-func (x *Snapshot) GetOps() []*CommittedOp {
-	if x != nil {
-		return x.Ops
 	}
 	return nil
 }
@@ -744,58 +737,6 @@ func (x *AuthorCounter) GetCounter() uint64 {
 	return 0
 }
 
-type CommittedOp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Op            []byte                 `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"` // ot.Op binary encoding, relative to the state at seq-1
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CommittedOp) Reset() {
-	*x = CommittedOp{}
-	mi := &file_docsync_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CommittedOp) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CommittedOp) ProtoMessage() {}
-
-func (x *CommittedOp) ProtoReflect() protoreflect.Message {
-	mi := &file_docsync_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CommittedOp.ProtoReflect.Descriptor instead.
-func (*CommittedOp) Descriptor() ([]byte, []int) {
-	return file_docsync_proto_rawDescGZIP(), []int{10}
-}
-
-func (x *CommittedOp) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-func (x *CommittedOp) GetOp() []byte {
-	if x != nil {
-		return x.Op
-	}
-	return nil
-}
-
 var File_docsync_proto protoreflect.FileDescriptor
 
 const file_docsync_proto_rawDesc = "" +
@@ -848,24 +789,20 @@ const file_docsync_proto_rawDesc = "" +
 	"\x06member\x18\x01 \x01(\fR\x06member\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x02 \x01(\fR\n" +
-	"ciphertext\"\xfa\x01\n" +
+	"ciphertext\"\xcb\x01\n" +
 	"\bSnapshot\x12(\n" +
 	"\x04head\x18\x01 \x01(\v2\x14.c2c.docsync.v1.HeadR\x04head\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x120\n" +
 	"\amembers\x18\x04 \x03(\v2\x16.c2c.docsync.v1.MemberR\amembers\x129\n" +
-	"\bcounters\x18\x05 \x03(\v2\x1d.c2c.docsync.v1.AuthorCounterR\bcounters\x12-\n" +
-	"\x03ops\x18\x06 \x03(\v2\x1b.c2c.docsync.v1.CommittedOpR\x03ops\"I\n" +
+	"\bcounters\x18\x05 \x03(\v2\x1d.c2c.docsync.v1.AuthorCounterR\bcounters\"I\n" +
 	"\x06Member\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x19\n" +
 	"\bhpke_pub\x18\x02 \x01(\fR\ahpkePub\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\rR\x04role\"A\n" +
 	"\rAuthorCounter\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\fR\x06author\x12\x18\n" +
-	"\acounter\x18\x02 \x01(\x04R\acounter\"/\n" +
-	"\vCommittedOp\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x0e\n" +
-	"\x02op\x18\x02 \x01(\fR\x02opB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
+	"\acounter\x18\x02 \x01(\x04R\acounterB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
 
 var (
 	file_docsync_proto_rawDescOnce sync.Once
@@ -879,7 +816,7 @@ func file_docsync_proto_rawDescGZIP() []byte {
 	return file_docsync_proto_rawDescData
 }
 
-var file_docsync_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_docsync_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_docsync_proto_goTypes = []any{
 	(*Envelope)(nil),      // 0: c2c.docsync.v1.Envelope
 	(*Entry)(nil),         // 1: c2c.docsync.v1.Entry
@@ -891,23 +828,21 @@ var file_docsync_proto_goTypes = []any{
 	(*Snapshot)(nil),      // 7: c2c.docsync.v1.Snapshot
 	(*Member)(nil),        // 8: c2c.docsync.v1.Member
 	(*AuthorCounter)(nil), // 9: c2c.docsync.v1.AuthorCounter
-	(*CommittedOp)(nil),   // 10: c2c.docsync.v1.CommittedOp
 }
 var file_docsync_proto_depIdxs = []int32{
-	0,  // 0: c2c.docsync.v1.Entry.envelope:type_name -> c2c.docsync.v1.Envelope
-	2,  // 1: c2c.docsync.v1.ForkProof.a:type_name -> c2c.docsync.v1.Head
-	2,  // 2: c2c.docsync.v1.ForkProof.b:type_name -> c2c.docsync.v1.Head
-	5,  // 3: c2c.docsync.v1.MemberOp.bundle:type_name -> c2c.docsync.v1.KeyBundle
-	6,  // 4: c2c.docsync.v1.KeyBundle.keys:type_name -> c2c.docsync.v1.WrappedKey
-	2,  // 5: c2c.docsync.v1.Snapshot.head:type_name -> c2c.docsync.v1.Head
-	8,  // 6: c2c.docsync.v1.Snapshot.members:type_name -> c2c.docsync.v1.Member
-	9,  // 7: c2c.docsync.v1.Snapshot.counters:type_name -> c2c.docsync.v1.AuthorCounter
-	10, // 8: c2c.docsync.v1.Snapshot.ops:type_name -> c2c.docsync.v1.CommittedOp
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	0, // 0: c2c.docsync.v1.Entry.envelope:type_name -> c2c.docsync.v1.Envelope
+	2, // 1: c2c.docsync.v1.ForkProof.a:type_name -> c2c.docsync.v1.Head
+	2, // 2: c2c.docsync.v1.ForkProof.b:type_name -> c2c.docsync.v1.Head
+	5, // 3: c2c.docsync.v1.MemberOp.bundle:type_name -> c2c.docsync.v1.KeyBundle
+	6, // 4: c2c.docsync.v1.KeyBundle.keys:type_name -> c2c.docsync.v1.WrappedKey
+	2, // 5: c2c.docsync.v1.Snapshot.head:type_name -> c2c.docsync.v1.Head
+	8, // 6: c2c.docsync.v1.Snapshot.members:type_name -> c2c.docsync.v1.Member
+	9, // 7: c2c.docsync.v1.Snapshot.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_docsync_proto_init() }
@@ -921,7 +856,7 @@ func file_docsync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_docsync_proto_rawDesc), len(file_docsync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
