@@ -77,6 +77,9 @@ func (r *Replica) sealEdit(op ot.Op) (*Envelope, error) {
 // membership (wrapping keys as needed) and seals it.
 func (r *Replica) sealMember(intent *MemberOp) (*Envelope, error) {
 	m := r.log.Membership()
+	if me, ok := m.Get(r.me); intent.Type != OpGenesis && (!ok || me.Role != RoleAdmin) {
+		return nil, fmt.Errorf("%w: no longer an admin", ErrNoWriteRight)
+	}
 	op := *intent
 	op.Bundle = nil
 	epoch := m.Epoch()
@@ -168,11 +171,17 @@ func newEpochKey(rand io.Reader) (EpochKey, error) {
 // change made it invalid: an honest sequencer will refuse the old one, and
 // clones would too, so it can never commit.
 func (r *Replica) revalidate() {
+	m := r.log.Membership()
+	editsPending := r.buffer != nil || (r.inflight != nil && r.inflight.intent == nil)
+	if me, ok := m.Get(r.me); editsPending && (!ok || me.Role < RoleWriter) {
+		r.event(Event{Kind: EventDropped, Err: fmt.Errorf("%w: local edits abandoned", ErrNoWriteRight)})
+		r.dropLocal()
+		return
+	}
 	f := r.inflight
 	if f == nil {
 		return
 	}
-	m := r.log.Membership()
 	stale := m.checkEnvelope(f.env) != nil
 	if !stale && f.intent != nil {
 		op, err := DecodeMemberOp(f.env.Body)
@@ -185,12 +194,6 @@ func (r *Replica) revalidate() {
 	if f.intent != nil {
 		r.intents = append([]*MemberOp{f.intent}, r.intents...)
 		return // maybeSend rebuilds it, or reports why it cannot
-	}
-	if r.canEdit() != nil {
-		r.event(Event{Kind: EventDropped, Err: fmt.Errorf("%w: local edits abandoned", ErrNotMember)})
-		r.inflight = f
-		r.dropLocal()
-		return
 	}
 	// Re-seal the same (already transformed) op under the current epoch.
 	if r.buffer != nil {
