@@ -179,23 +179,10 @@ func (d *Directory) fromReplicas(ctx context.Context, key string) ([]byte, error
 func (d *Directory) handleSync(s network.Stream) {
 	defer s.Close()
 	d.streamDeadline(s)
-	r := bufio.NewReader(s)
-	theirs := make(map[string]summary)
-	for {
-		f, err := readFrame(r, maxFrame)
-		if err != nil {
-			_ = s.Reset()
-			return
-		}
-		if len(f) == 0 {
-			break
-		}
-		ks, err := decodeSummary(f)
-		if err != nil || len(theirs) >= d.opts.params.MaxSyncEntries {
-			_ = s.Reset()
-			return
-		}
-		theirs[ks.Key] = ks.summary
+	theirs, err := readSummaries(bufio.NewReader(s), d.opts.params.MaxSyncEntries)
+	if err != nil {
+		_ = s.Reset()
+		return
 	}
 	w := bufio.NewWriter(s)
 	for _, mine := range d.store.summaries() {
@@ -274,5 +261,28 @@ func (d *Directory) syncFrom(ctx context.Context, p peer.ID) (int, error) {
 			stored++
 			d.stats.syncPulled.Add(1)
 		}
+	}
+}
+
+// readSummaries reads anti-entropy summaries up to the empty terminator
+// frame, refusing more than max entries.
+func readSummaries(r io.Reader, max int) (map[string]summary, error) {
+	theirs := make(map[string]summary)
+	for {
+		f, err := readFrame(r, maxFrame)
+		if err != nil {
+			return nil, err
+		}
+		if len(f) == 0 {
+			return theirs, nil
+		}
+		ks, err := decodeSummary(f)
+		if err != nil {
+			return nil, err
+		}
+		if len(theirs) >= max {
+			return nil, fmt.Errorf("%w: more than %d sync entries", ErrTooLarge, max)
+		}
+		theirs[ks.Key] = ks.summary
 	}
 }

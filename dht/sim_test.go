@@ -188,3 +188,5 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func dsqAll() dsq.Query { return dsq.Query{} }
