@@ -37,10 +37,10 @@ type Clone struct {
 	Updates   int
 }
 
-// msg is a scheduled delivery.
+// msg is a scheduled delivery to clone `to` (-1: the sequencer).
 type msg struct {
-	at, order int
-	run       func()
+	at, order, to int
+	run           func()
 }
 
 type queue []*msg
@@ -73,14 +73,16 @@ type Net struct {
 	Now       int
 	Delivered int
 
-	q     queue
-	order int
+	q      queue
+	order  int
+	held   map[int]bool
+	parked []*msg
 }
 
 // NewNet returns an empty network with the given seed and sequencer factory.
 func NewNet(seed uint64, p NetParams, mkSeq func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node) *Net {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	n := &Net{Rand: rng, Params: p}
+	n := &Net{Rand: rng, Params: p, held: map[int]bool{}}
 	for i := range n.Doc {
 		n.Doc[i] = byte(rng.Uint32())
 	}
@@ -121,17 +123,35 @@ func (n *Net) AddClone(create bool) (*Clone, error) {
 	c := &Clone{Index: len(n.Clones), Identity: id, Replica: r}
 	n.Clones = append(n.Clones, c)
 	// A late joiner learns the head from the sequencer and fetches history.
-	n.send(func() { c.handle(n, func() error { return r.HandleHead(n.Sequencer.Head(c.Replica.ID())) }) })
+	n.send(c.Index, func() { c.handle(n, func() error { return r.HandleHead(n.Sequencer.Head(c.Replica.ID())) }) })
 	n.Drain(c)
 	return c, nil
 }
 
 func (n *Net) delay() int { return 1 + n.Rand.IntN(max(1, n.Params.MaxDelay)) }
 
-// send schedules run after a random delay.
-func (n *Net) send(run func()) {
+// send schedules run at clone to (-1: the sequencer) after a random delay.
+func (n *Net) send(to int, run func()) {
 	n.order++
-	heap.Push(&n.q, &msg{at: n.Now + n.delay(), order: n.order, run: run})
+	heap.Push(&n.q, &msg{at: n.Now + n.delay(), order: n.order, to: to, run: run})
+}
+
+// Hold parks every message to clone i until Release (a partition).
+func (n *Net) Hold(i int) { n.held[i] = true }
+
+// Release delivers the messages parked for clone i, in their original order.
+func (n *Net) Release(i int) {
+	delete(n.held, i)
+	kept := n.parked[:0]
+	for _, m := range n.parked {
+		if m.to == i {
+			m.at = n.Now + 1
+			heap.Push(&n.q, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	n.parked = kept
 }
 
 func (c *Clone) handle(n *Net, f func() error) {
@@ -151,22 +171,22 @@ func (n *Net) Drain(c *Clone) {
 	c.Updates += len(rd.Updates)
 	for _, env := range rd.Submit {
 		env := env
-		n.send(func() { n.publish(n.Sequencer.Submit(env)) })
+		n.send(-1, func() { n.publish(n.Sequencer.Submit(env)) })
 	}
 	if rd.Head != nil && len(n.Clones) > 1 {
 		h := *rd.Head
 		for k := 0; k < n.Params.HeadFanout; k++ {
 			to := n.Clones[n.Rand.IntN(len(n.Clones))]
 			if to != c {
-				n.send(func() { to.handle(n, func() error { return to.Replica.HandleHead(h) }) })
+				n.send(to.Index, func() { to.handle(n, func() error { return to.Replica.HandleHead(h) }) })
 			}
 		}
 	}
 	for _, f := range rd.Fetch {
 		f := f
-		n.send(func() { n.deliverAll(c, n.Sequencer.Fetch(c.Replica.ID(), f.From, f.To)) })
+		n.send(-1, func() { n.deliverAll(c, n.Sequencer.Fetch(c.Replica.ID(), f.From, f.To)) })
 		peer := n.Clones[n.Rand.IntN(len(n.Clones))]
-		n.send(func() { n.deliverAll(c, peer.serve(f.From, f.To)) })
+		n.send(peer.Index, func() { n.deliverAll(c, peer.serve(f.From, f.To)) })
 	}
 	r.Advance()
 }
@@ -186,7 +206,7 @@ func (c *Clone) serve(from, to uint64) []*docsync.Entry {
 func (n *Net) deliverAll(c *Clone, es []*docsync.Entry) {
 	for _, e := range es {
 		e := e
-		n.send(func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
+		n.send(c.Index, func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
 	}
 }
 
@@ -204,7 +224,7 @@ func (n *Net) publish(ds []sequencer.Delivery) {
 				copies = 2
 			}
 			for range copies {
-				n.send(func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
+				n.send(c.Index, func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
 			}
 		}
 	}
@@ -215,6 +235,10 @@ func (n *Net) Step() error {
 	n.Now++
 	for n.q.Len() > 0 && n.q[0].at <= n.Now {
 		m := heap.Pop(&n.q).(*msg)
+		if m.to >= 0 && n.held[m.to] {
+			n.parked = append(n.parked, m)
+			continue
+		}
 		m.run()
 		n.Delivered++
 		if n.Delivered > n.Params.MaxEvents {
