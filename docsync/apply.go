@@ -166,7 +166,7 @@ func (r *Replica) applyContent(e *Entry) {
 	env := &e.Envelope
 	own := r.inflight != nil && env.Author == r.me && env.Counter == r.inflight.env.Counter
 	if env.Kind != KindEdit {
-		r.ops = append(r.ops, nil)
+		r.pushOp(nil)
 		if own {
 			r.inflight = nil
 			r.markPending()
@@ -176,15 +176,15 @@ func (r *Replica) applyContent(e *Entry) {
 	x, err := r.decodeEdit(e)
 	if err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: err})
-		r.ops = append(r.ops, nil)
+		r.pushOp(nil)
 		return
 	}
 	if err := r.committed.Apply(x); err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: fmt.Errorf("%w: %w", ErrBadOp, err)})
-		r.ops = append(r.ops, nil)
+		r.pushOp(nil)
 		return
 	}
-	r.ops = append(r.ops, &x)
+	r.pushOp(&x)
 	if own {
 		r.inflight = nil
 		r.markPending()
@@ -206,7 +206,7 @@ func (r *Replica) decodeEdit(e *Entry) (ot.Op, error) {
 		return ot.Op{}, fmt.Errorf("%w: op: %w", ErrDecrypt, err)
 	}
 	for s := env.Parent + 1; s < e.Head.Seq; s++ {
-		c := r.ops[s]
+		c := r.opAt(s)
 		if c == nil {
 			continue
 		}
@@ -240,3 +240,17 @@ func (r *Replica) applyRemote(e *Entry, x ot.Op) {
 	}
 	r.ready.Updates = append(r.ready.Updates, Update{Seq: e.Head.Seq, Author: e.Envelope.Author, Op: x})
 }
+
+// pushOp records the committed op of seq Applied()+1, keeping only the
+// window that a valid parent can reach (MaxParentLag).
+func (r *Replica) pushOp(op *ot.Op) {
+	r.ops = append(r.ops, op)
+	if len(r.ops) > 2*MaxParentLag {
+		cut := len(r.ops) - MaxParentLag
+		r.ops = append([]*ot.Op(nil), r.ops[cut:]...)
+		r.opsBase += uint64(cut)
+	}
+}
+
+// opAt returns the committed op of seq s (nil for a no-op), s >= opsBase.
+func (r *Replica) opAt(s uint64) *ot.Op { return r.ops[s-r.opsBase] }

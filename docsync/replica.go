@@ -49,9 +49,10 @@ type Replica struct {
 	log *LogState
 
 	sigs      [][]byte // sequencer signature per committed seq (index = seq)
-	ops       []*ot.Op // committed op per seq relative to seq-1; nil = no-op
-	committed *ot.Doc  // text at the last content-applied seq
-	local     *ot.Doc  // committed + in-flight + buffer: the device's text
+	ops       []*ot.Op // committed op of seq opsBase+i relative to the seq before; nil = no-op
+	opsBase   uint64
+	committed *ot.Doc // text at the last content-applied seq
+	local     *ot.Doc // committed + in-flight + buffer: the device's text
 	keys      map[uint64]EpochKey
 	locked    []*Entry // committed entries whose content waits for a key
 
@@ -123,7 +124,7 @@ func (r *Replica) LocalLen() int { return r.local.Len() }
 func (r *Replica) CommittedText() string { return r.committed.String() }
 
 // Applied returns the last seq whose content is applied (< Log().Seq() while locked).
-func (r *Replica) Applied() uint64 { return uint64(len(r.ops) - 1) }
+func (r *Replica) Applied() uint64 { return r.opsBase + uint64(len(r.ops)) - 1 }
 
 // Halted returns the fork proof that stopped this replica, if any.
 func (r *Replica) Halted() *ForkProof { return r.proof }
@@ -155,6 +156,15 @@ func (r *Replica) Missing() (from, to uint64, ok bool) {
 		return 0, 0, false
 	}
 	return seq + 1, to, true
+}
+
+// Refetch re-requests the Missing range (for the service to call on a timer
+// when a fetch went unanswered).
+func (r *Replica) Refetch() {
+	if _, to, ok := r.Missing(); ok {
+		r.fetchedUpTo = r.log.Seq()
+		r.requestUpTo(to)
+	}
 }
 
 // canEdit reports whether local edits are accepted now.

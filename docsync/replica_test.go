@@ -183,6 +183,11 @@ func TestGapRequestsFetch(t *testing.T) {
 	if from, to, ok := b.r.Missing(); !ok || from != e1[0].Head.Seq || to != e2[0].Head.Seq {
 		t.Fatalf("missing %d..%d %v", from, to, ok)
 	}
+	b.r.Refetch()
+	w.drain(b)
+	if f := b.fetch[len(b.fetch)-1]; f.From != e1[0].Head.Seq {
+		t.Fatalf("refetch %v", f)
+	}
 	w.deliver(append(e1, e2...))
 	w.settle()
 	if a.r.Text() != b.r.Text() {

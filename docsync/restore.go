@@ -61,7 +61,7 @@ func (r *Replica) restoreInFlight(env *Envelope) error {
 		return nil
 	}
 	key, ok := r.keys[env.Epoch]
-	if !ok || env.Parent > r.Applied() {
+	if !ok || env.Parent > r.Applied() || env.Parent+1 < r.opsBase {
 		return fmt.Errorf("docsync: restore in-flight: %w: epoch %d", ErrNoEpochKey, env.Epoch)
 	}
 	pt, err := env.OpenEdit(key)
@@ -73,7 +73,7 @@ func (r *Replica) restoreInFlight(env *Envelope) error {
 		return fmt.Errorf("docsync: restore in-flight: %w", err)
 	}
 	for s := env.Parent + 1; s <= r.Applied(); s++ {
-		if c := r.ops[s]; c != nil {
+		if c := r.opAt(s); c != nil {
 			if _, x, err = ot.Transform(*c, x); err != nil {
 				return fmt.Errorf("docsync: restore in-flight: %w", err)
 			}
