@@ -100,3 +100,10 @@ func (d *Doc) reserve(n int) {
 	d.buf = buf
 	d.gapEnd = len(buf) - tail
 }
+
+// Clone returns an independent copy of d.
+func (d *Doc) Clone() *Doc {
+	c := *d
+	c.buf = append([]rune(nil), d.buf...)
+	return &c
+}

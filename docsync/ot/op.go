@@ -6,7 +6,12 @@
 // The package is pure: no goroutines, no I/O, no clock. It provides Apply (on
 // strings and on the mutable Doc), Transform (satisfying TP1), Compose,
 // Invert and a compact, canonical binary encoding. Functions never panic on
-// malformed operations; they return errors wrapping the sentinels below.
+// malformed operations; they return errors wrapping the sentinels below (the
+// builder methods do panic on a negative count, a programming error).
+//
+// Transform satisfies TP1 only, not TP2: like ot.js and Jupiter it relies on
+// a central order (the sequencer), so no op is ever transformed along two
+// different paths.
 package ot
 
 import (

@@ -154,3 +154,15 @@ func TestCloneIsIndependent(t *testing.T) {
 		t.Fatalf("o=%v c=%v", o, c)
 	}
 }
+
+func TestDocClone(t *testing.T) {
+	d := NewDoc("abc")
+	c := d.Clone()
+	o, _ := FromPatch(3, 1, 1, "XY")
+	if err := c.Apply(o); err != nil {
+		t.Fatal(err)
+	}
+	if d.String() != "abc" || c.String() != "aXYc" || c.Len() != 4 {
+		t.Fatalf("d=%q c=%q", d, c)
+	}
+}
