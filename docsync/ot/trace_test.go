@@ -8,25 +8,34 @@ package ot
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/clone2clone/c2c/docsync/ot/trace"
 )
 
+// loadTrace loads the trace once per test binary; callers must not modify it.
 func loadTrace(tb testing.TB) *trace.Trace {
 	tb.Helper()
-	path, err := trace.Find()
-	if errors.Is(err, trace.ErrNotFound) {
-		tb.Skipf("automerge-paper trace not available: %v", err)
+	loaded.once.Do(func() {
+		var path string
+		if path, loaded.err = trace.Find(); loaded.err == nil {
+			loaded.tr, loaded.err = trace.Load(path)
+		}
+	})
+	if errors.Is(loaded.err, trace.ErrNotFound) {
+		tb.Skipf("automerge-paper trace not available: %v", loaded.err)
 	}
-	if err != nil {
-		tb.Fatal(err)
+	if loaded.err != nil {
+		tb.Fatal(loaded.err)
 	}
-	tr, err := trace.Load(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tr
+	return loaded.tr
+}
+
+var loaded struct {
+	once sync.Once
+	tr   *trace.Trace
+	err  error
 }
 
 // traceOps turns every patch into an op on the document as it is then.
