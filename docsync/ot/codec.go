@@ -75,7 +75,15 @@ func Decode(b []byte) (Op, error) { return DecodeLimits(b, DefaultLimits()) }
 
 // DecodeLimits parses an encoded op, rejecting anything malformed,
 // non-canonical, invalid UTF-8, followed by trailing bytes, or beyond lim.
+// A zero or negative field of lim means its default.
 func DecodeLimits(b []byte, lim Limits) (Op, error) {
+	def := DefaultLimits()
+	if lim.MaxComponents <= 0 {
+		lim.MaxComponents = def.MaxComponents
+	}
+	if lim.MaxLen <= 0 {
+		lim.MaxLen = def.MaxLen
+	}
 	r := reader{b: b}
 	if v, ok := r.byte(); !ok || v != encodingVersion {
 		return Op{}, fmt.Errorf("%w: missing or unknown version", ErrMalformed)

@@ -79,6 +79,9 @@ func TestDecodeRejects(t *testing.T) {
 	if _, err := DecodeLimits([]byte{0x01, 0x0b}, lim); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("count over limit: %v", err)
 	}
+	if _, err := DecodeLimits([]byte{0x01, 0x01, 0x81, 0x80, 0x80, 0x80, 0x02}, Limits{MaxLen: -1}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("negative limit must mean the default, got %v", err)
+	}
 	notNorm := Op{Comps: []Component{{Kind: Retain, N: 1}, {Kind: Retain, N: 1}}, BaseLen: 2, TargetLen: 2}
 	if _, err := notNorm.MarshalBinary(); !errors.Is(err, ErrNotNormalized) {
 		t.Errorf("encode non-normalized: %v", err)
