@@ -1,0 +1,243 @@
+package cloneservice
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Create makes a new document ordered by the sequencer seq (its peer ID is
+// its signing key; Addrs are dialed). It returns once the genesis is
+// committed: this clone is the document's admin.
+func (s *Service) Create(ctx context.Context, seq peer.AddrInfo) (docsync.DocID, error) {
+	var doc docsync.DocID
+	pub, err := netproto.MemberOf(seq.ID)
+	if err != nil {
+		return doc, err
+	}
+	if _, err := rand.Read(doc[:]); err != nil {
+		return doc, err
+	}
+	if len(seq.Addrs) > 0 {
+		if err := s.h.Connect(ctx, seq); err != nil {
+			return doc, fmt.Errorf("cloneservice: connect to sequencer: %w", err)
+		}
+	}
+	meta := &netproto.Invitation{Doc: doc, Sequencer: pub[:], Addrs: seq.Addrs, Role: docsync.RoleAdmin}
+	var cerr error
+	if err := s.do(ctx, func() {
+		var r *docsync.Replica
+		if r, cerr = docsync.Create(s.config(doc, meta)); cerr != nil {
+			return
+		}
+		var d *docState
+		if d, cerr = s.track(meta, r); cerr == nil {
+			cerr = s.handleReady(d)
+		}
+	}); err != nil {
+		return doc, err
+	}
+	if cerr != nil {
+		return doc, cerr
+	}
+	return doc, s.wait(ctx, doc, func(d *docState) (bool, error) {
+		return d.r.Log().Seq() >= 1, d.stopped()
+	})
+}
+
+// track persists a document's meta record and opens it (loop only).
+func (s *Service) track(meta *netproto.Invitation, r *docsync.Replica) (*docState, error) {
+	mb, err := meta.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ds.Put(s.ctx, metaKey(meta.Doc), mb); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if err := s.ds.Sync(s.ctx, metaKey(meta.Doc)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return s.openDoc(meta, r)
+}
+
+// Join starts tracking a document this clone was invited to: it joins the
+// topics, connects to the sequencer and fetches the history (keys arrive
+// with the add-member entry). Joining a tracked document only catches up.
+func (s *Service) Join(ctx context.Context, inv *netproto.Invitation) error {
+	seqPeer, err := netproto.PeerOf(inv.Sequencer)
+	if err != nil {
+		return err
+	}
+	if len(inv.Addrs) > 0 {
+		// Best effort: members also serve history and the loop re-dials.
+		_ = s.h.Connect(ctx, peer.AddrInfo{ID: seqPeer, Addrs: inv.Addrs})
+	}
+	var jerr error
+	err = s.do(ctx, func() {
+		d := s.docs[inv.Doc]
+		if d == nil {
+			var r *docsync.Replica
+			if r, jerr = docsync.New(s.config(inv.Doc, inv)); jerr != nil {
+				return
+			}
+			if d, jerr = s.track(inv, r); jerr != nil {
+				return
+			}
+		}
+		if inv.Seq > d.r.Log().Seq() {
+			s.fetch(d, d.r.Log().Seq()+1, inv.Seq, false)
+		} else {
+			s.catchUp(d)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return jerr
+}
+
+// Invite adds the clone of (user, device), found in the directory, to doc
+// with role: the add-member op wraps the document key to the HPKE key in the
+// clone's owner certificate. Once the op is committed the clone is sent an
+// invitation. It returns the new member's ID.
+func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, device string, role docsync.Role) (docsync.MemberID, error) {
+	var id docsync.MemberID
+	if s.opts.dir == nil {
+		return id, ErrNoDirectory
+	}
+	cert, err := s.opts.dir.Lookup(ctx, user, device)
+	if err != nil {
+		return id, fmt.Errorf("cloneservice: look up %s/%s: %w", user, device, err)
+	}
+	if id, err = netproto.MemberOf(cert.Clone); err != nil {
+		return id, err
+	}
+	var meta netproto.Invitation
+	if err := s.member(ctx, doc, func(d *docState) error {
+		meta = *d.meta
+		if _, ok := d.r.Log().Membership().Get(id); ok {
+			return nil // already a member: just (re-)send the invitation
+		}
+		return d.r.AddMember(id, cert.CloneHPKE, role)
+	}, func(d *docState) bool {
+		_, ok := d.r.Log().Membership().Get(id)
+		return ok
+	}); err != nil {
+		return id, err
+	}
+	var addSeq uint64
+	_ = s.do(ctx, func() {
+		if d := s.docs[doc]; d != nil {
+			addSeq = d.r.Log().Seq()
+		}
+	})
+	inv := &netproto.Invitation{Doc: doc, Sequencer: meta.Sequencer, Addrs: meta.Addrs, Role: role, Seq: addSeq}
+	if len(inv.Addrs) == 0 {
+		inv.Addrs = s.h.Peerstore().Addrs(peerOrEmpty(meta.Sequencer))
+	}
+	if len(inv.Addrs) > netproto.MaxInviteAddrs {
+		inv.Addrs = inv.Addrs[:netproto.MaxInviteAddrs]
+	}
+	return id, s.sendInvitation(ctx, cert.Clone, cert.Addrs, inv)
+}
+
+func peerOf(pub []byte) (peer.ID, error) { return netproto.PeerOf(pub) }
+
+func peerOrEmpty(pub []byte) peer.ID {
+	p, _ := netproto.PeerOf(pub)
+	return p
+}
+
+// sendInvitation finds the invited clone (directory peer routing, then
+// the certificate's address hint) and sends it the invitation.
+func (s *Service) sendInvitation(ctx context.Context, to peer.ID, hint []ma.Multiaddr, inv *netproto.Invitation) error {
+	body, err := inv.Marshal()
+	if err != nil {
+		return err
+	}
+	if s.h.Network().Connectedness(to) != network.Connected {
+		ai := peer.AddrInfo{ID: to, Addrs: hint}
+		if r, err := s.opts.dir.Resolve(ctx, to); err == nil && len(r.Addrs) > 0 {
+			ai = r
+		}
+		if err := s.h.Connect(ctx, ai); err != nil {
+			return fmt.Errorf("cloneservice: reach invited clone %s: %w", to, err)
+		}
+	}
+	if _, err := netproto.Request(ctx, s.h, to, netproto.InviteProtocol, body, 1024); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return nil
+}
+
+// Remove removes a member from doc (a new key epoch it cannot read) and
+// returns once the removal is committed.
+func (s *Service) Remove(ctx context.Context, doc docsync.DocID, member docsync.MemberID) error {
+	return s.member(ctx, doc, func(d *docState) error { return d.r.RemoveMember(member) },
+		func(d *docState) bool { _, ok := d.r.Log().Membership().Get(member); return !ok })
+}
+
+// ChangeRole changes a member's role and returns once it is committed.
+func (s *Service) ChangeRole(ctx context.Context, doc docsync.DocID, member docsync.MemberID, role docsync.Role) error {
+	return s.member(ctx, doc, func(d *docState) error { return d.r.ChangeRole(member, role) },
+		func(d *docState) bool { m, ok := d.r.Log().Membership().Get(member); return ok && m.Role == role })
+}
+
+// member queues a membership op and waits until done holds.
+func (s *Service) member(ctx context.Context, doc docsync.DocID, queue func(d *docState) error, done func(d *docState) bool) error {
+	if err := s.onDoc(ctx, doc, func(d *docState) error {
+		if err := queue(d); err != nil {
+			return err
+		}
+		return s.handleReady(d)
+	}); err != nil {
+		return err
+	}
+	return s.wait(ctx, doc, func(d *docState) (bool, error) { return done(d), d.stopped() })
+}
+
+// onDoc runs f on the loop with a live document.
+func (s *Service) onDoc(ctx context.Context, doc docsync.DocID, f func(d *docState) error) error {
+	var ferr error
+	if err := s.do(ctx, func() {
+		d := s.docs[doc]
+		switch {
+		case d == nil:
+			ferr = ErrUnknownDoc
+		case d.stopped() != nil:
+			ferr = d.stopped()
+		default:
+			ferr = f(d)
+		}
+	}); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// Edit applies local edits (each relative to the text after the previous
+// one) and returns once they are durable: an acknowledged edit survives a
+// crash and is sent to the sequencer. If an op fails, the ops before it are
+// kept (and acknowledged) and the error says which failed.
+func (s *Service) Edit(ctx context.Context, doc docsync.DocID, ops ...ot.Op) error {
+	return s.onDoc(ctx, doc, func(d *docState) error {
+		var perr error
+		for i, op := range ops {
+			if err := d.r.Propose(op); err != nil {
+				perr = fmt.Errorf("cloneservice: edit %d of %d: %w", i+1, len(ops), err)
+				break
+			}
+		}
+		if err := s.handleReady(d); err != nil {
+			return err
+		}
+		return perr
+	})
+}

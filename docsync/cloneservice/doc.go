@@ -1,0 +1,58 @@
+// Package cloneservice is the clone's CloneDoc service: it wires one
+// docsync.Replica per document to the network and to durable storage, and
+// offers the API the clone's control layer and device link use.
+//
+// # API
+//
+//	New(h, ps, ds, identity, opts...)     start; reloads every document from ds
+//	Create(ctx, sequencer)  -> DocID      new document; returns once genesis committed
+//	Join(ctx, invitation)                 track a document we were invited to
+//	Invite(ctx, doc, user, device, role)  look the clone up in the directory, add
+//	                                      it (key wrapped to its HPKE key), wait for
+//	                                      the commit, send it the invitation
+//	Remove(ctx, doc, member)              remove a member (new key epoch); waits
+//	ChangeRole(ctx, doc, member, role)    change a member's role; waits
+//	Edit(ctx, doc, ops...)                apply local edits; returns once the
+//	                                      edits are durable (acknowledged)
+//	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
+//	Subscribe(doc)                        updates, commits, rejections, alarms
+//	Close()
+//
+// An edit is acknowledged when Edit returns: the replica's Pending (in-flight
+// envelope, buffer, counter) that contains it has been written and synced.
+// kill -9 at any later point loses nothing: on restart docsync.Restore
+// re-sends the in-flight envelope (its counter makes that idempotent) and the
+// buffer; committed entries are replayed and verified again.
+//
+// # Network
+//
+// Per document the service joins three gossipsub topics (netproto): it
+// publishes envelopes on the submit topic, receives entries on the entries
+// topic (the validator decodes, checks the document, that the sequencer
+// published it and its signature; failures are rejected, lowering the
+// sender's score, and counted), and gossips signed heads on the heads topic.
+// Missing ranges are fetched on netproto.HistoryProtocol from the sequencer
+// first and then from member clones (entries verify end to end, so this
+// service also serves its history to anyone). Entries pushed on
+// netproto.PushProtocol are handled like fetched ones. The genesis goes to
+// the sequencer on netproto.RegisterProtocol. Invitations arrive on
+// netproto.InviteProtocol.
+//
+// # Forks
+//
+// When the replica finds two sequencer-signed heads for one seq with
+// different hashes, the service logs an error, counts it, writes the fork
+// proof to the datastore, emits an EventAlarm to subscribers and stops
+// submitting to (and accepting entries from) that sequencer for the document,
+// also after a restart.
+//
+// # Storage (keys under the datastore given to New; namespace it)
+//
+//	/c/<doc hex>/meta          the document's invitation (sequencer key, addresses, role)
+//	/c/<doc hex>/e/<seq hex16> committed entries
+//	/c/<doc hex>/pending       in-flight envelope, buffer, counter
+//	/c/<doc hex>/fork          fork proof, once one was found
+//
+// One event loop owns every replica (go-libp2p-pubsub processLoop style);
+// API calls, topic readers, stream handlers and fetches send it work.
+package cloneservice

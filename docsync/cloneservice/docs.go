@@ -1,0 +1,186 @@
+package cloneservice
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// docState is one tracked document; only the loop touches it.
+type docState struct {
+	id      docsync.DocID
+	meta    *netproto.Invitation
+	seqPeer peer.ID
+	r       *docsync.Replica
+	proof   *docsync.ForkProof // set once a fork was found: the document stopped
+	broken  error              // set when storage failed: the document stopped
+
+	submit, entries, heads *pubsub.Topic
+	entriesSub, headsSub   *pubsub.Subscription
+	cancel                 context.CancelFunc
+
+	subs   map[int]*subscriber
+	nextID int
+
+	inflight   *docsync.Envelope // our envelope awaiting its commit
+	submitted  time.Time         // when it was last sent
+	head       *docsync.Head     // latest committed head, to gossip
+	headSent   time.Time
+	headSentAt uint64
+	fetchAt    time.Time // when the last fetch started
+	fetchTries int
+	dialAt     time.Time
+	lastSeq    uint64 // last seq reported to subscribers
+}
+
+// stopped reports why the document takes no more input, if it does not.
+func (d *docState) stopped() error {
+	if d.proof != nil {
+		return docsync.ErrHalted
+	}
+	return d.broken
+}
+
+// openDoc joins the topics of a document and registers it (loop only, or
+// before the loop starts).
+func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docState, error) {
+	if len(s.docs) >= s.params.MaxDocs {
+		return nil, ErrTooManyDocs
+	}
+	seqPeer, err := netproto.PeerOf(meta.Sequencer)
+	if err != nil {
+		return nil, err
+	}
+	d := &docState{id: meta.Doc, meta: meta, seqPeer: seqPeer, r: r, subs: map[int]*subscriber{}}
+	if len(meta.Addrs) > 0 {
+		s.h.Peerstore().AddAddrs(seqPeer, meta.Addrs, time.Hour)
+	}
+	et, ht := netproto.EntriesTopic(d.id), netproto.HeadsTopic(d.id)
+	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, seqPeer, meta.Sequencer)); err != nil {
+		return nil, fmt.Errorf("cloneservice: validator: %w", err)
+	}
+	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, meta.Sequencer)); err != nil {
+		_ = s.ps.UnregisterTopicValidator(et)
+		return nil, fmt.Errorf("cloneservice: validator: %w", err)
+	}
+	if d.submit, err = s.ps.Join(netproto.SubmitTopic(d.id)); err == nil {
+		if d.entries, err = s.ps.Join(et); err == nil {
+			if d.heads, err = s.ps.Join(ht); err == nil {
+				if d.entriesSub, err = d.entries.Subscribe(); err == nil {
+					d.headsSub, err = d.heads.Subscribe()
+				}
+			}
+		}
+	}
+	if err != nil {
+		d.close(s)
+		return nil, fmt.Errorf("cloneservice: join topics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	d.cancel = cancel
+	s.wg.Add(2)
+	go s.readTopic(ctx, d.id, d.entriesSub)
+	go s.readTopic(ctx, d.id, d.headsSub)
+	s.docs[d.id] = d
+	return d, nil
+}
+
+func (d *docState) close(s *Service) {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	for _, sub := range []*pubsub.Subscription{d.entriesSub, d.headsSub} {
+		if sub != nil {
+			sub.Cancel()
+		}
+	}
+	for _, t := range []*pubsub.Topic{d.submit, d.entries, d.heads} {
+		if t != nil {
+			_ = t.Close()
+		}
+	}
+	_ = s.ps.UnregisterTopicValidator(netproto.EntriesTopic(d.id))
+	_ = s.ps.UnregisterTopicValidator(netproto.HeadsTopic(d.id))
+	for id, sub := range d.subs {
+		close(sub.ch)
+		delete(d.subs, id)
+	}
+}
+
+// readTopic forwards validated entries and heads to the loop.
+func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.Subscription) {
+	defer s.wg.Done()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == s.h.ID() {
+			continue // our own head gossip
+		}
+		switch v := m.ValidatorData.(type) {
+		case *docsync.Entry:
+			s.post(func() { s.onEntries(doc, []*docsync.Entry{v}) })
+		case docsync.Head:
+			s.post(func() { s.onHead(doc, v) })
+		}
+	}
+}
+
+// validateEntry checks entries-topic messages: well formed, this document,
+// published by the sequencer, signed by it. Anything else is rejected.
+func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byte) pubsub.ValidatorEx {
+	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		e, err := docsync.DecodeEntry(m.Data)
+		if err == nil && (e.Head.Doc != doc || e.Envelope.Doc != doc) {
+			err = docsync.ErrWrongDoc
+		}
+		if err == nil && m.GetFrom() != seqPeer {
+			err = fmt.Errorf("%w: published by %s, not the sequencer", docsync.ErrSequencerSignature, m.GetFrom())
+		}
+		if err == nil {
+			err = e.Head.Verify(seqPub)
+		}
+		if err != nil {
+			s.stats.invalidTopic.Add(1)
+			s.log.Debug("rejected entry message", "doc", doc, "from", m.GetFrom(), "err", errString(err))
+			return pubsub.ValidationReject
+		}
+		m.ValidatorData = e
+		return pubsub.ValidationAccept
+	}
+}
+
+// validateHead checks heads-topic messages: well formed, this document,
+// signed by the sequencer.
+func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
+	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		h, err := docsync.DecodeHead(m.Data)
+		if err == nil && h.Doc != doc {
+			err = docsync.ErrWrongDoc
+		}
+		if err == nil {
+			err = h.Verify(seqPub)
+		}
+		if err != nil {
+			s.stats.invalidTopic.Add(1)
+			s.log.Debug("rejected head message", "doc", doc, "from", m.GetFrom(), "err", errString(err))
+			return pubsub.ValidationReject
+		}
+		m.ValidatorData = h
+		return pubsub.ValidationAccept
+	}
+}
+
+func errString(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}

@@ -1,0 +1,177 @@
+package cloneservice
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// fetch asks for entries from..to: from the sequencer, or from a connected
+// member clone when fromMember is set (loop only). What is still missing
+// after the sequencer answered is asked of a member; a full reply continues
+// the catch-up with the next range.
+func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
+	if from > to || d.stopped() != nil {
+		return
+	}
+	to = min(to, from+netproto.MaxHistoryBatch-1)
+	target := d.seqPeer
+	if fromMember {
+		if p, ok := s.randomMember(d); ok {
+			target = p
+		}
+	}
+	d.fetchAt = time.Now()
+	s.stats.fetches.Add(1)
+	doc := d.id
+	s.goDo(func(ctx context.Context) {
+		es, err := netproto.FetchHistory(ctx, s.h, target, doc, from, to)
+		if err != nil {
+			s.log.Debug("fetch history", "doc", doc, "peer", target, "from", from, "to", to, "err", err)
+		}
+		s.post(func() {
+			s.onEntries(doc, es)
+			d := s.docs[doc]
+			if d == nil || d.stopped() != nil {
+				return
+			}
+			seq := d.r.Log().Seq()
+			switch {
+			case seq < to && target == d.seqPeer:
+				s.fetch(d, seq+1, to, true)
+			case len(es) == netproto.MaxHistoryBatch && seq >= to:
+				s.fetch(d, to+1, to+netproto.MaxHistoryBatch, target != d.seqPeer)
+			}
+		})
+	})
+}
+
+// catchUp asks the sequencer for everything after our seq (on join and restart).
+func (s *Service) catchUp(d *docState) {
+	seq := d.r.Log().Seq()
+	s.fetch(d, seq+1, seq+netproto.MaxHistoryBatch, false)
+}
+
+// randomMember returns a connected member clone other than us.
+func (s *Service) randomMember(d *docState) (peer.ID, bool) {
+	var ps []peer.ID
+	for _, m := range d.r.Log().Membership().Members() {
+		if m.ID == s.me {
+			continue
+		}
+		p, err := netproto.PeerOf(m.ID[:])
+		if err == nil && s.h.Network().Connectedness(p) == network.Connected {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return "", false
+	}
+	return ps[rand.IntN(len(ps))], true
+}
+
+// tick runs the document's timers (loop only).
+func (s *Service) tick(d *docState, now time.Time) {
+	if d.stopped() != nil {
+		return
+	}
+	if d.inflight != nil && d.inflight.Counter > d.r.Log().Counter(s.me) &&
+		now.Sub(d.submitted) >= s.params.ResubmitAfter {
+		d.r.Resubmit()
+		s.handleReady(d)
+	}
+	s.maybeGossipHead(d, now)
+	if from, to, ok := d.r.Missing(); ok && now.Sub(d.fetchAt) >= s.params.FetchRetry {
+		d.fetchTries++
+		s.fetch(d, from, to, d.fetchTries%2 == 0)
+	}
+	if now.Sub(d.dialAt) >= s.params.DialInterval {
+		d.dialAt = now
+		s.dialMembers(d)
+	}
+}
+
+// maybeGossipHead publishes our latest committed head on the heads topic:
+// soon after it moved, and every HeadRepeat anyway.
+func (s *Service) maybeGossipHead(d *docState, now time.Time) {
+	if d.head == nil || d.stopped() != nil {
+		return
+	}
+	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.params.HeadInterval
+	if !moved && now.Sub(d.headSent) < s.params.HeadRepeat {
+		return
+	}
+	b, err := d.head.Marshal()
+	if err != nil {
+		return
+	}
+	d.headSent, d.headSentAt = now, d.head.Seq
+	t := d.heads
+	s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
+}
+
+// dialMembers keeps connections to up to MemberDials member clones, so
+// heads and entries gossip between members, not only through the sequencer.
+func (s *Service) dialMembers(d *docState) {
+	var todo []peer.ID
+	connected := 0
+	for _, m := range d.r.Log().Membership().Members() {
+		if m.ID == s.me {
+			continue
+		}
+		p, err := netproto.PeerOf(m.ID[:])
+		if err != nil {
+			continue
+		}
+		if s.h.Network().Connectedness(p) == network.Connected {
+			connected++
+		} else {
+			todo = append(todo, p)
+		}
+	}
+	if s.h.Network().Connectedness(d.seqPeer) != network.Connected {
+		todo = append(todo, d.seqPeer)
+	}
+	rand.Shuffle(len(todo), func(i, j int) { todo[i], todo[j] = todo[j], todo[i] })
+	for _, p := range todo {
+		if connected >= s.params.MemberDials && p != d.seqPeer {
+			continue
+		}
+		connected++
+		s.goDo(func(ctx context.Context) {
+			ai := s.h.Peerstore().PeerInfo(p)
+			if len(ai.Addrs) == 0 && s.opts.dir != nil {
+				if r, err := s.opts.dir.Resolve(ctx, p); err == nil {
+					ai = r
+				}
+			}
+			if len(ai.Addrs) > 0 {
+				_ = s.h.Connect(ctx, ai)
+			}
+		})
+	}
+}
+
+// handleHistory serves our committed entries to anyone: they verify end to
+// end and carry only ciphertext.
+func (s *Service) handleHistory(st network.Stream) {
+	err := netproto.ServeHistory(st, func(_ peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error) {
+		var out [][]byte
+		for seq := from; seq <= to && len(out) < max; seq++ {
+			b, err := s.ds.Get(context.Background(), entryKey(doc, seq))
+			if err != nil {
+				break
+			}
+			out = append(out, b)
+		}
+		return out, nil
+	}, s.params.StreamTimeout)
+	if err != nil {
+		s.stats.badStreams.Add(1)
+	}
+}

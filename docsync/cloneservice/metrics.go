@@ -1,0 +1,52 @@
+package cloneservice
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Stats counts what the service did since New.
+type Stats struct {
+	Committed     uint64 // entries committed
+	Submitted     uint64 // envelopes sent to the sequencer (including resends)
+	Updates       uint64 // remote edits applied
+	Rejected      uint64 // ordered entries that failed a docsync check
+	InvalidTopic  uint64 // topic messages rejected by validators
+	BadStreams    uint64 // stream messages that failed to decode or were refused
+	Fetches       uint64 // history fetches started
+	Forks         uint64 // fork alarms raised
+	Invitations   uint64 // invitations accepted
+	DroppedEvents uint64 // events a slow subscriber missed
+}
+
+type counters struct {
+	committed, submitted, updates, rejected, invalidTopic, badStreams,
+	fetches, forks, invitations, droppedEvents atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{Committed: c.committed.Load(), Submitted: c.submitted.Load(), Updates: c.updates.Load(),
+		Rejected: c.rejected.Load(), InvalidTopic: c.invalidTopic.Load(), BadStreams: c.badStreams.Load(),
+		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
+		DroppedEvents: c.droppedEvents.Load()}
+}
+
+func (c *counters) collectors() []prometheus.Collector {
+	f := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "c2c", Subsystem: "docsync",
+			Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	return []prometheus.Collector{
+		f("committed_entries_total", "Entries committed.", &c.committed),
+		f("submitted_envelopes_total", "Envelopes sent to the sequencer.", &c.submitted),
+		f("remote_updates_total", "Remote edits applied.", &c.updates),
+		f("rejected_entries_total", "Ordered entries that failed a check.", &c.rejected),
+		f("invalid_topic_messages_total", "Topic messages rejected by validators.", &c.invalidTopic),
+		f("bad_streams_total", "Stream messages rejected.", &c.badStreams),
+		f("fetches_total", "History fetches started.", &c.fetches),
+		f("fork_alarms_total", "Sequencer forks detected.", &c.forks),
+		f("invitations_total", "Invitations accepted.", &c.invitations),
+		f("dropped_events_total", "Events a slow subscriber missed.", &c.droppedEvents),
+	}
+}

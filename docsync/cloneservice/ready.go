@@ -1,0 +1,229 @@
+package cloneservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/ipfs/go-datastore"
+)
+
+// onEntries feeds entries (from the topic, a fetch, a push or a register
+// reply) to the replica (loop only).
+func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
+	d := s.docs[doc]
+	if d == nil || d.stopped() != nil {
+		return
+	}
+	for _, e := range es {
+		_ = d.r.HandleEntry(e) // failures come back as Ready events
+		if d.r.Halted() != nil {
+			break
+		}
+	}
+	s.handleReady(d)
+}
+
+// onHead feeds a gossiped head to the replica (loop only).
+func (s *Service) onHead(doc docsync.DocID, h docsync.Head) {
+	d := s.docs[doc]
+	if d == nil || d.stopped() != nil {
+		return
+	}
+	_ = d.r.HandleHead(h)
+	s.handleReady(d)
+}
+
+// handleReady persists the replica's output (entries, pending, fork proof)
+// with one sync, and only then sends, notifies and gossips (raft's rule).
+// It returns the storage error that stopped the document, if any.
+func (s *Service) handleReady(d *docState) error {
+	if d.broken != nil {
+		return d.broken
+	}
+	if !d.r.HasReady() {
+		return nil
+	}
+	rd := d.r.Ready()
+	d.r.Advance()
+	var proof *docsync.ForkProof
+	for _, ev := range rd.Events {
+		if ev.Kind == docsync.EventFork && ev.Proof != nil && d.proof == nil {
+			proof = ev.Proof
+		}
+	}
+	if err := s.persist(d, &rd, proof); err != nil {
+		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
+		s.log.Error("document stopped: cannot persist", "doc", d.id, "err", err)
+		return d.broken
+	}
+	if rd.Pending != nil {
+		d.inflight = rd.Pending.InFlight
+	}
+	if proof != nil {
+		s.alarm(d, proof)
+	}
+	if d.proof == nil {
+		for _, env := range rd.Submit {
+			s.send(d, env)
+		}
+	}
+	s.notify(d, &rd)
+	if rd.Head != nil {
+		h := *rd.Head
+		d.head = &h
+		s.maybeGossipHead(d, time.Now())
+	}
+	for _, f := range rd.Fetch {
+		s.fetch(d, f.From, f.To, false)
+	}
+	return nil
+}
+
+func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof) error {
+	if len(rd.Entries) == 0 && rd.Pending == nil && proof == nil {
+		return nil
+	}
+	b, err := s.ds.Batch(s.ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range rd.Entries {
+		eb, err := e.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := b.Put(s.ctx, entryKey(d.id, e.Head.Seq), eb); err != nil {
+			return err
+		}
+	}
+	if rd.Pending != nil {
+		pb, err := MarshalPending(rd.Pending)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(s.ctx, pendingKey(d.id), pb); err != nil {
+			return err
+		}
+	}
+	if proof != nil {
+		fb, err := proof.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := b.Put(s.ctx, forkKey(d.id), fb); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(s.ctx); err != nil {
+		return err
+	}
+	return s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(d.id)))
+}
+
+// alarm raises a fork alarm: log, metric, event, stop (the proof is on disk).
+func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
+	d.proof = p
+	s.stats.forks.Add(1)
+	s.log.Error("SEQUENCER FORK: the sequencer signed two different heads for one seq; document stopped",
+		"doc", d.id, "seq", p.A.Seq, "hash_a", p.A.ChainHash, "hash_b", p.B.ChainHash, "sequencer", d.seqPeer)
+	s.emit(d, Event{Kind: EventAlarm, Seq: p.A.Seq, Proof: p, Err: docsync.ErrFork})
+}
+
+// notify turns the replica's output into subscriber events and counters.
+func (s *Service) notify(d *docState, rd *docsync.Ready) {
+	s.stats.committed.Add(uint64(len(rd.Entries)))
+	for _, ev := range rd.Events {
+		switch ev.Kind {
+		case docsync.EventFork:
+			// alarm already raised
+		case docsync.EventRejected:
+			s.stats.rejected.Add(1)
+			s.log.Warn("rejected ordered entry", "doc", d.id, "seq", ev.Seq, "err", ev.Err)
+			s.emit(d, Event{Kind: EventRejected, Seq: ev.Seq, Err: ev.Err})
+		case docsync.EventMembership:
+			s.emit(d, Event{Kind: EventMembership, Seq: ev.Seq, Member: ev.Op})
+		case docsync.EventDropped:
+			s.emit(d, Event{Kind: EventDropped, Seq: ev.Seq, Err: ev.Err, Member: ev.Op})
+		default:
+			s.emit(d, Event{Kind: EventNotice, Seq: ev.Seq, Err: ev.Err})
+		}
+	}
+	for _, u := range rd.Updates {
+		op := u.Op
+		kind := EventUpdate
+		if u.Author == s.me {
+			kind = EventDropped // a revert of our own abandoned edits
+		}
+		s.stats.updates.Add(1)
+		s.emit(d, Event{Kind: kind, Seq: u.Seq, Author: u.Author, Op: &op})
+	}
+	if seq := d.r.Log().Seq(); seq != d.lastSeq {
+		d.lastSeq = seq
+		s.emit(d, Event{Kind: EventCommitted, Seq: seq})
+	}
+}
+
+// send hands an envelope to the sequencer: the genesis on the register
+// stream, anything else on the submit topic.
+func (s *Service) send(d *docState, env *docsync.Envelope) {
+	b, err := env.Marshal()
+	if err != nil {
+		return
+	}
+	d.submitted = time.Now()
+	s.stats.submitted.Add(1)
+	genesis := env.Kind == docsync.KindMember && env.Parent == 0 && d.r.Log().Seq() == 0
+	doc, seqPeer, topic := d.id, d.seqPeer, d.submit
+	s.goDo(func(ctx context.Context) {
+		if genesis {
+			reply, err := netproto.Request(ctx, s.h, seqPeer, netproto.RegisterProtocol, b, docsync.MaxEntryBytes)
+			if err != nil {
+				s.log.Warn("register document", "doc", doc, "err", err)
+				return
+			}
+			e, err := docsync.DecodeEntry(reply)
+			if err != nil {
+				s.stats.badStreams.Add(1)
+				return
+			}
+			s.post(func() { s.onEntries(doc, []*docsync.Entry{e}) })
+			return
+		}
+		// The sequencer must be known on the topic, or gossipsub sends to nobody.
+		for !contains(topic.ListPeers(), seqPeer) {
+			_ = s.h.Connect(ctx, s.h.Peerstore().PeerInfo(seqPeer))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if err := topic.Publish(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Debug("publish envelope", "doc", doc, "err", err)
+		}
+	})
+}
+
+// goDo runs f on a goroutine bounded by the stream timeout and Close.
+func (s *Service) goDo(f func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
+		defer cancel()
+		f(ctx)
+	}()
+}
+
+func contains[T comparable](xs []T, x T) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,248 @@
+package cloneservice
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/ipfs/go-datastore"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+)
+
+// Service is a clone's document service. Build it with New; stop it with Close.
+type Service struct {
+	h      host.Host
+	ps     *pubsub.PubSub
+	ds     datastore.Batching
+	id     *docsync.Identity
+	me     docsync.MemberID
+	params Params
+	opts   options
+	log    *slog.Logger
+	stats  counters
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	reqs   chan func()
+
+	docs    map[docsync.DocID]*docState // owned by the loop
+	waiters []*waiter                   // owned by the loop
+}
+
+// waiter is an API call waiting for a condition on a document.
+type waiter struct {
+	doc  docsync.DocID
+	cond func(d *docState) (bool, error)
+	done chan error
+}
+
+// New starts the service on h with the clone's identity (see
+// IdentityFromKeys) and reloads every document kept in ds.
+func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Identity, opts ...Option) (*Service, error) {
+	o := options{params: DefaultParams(), log: slog.Default()}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.params.Validate(); err != nil {
+		return nil, err
+	}
+	if id == nil {
+		return nil, fmt.Errorf("cloneservice: nil identity")
+	}
+	if m, err := netproto.MemberOf(h.ID()); err != nil || m != id.ID() {
+		return nil, fmt.Errorf("cloneservice: the identity's signing key is not the host key")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{h: h, ps: ps, ds: ds, id: id, me: id.ID(), params: o.params, opts: o,
+		log: o.log.With("service", "docsync"), ctx: ctx, cancel: cancel,
+		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}}
+	if o.reg != nil {
+		for _, c := range s.stats.collectors() {
+			if err := o.reg.Register(c); err != nil {
+				cancel()
+				return nil, fmt.Errorf("cloneservice: metrics: %w", err)
+			}
+		}
+	}
+	if err := s.restoreAll(); err != nil {
+		s.closeDocs()
+		cancel()
+		return nil, err
+	}
+	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
+	h.SetStreamHandler(netproto.PushProtocol, s.handlePush)
+	h.SetStreamHandler(netproto.InviteProtocol, s.handleInvite)
+	s.wg.Add(1)
+	go s.loop()
+	return s, nil
+}
+
+// ID is this clone's MemberID.
+func (s *Service) ID() docsync.MemberID { return s.me }
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats { return s.stats.snapshot() }
+
+// Close stops the service. Everything acknowledged is already durable;
+// Close does not close the datastore.
+func (s *Service) Close() error {
+	s.h.RemoveStreamHandler(netproto.HistoryProtocol)
+	s.h.RemoveStreamHandler(netproto.PushProtocol)
+	s.h.RemoveStreamHandler(netproto.InviteProtocol)
+	s.cancel()
+	s.wg.Wait()
+	s.closeDocs()
+	for _, w := range s.waiters {
+		w.done <- ErrClosed
+	}
+	s.waiters = nil
+	if s.opts.reg != nil {
+		for _, c := range s.stats.collectors() {
+			s.opts.reg.Unregister(c)
+		}
+	}
+	return nil
+}
+
+func (s *Service) closeDocs() {
+	for _, d := range s.docs {
+		d.close(s)
+	}
+	s.docs = map[docsync.DocID]*docState{}
+}
+
+// do runs f on the loop and waits for it to finish.
+func (s *Service) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case s.reqs <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// post runs f on the loop without waiting (from helper goroutines).
+func (s *Service) post(f func()) {
+	select {
+	case s.reqs <- f:
+	case <-s.ctx.Done():
+	}
+}
+
+// wait blocks until cond holds for doc (checked after every change).
+func (s *Service) wait(ctx context.Context, doc docsync.DocID, cond func(d *docState) (bool, error)) error {
+	w := &waiter{doc: doc, cond: cond, done: make(chan error, 1)}
+	if err := s.do(ctx, func() {
+		s.waiters = append(s.waiters, w)
+		s.checkWaiters()
+	}); err != nil {
+		return err
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		s.post(func() { s.dropWaiter(w) })
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+func (s *Service) dropWaiter(w *waiter) {
+	for i, x := range s.waiters {
+		if x == w {
+			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+func (s *Service) checkWaiters() {
+	kept := s.waiters[:0]
+	for _, w := range s.waiters {
+		d := s.docs[w.doc]
+		if d == nil {
+			w.done <- ErrUnknownDoc
+			continue
+		}
+		ok, err := w.cond(d)
+		if ok || err != nil {
+			w.done <- err
+			continue
+		}
+		kept = append(kept, w)
+	}
+	s.waiters = kept
+}
+
+func (s *Service) loop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.params.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case f := <-s.reqs:
+			f()
+			if len(s.waiters) > 0 {
+				s.checkWaiters()
+			}
+		case now := <-tick.C:
+			for _, d := range s.docs {
+				s.tick(d, now)
+			}
+		}
+	}
+}
+
+// restoreAll reloads every stored document (before the loop starts).
+func (s *Service) restoreAll() error {
+	docs, err := listDocs(s.ctx, s.ds)
+	if err != nil {
+		return fmt.Errorf("cloneservice: list documents: %w", err)
+	}
+	for _, doc := range docs {
+		st, err := load(s.ctx, s.ds, doc)
+		if err != nil {
+			return fmt.Errorf("cloneservice: load %v: %w", doc, err)
+		}
+		r, err := docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
+		if err != nil {
+			return fmt.Errorf("cloneservice: restore %v: %w", doc, err)
+		}
+		d, err := s.openDoc(st.meta, r)
+		if err != nil {
+			return err
+		}
+		d.proof = st.proof
+		if st.pending != nil {
+			d.inflight = st.pending.InFlight
+		}
+		s.log.Info("restored document", "doc", doc, "seq", r.Log().Seq(), "halted", d.proof != nil)
+		s.handleReady(d)
+		s.catchUp(d)
+	}
+	return nil
+}
+
+func (s *Service) config(doc docsync.DocID, meta *netproto.Invitation) docsync.Config {
+	return docsync.Config{Doc: doc, Sequencer: meta.Sequencer, Identity: s.id, Params: s.params.Replica}
+}

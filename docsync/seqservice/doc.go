@@ -1,0 +1,40 @@
+// Package seqservice is the CloneDoc sequencer as a libp2p service: it
+// orders the encrypted, signed envelopes of every document registered with
+// it, persists each ordered entry durably before publishing it, and serves
+// history ranges. It never sees plaintext and nobody trusts it: clones verify
+// everything it signs (docsync).
+//
+// # Registration
+//
+// A document is registered by its creator clone, which sends the genesis
+// envelope on the register stream protocol (netproto.RegisterProtocol). The
+// sequencer orders it as seq 1 if its genesis op names this sequencer's key,
+// persists it, joins the document's topics and replies with the signed entry.
+// Re-sending the same genesis (a creator restarting) returns the same entry.
+//
+// # Flow per document
+//
+//   - the submit topic's validator decodes envelopes and rejects (lowering
+//     the sender's gossipsub score) garbage, oversized, wrong-document,
+//     badly signed ones, ones not published by their author and ones by
+//     non-members; rejections are counted;
+//   - one event loop owns all mutable state (go-libp2p-pubsub processLoop
+//     style): it orders a batch of envelopes with sequencer.Reference, writes
+//     the entries in one datastore batch, syncs it (durable), then publishes
+//     each entry on the entries topic and, periodically, its signed head on
+//     the heads topic;
+//   - history ranges are served from the datastore over
+//     netproto.HistoryProtocol.
+//
+// After a restart New reloads every document from the datastore with
+// Reference.Restore and continues after the last persisted seq, so a seq is
+// never reused (an entry is published only after it is durable).
+//
+// WithSequencer plugs another sequencer.Node, e.g. sequencer.Byzantine, for
+// tests and the demo: its deliveries to everyone go on the entries topic,
+// its targeted ones are pushed on netproto.PushProtocol to the subscribed
+// peers they name. A plugged sequencer keeps its log in memory.
+//
+// Data layout in the datastore given to New (namespace it):
+// /d/<doc hex>/<seq as 16 hex digits> -> encoded docsync.Entry.
+package seqservice

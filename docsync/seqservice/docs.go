@@ -1,0 +1,211 @@
+package seqservice
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+)
+
+// docState is one registered document; only the loop touches it.
+type docState struct {
+	id   docsync.DocID
+	ref  *sequencer.Reference // the honest, persistent sequencer
+	node sequencer.Node       // a plugged one (WithSequencer), else nil
+
+	submit, entries, heads *pubsub.Topic
+	sub                    *pubsub.Subscription
+	cancel                 context.CancelFunc
+
+	headSeq   uint64 // seq of the last head published
+	headTicks int    // ticks since then
+}
+
+// memberSet is the membership the submit validator checks against.
+type memberSet struct {
+	roles map[docsync.MemberID]docsync.Role
+}
+
+func entryKey(doc docsync.DocID, seq uint64) datastore.Key {
+	return datastore.NewKey(fmt.Sprintf("/d/%s/%016x", hex.EncodeToString(doc[:]), seq))
+}
+
+// openDoc creates the state of doc and joins its topics (loop only).
+func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
+	d := &docState{id: doc}
+	if s.opts.factory != nil {
+		d.node = s.opts.factory(doc, s.key)
+	} else {
+		d.ref = sequencer.NewReference(doc, s.key)
+	}
+	sub := netproto.SubmitTopic(doc)
+	if err := s.ps.RegisterTopicValidator(sub, s.validateSubmit(doc)); err != nil {
+		return nil, fmt.Errorf("seqservice: validator: %w", err)
+	}
+	var err error
+	if d.submit, err = s.ps.Join(sub); err != nil {
+		_ = s.ps.UnregisterTopicValidator(sub)
+		return nil, fmt.Errorf("seqservice: join: %w", err)
+	}
+	if d.entries, err = s.ps.Join(netproto.EntriesTopic(doc)); err == nil {
+		d.heads, err = s.ps.Join(netproto.HeadsTopic(doc))
+	}
+	if err == nil {
+		d.sub, err = d.submit.Subscribe()
+	}
+	if err != nil {
+		d.close(s)
+		return nil, fmt.Errorf("seqservice: join: %w", err)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	d.cancel = cancel
+	s.wg.Add(1)
+	go s.readSubmissions(ctx, d.id, d.sub)
+	s.docs[doc] = d
+	s.members.Store(doc, &memberSet{roles: map[docsync.MemberID]docsync.Role{}})
+	s.stats.docs.Add(1)
+	return d, nil
+}
+
+func (d *docState) close(s *Service) {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	if d.sub != nil {
+		d.sub.Cancel()
+	}
+	for _, t := range []*pubsub.Topic{d.submit, d.entries, d.heads} {
+		if t != nil {
+			_ = t.Close()
+		}
+	}
+	_ = s.ps.UnregisterTopicValidator(netproto.SubmitTopic(d.id))
+	s.members.Delete(d.id)
+}
+
+// readSubmissions forwards validated envelopes to the loop.
+func (s *Service) readSubmissions(ctx context.Context, doc docsync.DocID, sub *pubsub.Subscription) {
+	defer s.wg.Done()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		env, ok := m.ValidatorData.(*docsync.Envelope)
+		if !ok {
+			continue
+		}
+		select {
+		case s.envs <- &submitted{doc: doc, env: env}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// refreshMembers publishes the reference's membership to the validator.
+func (s *Service) refreshMembers(d *docState) {
+	if d.ref == nil {
+		return
+	}
+	ms := &memberSet{roles: map[docsync.MemberID]docsync.Role{}}
+	for _, m := range d.ref.Log().Membership().Members() {
+		ms.roles[m.ID] = m.Role
+	}
+	s.members.Store(d.id, ms)
+}
+
+func (d *docState) head(who docsync.MemberID) docsync.Head {
+	if d.node != nil {
+		return d.node.Head(who)
+	}
+	return d.ref.Head()
+}
+
+// maybePublishHead republishes the signed head on the heads topic: at once
+// when it moved, every 5 ticks otherwise, so a clone that missed the tail
+// of the log learns it exists and fetches it.
+func (d *docState) maybePublishHead(s *Service) {
+	if d.ref == nil || d.ref.Log().Seq() == 0 {
+		return
+	}
+	d.headTicks++
+	if d.ref.Log().Seq() == d.headSeq && d.headTicks < 5 {
+		return
+	}
+	h := d.ref.Head()
+	b, err := h.Marshal()
+	if err != nil {
+		return
+	}
+	d.headSeq, d.headTicks = h.Seq, 0
+	_ = d.heads.Publish(s.ctx, b)
+}
+
+// restore reloads every persisted document (honest mode only).
+func (s *Service) restore() error {
+	res, err := s.ds.Query(s.ctx, query.Query{Prefix: "/d", Orders: []query.Order{query.OrderByKey{}}})
+	if err != nil {
+		return fmt.Errorf("seqservice: restore: %w", err)
+	}
+	defer res.Close()
+	for r := range res.Next() {
+		if r.Error != nil {
+			return fmt.Errorf("seqservice: restore: %w", r.Error)
+		}
+		doc, seq, ok := parseEntryKey(r.Key)
+		if !ok {
+			s.log.Warn("skipping unknown key", "key", r.Key)
+			continue
+		}
+		d := s.docs[doc]
+		if d == nil {
+			if d, err = s.openDoc(doc); err != nil {
+				return err
+			}
+		}
+		e, err := docsync.DecodeEntry(r.Value)
+		if err != nil {
+			return fmt.Errorf("seqservice: restore %v seq %d: %w", doc, seq, err)
+		}
+		if d.ref == nil {
+			continue // a plugged sequencer does not resume a persisted log
+		}
+		if e.Head.Seq != seq {
+			return fmt.Errorf("seqservice: restore %v: key seq %d holds seq %d", doc, seq, e.Head.Seq)
+		}
+		if err := d.ref.Restore(e); err != nil {
+			return fmt.Errorf("seqservice: restore %v: %w", doc, err)
+		}
+	}
+	for _, d := range s.docs {
+		s.refreshMembers(d)
+		if d.ref != nil {
+			s.log.Info("restored document", "doc", d.id, "seq", d.ref.Log().Seq())
+		}
+	}
+	return nil
+}
+
+func parseEntryKey(k string) (docsync.DocID, uint64, bool) {
+	var doc docsync.DocID
+	parts := strings.Split(strings.TrimPrefix(k, "/"), "/")
+	if len(parts) != 3 || parts[0] != "d" || len(parts[1]) != 64 || len(parts[2]) != 16 {
+		return doc, 0, false
+	}
+	b, err := hex.DecodeString(parts[1])
+	if err != nil {
+		return doc, 0, false
+	}
+	copy(doc[:], b)
+	seq, err := strconv.ParseUint(parts[2], 16, 64)
+	return doc, seq, err == nil && seq > 0
+}

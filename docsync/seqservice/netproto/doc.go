@@ -1,0 +1,24 @@
+// Package netproto is the CloneDoc wire protocol between clones and the
+// sequencer on libp2p: gossipsub topic names, stream protocol IDs, the
+// length-prefixed framing used on every stream, the history and register
+// requests and the invitation message (pure codecs, fuzzed), plus the small
+// stream helpers both services share (serve and fetch history ranges).
+//
+// Topics (one set per document, <doc> = 64 hex digits of the DocID):
+//
+//	/c2c/doc/<doc>/submit   clone -> sequencer: an encoded docsync.Envelope
+//	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry
+//	/c2c/doc/<doc>/heads    clones (and the sequencer) gossip a docsync.Head
+//
+// Streams (every message is one frame: uvarint length, then the bytes):
+//
+//	/c2c/doc/register/1.0.0  creator -> sequencer: frame(genesis envelope);
+//	                         reply frame(status || entry or error text)
+//	/c2c/doc/history/1.0.0   anyone -> sequencer or member clone:
+//	                         frame(HistoryRequest); reply: frames of entries,
+//	                         then an empty frame
+//	/c2c/doc/push/1.0.0      sequencer -> clone: frames of entries, then an
+//	                         empty frame (used for targeted delivery)
+//	/c2c/doc/invite/1.0.0    admin clone -> invited clone: frame(Invitation);
+//	                         reply frame(status || error text)
+package netproto

@@ -1,0 +1,122 @@
+package netproto
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Stream protocol IDs.
+const (
+	RegisterProtocol protocol.ID = "/c2c/doc/register/1.0.0"
+	HistoryProtocol  protocol.ID = "/c2c/doc/history/1.0.0"
+	PushProtocol     protocol.ID = "/c2c/doc/push/1.0.0"
+	InviteProtocol   protocol.ID = "/c2c/doc/invite/1.0.0"
+)
+
+// MaxFrame caps one frame: an entry is the largest thing ever framed.
+const MaxFrame = docsync.MaxEntryBytes
+
+// Sentinel errors.
+var (
+	// ErrFrameTooLarge: a frame's length prefix exceeds the cap.
+	ErrFrameTooLarge = errors.New("netproto: frame too large")
+	// ErrMalformed: a frame or message failed to decode.
+	ErrMalformed = errors.New("netproto: malformed message")
+	// ErrRefused: the peer answered a request with an error status.
+	ErrRefused = errors.New("netproto: request refused")
+)
+
+func topic(doc docsync.DocID, kind string) string {
+	return "/c2c/doc/" + hex.EncodeToString(doc[:]) + "/" + kind
+}
+
+// SubmitTopic is the topic clones publish envelopes on.
+func SubmitTopic(doc docsync.DocID) string { return topic(doc, "submit") }
+
+// EntriesTopic is the topic the sequencer publishes ordered entries on.
+func EntriesTopic(doc docsync.DocID) string { return topic(doc, "entries") }
+
+// HeadsTopic is the topic members gossip signed heads on.
+func HeadsTopic(doc docsync.DocID) string { return topic(doc, "heads") }
+
+// WriteFrame writes one frame: a uvarint length, then b.
+func WriteFrame(w io.Writer, b []byte) error {
+	if len(b) > MaxFrame {
+		return fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, len(b))
+	}
+	var hdr [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if _, err := w.Write(hdr[:n]); err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// ReadFrame reads one frame of at most limit bytes (limit <= MaxFrame). A
+// length over the limit is ErrFrameTooLarge and nothing more is read, so a
+// peer cannot make us allocate more than limit.
+func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("%w: length prefix: %v", ErrMalformed, err)
+	}
+	if n > uint64(limit) || n > MaxFrame {
+		return nil, fmt.Errorf("%w: %d bytes, cap %d", ErrFrameTooLarge, n, limit)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: frame body: %v", ErrMalformed, err)
+	}
+	return b, nil
+}
+
+// Status bytes that start a reply frame.
+const (
+	StatusOK    byte = 0
+	StatusError byte = 1
+)
+
+// WriteReply writes a reply frame: StatusOK and body, or StatusError and
+// the error text.
+func WriteReply(w io.Writer, body []byte, err error) error {
+	if err != nil {
+		msg := err.Error()
+		if len(msg) > 512 {
+			msg = msg[:512]
+		}
+		return WriteFrame(w, append([]byte{StatusError}, msg...))
+	}
+	return WriteFrame(w, append([]byte{StatusOK}, body...))
+}
+
+// ReadReply reads a reply frame; an error status is ErrRefused.
+func ReadReply(r *bufio.Reader, limit int) ([]byte, error) {
+	b, err := ReadFrame(r, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty reply", ErrMalformed)
+	}
+	switch b[0] {
+	case StatusOK:
+		return b[1:], nil
+	case StatusError:
+		return nil, fmt.Errorf("%w: %q", ErrRefused, b[1:])
+	}
+	return nil, fmt.Errorf("%w: reply status %d", ErrMalformed, b[0])
+}

@@ -1,0 +1,98 @@
+package seqservice
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Params are the service's tuning numbers.
+type Params struct {
+	// MaxDocs caps the documents this sequencer accepts.
+	MaxDocs int
+	// MaxBatch caps the envelopes ordered per durable write.
+	MaxBatch int
+	// QueueSize is the buffer of validated envelopes waiting for the loop.
+	QueueSize int
+	// HeadInterval is how often a document's head is republished on its
+	// heads topic (at once when it moved, every 5 intervals otherwise).
+	HeadInterval time.Duration
+	// StreamTimeout bounds one stream exchange (register, history, push).
+	StreamTimeout time.Duration
+}
+
+// DefaultParams returns the default Params.
+func DefaultParams() Params {
+	return Params{MaxDocs: 10000, MaxBatch: 256, QueueSize: 4096,
+		HeadInterval: time.Second, StreamTimeout: 10 * time.Second}
+}
+
+// Validate checks the params.
+func (p Params) Validate() error {
+	if p.MaxDocs < 1 || p.MaxBatch < 1 || p.QueueSize < 1 || p.HeadInterval <= 0 || p.StreamTimeout <= 0 {
+		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
+	}
+	return nil
+}
+
+// NodeFactory builds a plugged sequencer for a document.
+type NodeFactory func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node
+
+// Option configures New.
+type Option func(*options) error
+
+type options struct {
+	params  Params
+	log     *slog.Logger
+	reg     prometheus.Registerer
+	factory NodeFactory
+}
+
+// WithParams sets the tuning numbers.
+func WithParams(p Params) Option {
+	return func(o *options) error { o.params = p; return nil }
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("seqservice: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithMetrics registers the service's Prometheus metrics with reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(o *options) error { o.reg = reg; return nil }
+}
+
+// WithSequencer plugs a sequencer (e.g. sequencer.NewByzantine) in place of
+// the persistent honest one, for tests and the demo. Its log is not persisted.
+func WithSequencer(f NodeFactory) Option {
+	return func(o *options) error { o.factory = f; return nil }
+}
+
+// Sentinel errors.
+var (
+	// ErrInvalidParams: Params failed Validate.
+	ErrInvalidParams = errors.New("seqservice: invalid params")
+	// ErrNotGenesis: a register request did not carry a valid genesis for this sequencer.
+	ErrNotGenesis = errors.New("seqservice: not a genesis for this sequencer")
+	// ErrTooManyDocs: the sequencer serves MaxDocs documents already.
+	ErrTooManyDocs = errors.New("seqservice: document limit reached")
+	// ErrUnknownDoc: the document is not registered here.
+	ErrUnknownDoc = errors.New("seqservice: unknown document")
+	// ErrClosed: the service is closed.
+	ErrClosed = errors.New("seqservice: closed")
+	// ErrKeyMismatch: the signing key is not the host's identity key.
+	ErrKeyMismatch = errors.New("seqservice: signing key is not the host key")
+)

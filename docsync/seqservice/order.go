@@ -1,0 +1,149 @@
+package seqservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ordered is an entry ordered in the current batch, encoded once.
+type ordered struct {
+	doc   *docState
+	entry *docsync.Entry
+	bytes []byte
+}
+
+// orderBatch orders envelopes, makes the new entries durable with one sync,
+// and only then publishes them (loop only).
+func (s *Service) orderBatch(batch []*submitted) {
+	var out []ordered
+	members := map[*docState]bool{}
+	for _, sb := range batch {
+		d := s.docs[sb.doc]
+		if d == nil {
+			continue
+		}
+		if d.node != nil {
+			s.deliver(d, d.node.Submit(sb.env))
+			continue
+		}
+		e, err := d.ref.Order(sb.env)
+		if err != nil {
+			s.stats.refused.Add(1)
+			s.log.Debug("refused envelope", "doc", d.id, "err", errString(err))
+			continue
+		}
+		b, err := e.Marshal()
+		if err != nil {
+			s.fail(d, fmt.Errorf("encode entry: %w", err))
+			continue
+		}
+		out = append(out, ordered{doc: d, entry: e, bytes: b})
+		if sb.env.Kind == docsync.KindMember {
+			members[d] = true
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	if err := s.persist(out); err != nil {
+		// Nothing of this batch was published: reload the affected
+		// documents from what is durable, so no seq is handed out twice.
+		for _, o := range out {
+			s.fail(o.doc, err)
+		}
+		return
+	}
+	for d := range members {
+		s.refreshMembers(d)
+	}
+	for _, o := range out {
+		if err := o.doc.entries.Publish(s.ctx, o.bytes); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("publish entry", "doc", o.doc.id, "seq", o.entry.Head.Seq, "err", err)
+		}
+	}
+}
+
+// persist writes the entries in one batch and syncs them to disk.
+func (s *Service) persist(out []ordered) error {
+	b, err := s.ds.Batch(s.ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range out {
+		if err := b.Put(s.ctx, entryKey(o.doc.id, o.entry.Head.Seq), o.bytes); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(s.ctx); err != nil {
+		return err
+	}
+	if err := s.ds.Sync(s.ctx, datastore.NewKey("/d")); err != nil {
+		return err
+	}
+	s.stats.batches.Add(1)
+	s.stats.ordered.Add(uint64(len(out)))
+	return nil
+}
+
+// fail reloads d from the datastore after a failed write.
+func (s *Service) fail(d *docState, err error) {
+	if s.docs[d.id] != d {
+		return // already reloaded for an earlier entry of the batch
+	}
+	s.log.Error("sequencer write failed; reloading the document from disk", "doc", d.id, "err", err)
+	ref := sequencer.NewReference(d.id, s.key)
+	for seq := uint64(1); ; seq++ {
+		b, gerr := s.ds.Get(s.ctx, entryKey(d.id, seq))
+		if gerr != nil {
+			break
+		}
+		e, derr := docsync.DecodeEntry(b)
+		if derr != nil || ref.Restore(e) != nil {
+			break
+		}
+	}
+	d.ref = ref
+	s.refreshMembers(d)
+}
+
+// deliver routes a plugged sequencer's deliveries: to everyone on the
+// entries topic, targeted ones pushed to the subscribed peers they name.
+func (s *Service) deliver(d *docState, ds []sequencer.Delivery) {
+	for _, dl := range ds {
+		b, err := dl.Entry.Marshal()
+		if err != nil {
+			continue
+		}
+		s.stats.ordered.Add(1)
+		if dl.To == nil {
+			_ = d.entries.Publish(s.ctx, b)
+			continue
+		}
+		for _, p := range d.entries.ListPeers() {
+			m, err := netproto.MemberOf(p)
+			if err != nil || !dl.To(m) {
+				continue
+			}
+			s.push(p, b)
+		}
+	}
+}
+
+func (s *Service) push(p peer.ID, b []byte) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
+		defer cancel()
+		if err := netproto.PushEntries(ctx, s.h, p, [][]byte{b}); err != nil {
+			s.log.Debug("push entry", "peer", p, "err", err)
+		}
+	}()
+}

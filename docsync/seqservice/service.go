@@ -1,0 +1,208 @@
+package seqservice
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/ipfs/go-datastore"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Service is a running sequencer. Build it with New, stop it with Close.
+type Service struct {
+	h      host.Host
+	ps     *pubsub.PubSub
+	ds     datastore.Batching
+	key    ed25519.PrivateKey
+	pub    ed25519.PublicKey
+	params Params
+	opts   options
+	log    *slog.Logger
+	stats  counters
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	reqs   chan func()     // run on the loop
+	envs   chan *submitted // validated envelopes for the loop
+
+	// docs is owned by the loop; members is read by validators.
+	docs    map[docsync.DocID]*docState
+	members sync.Map // docsync.DocID -> *memberSet
+}
+
+type submitted struct {
+	doc docsync.DocID
+	env *docsync.Envelope
+}
+
+// New starts the sequencer on h: it reloads every document persisted in ds,
+// joins their topics and serves the register and history protocols. key is
+// the host's identity key (its Ed25519 key signs the entries, so clones know
+// the sequencer key from its peer ID).
+func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivKey, opts ...Option) (*Service, error) {
+	o := options{params: DefaultParams(), log: slog.Default()}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.params.Validate(); err != nil {
+		return nil, err
+	}
+	sk, err := netproto.SigningKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if id, err := peer.IDFromPrivateKey(key); err != nil || id != h.ID() {
+		return nil, ErrKeyMismatch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{h: h, ps: ps, ds: ds, key: sk, pub: sk.Public().(ed25519.PublicKey),
+		params: o.params, opts: o, log: o.log.With("service", "sequencer"),
+		ctx: ctx, cancel: cancel, reqs: make(chan func()), envs: make(chan *submitted, o.params.QueueSize),
+		docs: map[docsync.DocID]*docState{}}
+	if o.reg != nil {
+		for _, c := range s.stats.collectors() {
+			if err := o.reg.Register(c); err != nil {
+				cancel()
+				return nil, fmt.Errorf("seqservice: metrics: %w", err)
+			}
+		}
+	}
+	if err := s.restore(); err != nil {
+		s.closeDocs()
+		cancel()
+		return nil, err
+	}
+	h.SetStreamHandler(netproto.RegisterProtocol, s.handleRegister)
+	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
+	s.wg.Add(1)
+	go s.loop()
+	return s, nil
+}
+
+// PublicKey is the key that signs this sequencer's entries.
+func (s *Service) PublicKey() ed25519.PublicKey { return s.pub }
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats { return s.stats.snapshot() }
+
+// do runs f on the loop and waits for it.
+func (s *Service) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case s.reqs <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// Docs returns the registered documents.
+func (s *Service) Docs() []docsync.DocID {
+	var out []docsync.DocID
+	_ = s.do(context.Background(), func() {
+		for id := range s.docs {
+			out = append(out, id)
+		}
+	})
+	return out
+}
+
+// Head returns the signed head of doc (the view of peer who, for a plugged
+// sequencer).
+func (s *Service) Head(doc docsync.DocID, who docsync.MemberID) (docsync.Head, error) {
+	var h docsync.Head
+	err := ErrUnknownDoc
+	if e := s.do(context.Background(), func() {
+		if d, ok := s.docs[doc]; ok {
+			h, err = d.head(who), nil
+		}
+	}); e != nil {
+		return h, e
+	}
+	return h, err
+}
+
+// Close stops the loop, leaves the topics and removes the stream handlers.
+// Everything ordered is already durable; Close does not close ds.
+func (s *Service) Close() error {
+	s.h.RemoveStreamHandler(netproto.RegisterProtocol)
+	s.h.RemoveStreamHandler(netproto.HistoryProtocol)
+	s.cancel()
+	s.wg.Wait()
+	s.closeDocs()
+	if s.opts.reg != nil {
+		for _, c := range s.stats.collectors() {
+			s.opts.reg.Unregister(c)
+		}
+	}
+	return nil
+}
+
+func (s *Service) loop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.params.HeadInterval)
+	defer tick.Stop()
+	batch := make([]*submitted, 0, s.params.MaxBatch)
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case f := <-s.reqs:
+			f()
+		case first := <-s.envs:
+			batch = append(batch[:0], first)
+		drain:
+			for len(batch) < s.params.MaxBatch {
+				select {
+				case e := <-s.envs:
+					batch = append(batch, e)
+				default:
+					break drain
+				}
+			}
+			s.orderBatch(batch)
+		case <-tick.C:
+			for _, d := range s.docs {
+				d.maybePublishHead(s)
+			}
+		}
+	}
+}
+
+func (s *Service) closeDocs() {
+	for _, d := range s.docs {
+		d.close(s)
+	}
+	s.docs = map[docsync.DocID]*docState{}
+}
+
+// errString keeps logs short for errors carrying data from the network.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
