@@ -227,7 +227,18 @@ func (s *Service) onDoc(ctx context.Context, doc docsync.DocID, f func(d *docSta
 // crash and is sent to the sequencer. If an op fails, the ops before it are
 // kept (and acknowledged) and the error says which failed.
 func (s *Service) Edit(ctx context.Context, doc docsync.DocID, ops ...ot.Op) error {
+	return s.EditFunc(ctx, doc, func(int) ([]ot.Op, error) { return ops, nil })
+}
+
+// EditFunc is Edit with ops built on the loop from the current length of
+// Text() in code points, so they cannot race a remote update (a device link
+// or a test editing at a random position uses it).
+func (s *Service) EditFunc(ctx context.Context, doc docsync.DocID, build func(length int) ([]ot.Op, error)) error {
 	return s.onDoc(ctx, doc, func(d *docState) error {
+		ops, err := build(d.r.LocalLen())
+		if err != nil {
+			return err
+		}
 		var perr error
 		for i, op := range ops {
 			if err := d.r.Propose(op); err != nil {

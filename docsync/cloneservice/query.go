@@ -19,6 +19,7 @@ type Info struct {
 	Role      docsync.Role // our role (0 if not, or not yet, a member)
 	Members   int
 	Pending   bool               // an edit of ours is not committed yet
+	Missing   [2]uint64          // a seq range known to exist but not received ({0,0}: none)
 	Halted    *docsync.ForkProof // the fork that stopped the document
 	Broken    error              // the storage failure that stopped it
 }
@@ -70,6 +71,9 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 			Epoch: l.Membership().Epoch(), Members: len(l.Membership().Members()),
 			Pending: d.inflight != nil && d.inflight.Counter > l.Counter(s.me),
 			Halted:  d.proof, Broken: d.broken}
+		if from, to, ok := d.r.Missing(); ok {
+			in.Missing = [2]uint64{from, to}
+		}
 		if m, ok := l.Membership().Get(s.me); ok {
 			in.Role = m.Role
 		}

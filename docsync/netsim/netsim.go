@@ -1,0 +1,289 @@
+// Package netsim runs CloneDoc over go-libp2p's simulated network
+// (x/simlibp2p + simnet) for tests and benchmarks: a sequencer service and
+// clone services on real hosts with gossipsub (strict signing), streams and
+// datastores, plus an in-memory directory of signed owner certificates.
+// Run it inside testing/synctest so time is virtual.
+package netsim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/x/simlibp2p"
+	"github.com/marcopolo/simnet"
+)
+
+// Net is a simulated network of CloneDoc peers.
+type Net struct {
+	T    testing.TB
+	SN   *simnet.Simnet
+	Link simnet.NodeBiDiLinkSettings
+	Dir  *MemDirectory
+	Log  *slog.Logger
+
+	next  int
+	peers []*Peer
+}
+
+// Peer is one host with gossipsub and a datastore.
+type Peer struct {
+	Key    crypto.PrivKey
+	IP     string
+	H      host.Host
+	PS     *pubsub.PubSub
+	DS     datastore.Batching
+	cancel context.CancelFunc
+	closed bool
+	// stop closes the service running on the peer (set by Start*).
+	stop func()
+}
+
+// New starts a simulated network whose packets take oneWay to cross it.
+func New(t testing.TB, oneWay time.Duration) *Net {
+	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay / 2)}
+	sn.Start()
+	n := &Net{T: t, SN: sn, Dir: NewMemDirectory(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Link: simnet.NodeBiDiLinkSettings{
+			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+		}}
+	t.Cleanup(func() {
+		for _, p := range n.peers {
+			p.Close()
+		}
+		sn.Close()
+	})
+	return n
+}
+
+// NewKey returns a fresh Ed25519 libp2p key.
+func NewKey(t testing.TB) crypto.PrivKey {
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// MemDatastore returns a thread-safe in-memory datastore.
+func MemDatastore() datastore.Batching { return dssync.MutexWrap(datastore.NewMapDatastore()) }
+
+// AddPeer starts a host with key (nil: a fresh one) and the datastore ds
+// (nil: in memory) at the next simulated address.
+func (n *Net) AddPeer(key crypto.PrivKey, ds datastore.Batching) *Peer {
+	n.next++
+	return n.StartPeer(key, ds, simnet.IntToPublicIPv4(n.next).String())
+}
+
+// StartPeer starts a host at ip (restart a peer with its old key and ip).
+func (n *Net) StartPeer(key crypto.PrivKey, ds datastore.Batching, ip string) *Peer {
+	t := n.T
+	t.Helper()
+	if key == nil {
+		key = NewKey(t)
+	}
+	if ds == nil {
+		ds = MemDatastore()
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
+		simlibp2p.QUICSimnet(n.SN, n.Link),
+		libp2p.DisableIdentifyAddressDiscovery(),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	p := &Peer{Key: key, IP: ip, H: h, PS: ps, DS: ds, cancel: cancel}
+	n.peers = append(n.peers, p)
+	n.Dir.addHost(h)
+	return p
+}
+
+// Info is the peer's address info.
+func (p *Peer) Info() peer.AddrInfo { return peer.AddrInfo{ID: p.H.ID(), Addrs: p.H.Addrs()} }
+
+// Close stops gossipsub and the host (not the datastore).
+func (p *Peer) Close() {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	p.StopService()
+	p.cancel()
+	_ = p.H.Close()
+}
+
+// StopService closes the service on the peer, if one runs.
+func (p *Peer) StopService() {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+}
+
+// Sequencer is a peer running the sequencer service.
+type Sequencer struct {
+	*Peer
+	Svc *seqservice.Service
+}
+
+// AddSequencer starts a sequencer on a new peer.
+func (n *Net) AddSequencer(opts ...seqservice.Option) *Sequencer {
+	return n.StartSequencer(n.AddPeer(nil, nil), opts...)
+}
+
+// StartSequencer starts the sequencer service on p.
+func (n *Net) StartSequencer(p *Peer, opts ...seqservice.Option) *Sequencer {
+	svc, err := seqservice.New(p.H, p.PS, p.DS, p.Key, append([]seqservice.Option{seqservice.WithLogger(n.Log)}, opts...)...)
+	if err != nil {
+		n.T.Fatal(err)
+	}
+	p.stop = func() { _ = svc.Close() }
+	return &Sequencer{Peer: p, Svc: svc}
+}
+
+// Clone is a peer running the clone docsync service, enrolled in the
+// directory as (User, Device).
+type Clone struct {
+	*Peer
+	Svc      *cloneservice.Service
+	User     peer.ID
+	Device   string
+	HPKEPriv []byte
+}
+
+// AddClone starts a clone on a new peer and enrolls it in the directory.
+func (n *Net) AddClone(opts ...cloneservice.Option) *Clone {
+	p := n.AddPeer(nil, nil)
+	priv, pub, err := dht.GenerateHPKEKey()
+	if err != nil {
+		n.T.Fatal(err)
+	}
+	c := &Clone{Peer: p, HPKEPriv: priv, Device: "phone"}
+	c.User = n.Dir.Enroll(n.T, p.H.ID(), pub, c.Device)
+	n.StartClone(c, opts...)
+	return c
+}
+
+// StartClone (re)starts the clone service on c.Peer.
+func (n *Net) StartClone(c *Clone, opts ...cloneservice.Option) {
+	id, err := cloneservice.IdentityFromKeys(c.Key, c.HPKEPriv)
+	if err != nil {
+		n.T.Fatal(err)
+	}
+	all := append([]cloneservice.Option{cloneservice.WithLogger(n.Log), cloneservice.WithDirectory(n.Dir)}, opts...)
+	svc, err := cloneservice.New(c.H, c.PS, c.DS, id, all...)
+	if err != nil {
+		n.T.Fatal(err)
+	}
+	c.Svc = svc
+	c.stop = func() { _ = svc.Close() }
+}
+
+// Connect connects every pair of the given peers' hosts... only a to b.
+func Connect(t testing.TB, a, b *Peer) {
+	t.Helper()
+	if err := a.H.Connect(context.Background(), b.Info()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WaitUntil polls cond every step (virtual time under synctest) until it
+// holds, failing the test after limit.
+func WaitUntil(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %v", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// MemDirectory is an in-memory cloneservice.Directory of signed owner
+// certificates; Resolve answers from the hosts the network started.
+type MemDirectory struct {
+	mu    sync.Mutex
+	certs map[string]*dht.OwnerCert
+	hosts map[peer.ID]host.Host
+}
+
+// NewMemDirectory returns an empty directory.
+func NewMemDirectory() *MemDirectory {
+	return &MemDirectory{certs: map[string]*dht.OwnerCert{}, hosts: map[peer.ID]host.Host{}}
+}
+
+func (d *MemDirectory) addHost(h host.Host) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hosts[h.ID()] = h
+}
+
+// Enroll signs an owner certificate for clone under a fresh user key and
+// returns the user ID.
+func (d *MemDirectory) Enroll(t testing.TB, clone peer.ID, hpkePub []byte, device string) peer.ID {
+	user, err := dht.GenerateUserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: device, DeviceKey: clone, Clone: clone,
+		CloneHPKE: hpkePub, Seq: 1, EOL: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.certs[dht.CertKey(cert.User, device)] = cert
+	return cert.User
+}
+
+// Lookup returns the verified certificate of (user, device).
+func (d *MemDirectory) Lookup(_ context.Context, user peer.ID, device string) (*dht.OwnerCert, error) {
+	d.mu.Lock()
+	c := d.certs[dht.CertKey(user, device)]
+	d.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("netsim: no certificate for %s/%s", user, device)
+	}
+	if err := c.Verify(time.Now()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Resolve returns the addresses of a started host.
+func (d *MemDirectory) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo, error) {
+	d.mu.Lock()
+	h := d.hosts[p]
+	d.mu.Unlock()
+	if h == nil {
+		return peer.AddrInfo{}, fmt.Errorf("netsim: unknown peer %s", p)
+	}
+	return peer.AddrInfo{ID: p, Addrs: h.Addrs()}, nil
+}
