@@ -98,10 +98,7 @@ func runByzantine(t *testing.T, b sequencer.Behaviour, seed uint64) (detectors, 
 // TestByzantineDetection: every behaviour is detected by at least one honest
 // clone in every randomized run. Run with -v for the runs x behaviours table.
 func TestByzantineDetection(t *testing.T) {
-	runs := 10
-	if testing.Short() {
-		runs = 3
-	}
+	runs := simRuns(10, 3)
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-11s %5s %9s %s\n", "behaviour", "runs", "detected", "detecting clones per run")
 	for _, b := range sequencer.Behaviours {

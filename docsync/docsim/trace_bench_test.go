@@ -31,7 +31,7 @@ func loadTrace(tb testing.TB) *trace.Trace {
 // replayTrace replays tr across clones members in turns: each turn one clone
 // composes the next batch patches into one op, proposes it (one envelope)
 // and the network settles. Every clone must end with the trace's final text.
-func replayTrace(tb testing.TB, tr *trace.Trace, clones, batch int) (envelopes int, elapsed time.Duration) {
+func replayTrace(tb testing.TB, tr *trace.Trace, clones, batch int) (envelopes int, elapsed time.Duration, cpu float64) {
 	p := DefaultNetParams()
 	p.MaxDelay, p.DupProb, p.HeadFanout = 2, 0, 1
 	n := NewNet(1, p, func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
@@ -52,7 +52,7 @@ func replayTrace(tb testing.TB, tr *trace.Trace, clones, batch int) (envelopes i
 	if tr.Start != "" {
 		tb.Fatal("trace with start content not supported")
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	docLen := 0
 	for i, turn := 0, 0; i < len(tr.Patches); turn++ {
 		c := n.Clones[turn%clones]
@@ -79,14 +79,14 @@ func replayTrace(tb testing.TB, tr *trace.Trace, clones, batch int) (envelopes i
 			tb.Fatal(err)
 		}
 	}
-	elapsed = time.Since(start)
+	elapsed, cpu = time.Since(start), cpuTime()-cpu0
 	for _, c := range n.Clones {
 		if c.Replica.Text() != tr.End {
 			tb.Fatalf("clone %d text differs from the trace's end (%d vs %d code points)",
 				c.Index, c.Replica.LocalLen(), len([]rune(tr.End)))
 		}
 	}
-	return envelopes, elapsed
+	return envelopes, elapsed, cpu
 }
 
 // BenchmarkTraceReplay16 replays the automerge-paper trace (259,778 edits)
@@ -97,12 +97,15 @@ func BenchmarkTraceReplay16(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			var total time.Duration
 			var envs int
+			var cpu float64
 			for i := 0; i < b.N; i++ {
-				envs, total = replayTrace(b, tr, 16, batch)
+				envs, total, cpu = replayTrace(b, tr, 16, batch)
 			}
 			b.ReportMetric(float64(len(tr.Patches))/total.Seconds(), "edits/s")
+			b.ReportMetric(float64(len(tr.Patches))/cpu, "edits/cpu-s")
 			b.ReportMetric(float64(envs), "envelopes")
 			b.ReportMetric(total.Seconds(), "replay-s")
+			b.ReportMetric(cpu, "replay-cpu-s")
 		})
 	}
 }
@@ -126,7 +129,7 @@ func TestTraceReplaySmall(t *testing.T) {
 		}
 	}
 	small := &trace.Trace{Start: tr.Start, End: d.String(), Patches: tr.Patches[:prefix]}
-	envs, _ := replayTrace(t, small, 4, 100)
+	envs, _, _ := replayTrace(t, small, 4, 100)
 	if envs != prefix/100 {
 		t.Fatalf("%d envelopes", envs)
 	}
