@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/clone2clone/c2c/docsync"
 )
 
 // editConcurrently has every clone make edits random edits in its own
@@ -68,6 +67,5 @@ func TestConverge16Clones(t *testing.T) {
 		}
 		t.Logf("16 clones x %d edits: converged at seq %d (head %v), %d runes, %v virtual time; sequencer %+v",
 			edits, in.Seq, in.Head, Runes(txt), time.Since(start), seq.Svc.Stats())
-		_ = docsync.RoleWriter
 	})
 }

@@ -1,0 +1,218 @@
+package netsim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+)
+
+// timedByzantine records when a Byzantine sequencer first misbehaved.
+type timedByzantine struct {
+	*sequencer.Byzantine
+	mu    sync.Mutex
+	first time.Time
+}
+
+func (b *timedByzantine) Submit(env *docsync.Envelope) []sequencer.Delivery {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.Byzantine.Submit(env)
+	// Drop forges nothing: its misbehaviour is the first envelope it
+	// swallows (resends of committed envelopes come seconds later).
+	misbehaved := len(b.Forged) > 0 || (b.Behaviour == sequencer.Drop && len(out) == 0)
+	if misbehaved && b.first.IsZero() {
+		b.first = time.Now()
+	}
+	return out
+}
+
+func (b *timedByzantine) Fetch(who docsync.MemberID, from, to uint64) []*docsync.Entry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Byzantine.Fetch(who, from, to)
+}
+
+func (b *timedByzantine) Head(who docsync.MemberID) docsync.Head {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Byzantine.Head(who)
+}
+
+// misbehavedAt returns when it first misbehaved and the chain hashes of
+// the entries no honest sequencer would have published.
+func (b *timedByzantine) misbehavedAt() (time.Time, map[docsync.Hash]bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	forged := map[docsync.Hash]bool{}
+	for _, e := range b.Forged {
+		forged[e.Head.ChainHash] = true
+	}
+	return b.first, forged
+}
+
+// detects reports whether ev shows behaviour b.
+func detects(b sequencer.Behaviour, ev cloneservice.Event) bool {
+	rejected := func(target error) bool { return ev.Kind == cloneservice.EventRejected && errors.Is(ev.Err, target) }
+	switch b {
+	case sequencer.Equivocate:
+		return ev.Kind == cloneservice.EventAlarm || rejected(docsync.ErrParentHash)
+	case sequencer.Drop:
+		return ev.Kind == cloneservice.EventNotice && errors.Is(ev.Err, docsync.ErrGap)
+	case sequencer.Reorder:
+		return ev.Kind == cloneservice.EventAlarm || ev.Kind == cloneservice.EventRejected
+	case sequencer.Duplicate, sequencer.Replay:
+		return rejected(docsync.ErrReplay)
+	case sequencer.Tamper:
+		return rejected(docsync.ErrAuthorSignature)
+	case sequencer.ForgeSeq:
+		return ev.Kind == cloneservice.EventAlarm || rejected(docsync.ErrChainHash)
+	}
+	return false
+}
+
+// runByzantine runs 6 clones against a sequencer misbehaving as b from seq
+// 8 on, and returns each clone's detection delay after the misbehaviour.
+func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
+	var delays []time.Duration
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 20*time.Millisecond)
+		var byz *timedByzantine
+		victims := map[docsync.MemberID]bool{}
+		var vmu sync.Mutex
+		seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+			byz = &timedByzantine{Byzantine: sequencer.NewByzantine(doc, key, b, 8)}
+			byz.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
+			return byz
+		}))
+		var clones []*Clone
+		for i := range 6 {
+			c := n.AddClone()
+			clones = append(clones, c)
+			if i%2 == 1 {
+				vmu.Lock()
+				victims[c.Svc.ID()] = true
+				vmu.Unlock()
+			}
+		}
+		d := n.NewDoc(seq, clones...)
+
+		detected := make([]time.Time, len(clones))
+		var mu sync.Mutex
+		var readers sync.WaitGroup
+		var cancels []func()
+		for i, c := range clones {
+			ch, cancel, err := c.Svc.Subscribe(d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancels = append(cancels, cancel)
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for ev := range ch {
+					mu.Lock()
+					if detected[i].IsZero() && detects(b, ev) {
+						detected[i] = ev.Time
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		allDetected := func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return !slices.ContainsFunc(detected, time.Time.IsZero)
+		}
+		// Edit until every clone detected the misbehaviour (or 20 s).
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for i, c := range clones {
+			rng := rand.New(rand.NewPCG(uint64(b), uint64(i)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(50+rng.IntN(150)) * time.Millisecond):
+					}
+					// Errors are expected once a clone halts.
+					_ = c.Svc.EditFunc(context.Background(), d.ID, RandomEdit(rng))
+				}
+			}()
+		}
+		WaitUntil(t, 30*time.Second, fmt.Sprintf("%v detected by every clone", b), allDetected)
+		close(stop)
+		wg.Wait()
+		for _, cancel := range cancels {
+			cancel()
+		}
+		readers.Wait()
+		at, forged := byz.misbehavedAt()
+		if at.IsZero() {
+			t.Fatalf("%v: the sequencer never misbehaved", b)
+		}
+		for i, c := range clones {
+			in, err := c.Svc.Info(d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log, err := c.Svc.Log(d.ID, 1, in.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// No honest clone commits a forged entry (for an equivocation,
+			// the victims' branch is their whole view until the alarm).
+			for _, e := range log {
+				if forged[e.ChainHash] && b != sequencer.Equivocate {
+					t.Errorf("clone %d committed the forged entry at seq %d", i, e.Seq)
+				}
+			}
+			switch b {
+			case sequencer.Equivocate:
+				if in.Halted == nil {
+					t.Errorf("clone %d: no fork proof after equivocation", i)
+				} else if err := in.Halted.Verify(seq.Svc.PublicKey()); err != nil {
+					t.Errorf("clone %d: fork proof does not verify: %v", i, err)
+				}
+			case sequencer.Drop:
+				if in.Missing == [2]uint64{} {
+					t.Errorf("clone %d: no missing range after the drop", i)
+				}
+			}
+			delays = append(delays, detected[i].Sub(at))
+		}
+	})
+	return delays
+}
+
+// Each Byzantine behaviour, run by the sequencer service over the real
+// stack (gossipsub, streams), is detected by every honest clone. Detection
+// delays are in virtual time (20 ms one-way links).
+func TestByzantineSequencerDetected(t *testing.T) {
+	behaviours := sequencer.Behaviours
+	if testing.Short() {
+		behaviours = []sequencer.Behaviour{sequencer.Equivocate, sequencer.Tamper, sequencer.Drop}
+	}
+	for _, b := range behaviours {
+		t.Run(b.String(), func(t *testing.T) {
+			ds := runByzantine(t, b)
+			slices.Sort(ds)
+			t.Logf("%-10s detected by %d/6 clones; delay after misbehaviour: min %v, median %v, max %v (virtual)",
+				b, len(ds), ds[0], ds[len(ds)/2], ds[len(ds)-1])
+		})
+	}
+}
