@@ -14,8 +14,8 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
 // timedByzantine records when a Byzantine sequencer first misbehaved.
