@@ -96,23 +96,16 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := n.startHost(key); err != nil {
 		return nil, err
 	}
-	n.metrics = newMetrics(self.String(), func() float64 {
-		if n.kad == nil {
-			return 0
-		}
-		return float64(n.kad.RoutingTable().Size())
-	})
+	if err := n.startDHT(); err != nil {
+		return nil, err
+	}
+	kad := n.kad
+	n.metrics = newMetrics(self.String(), func() float64 { return float64(kad.RoutingTable().Size()) })
 	if o.registerer != nil {
 		if err := n.metrics.register(o.registerer); err != nil {
 			return nil, err
 		}
 		n.closers = append(n.closers, func() error { n.metrics.unregister(o.registerer); return nil })
-	}
-
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cancel = cancel
-	if err := n.startDHT(); err != nil {
-		return nil, err
 	}
 	if err := n.startPubSub(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
@@ -120,6 +113,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := n.startDirectory(); err != nil {
 		return nil, err
 	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
 	n.boot = newBootstrapper(n.host, n.kad, cfg.Bootstrap, cfg.Params, o.rand, n.log, n.metrics)
 	n.goRun(func() { n.boot.run(runCtx) })
 	n.goRun(func() { n.dir.Run(runCtx) })
