@@ -29,10 +29,13 @@ func (r *Replica) handleEntry(e *Entry) error {
 	if e.Head.Doc != r.cfg.Doc || e.Envelope.Doc != r.cfg.Doc {
 		return fmt.Errorf("%w: entry for %v", ErrWrongDoc, e.Head.Doc)
 	}
+	s := e.Head.Seq
+	if mine, ok := r.HeadAt(s); ok && mine.ChainHash == e.Head.ChainHash {
+		return errDuplicate // the chain hash commits to the envelope: nothing new
+	}
 	if err := e.Head.Verify(r.cfg.Sequencer); err != nil {
 		return err
 	}
-	s := e.Head.Seq
 	if mine, ok := r.HeadAt(s); ok {
 		if err := r.compareHeads(mine, e.Head); err != nil {
 			return err
