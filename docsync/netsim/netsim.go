@@ -73,6 +73,19 @@ func New(t testing.TB, oneWay time.Duration) *Net {
 	return n
 }
 
+// NewLoopback returns a network of real hosts on 127.0.0.1 (QUIC), for
+// tests that need real files (pebble) and so cannot run under synctest.
+// StartPeer then takes a listen multiaddr instead of an IP.
+func NewLoopback(t testing.TB) *Net {
+	n := &Net{T: t, Dir: NewMemDirectory(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	t.Cleanup(func() {
+		for _, p := range n.peers {
+			p.Close()
+		}
+	})
+	return n
+}
+
 // NewKey returns a fresh Ed25519 libp2p key.
 func NewKey(t testing.TB) crypto.PrivKey {
 	k, _, err := crypto.GenerateEd25519Key(nil)
@@ -89,6 +102,9 @@ func MemDatastore() datastore.Batching { return dssync.MutexWrap(datastore.NewMa
 // (nil: in memory) at the next simulated address.
 func (n *Net) AddPeer(key crypto.PrivKey, ds datastore.Batching) *Peer {
 	n.next++
+	if n.SN == nil {
+		return n.StartPeer(key, ds, "/ip4/127.0.0.1/udp/0/quic-v1")
+	}
 	return n.StartPeer(key, ds, simnet.IntToPublicIPv4(n.next).String())
 }
 
@@ -102,13 +118,18 @@ func (n *Net) StartPeer(key crypto.PrivKey, ds datastore.Batching, ip string) *P
 	if ds == nil {
 		ds = MemDatastore()
 	}
-	h, err := libp2p.New(
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
-		simlibp2p.QUICSimnet(n.SN, n.Link),
-		libp2p.DisableIdentifyAddressDiscovery(),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-	)
+	var opts []libp2p.Option
+	if n.SN != nil {
+		opts = []libp2p.Option{ // ip is a simulated IPv4 address
+			libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
+			simlibp2p.QUICSimnet(n.SN, n.Link),
+			libp2p.DisableIdentifyAddressDiscovery(),
+		}
+	} else {
+		opts = []libp2p.Option{libp2p.ListenAddrStrings(ip)} // a real loopback address
+	}
+	h, err := libp2p.New(append(opts, libp2p.Identity(key),
+		libp2p.ResourceManager(&network.NullResourceManager{}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +200,11 @@ type Clone struct {
 
 // AddClone starts a clone on a new peer and enrolls it in the directory.
 func (n *Net) AddClone(opts ...cloneservice.Option) *Clone {
-	p := n.AddPeer(nil, nil)
+	return n.AddCloneOn(n.AddPeer(nil, nil), opts...)
+}
+
+// AddCloneOn enrolls a clone on peer p and starts its service.
+func (n *Net) AddCloneOn(p *Peer, opts ...cloneservice.Option) *Clone {
 	priv, pub, err := dht.GenerateHPKEKey()
 	if err != nil {
 		n.T.Fatal(err)
