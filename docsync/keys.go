@@ -40,6 +40,22 @@ func NewIdentity(rand io.Reader) (*Identity, error) {
 	return &Identity{Sign: priv, KEM: k}, nil
 }
 
+// IdentityFromKeys rebuilds a persisted identity from its Ed25519 key and
+// the HPKE private key bytes returned by KEMPrivateBytes.
+func IdentityFromKeys(sign ed25519.PrivateKey, kemPriv []byte) (*Identity, error) {
+	if len(sign) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: ed25519 private key is %d bytes", ErrMalformed, len(sign))
+	}
+	k, err := hpkeKEM.NewPrivateKey(kemPriv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: hpke private key: %v", ErrMalformed, err)
+	}
+	return &Identity{Sign: sign, KEM: k}, nil
+}
+
+// KEMPrivateBytes serializes the HPKE private key for persistence.
+func (id *Identity) KEMPrivateBytes() ([]byte, error) { return id.KEM.Bytes() }
+
 // ID returns the identity's MemberID.
 func (id *Identity) ID() MemberID {
 	var m MemberID

@@ -92,3 +92,24 @@ func TestCodecRoundTrip(t *testing.T) {
 		t.Fatal("oversized entry decoded")
 	}
 }
+
+func TestIdentityPersists(t *testing.T) {
+	id, err := docsync.NewIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := id.KEMPrivateBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := docsync.IdentityFromKeys(id.Sign, kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id2.ID() != id.ID() || !bytes.Equal(id2.HPKEPublic(), id.HPKEPublic()) {
+		t.Fatal("restored identity differs")
+	}
+	if _, err := docsync.IdentityFromKeys(id.Sign, kb[:5]); err == nil {
+		t.Fatal("short hpke key accepted")
+	}
+}
