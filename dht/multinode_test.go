@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -36,10 +37,8 @@ func TestDirectoryMultiNode(t *testing.T) {
 
 		p0 := c.addNode(nil, WithReplica())
 		p1 := c.addNode([]peer.ID{p0.h.ID()}, WithReplica(), WithProviders(p0.h.ID()))
-		// p2's identity is decided up front so clones can list it; its
-		// host joins later (see below).
+		// p0 has no provider list: it finds p1 as a subscriber of Topic.
 		early := []peer.ID{p0.h.ID(), p1.h.ID()}
-		p0.dir.opts.providers = []peer.ID{p1.h.ID()}
 		p0.run()
 		p1.run()
 
@@ -154,8 +153,12 @@ func TestDirectoryMultiNode(t *testing.T) {
 		if st := p2.dir.Stats(); st.SyncPulled != records || st.GossipStored != 0 {
 			t.Fatalf("late provider: pulled %d by sync, %d by gossip; want %d and 0", st.SyncPulled, st.GossipStored, records)
 		}
+		// Clones were configured with p0 and p1 only; they learn of p2 as
+		// a subscriber of the record topic.
 		for _, e := range clones {
-			e.node.dir.opts.providers = append(e.node.dir.opts.providers, p2.h.ID())
+			waitFor(t, time.Minute, "clones to see the late provider", func() bool {
+				return slices.Contains(e.node.dir.replicaPeers(), p2.h.ID())
+			})
 		}
 
 		// Cut the DHT path: empty every DHT value store and stop p0 and p1.

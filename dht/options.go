@@ -18,7 +18,8 @@ type Params struct {
 	// RepublishInterval: how often own records are put again into the DHT
 	// (and re-gossiped). Must be below MaxRecordAge.
 	RepublishInterval time.Duration
-	// RetryInterval: how soon a failed (unverified) republish is retried.
+	// RetryInterval: how soon a failed (unverified) republish, or a replica
+	// sync that found no provider to pull from, is retried.
 	RetryInterval time.Duration
 	// LookupTimeout bounds the DHT part of Lookup/Devices before the
 	// replica fallback is asked.
@@ -126,7 +127,8 @@ func WithReplica() Option {
 }
 
 // WithProviders lists the providers to ask when the DHT path fails, and
-// (for a provider) the peers to pull from during anti-entropy.
+// (for a provider) the peers to pull from during anti-entropy. Peers seen
+// subscribed to Topic (only providers subscribe) are used as well.
 func WithProviders(ids ...peer.ID) Option {
 	return func(o *options) error {
 		for _, id := range ids {

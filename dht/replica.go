@@ -148,10 +148,7 @@ func (d *Directory) fromReplicas(ctx context.Context, key string) ([]byte, error
 		answer(d.store.get(ctx, key))
 		asked++
 	}
-	for _, p := range d.opts.providers {
-		if p == d.h.ID() {
-			continue
-		}
+	for _, p := range d.replicaPeers() {
 		asked++
 		wg.Add(1)
 		go func() {
@@ -285,4 +282,24 @@ func readSummaries(r io.Reader, max int) (map[string]summary, error) {
 		}
 		theirs[ks.Key] = ks.summary
 	}
+}
+
+// replicaPeers are the configured providers plus every peer known to be
+// subscribed to the record topic (only providers subscribe), without self.
+func (d *Directory) replicaPeers() []peer.ID {
+	seen := map[peer.ID]bool{d.h.ID(): true}
+	var out []peer.ID
+	add := func(ids []peer.ID) {
+		for _, p := range ids {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	add(d.opts.providers)
+	if d.ps != nil {
+		add(d.ps.ListPeers(Topic))
+	}
+	return out
 }

@@ -67,9 +67,12 @@ func (d *Directory) loop(ctx context.Context, republish, syncTimer *time.Timer) 
 			}
 			republish.Reset(next)
 		case <-syncC:
-			d.syncAll(ctx)
+			next := d.opts.params.ReplicaSyncInterval
+			if d.syncAll(ctx) == 0 {
+				next = d.opts.params.RetryInterval // nobody to pull from yet
+			}
 			d.store.prune(ctx)
-			syncTimer.Reset(d.opts.params.ReplicaSyncInterval)
+			syncTimer.Reset(next)
 		}
 	}
 }
@@ -93,19 +96,20 @@ func (d *Directory) republishAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// syncAll pulls from every configured provider (anti-entropy).
-func (d *Directory) syncAll(ctx context.Context) {
-	for _, p := range d.opts.providers {
-		if p == d.h.ID() {
-			continue
-		}
+// syncAll pulls from every known provider (anti-entropy) and returns how
+// many it completed a sync with.
+func (d *Directory) syncAll(ctx context.Context) int {
+	done := 0
+	for _, p := range d.replicaPeers() {
 		n, err := d.syncFrom(ctx, p)
 		if err != nil {
 			d.log.Debug("replica sync failed", "from", p, "err", err)
 			continue
 		}
+		done++
 		if n > 0 {
 			d.log.Debug("replica sync pulled records", "from", p, "records", n)
 		}
 	}
+	return done
 }

@@ -190,3 +190,5 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 }
 
 func dsqAll() dsq.Query { return dsq.Query{} }
+
+func newMemStore() ds.Batching { return dssync.MutexWrap(ds.NewMapDatastore()) }
