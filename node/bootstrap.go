@@ -140,7 +140,10 @@ func (b *bootstrapper) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-sub.Out():
+		case ev, open := <-sub.Out():
+			if !open {
+				return // the event bus is closing: the host is going away
+			}
 			e, ok := ev.(event.EvtPeerConnectednessChanged)
 			if !ok {
 				continue // identification: re-evaluate at the top
