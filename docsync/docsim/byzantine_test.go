@@ -11,8 +11,13 @@ import (
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
-// detected reports whether an honest clone noticed behaviour b.
-func detected(b sequencer.Behaviour, c *Clone) bool {
+// detected reports whether an honest clone noticed behaviour b of byz.
+func detected(b sequencer.Behaviour, byz *sequencer.Byzantine, c *Clone) bool {
+	forgedSeq := map[uint64]bool{}
+	for _, e := range byz.Forged {
+		forgedSeq[e.Head.Seq] = true
+	}
+	_, _, missing := c.Replica.Missing()
 	has := func(kind docsync.EventKind, target error) bool {
 		for _, ev := range c.Events {
 			if ev.Kind == kind && (target == nil || errors.Is(ev.Err, target)) {
@@ -25,19 +30,32 @@ func detected(b sequencer.Behaviour, c *Clone) bool {
 	case sequencer.Equivocate:
 		return has(docsync.EventFork, nil) || has(docsync.EventRejected, docsync.ErrParentHash)
 	case sequencer.Drop:
-		_, _, missing := c.Replica.Missing()
 		return missing && has(docsync.EventGap, nil)
 	case sequencer.Reorder:
 		return has(docsync.EventFork, nil) || has(docsync.EventRejected, nil)
 	case sequencer.Duplicate, sequencer.Replay:
-		return has(docsync.EventRejected, docsync.ErrReplay)
+		// Refused as a replay, or earlier as stale (epoch) or from a removed member.
+		for _, ev := range c.Events {
+			if ev.Kind == docsync.EventRejected && forgedSeq[ev.Seq] {
+				return true
+			}
+		}
+		return false
 	case sequencer.Tamper:
 		return has(docsync.EventRejected, docsync.ErrAuthorSignature)
 	case sequencer.ForgeSeq:
-		return has(docsync.EventRejected, docsync.ErrChainHash) || has(docsync.EventFork, nil)
+		// The skipped seq can never be filled consistently: either the next
+		// entry there breaks the chain, or the hole stays (nobody can serve it).
+		return has(docsync.EventRejected, docsync.ErrChainHash) || has(docsync.EventFork, nil) ||
+			(missing && has(docsync.EventGap, nil))
 	}
 	return false
 }
+
+var (
+	lastNet *Net
+	lastByz *sequencer.Byzantine
+)
 
 // runByzantine runs one randomized scenario against a Byzantine sequencer and
 // returns how many honest clones detected it.
@@ -65,6 +83,7 @@ func runByzantine(t *testing.T, b sequencer.Behaviour, seed uint64) (detectors, 
 	if err != nil {
 		t.Fatalf("%v seed %d: %v", b, seed, err)
 	}
+	lastNet, lastByz = res.Net, byz
 	forged := map[docsync.Hash]bool{}
 	for _, e := range byz.Forged {
 		forged[e.Envelope.Digest()] = true
@@ -85,7 +104,7 @@ func runByzantine(t *testing.T, b sequencer.Behaviour, seed uint64) (detectors, 
 				}
 			}
 		}
-		if detected(b, c) {
+		if detected(b, byz, c) {
 			detectors++
 		}
 	}
@@ -113,6 +132,9 @@ func TestByzantineDetection(t *testing.T) {
 				hit++
 			}
 			per = append(per, fmt.Sprintf("%d/%d", d, n))
+		}
+		if len(per) > 12 {
+			per = append(per[:12], "...")
 		}
 		fmt.Fprintf(&table, "%-11s %5d %9d %s\n", b, runs, hit, strings.Join(per, " "))
 	}
