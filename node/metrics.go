@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clone2clone/c2c/dht"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -21,6 +22,40 @@ type metrics struct {
 	connectedProviders prometheus.Gauge
 	routingTableSize   prometheus.GaugeFunc
 	publishes          *prometheus.CounterVec
+	directory          []prometheus.Collector // set by withDirectory
+}
+
+// withDirectory exports the directory's own counters, read from its Stats
+// at scrape time.
+func (m *metrics) withDirectory(peerID string, stats func() dht.Stats) {
+	labels := prometheus.Labels{"peer": peerID}
+	lookups := func(path string, get func(dht.Stats) uint64) prometheus.Collector {
+		l := prometheus.Labels{"peer": peerID, "path": path}
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "c2c", Subsystem: "directory", Name: "lookups_total",
+			Help:        "Directory lookups by how they were answered (dht, replica) or failed.",
+			ConstLabels: l,
+		}, func() float64 { return float64(get(stats())) })
+	}
+	m.directory = []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "c2c", Subsystem: "directory", Name: "records",
+			Help:        "Records held in this node's directory store (the full replica on providers).",
+			ConstLabels: labels,
+		}, func() float64 { return float64(stats().Records) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "c2c", Subsystem: "directory", Name: "republished_total",
+			Help:        "Records this node republished.",
+			ConstLabels: labels,
+		}, func() float64 { return float64(stats().Republished) }),
+		lookups("dht", func(s dht.Stats) uint64 { return s.LookupsDHT }),
+		lookups("replica", func(s dht.Stats) uint64 { return s.LookupsReplica }),
+		lookups("failed", func(s dht.Stats) uint64 { return s.LookupsFailed }),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return append([]prometheus.Collector{m.bootstrapDials, m.connectedProviders, m.routingTableSize, m.publishes}, m.directory...)
 }
 
 func newMetrics(peerID string, routingTableSize func() float64) *metrics {
@@ -50,7 +85,7 @@ func newMetrics(peerID string, routingTableSize func() float64) *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.bootstrapDials, m.connectedProviders, m.routingTableSize, m.publishes} {
+	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("node: register metrics: %w", err)
 		}
@@ -59,7 +94,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range []prometheus.Collector{m.bootstrapDials, m.connectedProviders, m.routingTableSize, m.publishes} {
+	for _, c := range m.collectors() {
 		reg.Unregister(c)
 	}
 }

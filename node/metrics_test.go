@@ -50,6 +50,9 @@ func TestMetricsRegisteredAndShared(t *testing.T) {
 		if seen["c2c_node_routing_table_peers"] != 2 {
 			t.Fatalf("c2c_node_routing_table_peers has %d series, want one per node", seen["c2c_node_routing_table_peers"])
 		}
+		if seen["c2c_directory_lookups_total"] != 6 || seen["c2c_directory_records"] != 2 {
+			t.Fatalf("directory metrics: %d lookup series, %d records series", seen["c2c_directory_lookups_total"], seen["c2c_directory_records"])
+		}
 		libp2pFamilies := 0
 		for name := range seen {
 			if strings.HasPrefix(name, "libp2p_") {

@@ -99,19 +99,20 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := n.startDHT(); err != nil {
 		return nil, err
 	}
-	kad := n.kad
-	n.metrics = newMetrics(self.String(), func() float64 { return float64(kad.RoutingTable().Size()) })
-	if o.registerer != nil {
-		if err := n.metrics.register(o.registerer); err != nil {
-			return nil, err
-		}
-		n.closers = append(n.closers, func() error { n.metrics.unregister(o.registerer); return nil })
-	}
 	if err := n.startPubSub(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	if err := n.startDirectory(); err != nil {
 		return nil, err
+	}
+	kad, dir := n.kad, n.dir
+	n.metrics = newMetrics(self.String(), func() float64 { return float64(kad.RoutingTable().Size()) })
+	n.metrics.withDirectory(self.String(), dir.Stats)
+	if o.registerer != nil {
+		if err := n.metrics.register(o.registerer); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, func() error { n.metrics.unregister(o.registerer); return nil })
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
