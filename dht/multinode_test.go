@@ -145,6 +145,41 @@ func TestDirectoryMultiNode(t *testing.T) {
 			t.Fatalf("lookups via DHT = %d, want %d", viaDHT, want)
 		}
 
+		// Freshness: a higher seq supersedes; a replayed lower seq is refused
+		// by the publisher's store and by the DHT nodes that hold the newer.
+		e := clones[0]
+		old, err := e.node.dir.Lookup(ctx, e.userID, e.device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := *old
+		next.Seq = 2
+		newer, err := SignOwnerCert(e.user, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.node.dir.Publish(ctx, newer); err != nil {
+			t.Fatalf("publish seq 2: %v", err)
+		}
+		if err := e.node.dir.Publish(ctx, old); !errors.Is(err, ErrStaleSeq) {
+			t.Fatalf("replayed seq 1: got %v, want ErrStaleSeq", err)
+		}
+		oldRaw := mustMarshal(t, old)
+		_ = clones[5].node.kad.PutValue(ctx, old.Key(), oldRaw) // a replay through another node
+		for _, r := range []enrolled{clones[3], clones[9], clones[17]} {
+			got, err := r.node.dir.Lookup(ctx, e.userID, e.device)
+			if err != nil || got.Seq != 2 {
+				t.Fatalf("after the replay a lookup returned %v, %v; want seq 2", got, err)
+			}
+		}
+		for _, p := range []*simNode{p0, p1} {
+			waitFor(t, time.Minute, "seq 2 to reach the replicas", func() bool {
+				raw, err := p.dir.store.get(ctx, old.Key())
+				c, _ := UnmarshalOwnerCert(raw)
+				return err == nil && c.Seq == 2
+			})
+		}
+
 		// A third provider joins now: it missed all the gossip and gets the
 		// replica by anti-entropy from p0 and p1.
 		p2 := c.addNode(early, WithReplica(), WithProviders(early...))
