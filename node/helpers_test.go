@@ -93,6 +93,7 @@ func (s *simNet) start(role Role, dir, ip string, boot []peer.AddrInfo, ds datas
 	cfg.Bootstrap = boot
 	opts := []Option{
 		WithLogger(quietLogger()),
+		WithRand(func() float64 { return 0.5 }), // no jitter: exact backoff schedule
 		WithLibp2pOptions(
 			simlibp2p.QUICSimnet(s.sn, s.link),
 			// identify's address discovery stalls synctest (see simlibp2p)

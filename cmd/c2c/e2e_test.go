@@ -218,6 +218,8 @@ func TestEndToEndProcesses(t *testing.T) {
 
 	t.Logf("2 providers and 3 clones ready after %v", time.Since(start).Round(time.Millisecond))
 	lookup := func(args ...string) (string, string, error) {
+		t0 := time.Now()
+		defer func() { t.Logf("c2c dir lookup %v took %v", args, time.Since(t0).Round(time.Millisecond)) }()
 		return runC2C(bin, nil, append([]string{"dir", "lookup", "--bootstrap", p2Addrs[0]}, args...)...)
 	}
 	// Each record, by device.
