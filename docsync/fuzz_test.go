@@ -115,6 +115,23 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	})
 }
 
+func FuzzDecodePending(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := docsync.DecodePending(b)
+		if err != nil {
+			decodeErr(t, err)
+			return
+		}
+		b2, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := docsync.DecodePending(b2); err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+	})
+}
+
 // TestWriteFuzzCorpus regenerates the committed seed corpus from a scripted
 // document when C2C_WRITE_CORPUS=1.
 func TestWriteFuzzCorpus(t *testing.T) {
@@ -147,6 +164,9 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	h1, h2 := a.entries[1].Head, a.entries[2].Head
 	h2.Seq = h1.Seq
 	put("FuzzDecodeForkProof", must((&docsync.ForkProof{A: h1, B: h2}).Marshal()))
+	_ = w.insert(a, 0, "p")
+	_ = w.insert(a, 0, "q")
+	put("FuzzDecodePending", must(a.pending.Marshal()))
 	s, err := a.r.Snapshot()
 	if err != nil {
 		t.Fatal(err)

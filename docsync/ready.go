@@ -1,6 +1,12 @@
 package docsync
 
-import "github.com/clone2clone/c2c/docsync/ot"
+import (
+	"fmt"
+
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/docsync/wire"
+	"google.golang.org/protobuf/proto"
+)
 
 // Ready is the output a Replica accumulated since the last Advance. The caller
 // persists Entries and Pending first, then sends Submit to the sequencer,
@@ -74,4 +80,44 @@ type Event struct {
 	Err   error
 	Proof *ForkProof
 	Op    *MemberOp
+}
+
+// Marshal encodes p for persistence.
+func (p *Pending) Marshal() ([]byte, error) {
+	w := &wire.Pending{Counter: p.Counter}
+	if p.InFlight != nil {
+		w.InFlight = p.InFlight.toWire()
+	}
+	if p.Buffer != nil {
+		b, err := p.Buffer.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		w.Buffer = b
+	}
+	return proto.Marshal(w)
+}
+
+// DecodePending decodes a persisted Pending.
+func DecodePending(b []byte) (*Pending, error) {
+	var w wire.Pending
+	if err := unmarshal(b, MaxEnvelopeBytes+MaxBodyBytes+64, &w, "pending"); err != nil {
+		return nil, err
+	}
+	p := &Pending{Counter: w.Counter}
+	if w.InFlight != nil {
+		env, err := envelopeFromWire(w.InFlight)
+		if err != nil {
+			return nil, err
+		}
+		p.InFlight = env
+	}
+	if len(w.Buffer) > 0 {
+		op, err := ot.Decode(w.Buffer)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pending buffer: %v", ErrMalformed, err)
+		}
+		p.Buffer = &op
+	}
+	return p, nil
 }

@@ -205,7 +205,15 @@ func TestRestoreFromPersistedState(t *testing.T) {
 	_ = w.insert(a, 0, "A")      // a concurrent remote edit b will see after restart
 	remote := w.order()
 	cfg := docsync.Config{Doc: w.doc, Sequencer: w.seqPub(), Identity: b.id}
-	r2, err := docsync.Restore(cfg, b.entries, b.pending)
+	raw, err := b.pending.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pend, err := docsync.DecodePending(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := docsync.Restore(cfg, b.entries, pend)
 	if err != nil {
 		t.Fatal(err)
 	}

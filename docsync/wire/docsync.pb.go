@@ -737,6 +737,68 @@ func (x *AuthorCounter) GetCounter() uint64 {
 	return 0
 }
 
+// Pending is a clone's unsent local state for one document, persisted with
+// each Ready: the in-flight envelope, the buffer of composed edits, the counter.
+type Pending struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InFlight      *Envelope              `protobuf:"bytes,1,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	Buffer        []byte                 `protobuf:"bytes,2,opt,name=buffer,proto3" json:"buffer,omitempty"` // ot.Op binary encoding; empty when there is no buffer
+	Counter       uint64                 `protobuf:"varint,3,opt,name=counter,proto3" json:"counter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pending) Reset() {
+	*x = Pending{}
+	mi := &file_docsync_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pending) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pending) ProtoMessage() {}
+
+func (x *Pending) ProtoReflect() protoreflect.Message {
+	mi := &file_docsync_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pending.ProtoReflect.Descriptor instead.
+func (*Pending) Descriptor() ([]byte, []int) {
+	return file_docsync_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Pending) GetInFlight() *Envelope {
+	if x != nil {
+		return x.InFlight
+	}
+	return nil
+}
+
+func (x *Pending) GetBuffer() []byte {
+	if x != nil {
+		return x.Buffer
+	}
+	return nil
+}
+
+func (x *Pending) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
 var File_docsync_proto protoreflect.FileDescriptor
 
 const file_docsync_proto_rawDesc = "" +
@@ -802,7 +864,11 @@ const file_docsync_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\rR\x04role\"A\n" +
 	"\rAuthorCounter\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\fR\x06author\x12\x18\n" +
-	"\acounter\x18\x02 \x01(\x04R\acounterB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
+	"\acounter\x18\x02 \x01(\x04R\acounter\"r\n" +
+	"\aPending\x125\n" +
+	"\tin_flight\x18\x01 \x01(\v2\x18.c2c.docsync.v1.EnvelopeR\binFlight\x12\x16\n" +
+	"\x06buffer\x18\x02 \x01(\fR\x06buffer\x12\x18\n" +
+	"\acounter\x18\x03 \x01(\x04R\acounterB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
 
 var (
 	file_docsync_proto_rawDescOnce sync.Once
@@ -816,7 +882,7 @@ func file_docsync_proto_rawDescGZIP() []byte {
 	return file_docsync_proto_rawDescData
 }
 
-var file_docsync_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_docsync_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_docsync_proto_goTypes = []any{
 	(*Envelope)(nil),      // 0: c2c.docsync.v1.Envelope
 	(*Entry)(nil),         // 1: c2c.docsync.v1.Entry
@@ -828,6 +894,7 @@ var file_docsync_proto_goTypes = []any{
 	(*Snapshot)(nil),      // 7: c2c.docsync.v1.Snapshot
 	(*Member)(nil),        // 8: c2c.docsync.v1.Member
 	(*AuthorCounter)(nil), // 9: c2c.docsync.v1.AuthorCounter
+	(*Pending)(nil),       // 10: c2c.docsync.v1.Pending
 }
 var file_docsync_proto_depIdxs = []int32{
 	0, // 0: c2c.docsync.v1.Entry.envelope:type_name -> c2c.docsync.v1.Envelope
@@ -838,11 +905,12 @@ var file_docsync_proto_depIdxs = []int32{
 	2, // 5: c2c.docsync.v1.Snapshot.head:type_name -> c2c.docsync.v1.Head
 	8, // 6: c2c.docsync.v1.Snapshot.members:type_name -> c2c.docsync.v1.Member
 	9, // 7: c2c.docsync.v1.Snapshot.counters:type_name -> c2c.docsync.v1.AuthorCounter
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0, // 8: c2c.docsync.v1.Pending.in_flight:type_name -> c2c.docsync.v1.Envelope
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_docsync_proto_init() }
@@ -856,7 +924,7 @@ func file_docsync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_docsync_proto_rawDesc), len(file_docsync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
