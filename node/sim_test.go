@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/clone2clone/c2c/dht"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -128,5 +129,13 @@ func TestCloneRefusesWithoutMatchingCert(t *testing.T) {
 	_, err = New(context.Background(), cfg, WithLogger(quietLogger()), WithDatastore(memDatastore()))
 	if !errors.Is(err, ErrCertMismatch) {
 		t.Fatalf("someone else's certificate: got %v, want ErrCertMismatch", err)
+	}
+
+	// Its own certificate, but expired by the node's clock.
+	own := enrollClone(t, dir, userKey(t), "phone")
+	later := func() time.Time { return own.EOL.Add(time.Hour) }
+	_, err = New(context.Background(), cfg, WithLogger(quietLogger()), WithDatastore(memDatastore()), WithClock(later))
+	if !errors.Is(err, dht.ErrExpired) {
+		t.Fatalf("expired certificate: got %v, want dht.ErrExpired", err)
 	}
 }
