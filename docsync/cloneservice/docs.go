@@ -71,8 +71,8 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	if d.submit, err = s.ps.Join(netproto.SubmitTopic(d.id)); err == nil {
 		if d.entries, err = s.ps.Join(et); err == nil {
 			if d.heads, err = s.ps.Join(ht); err == nil {
-				if d.entriesSub, err = d.entries.Subscribe(); err == nil {
-					d.headsSub, err = d.heads.Subscribe()
+				if d.entriesSub, err = d.entries.Subscribe(pubsub.WithBufferSize(subBuffer)); err == nil {
+					d.headsSub, err = d.heads.Subscribe(pubsub.WithBufferSize(subBuffer))
 				}
 			}
 		}
@@ -184,3 +184,8 @@ func errString(err error) string {
 	}
 	return msg
 }
+
+// subBuffer is the gossipsub subscription buffer per topic: pubsub drops
+// messages for a subscriber that falls this far behind (gaps are then
+// fetched, but a burst should not cause them).
+const subBuffer = 1024

@@ -77,6 +77,9 @@ func (s *Service) randomMember(d *docState) (peer.ID, bool) {
 
 // tick runs the document's timers (loop only).
 func (s *Service) tick(d *docState, now time.Time) {
+	if d.proof != nil && now.Sub(d.headSent) >= s.params.HeadRepeat {
+		s.gossipProof(d, now) // keep telling members (and late joiners) about the fork
+	}
 	if d.stopped() != nil {
 		return
 	}

@@ -131,6 +131,23 @@ func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 	s.log.Error("SEQUENCER FORK: the sequencer signed two different heads for one seq; document stopped",
 		"doc", d.id, "seq", p.A.Seq, "hash_a", p.A.ChainHash, "hash_b", p.B.ChainHash, "sequencer", d.seqPeer)
 	s.emit(d, Event{Kind: EventAlarm, Seq: p.A.Seq, Proof: p, Err: docsync.ErrFork})
+	s.gossipProof(d, time.Now())
+}
+
+// gossipProof publishes both heads of the fork proof on the heads topic:
+// every member that holds either branch, or neither, detects the fork from
+// them, so members on the other side of a partition learn of it even
+// though this clone stopped.
+func (s *Service) gossipProof(d *docState, now time.Time) {
+	d.headSent = now
+	t := d.heads
+	for _, h := range []docsync.Head{d.proof.A, d.proof.B} {
+		b, err := h.Marshal()
+		if err != nil {
+			continue
+		}
+		s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
+	}
 }
 
 // notify turns the replica's output into subscriber events and counters.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -154,7 +153,19 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 				}
 			}()
 		}
-		WaitUntil(t, 30*time.Second, fmt.Sprintf("%v detected by every clone", b), allDetected)
+		deadline := time.Now().Add(30 * time.Second)
+		for !allDetected() {
+			if time.Now().After(deadline) {
+				for i, c := range clones {
+					in, _ := c.Svc.Info(d.ID)
+					mu.Lock()
+					t.Logf("clone %d victim=%v detected=%v info=%+v stats=%+v", i, i%2 == 1, !detected[i].IsZero(), in, c.Svc.Stats())
+					mu.Unlock()
+				}
+				t.Fatalf("%v not detected by every clone after 30s", b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		close(stop)
 		wg.Wait()
 		for _, cancel := range cancels {

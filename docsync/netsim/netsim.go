@@ -54,9 +54,10 @@ type Peer struct {
 	stop func()
 }
 
-// New starts a simulated network whose packets take oneWay to cross it.
+// New starts a simulated network whose packets take oneWay to cross it
+// (simnet v0.0.7 applies the latency once per packet, on the receiving side).
 func New(t testing.TB, oneWay time.Duration) *Net {
-	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay / 2)}
+	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay)}
 	sn.Start()
 	n := &Net{T: t, SN: sn, Dir: NewMemDirectory(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -59,7 +59,7 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 		d.heads, err = s.ps.Join(netproto.HeadsTopic(doc))
 	}
 	if err == nil {
-		d.sub, err = d.submit.Subscribe()
+		d.sub, err = d.submit.Subscribe(pubsub.WithBufferSize(s.params.QueueSize))
 	}
 	if err != nil {
 		d.close(s)
