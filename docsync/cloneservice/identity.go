@@ -19,13 +19,12 @@ func IdentityFromKeys(key crypto.PrivKey, hpkePriv []byte) (*docsync.Identity, e
 	if err != nil {
 		return nil, fmt.Errorf("cloneservice: identity: %w", err)
 	}
-	kem, err := dht.ParseHPKEPrivateKey(hpkePriv)
-	if err != nil {
+	if _, err := dht.ParseHPKEPrivateKey(hpkePriv); err != nil {
 		return nil, fmt.Errorf("cloneservice: identity: %w", err)
 	}
-	id := &docsync.Identity{Sign: sk, KEM: kem}
-	if err := docsync.ParseHPKEPublic(id.HPKEPublic()); err != nil {
-		return nil, fmt.Errorf("cloneservice: identity: hpke key not of the docsync suite: %w", err)
+	id, err := docsync.IdentityFromKeys(sk, hpkePriv)
+	if err != nil {
+		return nil, fmt.Errorf("cloneservice: identity: %w", err)
 	}
 	return id, nil
 }

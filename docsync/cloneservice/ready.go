@@ -101,7 +101,7 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 		}
 	}
 	if rd.Pending != nil {
-		pb, err := MarshalPending(rd.Pending)
+		pb, err := rd.Pending.Marshal()
 		if err != nil {
 			return err
 		}
