@@ -1,0 +1,143 @@
+package dht
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// TestHostileProviders: the replica fallback survives providers that send
+// forged or garbage answers, and the stream handlers survive garbage
+// requests. A provider can hide a record, never forge one.
+func TestHostileProviders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newSimCluster(t, 20*time.Millisecond, false)
+		defer c.close()
+		honest := c.addNode(nil, WithReplica())
+		forger := c.addNode([]peer.ID{honest.h.ID()})
+		junk := c.addNode([]peer.ID{honest.h.ID()})
+		client := c.addNode([]peer.ID{honest.h.ID()}, WithProviders(forger.h.ID(), junk.h.ID(), honest.h.ID()))
+
+		alice := seededKey(t, 1)
+		good := testCertAt(t, alice, client.h.ID(), 1)
+		goodRaw := mustMarshal(t, good)
+		if _, err := honest.dir.store.put(ctx, good.Key(), goodRaw, false); err != nil {
+			t.Fatal(err)
+		}
+		// The forger answers with a higher seq that it signed itself
+		// (claiming Alice), the junk provider with random bytes.
+		forged, err := signCertAs(seededKey(t, 2), OwnerCert{User: good.User, Device: good.Device, DeviceKey: good.DeviceKey,
+			Clone: forger.h.ID(), CloneHPKE: good.CloneHPKE, Seq: 99, EOL: good.EOL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := func(n *simNode, resp []byte) {
+			n.h.SetStreamHandler(GetProtocol, func(s network.Stream) {
+				defer s.Close()
+				if _, err := readFrame(bufio.NewReader(s), MaxKeySize); err == nil {
+					_ = writeFrame(s, resp)
+				}
+			})
+		}
+		answer(forger, encodeGetResponse(mustMarshal(t, forged)))
+		answer(junk, []byte{getFound, 0xde, 0xad})
+
+		for _, n := range c.nodes {
+			n.cutDHT(t)
+		}
+		got, err := client.dir.Lookup(ctx, good.User, good.Device)
+		if err != nil {
+			t.Fatalf("lookup: %v", err)
+		}
+		if got.Clone != client.h.ID() || got.Seq != 1 {
+			t.Fatalf("lookup returned the forged record: %+v", got)
+		}
+
+		// Garbage requests: an oversized frame header and a truncated frame.
+		for _, req := range [][]byte{{0xff, 0xff, 0xff, 0xff}, {0, 0, 0, 9, 'x'}} {
+			for _, proto := range []protocol.ID{GetProtocol, SyncProtocol} {
+				s, err := client.h.NewStream(ctx, honest.h.ID(), proto)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = s.Write(req)
+				_ = s.CloseWrite()
+				var buf bytes.Buffer
+				_, _ = buf.ReadFrom(s) // the handler resets or closes; it must not crash
+				_ = s.Close()
+			}
+		}
+		// The honest provider still serves.
+		if raw, err := client.dir.getFrom(ctx, honest.h.ID(), good.Key()); err != nil || !bytes.Equal(raw, goodRaw) {
+			t.Fatalf("honest provider after garbage: %v", err)
+		}
+	})
+}
+
+// testCertAt is testCert for a given clone peer ID.
+func testCertAt(t testing.TB, user crypto.PrivKey, clone peer.ID, seq uint64) *OwnerCert {
+	t.Helper()
+	c := *testCert(t, user, "phone", seq, time.Now().Add(time.Hour))
+	c.Clone = clone
+	signed, err := SignOwnerCert(user, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
+// TestGossipValidator: providers reject invalid gossip (so pubsub scores
+// the sender down), ignore stale or known records, accept newer ones.
+func TestGossipValidator(t *testing.T) {
+	ctx := context.Background()
+	v := newValidator(fixedClock)
+	st, err := openStore(ctx, newMemStore(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Directory{val: v, store: st, opts: options{replica: true}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	alice := seededKey(t, 1)
+	seq1 := testCert(t, alice, "phone", 1, t0.Add(time.Hour))
+	seq2 := testCert(t, alice, "phone", 2, t0.Add(time.Hour))
+	if _, err := st.put(ctx, seq2.Key(), mustMarshal(t, seq2), false); err != nil {
+		t.Fatal(err)
+	}
+	msg := func(key string, raw []byte) *pubsub.Message {
+		data, err := encodePair(key, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pubsub.Message{Message: &pubsubpb.Message{Data: data}}
+	}
+	forged := mustMarshal(t, seq2)
+	forged[len(forged)-1] ^= 1
+	seq3 := testCert(t, alice, "phone", 3, t0.Add(time.Hour))
+	for _, tc := range []struct {
+		name string
+		msg  *pubsub.Message
+		want pubsub.ValidationResult
+	}{
+		{"garbage", &pubsub.Message{Message: &pubsubpb.Message{Data: []byte("junk")}}, pubsub.ValidationReject},
+		{"forged", msg(seq2.Key(), forged), pubsub.ValidationReject},
+		{"replayed lower seq", msg(seq1.Key(), mustMarshal(t, seq1)), pubsub.ValidationIgnore},
+		{"already held", msg(seq2.Key(), mustMarshal(t, seq2)), pubsub.ValidationIgnore},
+		{"newer", msg(seq3.Key(), mustMarshal(t, seq3)), pubsub.ValidationAccept},
+	} {
+		if got := d.validateGossip(ctx, "", tc.msg); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
