@@ -206,6 +206,19 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 			}
 			delays = append(delays, detected[i].Sub(at))
 		}
+		if b == sequencer.Equivocate {
+			// The proof is on disk: a restarted clone is still stopped.
+			c := clones[0]
+			c.StopService()
+			n.StartClone(c)
+			in, err := c.Svc.Info(d.ID)
+			if err != nil || in.Halted == nil {
+				t.Fatalf("restarted clone: halted %v, %v", in.Halted, err)
+			}
+			if err := c.Svc.EditFunc(context.Background(), d.ID, RandomEdit(rand.New(rand.NewPCG(1, 1)))); !errors.Is(err, docsync.ErrHalted) {
+				t.Fatalf("edit on a halted document after restart: %v", err)
+			}
+		}
 	})
 	return delays
 }

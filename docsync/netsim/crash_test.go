@@ -167,6 +167,12 @@ func TestCrashRestartLosesNothingAcknowledged(t *testing.T) {
 			t.Fatalf("acknowledged edit %U appears %d times in the converged text", []rune(tok)[0], c)
 		}
 	}
+	for i, c := range d.Clones {
+		// A reused seq would show up as a fork or a refused entry.
+		if st := c.Svc.Stats(); st.Forks != 0 || st.Rejected != 0 {
+			t.Fatalf("clone %d after the restarts: %+v", i, st)
+		}
+	}
 	in, _ := b.Svc.Info(d.ID)
 	t.Logf("converged at seq %d with all %d acknowledged edits (A %d, B %d) exactly once",
 		in.Seq, len(all), len(ackedA), len(all)-len(ackedA))
