@@ -3,6 +3,7 @@ package cloneservice
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -48,6 +49,9 @@ func (s *Service) Create(ctx context.Context, seq peer.AddrInfo) (docsync.DocID,
 		return doc, cerr
 	}
 	return doc, s.wait(ctx, doc, func(d *docState) (bool, error) {
+		if d.r.Log().Seq() == 0 && errors.Is(d.registerErr, netproto.ErrRefused) {
+			return false, fmt.Errorf("cloneservice: the sequencer refused the document: %w", d.registerErr)
+		}
 		return d.r.Log().Seq() >= 1, d.stopped()
 	})
 }

@@ -36,6 +36,8 @@ type docState struct {
 	fetchTries int
 	dialAt     time.Time
 	lastSeq    uint64 // last seq reported to subscribers
+	// registerErr is the sequencer's last answer to our genesis, if it failed.
+	registerErr error
 }
 
 // stopped reports why the document takes no more input, if it does not.

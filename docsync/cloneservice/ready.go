@@ -200,6 +200,11 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 			reply, err := netproto.Request(ctx, s.h, seqPeer, netproto.RegisterProtocol, b, docsync.MaxEntryBytes)
 			if err != nil {
 				s.log.Warn("register document", "doc", doc, "err", err)
+				s.post(func() {
+					if d := s.docs[doc]; d != nil {
+						d.registerErr = err // Create reports it; the timer retries meanwhile
+					}
+				})
 				return
 			}
 			e, err := docsync.DecodeEntry(reply)

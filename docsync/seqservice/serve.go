@@ -51,8 +51,11 @@ func (s *Service) register(from peer.ID, b []byte) ([]byte, error) {
 		return nil, err
 	}
 	var reply []byte
-	err = s.do(s.ctx, func() { reply, err = s.registerLoop(env) })
-	return reply, err
+	var rerr error
+	if err := s.do(s.ctx, func() { reply, rerr = s.registerLoop(env) }); err != nil {
+		return nil, err
+	}
+	return reply, rerr
 }
 
 func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
