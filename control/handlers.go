@@ -286,7 +286,7 @@ func editOps(req EditRequest, length int) ([]ot.Op, error) {
 	case EditAppend:
 		op, err = ot.FromPatch(length, length, 0, req.Text)
 	case EditDelete:
-		if req.At < 0 || req.Count <= 0 || req.At+req.Count > length {
+		if req.At < 0 || req.At > length || req.Count <= 0 || req.Count > length-req.At {
 			return nil, badRequest("delete %d at %d: the text has %d code points", req.Count, req.At, length)
 		}
 		op, err = ot.FromPatch(length, req.At, req.Count, "")
