@@ -14,7 +14,16 @@
 //	ChangeRole(ctx, doc, member, role)    change a member's role; waits
 //	Edit(ctx, doc, ops...)                apply local edits; returns once the
 //	                                      edits are durable (acknowledged)
+//	EditFunc(ctx, doc, build)             Edit with ops built on the service's loop
+//	                                      from the current text length (no race
+//	                                      with remote updates)
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
+//	Stats()                               counters (also Prometheus, WithMetrics)
+//
+// Every call is safe from any goroutine. Edits are refused with
+// docsync.ErrNotReady until this clone holds the document key (an invited
+// clone fetches it after Join), and with docsync.ErrHalted after a fork.
+// Invite is idempotent: re-inviting a member only re-sends the invitation.
 //	Subscribe(doc)                        updates, commits, rejections, alarms
 //	Close()
 //

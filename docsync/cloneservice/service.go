@@ -236,6 +236,9 @@ func (s *Service) restoreAll() error {
 		if st.pending != nil {
 			d.inflight = st.pending.InFlight
 		}
+		if h, ok := r.HeadAt(r.Log().Seq()); ok {
+			d.head = &h // gossiped from the first tick, so forks show up after a restart too
+		}
 		s.log.Info("restored document", "doc", doc, "seq", r.Log().Seq(), "halted", d.proof != nil)
 		s.handleReady(d)
 		s.catchUp(d)
