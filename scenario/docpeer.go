@@ -1,0 +1,168 @@
+package scenario
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+const (
+	roleClone     = "clone"
+	roleSequencer = "sequencer"
+)
+
+// docPeer is a host with gossipsub for the docsync case. The services run
+// on plain hosts, not node.Node: the DHT and resource limits are the
+// directory case's subject, and the document flow needs neither.
+type docPeer struct {
+	h      host.Host
+	ps     *pubsub.PubSub
+	cancel context.CancelFunc
+}
+
+func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
+	opts := append([]libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrs(env.ListenAddrs...),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+	}, env.transport()...)
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("instance %d starts a host: %w", env.Index, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, err
+	}
+	return &docPeer{h: h, ps: ps, cancel: cancel}, nil
+}
+
+func (p *docPeer) info() peer.AddrInfo { return peer.AddrInfo{ID: p.h.ID(), Addrs: p.h.Addrs()} }
+
+func (p *docPeer) close() {
+	p.cancel()
+	_ = p.h.Close()
+}
+
+// cloneCard is what a clone shares: its signed owner certificate and
+// addresses (the directory of the docsync case) and its member ID.
+type cloneCard struct {
+	Cert   []byte        `json:"cert"`
+	Addr   peer.AddrInfo `json:"addr"`
+	Member docsync.MemberID
+}
+
+// gatheredDirectory is a cloneservice.Directory built from the cards every
+// clone shared through Sync; certificates are verified on lookup.
+type gatheredDirectory struct {
+	certs map[string]*dht.OwnerCert
+	addrs map[peer.ID]peer.AddrInfo
+}
+
+func newGatheredDirectory(cards []cloneCard) (*gatheredDirectory, error) {
+	d := &gatheredDirectory{certs: map[string]*dht.OwnerCert{}, addrs: map[peer.ID]peer.AddrInfo{}}
+	for _, c := range cards {
+		cert, err := dht.UnmarshalOwnerCert(c.Cert)
+		if err != nil {
+			return nil, fmt.Errorf("%w: owner certificate: %w", ErrGather, err)
+		}
+		d.certs[dht.CertKey(cert.User, cert.Device)] = cert
+		d.addrs[c.Addr.ID] = c.Addr
+	}
+	return d, nil
+}
+
+// Lookup implements cloneservice.Directory.
+func (d *gatheredDirectory) Lookup(_ context.Context, user peer.ID, dev string) (*dht.OwnerCert, error) {
+	c := d.certs[dht.CertKey(user, dev)]
+	if c == nil {
+		return nil, fmt.Errorf("scenario: no certificate for %s/%s: %w", user, dev, dht.ErrNotFound)
+	}
+	return c, c.Verify(time.Now())
+}
+
+// Resolve implements cloneservice.Directory.
+func (d *gatheredDirectory) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo, error) {
+	a, ok := d.addrs[p]
+	if !ok {
+		return peer.AddrInfo{}, fmt.Errorf("scenario: unknown clone %s: %w", p, dht.ErrNotFound)
+	}
+	return a, nil
+}
+
+var _ cloneservice.Directory = (*gatheredDirectory)(nil)
+
+// forkingSequencer equivocates from seq ForkAt (victims get their own
+// branch) and records when it first published something no honest
+// sequencer would.
+type forkingSequencer struct {
+	mu      sync.Mutex
+	byz     *sequencer.Byzantine
+	victims map[docsync.MemberID]bool
+	first   time.Time
+}
+
+func (f *forkingSequencer) factory(at uint64) func(docsync.DocID, ed25519.PrivateKey) sequencer.Node {
+	return func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.byz = sequencer.NewByzantine(doc, key, sequencer.Equivocate, at)
+		f.byz.Victims = func(m docsync.MemberID) bool { return f.victims[m] } // called under f.mu
+		return f
+	}
+}
+
+func (f *forkingSequencer) setVictims(v map[docsync.MemberID]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.victims = v
+}
+
+func (f *forkingSequencer) Submit(env *docsync.Envelope) []sequencer.Delivery {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.byz.Submit(env)
+	if len(f.byz.Forged) > 0 && f.first.IsZero() {
+		f.first = time.Now()
+	}
+	return out
+}
+
+func (f *forkingSequencer) Fetch(who docsync.MemberID, from, to uint64) []*docsync.Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byz.Fetch(who, from, to)
+}
+
+func (f *forkingSequencer) Head(who docsync.MemberID) docsync.Head {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byz.Head(who)
+}
+
+func (f *forkingSequencer) misbehavedAt() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.first
+}
+
+// memStore is an in-memory datastore that outlives a clone's restart.
+func memStore() datastore.Batching { return dssync.MutexWrap(datastore.NewMapDatastore()) }

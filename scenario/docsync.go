@@ -1,0 +1,232 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// seqFinal is what the sequencer shares once the clones stopped editing.
+type seqFinal struct {
+	Head         docsync.Head `json:"head"`
+	MisbehavedAt time.Time    `json:"misbehaved_at"`
+}
+
+// ackedEdit is one edit a clone made and saw committed.
+type ackedEdit struct {
+	Seq       uint64    `json:"seq"`
+	Submitted time.Time `json:"submitted"`
+}
+
+// RunDocsync is the docsync case for one instance: instance 0 is the
+// sequencer, the others are clones; clone 1 creates the document and
+// invites the rest. It returns every instance's result.
+func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
+	p := env.Params
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &InstanceResult{Index: env.Index, Role: roleClone}
+	if env.Index == 0 {
+		res.Role = roleSequencer
+	}
+
+	// 1. The sequencer starts and shares its address.
+	var seqPeer *docPeer
+	var seqSvc *seqservice.Service
+	forker := &forkingSequencer{}
+	var mine []byte
+	if env.Index == 0 {
+		if seqPeer, err = startPeer(env, key); err != nil {
+			return nil, err
+		}
+		defer seqPeer.close()
+		opts := []seqservice.Option{seqservice.WithLogger(env.Log)}
+		if p.Fork {
+			opts = append(opts, seqservice.WithSequencer(forker.factory(p.ForkAt)))
+		}
+		if seqSvc, err = seqservice.New(seqPeer.h, seqPeer.ps, memStore(), key, opts...); err != nil {
+			return nil, err
+		}
+		defer seqSvc.Close()
+		if mine, err = json.Marshal(seqPeer.info()); err != nil {
+			return nil, err
+		}
+	}
+	all, err := env.Sync.Gather(ctx, "sequencer", env.Index, mine)
+	if err != nil {
+		return nil, err
+	}
+	var seqInfo peer.AddrInfo
+	if err := json.Unmarshal(all[0], &seqInfo); err != nil {
+		return nil, fmt.Errorf("%w: sequencer info: %w", ErrGather, err)
+	}
+
+	// 2. Clones start, enroll and share their cards.
+	var c *docClone
+	mine = nil
+	if env.Index > 0 {
+		if c, err = newDocClone(ctx, env, key, seqInfo); err != nil {
+			return nil, err
+		}
+		defer c.close()
+		if mine, err = json.Marshal(c.card); err != nil {
+			return nil, err
+		}
+	}
+	if all, err = env.Sync.Gather(ctx, "clones", env.Index, mine); err != nil {
+		return nil, err
+	}
+	cards := make([]cloneCard, 0, len(all)-1)
+	for _, raw := range all[1:] {
+		var card cloneCard
+		if err := json.Unmarshal(raw, &card); err != nil {
+			return nil, fmt.Errorf("%w: clone card: %w", ErrGather, err)
+		}
+		cards = append(cards, card)
+	}
+	if env.Index == 0 && p.Fork { // the odd clones get the second branch
+		victims := map[docsync.MemberID]bool{}
+		for i, card := range cards {
+			if i%2 == 1 {
+				victims[card.Member] = true
+			}
+		}
+		forker.setVictims(victims)
+	}
+	dir, err := newGatheredDirectory(cards)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		c.dir.set(dir)
+	}
+
+	// 3. Clone 1 creates the document and invites everyone.
+	mine = nil
+	if env.Index == 1 {
+		doc, err := c.createAndInvite(ctx, cards)
+		if err != nil {
+			return nil, err
+		}
+		if mine, err = json.Marshal(doc); err != nil {
+			return nil, err
+		}
+	}
+	if all, err = env.Sync.Gather(ctx, "doc", env.Index, mine); err != nil {
+		return nil, err
+	}
+	var doc docsync.DocID
+	if err := json.Unmarshal(all[1], &doc); err != nil {
+		return nil, fmt.Errorf("%w: doc: %w", ErrGather, err)
+	}
+	if c != nil {
+		c.doc = doc
+		if err := c.waitJoined(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := env.Sync.Gather(ctx, "up", env.Index, nil); err != nil {
+		return nil, err
+	}
+	if env.MeasureHeap {
+		res.HeapBytes = heapInUse()
+	}
+
+	// 4. Clones edit for Duration under churn.
+	if c != nil {
+		if err := c.editPhase(ctx, churned(p)[env.Index-1]); err != nil {
+			return nil, err
+		}
+		res.Left, res.Rejoined = c.left, c.rejoined
+	}
+	if _, err := env.Sync.Gather(ctx, "edited", env.Index, nil); err != nil {
+		return nil, err
+	}
+
+	// 5. The sequencer shares its head; clones catch up to it.
+	mine = nil
+	if env.Index == 0 {
+		h, err := seqSvc.Head(doc, docsync.MemberID{})
+		if err != nil {
+			return nil, err
+		}
+		if mine, err = json.Marshal(seqFinal{Head: h, MisbehavedAt: forker.misbehavedAt()}); err != nil {
+			return nil, err
+		}
+	}
+	if all, err = env.Sync.Gather(ctx, "final", env.Index, mine); err != nil {
+		return nil, err
+	}
+	var final seqFinal
+	if err := json.Unmarshal(all[0], &final); err != nil {
+		return nil, fmt.Errorf("%w: final head: %w", ErrGather, err)
+	}
+	mine = nil
+	if c != nil {
+		if p.Fork {
+			c.waitAlarm(ctx)
+			if !c.alarmAt.IsZero() {
+				res.ForkDelay = max(c.alarmAt.Sub(final.MisbehavedAt), time.Nanosecond)
+			}
+		} else {
+			res.Converged = c.waitConverged(ctx, final.Head) == nil
+		}
+		acked, err := c.ackedEdits()
+		if err != nil {
+			res.Err = err.Error()
+		}
+		res.EditsAcked = len(acked)
+		if mine, err = json.Marshal(acked); err != nil {
+			return nil, err
+		}
+	}
+	if all, err = env.Sync.Gather(ctx, "edits", env.Index, mine); err != nil {
+		return nil, err
+	}
+	if c != nil && !p.Fork {
+		if err := c.score(res, all); err != nil {
+			return nil, err
+		}
+	}
+	results, err := gatherResults(ctx, env, res)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := env.Sync.Gather(ctx, "done", env.Index, nil); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// randomEdit builds a random insert or delete on a text of length l.
+func randomEdit(rng interface{ IntN(int) int }) func(l int) ([]ot.Op, error) {
+	const alphabet = "abcdefghij klmnop\n"
+	return func(l int) ([]ot.Op, error) {
+		pos := rng.IntN(l + 1)
+		del := 0
+		if l > 0 && rng.IntN(3) == 0 {
+			del = min(1+rng.IntN(3), l-pos)
+		}
+		var ins strings.Builder
+		if del == 0 || rng.IntN(2) == 0 {
+			for range 1 + rng.IntN(4) {
+				ins.WriteByte(alphabet[rng.IntN(len(alphabet))])
+			}
+		}
+		op, err := ot.FromPatch(l, pos, del, ins.String())
+		if err != nil {
+			return nil, err
+		}
+		return []ot.Op{op}, nil
+	}
+}

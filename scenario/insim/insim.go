@@ -1,0 +1,133 @@
+// Package insim runs a scenario's instances as goroutines in one process,
+// on go-libp2p's simulated network (x/simlibp2p + simnet) inside a
+// testing/synctest bubble, so time is virtual: latencies are those of the
+// simulated links and the protocol, not of a busy CPU.
+//
+// A synctest bubble needs a *testing.T; Run gets one from testing.RunTests,
+// so `c2c sim` (a normal binary) can run the same code as the tests.
+package insim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/clone2clone/c2c/scenario"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/x/simlibp2p"
+	"github.com/marcopolo/simnet"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ErrRun is returned when the simulation could not produce a summary.
+var ErrRun = errors.New("insim: run failed")
+
+// Run runs p in one process and summarizes it. Logs go to log (nil: none).
+func Run(p scenario.Params, log *slog.Logger) (*scenario.Summary, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	var sum *scenario.Summary
+	var runErr error
+	testing.Init()
+	wallStart := time.Now()
+	ok := testing.RunTests(func(_, _ string) (bool, error) { return true, nil }, []testing.InternalTest{{
+		Name: "Sim_" + p.Case,
+		F: func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { sum, runErr = RunInBubble(p, log) })
+		},
+	}})
+	if runErr != nil {
+		return sum, runErr
+	}
+	if !ok || sum == nil {
+		return nil, fmt.Errorf("%w: the bubble failed", ErrRun)
+	}
+	sum.WallSeconds = time.Since(wallStart).Seconds()
+	return sum, nil
+}
+
+// RunInBubble runs p; call it inside synctest.Test (tests do so directly).
+func RunInBubble(p scenario.Params, log *slog.Logger) (*scenario.Summary, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	run := scenario.RunDirectory
+	if p.Case == scenario.CaseDocsync {
+		run = scenario.RunDocsync
+	}
+	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(p.Latency)} // one way, per packet
+	sn.Start()
+	defer sn.Close()
+	link := simnet.NodeBiDiLinkSettings{
+		Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+	}
+	transport := func() []libp2p.Option {
+		return []libp2p.Option{
+			simlibp2p.QUICSimnet(sn, link),
+			libp2p.DisableIdentifyAddressDiscovery(), // it stalls synctest (see simlibp2p)
+		}
+	}
+
+	var base, up runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	gs := scenario.NewLocalSync(p.Instances)
+	gs.OnGathered = func(topic string) {
+		if topic == "up" { // every node is up: weigh the heap
+			runtime.GC()
+			runtime.ReadMemStats(&up)
+		}
+	}
+	root, err := os.MkdirTemp("", "c2c-sim-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(root)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	virtStart := time.Now()
+	results := make([][]scenario.InstanceResult, p.Instances)
+	errs := make([]error, p.Instances)
+	var wg sync.WaitGroup
+	for i := range p.Instances {
+		dir, err := os.MkdirTemp(root, "node-")
+		if err != nil {
+			return nil, err
+		}
+		env := &scenario.Env{
+			Index: i, Params: p, Sync: gs, Transport: transport, DataDir: dir,
+			ListenAddrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(i+1)))},
+			Log:         log.With("instance", i),
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = run(ctx, env)
+			if errs[i] != nil {
+				cancel() // the others would wait for it at the next gather
+			}
+		}()
+	}
+	wg.Wait()
+	virtual := time.Since(virtStart)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRun, err)
+	}
+	sum := scenario.Summarize(p, "in-process", results[0])
+	if up.HeapAlloc > base.HeapAlloc {
+		sum.MemoryPerNodeBytes = float64(up.HeapAlloc-base.HeapAlloc) / float64(p.Instances)
+	}
+	sum.VirtualSeconds = virtual.Seconds()
+	return sum, nil
+}

@@ -1,0 +1,70 @@
+package insim
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/clone2clone/c2c/scenario"
+)
+
+// small shrinks a case to a size the default test run affords; CI runs
+// N=100 through `c2c sim`.
+func small(name string, n int) scenario.Params {
+	p := scenario.DefaultParams(name)
+	p.Instances = n
+	p.Duration = 20 * time.Second
+	p.DownFor = 5 * time.Second
+	p.Churn = 0.2
+	return p
+}
+
+func TestDirectoryUnderChurn(t *testing.T) {
+	p := small(scenario.CaseDirectory, 14) // 3 providers, 11 clones, 2 churn
+	synctest.Test(t, func(t *testing.T) {
+		sum, err := RunInBubble(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("lookups %+v churned %d rejoined %d", *sum.Lookups, sum.Churned, sum.Rejoined)
+		if sum.Churned != 2 || sum.Rejoined != 2 {
+			t.Fatalf("churned %d, rejoined %d, want 2 and 2", sum.Churned, sum.Rejoined)
+		}
+		if err := sum.Check(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestDocsyncUnderChurn(t *testing.T) {
+	p := small(scenario.CaseDocsync, 9) // sequencer + 8 clones, 2 churn
+	synctest.Test(t, func(t *testing.T) {
+		sum, err := RunInBubble(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("edits %+v churned %d rejoined %d", *sum.Edits, sum.Churned, sum.Rejoined)
+		if sum.Churned != 2 || sum.Rejoined != 2 {
+			t.Fatalf("churned %d, rejoined %d, want 2 and 2", sum.Churned, sum.Rejoined)
+		}
+		if err := sum.Check(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestDocsyncForkDetected(t *testing.T) {
+	p := small(scenario.CaseDocsync, 7)
+	p.Churn = 0
+	p.Fork, p.ForkAt = true, 12
+	synctest.Test(t, func(t *testing.T) {
+		sum, err := RunInBubble(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("fork %+v", *sum.Fork)
+		if err := sum.Check(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

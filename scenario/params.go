@@ -1,0 +1,106 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Case names, as Testground test cases and `c2c sim` arguments.
+const (
+	CaseDirectory = "directory"
+	CaseDocsync   = "docsync"
+)
+
+// ErrInvalidParams wraps every problem Params.Validate reports.
+var ErrInvalidParams = errors.New("scenario: invalid params")
+
+// ErrUnknownCase is returned for a case name that is not CaseDirectory or
+// CaseDocsync.
+var ErrUnknownCase = errors.New("scenario: unknown case")
+
+// Params are the knobs of a run; every instance of a run gets the same.
+type Params struct {
+	Case      string
+	Instances int // every node: providers + clones, or sequencer + clones
+	// Providers is the number of provider instances (directory case).
+	Providers int
+	// Latency is the one-way latency of a link (in-process runs; Testground
+	// shapes traffic only on runners with a sidecar).
+	Latency time.Duration
+	// Churn is the fraction of clones that leave during the run and come
+	// back (same identity, same data dir) DownFor later.
+	Churn float64
+	// Duration is the measured phase: lookups or edits.
+	Duration time.Duration
+	// DownFor is how long a churned clone stays away.
+	DownFor time.Duration
+	// LookupEvery is the mean gap between two lookups of one clone.
+	LookupEvery time.Duration
+	// EditEvery is the mean think time between two edits of one clone.
+	EditEvery time.Duration
+	// Fork makes the docsync sequencer equivocate at seq ForkAt.
+	Fork   bool
+	ForkAt uint64
+	// Timeout bounds each phase (joining, converging, one lookup).
+	Timeout time.Duration
+	// Seed makes the run's random choices (who churns, targets, edits).
+	Seed uint64
+}
+
+// DefaultParams are the parameters CI runs for a case at 100 instances.
+func DefaultParams(name string) Params {
+	p := Params{
+		Case:        name,
+		Instances:   100,
+		Providers:   3,
+		Latency:     20 * time.Millisecond,
+		Churn:       0.1,
+		Duration:    60 * time.Second,
+		DownFor:     15 * time.Second,
+		LookupEvery: 5 * time.Second,
+		EditEvery:   4 * time.Second,
+		ForkAt:      20,
+		Timeout:     2 * time.Minute,
+		Seed:        1,
+	}
+	if name == CaseDocsync {
+		p.Duration = 30 * time.Second
+		p.DownFor = 8 * time.Second
+	}
+	return p
+}
+
+// Clones is the number of clone instances.
+func (p Params) Clones() int {
+	if p.Case == CaseDirectory {
+		return p.Instances - p.Providers
+	}
+	return p.Instances - 1 // one sequencer
+}
+
+// Validate reports the first problem with p, wrapped in ErrInvalidParams.
+func (p Params) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidParams}, a...)...)
+	}
+	switch {
+	case p.Case != CaseDirectory && p.Case != CaseDocsync:
+		return fmt.Errorf("%w: %q", ErrUnknownCase, p.Case)
+	case p.Case == CaseDirectory && (p.Providers < 1 || p.Instances < p.Providers+2):
+		return bad("directory needs >= 1 provider and >= 2 clones (instances %d, providers %d)", p.Instances, p.Providers)
+	case p.Case == CaseDocsync && p.Instances < 3:
+		return bad("docsync needs a sequencer and >= 2 clones (instances %d)", p.Instances)
+	case p.Churn < 0 || p.Churn >= 1:
+		return bad("churn %v not in [0, 1)", p.Churn)
+	case p.Duration <= 0 || p.Timeout <= 0 || p.LookupEvery <= 0 || p.EditEvery <= 0:
+		return bad("durations must be positive")
+	case p.Churn > 0 && p.DownFor <= 0:
+		return bad("churn needs a positive DownFor")
+	case p.Latency < 0:
+		return bad("negative latency")
+	case p.Fork && p.ForkAt < 2:
+		return bad("fork at seq %d: the sequencer can fork from seq 2 on", p.ForkAt)
+	}
+	return nil
+}
