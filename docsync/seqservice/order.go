@@ -9,6 +9,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -64,8 +65,35 @@ func (s *Service) orderBatch(batch []*submitted) {
 		s.refreshMembers(d)
 	}
 	for _, o := range out {
-		if err := o.doc.entries.Publish(s.ctx, o.bytes); err != nil && !errors.Is(err, context.Canceled) {
-			s.log.Warn("publish entry", "doc", o.doc.id, "seq", o.entry.Head.Seq, "err", err)
+		select {
+		case s.outbox <- outgoing{topic: o.doc.entries, bytes: o.bytes, doc: o.doc.id, seq: o.entry.Head.Seq}:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// outgoing is a durable entry waiting to be published.
+type outgoing struct {
+	topic *pubsub.Topic
+	bytes []byte
+	doc   docsync.DocID
+	seq   uint64
+}
+
+// publisher publishes durable entries in order. It runs beside the loop so
+// gossipsub's signing and its check of our own signature overlap with
+// ordering the next batch (the loop blocks when the outbox is full).
+func (s *Service) publisher() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case o := <-s.outbox:
+			if err := o.topic.Publish(s.ctx, o.bytes); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("publish entry", "doc", o.doc, "seq", o.seq, "err", err)
+			}
 		}
 	}
 }

@@ -34,6 +34,7 @@ type Service struct {
 	wg     sync.WaitGroup
 	reqs   chan func()     // run on the loop
 	envs   chan *submitted // validated envelopes for the loop
+	outbox chan outgoing   // durable entries for the publisher
 
 	// docs is owned by the loop; members is read by validators.
 	docs    map[docsync.DocID]*docState
@@ -70,7 +71,8 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 	s := &Service{h: h, ps: ps, ds: ds, key: sk, pub: sk.Public().(ed25519.PublicKey),
 		params: o.params, opts: o, log: o.log.With("service", "sequencer"),
 		ctx: ctx, cancel: cancel, reqs: make(chan func()), envs: make(chan *submitted, o.params.QueueSize),
-		docs: map[docsync.DocID]*docState{}}
+		outbox: make(chan outgoing, o.params.QueueSize),
+		docs:   map[docsync.DocID]*docState{}}
 	if o.reg != nil {
 		for _, c := range s.stats.collectors() {
 			if err := o.reg.Register(c); err != nil {
@@ -86,8 +88,9 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 	}
 	h.SetStreamHandler(netproto.RegisterProtocol, s.handleRegister)
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.loop()
+	go s.publisher()
 	return s, nil
 }
 
