@@ -3,13 +3,14 @@
 // testing/synctest bubble, so time is virtual: latencies are those of the
 // simulated links and the protocol, not of a busy CPU.
 //
-// A synctest bubble needs a *testing.T; Run gets one from testing.RunTests,
-// so `c2c sim` (a normal binary) can run the same code as the tests.
+// A synctest bubble needs a *testing.T; Main gets one from testing.Main, so
+// `c2c sim` (a normal binary) runs the same code as the tests.
 package insim
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,29 +31,33 @@ import (
 // ErrRun is returned when the simulation could not produce a summary.
 var ErrRun = errors.New("insim: run failed")
 
-// Run runs p in one process and summarizes it. Logs go to log (nil: none).
-func Run(p scenario.Params, log *slog.Logger) (*scenario.Summary, error) {
+// Main runs p in one process, hands the summary (or the error) to report
+// and exits the process: 0 if report returned nil, 1 otherwise. It drives
+// the run through testing.Main, the only way to get a *testing.T (which a
+// synctest bubble needs) outside `go test`; the testing flags are left at
+// their defaults. Logs go to log (nil: none).
+func Main(p scenario.Params, log *slog.Logger, report func(*scenario.Summary, error) error) {
 	if err := p.Validate(); err != nil {
-		return nil, err
+		report(nil, err)
+		os.Exit(1)
 	}
-	var sum *scenario.Summary
-	var runErr error
 	testing.Init()
+	_ = flag.CommandLine.Parse(nil) // keep testing from parsing our command line
 	wallStart := time.Now()
-	ok := testing.RunTests(func(_, _ string) (bool, error) { return true, nil }, []testing.InternalTest{{
+	testing.Main(func(_, _ string) (bool, error) { return true, nil }, []testing.InternalTest{{
 		Name: "Sim_" + p.Case,
 		F: func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { sum, runErr = RunInBubble(p, log) })
+			var sum *scenario.Summary
+			var err error
+			synctest.Test(t, func(t *testing.T) { sum, err = RunInBubble(p, log) })
+			if sum != nil {
+				sum.WallSeconds = time.Since(wallStart).Seconds()
+			}
+			if err := report(sum, err); err != nil {
+				t.Error(err)
+			}
 		},
-	}})
-	if runErr != nil {
-		return sum, runErr
-	}
-	if !ok || sum == nil {
-		return nil, fmt.Errorf("%w: the bubble failed", ErrRun)
-	}
-	sum.WallSeconds = time.Since(wallStart).Seconds()
-	return sum, nil
+	}}, nil, nil)
 }
 
 // RunInBubble runs p; call it inside synctest.Test (tests do so directly).
