@@ -91,6 +91,7 @@ c2c demo runs a small network in one process.
 		newCloneCmd(g),
 		newDirCmd(g),
 		newDemoCmd(g),
+		newSimCmd(g),
 	)
 	return root
 }
