@@ -83,6 +83,11 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 		d.close(s)
 		return nil, fmt.Errorf("cloneservice: join topics: %w", err)
 	}
+	for _, t := range []*pubsub.Topic{d.entries, d.heads} {
+		if err := netproto.ScoreTopic(t); err != nil {
+			s.log.Debug("no gossipsub peer scoring", "err", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	d.cancel = cancel
 	s.wg.Add(2)

@@ -48,6 +48,7 @@ func hugePrefix() []byte { return binary.AppendUvarint(nil, 1<<40) }
 func TestBadInputRejectedAndCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
+		n.Scoring = true
 		seq := n.AddSequencer()
 		clones := []*Clone{n.AddClone(), n.AddClone(), n.AddClone()}
 		d := n.NewDoc(seq, clones...)
@@ -156,6 +157,12 @@ func TestBadInputRejectedAndCounted(t *testing.T) {
 		for _, c := range clones {
 			invalid += c.Svc.Stats().InvalidTopic
 		}
+		// ValidationReject lowered the evil peer's gossipsub score (P4).
+		WaitUntil(t, time.Minute, "the bad sender's score drops", func() bool {
+			return seq.Score(evil.H.ID()) < 0 && clones[0].Score(evil.H.ID()) < 0
+		})
+		t.Logf("evil peer's score: at the sequencer %.0f, at clone 0 %.0f; honest clone 1 at clone 0: %.0f",
+			seq.Score(evil.H.ID()), clones[0].Score(evil.H.ID()), clones[0].Score(clones[1].H.ID()))
 		t.Logf("sequencer: %+v; clones: %d topic messages rejected; clone 0: %+v", seq.Svc.Stats(), invalid, clones[0].Svc.Stats())
 
 		// Still working: an edit converges everywhere, nothing forged applied.

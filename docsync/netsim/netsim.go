@@ -36,6 +36,9 @@ type Net struct {
 	Link simnet.NodeBiDiLinkSettings
 	Dir  *MemDirectory
 	Log  *slog.Logger
+	// Scoring builds gossipsub with peer scoring (the services set the
+	// per-topic parameters) and records every peer's view of the scores.
+	Scoring bool
 
 	next  int
 	peers []*Peer
@@ -50,6 +53,9 @@ type Peer struct {
 	DS     datastore.Batching
 	cancel context.CancelFunc
 	closed bool
+
+	scoreMu sync.Mutex
+	scores  map[peer.ID]float64
 	// stop closes the service running on the peer (set by Start*).
 	stop func()
 }
@@ -135,15 +141,37 @@ func (n *Net) StartPeer(key crypto.PrivKey, ds datastore.Batching, ip string) *P
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	p := &Peer{Key: key, IP: ip, H: h, DS: ds, cancel: cancel}
+	psOpts := []pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictSign)}
+	if n.Scoring {
+		psOpts = append(psOpts, pubsub.WithPeerScore(&pubsub.PeerScoreParams{
+			SkipAtomicValidation: true, Topics: map[string]*pubsub.TopicScoreParams{},
+			AppSpecificScore: func(peer.ID) float64 { return 0 },
+			DecayInterval:    time.Second, DecayToZero: 0.01,
+		}, &pubsub.PeerScoreThresholds{ // low enough that a test's bad peer is never graylisted
+			SkipAtomicValidation: true, GossipThreshold: -1e7, PublishThreshold: -2e7, GraylistThreshold: -3e7,
+		}), pubsub.WithPeerScoreInspect(func(m map[peer.ID]float64) {
+			p.scoreMu.Lock()
+			p.scores = m
+			p.scoreMu.Unlock()
+		}, 100*time.Millisecond))
+	}
+	ps, err := pubsub.NewGossipSub(ctx, h, psOpts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	p := &Peer{Key: key, IP: ip, H: h, PS: ps, DS: ds, cancel: cancel}
+	p.PS = ps
 	n.peers = append(n.peers, p)
 	n.Dir.addHost(h)
 	return p
+}
+
+// Score returns this peer's gossipsub score of other (with Net.Scoring).
+func (p *Peer) Score(other peer.ID) float64 {
+	p.scoreMu.Lock()
+	defer p.scoreMu.Unlock()
+	return p.scores[other]
 }
 
 // Info is the peer's address info.

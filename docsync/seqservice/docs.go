@@ -65,6 +65,9 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 		d.close(s)
 		return nil, fmt.Errorf("seqservice: join: %w", err)
 	}
+	if err := netproto.ScoreTopic(d.submit); err != nil {
+		s.log.Debug("no gossipsub peer scoring for the submit topic", "err", err)
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	d.cancel = cancel
 	s.wg.Add(1)
