@@ -24,6 +24,7 @@
 // docsync.ErrNotReady until this clone holds the document key (an invited
 // clone fetches it after Join), and with docsync.ErrHalted after a fork.
 // Invite is idempotent: re-inviting a member only re-sends the invitation.
+//
 //	Subscribe(doc)                        updates, commits, rejections, alarms
 //	Close()
 //
