@@ -19,14 +19,13 @@
 //	                                      with remote updates)
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
 //	Stats()                               counters (also Prometheus, WithMetrics)
+//	Subscribe(doc)                        updates, commits, rejections, alarms
+//	Close()
 //
 // Every call is safe from any goroutine. Edits are refused with
 // docsync.ErrNotReady until this clone holds the document key (an invited
 // clone fetches it after Join), and with docsync.ErrHalted after a fork.
 // Invite is idempotent: re-inviting a member only re-sends the invitation.
-//
-//	Subscribe(doc)                        updates, commits, rejections, alarms
-//	Close()
 //
 // An edit is acknowledged when Edit returns: the replica's Pending (in-flight
 // envelope, buffer, counter) that contains it has been written and synced.
@@ -46,7 +45,9 @@
 // service also serves its history to anyone). Entries pushed on
 // netproto.PushProtocol are handled like fetched ones. The genesis goes to
 // the sequencer on netproto.RegisterProtocol. Invitations arrive on
-// netproto.InviteProtocol.
+// netproto.InviteProtocol. On a gossipsub router built with peer scoring,
+// the topics get netproto.TopicScoreParams, so each rejected message costs
+// its sender; without it the rejections are only counted.
 //
 // # Forks
 //
