@@ -64,6 +64,17 @@
 //	/c/<doc hex>/pending       in-flight envelope, buffer, counter
 //	/c/<doc hex>/fork          fork proof, once one was found
 //
+// # Wiring on a node
+//
+//	key, _ := keystore.ReadPrivKey(filepath.Join(dataDir, node.IdentityFile))
+//	hpke, _, _ := keystore.ReadHPKEKey(filepath.Join(dataDir, node.HPKEKeyFile))
+//	id, _ := cloneservice.IdentityFromKeys(key, hpke)
+//	ds := namespace.Wrap(nd.Datastore(), datastore.NewKey("/docsync"))
+//	svc, _ := cloneservice.New(nd.Host(), nd.PubSub(), ds, id,
+//		cloneservice.WithDirectory(nd.Directory()), cloneservice.WithMetrics(reg))
+//
+// (docsync/netsim's TestOnNodesInviteThroughDirectory does exactly this.)
+//
 // One event loop owns every replica (go-libp2p-pubsub processLoop style);
 // API calls, topic readers, stream handlers and fetches send it work.
 package cloneservice
