@@ -27,14 +27,14 @@ import (
 // The provider-memory measurement runs the provider in its own process (this
 // test binary re-executed), so its heap holds only what the provider keeps:
 // connections, peerstore, routing table, gossipsub peer state and the
-// replica. Clones run in the parent on loopback TCP. Run it with
+// replica. Clones run in the parent on loopback QUIC. Run it with
 //
 //	C2C_PROVIDER_MEM=200 go test -run TestProviderMemoryPerClone -v ./dht
 
 // fullNode builds a real libp2p host + kad-dht (server, "/c2c") + gossipsub
-// + Directory on loopback TCP.
+// + Directory on loopback QUIC.
 func fullNode(ctx context.Context, opts ...Option) (host.Host, *kaddht.IpfsDHT, *Directory, error) {
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), // one socket per host, not one per connection
 		libp2p.ResourceManager(&network.NullResourceManager{}))
 	if err != nil {
 		return nil, nil, nil, err
