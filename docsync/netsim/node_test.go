@@ -2,7 +2,10 @@ package netsim
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,7 +13,6 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
@@ -67,15 +69,23 @@ func docDatastore(nd *node.Node) datastore.Batching {
 	return namespace.Wrap(nd.Datastore(), datastore.NewKey("/docsync"))
 }
 
-// The services on full nodes (node.New: kad-dht, gossipsub, directory): a
-// sequencer node, a provider, and three enrolled clones; the creator
-// invites the others by (user, device) through the real directory (DHT
-// lookup, peer routing), and all converge.
+// The services on full nodes (node.New: kad-dht, gossipsub, directory): 3
+// providers, a sequencer node and 16 enrolled clones (4 with -short); the
+// creator invites the others by (user, device) through the real directory
+// (DHT lookup, peer routing), every clone edits concurrently, and all
+// converge to the same text and chain head.
 func TestOnNodesInviteThroughDirectory(t *testing.T) {
+	nClones := 16
+	if testing.Short() {
+		nClones = 4
+	}
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
-		prov := n.startNode(node.RoleProvider, t.TempDir(), "2.0.0.1", nil)
-		boot := []peer.AddrInfo{prov.AddrInfo()}
+		var boot []peer.AddrInfo
+		for i := range 3 {
+			prov := n.startNode(node.RoleProvider, t.TempDir(), fmt.Sprintf("2.0.0.%d", 10+i), boot)
+			boot = append(boot, prov.AddrInfo())
+		}
 		seqDir := t.TempDir()
 		seqNode := n.startNode(node.RoleSequencer, seqDir, "2.0.0.2", boot)
 		seqKey, err := keystore.ReadPrivKey(filepath.Join(seqDir, node.IdentityFile))
@@ -94,11 +104,11 @@ func TestOnNodesInviteThroughDirectory(t *testing.T) {
 			user peer.ID
 		}
 		var clones []clone
-		for i := range 3 {
+		for i := range nClones {
 			dir := t.TempDir()
 			user, _ := dht.GenerateUserKey()
 			enroll(t, dir, user, "phone")
-			nd := n.startNode(node.RoleClone, dir, "2.0.1."+string(rune('1'+i)), boot)
+			nd := n.startNode(node.RoleClone, dir, fmt.Sprintf("2.0.1.%d", 10+i), boot)
 			key, err := keystore.ReadPrivKey(filepath.Join(dir, node.IdentityFile))
 			if err != nil {
 				t.Fatal(err)
@@ -147,14 +157,22 @@ func TestOnNodesInviteThroughDirectory(t *testing.T) {
 			}
 			return true
 		})
+		var wg sync.WaitGroup
 		for i, c := range clones {
-			if err := c.svc.EditFunc(ctx, doc, func(l int) ([]ot.Op, error) {
-				op, err := ot.FromPatch(l, 0, 0, string(rune('A'+i)))
-				return []ot.Op{op}, err
-			}); err != nil {
-				t.Fatalf("clone %d edit: %v", i, err)
-			}
+			rng := rand.New(rand.NewPCG(21, uint64(i)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					if err := c.svc.EditFunc(ctx, doc, RandomEdit(rng)); err != nil {
+						t.Errorf("clone %d edit: %v", i, err)
+						return
+					}
+					time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
+				}
+			}()
 		}
+		wg.Wait()
 		WaitUntil(t, time.Minute, "convergence on nodes", func() bool {
 			h, err := seq.Head(doc, docsync.MemberID{})
 			if err != nil {
@@ -164,7 +182,7 @@ func TestOnNodesInviteThroughDirectory(t *testing.T) {
 			for i, c := range clones {
 				in, err := c.svc.Info(doc)
 				tx, _ := c.svc.Text(doc)
-				if err != nil || in.Pending || in.Seq != h.Seq || in.Head != h.ChainHash || Runes(tx) != 3 {
+				if err != nil || in.Pending || in.Seq != h.Seq || in.Head != h.ChainHash {
 					return false
 				}
 				if i > 0 && tx != text {
@@ -174,8 +192,16 @@ func TestOnNodesInviteThroughDirectory(t *testing.T) {
 			}
 			return true
 		})
-		tx, _ := clones[2].svc.Text(doc)
-		t.Logf("3 clones on full nodes converged on %q; invitations: %d, %d", tx,
-			clones[1].svc.Stats().Invitations, clones[2].svc.Stats().Invitations)
+		tx, _ := clones[1].svc.Text(doc)
+		in, _ := clones[1].svc.Info(doc)
+		var invitations uint64
+		for _, c := range clones {
+			invitations += c.svc.Stats().Invitations
+		}
+		t.Logf("%d clones on full nodes (3 providers) converged at seq %d (%d runes); %d invitations accepted",
+			nClones, in.Seq, Runes(tx), invitations)
+		if invitations != uint64(nClones-1) {
+			t.Fatalf("%d invitations accepted, want %d", invitations, nClones-1)
+		}
 	})
 }
