@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // docDemo is the CloneDoc part of c2c demo: one sequencer, the demo's
@@ -192,6 +196,7 @@ func (d *docDemo) run(ctx context.Context) error {
 	}()
 
 	before := sweptTotals(ctx, d.bwc)
+	beforeProto := d.bwc.GetBandwidthByProtocol()
 	var acked atomic.Int64
 	var ackedMu sync.Mutex
 	ackedTokens := map[rune]bool{}
@@ -228,33 +233,37 @@ func (d *docDemo) run(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-time.After(d.duration / 2):
 	}
-	rm := d.clones[removed].node.ID()
-	m, err := netproto.MemberOf(rm)
-	if err != nil {
-		close(stop)
-		wg.Wait()
-		return err
-	}
-	if err := d.svcs[0].Remove(ctx, doc, m); err != nil {
-		close(stop)
-		wg.Wait()
-		return fmt.Errorf("remove clone %d: %w", removed, err)
-	}
-	d.progress("clone %d removed from the document (new key epoch); %d edits acknowledged so far", removed, acked.Load())
+	// The removal runs beside the edits; it returns once committed.
+	rmDone := make(chan error, 1)
+	go func() {
+		m, err := netproto.MemberOf(d.clones[removed].node.ID())
+		if err == nil {
+			t := time.Now()
+			if err = d.svcs[0].Remove(ctx, doc, m); err == nil {
+				d.progress("clone %d removed from the document (new key epoch), committed after %v; %d edits acknowledged so far",
+					removed, time.Since(t).Round(time.Millisecond), acked.Load())
+			}
+		}
+		rmDone <- err
+	}()
 	select {
 	case <-ctx.Done():
 	case <-time.After(d.duration - time.Since(t0)):
 	}
 	close(stop)
 	wg.Wait()
+	if err := <-rmDone; err != nil {
+		return fmt.Errorf("remove clone %d: %w", removed, err)
+	}
 	ops := acked.Load()
 	d.progress("editing stopped: %d edits acknowledged; waiting for convergence", ops)
 
 	live := d.svcs[:removed]
 	converged := poll(ctx, "convergence", func() bool { return convergedOn(seqSvc, doc, live) == nil }) == nil
 	after := sweptTotals(ctx, d.bwc)
+	afterProto := d.bwc.GetBandwidthByProtocol()
 	text, _ := live[0].Text(doc)
-	missing, dup := 0, 0
+	missing, dup, rmAcked, rmIn := 0, 0, 0, 0
 	counts := map[rune]int{}
 	for _, r := range text {
 		if isToken(r) {
@@ -262,15 +271,22 @@ func (d *docDemo) run(ctx context.Context) error {
 		}
 	}
 	ackedMu.Lock()
-	for r := range ackedTokens {
-		switch counts[r] {
-		case 0:
-			missing++
-		case 1:
-		default:
+	for r, live := range ackedTokens {
+		if counts[r] > 1 {
 			dup++
 		}
+		if !live {
+			// The removed member's edits still in flight at the removal are
+			// dropped by design (it lost its write right).
+			rmAcked++
+			rmIn += min(counts[r], 1)
+			continue
+		}
+		if counts[r] == 0 {
+			missing++
+		}
 	}
+	liveAcked := len(ackedTokens) - rmAcked
 	ackedMu.Unlock()
 	inRm, _ := d.svcs[removed].Info(doc)
 	inLive, _ := live[0].Info(doc)
@@ -280,12 +296,14 @@ func (d *docDemo) run(ctx context.Context) error {
 	fmt.Fprintf(w, "CloneDoc: 1 sequencer, %d clones editing one document (%v, one removal mid-run)\n", len(d.clones), d.duration)
 	fmt.Fprintf(w, "  %-28s %s\n", "converged", yesNo(converged))
 	fmt.Fprintf(w, "  %-28s %d edits acknowledged, %d entries committed (seq %d), %.0f edits/s\n", "ops", ops, inLive.Seq, inLive.Seq, float64(ops)/elapsed.Seconds())
-	fmt.Fprintf(w, "  %-28s %d of %d acknowledged edits missing, %d duplicated\n", "acknowledged edits in text", missing, len(ackedTokens), dup)
+	fmt.Fprintf(w, "  %-28s %d of %d acknowledged edits of the members missing, %d duplicated\n", "acknowledged edits in text", missing, liveAcked, dup)
 	fmt.Fprintf(w, "  %-28s p50 %v, p99 %v (%d author->other-clone pairs)\n", "latency (edit -> applied)", percentile(latencies, 0.50), percentile(latencies, 0.99), len(latencies))
 	out := after.TotalOut - before.TotalOut
 	fmt.Fprintf(w, "  %-28s %.0f bytes/op sent by all hosts (%d bytes; libp2p bandwidth counter on every stream, all protocols, incl. fan-out to %d clones)\n",
 		"bytes per op", float64(out)/float64(max(ops, 1)), out, len(d.clones)-1)
-	fmt.Fprintf(w, "  %-28s clone %d stopped at seq %d (key epoch %d), the others are at seq %d (epoch %d)\n", "removed member", removed, inRm.Seq, inRm.Epoch, inLive.Seq, inLive.Epoch)
+	fmt.Fprintf(w, "  %-28s %s\n", "bytes per op by protocol", protoBreakdown(beforeProto, afterProto, ops))
+	fmt.Fprintf(w, "  %-28s clone %d can read up to seq %d (key epoch %d); the members are at seq %d (epoch %d); %d of its %d acknowledged edits made it before the removal\n",
+		"removed member", removed, inRm.Applied, inRm.Epoch, inLive.Seq, inLive.Epoch, rmIn, rmAcked)
 	if !converged {
 		return errors.New("the clones did not converge")
 	}
@@ -341,4 +359,25 @@ func convergedOn(seq *seqservice.Service, doc docsync.DocID, svcs []*cloneservic
 		}
 	}
 	return nil
+}
+
+// protoBreakdown lists the bytes sent per op of the protocols that carried
+// the most between two samples of the bandwidth counter.
+func protoBreakdown(before, after map[protocol.ID]metrics.Stats, ops int64) string {
+	type row struct {
+		p protocol.ID
+		n int64
+	}
+	var rows []row
+	for p, s := range after {
+		if n := s.TotalOut - before[p].TotalOut; n > 0 {
+			rows = append(rows, row{p, n})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(b.n, a.n) })
+	var parts []string
+	for _, r := range rows[:min(len(rows), 4)] {
+		parts = append(parts, fmt.Sprintf("%s %.0f", r.p, float64(r.n)/float64(max(ops, 1))))
+	}
+	return strings.Join(parts, ", ")
 }
