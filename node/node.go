@@ -237,15 +237,16 @@ func (n *Node) startDirectory() error {
 		dht.WithClock(n.opts.now),
 		dht.WithLogger(n.log),
 	}
-	switch n.cfg.Role {
-	case RoleProvider:
+	// The bootstrap peers are providers: clones ask them when the DHT path
+	// fails, and a provider pulls their replicas as soon as it joins
+	// instead of waiting to see them on the gossip topic.
+	ids := make([]peer.ID, 0, len(n.cfg.Bootstrap))
+	for _, b := range n.cfg.Bootstrap {
+		ids = append(ids, b.ID)
+	}
+	dopts = append(dopts, dht.WithProviders(ids...))
+	if n.cfg.Role == RoleProvider {
 		dopts = append(dopts, dht.WithReplica())
-	default:
-		ids := make([]peer.ID, 0, len(n.cfg.Bootstrap))
-		for _, b := range n.cfg.Bootstrap {
-			ids = append(ids, b.ID)
-		}
-		dopts = append(dopts, dht.WithProviders(ids...))
 	}
 	dopts = append(dopts, n.opts.dirOpts...)
 	dir, err := dht.New(n.host, n.kad, n.ps, dopts...)
