@@ -73,10 +73,11 @@ func docDatastore(nd *node.Node) datastore.Batching {
 // providers, a sequencer node and 16 enrolled clones (4 with -short); the
 // creator invites the others by (user, device) through the real directory
 // (DHT lookup, peer routing), every clone edits concurrently, and all
-// converge to the same text and chain head.
+// converge to the same text and chain head. (TestConverge16Clones covers 16
+// clones under -race.)
 func TestOnNodesInviteThroughDirectory(t *testing.T) {
 	nClones := 16
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		nClones = 4
 	}
 	synctest.Test(t, func(t *testing.T) {
