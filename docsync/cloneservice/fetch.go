@@ -172,6 +172,7 @@ func (s *Service) handleHistory(st network.Stream) {
 			}
 			out = append(out, b)
 		}
+		s.stats.served.Add(uint64(len(out)))
 		return out, nil
 	}, s.params.StreamTimeout)
 	if err != nil {

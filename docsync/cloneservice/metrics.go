@@ -17,19 +17,20 @@ type Stats struct {
 	Fetches       uint64 // history fetches started
 	Forks         uint64 // fork alarms raised
 	Invitations   uint64 // invitations accepted
+	Served        uint64 // entries served to peers on history streams
 	DroppedEvents uint64 // events a slow subscriber missed
 }
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
-	fetches, forks, invitations, droppedEvents atomic.Uint64
+	fetches, forks, invitations, droppedEvents, served atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Committed: c.committed.Load(), Submitted: c.submitted.Load(), Updates: c.updates.Load(),
 		Rejected: c.rejected.Load(), InvalidTopic: c.invalidTopic.Load(), BadStreams: c.badStreams.Load(),
 		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
-		DroppedEvents: c.droppedEvents.Load()}
+		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -48,5 +49,6 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("fork_alarms_total", "Sequencer forks detected.", &c.forks),
 		f("invitations_total", "Invitations accepted.", &c.invitations),
 		f("dropped_events_total", "Events a slow subscriber missed.", &c.droppedEvents),
+		f("served_entries_total", "Entries served to peers on history streams.", &c.served),
 	}
 }
