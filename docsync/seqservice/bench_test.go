@@ -24,7 +24,7 @@ import (
 // envelopes by one author, each composing batch random keystrokes, ordered
 // by an in-memory reference sequencer with seqKey (the service re-orders
 // the same envelopes to the same chain).
-func genLog(b *testing.B, seqKey ed25519.PrivateKey, n, batch int) []*docsync.Envelope {
+func genLog(b testing.TB, seqKey ed25519.PrivateKey, n, batch int) []*docsync.Envelope {
 	b.Helper()
 	id, err := docsync.NewIdentity(nil)
 	if err != nil {
@@ -95,7 +95,7 @@ func BenchmarkSequencerThroughput(b *testing.B) {
 	}
 }
 
-func runThroughput(b *testing.B, k crypto.PrivKey, envs []*docsync.Envelope) time.Duration {
+func runThroughput(b testing.TB, k crypto.PrivKey, envs []*docsync.Envelope) time.Duration {
 	h, err := libp2p.New(libp2p.Identity(k), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"))
 	if err != nil {
 		b.Fatal(err)
