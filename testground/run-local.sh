@@ -69,9 +69,13 @@ step "run $case_name with $instances instances (local:exec, exec:go)"
 set +e
 "$bin/testground" run single --plan=c2c --testcase="$case_name" \
 	--runner local:exec --builder exec:go --instances "$instances" \
-	--collect --collect-file "$work/outputs.tgz" --wait 2>&1 | tee "$work/run.log"
+	--collect --collect-file "$work/outputs" --wait 2>&1 | tee "$work/run.log"
 set -e
-status=$(grep -o 'run finished with outcome = [a-z]*' "$work/run.log" | tail -1 | awk '{print $NF}')
-[ -f "$work/outputs.tgz" ] && tar -xzf "$work/outputs.tgz" -C "$out" && find "$out" -name summary.json | head -1
+# The client ends with "result <group>[<run id>]: success|failure|...".
+status=$(grep -ao 'result [a-z]*\[[^]]*\]: [a-z]*' "$work/run.log" | tail -1 | awk '{print $NF}')
+if [ -f "$work/outputs.tgz" ]; then
+	tar -xzf "$work/outputs.tgz" -C "$out"
+	find "$out" -name summary.json -exec cp {} "$out/summary-$case_name-n$instances.json" \;
+fi
 step "outcome: ${status:-unknown}"
 [ "$status" = success ]
