@@ -1,0 +1,159 @@
+package jupiter
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/clone2clone/c2c/docsync/ot"
+)
+
+func mustPatch(t *testing.T, n, pos, del int, ins string) ot.Op {
+	t.Helper()
+	op, err := ot.FromPatch(n, pos, del, ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// connected returns a client synchronized with s through a first bundle.
+func connected(t *testing.T, s *Server, device string) *Client {
+	t.Helper()
+	c := NewClient()
+	b, err := s.Bundle(device, c.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Resume(b); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestBundleCancelsInsertThenDelete(t *testing.T) {
+	s := NewServer(9, "base text", DefaultParams())
+	c := connected(t, s, "phone")
+	c.Disconnect()
+	// 1,000 remote edits: type a word at the end, then delete it.
+	for range 500 {
+		n := s.Len()
+		if err := s.Remote(mustPatch(t, n, n, 0, "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 500 {
+		if err := s.Remote(mustPatch(t, s.Len(), s.Len()-1, 1, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := s.Bundle("phone", c.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Snapshot != nil || !b.Op.IsNoop() {
+		t.Fatalf("bundle = %+v, want a no-op composition", b)
+	}
+	if _, err := c.Resume(b); err != nil {
+		t.Fatal(err)
+	}
+	if c.Text() != s.Text() || c.Version() != 1000 {
+		t.Fatalf("client %q at %d", c.Text(), c.Version())
+	}
+}
+
+func TestOfflineEditsMergedAndDeliveredOnce(t *testing.T) {
+	s := NewServer(3, "abc", DefaultParams())
+	c := connected(t, s, "phone")
+	e, err := c.Local(mustPatch(t, 3, 0, 0, "X")) // in flight, then the link drops
+	if err != nil || e == nil {
+		t.Fatalf("edit %v %v", e, err)
+	}
+	sent := *e
+	c.Disconnect()
+	if _, err := c.Local(mustPatch(t, 4, 4, 0, "Y")); err != nil { // offline: buffered
+		t.Fatal(err)
+	}
+	if err := s.Remote(mustPatch(t, 3, 1, 1, "")); err != nil { // "ac"
+		t.Fatal(err)
+	}
+	// The edit sent before the drop arrives late, after the reconnect.
+	b, err := s.Bundle("phone", c.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.Resume(b)
+	if err != nil || next == nil {
+		t.Fatalf("resume: %v %v", next, err)
+	}
+	if _, dup, err := s.Receive("phone", sent); err != nil || !dup {
+		t.Fatalf("late copy: dup %v err %v", dup, err)
+	}
+	if _, dup, err := s.Receive("phone", *next); err != nil || dup {
+		t.Fatalf("buffer: dup %v err %v", dup, err)
+	}
+	if _, err := c.Ack(next.Counter); err != nil {
+		t.Fatal(err)
+	}
+	if s.Text() != "XacY" || c.Text() != "XacY" {
+		t.Fatalf("server %q client %q", s.Text(), c.Text())
+	}
+}
+
+func TestUnknownEpochWithEditInFlightRefused(t *testing.T) {
+	s := NewServer(1, "abc", DefaultParams())
+	c := connected(t, s, "phone")
+	if _, err := c.Local(mustPatch(t, 3, 0, 0, "X")); err != nil {
+		t.Fatal(err)
+	}
+	restarted := NewServer(2, "abc", DefaultParams())
+	if _, err := restarted.Bundle("phone", c.Connect()); !errors.Is(err, ErrEpoch) {
+		t.Fatalf("err = %v, want ErrEpoch", err)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	s := NewServer(5, "héllo", DefaultParams())
+	c := connected(t, s, "phone")
+	if _, err := c.Local(mustPatch(t, 5, 5, 0, " wörld")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Local(mustPatch(t, 11, 0, 1, "H")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := UnmarshalClient(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Text() != c.Text() || d.Version() != c.Version() || d.Counter() != c.Counter() ||
+		!d.Buffered() || d.Inflight().Counter != c.Inflight().Counter {
+		t.Fatalf("decoded %+v", d.Hello())
+	}
+	// The restored client resumes: its edits land exactly once.
+	bd, err := s.Bundle("phone", d.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := d.Resume(bd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Receive("phone", *next); err != nil {
+		t.Fatal(err)
+	}
+	if s.Text() != "Héllo wörld" {
+		t.Fatalf("server %q", s.Text())
+	}
+}
+
+func TestDiff(t *testing.T) {
+	for _, c := range [][2]string{{"", ""}, {"abc", "abc"}, {"abc", ""}, {"", "xyz"}, {"abcdef", "abXYef"}, {"aaa", "aaaa"}, {"hé", "hè"}} {
+		got, err := ot.ApplyString(c[0], Diff(c[0], c[1]))
+		if err != nil || got != c[1] {
+			t.Fatalf("Diff(%q,%q) gives %q, %v", c[0], c[1], got, err)
+		}
+	}
+}
