@@ -243,16 +243,42 @@ func (s *Service) EditFunc(ctx context.Context, doc docsync.DocID, build func(le
 		if err != nil {
 			return err
 		}
-		var perr error
-		for i, op := range ops {
+		op, n, perr := composeBatch(ops, d.r.LocalLen())
+		if n > 0 {
 			if err := d.r.Propose(op); err != nil {
-				perr = fmt.Errorf("cloneservice: edit %d of %d: %w", i+1, len(ops), err)
-				break
+				n, perr = 0, err
 			}
+		}
+		if perr != nil {
+			perr = fmt.Errorf("cloneservice: edit %d of %d: %w", n+1, len(ops), perr)
 		}
 		if err := s.handleReady(d); err != nil {
 			return err
 		}
 		return perr
 	})
+}
+
+// composeBatch composes a batch of sequential ops into one, so the replica
+// composes its buffer (which spans the whole document) once per call, not
+// once per keystroke. It returns the composition of the first n ops that
+// chain from a text of length base, and why op n+1 does not, if it does not.
+func composeBatch(ops []ot.Op, base int) (ot.Op, int, error) {
+	var acc ot.Op
+	for i, op := range ops {
+		if op.BaseLen != base {
+			return acc, i, fmt.Errorf("%w: op spans %d code points, the text has %d", docsync.ErrBadOp, op.BaseLen, base)
+		}
+		if i == 0 {
+			acc = op
+		} else {
+			c, err := ot.Compose(acc, op)
+			if err != nil {
+				return acc, i, fmt.Errorf("%w: %w", docsync.ErrBadOp, err)
+			}
+			acc = c
+		}
+		base = op.TargetLen
+	}
+	return acc, len(ops), nil
 }
