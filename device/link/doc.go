@@ -1,0 +1,21 @@
+// Package link is the wire format of the device link, protocol
+// /c2c/device/1.0.0: one stream per (device, document), opened by the device
+// to its clone. Every message is one frame (uvarint length, then a kind byte
+// and the body); integers are uvarints, byte strings are length-prefixed,
+// ops use the docsync/ot encoding.
+//
+//	device -> clone   Hello   user, device name, doc, jupiter.Hello
+//	                  Edit    counter, base version, op
+//	clone -> device   Bundle  epoch, from, to, op or snapshot (always first)
+//	                  Op      a remote op, already ordered (version + 1)
+//	                  Ack     the counter of the device's edit (version + 1)
+//	                  Refuse  a reason code and text; the clone then resets
+//
+// The package is pure: it encodes and decodes, the device and clone sides do
+// the I/O.
+package link
+
+import "github.com/libp2p/go-libp2p/core/protocol"
+
+// Protocol is the device link's stream protocol.
+const Protocol protocol.ID = "/c2c/device/1.0.0"

@@ -1,0 +1,104 @@
+package link
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func samples(t testing.TB) []*Message {
+	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _ := ot.FromPatch(3, 1, 1, "hé")
+	snap := "snapshot ✓"
+	h := &Hello{User: user, Device: "phone", State: jupiter.Hello{Epoch: 7, Version: 42, Buffered: true,
+		Inflight: &jupiter.Edit{Counter: 3, Base: 42, Op: op}}}
+	h.Doc[0], h.Doc[31] = 1, 2
+	return []*Message{
+		{Kind: KindHello, Hello: h},
+		{Kind: KindHello, Hello: &Hello{User: user, Device: ""}},
+		{Kind: KindEdit, Edit: &jupiter.Edit{Counter: 1, Base: 0, Op: op}},
+		{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Op: op}},
+		{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Snapshot: &snap}},
+		{Kind: KindOp, Op: &op},
+		{Kind: KindAck, Ack: 99},
+		{Kind: KindRefuse, Code: RefuseWrongKey, Reason: "wrong key"},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	ms := samples(t)
+	total := 0
+	for _, m := range ms {
+		n, err := WriteMessage(&buf, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	if total != buf.Len() {
+		t.Fatalf("counted %d bytes, wrote %d", total, buf.Len())
+	}
+	r := bufio.NewReader(&buf)
+	for _, want := range ms {
+		got, _, err := ReadMessage(r, DefaultMaxFrame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(want)) {
+			t.Fatalf("got %+v want %+v", got, want)
+		}
+	}
+}
+
+// normalize re-encodes, so that ops compare by encoding.
+func normalize(m *Message) string {
+	b, _ := Encode(m)
+	return string(b)
+}
+
+func TestFrameLimit(t *testing.T) {
+	var buf bytes.Buffer
+	snap := string(make([]byte, 1000))
+	if _, err := WriteMessage(&buf, &Message{Kind: KindBundle, Bundle: &jupiter.Bundle{Snapshot: &snap}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadMessage(bufio.NewReader(&buf), 100); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, m := range samples(f) {
+		b, _ := Encode(m)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		again, err := Encode(m)
+		if err != nil {
+			t.Fatalf("decoded message does not encode: %v", err)
+		}
+		if _, err := Decode(again); err != nil {
+			t.Fatalf("re-encoded message does not decode: %v", err)
+		}
+	})
+}
