@@ -3,6 +3,7 @@ package netsim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -103,6 +104,16 @@ func (e *editor) ackedTokens() []string {
 // while edits flow and restart from what was on disk: every acknowledged
 // edit is in the final text exactly once, and all clones converge.
 func TestCrashRestartLosesNothingAcknowledged(t *testing.T) {
+	runs := 3
+	if testing.Short() {
+		runs = 1
+	}
+	for i := range runs {
+		t.Run(fmt.Sprintf("seed=%d", i), func(t *testing.T) { crashRestart(t, uint64(i)) })
+	}
+}
+
+func crashRestart(t *testing.T, seed uint64) {
 	n := NewLoopback(t)
 	fast := cloneservice.DefaultParams()
 	fast.ResubmitAfter, fast.FetchRetry, fast.DialInterval = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
@@ -117,17 +128,17 @@ func TestCrashRestartLosesNothingAcknowledged(t *testing.T) {
 	b := n.AddCloneOn(n.AddPeer(nil, openPebble(t, bDir)), copts...)
 	d := n.NewDoc(seq, a, b)
 
-	rng := rand.New(rand.NewPCG(3, 4))
+	rng := rand.New(rand.NewPCG(3, seed))
 	edA, edB := &editor{base: 0xE000}, &editor{base: 0xF0000}
 	stopA, stopB := make(chan struct{}), make(chan struct{})
 	var wgA, wgB sync.WaitGroup
 	wgA.Add(1)
 	wgB.Add(1)
-	go edA.run(a.Svc, d, rand.New(rand.NewPCG(5, 6)), stopA, &wgA)
-	go edB.run(b.Svc, d, rand.New(rand.NewPCG(7, 8)), stopB, &wgB)
+	go edA.run(a.Svc, d, rand.New(rand.NewPCG(5, seed)), stopA, &wgA)
+	go edB.run(b.Svc, d, rand.New(rand.NewPCG(7, seed)), stopB, &wgB)
 
 	// Crash the sequencer mid-stream and restart it on the same address.
-	time.Sleep(time.Duration(200+rng.IntN(200)) * time.Millisecond)
+	time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
 	seqAddrs := seq.H.Addrs()
 	seqCopy := crashCopy(t, seq.Peer, seqDir)
 	seqStats := seq.Svc.Stats()
@@ -136,7 +147,7 @@ func TestCrashRestartLosesNothingAcknowledged(t *testing.T) {
 	t.Logf("sequencer crashed after ordering %d entries; restarted", seqStats.Ordered)
 
 	// Crash clone A mid-stream; B keeps editing meanwhile.
-	time.Sleep(time.Duration(200+rng.IntN(200)) * time.Millisecond)
+	time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
 	aAddrs := a.H.Addrs()
 	aCopy := crashCopy(t, a.Peer, aDir)
 	close(stopA)
