@@ -75,6 +75,9 @@ func New(t testing.TB, oneWay time.Duration) *Net {
 		for _, p := range n.peers {
 			p.Close()
 		}
+		// gossipsub's announce retries sleep up to 1 s before noticing that
+		// their router stopped; let them end inside the synctest bubble.
+		time.Sleep(2 * time.Second)
 		sn.Close()
 	})
 	return n
