@@ -1,0 +1,15 @@
+// Package client is the device side of the device link in clone mode: a
+// device host whose only peer is its own clone. Open a document to get a
+// Doc; edits apply at once (jupiter.Client) and travel on one
+// /c2c/device/1.0.0 stream per document; remote edits arrive already
+// ordered and transformed.
+//
+// With WithStateDir every local edit is written (atomically, synced) before
+// it is sent, so edits survive kill -9; after a restart Open resends them and
+// the clone applies each (device, counter) once.
+//
+//	c, _ := client.New(h, cloneInfo, userID, "phone", client.WithStateDir(dir))
+//	d, _ := c.Open(ctx, docID)
+//	d.Edit(op)
+//	d.Disconnect(); ...; d.Connect(ctx) // one catch-up bundle
+package client

@@ -1,0 +1,295 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/device/link"
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// Update is a remote change applied to the device's text.
+type Update struct {
+	Op      ot.Op  // applies to the text before it
+	Version uint64 // clone version after it
+	Bundle  bool   // the catch-up bundle of a (re)connect
+}
+
+// Stats count one document's link traffic.
+type Stats struct {
+	BytesSent, BytesReceived uint64 // frames on the link stream
+	EditsSent                uint64 // edit messages (and Hellos carrying one)
+	Ops, Acks                uint64 // stream messages received
+	Bundles                  uint64 // catch-up bundles received
+	LastBundleBytes          int    // frame size of the last bundle
+	LastBundleSnapshot       bool   // the last bundle was a snapshot
+	UpdatesLost              uint64 // updates dropped because Updates() was not read
+}
+
+// Doc is one open document.
+type Doc struct {
+	c  *Client
+	id docsync.DocID
+
+	mu      sync.Mutex
+	jc      *jupiter.Client
+	conn    *conn
+	err     error // why the last connection ended
+	stats   Stats
+	changed chan struct{}
+	closed  bool
+	updates chan Update
+}
+
+type conn struct {
+	st     network.Stream
+	cancel context.CancelFunc
+}
+
+func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
+	jc, err := c.loadState(id)
+	if err != nil {
+		return nil, err
+	}
+	return &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}, nil
+}
+
+// ID is the document.
+func (d *Doc) ID() docsync.DocID { return d.id }
+
+// Text is the device's text.
+func (d *Doc) Text() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.jc.Text()
+}
+
+// Updates delivers remote changes as they are applied (dropped, and counted
+// in Stats, when not read).
+func (d *Doc) Updates() <-chan Update { return d.updates }
+
+// Stats returns the link counters.
+func (d *Doc) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// Online reports whether the document is connected and caught up.
+func (d *Doc) Online() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.conn != nil && d.jc.Online()
+}
+
+// Err is why the last connection ended (nil while online).
+func (d *Doc) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// Pending reports whether local edits are not acknowledged yet.
+func (d *Doc) Pending() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.jc.Inflight() != nil || d.jc.Buffered()
+}
+
+// Version is the last clone version applied.
+func (d *Doc) Version() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.jc.Version()
+}
+
+// Edit applies op (based on Text()) at once; it is persisted and sent.
+func (d *Doc) Edit(op ot.Op) error {
+	return d.EditFunc(func(int) ([]ot.Op, error) { return []ot.Op{op}, nil })
+}
+
+// EditFunc applies the ops build returns for the current length of Text
+// in code points (each op based on the text after the previous one).
+func (d *Doc) EditFunc(build func(length int) ([]ot.Op, error)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	ops, err := build(d.jc.Len())
+	if err != nil {
+		return err
+	}
+	var send *jupiter.Edit
+	for _, op := range ops {
+		e, err := d.jc.Local(op)
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			send = e
+		}
+	}
+	if err := d.c.saveState(d.id, d.jc); err != nil {
+		return err
+	}
+	if send != nil {
+		d.sendLocked(send)
+	}
+	d.notifyLocked()
+	return nil
+}
+
+// sendLocked writes an edit on the current connection; a write error only
+// drops the connection (the edit stays in flight and goes with the next Hello).
+func (d *Doc) sendLocked(e *jupiter.Edit) {
+	if d.conn == nil {
+		return
+	}
+	n, err := link.WriteMessage(d.conn.st, &link.Message{Kind: link.KindEdit, Edit: e})
+	d.stats.BytesSent += uint64(n)
+	d.stats.EditsSent++
+	if err != nil {
+		d.dropLocked(err)
+	}
+}
+
+func (d *Doc) notifyLocked() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// Disconnect goes offline: edits are kept, persisted and sent on Connect.
+func (d *Doc) Disconnect() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dropLocked(ErrOffline)
+}
+
+func (d *Doc) dropLocked(err error) {
+	d.jc.Disconnect()
+	if d.conn != nil {
+		d.conn.cancel()
+		_ = d.conn.st.Reset()
+		d.conn = nil
+		d.err = err
+	}
+	d.notifyLocked()
+}
+
+// Close disconnects and forgets the document (its state stays on disk).
+func (d *Doc) Close() {
+	d.mu.Lock()
+	d.dropLocked(ErrClosed)
+	d.closed = true
+	d.mu.Unlock()
+	d.c.forget(d)
+}
+
+// WaitSynced blocks until the document is online with every local edit
+// acknowledged by the clone.
+func (d *Doc) WaitSynced(ctx context.Context) error {
+	return d.wait(ctx, func() bool { return d.conn != nil && d.jc.Online() && d.jc.Inflight() == nil && !d.jc.Buffered() })
+}
+
+// WaitVersion blocks until the device has applied clone version v.
+func (d *Doc) WaitVersion(ctx context.Context, v uint64) error {
+	return d.wait(ctx, func() bool { return d.jc.Version() >= v })
+}
+
+// WaitText blocks until cond holds for the text.
+func (d *Doc) WaitText(ctx context.Context, cond func(string) bool) error {
+	return d.wait(ctx, func() bool { return cond(d.jc.Text()) })
+}
+
+func (d *Doc) wait(ctx context.Context, cond func() bool) error {
+	for {
+		d.mu.Lock()
+		ok, ch, closed, cerr := cond(), d.changed, d.closed, d.err
+		d.mu.Unlock()
+		if ok {
+			return nil
+		}
+		if closed {
+			return ErrClosed
+		}
+		var refused *Refusal
+		if errors.As(cerr, &refused) {
+			return cerr
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last link error: %v)", ctx.Err(), cerr)
+		case <-ch:
+		}
+	}
+}
+
+func (d *Doc) emitLocked(u Update) {
+	select {
+	case d.updates <- u:
+	default:
+		d.stats.UpdatesLost++
+	}
+}
+
+// readLoop applies the clone's stream until it ends.
+func (d *Doc) readLoop(ctx context.Context, cn *conn, r *bufio.Reader) {
+	for {
+		m, n, err := link.ReadMessage(r, d.c.params.MaxFrame)
+		d.mu.Lock()
+		if d.conn != cn {
+			d.mu.Unlock()
+			return
+		}
+		d.stats.BytesReceived += uint64(n)
+		if err == nil {
+			err = d.applyLocked(m)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				d.c.log.Info("device link dropped", "doc", d.id, "err", err)
+			}
+			d.dropLocked(err)
+			d.mu.Unlock()
+			return
+		}
+		d.notifyLocked()
+		d.mu.Unlock()
+	}
+}
+
+func (d *Doc) applyLocked(m *link.Message) error {
+	switch m.Kind {
+	case link.KindOp:
+		d.stats.Ops++
+		op, err := d.jc.Remote(*m.Op)
+		if err != nil {
+			return err
+		}
+		d.emitLocked(Update{Op: op, Version: d.jc.Version()})
+	case link.KindAck:
+		d.stats.Acks++
+		next, err := d.jc.Ack(m.Ack)
+		if err != nil {
+			return err
+		}
+		if next != nil {
+			if err := d.c.saveState(d.id, d.jc); err != nil {
+				return err
+			}
+			d.sendLocked(next)
+		}
+	case link.KindRefuse:
+		return &Refusal{Code: m.Code, Reason: m.Reason}
+	default:
+		return fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/device/link"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// session is one device stream on one document.
+type session struct {
+	device string
+	st     network.Stream
+	ctx    context.Context
+	cancel context.CancelFunc
+	sent   uint64 // next version to stream (hub.mu)
+
+	wmu sync.Mutex
+}
+
+func (se *session) end() { se.cancel() }
+
+func (se *session) write(m *link.Message) error {
+	se.wmu.Lock()
+	defer se.wmu.Unlock()
+	_, err := link.WriteMessage(se.st, m)
+	return err
+}
+
+func (se *session) refuse(code link.RefuseCode, err error) {
+	_ = se.write(&link.Message{Kind: link.KindRefuse, Code: code, Reason: err.Error()})
+}
+
+// handle serves one device stream.
+func (s *Server) handle(st network.Stream) {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer st.Close()
+	r := bufio.NewReader(st)
+	se := &session{st: st}
+	se.ctx, se.cancel = context.WithCancel(s.ctx)
+	defer se.cancel()
+
+	_ = st.SetReadDeadline(s.now().Add(s.params.HelloTimeout))
+	m, _, err := link.ReadMessage(r, s.params.MaxFrame)
+	if err != nil || m.Kind != link.KindHello {
+		_ = st.Reset()
+		return
+	}
+	_ = st.SetReadDeadline(time.Time{})
+	if code, err := s.authorize(st.Conn().RemotePeer(), m.Hello); err != nil {
+		s.log.Info("device refused", "peer", st.Conn().RemotePeer(), "err", err)
+		se.refuse(code, err)
+		return
+	}
+	se.device = m.Hello.Device
+	hb, err := s.hubFor(m.Hello.Doc)
+	if err != nil {
+		code := link.RefuseInternal
+		if errors.Is(err, cloneservice.ErrUnknownDoc) {
+			code = link.RefuseUnknownDoc
+		}
+		se.refuse(code, err)
+		return
+	}
+	b, err := hb.open(se, m.Hello.State)
+	if err != nil {
+		se.refuse(refuseCode(err), err)
+		return
+	}
+	defer hb.leave(se)
+	if err := se.write(&link.Message{Kind: link.KindBundle, Bundle: &b}); err != nil {
+		return
+	}
+	go func() {
+		<-se.ctx.Done()
+		_ = st.Reset() // unblocks the reader when the session is replaced
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer se.cancel()
+		se.stream(hb)
+	}()
+	for {
+		m, _, err := link.ReadMessage(r, s.params.MaxFrame)
+		if err != nil {
+			return
+		}
+		if m.Kind != link.KindEdit {
+			se.refuse(link.RefuseState, fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind))
+			return
+		}
+		if err := hb.edit(se.device, *m.Edit); err != nil {
+			if se.ctx.Err() == nil {
+				se.refuse(refuseCode(err), err)
+			}
+			return
+		}
+	}
+}
+
+// stream sends the session every durable history entry in order.
+func (se *session) stream(hb *hub) {
+	for {
+		es, more, err := hb.next(se)
+		if err != nil {
+			se.refuse(refuseCode(err), err)
+			return
+		}
+		for _, e := range es {
+			m := &link.Message{Kind: link.KindAck, Ack: e.Counter}
+			if e.Device != se.device {
+				op := e.Op
+				m = &link.Message{Kind: link.KindOp, Op: &op}
+			}
+			if err := se.write(m); err != nil {
+				return
+			}
+		}
+		select {
+		case <-se.ctx.Done():
+			return
+		case <-more:
+		}
+	}
+}
+
+func refuseCode(err error) link.RefuseCode {
+	switch {
+	case errors.Is(err, jupiter.ErrEpoch), errors.Is(err, jupiter.ErrBase),
+		errors.Is(err, jupiter.ErrProtocol), errors.Is(err, jupiter.ErrOp):
+		return link.RefuseState
+	case errors.Is(err, cloneservice.ErrUnknownDoc):
+		return link.RefuseUnknownDoc
+	}
+	return link.RefuseInternal
+}
