@@ -85,17 +85,21 @@ func BenchmarkSequencerThroughput(b *testing.B) {
 			const n = 5000
 			envs := genLog(b, seqKey, n, batch)
 			var total time.Duration
+			var batches uint64
 			for b.Loop() {
-				total += runThroughput(b, k, envs)
+				d, st := runThroughput(b, k, envs)
+				total += d
+				batches += st.Batches
 			}
 			per := total.Seconds() / float64(b.N)
 			b.ReportMetric(float64(n)/per, "entries/s")
 			b.ReportMetric(float64(n*batch)/per, "edits/s")
+			b.ReportMetric(float64(n*b.N)/float64(batches), "entries/fsync")
 		})
 	}
 }
 
-func runThroughput(b testing.TB, k crypto.PrivKey, envs []*docsync.Envelope) time.Duration {
+func runThroughput(b testing.TB, k crypto.PrivKey, envs []*docsync.Envelope) (time.Duration, Stats) {
 	h, err := libp2p.New(libp2p.Identity(k), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"))
 	if err != nil {
 		b.Fatal(err)
@@ -134,5 +138,5 @@ func runThroughput(b testing.TB, k crypto.PrivKey, envs []*docsync.Envelope) tim
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return time.Since(start)
+	return time.Since(start), s.Stats()
 }
