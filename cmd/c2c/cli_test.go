@@ -111,7 +111,7 @@ func TestCloneWithoutCertSaysWhatToRun(t *testing.T) {
 }
 
 func TestHelpExplainsEnvAndData(t *testing.T) {
-	for _, cmd := range [][]string{{"--help"}, {"provider", "--help"}, {"clone", "--help"}, {"enroll", "--help"}, {"dir", "lookup", "--help"}, {"demo", "--help"}, {"keygen", "--help"}} {
+	for _, cmd := range [][]string{{"--help"}, {"provider", "--help"}, {"clone", "--help"}, {"enroll", "--help"}, {"dir", "lookup", "--help"}, {"demo", "--help"}, {"keygen", "--help"}, {"sequencer", "--help"}, {"doc", "--help"}} {
 		code, out, _ := c2c(t, cmd...)
 		if code != 0 || !strings.Contains(out, "C2C_DATA") || !strings.Contains(out, "--data") || !strings.Contains(out, "--metrics") {
 			t.Errorf("%v: code %d, help lacks env/data/metrics:\n%s", cmd, code, out)
@@ -123,11 +123,12 @@ func TestDemoFindsEveryRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real nodes on loopback")
 	}
-	code, out, errOut := c2c(t, "demo", "--providers", "2", "--clones", "6", "--log-level", "warn")
+	code, out, errOut := c2c(t, "demo", "--providers", "2", "--clones", "6", "--duration", "1s", "--log-level", "error")
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "records found") || !strings.Contains(out, "6/6") {
+	if !strings.Contains(out, "records found") || !strings.Contains(out, "6/6") ||
+		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") {
 		t.Fatalf("demo output:\n%s", out)
 	}
 }

@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.Is(err, errAlarm) {
+			return 3 // c2c doc watch --until alarm
+		}
 		if !errors.Is(err, errSilent) {
 			fmt.Fprintf(stderr, "c2c: %v\n", err)
 		}
@@ -61,7 +64,9 @@ A provider is a publicly reachable DHT server and full directory replica. A
 clone runs for one device of one user; it is enrolled by the user's key
 (c2c keygen, then c2c enroll) and publishes its signed owner certificate in
 the directory on boot. c2c dir lookup finds a clone from a user ID, and
-c2c demo runs a small network in one process.
+c2c demo runs a small network in one process. A sequencer orders the
+encrypted edits of CloneDoc documents; c2c doc creates, shares and edits
+documents on a running clone through its owner-only control socket.
 
 ` + envHelp,
 		SilenceUsage:  true,
@@ -89,6 +94,8 @@ c2c demo runs a small network in one process.
 		newEnrollCmd(g),
 		newProviderCmd(g),
 		newCloneCmd(g),
+		newSequencerCmd(g),
+		newDocCmd(g),
 		newDirCmd(g),
 		newDemoCmd(g),
 		newSimCmd(g),

@@ -2,13 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
 	"github.com/spf13/cobra"
 )
@@ -80,77 +74,8 @@ SIGINT or SIGTERM.
 	return cmd
 }
 
-// serve runs a long-lived provider or clone until ctx is done.
+// serve runs a long-lived provider or clone until ctx is done (see
+// serveRole: a clone also runs its document service and control socket).
 func serve(ctx context.Context, g *globals, role node.Role, f *serveFlags) error {
-	dataDir, err := g.dataDir(string(role))
-	if err != nil {
-		return err
-	}
-	cfg := node.DefaultConfig(role, dataDir)
-	if cfg.ListenAddrs, err = parseListen(f.listen); err != nil {
-		return err
-	}
-	if cfg.Bootstrap, err = parseBootstrap(f.bootstrap); err != nil {
-		return err
-	}
-	if role == node.RoleClone {
-		if len(cfg.Bootstrap) == 0 {
-			return errors.New("clone needs --bootstrap (or C2C_BOOTSTRAP): the /p2p multiaddr of at least one provider")
-		}
-		if _, err := node.ReadOwnerCert(dataDir); errors.Is(err, node.ErrNoOwnerCert) {
-			return fmt.Errorf("clone in %s is not enrolled: no %s there.\nEnroll it first with the user's key:\n  c2c enroll --key USER.key --device NAME --clone-data %s",
-				dataDir, node.OwnerCertFile, dataDir)
-		}
-	}
-	// A ready file from a previous run must not fool scripts.
-	if err := os.Remove(filepath.Join(dataDir, readyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	opts := []node.Option{node.WithLogger(g.log)}
-	reg, err := g.metricsRegistry(runCtx)
-	if err != nil {
-		return err
-	}
-	if reg != nil {
-		opts = append(opts, node.WithMetrics(reg))
-	}
-	n, err := node.New(ctx, cfg, opts...)
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-
-	var lines []string
-	for _, a := range n.P2PAddrs() {
-		lines = append(lines, a.String())
-	}
-	fmt.Fprintf(g.stdout, "peer ID: %s\n", n.ID())
-	for _, l := range lines {
-		fmt.Fprintf(g.stdout, "listening on %s\n", l)
-	}
-	if err := keystore.WriteFile(filepath.Join(dataDir, addrsFile), []byte(strings.Join(lines, "\n")+"\n")); err != nil {
-		return err
-	}
-
-	ready := n.Joined()
-	if role == node.RoleClone {
-		ready = n.Published()
-	}
-	select {
-	case <-ctx.Done():
-	case <-ready:
-		if err := keystore.WriteFile(filepath.Join(dataDir, readyFile), []byte(n.ID().String()+"\n")); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stdout, "ready\n")
-		<-ctx.Done()
-	}
-	g.log.Info("shutting down")
-	if err := n.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "stopped\n")
-	return nil
+	return serveRole(ctx, g, role, f, nil)
 }
