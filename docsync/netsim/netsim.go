@@ -262,7 +262,7 @@ func (n *Net) StartClone(c *Clone, opts ...cloneservice.Option) {
 	c.stop = func() { _ = svc.Close() }
 }
 
-// Connect connects every pair of the given peers' hosts... only a to b.
+// Connect connects a's host to b's.
 func Connect(t testing.TB, a, b *Peer) {
 	t.Helper()
 	if err := a.H.Connect(context.Background(), b.Info()); err != nil {
