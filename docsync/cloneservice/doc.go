@@ -66,14 +66,8 @@
 //
 // # Wiring on a node
 //
-//	key, _ := keystore.ReadPrivKey(filepath.Join(dataDir, node.IdentityFile))
-//	hpke, _, _ := keystore.ReadHPKEKey(filepath.Join(dataDir, node.HPKEKeyFile))
-//	id, _ := cloneservice.IdentityFromKeys(key, hpke)
-//	ds := namespace.Wrap(nd.Datastore(), datastore.NewKey("/docsync"))
-//	svc, _ := cloneservice.New(nd.Host(), nd.PubSub(), ds, id,
-//		cloneservice.WithDirectory(nd.Directory()), cloneservice.WithMetrics(reg))
-//
-// (docsync/netsim's TestOnNodesInviteThroughDirectory does exactly this.)
+// node.Node.StartDocs builds the identity from the node's keys
+// (IdentityFromKeys), namespaces the datastore and passes the directory.
 //
 // One event loop owns every replica (go-libp2p-pubsub processLoop style);
 // API calls, topic readers, stream handlers and fetches send it work.

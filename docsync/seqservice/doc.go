@@ -35,9 +35,7 @@
 // its targeted ones are pushed on netproto.PushProtocol to the subscribed
 // peers they name. A plugged sequencer keeps its log in memory.
 //
-// On a node (role sequencer): New(nd.Host(), nd.PubSub(),
-// namespace.Wrap(nd.Datastore(), datastore.NewKey("/docsync")), identityKey),
-// where identityKey is read from the data dir (node.IdentityFile).
+// On a node (role sequencer), node.Node.StartSequencer wires it.
 //
 // Data layout in the datastore given to New (namespace it):
 // /d/<doc hex>/<seq as 16 hex digits> -> encoded docsync.Entry.
