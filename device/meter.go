@@ -7,7 +7,6 @@ import (
 
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -38,18 +37,18 @@ type Snapshot struct {
 	CryptoNote string        `json:"crypto_note"`
 }
 
-// Meter counts a device host's traffic per protocol (libp2p's bandwidth
-// counter, fed by the host's streams) and reads the process's CPU time.
+// Meter counts a device host's stream traffic per protocol (an exact
+// ByteCounter the host reports to) and reads the process's CPU time.
 type Meter struct {
 	mode Mode
-	bw   *metrics.BandwidthCounter
+	bw   *ByteCounter
 	eng  func() cloneservice.Stats // direct mode: the engine's counters
 }
 
 // NewMeter returns a meter for a device in mode; pass Option() to the
 // device host's constructor.
 func NewMeter(mode Mode) *Meter {
-	return &Meter{mode: mode, bw: metrics.NewBandwidthCounter()}
+	return &Meter{mode: mode, bw: NewByteCounter()}
 }
 
 // Option makes a libp2p host report its stream traffic to m.

@@ -116,6 +116,25 @@ func (c *Client) Open(ctx context.Context, doc docsync.DocID) (*Doc, error) {
 	return d, nil
 }
 
+// Load opens the document from its persisted state without connecting
+// (offline): edits are kept and sent on Connect.
+func (c *Client) Load(doc docsync.DocID) (*Doc, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if d := c.docs[doc]; d != nil {
+		return d, nil
+	}
+	d, err := newDoc(c, doc)
+	if err != nil {
+		return nil, err
+	}
+	c.docs[doc] = d
+	return d, nil
+}
+
 // Close closes every document.
 func (c *Client) Close() error {
 	c.mu.Lock()

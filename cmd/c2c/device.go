@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/clone2clone/c2c/device"
+	"github.com/clone2clone/c2c/device/client"
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/cobra"
+)
+
+// deviceConfig is what `c2c device connect` remembers in the device's data
+// dir: how to reach its clone and who it is.
+type deviceConfig struct {
+	Clone string `json:"clone"` // /.../p2p/<clone ID>
+	User  string `json:"user"`  // the user ID
+	Name  string `json:"name"`  // the enrolled device name
+	Key   string `json:"key"`   // the device key file (c2c enroll wrote it)
+}
+
+const deviceConfigFile = "device.json"
+
+func newDeviceCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "Be a device (thin client) of your clone: edit documents through the device link",
+		Long: `device runs the thin phone client in clone mode: its only peer is its own
+clone, reached on /c2c/device/1.0.0 and authorized by the owner certificate
+(the device key that c2c enroll wrote to <dir of user key>/devices/NAME.key).
+
+Start with c2c device connect (remembered in --data), then show, type, apply,
+sync, watch or edit a document (its hex ID from c2c doc). Edits are applied
+and persisted at once; with --offline they stay on the device and are sent,
+exactly once, by the next command that connects (the clone answers a
+reconnect with one catch-up bundle). c2c device stats prints what the device
+spent: bytes per protocol, CPU time, signature and AEAD operations.`,
+	}
+	cmd.AddCommand(newDeviceConnectCmd(g), newDeviceShowCmd(g), newDeviceTypeCmd(g), newDeviceApplyCmd(g),
+		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g))
+	return cmd
+}
+
+func newDeviceConnectCmd(g *globals) *cobra.Command {
+	var cfg deviceConfig
+	cmd := &cobra.Command{
+		Use:   "connect --clone ADDR --user ID --name NAME --key FILE",
+		Short: "Remember this device's clone and identity, and check the clone answers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.dataDir("device")
+			if err != nil {
+				return err
+			}
+			s, err := openDevice(cmd.Context(), g, dir, &cfg)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			if err := s.h.Connect(cmd.Context(), s.clone); err != nil {
+				return fmt.Errorf("reach clone %s: %w", s.clone.ID, err)
+			}
+			b, _ := json.MarshalIndent(cfg, "", "  ")
+			if err := keystore.WriteFile(filepath.Join(dir, deviceConfigFile), b); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "device %s (%s) of user %s -> clone %s: connected; saved in %s\n",
+				cfg.Name, s.h.ID(), cfg.User, s.clone.ID, dir)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Clone, "clone", "", "the clone's multiaddr, ending in /p2p/<clone ID>")
+	fl.StringVar(&cfg.User, "user", "", "your user ID")
+	fl.StringVar(&cfg.Name, "name", "", "the device name you enrolled")
+	fl.StringVar(&cfg.Key, "key", "", "the device key file (from c2c enroll)")
+	return cmd
+}
+
+// deviceSession is one device process: its host, client and meter.
+type deviceSession struct {
+	g     *globals
+	dir   string
+	h     host.Host
+	clone peer.AddrInfo
+	c     *client.Client
+	meter *device.Meter
+	docs  []*client.Doc
+}
+
+// openDevice starts the device host from cfg (or the saved config when
+// cfg is nil).
+func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig) (*deviceSession, error) {
+	if cfg == nil {
+		b, err := os.ReadFile(filepath.Join(dir, deviceConfigFile))
+		if err != nil {
+			return nil, fmt.Errorf("no device config in %s (run c2c device connect first): %w", dir, err)
+		}
+		cfg = &deviceConfig{}
+		if err := json.Unmarshal(b, cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", deviceConfigFile, err)
+		}
+	}
+	if cfg.Clone == "" || cfg.User == "" || cfg.Name == "" || cfg.Key == "" {
+		return nil, errors.New("need --clone, --user, --name and --key")
+	}
+	addr, err := ma.NewMultiaddr(cfg.Clone)
+	if err != nil {
+		return nil, fmt.Errorf("--clone: %w", err)
+	}
+	clone, err := peer.AddrInfoFromP2pAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--clone must end in /p2p/<clone ID>: %w", err)
+	}
+	user, err := peer.Decode(cfg.User)
+	if err != nil {
+		return nil, fmt.Errorf("--user: %w", err)
+	}
+	key, err := keystore.ReadPrivKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("device key: %w", err)
+	}
+	meter := device.NewMeter(device.ModeClone)
+	// A client-only host: no listener, no DHT, no gossipsub.
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.NoListenAddrs, meter.Option())
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(h, *clone, user, cfg.Name, client.WithStateDir(filepath.Join(dir, "docs")), client.WithLogger(g.log))
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	if reg, err := g.metricsRegistry(ctx); err != nil {
+		h.Close()
+		return nil, err
+	} else if reg != nil {
+		if err := meter.Register(reg); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	return &deviceSession{g: g, dir: dir, h: h, clone: *clone, c: c, meter: meter}, nil
+}
+
+// deviceFromFlags opens the saved device.
+func deviceFromFlags(cmd *cobra.Command, g *globals) (*deviceSession, error) {
+	dir, err := g.dataDir("device")
+	if err != nil {
+		return nil, err
+	}
+	return openDevice(cmd.Context(), g, dir, nil)
+}
+
+// open opens doc, connecting unless offline.
+func (s *deviceSession) open(ctx context.Context, docHex string, offline bool) (*client.Doc, error) {
+	var doc docsync.DocID
+	if b, err := hex.DecodeString(docHex); err != nil || len(b) != len(doc) {
+		return nil, fmt.Errorf("document ID %q: want %d hex bytes", docHex, len(doc))
+	}
+	_, _ = hex.Decode(doc[:], []byte(docHex))
+	var d *client.Doc
+	var err error
+	if offline {
+		d, err = s.c.Load(doc)
+	} else {
+		d, err = s.c.Open(ctx, doc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.docs = append(s.docs, d)
+	return d, nil
+}
+
+// close records this process's accounting and stops the host.
+func (s *deviceSession) close() {
+	snap := s.meter.Snapshot()
+	var link client.Stats
+	for _, d := range s.docs {
+		st := d.Stats()
+		link.Bundles += st.Bundles
+		link.LastBundleBytes = st.LastBundleBytes
+		link.BytesSent += st.BytesSent
+		link.BytesReceived += st.BytesReceived
+		link.EditsSent += st.EditsSent
+		link.Ops += st.Ops
+		link.Acks += st.Acks
+	}
+	_ = s.c.Close()
+	_ = s.h.Close()
+	if err := addDeviceStats(s.dir, snap, link); err != nil {
+		s.g.log.Warn("device stats not saved", "err", err)
+	}
+}

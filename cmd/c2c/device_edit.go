@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/clone2clone/c2c/device/client"
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newDeviceEditCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "edit DOC",
+		Short: "Edit a document in the terminal; remote edits show up live",
+		Long: `edit opens a full-screen editor on the device's copy of DOC. Typing, Enter,
+Backspace, Delete (Ctrl-D) and the arrow keys edit at the cursor; every
+keystroke is applied at once and sent to the clone, and remote edits appear
+as they arrive. Ctrl-O goes offline (edits are kept) and back online (one
+catch-up bundle); Ctrl-Q quits.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fd := int(os.Stdin.Fd())
+			if !term.IsTerminal(fd) {
+				return fmt.Errorf("c2c device edit needs a terminal")
+			}
+			s, err := deviceFromFlags(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			d, err := s.open(cmd.Context(), args[0], false)
+			if err != nil {
+				return err
+			}
+			old, err := term.MakeRaw(fd)
+			if err != nil {
+				return err
+			}
+			defer term.Restore(fd, old)
+			e := &editor{d: d, out: os.Stdout, doc: args[0]}
+			err = e.run(cmd.Context(), os.Stdin, func() (int, int) {
+				w, h, err := term.GetSize(fd)
+				if err != nil {
+					return 80, 24
+				}
+				return w, h
+			})
+			fmt.Fprint(os.Stdout, "\x1b[2J\x1b[H")
+			return err
+		},
+	}
+}
+
+// editor is the terminal editor's state: the cursor (code points into
+// the device's text) and the status line.
+type editor struct {
+	d      *client.Doc
+	out    io.Writer
+	doc    string
+	cursor int
+	status string
+}
+
+func (e *editor) run(ctx context.Context, in io.Reader, size func() (int, int)) error {
+	keys := make(chan []byte)
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := in.Read(buf)
+			if err != nil {
+				close(keys)
+				return
+			}
+			keys <- append([]byte(nil), buf[:n]...)
+		}
+	}()
+	reconnected := make(chan error, 1)
+	e.draw(size())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u := <-e.d.Updates():
+			e.cursor = moveCursor(e.cursor, u.Op)
+		case err := <-reconnected:
+			e.status = "online"
+			if err != nil {
+				e.status = "offline: " + err.Error()
+			}
+		case k, ok := <-keys:
+			if !ok {
+				return nil
+			}
+			quit, err := e.key(ctx, k, reconnected)
+			if err != nil {
+				e.status = err.Error()
+			}
+			if quit {
+				return nil
+			}
+		}
+		e.draw(size())
+	}
+}
+
+// key handles one read of input bytes.
+func (e *editor) key(ctx context.Context, k []byte, reconnected chan<- error) (quit bool, err error) {
+	for len(k) > 0 {
+		switch {
+		case k[0] == 0x11: // Ctrl-Q
+			return true, nil
+		case k[0] == 0x0f: // Ctrl-O
+			if e.d.Online() {
+				e.d.Disconnect()
+				e.status = "offline (edits kept)"
+			} else {
+				e.status = "connecting..."
+				go func() { reconnected <- e.d.Connect(ctx) }()
+			}
+			k = k[1:]
+		case len(k) >= 3 && k[0] == 0x1b && k[1] == '[':
+			e.arrow(k[2])
+			k = k[3:]
+		case k[0] == 0x7f || k[0] == 0x08: // Backspace
+			if e.cursor > 0 {
+				err = e.splice(e.cursor-1, 1, "")
+				e.cursor--
+			}
+			k = k[1:]
+		case k[0] == 0x04: // Ctrl-D: delete at the cursor
+			err = e.splice(e.cursor, 1, "")
+			k = k[1:]
+		case k[0] == '\r' || k[0] == '\n':
+			err = e.splice(e.cursor, 0, "\n")
+			e.cursor++
+			k = k[1:]
+		case k[0] < 0x20 || k[0] == 0x1b:
+			k = k[1:]
+		default:
+			r, n := utf8.DecodeRune(k)
+			k = k[n:]
+			if r == utf8.RuneError {
+				continue
+			}
+			err = e.splice(e.cursor, 0, string(r))
+			e.cursor++
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// splice deletes del code points at pos and inserts ins, clamped to the
+// text as it is when the edit applies.
+func (e *editor) splice(pos, del int, ins string) error {
+	return e.d.EditFunc(func(n int) ([]ot.Op, error) {
+		pos = min(max(pos, 0), n)
+		del = min(del, n-pos)
+		if del == 0 && ins == "" {
+			return nil, nil
+		}
+		op, err := ot.FromPatch(n, pos, del, ins)
+		return []ot.Op{op}, err
+	})
+}
+
+func (e *editor) arrow(c byte) {
+	text := []rune(e.d.Text())
+	e.cursor = min(max(e.cursor, 0), len(text))
+	lineStart := func(p int) int {
+		for p > 0 && text[p-1] != '\n' {
+			p--
+		}
+		return p
+	}
+	switch c {
+	case 'C':
+		e.cursor = min(e.cursor+1, len(text))
+	case 'D':
+		e.cursor = max(e.cursor-1, 0)
+	case 'A', 'B':
+		start := lineStart(e.cursor)
+		col := e.cursor - start
+		var target int
+		if c == 'A' {
+			if start == 0 {
+				return
+			}
+			target = lineStart(start - 1)
+		} else {
+			end := start
+			for end < len(text) && text[end] != '\n' {
+				end++
+			}
+			if end == len(text) {
+				return
+			}
+			target = end + 1
+		}
+		p := target
+		for p < len(text) && p-target < col && text[p] != '\n' {
+			p++
+		}
+		e.cursor = p
+	}
+}
+
+// moveCursor moves a cursor through a remote op: inserts before it push
+// it right, deletes before or around it pull it left.
+func moveCursor(cursor int, op ot.Op) int {
+	in, out := 0, 0
+	for _, c := range op.Comps {
+		if in > cursor || (in == cursor && c.Kind != ot.Insert) {
+			break
+		}
+		switch c.Kind {
+		case ot.Retain:
+			step := min(c.N, cursor-in)
+			in += step
+			out += step
+			if step < c.N {
+				return out
+			}
+		case ot.Insert:
+			out += c.N
+		case ot.Delete:
+			if cursor < in+c.N {
+				return out
+			}
+			in += c.N
+		}
+	}
+	return out + (cursor - in)
+}
+
+// draw repaints the screen: the text (wrapped to the width), a status line.
+func (e *editor) draw(width, height int) {
+	text := []rune(e.d.Text())
+	e.cursor = min(max(e.cursor, 0), len(text))
+	width = max(width, 10)
+	var b strings.Builder
+	b.WriteString("\x1b[H\x1b[2J")
+	row, col, crow, ccol := 0, 0, 0, 0
+	for i, r := range text {
+		if i == e.cursor {
+			crow, ccol = row, col
+		}
+		if r == '\n' || col == width {
+			b.WriteString("\r\n")
+			row, col = row+1, 0
+			if r == '\n' {
+				continue
+			}
+		}
+		b.WriteRune(r)
+		col++
+	}
+	if e.cursor == len(text) {
+		crow, ccol = row, col
+	}
+	state := "offline"
+	if e.d.Online() {
+		state = "online"
+	}
+	if e.d.Pending() {
+		state += ", sending"
+	}
+	fmt.Fprintf(&b, "\x1b[%d;1H\x1b[7m %s | %s | v%d | %s | Ctrl-O offline/online, Ctrl-Q quit \x1b[0m",
+		height, e.doc[:min(8, len(e.doc))], state, e.d.Version(), e.status)
+	fmt.Fprintf(&b, "\x1b[%d;%dH", crow+1, ccol+1)
+	_, _ = io.WriteString(e.out, b.String())
+}
