@@ -113,7 +113,11 @@ type meterCollector struct {
 	bytes, cpu, ops *prometheus.Desc
 }
 
-func (c *meterCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.bytes; ch <- c.cpu; ch <- c.ops }
+func (c *meterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.bytes
+	ch <- c.cpu
+	ch <- c.ops
+}
 
 func (c *meterCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.m.Snapshot()
