@@ -46,12 +46,12 @@ type simNode struct {
 }
 
 // newSimCluster starts a simulated network whose packets take oneWay to
-// cross it (simnet applies the latency on both the sender's and the
-// receiver's link, so each gets half).
+// cross it (simnet's router adds LatencyFunc once per packet; the links
+// only model bandwidth).
 func newSimCluster(t testing.TB, oneWay time.Duration, gossip bool) *simCluster {
 	c := &simCluster{
 		t:   t,
-		net: &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay / 2)},
+		net: &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay)},
 		link: simnet.NodeBiDiLinkSettings{
 			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
