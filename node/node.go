@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/keystore"
@@ -27,6 +28,9 @@ import (
 
 // ProtocolPrefix is the private DHT's protocol prefix: "/c2c/kad/1.0.0".
 const ProtocolPrefix = "/c2c"
+
+// GossipMaxMessageBytes caps one gossipsub message on every node.
+const GossipMaxMessageBytes = 2 << 20
 
 // Node is a running c2c host. Build one with New; stop it with Close.
 type Node struct {
@@ -221,6 +225,25 @@ func (n *Node) startPubSub(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	ps, err := pubsub.NewGossipSub(ctx, n.host,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		// Room for the largest CloneDoc entry (a 1 MiB body plus its
+		// envelope, hashes and signatures); gossipsub's default is 1 MiB.
+		pubsub.WithMaxMessageSize(GossipMaxMessageBytes),
+		// Scoring makes a validator's rejection cost the sender: services
+		// set per-topic weights (netproto.ScoreTopic), and a peer that keeps
+		// sending invalid messages drops below these thresholds and is
+		// first ignored, then graylisted. IP colocation is not penalized:
+		// many clones share a provider's address.
+		pubsub.WithPeerScore(&pubsub.PeerScoreParams{
+			Topics:           map[string]*pubsub.TopicScoreParams{},
+			AppSpecificScore: func(peer.ID) float64 { return 0 },
+			DecayInterval:    time.Second,
+			DecayToZero:      0.01,
+			RetainScore:      10 * time.Minute,
+		}, &pubsub.PeerScoreThresholds{
+			GossipThreshold:   -500,
+			PublishThreshold:  -1000,
+			GraylistThreshold: -2500,
+		}),
 	)
 	if err != nil {
 		cancel()
