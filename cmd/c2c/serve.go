@@ -59,6 +59,10 @@ what to run. On boot it joins through the --bootstrap providers (retrying
 with backoff, and rejoining if they restart), publishes its certificate in
 the directory and keeps it fresh.
 
+It also runs the clone's CloneDoc document service and its control socket,
+<data>/control.sock (mode 0600: only the owner's OS user can use it), which
+c2c doc talks to.
+
 It prints its peer ID and listen addresses, writes them to <data>/addrs,
 writes <data>/ready once its certificate is published, and stops cleanly on
 SIGINT or SIGTERM.
