@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clone2clone/c2c/control"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/node"
+)
+
+// memberParity is the parity of the first byte of the clone's key in dir:
+// c2c sequencer --byzantine=equivocate forks odd keys from even ones.
+func memberParity(t *testing.T, dir string) byte {
+	t.Helper()
+	cert, err := node.ReadOwnerCert(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := netproto.MemberOf(cert.Clone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[0] % 2
+}
+
+// An equivocating sequencer process (the --byzantine test tool): the owner
+// sees the fork alarm through c2c doc watch --until alarm (exit status 3)
+// and c2c doc show.
+func TestForkAlarmProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the c2c binary")
+	}
+	start := time.Now()
+	bin := c2cBinary(t)
+	root := t.TempDir()
+	const ready = 60 * time.Second
+	ctx := context.Background()
+
+	if _, errOut, err := runC2C(bin, nil, "keygen", "--data", filepath.Join(root, "user")); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, errOut)
+	}
+	keyPath := filepath.Join(root, "user", "user.key")
+	// Enroll clones until one has an even key and one an odd key, so the
+	// fork separates them.
+	dirs := map[byte]string{}
+	for i := 0; len(dirs) < 2; i++ {
+		dir := filepath.Join(root, "clone-"+string(rune('a'+i)))
+		if _, errOut, err := runC2C(bin, nil, "enroll", "--key", keyPath, "--device", "dev-"+string(rune('a'+i)), "--clone-data", dir); err != nil {
+			t.Fatalf("enroll: %v\n%s", err, errOut)
+		}
+		if _, ok := dirs[memberParity(t, dir)]; !ok {
+			dirs[memberParity(t, dir)] = dir
+		}
+	}
+	pDir := filepath.Join(root, "p1")
+	prov := startProc(t, bin, "provider", nil, "provider", "--data", pDir, "--listen", loopback)
+	waitFile(t, prov, filepath.Join(pDir, readyFile), ready)
+	bootEnv := []string{"C2C_BOOTSTRAP=" + strings.Join(strings.Fields(waitFile(t, prov, filepath.Join(pDir, addrsFile), ready)), ",")}
+	seqDir := filepath.Join(root, "seq")
+	seq := startProc(t, bin, "sequencer", bootEnv, "sequencer", "--data", seqDir, "--listen", "/ip4/127.0.0.1/tcp/0",
+		"--byzantine", "equivocate", "--byzantine-at", "4")
+	waitFile(t, seq, filepath.Join(seqDir, readyFile), ready)
+	seqAddr := strings.Fields(waitFile(t, seq, filepath.Join(seqDir, addrsFile), ready))[0]
+	var clients []*control.Client
+	var procs []*proc
+	for _, parity := range []byte{0, 1} {
+		dir := dirs[parity]
+		p := startProc(t, bin, filepath.Base(dir), bootEnv, "clone", "--data", dir, "--listen", loopback)
+		waitFile(t, p, filepath.Join(dir, readyFile), ready)
+		procs = append(procs, p)
+		c := control.NewClient(filepath.Join(dir, control.SocketFile))
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	owner := dirs[0]
+	out, errOut, err := runC2C(bin, nil, "doc", "create", "--data", owner, "--sequencer", seqAddr)
+	if err != nil {
+		t.Fatalf("doc create: %v\n%s", err, errOut)
+	}
+	doc := strings.TrimSpace(out)
+	cert, err := node.ReadOwnerCert(dirs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runC2C(bin, nil, "doc", "invite", "--data", owner, doc, cert.User.String(), cert.Device); err != nil {
+		t.Fatalf("doc invite: %v\n%s", err, errOut)
+	}
+	waitCond(t, ready, "the invited clone holds the key", func() bool {
+		in, err := clients[1].Show(ctx, doc)
+		return err == nil && in.Role == "writer" && in.Applied == in.Seq
+	})
+	watch := startProc(t, bin, "watch", nil, "doc", "watch", "--data", owner, doc, "--until", "alarm")
+	// Both clones edit until the watcher exits on the alarm.
+	var watchErr error
+	waitCond(t, ready, "c2c doc watch exits on the fork alarm", func() bool {
+		for _, c := range clients {
+			_, _ = c.Edit(ctx, doc, control.EditRequest{Kind: control.EditAppend, Text: "x"})
+		}
+		select {
+		case watchErr = <-watch.done:
+			watch.done <- watchErr
+			return true
+		default:
+			return false
+		}
+	})
+	var exitErr *exec.ExitError
+	if !errors.As(watchErr, &exitErr) || exitErr.ExitCode() != 3 {
+		t.Fatalf("doc watch --until alarm: %v, want exit status 3", watchErr)
+	}
+	for i, dir := range []string{dirs[0], dirs[1]} {
+		waitCond(t, ready, "the alarm in doc show", func() bool {
+			out, _, err := runC2C(bin, nil, "doc", "show", "--data", dir, doc)
+			return err == nil && strings.Contains(out, "ALARM:")
+		})
+		t.Logf("clone %d shows the alarm (%v)", i, time.Since(start).Round(time.Millisecond))
+	}
+	for _, p := range procs {
+		p.stop(t)
+	}
+	seq.stop(t)
+	prov.stop(t)
+}
