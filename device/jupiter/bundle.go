@@ -115,15 +115,26 @@ func identity(n int) ot.Op {
 	return op
 }
 
+// composeAll composes ops pairwise, level by level: each level costs
+// O(total components), so n ops take O(total log n) instead of the
+// O(n x components) of folding them one by one into a growing op.
 func composeAll(ops []ot.Op) (ot.Op, error) {
-	acc := ops[0]
-	for _, o := range ops[1:] {
-		var err error
-		if acc, err = ot.Compose(acc, o); err != nil {
-			return ot.Op{}, fmt.Errorf("%w: %w", ErrOp, err)
+	level := ops
+	for len(level) > 1 {
+		next := make([]ot.Op, 0, (len(level)+1)/2)
+		for i := 0; i+1 < len(level); i += 2 {
+			c, err := ot.Compose(level[i], level[i+1])
+			if err != nil {
+				return ot.Op{}, fmt.Errorf("%w: %w", ErrOp, err)
+			}
+			next = append(next, c)
 		}
+		if len(level)%2 == 1 {
+			next = append(next, level[len(level)-1])
+		}
+		level = next
 	}
-	return acc, nil
+	return level[0], nil
 }
 
 func snapshotSmaller(text string, op ot.Op) bool {

@@ -2,7 +2,9 @@ package jupiter
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync/ot"
 )
@@ -154,6 +156,43 @@ func TestDiff(t *testing.T) {
 		got, err := ot.ApplyString(c[0], Diff(c[0], c[1]))
 		if err != nil || got != c[1] {
 			t.Fatalf("Diff(%q,%q) gives %q, %v", c[0], c[1], got, err)
+		}
+	}
+}
+
+func TestComposeAllMatchesFold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	text := "start"
+	var ops []ot.Op
+	for range 37 {
+		op := randomOp(rng, utf8.RuneCountInString(text))
+		ops = append(ops, op)
+		var err error
+		if text, err = ot.ApplyString(text, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := composeAll(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ot.ApplyString("start", c); err != nil || got != text {
+		t.Fatalf("composed gives %q (%v), want %q", got, err, text)
+	}
+}
+
+func BenchmarkBundle10k(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	s := NewServer(1, "", DefaultParams())
+	for range 10000 {
+		if err := s.Remote(randomOp(rng, s.Len())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Bundle("d", Hello{Epoch: 1, Version: 0, Buffered: true}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
