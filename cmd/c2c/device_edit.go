@@ -124,9 +124,17 @@ func (e *editor) key(ctx context.Context, k []byte, reconnected chan<- error) (q
 				go func() { reconnected <- e.d.Connect(ctx) }()
 			}
 			k = k[1:]
-		case len(k) >= 3 && k[0] == 0x1b && k[1] == '[':
-			e.arrow(k[2])
-			k = k[3:]
+		case len(k) >= 2 && k[0] == 0x1b && (k[1] == '[' || k[1] == 'O'):
+			// A CSI/SS3 sequence: parameters, then a final byte in 0x40-0x7e.
+			i := 2
+			for i < len(k) && (k[i] < 0x40 || k[i] > 0x7e) {
+				i++
+			}
+			if i < len(k) {
+				err = e.control(string(k[2:i]), k[i])
+				i++
+			}
+			k = k[i:]
 		case k[0] == 0x7f || k[0] == 0x08: // Backspace
 			if e.cursor > 0 {
 				err = e.splice(e.cursor-1, 1, "")
@@ -172,6 +180,21 @@ func (e *editor) splice(pos, del int, ins string) error {
 	})
 }
 
+// control handles a terminal control sequence: arrows, Home, End, Delete.
+func (e *editor) control(params string, final byte) error {
+	switch {
+	case final == '~' && params == "3":
+		return e.splice(e.cursor, 1, "")
+	case final == 'H' || (final == '~' && (params == "1" || params == "7")):
+		e.arrow('H')
+	case final == 'F' || (final == '~' && (params == "4" || params == "8")):
+		e.arrow('F')
+	case final >= 'A' && final <= 'D':
+		e.arrow(final)
+	}
+	return nil
+}
+
 func (e *editor) arrow(c byte) {
 	text := []rune(e.d.Text())
 	e.cursor = min(max(e.cursor, 0), len(text))
@@ -182,6 +205,12 @@ func (e *editor) arrow(c byte) {
 		return p
 	}
 	switch c {
+	case 'H':
+		e.cursor = lineStart(e.cursor)
+	case 'F':
+		for e.cursor < len(text) && text[e.cursor] != '\n' {
+			e.cursor++
+		}
 	case 'C':
 		e.cursor = min(e.cursor+1, len(text))
 	case 'D':

@@ -151,6 +151,32 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
+func TestStateOfflineBufferOnly(t *testing.T) {
+	s := NewServer(5, "abc", DefaultParams())
+	c := connected(t, s, "phone")
+	c.Disconnect()
+	if _, err := c.Local(mustPatch(t, 3, 0, 0, "<off>")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := UnmarshalClient(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Text() != "<off>abc" || !d.Buffered() || d.Inflight() != nil {
+		t.Fatalf("decoded %q", d.Text())
+	}
+	// A state whose text does not follow from base and buffer is refused.
+	c.text = ot.NewDoc("<of>abc")
+	bad, _ := c.MarshalBinary()
+	if _, err := UnmarshalClient(bad); !errors.Is(err, ErrState) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestDiff(t *testing.T) {
 	for _, c := range [][2]string{{"", ""}, {"abc", "abc"}, {"abc", ""}, {"", "xyz"}, {"abcdef", "abXYef"}, {"aaa", "aaaa"}, {"hé", "hè"}} {
 		got, err := ot.ApplyString(c[0], Diff(c[0], c[1]))

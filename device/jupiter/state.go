@@ -121,10 +121,14 @@ func UnmarshalClient(b []byte) (*Client, error) {
 	}
 	// Lengths line up; the content must too.
 	t := c.base.String()
-	for _, op := range []*ot.Op{first, c.buffer} {
-		if op == nil || (op == c.buffer && first == c.buffer) {
-			continue
-		}
+	var pending []*ot.Op
+	if c.inflight != nil {
+		pending = append(pending, &c.inflight.Op)
+	}
+	if c.buffer != nil {
+		pending = append(pending, c.buffer)
+	}
+	for _, op := range pending {
 		var err error
 		if t, err = ot.ApplyString(t, *op); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
