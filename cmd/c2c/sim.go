@@ -49,6 +49,11 @@ JSON. 1000 instances need about 8 GB of memory.
 			if nodeLogs {
 				log = g.log
 			}
+			go func() { // Main cannot be cancelled: an interrupt ends the process
+				<-cmd.Context().Done()
+				fmt.Fprintln(cmd.ErrOrStderr(), "c2c sim: interrupted")
+				os.Exit(130)
+			}()
 			insim.Main(p, log, func(sum *scenario.Summary, err error) error {
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
