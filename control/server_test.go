@@ -85,15 +85,32 @@ func TestControlAPI(t *testing.T) {
 		return err == nil && in.Role == "writer" && in.Applied == in.Seq
 	})
 
-	// b watches; a edits.
-	events := make(chan Event, 100)
+	// b watches; a edits. Edits can be batched (composed) into one entry,
+	// so the watcher is first known to be subscribed by seeing any of a
+	// stream of single-dot appends.
+	events := make(chan Event, 1000)
 	wctx, wcancel := context.WithCancel(ctx)
 	watchDone := make(chan error, 1)
 	go func() {
 		watchDone <- cb.Watch(wctx, doc, func(ev Event) bool { events <- ev; return true })
 	}()
+	waitFor(t, "b's watcher sees a's edits", func() bool {
+		if _, err := ca.Edit(ctx, doc, EditRequest{Kind: EditAppend, Text: "."}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == "update" && strings.Contains(ev.Inserted, ".") {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
 	for _, req := range []EditRequest{
-		{Kind: EditAppend, Text: "hello world"},
+		{Kind: EditSet, Text: "hello world"},
 		{Kind: EditInsert, Text: "big ", At: 6},
 		{Kind: EditDelete, At: 0, Count: 6},
 		{Kind: EditAppend, Text: "!"},
@@ -109,7 +126,7 @@ func TestControlAPI(t *testing.T) {
 		return ia.Text == want && ib.Text == want && !ia.Pending && ia.Seq == ib.Seq && ia.Head == ib.Head
 	})
 	var inserted strings.Builder
-	waitFor(t, "b's watcher saw a's inserts", func() bool {
+	waitFor(t, "b's watcher saw the final append", func() bool {
 		for {
 			select {
 			case ev := <-events:
@@ -117,7 +134,7 @@ func TestControlAPI(t *testing.T) {
 					inserted.WriteString(ev.Inserted)
 				}
 			default:
-				return strings.Contains(inserted.String(), "hello world") && strings.Contains(inserted.String(), "!")
+				return strings.Contains(inserted.String(), "!")
 			}
 		}
 	})
