@@ -133,6 +133,7 @@ func TestCrashProcesses(t *testing.T) {
 	seqDir := filepath.Join(root, "seq")
 	seqListen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freeTCPPort(t))
 	startSeq := func(name string) *proc {
+		_ = os.Remove(filepath.Join(seqDir, readyFile)) // left by a killed process
 		p := startProc(t, bin, name, bootEnv, "sequencer", "--data", seqDir, "--listen", seqListen)
 		waitFile(t, p, filepath.Join(seqDir, readyFile), ready)
 		return p
@@ -144,6 +145,7 @@ func TestCrashProcesses(t *testing.T) {
 	cloneDir := func(i int) string { return filepath.Join(root, devices[i]) }
 	clones := make([]*proc, len(devices))
 	startClone := func(i int, name string) {
+		_ = os.Remove(filepath.Join(cloneDir(i), readyFile))
 		clones[i] = startProc(t, bin, name, bootEnv, "clone", "--data", cloneDir(i), "--listen", cloneListen)
 		waitFile(t, clones[i], filepath.Join(cloneDir(i), readyFile), ready)
 	}
