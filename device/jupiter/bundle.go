@@ -25,6 +25,11 @@ type Bundle struct {
 	From, To uint64
 	Op       ot.Op
 	Snapshot *string
+	// Unapplied (with a Snapshot only): the client's in-flight edit is not
+	// in the snapshot; it is rebased and sent again. It happens when the
+	// client's history is unknown here (the clone restarted) and the
+	// device's last applied counter (Restore) is below the edit's.
+	Unapplied bool
 }
 
 // Bundle answers h: it applies h's in-flight edit unless it was applied
@@ -38,10 +43,15 @@ func (s *Server) Bundle(device string, h Hello) (Bundle, error) {
 	b := Bundle{Epoch: s.epoch, From: h.Version, To: s.Version()}
 	known := h.Epoch == s.epoch && h.Version >= s.base && h.Version <= s.Version()
 	if !known {
-		if h.Inflight != nil {
-			// Whether it was applied before is unknowable here.
-			return b, fmt.Errorf("%w: client at epoch %x version %d with an edit in flight, server at %x [%d,%d]",
-				ErrEpoch, h.Epoch, h.Version, s.epoch, s.base, s.Version())
+		if e := h.Inflight; e != nil {
+			if !s.restored {
+				// Whether it was applied before is unknowable here.
+				return b, fmt.Errorf("%w: client at epoch %x version %d with an edit in flight, server at %x [%d,%d]",
+					ErrEpoch, h.Epoch, h.Version, s.epoch, s.base, s.Version())
+			}
+			b = s.snapshot(b)
+			b.Unapplied = s.LastCounter(device) < e.Counter
+			return b, nil
 		}
 		return s.snapshot(b), nil
 	}

@@ -181,6 +181,18 @@ func (c *Client) resume(b Bundle) (*Edit, error) {
 	if b.Snapshot == nil && (b.Epoch != c.epoch || b.From != c.version) {
 		return nil, fmt.Errorf("%w: bundle from %x/%d, client at %x/%d", ErrProtocol, b.Epoch, b.From, c.epoch, c.version)
 	}
+	if c.inflight != nil && b.Snapshot != nil && b.Unapplied {
+		// Not applied: it becomes the head of the buffer, rebased below
+		// and sent again.
+		pending := c.inflight.Op
+		if c.buffer != nil {
+			var err error
+			if pending, err = ot.Compose(pending, *c.buffer); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrOp, err)
+			}
+		}
+		c.buffer, c.inflight = &pending, nil
+	}
 	// The bundle acknowledges the in-flight edit.
 	if c.inflight != nil {
 		if err := c.base.Apply(c.inflight.Op); err != nil {

@@ -222,3 +222,51 @@ func BenchmarkBundle10k(b *testing.B) {
 		}
 	}
 }
+
+// After a clone restart with persisted counters, a device with an edit in
+// flight learns whether it was applied: applied edits are not resent,
+// unapplied ones are, each once.
+func TestRestartWithRestoredCounters(t *testing.T) {
+	for _, applied := range []bool{true, false} {
+		s := NewServer(1, "abc", DefaultParams())
+		c := connected(t, s, "phone")
+		e, err := c.Local(mustPatch(t, 3, 3, 0, "X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Local(mustPatch(t, 4, 0, 0, "Y")); err != nil {
+			t.Fatal(err)
+		}
+		if applied {
+			if _, _, err := s.Receive("phone", *e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Disconnect()
+		restarted := NewServer(2, s.Text(), DefaultParams())
+		restarted.Restore(map[string]uint64{"phone": s.LastCounter("phone")})
+		if err := restarted.Remote(mustPatch(t, restarted.Len(), 0, 0, "r")); err != nil {
+			t.Fatal(err)
+		}
+		b, err := restarted.Bundle("phone", c.Connect())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Snapshot == nil || b.Unapplied == applied {
+			t.Fatalf("applied=%v: bundle %+v", applied, b)
+		}
+		next, err := c.Resume(b)
+		if err != nil || next == nil {
+			t.Fatalf("resume: %v %v", next, err)
+		}
+		if _, dup, err := restarted.Receive("phone", *next); err != nil || dup {
+			t.Fatalf("resend: dup %v err %v", dup, err)
+		}
+		if _, err := c.Ack(next.Counter); err != nil {
+			t.Fatal(err)
+		}
+		if restarted.Text() != "rYabcX" || c.Text() != "rYabcX" {
+			t.Fatalf("applied=%v: server %q client %q", applied, restarted.Text(), c.Text())
+		}
+	}
+}

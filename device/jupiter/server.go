@@ -45,6 +45,8 @@ type Server struct {
 	base    uint64 // version of hist[0]
 	hist    []Entry
 	devices map[string]*deviceState
+	// restored: devices holds every counter ever applied (Restore ran).
+	restored bool
 }
 
 // NewServer starts a history named epoch (pick it at random per start) over
@@ -126,6 +128,22 @@ func (s *Server) Receive(device string, e Edit) (applied ot.Op, dup bool, err er
 	ds.counter, ds.at = e.Counter, s.Version()
 	s.append(Entry{Op: op, Device: device, Counter: e.Counter})
 	return op, false, nil
+}
+
+// Restore declares the last counter applied for every device before this
+// history started (the clone persisted them; a device missing from counters
+// applied none). A device reconnecting from an older history with an edit
+// in flight then learns whether to resend it, instead of ErrEpoch.
+func (s *Server) Restore(counters map[string]uint64) {
+	for device, c := range counters {
+		ds := s.devices[device]
+		if ds == nil {
+			ds = &deviceState{}
+			s.devices[device] = ds
+		}
+		ds.counter = max(ds.counter, c)
+	}
+	s.restored = true
 }
 
 // LastCounter is the last counter applied for device (0 if none).

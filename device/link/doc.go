@@ -6,7 +6,9 @@
 //
 //	device -> clone   Hello   user, device name, doc, jupiter.Hello
 //	                  Edit    counter, base version, op
-//	clone -> device   Bundle  epoch, from, to, op or snapshot (always first)
+//	clone -> device   Bundle  epoch, from, to, op or snapshot (always first;
+//	                          flag 0 op, 1 snapshot, 2 snapshot without the
+//	                          device's in-flight edit)
 //	                  Op      a remote op, already ordered (version + 1)
 //	                  Ack     the counter of the device's edit (version + 1)
 //	                  Refuse  a reason code and text; the clone then resets

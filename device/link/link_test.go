@@ -34,6 +34,7 @@ func samples(t testing.TB) []*Message {
 		{Kind: KindEdit, Edit: &jupiter.Edit{Counter: 1, Base: 0, Op: op}},
 		{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Op: op}},
 		{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Snapshot: &snap}},
+		{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Snapshot: &snap, Unapplied: true}},
 		{Kind: KindOp, Op: &op},
 		{Kind: KindAck, Ack: 99},
 		{Kind: KindRefuse, Code: RefuseWrongKey, Reason: "wrong key"},

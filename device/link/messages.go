@@ -104,7 +104,11 @@ func Encode(m *Message) ([]byte, error) {
 		b = binary.AppendUvarint(b, bd.From)
 		b = binary.AppendUvarint(b, bd.To)
 		if bd.Snapshot != nil {
-			b = append(b, 1)
+			flag := byte(1)
+			if bd.Unapplied {
+				flag = 2
+			}
+			b = append(b, flag)
 			b = appendBytes(b, []byte(*bd.Snapshot))
 		} else {
 			b = append(b, 0)
@@ -182,7 +186,8 @@ func Decode(b []byte) (*Message, error) {
 		bd := &jupiter.Bundle{Epoch: r.uvarint(), From: r.uvarint(), To: r.uvarint()}
 		switch snap := r.fixed(1); {
 		case r.err != nil:
-		case snap[0] == 1:
+		case snap[0] == 1 || snap[0] == 2:
+			bd.Unapplied = snap[0] == 2
 			t := r.bytes()
 			if r.err == nil && !utf8.Valid(t) {
 				r.fail("snapshot text")

@@ -15,6 +15,9 @@
 // a subscription drained inside EditFunc too, so the history here always
 // matches the clone's text. A second subscription only wakes the drainer.
 //
+// With WithStore the device counters survive a clone restart: a device
+// whose edit was in flight then gets a snapshot saying whether to resend it.
+//
 //	srv, err := server.New(h, svc, cert)   // cert: node.ReadOwnerCert(dataDir)
 //	defer srv.Close()
 package server

@@ -49,6 +49,14 @@ func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
 		return nil, err
 	}
 	hb.srv = jupiter.NewServer(epoch, text, s.params.History)
+	if s.store != nil {
+		counters, err := s.loadCounters(hb.ctx, doc)
+		if err != nil {
+			hb.stop(err)
+			return nil, err
+		}
+		hb.srv.Restore(counters)
+	}
 	s.wg.Add(1)
 	go hb.pump(wake)
 	return hb, nil
@@ -237,6 +245,9 @@ func (hb *hub) open(se *session, h jupiter.Hello) (jupiter.Bundle, error) {
 	if old != nil {
 		old.end()
 	}
+	if err == nil && h.Inflight != nil && !b.Unapplied {
+		err = hb.s.saveCounter(hb.ctx, hb.doc, se.device, h.Inflight.Counter)
+	}
 	return b, err
 }
 
@@ -249,7 +260,10 @@ func (hb *hub) edit(device string, e jupiter.Edit) error {
 		}
 		return hb.appended(v0)
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return hb.s.saveCounter(hb.ctx, hb.doc, device, e.Counter)
 }
 
 // appended returns the device op appended since v0, for the engine (hb.mu held).
