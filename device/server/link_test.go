@@ -11,6 +11,7 @@ import (
 
 	"github.com/clone2clone/c2c/device/client"
 	"github.com/clone2clone/c2c/device/link"
+	"github.com/clone2clone/c2c/device/server"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/ot"
 )
@@ -222,4 +223,72 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// The clone restarts while the device's edit is on the wire (never
+// applied): with persisted counters the device is told, resends it once,
+// and everything converges.
+func TestCloneRestartWithEditInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 4, 10*time.Millisecond, 5*time.Millisecond, 20*time.Millisecond)
+		seq := w.sequencer()
+		a, b := w.clone(), w.clone()
+		d := w.n.NewDoc(seq, a, b)
+		store := netsim.MemDatastore()
+		e := w.enroll(a, "phone")
+		e.srv.Close() // the harness's server: replaced by one with a store
+		srv1, err := server.New(a.H, a.Svc, e.cert, server.WithLogger(w.n.Log), server.WithStore(store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, dc := w.device(e)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		doc, err := dc.Open(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.EditFunc(insertAt(0, "one ")); err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.WaitSynced(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Sent, and the clone goes down before reading it.
+		if err := doc.EditFunc(insertAt(1<<30, "two")); err != nil {
+			t.Fatal(err)
+		}
+		srv1.Close()
+		a.StopService()
+		if !doc.Pending() {
+			t.Fatal("the edit was acknowledged before the restart")
+		}
+		w.n.StartClone(a)
+		srv2, err := server.New(a.H, a.Svc, e.cert, server.WithLogger(w.n.Log), server.WithStore(store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv2.Close()
+		if err := b.Svc.EditFunc(ctx, d.ID, insertAt(0, "b: ")); err != nil {
+			t.Fatal(err)
+		}
+		d.WaitConverged(time.Minute)
+		doc.Disconnect()
+		if err := doc.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.WaitSynced(ctx); err != nil {
+			t.Fatal(err)
+		}
+		d.WaitConverged(time.Minute)
+		want, _ := b.Svc.Text(d.ID)
+		if err := doc.WaitText(ctx, func(s string) bool { return s == want }); err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range []string{"one ", "two", "b: "} {
+			if strings.Count(want, part) != 1 || len(want) != len("one ")+len("two")+len("b: ") {
+				t.Fatalf("text %q: want each edit once", want)
+			}
+		}
+	})
 }
