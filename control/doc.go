@@ -8,9 +8,10 @@
 // (SocketFile). The socket file is created with mode 0600 inside the clone's
 // data dir (mode 0700), so only the OS user that runs the clone can connect:
 // the file permissions are the owner authentication, as for the docker or
-// containerd sockets. There is no network listener and no token; anyone who
-// can open the socket is the owner. The server refuses to start if the
-// socket's directory is readable or writable by others.
+// containerd sockets. On Linux the server also checks each connection's
+// peer credentials (SO_PEERCRED) and drops those of another OS user. There
+// is no network listener and no token. The server refuses to start if the
+// socket's directory is accessible to group or others.
 //
 // # Endpoints (document IDs are 64 hex digits; a unique prefix of 8 or more works)
 //
@@ -49,6 +50,8 @@ var (
 	ErrFailed = errors.New("control: operation failed")
 	// ErrInsecureSocket: the socket's directory is accessible to other users.
 	ErrInsecureSocket = errors.New("control: socket directory not private")
+	// ErrForeignUser: a connection came from another OS user (dropped).
+	ErrForeignUser = errors.New("control: connection from another user")
 )
 
 // Error codes on the wire.

@@ -103,6 +103,7 @@ func (s *Server) Listen(path string) error {
 		ln.Close()
 		return fmt.Errorf("control: chmod socket: %w", err)
 	}
+	ln = &ownerListener{Listener: ln, log: s.log}
 	s.ln, s.path, s.done, s.closing = ln, path, make(chan struct{}), make(chan struct{})
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -156,4 +157,25 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/docs/{doc}/log", s.logEntries)
 	mux.HandleFunc("GET /v1/docs/{doc}/events", s.events)
 	return mux
+}
+
+// ownerListener drops connections that checkPeer refuses.
+type ownerListener struct {
+	net.Listener
+	log *slog.Logger
+}
+
+func (l *ownerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPeer(c); err != nil {
+			l.log.Warn("control connection refused", "err", err)
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,7 +225,7 @@ func TestControlSocketFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Simulate a killed clone: the socket file stays behind.
-	first.ln.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
+	first.ln.(*ownerListener).Listener.(*net.UnixListener).SetUnlinkOnClose(false)
 	first.http.Close()
 	<-first.done
 	second := NewServer(a.Svc, a.H.ID())
