@@ -140,7 +140,7 @@ func TestRefusals(t *testing.T) {
 // bundle much smaller than the envelopes it missed; its offline edits merge.
 func TestCatchUpBundle(t *testing.T) {
 	n := 1000
-	if !testing.Short() {
+	if !testing.Short() && !raceEnabled { // -race: the race detector makes 10,000 slow
 		n = 10000
 	}
 	synctest.Test(t, func(t *testing.T) {
