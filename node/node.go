@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 	"github.com/libp2p/go-libp2p"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -163,15 +166,48 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 		rm.Close()
 		return err
 	}
+	listen := n.cfg.ListenAddrs
+	if n.opts.datastore == nil && n.cfg.DataDir != "" {
+		listen = stickyListenAddrs(listen, readListenFile(n.cfg.DataDir))
+	}
+	h, err := n.newHost(key, listen, rm, cm)
+	if err != nil && !slices.EqualFunc(listen, n.cfg.ListenAddrs, ma.Multiaddr.Equal) {
+		// A remembered port is taken: fall back to fresh ones.
+		n.log.Warn("previous listen ports unavailable; listening on new ones", "err", err)
+		if rm, err = newResourceManager(n.cfg.Params); err != nil {
+			return err
+		}
+		if cm, err = newConnManager(n.cfg.Params); err != nil {
+			rm.Close()
+			return err
+		}
+		h, err = n.newHost(key, n.cfg.ListenAddrs, rm, cm)
+	}
+	if err != nil {
+		return fmt.Errorf("node: libp2p host: %w", err)
+	}
+	n.host = h
+	n.closers = append(n.closers, h.Close) // also closes rm and cm
+	if n.opts.datastore == nil && n.cfg.DataDir != "" && len(n.cfg.ListenAddrs) > 0 {
+		if err := writeListenFile(n.cfg.DataDir, h.Network().ListenAddresses()); err != nil {
+			n.log.Warn("remembering listen addresses", "err", err)
+		}
+	}
+	return nil
+}
+
+// newHost builds the libp2p host listening on listen. On error the host
+// owns nothing: rm and cm are closed.
+func (n *Node) newHost(key crypto.PrivKey, listen []ma.Multiaddr, rm network.ResourceManager, cm connmgr.ConnManager) (host.Host, error) {
 	lopts := []libp2p.Option{
 		libp2p.Identity(key),
-		libp2p.ListenAddrs(n.cfg.ListenAddrs...),
+		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 	}
-	if len(n.cfg.ListenAddrs) == 0 {
+	if len(listen) == 0 {
 		lopts = append(lopts, libp2p.NoListenAddrs)
 	}
 	if n.cfg.Role != RoleDevice {
@@ -188,11 +224,11 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 	lopts = append(lopts, n.opts.libp2pOpts...)
 	h, err := libp2p.New(lopts...)
 	if err != nil {
-		return fmt.Errorf("node: libp2p host: %w", err)
+		rm.Close()
+		_ = cm.Close()
+		return nil, err
 	}
-	n.host = h
-	n.closers = append(n.closers, h.Close) // also closes rm and cm
-	return nil
+	return h, nil
 }
 
 func (n *Node) startDHT() error {
