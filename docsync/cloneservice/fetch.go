@@ -87,6 +87,14 @@ func (s *Service) tick(d *docState, now time.Time) {
 		now.Sub(d.submitted) >= s.params.ResubmitAfter {
 		d.r.Resubmit()
 		s.handleReady(d)
+		// The envelope may be committed already with its entry lost on
+		// the way: gossip can keep using a connection that died (a peer
+		// restarted; QUIC notices only at its idle timeout), and the
+		// sequencer drops the resend as a duplicate. Pulling the tail of
+		// the log over a fresh stream finds it.
+		if _, _, missing := d.r.Missing(); !missing {
+			s.catchUp(d)
+		}
 	}
 	s.maybeGossipHead(d, now)
 	if from, to, ok := d.r.Missing(); ok && now.Sub(d.fetchAt) >= s.params.FetchRetry {
