@@ -12,10 +12,13 @@ import (
 	"github.com/clone2clone/c2c/internal/keystore"
 
 	"github.com/clone2clone/c2c/control"
+	deviceserver "github.com/clone2clone/c2c/device/server"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/node"
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/namespace"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -53,7 +56,14 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 			return nil, err
 		}
 		fmt.Fprintf(g.stdout, "control socket: %s\n", srv.Path())
-		return srv.Close, nil
+		// The device link: the enrolled phone connects here (and only here).
+		link, err := deviceserver.New(n.Host(), svc, n.OwnerCert(), deviceserver.WithLogger(g.log),
+			deviceserver.WithStore(namespace.Wrap(n.Datastore(), datastore.NewKey("/device"))))
+		if err != nil {
+			_ = srv.Close()
+			return nil, fmt.Errorf("device link: %w", err)
+		}
+		return func() error { return errors.Join(link.Close(), srv.Close()) }, nil
 	}
 	return func() error { return nil }, nil
 }
