@@ -222,6 +222,14 @@ func (r *Replica) decodeEdit(e *Entry) (ot.Op, error) {
 
 // applyRemote transforms a committed remote op against our in-flight op and
 // buffer (both ordered after it) and applies it to the local text.
+//
+// Crash invariant: after any prefix of persisted Ready output, Restore
+// succeeds and loses no acknowledged edit, applies none twice. Restore
+// re-derives the in-flight op from its envelope against the persisted
+// entries, but takes the buffer as persisted and applies it on top, so the
+// persisted buffer must always be based on the text of the entries persisted
+// with it: whenever a committed entry transforms the buffer, the new buffer
+// goes out in the same Ready as that entry.
 func (r *Replica) applyRemote(e *Entry, x ot.Op) {
 	var err error
 	if r.inflight != nil && r.inflight.op != nil {
@@ -237,6 +245,7 @@ func (r *Replica) applyRemote(e *Entry, x ot.Op) {
 			panic(fmt.Sprintf("docsync: buffer transform: %v", err))
 		}
 		r.buffer = &b
+		r.markPending() // the persisted buffer must move with the entry (see above)
 	}
 	if err := r.local.Apply(x); err != nil {
 		panic(fmt.Sprintf("docsync: local apply: %v", err))

@@ -191,6 +191,7 @@ func (r *Replica) revalidate() {
 		return
 	}
 	r.inflight = nil
+	defer r.markPending() // persist the new in-flight/buffer split with the entry that caused it
 	if f.intent != nil {
 		r.intents = append([]*MemberOp{f.intent}, r.intents...)
 		return // maybeSend rebuilds it, or reports why it cannot
