@@ -16,6 +16,7 @@ func small(name string, n int) scenario.Params {
 	p.Duration = 20 * time.Second
 	p.DownFor = 5 * time.Second
 	p.Churn = 0.2
+	p.EditEvery = 4 * time.Second
 	return p
 }
 
