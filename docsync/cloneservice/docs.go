@@ -72,7 +72,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	}
 	if d.submit, err = s.ps.Join(netproto.SubmitTopic(d.id)); err == nil {
 		if d.entries, err = s.ps.Join(et); err == nil {
-			if d.heads, err = s.ps.Join(ht); err == nil {
+			if d.heads, err = s.ps.Join(ht, netproto.HeadsTopicOpts()...); err == nil {
 				if d.entriesSub, err = d.entries.Subscribe(pubsub.WithBufferSize(subBuffer)); err == nil {
 					d.headsSub, err = d.heads.Subscribe(pubsub.WithBufferSize(subBuffer))
 				}

@@ -56,7 +56,7 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 		return nil, fmt.Errorf("seqservice: join: %w", err)
 	}
 	if d.entries, err = s.ps.Join(netproto.EntriesTopic(doc)); err == nil {
-		d.heads, err = s.ps.Join(netproto.HeadsTopic(doc))
+		d.heads, err = s.ps.Join(netproto.HeadsTopic(doc), netproto.HeadsTopicOpts()...)
 	}
 	if err == nil {
 		d.sub, err = d.submit.Subscribe(pubsub.WithBufferSize(s.params.QueueSize))

@@ -2,6 +2,7 @@ package netproto
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"io"
 
 	"github.com/clone2clone/c2c/docsync"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
@@ -43,8 +46,23 @@ func SubmitTopic(doc docsync.DocID) string { return topic(doc, "submit") }
 // EntriesTopic is the topic the sequencer publishes ordered entries on.
 func EntriesTopic(doc docsync.DocID) string { return topic(doc, "entries") }
 
-// HeadsTopic is the topic members gossip signed heads on.
+// HeadsTopic is the topic members gossip signed heads on. Join it with
+// HeadsTopicOpts.
 func HeadsTopic(doc docsync.DocID) string { return topic(doc, "heads") }
+
+// HeadsTopicOpts make the heads topic content-addressed: a message's ID is
+// the hash of its bytes, not its publisher and counter. Every honest member
+// gossips the same sequencer-signed head for a seq, so gossipsub spreads it
+// once instead of once per member; a forked head has other bytes and still
+// spreads. Every peer on the topic must use the same ID function.
+func HeadsTopicOpts() []pubsub.TopicOpt {
+	return []pubsub.TopicOpt{pubsub.WithTopicMessageIdFn(contentID)}
+}
+
+func contentID(m *pubsubpb.Message) string {
+	sum := sha256.Sum256(m.GetData())
+	return string(sum[:])
+}
 
 // WriteFrame writes one frame: a uvarint length, then b.
 func WriteFrame(w io.Writer, b []byte) error {
