@@ -15,8 +15,11 @@
 // a subscription drained inside EditFunc too, so the history here always
 // matches the clone's text. A second subscription only wakes the drainer.
 //
-// With WithStore the device counters survive a clone restart: a device
-// whose edit was in flight then gets a snapshot saying whether to resend it.
+// Each device's last applied edit counter is an engine meta record written
+// in the same durable batch as the edit (EditFuncMeta), so the counters
+// survive a clone restart, even kill -9, exactly in step with the text: a
+// device whose edit was in flight then gets a snapshot saying whether to
+// resend it, and the edit is applied once.
 //
 //	srv, err := server.New(h, svc, cert)   // cert: node.ReadOwnerCert(dataDir)
 //	defer srv.Close()

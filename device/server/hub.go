@@ -49,14 +49,12 @@ func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
 		return nil, err
 	}
 	hb.srv = jupiter.NewServer(epoch, text, s.params.History)
-	if s.store != nil {
-		counters, err := s.loadCounters(hb.ctx, doc)
-		if err != nil {
-			hb.stop(err)
-			return nil, err
-		}
-		hb.srv.Restore(counters)
+	counters, err := s.loadCounters(hb.ctx, doc)
+	if err != nil {
+		hb.stop(err)
+		return nil, err
 	}
+	hb.srv.Restore(counters)
 	s.wg.Add(1)
 	go hb.pump(wake)
 	return hb, nil
@@ -71,13 +69,13 @@ func (hb *hub) readText() (string, error) {
 			return "", err
 		}
 		quiet := false
-		err = hb.s.eng.EditFunc(hb.ctx, hb.doc, func(n int) ([]ot.Op, error) {
+		err = hb.s.eng.EditFuncMeta(hb.ctx, hb.doc, func(n int) ([]ot.Op, map[string][]byte, error) {
 			quiet = true
 			for drained := false; !drained; {
 				select {
 				case ev, ok := <-hb.feed:
 					if !ok {
-						return nil, ErrDesync
+						return nil, nil, ErrDesync
 					}
 					if ev.Op != nil || ev.Lost > 0 {
 						quiet = false
@@ -87,7 +85,7 @@ func (hb *hub) readText() (string, error) {
 				}
 			}
 			quiet = quiet && n == utf8.RuneCountInString(text)
-			return nil, nil
+			return nil, nil, nil
 		})
 		if err != nil {
 			return "", err
@@ -157,28 +155,30 @@ func (hb *hub) pump(wake <-chan cloneservice.Event) {
 }
 
 // run executes step on the engine's loop after draining the feed; the ops
-// step returns are proposed to the engine. Once the engine has them (durable),
-// the history so far may be streamed.
-func (hb *hub) run(step func() ([]ot.Op, error)) ([]ot.Op, error) {
+// step returns are proposed to the engine, and its meta records (device
+// counters) made durable in the same batch. Once the engine has them
+// (durable), the history so far may be streamed.
+func (hb *hub) run(step func() ([]ot.Op, map[string][]byte, error)) ([]ot.Op, error) {
 	var v uint64
 	var out []ot.Op
-	err := hb.s.eng.EditFunc(hb.ctx, hb.doc, func(n int) ([]ot.Op, error) {
+	err := hb.s.eng.EditFuncMeta(hb.ctx, hb.doc, func(n int) ([]ot.Op, map[string][]byte, error) {
 		hb.mu.Lock()
 		defer hb.mu.Unlock()
 		if hb.err != nil {
-			return nil, hb.err
+			return nil, nil, hb.err
 		}
 		if err := hb.drain(n); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		var err error
+		var meta map[string][]byte
 		if step != nil {
-			if out, err = step(); err != nil {
-				return nil, err
+			var err error
+			if out, meta, err = step(); err != nil {
+				return nil, nil, err
 			}
 		}
 		v = hb.srv.Version()
-		return out, nil
+		return out, meta, nil
 	})
 	if err != nil {
 		if len(out) > 0 || errors.Is(err, ErrDesync) {
@@ -231,39 +231,35 @@ func (hb *hub) stopped() bool {
 func (hb *hub) open(se *session, h jupiter.Hello) (jupiter.Bundle, error) {
 	var b jupiter.Bundle
 	var old *session
-	_, err := hb.run(func() ([]ot.Op, error) {
-		v0 := hb.srv.Version()
+	_, err := hb.run(func() ([]ot.Op, map[string][]byte, error) {
+		v0, c0 := hb.srv.Version(), hb.srv.LastCounter(se.device)
 		var err error
 		if b, err = hb.srv.Bundle(se.device, h); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		old = hb.sessions[se.device]
 		hb.sessions[se.device] = se
 		se.sent = b.To
-		return hb.appended(v0)
+		ops, err := hb.appended(v0)
+		return ops, hb.counterMeta(se.device, c0), err
 	})
 	if old != nil {
 		old.end()
-	}
-	if err == nil && h.Inflight != nil && !b.Unapplied {
-		err = hb.s.saveCounter(hb.ctx, hb.doc, se.device, h.Inflight.Counter)
 	}
 	return b, err
 }
 
 // edit applies a device edit inside the loop.
 func (hb *hub) edit(device string, e jupiter.Edit) error {
-	_, err := hb.run(func() ([]ot.Op, error) {
-		v0 := hb.srv.Version()
+	_, err := hb.run(func() ([]ot.Op, map[string][]byte, error) {
+		v0, c0 := hb.srv.Version(), hb.srv.LastCounter(device)
 		if _, _, err := hb.srv.Receive(device, e); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return hb.appended(v0)
+		ops, err := hb.appended(v0)
+		return ops, hb.counterMeta(device, c0), err
 	})
-	if err != nil {
-		return err
-	}
-	return hb.s.saveCounter(hb.ctx, hb.doc, device, e.Counter)
+	return err
 }
 
 // appended returns the device op appended since v0, for the engine (hb.mu held).

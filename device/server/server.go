@@ -36,7 +36,10 @@ var (
 // *cloneservice.Service implements it.
 type Engine interface {
 	Subscribe(doc docsync.DocID) (<-chan cloneservice.Event, func(), error)
-	EditFunc(ctx context.Context, doc docsync.DocID, build func(length int) ([]ot.Op, error)) error
+	// EditFuncMeta proposes build's ops and makes its meta records durable
+	// in the same batch (see cloneservice.Service.EditFuncMeta).
+	EditFuncMeta(ctx context.Context, doc docsync.DocID, build func(length int) ([]ot.Op, map[string][]byte, error)) error
+	Meta(ctx context.Context, doc docsync.DocID, prefix string) (map[string][]byte, error)
 	Text(doc docsync.DocID) (string, error)
 }
 
@@ -85,7 +88,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	store datastore.Batching // device counters (WithStore), or nil
+	store datastore.Batching // legacy device counters, read only (WithStore), or nil
 
 	mu   sync.Mutex
 	hubs map[docsync.DocID]*hub

@@ -238,24 +238,9 @@ func (s *Service) Edit(ctx context.Context, doc docsync.DocID, ops ...ot.Op) err
 // Text() in code points, so they cannot race a remote update (a device link
 // or a test editing at a random position uses it).
 func (s *Service) EditFunc(ctx context.Context, doc docsync.DocID, build func(length int) ([]ot.Op, error)) error {
-	return s.onDoc(ctx, doc, func(d *docState) error {
-		ops, err := build(d.r.LocalLen())
-		if err != nil {
-			return err
-		}
-		op, n, perr := composeBatch(ops, d.r.LocalLen())
-		if n > 0 {
-			if err := d.r.Propose(op); err != nil {
-				n, perr = 0, err
-			}
-		}
-		if perr != nil {
-			perr = fmt.Errorf("cloneservice: edit %d of %d: %w", n+1, len(ops), perr)
-		}
-		if err := s.handleReady(d); err != nil {
-			return err
-		}
-		return perr
+	return s.EditFuncMeta(ctx, doc, func(n int) ([]ot.Op, map[string][]byte, error) {
+		ops, err := build(n)
+		return ops, nil, err
 	})
 }
 

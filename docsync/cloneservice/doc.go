@@ -17,6 +17,10 @@
 //	EditFunc(ctx, doc, build)             Edit with ops built on the service's loop
 //	                                      from the current text length (no race
 //	                                      with remote updates)
+//	EditFuncMeta(ctx, doc, build)         EditFunc whose build also returns meta
+//	                                      records, made durable in the same batch
+//	                                      as the edit (a device link's counters)
+//	Meta(ctx, doc, prefix)                read a document's meta records
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
 //	Stats()                               counters (also Prometheus, WithMetrics)
 //	Subscribe(doc)                        updates, commits, rejections, alarms

@@ -40,22 +40,28 @@ func (s *Service) onHead(doc docsync.DocID, h docsync.Head) {
 // handleReady persists the replica's output (entries, pending, fork proof)
 // with one sync, and only then sends, notifies and gossips (raft's rule).
 // It returns the storage error that stopped the document, if any.
-func (s *Service) handleReady(d *docState) error {
+func (s *Service) handleReady(d *docState) error { return s.handleReadyMeta(d, nil) }
+
+// handleReadyMeta is handleReady that also writes meta records (see
+// EditFuncMeta) in the same batch as the Ready.
+func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if d.broken != nil {
 		return d.broken
 	}
-	if !d.r.HasReady() {
+	var rd docsync.Ready
+	if d.r.HasReady() {
+		rd = d.r.Ready()
+		d.r.Advance()
+	} else if len(meta) == 0 {
 		return nil
 	}
-	rd := d.r.Ready()
-	d.r.Advance()
 	var proof *docsync.ForkProof
 	for _, ev := range rd.Events {
 		if ev.Kind == docsync.EventFork && ev.Proof != nil && d.proof == nil {
 			proof = ev.Proof
 		}
 	}
-	if err := s.persist(d, &rd, proof); err != nil {
+	if err := s.persist(d, &rd, proof, meta); err != nil {
 		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
 		s.log.Error("document stopped: cannot persist", "doc", d.id, "err", err)
 		return d.broken
@@ -83,12 +89,15 @@ func (s *Service) handleReady(d *docState) error {
 	return nil
 }
 
-func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof) error {
-	if len(rd.Entries) == 0 && rd.Pending == nil && proof == nil {
+func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof, meta map[string][]byte) error {
+	if len(rd.Entries) == 0 && rd.Pending == nil && proof == nil && len(meta) == 0 {
 		return nil
 	}
 	b, err := s.ds.Batch(s.ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.putMeta(b, d.id, meta); err != nil {
 		return err
 	}
 	for _, e := range rd.Entries {
