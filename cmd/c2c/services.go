@@ -17,8 +17,6 @@ import (
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/node"
-	"github.com/ipfs/go-datastore"
-	"github.com/ipfs/go-datastore/namespace"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -57,8 +55,7 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 		}
 		fmt.Fprintf(g.stdout, "control socket: %s\n", srv.Path())
 		// The device link: the enrolled phone connects here (and only here).
-		link, err := deviceserver.New(n.Host(), svc, n.OwnerCert(), deviceserver.WithLogger(g.log),
-			deviceserver.WithStore(namespace.Wrap(n.Datastore(), datastore.NewKey("/device"))))
+		link, err := deviceserver.New(n.Host(), svc, n.OwnerCert(), deviceserver.WithLogger(g.log))
 		if err != nil {
 			_ = srv.Close()
 			return nil, fmt.Errorf("device link: %w", err)

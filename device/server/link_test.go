@@ -234,10 +234,9 @@ func TestCloneRestartWithEditInFlight(t *testing.T) {
 		seq := w.sequencer()
 		a, b := w.clone(), w.clone()
 		d := w.n.NewDoc(seq, a, b)
-		store := netsim.MemDatastore()
 		e := w.enroll(a, "phone")
-		e.srv.Close() // the harness's server: replaced by one with a store
-		srv1, err := server.New(a.H, a.Svc, e.cert, server.WithLogger(w.n.Log), server.WithStore(store))
+		e.srv.Close() // the harness's server: replaced by one this test restarts
+		srv1, err := server.New(a.H, a.Svc, e.cert, server.WithLogger(w.n.Log))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +263,7 @@ func TestCloneRestartWithEditInFlight(t *testing.T) {
 			t.Fatal("the edit was acknowledged before the restart")
 		}
 		w.n.StartClone(a)
-		srv2, err := server.New(a.H, a.Svc, e.cert, server.WithLogger(w.n.Log), server.WithStore(store))
+		srv2, err := server.New(a.H, a.Svc, e.cert, server.WithLogger(w.n.Log))
 		if err != nil {
 			t.Fatal(err)
 		}

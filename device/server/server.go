@@ -16,7 +16,6 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/ot"
-	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -87,8 +86,6 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-
-	store datastore.Batching // legacy device counters, read only (WithStore), or nil
 
 	mu   sync.Mutex
 	hubs map[docsync.DocID]*hub

@@ -3,13 +3,10 @@ package server
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/ipfs/go-datastore"
-	"github.com/ipfs/go-datastore/query"
 )
 
 // Device counters. Each device's last applied edit counter per document is
@@ -30,8 +27,7 @@ func (hb *hub) counterMeta(device string, before uint64) map[string][]byte {
 	return map[string][]byte{counterPrefix + device: binary.AppendUvarint(nil, c)}
 }
 
-// loadCounters reads every device counter of doc from the engine (and
-// from a legacy WithStore store, keeping the larger).
+// loadCounters reads every device counter of doc from the engine.
 func (s *Server) loadCounters(ctx context.Context, doc docsync.DocID) (map[string]uint64, error) {
 	recs, err := s.eng.Meta(ctx, doc, counterPrefix)
 	if err != nil {
@@ -45,42 +41,5 @@ func (s *Server) loadCounters(ctx context.Context, doc docsync.DocID) (map[strin
 		}
 		out[strings.TrimPrefix(k, counterPrefix)] = c
 	}
-	if s.store != nil {
-		if err := s.loadLegacyCounters(ctx, doc, out); err != nil {
-			return nil, err
-		}
-	}
 	return out, nil
-}
-
-// WithStore names the datastore where older versions kept device counters.
-//
-// Deprecated: counters are now engine meta records, durable together with
-// the edits they count; ds is only read, so counters saved by an older
-// version still count after an upgrade. Nothing is written to it.
-func WithStore(ds datastore.Batching) Option {
-	return func(s *Server) error { s.store = ds; return nil }
-}
-
-// loadLegacyCounters merges the WithStore records of doc
-// (/<doc hex>/<device name hex> -> uvarint counter) into out.
-func (s *Server) loadLegacyCounters(ctx context.Context, doc docsync.DocID, out map[string]uint64) error {
-	res, err := s.store.Query(ctx, query.Query{Prefix: "/" + hex.EncodeToString(doc[:])})
-	if err != nil {
-		return err
-	}
-	defer res.Close()
-	for r := range res.Next() {
-		if r.Error != nil {
-			return r.Error
-		}
-		k := datastore.NewKey(r.Key)
-		name, err := hex.DecodeString(strings.TrimPrefix(k.BaseNamespace(), "/"))
-		c, n := binary.Uvarint(r.Value)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("device server: bad counter record %s", r.Key)
-		}
-		out[string(name)] = max(out[string(name)], c)
-	}
-	return nil
 }
