@@ -67,9 +67,6 @@ func DefaultParams(name string) Params {
 	if name == CaseDocsync {
 		p.Duration = 30 * time.Second
 		p.DownFor = 8 * time.Second
-		// Every clone verifies every other clone's signed heads: at 100
-		// clones a faster edit rate costs CI minutes per virtual second.
-		p.EditEvery = 20 * time.Second
 	}
 	return p
 }

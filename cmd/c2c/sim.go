@@ -83,7 +83,7 @@ JSON. 1000 instances need about 8 GB of memory.
 	f.DurationVar(&p.Duration, "duration", d.Duration, "measured phase (default 60s directory, 30s docsync)")
 	f.DurationVar(&p.DownFor, "down-for", d.DownFor, "how long a churned clone stays away (default 15s directory, 8s docsync)")
 	f.DurationVar(&p.LookupEvery, "lookup-every", d.LookupEvery, "mean gap between two lookups of a clone")
-	f.DurationVar(&p.EditEvery, "edit-every", d.EditEvery, "mean think time between two edits of a clone (default 20s docsync)")
+	f.DurationVar(&p.EditEvery, "edit-every", d.EditEvery, "mean think time between two edits of a clone")
 	f.BoolVar(&p.Fork, "fork", false, "docsync: the sequencer equivocates at --fork-at")
 	f.Uint64Var(&p.ForkAt, "fork-at", d.ForkAt, "seq at which the forking sequencer splits the log")
 	f.DurationVar(&p.Timeout, "timeout", d.Timeout, "bound of each phase (virtual time)")
