@@ -10,6 +10,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -111,22 +112,27 @@ func (d *gatheredDirectory) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo
 var _ cloneservice.Directory = (*gatheredDirectory)(nil)
 
 // forkingSequencer equivocates from seq ForkAt (victims get their own
-// branch) and records when it first published something no honest
-// sequencer would.
+// branch); seqservice.Observed notes when it first published something no
+// honest sequencer would.
 type forkingSequencer struct {
-	mu      sync.Mutex
-	byz     *sequencer.Byzantine
+	mu      sync.Mutex // guards victims, set after the sequencer started
 	victims map[docsync.MemberID]bool
-	first   time.Time
+	obs     *seqservice.Observed
 }
 
 func (f *forkingSequencer) factory(at uint64) func(docsync.DocID, ed25519.PrivateKey) sequencer.Node {
 	return func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+		b := sequencer.NewByzantine(doc, key, sequencer.Equivocate, at)
+		b.Victims = func(m docsync.MemberID) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.victims[m]
+		}
+		obs := seqservice.Observe(b)
 		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.byz = sequencer.NewByzantine(doc, key, sequencer.Equivocate, at)
-		f.byz.Victims = func(m docsync.MemberID) bool { return f.victims[m] } // called under f.mu
-		return f
+		f.obs = obs
+		f.mu.Unlock()
+		return obs
 	}
 }
 
@@ -136,32 +142,15 @@ func (f *forkingSequencer) setVictims(v map[docsync.MemberID]bool) {
 	f.victims = v
 }
 
-func (f *forkingSequencer) Submit(env *docsync.Envelope) []sequencer.Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.byz.Submit(env)
-	if len(f.byz.Forged) > 0 && f.first.IsZero() {
-		f.first = time.Now()
-	}
-	return out
-}
-
-func (f *forkingSequencer) Fetch(who docsync.MemberID, from, to uint64) []*docsync.Entry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.byz.Fetch(who, from, to)
-}
-
-func (f *forkingSequencer) Head(who docsync.MemberID) docsync.Head {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.byz.Head(who)
-}
-
 func (f *forkingSequencer) misbehavedAt() time.Time {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.first
+	obs := f.obs
+	f.mu.Unlock()
+	if obs == nil {
+		return time.Time{}
+	}
+	at, _ := obs.MisbehavedAt()
+	return at
 }
 
 // memStore is an in-memory datastore that outlives a clone's restart.

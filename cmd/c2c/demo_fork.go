@@ -17,42 +17,6 @@ import (
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
-// timedFork is an equivocating sequencer that notes when it first sent a
-// forked entry, the moment the clones' detection delay is measured from.
-type timedFork struct {
-	*sequencer.Byzantine
-	mu sync.Mutex
-	at time.Time
-}
-
-func (f *timedFork) Submit(env *docsync.Envelope) []sequencer.Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.Byzantine.Submit(env)
-	if f.at.IsZero() && len(f.Forged) > 0 {
-		f.at = time.Now()
-	}
-	return out
-}
-
-func (f *timedFork) Fetch(who docsync.MemberID, from, to uint64) []*docsync.Entry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.Byzantine.Fetch(who, from, to)
-}
-
-func (f *timedFork) Head(who docsync.MemberID) docsync.Head {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.Byzantine.Head(who)
-}
-
-func (f *timedFork) forkedAt() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.at
-}
-
 // forkMembers is how many clones share the forked document.
 const forkMembers = 6
 
@@ -65,11 +29,11 @@ func (d *docDemo) fork(ctx context.Context) error {
 			victims[d.svcs[i].ID()] = true
 		}
 	}
-	var byz atomic.Pointer[timedFork] // set on the sequencer's loop
+	var byz atomic.Pointer[seqservice.Observed] // set on the sequencer's loop
 	seqNode, seqSvc, err := d.startSequencer(ctx, "sequencer-forking", seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
 		b := sequencer.NewByzantine(doc, key, sequencer.Equivocate, forkMembers+4)
 		b.Victims = func(m docsync.MemberID) bool { return victims[m] }
-		f := &timedFork{Byzantine: b}
+		f := seqservice.Observe(b)
 		byz.Store(f)
 		return f
 	}))
@@ -145,7 +109,7 @@ func (d *docDemo) fork(ctx context.Context) error {
 
 	var at time.Time
 	if f := byz.Load(); f != nil {
-		at = f.forkedAt()
+		at, _ = f.MisbehavedAt()
 	}
 	var delays []time.Duration
 	var who []string

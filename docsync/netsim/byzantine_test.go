@@ -17,50 +17,6 @@ import (
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
-// timedByzantine records when a Byzantine sequencer first misbehaved.
-type timedByzantine struct {
-	*sequencer.Byzantine
-	mu    sync.Mutex
-	first time.Time
-}
-
-func (b *timedByzantine) Submit(env *docsync.Envelope) []sequencer.Delivery {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.Byzantine.Submit(env)
-	// Drop forges nothing: its misbehaviour is the first envelope it
-	// swallows (resends of committed envelopes come seconds later).
-	misbehaved := len(b.Forged) > 0 || (b.Behaviour == sequencer.Drop && len(out) == 0)
-	if misbehaved && b.first.IsZero() {
-		b.first = time.Now()
-	}
-	return out
-}
-
-func (b *timedByzantine) Fetch(who docsync.MemberID, from, to uint64) []*docsync.Entry {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Byzantine.Fetch(who, from, to)
-}
-
-func (b *timedByzantine) Head(who docsync.MemberID) docsync.Head {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Byzantine.Head(who)
-}
-
-// misbehavedAt returns when it first misbehaved and the chain hashes of
-// the entries no honest sequencer would have published.
-func (b *timedByzantine) misbehavedAt() (time.Time, map[docsync.Hash]bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	forged := map[docsync.Hash]bool{}
-	for _, e := range b.Forged {
-		forged[e.Head.ChainHash] = true
-	}
-	return b.first, forged
-}
-
 // detects reports whether ev shows behaviour b.
 func detects(b sequencer.Behaviour, ev cloneservice.Event) bool {
 	rejected := func(target error) bool { return ev.Kind == cloneservice.EventRejected && errors.Is(ev.Err, target) }
@@ -87,12 +43,13 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 	var delays []time.Duration
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
-		var byz *timedByzantine
+		var byz *seqservice.Observed
 		victims := map[docsync.MemberID]bool{}
 		var vmu sync.Mutex
 		seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
-			byz = &timedByzantine{Byzantine: sequencer.NewByzantine(doc, key, b, 8)}
-			byz.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
+			sb := sequencer.NewByzantine(doc, key, b, 8)
+			sb.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
+			byz = seqservice.Observe(sb)
 			return byz
 		}))
 		var clones []*Clone
@@ -172,7 +129,7 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 			cancel()
 		}
 		readers.Wait()
-		at, forged := byz.misbehavedAt()
+		at, forged := byz.MisbehavedAt()
 		if at.IsZero() {
 			t.Fatalf("%v: the sequencer never misbehaved", b)
 		}
