@@ -98,11 +98,12 @@ func waitCond(t *testing.T, limit time.Duration, what string, cond func() bool) 
 // clone are killed with SIGKILL and restarted on their data dirs. Every
 // acknowledged edit must be in the converged text exactly once.
 //
-// Clones listen on TCP and QUIC. After the kill -9 of a clone, its peers keep
-// its dead QUIC connection until QUIC's idle timeout (about 30 s), and the
-// restarted clone catches up only then; C2C_CRASH_LISTEN=/ip4/127.0.0.1/tcp/0
-// runs the clones on TCP only, where the kernel resets the connections at
-// once.
+// Clones listen on TCP and QUIC. After the kill -9 of a clone its peers still
+// hold its dead QUIC connection; the restarted clone comes back on the same
+// ports (node's listen file), so its first packet on that connection draws a
+// stateless reset and gossip moves to the new one at once (before, it waited
+// for QUIC's idle timeout, about 30 s). C2C_CRASH_LISTEN overrides the
+// clones' listen addresses, e.g. /ip4/127.0.0.1/tcp/0 for TCP only.
 func TestCrashProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
