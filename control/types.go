@@ -204,6 +204,8 @@ func eventKindName(k cloneservice.EventKind) string {
 		return "dropped"
 	case cloneservice.EventNotice:
 		return "notice"
+	case cloneservice.EventLocal:
+		return "local"
 	}
 	return "unknown"
 }

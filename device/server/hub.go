@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/device/jupiter"
@@ -28,7 +29,11 @@ type hub struct {
 	changed  chan struct{}
 	err      error
 	sessions map[string]*session
+	origin   uint64 // cloneservice.WithOrigin tag of this hub's edits
 }
+
+// nextOrigin hands out hub origins, unique within the process.
+var nextOrigin atomic.Uint64
 
 func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
 	wake, unwake, err := s.eng.Subscribe(doc)
@@ -43,6 +48,11 @@ func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
 	hb := &hub{s: s, doc: doc, feed: feed, unsub: []func(){unwake, unfeed},
 		changed: make(chan struct{}), sessions: map[string]*session{}}
 	hb.ctx, hb.cancel = context.WithCancel(s.ctx)
+	// Edits the hub proposes carry its origin, so that drain can tell them
+	// from the clone's other local edits (the owner's control API), which
+	// change the text like remote ones.
+	hb.origin = nextOrigin.Add(1)
+	hb.ctx = cloneservice.WithOrigin(hb.ctx, hb.origin)
 	text, err := hb.readText()
 	if err != nil {
 		hb.stop(err)
@@ -109,7 +119,8 @@ func (hb *hub) drain(n int) error {
 			if ev.Lost > 0 {
 				return fmt.Errorf("%w: %d events lost", ErrDesync, ev.Lost)
 			}
-			if ev.Op != nil && (ev.Kind == cloneservice.EventUpdate || ev.Kind == cloneservice.EventDropped) {
+			foreignLocal := ev.Kind == cloneservice.EventLocal && ev.Origin != hb.origin
+			if ev.Op != nil && (ev.Kind == cloneservice.EventUpdate || ev.Kind == cloneservice.EventDropped || foreignLocal) {
 				if err := hb.srv.Remote(*ev.Op); err != nil {
 					return fmt.Errorf("%w: %w", ErrDesync, err)
 				}

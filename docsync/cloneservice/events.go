@@ -1,6 +1,7 @@
 package cloneservice
 
 import (
+	"context"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -26,10 +27,15 @@ const (
 	EventDropped
 	// EventNotice: anything else the replica reported (gaps, locked content, no-ops).
 	EventNotice
+	// EventLocal: an edit proposed on this clone (Edit, EditFunc,
+	// EditFuncMeta); Op applies to the text just before it. Origin is the
+	// proposer's WithOrigin tag, so a subscriber that also edits (a device
+	// link) can tell the clone's other local edits from its own.
+	EventLocal
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice"}
+	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local"}
 	if int(k) < len(names) {
 		return names[k]
 	}
@@ -49,6 +55,21 @@ type Event struct {
 	Time   time.Time
 	// Lost counts events this subscriber missed (buffer full) before this one.
 	Lost uint64
+	// Origin tags EventLocal: the WithOrigin value of the proposer's context.
+	Origin uint64
+}
+
+type originKey struct{}
+
+// WithOrigin tags the edits proposed with ctx: their EventLocal events
+// carry origin (0 means untagged).
+func WithOrigin(ctx context.Context, origin uint64) context.Context {
+	return context.WithValue(ctx, originKey{}, origin)
+}
+
+func originOf(ctx context.Context) uint64 {
+	o, _ := ctx.Value(originKey{}).(uint64)
+	return o
 }
 
 type subscriber struct {

@@ -47,6 +47,8 @@ func (s *Service) EditFuncMeta(ctx context.Context, doc docsync.DocID, build fun
 		if n > 0 {
 			if err := d.r.Propose(op); err != nil {
 				n, perr = 0, err
+			} else {
+				s.emit(d, Event{Kind: EventLocal, Op: &op, Origin: originOf(ctx)})
 			}
 		}
 		if perr != nil {
