@@ -38,6 +38,9 @@ func stickyListenAddrs(want, remembered []ma.Multiaddr) []ma.Multiaddr {
 	return out
 }
 
+// hasPort reports whether a has a TCP or UDP component.
+func hasPort(a ma.Multiaddr) bool { return !withZeroPorts(a).Equal(a) || hasZeroPort(a) }
+
 // hasZeroPort reports whether a asks for any free TCP or UDP port.
 func hasZeroPort(a ma.Multiaddr) bool {
 	for _, c := range a {
@@ -81,9 +84,14 @@ func readListenFile(dir string) []ma.Multiaddr {
 	return out
 }
 
+// writeListenFile remembers addrs that have a TCP or UDP port (not, say,
+// /p2p-circuit).
 func writeListenFile(dir string, addrs []ma.Multiaddr) error {
 	var b strings.Builder
 	for _, a := range addrs {
+		if !hasPort(a) {
+			continue
+		}
 		b.WriteString(a.String())
 		b.WriteByte('\n')
 	}

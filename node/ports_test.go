@@ -30,7 +30,7 @@ func TestStickyListenAddrs(t *testing.T) {
 func TestListenFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	addrs := []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/39001"), ma.StringCast("/ip4/127.0.0.1/udp/40123/quic-v1")}
-	if err := writeListenFile(dir, addrs); err != nil {
+	if err := writeListenFile(dir, append(addrs, ma.StringCast("/p2p-circuit"))); err != nil {
 		t.Fatal(err)
 	}
 	got := readListenFile(dir)
