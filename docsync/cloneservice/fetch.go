@@ -129,7 +129,7 @@ func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 // dialMembers keeps connections to up to MemberDials member clones, so
 // heads and entries gossip between members, not only through the sequencer.
 func (s *Service) dialMembers(d *docState) {
-	var todo []peer.ID
+	var toDial []peer.ID
 	connected := 0
 	for _, m := range d.r.Log().Membership().Members() {
 		if m.ID == s.me {
@@ -142,14 +142,14 @@ func (s *Service) dialMembers(d *docState) {
 		if s.h.Network().Connectedness(p) == network.Connected {
 			connected++
 		} else {
-			todo = append(todo, p)
+			toDial = append(toDial, p)
 		}
 	}
 	if s.h.Network().Connectedness(d.seqPeer) != network.Connected {
-		todo = append(todo, d.seqPeer)
+		toDial = append(toDial, d.seqPeer)
 	}
-	rand.Shuffle(len(todo), func(i, j int) { todo[i], todo[j] = todo[j], todo[i] })
-	for _, p := range todo {
+	rand.Shuffle(len(toDial), func(i, j int) { toDial[i], toDial[j] = toDial[j], toDial[i] })
+	for _, p := range toDial {
 		if connected >= s.params.MemberDials && p != d.seqPeer {
 			continue
 		}
