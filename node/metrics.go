@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clone2clone/c2c/internal/promreg"
 	"log/slog"
 	"net"
 	"net/http"
@@ -85,10 +86,8 @@ func newMetrics(peerID string, routingTableSize func() float64) *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range m.collectors() {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("node: register metrics: %w", err)
-		}
+	if err := promreg.Register(reg, m.collectors()...); err != nil {
+		return fmt.Errorf("node: register metrics: %w", err)
 	}
 	return nil
 }

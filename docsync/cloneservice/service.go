@@ -3,6 +3,7 @@ package cloneservice
 import (
 	"context"
 	"fmt"
+	"github.com/clone2clone/c2c/internal/promreg"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,11 +66,9 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		log: o.log.With("service", "docsync"), ctx: ctx, cancel: cancel,
 		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}}
 	if o.reg != nil {
-		for _, c := range s.stats.collectors() {
-			if err := o.reg.Register(c); err != nil {
-				cancel()
-				return nil, fmt.Errorf("cloneservice: metrics: %w", err)
-			}
+		if err := promreg.Register(o.reg, s.stats.collectors()...); err != nil {
+			cancel()
+			return nil, fmt.Errorf("cloneservice: metrics: %w", err)
 		}
 	}
 	if err := s.restoreAll(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"github.com/clone2clone/c2c/internal/promreg"
 	"log/slog"
 	"sync"
 	"time"
@@ -74,11 +75,9 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 		outbox: make(chan outgoing, o.params.QueueSize),
 		docs:   map[docsync.DocID]*docState{}}
 	if o.reg != nil {
-		for _, c := range s.stats.collectors() {
-			if err := o.reg.Register(c); err != nil {
-				cancel()
-				return nil, fmt.Errorf("seqservice: metrics: %w", err)
-			}
+		if err := promreg.Register(o.reg, s.stats.collectors()...); err != nil {
+			cancel()
+			return nil, fmt.Errorf("seqservice: metrics: %w", err)
 		}
 	}
 	if err := s.restore(); err != nil {
