@@ -3,6 +3,7 @@ package node
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	ma "github.com/multiformats/go-multiaddr"
@@ -39,23 +40,23 @@ func stickyListenAddrs(want, remembered []ma.Multiaddr) []ma.Multiaddr {
 }
 
 // hasPort reports whether a has a TCP or UDP component.
-func hasPort(a ma.Multiaddr) bool { return !withZeroPorts(a).Equal(a) || hasZeroPort(a) }
+func hasPort(a ma.Multiaddr) bool { return slices.ContainsFunc(a, isPort) }
 
 // hasZeroPort reports whether a asks for any free TCP or UDP port.
 func hasZeroPort(a ma.Multiaddr) bool {
-	for _, c := range a {
-		if code := c.Protocol().Code; (code == ma.P_TCP || code == ma.P_UDP) && c.Value() == "0" {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(a, func(c ma.Component) bool { return isPort(c) && c.Value() == "0" })
+}
+
+func isPort(c ma.Component) bool {
+	code := c.Protocol().Code
+	return code == ma.P_TCP || code == ma.P_UDP
 }
 
 // withZeroPorts returns a with its TCP and UDP ports set to 0.
 func withZeroPorts(a ma.Multiaddr) ma.Multiaddr {
 	out := make(ma.Multiaddr, 0, len(a))
 	for _, c := range a {
-		if code := c.Protocol().Code; code == ma.P_TCP || code == ma.P_UDP {
+		if isPort(c) {
 			z, err := ma.NewComponent(c.Protocol().Name, "0")
 			if err != nil {
 				return a
