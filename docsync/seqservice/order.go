@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
@@ -37,11 +38,15 @@ func (s *Service) orderBatch(batch []*submitted) {
 		e, err := d.ref.Order(sb.env)
 		if err != nil {
 			s.stats.refused.Add(1)
-			s.log.Debug("refused envelope", "doc", d.id, "err", errString(err))
+			s.log.Debug("refused envelope", "doc", d.id, "err", netproto.ShortError(err))
 			continue
 		}
 		b, err := e.Marshal()
 		if err != nil {
+			// The reload rewinds d to what is durable, so entries of d
+			// ordered earlier in this batch must not be persisted either:
+			// their seqs will be handed out again.
+			out = slices.DeleteFunc(out, func(o ordered) bool { return o.doc == d })
 			s.fail(d, fmt.Errorf("encode entry: %w", err))
 			continue
 		}
@@ -56,8 +61,12 @@ func (s *Service) orderBatch(batch []*submitted) {
 	if err := s.persist(out); err != nil {
 		// Nothing of this batch was published: reload the affected
 		// documents from what is durable, so no seq is handed out twice.
+		failed := map[*docState]bool{}
 		for _, o := range out {
-			s.fail(o.doc, err)
+			if !failed[o.doc] {
+				failed[o.doc] = true
+				s.fail(o.doc, err)
+			}
 		}
 		return
 	}
@@ -122,9 +131,6 @@ func (s *Service) persist(out []ordered) error {
 
 // fail reloads d from the datastore after a failed write.
 func (s *Service) fail(d *docState, err error) {
-	if s.docs[d.id] != d {
-		return // already reloaded for an earlier entry of the batch
-	}
 	s.log.Error("sequencer write failed; reloading the document from disk", "doc", d.id, "err", err)
 	ref := sequencer.NewReference(d.id, s.key)
 	for seq := uint64(1); ; seq++ {
