@@ -1,6 +1,7 @@
 package cloneservice
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -86,6 +87,16 @@ func (s *Service) Join(ctx context.Context, inv *netproto.Invitation) error {
 	var jerr error
 	err = s.do(ctx, func() {
 		d := s.docs[inv.Doc]
+		if d != nil && d.r.Log().Seq() == 0 && !bytes.Equal(d.meta.Sequencer, inv.Sequencer) {
+			// Nothing verified yet: an earlier invitation may have named a
+			// sequencer key nobody signs with (anyone can send one), which
+			// would lock this clone out of the document for good. A later
+			// invitation naming another sequencer replaces it; once an entry
+			// has verified, the sequencer key is settled.
+			d.close(s)
+			delete(s.docs, inv.Doc)
+			d = nil
+		}
 		if d == nil {
 			var r *docsync.Replica
 			if r, jerr = docsync.New(s.config(inv.Doc, inv)); jerr != nil {

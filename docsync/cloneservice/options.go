@@ -98,8 +98,10 @@ func WithMetrics(reg prometheus.Registerer) Option {
 // WithDirectory sets the directory used by Invite and to reach members.
 func WithDirectory(d Directory) Option { return func(o *options) error { o.dir = d; return nil } }
 
-// WithInvitePolicy decides which invitations to accept (default: all; an
-// invitation only makes the clone fetch and verify a log, it grants nothing).
+// WithInvitePolicy decides which invitations to accept (default: all). An
+// invitation grants nothing by itself: the clone fetches and verifies a log
+// under the sequencer key it names, and until an entry verifies, a later
+// invitation naming another key replaces it (see Join).
 func WithInvitePolicy(f func(from peer.ID, inv *netproto.Invitation) bool) Option {
 	return func(o *options) error { o.accept = f; return nil }
 }
