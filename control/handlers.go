@@ -380,17 +380,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	in, err := s.svc.Info(doc)
-	if err != nil {
-		fail(w, err)
-		return
-	}
+	// Subscribe before reading Info: a fork between the two then shows up
+	// in both (a repeated alarm is harmless), never in neither.
 	ch, cancel, err := s.svc.Subscribe(doc)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	defer cancel()
+	in, err := s.svc.Info(doc)
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
