@@ -60,7 +60,6 @@ type Server struct {
 	path    string
 	done    chan struct{}
 	closing chan struct{} // closed by Close: event streams end
-	err     error
 	once    sync.Once
 	cerr    error
 }
@@ -109,7 +108,6 @@ func (s *Server) Listen(path string) error {
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.err = err
 			s.log.Error("control server stopped", "err", err)
 		}
 	}()

@@ -93,9 +93,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 }
 
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range m.collectors() {
-		reg.Unregister(c)
-	}
+	promreg.Unregister(reg, m.collectors()...)
 }
 
 // ServeMetrics serves gatherer's metrics on http://addr/metrics until ctx is

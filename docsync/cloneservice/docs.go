@@ -155,7 +155,7 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byt
 		}
 		if err != nil {
 			s.stats.invalidTopic.Add(1)
-			s.log.Debug("rejected entry message", "doc", doc, "from", m.GetFrom(), "err", errString(err))
+			s.log.Debug("rejected entry message", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
 		m.ValidatorData = e
@@ -176,20 +176,12 @@ func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.Validato
 		}
 		if err != nil {
 			s.stats.invalidTopic.Add(1)
-			s.log.Debug("rejected head message", "doc", doc, "from", m.GetFrom(), "err", errString(err))
+			s.log.Debug("rejected head message", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
 		m.ValidatorData = h
 		return pubsub.ValidationAccept
 	}
-}
-
-func errString(err error) string {
-	msg := err.Error()
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return msg
 }
 
 // subBuffer is the gossipsub subscription buffer per topic: pubsub drops

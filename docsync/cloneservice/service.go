@@ -74,6 +74,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 	if err := s.restoreAll(); err != nil {
 		s.closeDocs()
 		cancel()
+		promreg.Unregister(o.reg, s.stats.collectors()...)
 		return nil, err
 	}
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
@@ -103,11 +104,7 @@ func (s *Service) Close() error {
 		w.done <- ErrClosed
 	}
 	s.waiters = nil
-	if s.opts.reg != nil {
-		for _, c := range s.stats.collectors() {
-			s.opts.reg.Unregister(c)
-		}
-	}
+	promreg.Unregister(s.opts.reg, s.stats.collectors()...)
 	return nil
 }
 

@@ -18,7 +18,7 @@ func (s *Service) handlePush(st network.Stream) {
 	es, err := netproto.ReadEntries(bufio.NewReader(st), netproto.MaxHistoryBatch)
 	if err != nil {
 		s.stats.badStreams.Add(1)
-		s.log.Debug("bad push", "peer", st.Conn().RemotePeer(), "err", errString(err))
+		s.log.Debug("bad push", "peer", st.Conn().RemotePeer(), "err", netproto.ShortError(err))
 		_ = st.Reset()
 	}
 	byDoc := map[docsync.DocID][]*docsync.Entry{}
@@ -50,7 +50,7 @@ func (s *Service) handleInvite(st network.Stream) {
 	}
 	if err != nil {
 		s.stats.badStreams.Add(1)
-		s.log.Info("invitation refused", "peer", from, "err", errString(err))
+		s.log.Info("invitation refused", "peer", from, "err", netproto.ShortError(err))
 	} else {
 		s.stats.invitations.Add(1)
 		s.log.Info("accepted invitation", "peer", from, "doc", inv.Doc, "role", inv.Role)

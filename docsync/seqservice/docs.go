@@ -175,12 +175,12 @@ func (s *Service) restore() error {
 				return err
 			}
 		}
+		if d.ref == nil {
+			continue // a plugged sequencer does not resume a persisted log
+		}
 		e, err := docsync.DecodeEntry(r.Value)
 		if err != nil {
 			return fmt.Errorf("seqservice: restore %v seq %d: %w", doc, seq, err)
-		}
-		if d.ref == nil {
-			continue // a plugged sequencer does not resume a persisted log
 		}
 		if e.Head.Seq != seq {
 			return fmt.Errorf("seqservice: restore %v: key seq %d holds seq %d", doc, seq, e.Head.Seq)

@@ -24,7 +24,7 @@ func (s *Service) handleRegister(st network.Stream) {
 	}
 	if err != nil {
 		s.stats.badStreams.Add(1)
-		s.log.Debug("register refused", "peer", st.Conn().RemotePeer(), "err", errString(err))
+		s.log.Debug("register refused", "peer", st.Conn().RemotePeer(), "err", netproto.ShortError(err))
 	}
 	if werr := netproto.WriteReply(st, reply, err); werr != nil {
 		_ = st.Reset()

@@ -83,6 +83,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 	if err := s.restore(); err != nil {
 		s.closeDocs()
 		cancel()
+		promreg.Unregister(o.reg, s.stats.collectors()...)
 		return nil, err
 	}
 	h.SetStreamHandler(netproto.RegisterProtocol, s.handleRegister)
@@ -151,11 +152,7 @@ func (s *Service) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	s.closeDocs()
-	if s.opts.reg != nil {
-		for _, c := range s.stats.collectors() {
-			s.opts.reg.Unregister(c)
-		}
-	}
+	promreg.Unregister(s.opts.reg, s.stats.collectors()...)
 	return nil
 }
 
@@ -195,16 +192,4 @@ func (s *Service) closeDocs() {
 		d.close(s)
 	}
 	s.docs = map[docsync.DocID]*docState{}
-}
-
-// errString keeps logs short for errors carrying data from the network.
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	msg := err.Error()
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return msg
 }

@@ -31,7 +31,7 @@ func (s *Service) validateSubmit(doc docsync.DocID) pubsub.ValidatorEx {
 		}
 		if err != nil {
 			s.stats.invalid.Add(1)
-			s.log.Debug("rejected submission", "doc", doc, "from", m.GetFrom(), "err", errString(err))
+			s.log.Debug("rejected submission", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
 		v, _ := s.members.Load(doc)

@@ -18,3 +18,14 @@ func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	}
 	return nil
 }
+
+// Unregister removes the collectors from reg; a nil reg is a no-op, so a
+// service's Close and its failure paths can call it unconditionally.
+func Unregister(reg prometheus.Registerer, cs ...prometheus.Collector) {
+	if reg == nil {
+		return
+	}
+	for _, c := range cs {
+		reg.Unregister(c)
+	}
+}

@@ -138,3 +138,16 @@ func ReadReply(r *bufio.Reader, limit int) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%w: reply status %d", ErrMalformed, b[0])
 }
+
+// ShortError renders err for a log line, cut to 200 bytes: errors about
+// peers' input can quote that input. A nil error is "".
+func ShortError(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
