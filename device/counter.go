@@ -27,14 +27,14 @@ func NewByteCounter() *ByteCounter {
 
 var _ metrics.Reporter = (*ByteCounter)(nil)
 
-// LogSentMessage counts bytes sent outside streams.
+// LogSentMessage counts bytes sent (on streams too: see GetBandwidthTotals).
 func (c *ByteCounter) LogSentMessage(n int64) {
 	c.mu.Lock()
 	c.total.TotalOut += n
 	c.mu.Unlock()
 }
 
-// LogRecvMessage counts bytes received outside streams.
+// LogRecvMessage counts bytes received (on streams too).
 func (c *ByteCounter) LogRecvMessage(n int64) {
 	c.mu.Lock()
 	c.total.TotalIn += n
@@ -79,16 +79,13 @@ func (c *ByteCounter) GetBandwidthForProtocol(p protocol.ID) metrics.Stats {
 	return c.byProt[p]
 }
 
-// GetBandwidthTotals returns the totals (streams and the rest).
+// GetBandwidthTotals returns the totals. The swarm reports every stream
+// byte twice, through LogXMessage and LogXMessageStream, so the plain
+// calls alone already count everything.
 func (c *ByteCounter) GetBandwidthTotals() metrics.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := c.total
-	for _, s := range c.byProt {
-		t.TotalIn += s.TotalIn
-		t.TotalOut += s.TotalOut
-	}
-	return t
+	return c.total
 }
 
 // GetBandwidthByPeer returns every peer's totals.
