@@ -126,11 +126,15 @@ func (d *Doc) EditFunc(build func(length int) ([]ot.Op, error)) error {
 	if err != nil {
 		return err
 	}
+	// The ops applied before a bad one stay applied: they are persisted and
+	// sent like any edit, and the bad op's error is returned after.
 	var send *jupiter.Edit
-	for _, op := range ops {
+	var opErr error
+	for i, op := range ops {
 		e, err := d.jc.Local(op)
 		if err != nil {
-			return err
+			opErr = fmt.Errorf("edit %d of %d: %w", i+1, len(ops), err)
+			break
 		}
 		if e != nil {
 			send = e
@@ -143,7 +147,7 @@ func (d *Doc) EditFunc(build func(length int) ([]ot.Op, error)) error {
 		d.sendLocked(send)
 	}
 	d.notifyLocked()
-	return nil
+	return opErr
 }
 
 // sendLocked writes an edit on the current connection; a write error only

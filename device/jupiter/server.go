@@ -90,8 +90,11 @@ func (s *Server) Remote(op ot.Op) error {
 
 func (s *Server) append(e Entry) {
 	s.hist = append(s.hist, e)
+	// Reslicing keeps the trim amortized O(1): append reallocates (and so
+	// drops the trimmed prefix) only when capacity runs out. Entries never
+	// change in place, so slices handed out stay valid.
 	if over := len(s.hist) - s.params.MaxHistory; over > 0 {
-		s.hist = append(s.hist[:0:0], s.hist[over:]...)
+		s.hist = s.hist[over:]
 		s.base += uint64(over)
 	}
 }
