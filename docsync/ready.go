@@ -70,7 +70,11 @@ const (
 )
 
 func (k EventKind) String() string {
-	return [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped"}[min(int(k), 7)]
+	names := [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return fmt.Sprintf("event(%d)", k)
 }
 
 // Event is something the service should surface to the owner or operator.

@@ -273,6 +273,9 @@ func (r *Replica) markPending() {
 // sequencer). A conflicting head for a seq we know yields a fork proof; a head
 // beyond our seq triggers a fetch.
 func (r *Replica) HandleHead(h Head) error {
+	if r.proof != nil {
+		return ErrHalted // like HandleEntry: a stopped replica learns nothing more
+	}
 	if h.Doc != r.cfg.Doc {
 		return fmt.Errorf("%w: head for %v", ErrWrongDoc, h.Doc)
 	}

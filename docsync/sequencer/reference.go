@@ -47,9 +47,11 @@ func (s *Reference) Restore(e *docsync.Entry) error {
 	if err != nil {
 		return fmt.Errorf("sequencer: restore: %w", err)
 	}
-	if h := s.log.Append(&e.Envelope, op); h != e.Head.ChainHash {
+	// Compare before appending: a refused entry must leave the log as it was.
+	if h := docsync.ChainHash(s.log.HeadHash(), e.Envelope.Digest()); h != e.Head.ChainHash {
 		return fmt.Errorf("sequencer: restore seq %d: %w", e.Head.Seq, docsync.ErrChainHash)
 	}
+	s.log.Append(&e.Envelope, op)
 	return nil
 }
 
