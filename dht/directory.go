@@ -104,7 +104,11 @@ func New(h host.Host, kad *kaddht.IpfsDHT, ps *pubsub.PubSub, opts ...Option) (*
 		}
 	}
 	h.SetStreamHandler(GetProtocol, d.handleGet)
-	h.SetStreamHandler(SyncProtocol, d.handleSync)
+	if d.opts.replica {
+		// Anti-entropy is between providers; a clone holds only its own
+		// records and need not accept anyone's summary.
+		h.SetStreamHandler(SyncProtocol, d.handleSync)
+	}
 	return d, nil
 }
 
