@@ -17,10 +17,10 @@ import (
 // the owner certificate that enrolled it and, if enroll left one, the
 // user's device index.
 type cloneState struct {
-	hpkePriv, hpkePub []byte
-	cert              *dht.OwnerCert
-	index             *dht.DeviceIndex // optional
-	published         chan struct{}
+	hpkePriv  []byte
+	cert      *dht.OwnerCert
+	index     *dht.DeviceIndex // optional
+	published chan struct{}
 }
 
 // loadCloneState checks that dataDir holds a valid owner certificate for
@@ -43,7 +43,7 @@ func loadCloneState(dataDir string, self peer.ID, now time.Time) (*cloneState, e
 	if err := cert.Verify(now); err != nil {
 		return nil, fmt.Errorf("node: owner certificate %s: %w (re-run c2c enroll)", filepath.Join(dataDir, OwnerCertFile), err)
 	}
-	st := &cloneState{hpkePriv: priv, hpkePub: pub, cert: cert, published: make(chan struct{})}
+	st := &cloneState{hpkePriv: priv, cert: cert, published: make(chan struct{})}
 	idx, err := ReadDeviceIndex(dataDir)
 	switch {
 	case err == nil:
@@ -113,14 +113,6 @@ func (n *Node) OwnerCert() *dht.OwnerCert {
 		return nil
 	}
 	return n.clone.cert
-}
-
-// HPKEPublicKey is a clone's HPKE public key (nil for other roles).
-func (n *Node) HPKEPublicKey() []byte {
-	if n.clone == nil {
-		return nil
-	}
-	return n.clone.hpkePub
 }
 
 // Published is closed once a clone has published its owner certificate (and

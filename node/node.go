@@ -383,12 +383,3 @@ func (n *Node) P2PAddrs() []ma.Multiaddr {
 	}
 	return addrs
 }
-
-// RegisterTopicValidator registers a gossipsub validator for topic; services
-// call it before joining the topic.
-func (n *Node) RegisterTopicValidator(topic string, v pubsub.ValidatorEx, opts ...pubsub.ValidatorOpt) error {
-	if err := n.ps.RegisterTopicValidator(topic, v, opts...); err != nil {
-		return fmt.Errorf("node: topic validator for %q: %w", topic, err)
-	}
-	return nil
-}

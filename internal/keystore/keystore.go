@@ -62,6 +62,16 @@ func WriteFile(path string, data []byte) error {
 	if err := os.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("keystore: write %s: %w", path, err)
 	}
+	// The rename is durable only once the directory is: without this a
+	// power loss could bring back no identity key, and with a new one the
+	// clone's owner certificate would no longer match.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("keystore: sync dir of %s: %w", path, err)
+		}
+	}
 	return nil
 }
 
