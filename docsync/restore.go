@@ -19,6 +19,10 @@ func Restore(cfg Config, entries []*Entry, p *Pending) (*Replica, error) {
 		if err := r.HandleEntry(e); err != nil {
 			return nil, fmt.Errorf("docsync: restore seq %d: %w", e.Head.Seq, err)
 		}
+		// Of the replay only the events are output: dropping the rest as it
+		// goes keeps start-up memory at the size of the text, not of every
+		// op and entry in the history.
+		r.ready.Updates, r.ready.Entries = nil, nil
 	}
 	if r.log.Seq() != uint64(len(entries)) {
 		return nil, fmt.Errorf("docsync: restore: %w: entries not contiguous", ErrGap)
