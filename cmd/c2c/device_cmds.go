@@ -60,6 +60,8 @@ type patch struct {
 	Pos int    `json:"pos"`
 	Del int    `json:"del"`
 	Ins string `json:"ins"`
+
+	line int // where it was read, for errors
 }
 
 func newDeviceApplyCmd(g *globals) *cobra.Command {
@@ -80,28 +82,41 @@ func newDeviceApplyCmd(g *globals) *cobra.Command {
 				in = f
 			}
 			return withDeviceDoc(cmd, g, args[0], offline, func(d *client.Doc) error {
+				var patches []patch
 				sc := bufio.NewScanner(in)
 				sc.Buffer(make([]byte, 1<<20), 1<<24)
-				n := 0
-				for sc.Scan() {
+				for line := 1; sc.Scan(); line++ {
 					if len(sc.Bytes()) == 0 {
 						continue
 					}
 					var p patch
 					if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-						return fmt.Errorf("line %d: %w", n+1, err)
+						return fmt.Errorf("line %d: %w", line, err)
 					}
-					if err := d.EditFunc(func(l int) ([]ot.Op, error) {
-						op, err := ot.FromPatch(l, p.Pos, p.Del, p.Ins)
-						return []ot.Op{op}, err
-					}); err != nil {
-						return fmt.Errorf("line %d: %w", n+1, err)
-					}
-					n++
+					p.line = line
+					patches = append(patches, p)
 				}
 				if err := sc.Err(); err != nil {
 					return err
 				}
+				// One batch: persisted and sent once, and a patch that does
+				// not fit the text fails the whole input before any of it
+				// is applied.
+				if err := d.EditFunc(func(l int) ([]ot.Op, error) {
+					ops := make([]ot.Op, 0, len(patches))
+					for _, p := range patches {
+						op, err := ot.FromPatch(l, p.Pos, p.Del, p.Ins)
+						if err != nil {
+							return nil, fmt.Errorf("line %d: %w", p.line, err)
+						}
+						ops = append(ops, op)
+						l = op.TargetLen
+					}
+					return ops, nil
+				}); err != nil {
+					return err
+				}
+				n := len(patches)
 				fmt.Fprintf(g.stdout, "%d edits applied\n", n)
 				return nil
 			})
