@@ -149,8 +149,13 @@ func (d *docState) maybePublishHead(s *Service) {
 	if err != nil {
 		return
 	}
-	d.headSeq, d.headTicks = h.Seq, 0
-	_ = d.heads.Publish(s.ctx, b)
+	// The publisher signs and sends, off the loop; if its queue is full,
+	// a later tick publishes the head instead.
+	select {
+	case s.outbox <- outgoing{topic: d.heads, bytes: b, doc: d.id, seq: h.Seq}:
+		d.headSeq, d.headTicks = h.Seq, 0
+	default:
+	}
 }
 
 // restore reloads every persisted document (honest mode only).
