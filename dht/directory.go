@@ -234,7 +234,7 @@ func (d *Directory) lookupRaw(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, d.opts.params.LookupTimeout)
-	raw, dhtErr := d.kad.GetValue(dctx, key)
+	raw, dhtErr := d.kad.GetValue(dctx, key, kaddht.Quorum(d.opts.params.LookupQuorum))
 	cancel()
 	if dhtErr == nil {
 		if dhtErr = d.val.Validate(key, raw); dhtErr == nil {

@@ -24,6 +24,13 @@ type Params struct {
 	// LookupTimeout bounds the DHT part of Lookup/Devices before the
 	// replica fallback is asked.
 	LookupTimeout time.Duration
+	// LookupQuorum ends a DHT lookup once more than this many peers (this
+	// node's own copy counts) answered with a valid record; the newest of
+	// those wins. 0 waits for the whole query, which under churn means
+	// waiting out a QUIC handshake timeout (5 s) to any departed peer among
+	// the closest. A superseded record lives only until the next publish,
+	// which puts the new one to the closest peers.
+	LookupQuorum int
 	// RequestTimeout bounds one request to one provider (get or sync).
 	RequestTimeout time.Duration
 	// MinVerifiedCopies: remote peers that must return the record (or a
@@ -42,6 +49,7 @@ func DefaultParams() Params {
 		RepublishInterval:   12 * time.Hour,
 		RetryInterval:       time.Minute,
 		LookupTimeout:       20 * time.Second,
+		LookupQuorum:        4,
 		RequestTimeout:      10 * time.Second,
 		MinVerifiedCopies:   1,
 		ReplicaSyncInterval: 10 * time.Minute,
@@ -58,6 +66,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: RetryInterval %v", ErrInvalidParams, p.RetryInterval)
 	case p.LookupTimeout <= 0 || p.RequestTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrInvalidParams)
+	case p.LookupQuorum < 0:
+		return fmt.Errorf("%w: LookupQuorum %d", ErrInvalidParams, p.LookupQuorum)
 	case p.MinVerifiedCopies < 0:
 		return fmt.Errorf("%w: MinVerifiedCopies %d", ErrInvalidParams, p.MinVerifiedCopies)
 	case p.ReplicaSyncInterval <= 0:

@@ -74,4 +74,9 @@ func TestParamsValidate(t *testing.T) {
 	if err := p.Validate(); !errors.Is(err, ErrInvalidParams) {
 		t.Fatalf("republish at the record age: %v", err)
 	}
+	p = DefaultParams()
+	p.LookupQuorum = -1
+	if err := p.Validate(); !errors.Is(err, ErrInvalidParams) {
+		t.Fatalf("negative quorum: %v", err)
+	}
 }

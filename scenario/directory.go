@@ -102,6 +102,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	if env.MeasureHeap {
 		res.HeapBytes = heapInUse()
 	}
+	res.PeersUp = len(n.Host().Network().Peers())
 
 	// 3. Clones look each other up for Duration under churn.
 	if !isProvider {
@@ -112,6 +113,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		}
 		n = l.node
 	}
+	res.PeersEnd = len(n.Host().Network().Peers())
 	results, err := gatherResults(ctx, env, res)
 	if err != nil {
 		return nil, err
@@ -209,6 +211,9 @@ func startNode(ctx context.Context, env *Env, role node.Role, boot []peer.AddrIn
 	cfg := node.DefaultConfig(role, env.DataDir)
 	cfg.ListenAddrs = env.ListenAddrs
 	cfg.Bootstrap = boot
+	if h := env.Params.ConnsHigh; h > 0 && role == node.RoleClone {
+		cfg.Params.ConnsLow, cfg.Params.ConnsHigh, cfg.Params.ConnGrace = h/2, h, 10*time.Second
+	}
 	n, err := node.New(ctx, cfg,
 		node.WithLogger(env.Log),
 		node.WithLibp2pOptions(env.transport()...),

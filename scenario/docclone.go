@@ -243,3 +243,12 @@ func (l *lazyDirectory) Resolve(ctx context.Context, p peer.ID) (peer.AddrInfo, 
 	}
 	return peer.AddrInfo{}, dht.ErrNotFound
 }
+
+// connectedPeers is how many peers the clone's current host is connected
+// to (0 while it is away).
+func (c *docClone) connectedPeers() int {
+	if c.peer == nil {
+		return 0
+	}
+	return len(c.peer.h.Network().Peers())
+}

@@ -141,6 +141,13 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	if env.MeasureHeap {
 		res.HeapBytes = heapInUse()
 	}
+	peers := func() int {
+		if c != nil {
+			return c.connectedPeers()
+		}
+		return len(seqPeer.h.Network().Peers())
+	}
+	res.PeersUp = peers()
 
 	// 4. Clones edit for Duration under churn.
 	if c != nil {
@@ -198,6 +205,7 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 			return nil, err
 		}
 	}
+	res.PeersEnd = peers()
 	results, err := gatherResults(ctx, env, res)
 	if err != nil {
 		return nil, err

@@ -46,6 +46,11 @@ type Params struct {
 	Timeout time.Duration
 	// Seed makes the run's random choices (who churns, targets, edits).
 	Seed uint64
+	// ConnsHigh, if > 0, replaces the clones' connection-manager high
+	// watermark (low: half of it; grace: 10 s). A clone's default (400)
+	// lets every clone of a 1000-node run hold a connection to most others,
+	// about 40 KB of QUIC state each; large runs bound it (docs/scale.md).
+	ConnsHigh int
 }
 
 // DefaultParams are the parameters CI runs for a case at 100 instances.
@@ -99,6 +104,8 @@ func (p Params) Validate() error {
 		return bad("churn needs a positive DownFor")
 	case p.Latency < 0:
 		return bad("negative latency")
+	case p.ConnsHigh < 0 || p.ConnsHigh == 1:
+		return bad("conns high %d: 0 (node default) or >= 2", p.ConnsHigh)
 	case p.Fork && p.ForkAt < 2:
 		return bad("fork at seq %d: the sequencer can fork from seq 2 on", p.ForkAt)
 	}

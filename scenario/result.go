@@ -18,6 +18,10 @@ type InstanceResult struct {
 	// HeapBytes is the process heap after a GC once every node was up
 	// (only when Env.MeasureHeap).
 	HeapBytes uint64 `json:"heap_bytes,omitempty"`
+	// PeersUp and PeersEnd are how many peers this instance's host was
+	// connected to once every node was up, and at the end of the run.
+	PeersUp  int `json:"peers_up"`
+	PeersEnd int `json:"peers_end"`
 
 	// directory
 	Lookups   int             `json:"lookups,omitempty"`

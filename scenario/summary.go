@@ -55,6 +55,9 @@ type Summary struct {
 	// MemoryPerNodeBytes is the heap of the run once every node was up,
 	// divided by the number of nodes.
 	MemoryPerNodeBytes float64 `json:"memory_per_node_bytes"`
+	// Peers are the connected peers per node (the main driver of memory:
+	// each connection holds QUIC and TLS state).
+	Peers PeerStats `json:"peers_per_node"`
 	// WallSeconds is the real time of the run; VirtualSeconds the
 	// simulated time (in-process) or again the real time (Testground).
 	WallSeconds    float64  `json:"wall_seconds"`
@@ -85,6 +88,14 @@ type EditStats struct {
 	Latency      Percentiles `json:"latency"`
 }
 
+// PeerStats are connected peers per node: the mean once every node was up
+// and at the end, and the most any node had at either point.
+type PeerStats struct {
+	UpMean  float64 `json:"up_mean"`
+	EndMean float64 `json:"end_mean"`
+	Max     int     `json:"max"`
+}
+
 // ForkStats are the forking-sequencer numbers.
 type ForkStats struct {
 	Clones    int         `json:"clones"`
@@ -106,6 +117,9 @@ func Summarize(p Params, runner string, results []InstanceResult) *Summary {
 	var lookupLat, editLat, forkLat []time.Duration
 	for _, r := range results {
 		heap += float64(r.HeapBytes)
+		s.Peers.UpMean += float64(r.PeersUp) / float64(len(results))
+		s.Peers.EndMean += float64(r.PeersEnd) / float64(len(results))
+		s.Peers.Max = max(s.Peers.Max, r.PeersUp, r.PeersEnd)
 		if r.Err != "" {
 			s.Errors = append(s.Errors, fmt.Sprintf("instance %d: %s", r.Index, r.Err))
 		}

@@ -30,8 +30,8 @@ func TestSummarizeAndCheckDirectory(t *testing.T) {
 	p := DefaultParams(CaseDirectory)
 	p.Instances, p.Providers = 5, 1
 	results := []InstanceResult{
-		{Index: 0, Role: "provider"},
-		{Index: 1, Role: roleClone, Lookups: 50, LookupsOK: 50, LookupLat: []time.Duration{time.Millisecond}},
+		{Index: 0, Role: "provider", PeersUp: 4, PeersEnd: 4},
+		{Index: 1, Role: roleClone, Lookups: 50, LookupsOK: 50, LookupLat: []time.Duration{time.Millisecond}, PeersUp: 6, PeersEnd: 1},
 		{Index: 2, Role: roleClone, Lookups: 50, LookupsOK: 49, Left: true, Rejoined: true},
 		{Index: 3, Role: roleClone},
 		{Index: 4, Role: roleClone},
@@ -39,6 +39,9 @@ func TestSummarizeAndCheckDirectory(t *testing.T) {
 	s := Summarize(p, "test", results)
 	if s.Lookups.Attempted != 100 || s.Lookups.Succeeded != 99 || s.Churned != 1 || s.Rejoined != 1 {
 		t.Fatalf("summary %+v lookups %+v", s, s.Lookups)
+	}
+	if s.Peers != (PeerStats{UpMean: 2, EndMean: 1, Max: 6}) {
+		t.Fatalf("peers %+v, want up mean 2, end mean 1, max 6", s.Peers)
 	}
 	if err := s.Check(); err != nil { // 99% passes
 		t.Fatal(err)
@@ -80,6 +83,8 @@ func TestValidate(t *testing.T) {
 		func(p *Params) { p.Churn = 1 },
 		func(p *Params) { p.Duration = 0 },
 		func(p *Params) { p.Fork, p.ForkAt = true, 1 },
+		func(p *Params) { p.ConnsHigh = -1 },
+		func(p *Params) { p.ConnsHigh = 1 },
 	}
 	for i, f := range bad {
 		p := DefaultParams(CaseDirectory)

@@ -6,8 +6,8 @@ replace github.com/clone2clone/c2c => ../
 
 require (
 	github.com/clone2clone/c2c v0.0.0-00010101000000-000000000000
+	github.com/multiformats/go-multiaddr v0.16.1
 	github.com/testground/sdk-go v0.3.1-0.20211012114808-49c90fa75405
-	gonum.org/v1/plot v0.15.2
 )
 
 require (
@@ -90,7 +90,6 @@ require (
 	github.com/mr-tron/base58 v1.3.0 // indirect
 	github.com/multiformats/go-base32 v0.1.0 // indirect
 	github.com/multiformats/go-base36 v0.2.0 // indirect
-	github.com/multiformats/go-multiaddr v0.16.1 // indirect
 	github.com/multiformats/go-multiaddr-dns v0.6.0 // indirect
 	github.com/multiformats/go-multiaddr-fmt v0.1.0 // indirect
 	github.com/multiformats/go-multibase v0.3.0 // indirect
@@ -156,6 +155,7 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 	golang.org/x/tools v0.48.0 // indirect
 	gonum.org/v1/gonum v0.17.0 // indirect
+	gonum.org/v1/plot v0.15.2 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 	nhooyr.io/websocket v1.8.6 // indirect

@@ -1,21 +1,23 @@
 // Command c2c-plan is the Testground test plan of c2c: the scenarios of
 // package scenario (directory, docsync) run as Testground test cases, one
 // instance per process, meeting through Testground's sync service.
-// Instance 0 writes the run's summary.json into its outputs directory and
-// fails the run when a pass criterion fails.
+// Instance 0 writes the run's summary.json and latency.png (the latency
+// CDFs) into its outputs directory and fails the run when a pass criterion
+// fails.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
+	"github.com/clone2clone/c2c/scenario/chart"
 	"github.com/testground/sdk-go/run"
 	"github.com/testground/sdk-go/runtime"
 )
@@ -41,15 +43,19 @@ func runCase(name string, fn caseFn) run.InitializedTestCaseFn {
 		}
 		defer os.RemoveAll(dir)
 		index := int(ic.GlobalSeq) - 1 // sequence numbers start at 1
-		env := &scenario.Env{
-			Index: index, Params: p, DataDir: dir, MeasureHeap: true,
-			Sync:        &tgSync{client: ic.SyncClient, n: p.Instances},
-			ListenAddrs: node.LoopbackListenAddrs(),
-			Log:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("instance", index),
-		}
 		// Whole-run bound: the phases plus the measured duration, with room.
 		ctx, cancel := context.WithTimeout(context.Background(), 6*p.Timeout+p.Duration)
 		defer cancel()
+		listen, err := prepareNetwork(ctx, re, ic.NetClient, p)
+		if err != nil {
+			return err
+		}
+		env := &scenario.Env{
+			Index: index, Params: p, DataDir: dir, MeasureHeap: true,
+			Sync:        &tgSync{client: ic.SyncClient, n: p.Instances},
+			ListenAddrs: listen,
+			Log:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("instance", index),
+		}
 		start := time.Now()
 		results, err := fn(ctx, env)
 		if err != nil {
@@ -69,6 +75,9 @@ func runCase(name string, fn caseFn) run.InitializedTestCaseFn {
 			return err
 		}
 		re.RecordMessage("summary: %s", summaryLine(sum))
+		if err := chart.WritePNG(filepath.Join(re.TestOutputsPath, "latency.png"), sum); err != nil && !errors.Is(err, chart.ErrNoSamples) {
+			return err
+		}
 		return sum.Check()
 	}
 }

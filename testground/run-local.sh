@@ -76,6 +76,7 @@ status=$(grep -ao 'result [a-z]*\[[^]]*\]: [a-z]*' "$work/run.log" | tail -1 | a
 if [ -f "$work/outputs.tgz" ]; then
 	tar -xzf "$work/outputs.tgz" -C "$out"
 	find "$out" -name summary.json -exec cp {} "$out/summary-$case_name-n$instances.json" \;
+	find "$out" -name latency.png -exec cp {} "$out/latency-$case_name-n$instances.png" \;
 fi
 step "outcome: ${status:-unknown}"
 [ "$status" = success ]

@@ -99,6 +99,7 @@ documents on a running clone through its owner-only control socket.
 		newDirCmd(g),
 		newDemoCmd(g),
 		newSimCmd(g),
+		newChartCmd(),
 		newDeviceCmd(g),
 	)
 	return root

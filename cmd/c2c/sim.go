@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
 
 	"github.com/clone2clone/c2c/scenario"
+	"github.com/clone2clone/c2c/scenario/chart"
 	"github.com/clone2clone/c2c/scenario/insim"
 	"github.com/spf13/cobra"
 )
@@ -15,7 +19,8 @@ import (
 func newSimCmd(g *globals) *cobra.Command {
 	var p scenario.Params
 	var out string
-	var noCheck, nodeLogs bool
+	var noCheck, nodeLogs, quiet bool
+	var heapProfile, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "sim directory|docsync",
 		Short: "Run a scale scenario in one process on a simulated network (virtual time)",
@@ -32,11 +37,16 @@ the links and the protocol, not of this machine's CPU.
              the clones take to raise the fork alarm
 
 It writes a JSON summary (lookup and edit-delivery latency percentiles,
-delivery completeness, fork detection time, memory per node, raw samples) to
---out/sim-CASE-nN.json and exits nonzero when a pass criterion fails:
-lookups succeed >= 99%, every acknowledged edit reaches every clone, every
-clone detects a fork. testground/cmd/c2c-chart draws the PNG chart from the
-JSON. 1000 instances need about 8 GB of memory.
+delivery completeness, fork detection time, memory and peers per node, raw
+samples) to --out/sim-CASE-nN.json and the latency CDFs to sim-CASE-nN.png
+beside it, and exits nonzero when a pass criterion fails: lookups succeed
+>= 99%, every acknowledged edit reaches every clone, every clone detects a
+fork. Progress goes to stderr, one line per phase.
+
+Large runs: memory grows with the connections each node holds (about 40 KB
+of QUIC state per connection). The GC's soft limit is set to 3/4 of RAM
+unless GOMEMLIMIT is set; docs/scale.md has the measured figures for 1000
+instances.
 
 ` + envHelp,
 		Args:      cobra.ExactArgs(1),
@@ -45,16 +55,34 @@ JSON. 1000 instances need about 8 GB of memory.
 			d := scenario.DefaultParams(args[0])
 			apply(cmd, &p, d)
 			p.Case = args[0]
-			var log *slog.Logger // nodes are quiet unless asked
-			if nodeLogs {
-				log = g.log
+			o := insim.Options{HeapProfile: heapProfile}
+			if nodeLogs { // nodes are quiet unless asked
+				o.Log = g.log
+			}
+			if !quiet {
+				o.Progress = cmd.ErrOrStderr()
+			}
+			if limit := simMemoryLimit(); limit > 0 && !quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "sim: GC memory limit %.1f GiB (3/4 of RAM; set GOMEMLIMIT to change)\n", float64(limit)/(1<<30))
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				// Main exits the process: stop the profile in report.
+				defer pprof.StopCPUProfile()
+				o.BeforeExit = pprof.StopCPUProfile
 			}
 			go func() { // Main cannot be cancelled: an interrupt ends the process
 				<-cmd.Context().Done()
 				fmt.Fprintln(cmd.ErrOrStderr(), "c2c sim: interrupted")
 				os.Exit(130)
 			}()
-			insim.Main(p, log, func(sum *scenario.Summary, err error) error {
+			insim.Main(p, o, func(sum *scenario.Summary, err error) error {
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
 					return err
@@ -65,6 +93,16 @@ JSON. 1000 instances need about 8 GB of memory.
 					return err
 				}
 				printSim(cmd, sum, path)
+				png := strings.TrimSuffix(path, ".json") + ".png"
+				switch err := chart.WritePNG(png, sum); {
+				case err == nil:
+					fmt.Fprintf(cmd.OutOrStdout(), "chart: %s\n", png)
+				case errors.Is(err, chart.ErrNoSamples):
+					fmt.Fprintf(cmd.OutOrStdout(), "chart: none (no latency sample)\n")
+				default:
+					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
+					return err
+				}
 				if err := sum.Check(); err != nil && !noCheck {
 					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
 					return err
@@ -88,10 +126,41 @@ JSON. 1000 instances need about 8 GB of memory.
 	f.Uint64Var(&p.ForkAt, "fork-at", d.ForkAt, "seq at which the forking sequencer splits the log")
 	f.DurationVar(&p.Timeout, "timeout", d.Timeout, "bound of each phase (virtual time)")
 	f.Uint64Var(&p.Seed, "seed", d.Seed, "seed of the run's random choices")
+	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); bounds memory in large runs")
 	f.StringVar(&out, "out", ".", "directory for the JSON summary")
 	f.BoolVar(&nodeLogs, "node-logs", false, "let the nodes log (at --log-level)")
 	f.BoolVar(&noCheck, "no-check", false, "exit 0 even if a pass criterion fails")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the whole run to this file")
+	f.StringVar(&heapProfile, "heap-profile", "", "write a pprof heap profile to this file once every node is up")
 	return cmd
+}
+
+// simMemoryLimit sets the GC's soft memory limit to 3/4 of the machine's
+// RAM unless GOMEMLIMIT is set, and returns what it set (0: nothing). A
+// large run's live heap is mostly connection state that lives as long as
+// the run; with the default GOGC alone the heap may grow to twice that
+// before a collection and the kernel kills the run first.
+func simMemoryLimit() int64 {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, line := range strings.Split(string(raw), "\n") {
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
+			break
+		}
+	}
+	if kb <= 0 {
+		return 0
+	}
+	limit := kb * 1024 / 4 * 3
+	debug.SetMemoryLimit(limit)
+	return limit
 }
 
 // writeSummary writes s as JSON under dir and returns the file's path.
@@ -124,6 +193,7 @@ func printSim(cmd *cobra.Command, s *scenario.Summary, path string) {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "%s, %d instances (%d clones, %d churned, %d rejoined), %.0f s virtual in %.1f s wall, %.2f MiB heap per node\n",
 		s.Case, s.Params.Instances, s.Clones, s.Churned, s.Rejoined, s.VirtualSeconds, s.WallSeconds, s.MemoryPerNodeBytes/(1<<20))
+	fmt.Fprintf(w, "peers per node: %.0f when all were up, %.0f at the end, max %d\n", s.Peers.UpMean, s.Peers.EndMean, s.Peers.Max)
 	if l := s.Lookups; l != nil {
 		fmt.Fprintf(w, "lookups: %d/%d succeeded (%.2f%%), latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
 			l.Succeeded, l.Attempted, 100*l.SuccessRate, l.Latency.P50, l.Latency.P90, l.Latency.P99, l.Latency.Max)
@@ -137,4 +207,39 @@ func printSim(cmd *cobra.Command, s *scenario.Summary, path string) {
 			f.Detected, f.Clones, f.Detection.P50, f.Detection.Max)
 	}
 	fmt.Fprintf(w, "summary: %s\n", path)
+}
+
+func newChartCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "chart SUMMARY.json...",
+		Short: "Draw the latency distributions of sim or Testground summaries into one PNG",
+		Long: `chart overlays the latency samples (lookup, edit delivery, fork detection)
+of one or more JSON summaries, as written by c2c sim and by the Testground
+plan, as empirical CDFs on a log-scaled time axis.
+
+  c2c chart -o latency.png results/sim-directory-n100.json results/sim-docsync-n100.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var sums []*scenario.Summary
+			for _, path := range args {
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				var s scenario.Summary
+				if err := json.Unmarshal(raw, &s); err != nil {
+					return fmt.Errorf("%s is not a summary: %w", path, err)
+				}
+				sums = append(sums, &s)
+			}
+			if err := chart.WritePNG(out, sums...); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "chart: %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "latency.png", "PNG file to write")
+	return cmd
 }

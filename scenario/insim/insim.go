@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -31,14 +32,35 @@ import (
 // ErrRun is returned when the simulation could not produce a summary.
 var ErrRun = errors.New("insim: run failed")
 
+// Options are the knobs of a run that are not scenario parameters.
+type Options struct {
+	// Log receives the nodes' logs (nil: none).
+	Log *slog.Logger
+	// Progress, if set, gets one line per phase (every instance passed a
+	// sync point), with the virtual time and the heap.
+	Progress io.Writer
+	// HeapProfile, if set, is where a pprof heap profile is written once
+	// every node is up (the point where memory per node is measured).
+	HeapProfile string
+	// BeforeExit, if set, runs once the run is reported, before Main exits
+	// the process (to flush a CPU profile, say).
+	BeforeExit func()
+}
+
 // Main runs p in one process, hands the summary (or the error) to report
 // and exits the process: 0 if report returned nil, 1 otherwise. It drives
 // the run through testing.Main, the only way to get a *testing.T (which a
 // synctest bubble needs) outside `go test`; the testing flags are left at
-// their defaults. Logs go to log (nil: none).
-func Main(p scenario.Params, log *slog.Logger, report func(*scenario.Summary, error) error) {
+// their defaults.
+func Main(p scenario.Params, o Options, report func(*scenario.Summary, error) error) {
+	done := func() {
+		if o.BeforeExit != nil {
+			o.BeforeExit()
+		}
+	}
 	if err := p.Validate(); err != nil {
 		report(nil, err)
+		done()
 		os.Exit(1)
 	}
 	testing.Init()
@@ -49,19 +71,21 @@ func Main(p scenario.Params, log *slog.Logger, report func(*scenario.Summary, er
 		F: func(t *testing.T) {
 			var sum *scenario.Summary
 			var err error
-			synctest.Test(t, func(t *testing.T) { sum, err = RunInBubble(p, log) })
+			synctest.Test(t, func(t *testing.T) { sum, err = RunInBubble(p, o) })
 			if sum != nil {
 				sum.WallSeconds = time.Since(wallStart).Seconds()
 			}
 			if err := report(sum, err); err != nil {
 				t.Error(err)
 			}
+			done()
 		},
 	}}, nil, nil)
 }
 
 // RunInBubble runs p; call it inside synctest.Test (tests do so directly).
-func RunInBubble(p scenario.Params, log *slog.Logger) (*scenario.Summary, error) {
+func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -87,10 +111,21 @@ func RunInBubble(p scenario.Params, log *slog.Logger) (*scenario.Summary, error)
 	runtime.GC()
 	runtime.ReadMemStats(&base)
 	gs := scenario.NewLocalSync(p.Instances)
+	virtStart := time.Now() // virtual: inside the bubble
+	var profErr error
 	gs.OnGathered = func(topic string) {
 		if topic == "up" { // every node is up: weigh the heap
 			runtime.GC()
 			runtime.ReadMemStats(&up)
+			if o.HeapProfile != "" {
+				profErr = writeHeapProfile(o.HeapProfile)
+			}
+		}
+		if o.Progress != nil {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			fmt.Fprintf(o.Progress, "sim: %-10s all %d instances at t=%5.0fs virtual, heap %.0f MiB\n",
+				topic, p.Instances, time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20))
 		}
 	}
 	root, err := os.MkdirTemp("", "c2c-sim-")
@@ -101,7 +136,6 @@ func RunInBubble(p scenario.Params, log *slog.Logger) (*scenario.Summary, error)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	virtStart := time.Now()
 	results := make([][]scenario.InstanceResult, p.Instances)
 	errs := make([]error, p.Instances)
 	var wg sync.WaitGroup
@@ -126,6 +160,9 @@ func RunInBubble(p scenario.Params, log *slog.Logger) (*scenario.Summary, error)
 	}
 	wg.Wait()
 	virtual := time.Since(virtStart)
+	if profErr != nil {
+		errs = append(errs, fmt.Errorf("heap profile: %w", profErr))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRun, err)
 	}
@@ -135,4 +172,16 @@ func RunInBubble(p scenario.Params, log *slog.Logger) (*scenario.Summary, error)
 	}
 	sum.VirtualSeconds = virtual.Seconds()
 	return sum, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

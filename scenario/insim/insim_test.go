@@ -23,7 +23,7 @@ func small(name string, n int) scenario.Params {
 func TestDirectoryUnderChurn(t *testing.T) {
 	p := small(scenario.CaseDirectory, 14) // 3 providers, 11 clones, 2 churn
 	synctest.Test(t, func(t *testing.T) {
-		sum, err := RunInBubble(p, nil)
+		sum, err := RunInBubble(p, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestDirectoryUnderChurn(t *testing.T) {
 func TestDocsyncUnderChurn(t *testing.T) {
 	p := small(scenario.CaseDocsync, 9) // sequencer + 8 clones, 2 churn
 	synctest.Test(t, func(t *testing.T) {
-		sum, err := RunInBubble(p, nil)
+		sum, err := RunInBubble(p, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestDocsyncForkDetected(t *testing.T) {
 	p.Churn = 0
 	p.Fork, p.ForkAt = true, 12
 	synctest.Test(t, func(t *testing.T) {
-		sum, err := RunInBubble(p, nil)
+		sum, err := RunInBubble(p, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

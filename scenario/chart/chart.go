@@ -1,21 +1,16 @@
-// Command c2c-chart draws the latency distributions of one or more scenario
-// summaries (the JSON `c2c sim` and the Testground plan write) as empirical
-// CDFs on a log-scaled time axis, into one PNG:
-//
-//	go run ./cmd/c2c-chart -o latency.png sim-directory-n100.json sim-docsync-n100.json
-//
-// It lives in the testground module so gonum/plot stays out of the root
-// module's go.mod.
-package main
+// Package chart draws the latency distributions of scenario summaries
+// (lookup, edit delivery, fork detection) as empirical CDFs on a
+// log-scaled time axis, into one PNG. `c2c sim` and the Testground plan
+// call it after every run; `c2c chart` overlays several runs.
+package chart
 
 import (
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"image/color"
-	"os"
+	"math"
 	"slices"
+	"strconv"
 
 	"github.com/clone2clone/c2c/scenario"
 	"gonum.org/v1/plot"
@@ -23,25 +18,8 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// errNoSamples is returned when no summary holds a latency sample.
-var errNoSamples = errors.New("c2c-chart: no latency samples in the summaries")
-
-func main() {
-	out := flag.String("o", "latency.png", "PNG file to write")
-	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "usage: c2c-chart [-o latency.png] SUMMARY.json...")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	if flag.NArg() == 0 {
-		flag.Usage()
-		os.Exit(2)
-	}
-	if err := run(*out, flag.Args()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+// ErrNoSamples is returned when no summary holds a latency sample.
+var ErrNoSamples = errors.New("chart: no latency samples in the summaries")
 
 // series is one line of the chart.
 type series struct {
@@ -49,17 +27,10 @@ type series struct {
 	ms    []float64
 }
 
-func run(out string, paths []string) error {
+// WritePNG draws every latency sample of sums into the PNG file path.
+func WritePNG(path string, sums ...*scenario.Summary) error {
 	var all []series
-	for _, path := range paths {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		var s scenario.Summary
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("c2c-chart: %s: %w", path, err)
-		}
+	for _, s := range sums {
 		name := fmt.Sprintf("%s n=%d (%s)", s.Case, s.Params.Instances, s.Runner)
 		for _, c := range []series{
 			{name + ": lookup", s.Samples.LookupMs},
@@ -72,14 +43,14 @@ func run(out string, paths []string) error {
 		}
 	}
 	if len(all) == 0 {
-		return errNoSamples
+		return ErrNoSamples
 	}
 	p := plot.New()
 	p.Title.Text = "c2c latency distributions (empirical CDF)"
 	p.X.Label.Text = "latency (ms, log scale)"
 	p.Y.Label.Text = "fraction of samples <= latency"
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.X.Tick.Marker = ticks125{}
 	p.Y.Min, p.Y.Max = 0, 1
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
@@ -87,14 +58,14 @@ func run(out string, paths []string) error {
 	for i, s := range all {
 		line, err := plotter.NewLine(cdf(s.ms))
 		if err != nil {
-			return err
+			return fmt.Errorf("chart: %s: %w", s.label, err)
 		}
 		line.Color = palette[i%len(palette)]
 		line.Width = vg.Points(2)
 		p.Add(line)
 		p.Legend.Add(fmt.Sprintf("%s (%d)", s.label, len(s.ms)), line)
 	}
-	return p.Save(9*vg.Inch, 5.5*vg.Inch, out)
+	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
 }
 
 // cdf turns samples into the points of their empirical CDF; samples <= 0
@@ -108,6 +79,23 @@ func cdf(ms []float64) plotter.XYs {
 		pts[i].Y = float64(i+1) / float64(len(s))
 	}
 	return pts
+}
+
+// ticks125 labels 1, 2 and 5 times each power of ten (a run's samples often
+// span less than one decade, where plain log ticks label nothing).
+type ticks125 struct{}
+
+// Ticks implements plot.Ticker.
+func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for d := math.Pow(10, math.Floor(math.Log10(lo))); d <= hi; d *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if v := m * d; v >= lo && v <= hi {
+				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+		}
+	}
+	return out
 }
 
 var palette = []color.Color{
