@@ -77,6 +77,9 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := sleepCtx(ctx, p.joinDelay(env.Index-p.Providers)); err != nil {
+			return nil, err
+		}
 		if n, err = startClone(ctx, env, providers); err != nil {
 			return nil, err
 		}
@@ -267,6 +270,21 @@ func enroll(dataDir string) (*dht.OwnerCert, error) {
 		return nil, err
 	}
 	return cert, node.WriteOwnerCert(dataDir, cert)
+}
+
+// sleepCtx sleeps for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // heapInUse is the live heap after a collection.

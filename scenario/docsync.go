@@ -75,6 +75,9 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	var c *docClone
 	mine = nil
 	if env.Index > 0 {
+		if err := sleepCtx(ctx, p.joinDelay(env.Index-1)); err != nil {
+			return nil, err
+		}
 		if c, err = newDocClone(ctx, env, key, seqInfo); err != nil {
 			return nil, err
 		}

@@ -51,6 +51,11 @@ type Params struct {
 	// lets every clone of a 1000-node run hold a connection to most others,
 	// about 40 KB of QUIC state each; large runs bound it (docs/scale.md).
 	ConnsHigh int
+	// JoinOver spreads the clones' start over this long (clone k of n
+	// starts k*JoinOver/n in): a thousand clones that boot in the same
+	// instant each open their DHT refresh connections at once, which no
+	// real network sees and whose peak memory dominates a large run.
+	JoinOver time.Duration
 }
 
 // DefaultParams are the parameters CI runs for a case at 100 instances.
@@ -74,6 +79,14 @@ func DefaultParams(name string) Params {
 		p.DownFor = 8 * time.Second
 	}
 	return p
+}
+
+// joinDelay is how long clone number clone waits before it starts.
+func (p Params) joinDelay(clone int) time.Duration {
+	if p.JoinOver <= 0 || p.Clones() == 0 {
+		return 0
+	}
+	return time.Duration(int64(p.JoinOver) * int64(clone) / int64(p.Clones()))
 }
 
 // Clones is the number of clone instances.
@@ -104,6 +117,8 @@ func (p Params) Validate() error {
 		return bad("churn needs a positive DownFor")
 	case p.Latency < 0:
 		return bad("negative latency")
+	case p.JoinOver < 0:
+		return bad("negative join-over %v", p.JoinOver)
 	case p.ConnsHigh < 0 || p.ConnsHigh == 1:
 		return bad("conns high %d: 0 (node default) or >= 2", p.ConnsHigh)
 	case p.Fork && p.ForkAt < 2:

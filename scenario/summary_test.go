@@ -145,3 +145,21 @@ func TestLocalSyncGathersEveryone(t *testing.T) {
 		}
 	})
 }
+
+func TestJoinDelaySpreadsClones(t *testing.T) {
+	p := DefaultParams(CaseDirectory) // 97 clones
+	if d := p.joinDelay(50); d != 0 {
+		t.Fatalf("no JoinOver: delay %v", d)
+	}
+	p.JoinOver = 97 * time.Second
+	if d := p.joinDelay(0); d != 0 {
+		t.Fatalf("first clone waits %v", d)
+	}
+	if d := p.joinDelay(96); d != 96*time.Second {
+		t.Fatalf("last clone waits %v, want 96s", d)
+	}
+	p.JoinOver = -time.Second
+	if p.Validate() == nil {
+		t.Fatal("negative JoinOver accepted")
+	}
+}

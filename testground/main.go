@@ -44,7 +44,7 @@ func runCase(name string, fn caseFn) run.InitializedTestCaseFn {
 		defer os.RemoveAll(dir)
 		index := int(ic.GlobalSeq) - 1 // sequence numbers start at 1
 		// Whole-run bound: the phases plus the measured duration, with room.
-		ctx, cancel := context.WithTimeout(context.Background(), 6*p.Timeout+p.Duration)
+		ctx, cancel := context.WithTimeout(context.Background(), 6*p.Timeout+p.Duration+p.JoinOver)
 		defer cancel()
 		listen, err := prepareNetwork(ctx, re, ic.NetClient, p)
 		if err != nil {
@@ -94,6 +94,8 @@ func paramsOf(name string, re *runtime.RunEnv) scenario.Params {
 	p.DownFor = sec("down_for_s")
 	p.Timeout = sec("timeout_s")
 	p.Seed = uint64(re.IntParam("seed"))
+	p.JoinOver = sec("join_over_s")
+	p.ConnsHigh = re.IntParam("conns_high")
 	switch name {
 	case scenario.CaseDirectory:
 		p.Providers = re.IntParam("providers")

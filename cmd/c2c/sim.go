@@ -126,6 +126,7 @@ instances.
 	f.Uint64Var(&p.ForkAt, "fork-at", d.ForkAt, "seq at which the forking sequencer splits the log")
 	f.DurationVar(&p.Timeout, "timeout", d.Timeout, "bound of each phase (virtual time)")
 	f.Uint64Var(&p.Seed, "seed", d.Seed, "seed of the run's random choices")
+	f.DurationVar(&p.JoinOver, "join-over", 0, "spread the clones' start over this long (0: all at once); large runs use it to avoid a start-up peak")
 	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); bounds memory in large runs")
 	f.StringVar(&out, "out", ".", "directory for the JSON summary")
 	f.BoolVar(&nodeLogs, "node-logs", false, "let the nodes log (at --log-level)")
