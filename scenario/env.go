@@ -75,6 +75,9 @@ type LocalSync struct {
 	// arrives, before anyone is released (the in-process runner measures
 	// the heap there).
 	OnGathered func(topic string)
+	// OnArrive, if set, runs as each instance arrives at a topic, with how
+	// many have arrived so far (for progress reports).
+	OnArrive func(topic string, arrived, n int)
 
 	mu     sync.Mutex
 	topics map[string]*gathering
@@ -102,8 +105,12 @@ func (s *LocalSync) Gather(ctx context.Context, topic string, index int, data []
 	}
 	g.data[index] = data
 	g.arrived++
-	last := g.arrived == s.n
+	arrived := g.arrived
+	last := arrived == s.n
 	s.mu.Unlock()
+	if s.OnArrive != nil {
+		s.OnArrive(topic, arrived, s.n)
+	}
 	if last {
 		if s.OnGathered != nil {
 			s.OnGathered(topic)

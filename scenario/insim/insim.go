@@ -113,6 +113,14 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	gs := scenario.NewLocalSync(p.Instances)
 	virtStart := time.Now() // virtual: inside the bubble
 	var profErr error
+	if o.Progress != nil && p.Instances >= 200 { // a phase of a large run takes minutes
+		gs.OnArrive = func(topic string, arrived, n int) {
+			if step := n / 10; arrived%step == 0 && arrived < n {
+				fmt.Fprintf(o.Progress, "sim: %-10s %d/%d instances at t=%5.0fs virtual\n",
+					topic, arrived, n, time.Since(virtStart).Seconds())
+			}
+		}
+	}
 	gs.OnGathered = func(topic string) {
 		if topic == "up" { // every node is up: weigh the heap
 			runtime.GC()
