@@ -119,7 +119,7 @@ func (c *docClone) createAndInvite(ctx context.Context, cards []cloneCard) (docs
 	if err != nil {
 		return doc, fmt.Errorf("create: %w", err)
 	}
-	for _, card := range cards {
+	for i, card := range cards {
 		if card.Member == c.svc.ID() {
 			continue
 		}
@@ -131,7 +131,7 @@ func (c *docClone) createAndInvite(ctx context.Context, cards []cloneCard) (docs
 		_, err = c.svc.Invite(ictx, doc, cert.User, cert.Device, docsync.RoleWriter)
 		cancel()
 		if err != nil {
-			return doc, fmt.Errorf("invite %s: %w", cert.Clone, err)
+			return doc, fmt.Errorf("invite %d of %d (%s): %w", i+1, len(cards), cert.Clone, err)
 		}
 	}
 	return doc, nil

@@ -167,9 +167,10 @@ func (c *docClone) score(res *InstanceResult, gathered [][]byte) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	p := c.env.Params
 	for i, raw := range gathered {
-		if i == 0 || i == c.env.Index {
-			continue
+		if i == 0 || i == c.env.Index || p.docOf(i) != p.docOf(c.env.Index) {
+			continue // the sequencer, this clone, another document
 		}
 		var edits []ackedEdit
 		if err := json.Unmarshal(raw, &edits); err != nil {

@@ -117,7 +117,7 @@ var _ cloneservice.Directory = (*gatheredDirectory)(nil)
 type forkingSequencer struct {
 	mu      sync.Mutex // guards victims, set after the sequencer started
 	victims map[docsync.MemberID]bool
-	obs     *seqservice.Observed
+	obs     map[docsync.DocID]*seqservice.Observed
 }
 
 func (f *forkingSequencer) factory(at uint64) func(docsync.DocID, ed25519.PrivateKey) sequencer.Node {
@@ -130,7 +130,10 @@ func (f *forkingSequencer) factory(at uint64) func(docsync.DocID, ed25519.Privat
 		}
 		obs := seqservice.Observe(b)
 		f.mu.Lock()
-		f.obs = obs
+		if f.obs == nil {
+			f.obs = map[docsync.DocID]*seqservice.Observed{}
+		}
+		f.obs[doc] = obs
 		f.mu.Unlock()
 		return obs
 	}
@@ -142,9 +145,11 @@ func (f *forkingSequencer) setVictims(v map[docsync.MemberID]bool) {
 	f.victims = v
 }
 
-func (f *forkingSequencer) misbehavedAt() time.Time {
+// misbehavedAt is when the sequencer of doc first misbehaved (zero: not
+// yet, or no forking sequencer).
+func (f *forkingSequencer) misbehavedAt(doc docsync.DocID) time.Time {
 	f.mu.Lock()
-	obs := f.obs
+	obs := f.obs[doc]
 	f.mu.Unlock()
 	if obs == nil {
 		return time.Time{}

@@ -14,10 +14,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// seqFinal is what the sequencer shares once the clones stopped editing.
+// seqFinal is what the sequencer shares once the clones stopped editing,
+// per document (indexed like the clone groups).
 type seqFinal struct {
-	Head         docsync.Head `json:"head"`
-	MisbehavedAt time.Time    `json:"misbehaved_at"`
+	Heads        []docsync.Head `json:"heads"`
+	MisbehavedAt []time.Time    `json:"misbehaved_at"`
 }
 
 // ackedEdit is one edit a clone made and saw committed.
@@ -27,8 +28,10 @@ type ackedEdit struct {
 }
 
 // RunDocsync is the docsync case for one instance: instance 0 is the
-// sequencer, the others are clones; clone 1 creates the document and
-// invites the rest. It returns every instance's result.
+// sequencer, the others are clones. Up to docsync.MaxMembers clones share
+// one document (more make several documents on the same sequencer, see
+// Params.docGroups); the first clone of each group creates its document
+// and invites the rest. It returns every instance's result.
 func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	p := env.Params
 	key, _, err := crypto.GenerateEd25519Key(nil)
@@ -97,6 +100,13 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		}
 		cards = append(cards, card)
 	}
+	// Cards of this clone's document group only.
+	group := cards
+	if env.Index > 0 {
+		_, per := p.docGroups()
+		g := p.docOf(env.Index)
+		group = cards[g*per : min(len(cards), (g+1)*per)]
+	}
 	if env.Index == 0 && p.Fork { // the odd clones get the second branch
 		victims := map[docsync.MemberID]bool{}
 		for i, card := range cards {
@@ -114,10 +124,11 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		c.dir.set(dir)
 	}
 
-	// 3. Clone 1 creates the document and invites everyone.
+	// 3. The first clone of each group creates its document and invites
+	// the group.
 	mine = nil
-	if env.Index == 1 {
-		doc, err := c.createAndInvite(ctx, cards)
+	if c != nil && env.Index == p.docCreator(p.docOf(env.Index)) {
+		doc, err := c.createAndInvite(ctx, group)
 		if err != nil {
 			return nil, err
 		}
@@ -128,12 +139,15 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	if all, err = env.Sync.Gather(ctx, "doc", env.Index, mine); err != nil {
 		return nil, err
 	}
-	var doc docsync.DocID
-	if err := json.Unmarshal(all[1], &doc); err != nil {
-		return nil, fmt.Errorf("%w: doc: %w", ErrGather, err)
+	ndocs, _ := p.docGroups()
+	docs := make([]docsync.DocID, ndocs)
+	for g := range docs {
+		if err := json.Unmarshal(all[p.docCreator(g)], &docs[g]); err != nil {
+			return nil, fmt.Errorf("%w: doc %d: %w", ErrGather, g, err)
+		}
 	}
 	if c != nil {
-		c.doc = doc
+		c.doc = docs[p.docOf(env.Index)]
 		if err := c.waitJoined(ctx); err != nil {
 			return nil, err
 		}
@@ -166,11 +180,16 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	// 5. The sequencer shares its head; clones catch up to it.
 	mine = nil
 	if env.Index == 0 {
-		h, err := seqSvc.Head(doc, docsync.MemberID{})
-		if err != nil {
-			return nil, err
+		var f seqFinal
+		for _, doc := range docs {
+			h, err := seqSvc.Head(doc, docsync.MemberID{})
+			if err != nil {
+				return nil, err
+			}
+			f.Heads = append(f.Heads, h)
+			f.MisbehavedAt = append(f.MisbehavedAt, forker.misbehavedAt(doc))
 		}
-		if mine, err = json.Marshal(seqFinal{Head: h, MisbehavedAt: forker.misbehavedAt()}); err != nil {
+		if mine, err = json.Marshal(f); err != nil {
 			return nil, err
 		}
 	}
@@ -178,18 +197,18 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		return nil, err
 	}
 	var final seqFinal
-	if err := json.Unmarshal(all[0], &final); err != nil {
-		return nil, fmt.Errorf("%w: final head: %w", ErrGather, err)
+	if err := json.Unmarshal(all[0], &final); err != nil || len(final.Heads) != ndocs || len(final.MisbehavedAt) != ndocs {
+		return nil, fmt.Errorf("%w: final heads of %d documents: %v", ErrGather, ndocs, err)
 	}
 	mine = nil
 	if c != nil {
 		if p.Fork {
 			c.waitAlarm(ctx)
 			if !c.alarmAt.IsZero() {
-				res.ForkDelay = max(c.alarmAt.Sub(final.MisbehavedAt), time.Nanosecond)
+				res.ForkDelay = max(c.alarmAt.Sub(final.MisbehavedAt[p.docOf(env.Index)]), time.Nanosecond)
 			}
 		} else {
-			res.Converged = c.waitConverged(ctx, final.Head) == nil
+			res.Converged = c.waitConverged(ctx, final.Heads[p.docOf(env.Index)]) == nil
 		}
 		acked, err := c.ackedEdits()
 		if err != nil && !p.Fork { // an edit committed as the log forked is never acked

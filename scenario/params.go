@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/clone2clone/c2c/docsync"
 )
 
 // Case names, as Testground test cases and `c2c sim` arguments.
@@ -87,6 +89,31 @@ func (p Params) joinDelay(clone int) time.Duration {
 		return 0
 	}
 	return time.Duration(int64(p.JoinOver) * int64(clone) / int64(p.Clones()))
+}
+
+// docGroups splits the docsync clones into documents of at most
+// docsync.MaxMembers members (a protocol cap: a rekey must fit one op), all
+// on the one sequencer, as evenly as it can: it returns how many documents
+// and how many clones each has (the last may have fewer).
+func (p Params) docGroups() (docs, perDoc int) {
+	n := p.Clones()
+	docs = (n + docsync.MaxMembers - 1) / docsync.MaxMembers
+	perDoc = (n + docs - 1) / docs
+	return docs, perDoc
+}
+
+// docOf is the document (0..docs-1) of the docsync clone at instance index
+// (1..Instances-1).
+func (p Params) docOf(index int) int {
+	_, per := p.docGroups()
+	return (index - 1) / per
+}
+
+// docCreator is the instance index of the clone that creates document g and
+// invites the rest of its group.
+func (p Params) docCreator(g int) int {
+	_, per := p.docGroups()
+	return 1 + g*per
 }
 
 // Clones is the number of clone instances.

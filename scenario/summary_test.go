@@ -163,3 +163,22 @@ func TestJoinDelaySpreadsClones(t *testing.T) {
 		t.Fatal("negative JoinOver accepted")
 	}
 }
+
+func TestDocGroupsRespectTheMemberCap(t *testing.T) {
+	for _, tc := range []struct{ instances, docs, per int }{
+		{100, 1, 99}, {257, 1, 256}, {258, 2, 129}, {1000, 4, 250},
+	} {
+		p := DefaultParams(CaseDocsync)
+		p.Instances = tc.instances
+		docs, per := p.docGroups()
+		if docs != tc.docs || per != tc.per {
+			t.Errorf("N=%d: %d docs of %d, want %d of %d", tc.instances, docs, per, tc.docs, tc.per)
+		}
+		if got := p.docOf(tc.instances - 1); got != docs-1 {
+			t.Errorf("N=%d: last clone in doc %d, want %d", tc.instances, got, docs-1)
+		}
+		if c := p.docCreator(docs - 1); p.docOf(c) != docs-1 || p.docOf(c-1) != docs-2 && docs > 1 {
+			t.Errorf("N=%d: creator %d of the last doc is not its group's first clone", tc.instances, c)
+		}
+	}
+}
