@@ -171,7 +171,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	if profErr != nil {
 		errs = append(errs, fmt.Errorf("heap profile: %w", profErr))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := rootCauses(errs); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRun, err)
 	}
 	sum := scenario.Summarize(p, "in-process", results[0])
@@ -192,4 +192,28 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// rootCauses joins the instances' errors, leaving out those that only say
+// the run was cancelled because another instance failed first (in a
+// 1000-instance run they would bury the one that matters), and counts them.
+func rootCauses(errs []error) error {
+	var causes []error
+	cancelled := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		default:
+			causes = append(causes, err)
+		}
+	}
+	if len(causes) == 0 {
+		return errors.Join(errs...)
+	}
+	if cancelled > 0 {
+		causes = append(causes, fmt.Errorf("(%d other instances stopped when the run was cancelled)", cancelled))
+	}
+	return errors.Join(causes...)
 }

@@ -1,6 +1,10 @@
 package insim
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -68,4 +72,22 @@ func TestDocsyncForkDetected(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestRootCausesHidesCancelledFollowers(t *testing.T) {
+	cause := errors.New("invite 7 of 9: deadline exceeded")
+	follower := fmt.Errorf("gather failed: doc: %w", context.Canceled)
+	err := rootCauses([]error{nil, follower, cause, follower})
+	if !errors.Is(err, cause) || errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want the cause without the cancelled followers", err)
+	}
+	if !strings.Contains(err.Error(), "2 other instances") {
+		t.Fatalf("got %q, want the followers counted", err)
+	}
+	if err := rootCauses([]error{follower}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("only cancellations: got %v, want them kept", err)
+	}
+	if err := rootCauses([]error{nil, nil}); err != nil {
+		t.Fatalf("no errors: got %v", err)
+	}
 }
