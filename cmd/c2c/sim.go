@@ -33,7 +33,9 @@ the links and the protocol, not of this machine's CPU.
              its owner certificate, then looks up random clones' records for
              --duration while --churn of the clones leave and come back
   docsync    a sequencer and clones editing one document for --duration under
-             churn; --fork makes the sequencer equivocate and measures how long
+             churn (past 256 clones, a document's member cap, the clones
+             split into several documents of equal size on the sequencer);
+             --fork makes the sequencer equivocate and measures how long
              the clones take to raise the fork alarm
 
 It writes a JSON summary (lookup and edit-delivery latency percentiles,
