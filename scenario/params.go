@@ -49,9 +49,9 @@ type Params struct {
 	// Seed makes the run's random choices (who churns, targets, edits).
 	Seed uint64
 	// ConnsHigh, if > 0, replaces the clones' connection-manager high
-	// watermark (low: half of it; grace: 10 s). A clone's default (400)
-	// lets every clone of a 1000-node run hold a connection to most others,
-	// about 40 KB of QUIC state each; large runs bound it (docs/scale.md).
+	// watermark (low: half of it; grace: 10 s). Each connection holds
+	// 40-70 KB of QUIC and TLS state; the trim reaches only what kad-dht
+	// leaves unprotected, so it lowers memory a little (docs/scale.md).
 	ConnsHigh int
 	// JoinOver spreads the clones' start over this long (clone k of n
 	// starts k*JoinOver/n in): a thousand clones that boot in the same

@@ -129,7 +129,7 @@ instances.
 	f.DurationVar(&p.Timeout, "timeout", d.Timeout, "bound of each phase (virtual time)")
 	f.Uint64Var(&p.Seed, "seed", d.Seed, "seed of the run's random choices")
 	f.DurationVar(&p.JoinOver, "join-over", 0, "spread the clones' start over this long (0: all at once); large runs use it to avoid a start-up peak")
-	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); bounds memory in large runs")
+	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); trims connections kad-dht does not protect")
 	f.StringVar(&out, "out", ".", "directory for the JSON summary")
 	f.BoolVar(&nodeLogs, "node-logs", false, "let the nodes log (at --log-level)")
 	f.BoolVar(&noCheck, "no-check", false, "exit 0 even if a pass criterion fails")
