@@ -45,8 +45,8 @@ beside it, and exits nonzero when a pass criterion fails: lookups succeed
 >= 99%, every acknowledged edit reaches every clone, every clone detects a
 fork. Progress goes to stderr, one line per phase.
 
-Large runs: memory grows with the connections each node holds (about 40 KB
-of QUIC state per connection). The GC's soft limit is set to 3/4 of RAM
+Large runs: memory grows with the connections each node holds (40-70 KB
+of QUIC and TLS state per connection). The GC's soft limit is set to 3/4 of RAM
 unless GOMEMLIMIT is set; docs/scale.md has the measured figures for 1000
 instances.
 
@@ -67,6 +67,13 @@ instances.
 			if limit := simMemoryLimit(); limit > 0 && !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sim: GC memory limit %.1f GiB (3/4 of RAM; set GOMEMLIMIT to change)\n", float64(limit)/(1<<30))
 			}
+			if heapProfile != "" { // fail now, not after a 30-minute run
+				f, err := os.Create(heapProfile)
+				if err != nil {
+					return err
+				}
+				f.Close()
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -75,9 +82,7 @@ instances.
 				if err := pprof.StartCPUProfile(f); err != nil {
 					return err
 				}
-				// Main exits the process: stop the profile in report.
-				defer pprof.StopCPUProfile()
-				o.BeforeExit = pprof.StopCPUProfile
+				o.BeforeExit = pprof.StopCPUProfile // Main exits the process: no defer runs
 			}
 			go func() { // Main cannot be cancelled: an interrupt ends the process
 				<-cmd.Context().Done()
