@@ -57,18 +57,18 @@ type Config struct {
 
 // DefaultListenAddrs listens on every interface, on a random TCP port and a
 // random QUIC port.
-func DefaultListenAddrs() []ma.Multiaddr {
-	return []ma.Multiaddr{
-		ma.StringCast("/ip4/0.0.0.0/tcp/0"),
-		ma.StringCast("/ip4/0.0.0.0/udp/0/quic-v1"),
-	}
-}
+func DefaultListenAddrs() []ma.Multiaddr { return ListenAddrsOn("0.0.0.0") }
 
 // LoopbackListenAddrs listens on 127.0.0.1 only (tests, demo).
-func LoopbackListenAddrs() []ma.Multiaddr {
+func LoopbackListenAddrs() []ma.Multiaddr { return ListenAddrsOn("127.0.0.1") }
+
+// ListenAddrsOn listens on one IPv4 address, on a random TCP port and a
+// random QUIC port. It panics if ip is not an IPv4 address (callers pass
+// constants or an address they got from the system).
+func ListenAddrsOn(ip string) []ma.Multiaddr {
 	return []ma.Multiaddr{
-		ma.StringCast("/ip4/127.0.0.1/tcp/0"),
-		ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1"),
+		ma.StringCast("/ip4/" + ip + "/tcp/0"),
+		ma.StringCast("/ip4/" + ip + "/udp/0/quic-v1"),
 	}
 }
 

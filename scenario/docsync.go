@@ -103,9 +103,8 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	// Cards of this clone's document group only.
 	group := cards
 	if env.Index > 0 {
-		_, per := p.docGroups()
-		g := p.docOf(env.Index)
-		group = cards[g*per : min(len(cards), (g+1)*per)]
+		lo, hi := p.docClones(p.docOf(env.Index))
+		group = cards[lo:hi]
 	}
 	if env.Index == 0 && p.Fork { // the odd clones get the second branch
 		victims := map[docsync.MemberID]bool{}

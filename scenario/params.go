@@ -109,11 +109,18 @@ func (p Params) docOf(index int) int {
 	return (index - 1) / per
 }
 
+// docClones is the range [lo, hi) of clone numbers (instance index - 1) in
+// document g; clone lo creates it and invites the rest.
+func (p Params) docClones(g int) (lo, hi int) {
+	_, per := p.docGroups()
+	return g * per, min(p.Clones(), (g+1)*per)
+}
+
 // docCreator is the instance index of the clone that creates document g and
 // invites the rest of its group.
 func (p Params) docCreator(g int) int {
-	_, per := p.docGroups()
-	return 1 + g*per
+	lo, _ := p.docClones(g)
+	return 1 + lo
 }
 
 // Clones is the number of clone instances.

@@ -177,6 +177,17 @@ func TestDocGroupsRespectTheMemberCap(t *testing.T) {
 		if got := p.docOf(tc.instances - 1); got != docs-1 {
 			t.Errorf("N=%d: last clone in doc %d, want %d", tc.instances, got, docs-1)
 		}
+		next := 0
+		for g := range docs {
+			lo, hi := p.docClones(g)
+			if lo != next || hi <= lo || hi-lo > per {
+				t.Errorf("N=%d: doc %d holds clones [%d, %d), want from %d, at most %d", tc.instances, g, lo, hi, next, per)
+			}
+			next = hi
+		}
+		if next != p.Clones() {
+			t.Errorf("N=%d: docs cover %d clones, want %d", tc.instances, next, p.Clones())
+		}
 		if c := p.docCreator(docs - 1); p.docOf(c) != docs-1 || p.docOf(c-1) != docs-2 && docs > 1 {
 			t.Errorf("N=%d: creator %d of the last doc is not its group's first clone", tc.instances, c)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
@@ -43,13 +42,9 @@ func prepareNetwork(ctx context.Context, re *runtime.RunEnv, nc *network.Client,
 	if err != nil {
 		return nil, fmt.Errorf("shape the data network: %w", err)
 	}
-	return dataNetworkAddrs(ip), nil
-}
-
-// dataNetworkAddrs are TCP and QUIC listen addresses on ip, any port.
-func dataNetworkAddrs(ip net.IP) []ma.Multiaddr {
-	return []ma.Multiaddr{
-		ma.StringCast(fmt.Sprintf("/ip4/%s/tcp/0", ip)),
-		ma.StringCast(fmt.Sprintf("/ip4/%s/udp/0/quic-v1", ip)),
+	ip4 := ip.To4()
+	if ip4 == nil {
+		return nil, fmt.Errorf("data network address %s is not IPv4", ip)
 	}
+	return node.ListenAddrsOn(ip4.String()), nil
 }
