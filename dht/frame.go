@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/clone2clone/c2c/internal/bounded"
 )
 
 // Wire messages of the replica protocols. Every stream message is a frame:
@@ -44,8 +46,8 @@ func readFrame(r io.Reader, max int) ([]byte, error) {
 	if n > uint32(max) {
 		return nil, fmt.Errorf("%w: frame of %d bytes, max %d", ErrTooLarge, n, max)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := bounded.ReadFull(r, int(n))
+	if err != nil {
 		return nil, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
 	}
 	return b, nil

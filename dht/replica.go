@@ -122,13 +122,21 @@ func (d *Directory) fromReplicas(ctx context.Context, key string) ([]byte, error
 func (d *Directory) handleSync(s network.Stream) {
 	defer s.Close()
 	d.streamDeadline(s)
-	theirs, err := readSummaries(bufio.NewReader(s), d.opts.params.MaxSyncEntries)
+	// Only summaries of records we hold matter, so only those are kept:
+	// the initiator's list costs memory in proportion to our store, not
+	// to what it sends.
+	ours := d.store.summaries()
+	held := make(map[string]bool, len(ours))
+	for _, m := range ours {
+		held[m.Key] = true
+	}
+	theirs, err := readSummaries(bufio.NewReader(s), d.opts.params.MaxSyncEntries, func(k string) bool { return held[k] })
 	if err != nil {
 		_ = s.Reset()
 		return
 	}
 	w := bufio.NewWriter(s)
-	for _, mine := range d.store.summaries() {
+	for _, mine := range ours {
 		if t, ok := theirs[mine.Key]; ok && !summaryLess(t, mine.summary) {
 			continue
 		}
@@ -208,9 +216,11 @@ func (d *Directory) syncFrom(ctx context.Context, p peer.ID) (int, error) {
 }
 
 // readSummaries reads anti-entropy summaries up to the empty terminator
-// frame, refusing more than max entries.
-func readSummaries(r io.Reader, max int) (map[string]summary, error) {
+// frame, refusing more than max entries and keeping only those whose key
+// passes keep.
+func readSummaries(r io.Reader, max int, keep func(key string) bool) (map[string]summary, error) {
 	theirs := make(map[string]summary)
+	n := 0
 	for {
 		f, err := readFrame(r, maxFrame)
 		if err != nil {
@@ -223,9 +233,11 @@ func readSummaries(r io.Reader, max int) (map[string]summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(theirs) >= max {
+		if n++; n > max {
 			return nil, fmt.Errorf("%w: more than %d sync entries", ErrTooLarge, max)
 		}
-		theirs[ks.Key] = ks.summary
+		if keep(ks.Key) {
+			theirs[ks.Key] = ks.summary
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/clone2clone/c2c/internal/bounded"
 )
 
 // DefaultMaxFrame bounds one frame (a snapshot of a large document is the
@@ -25,8 +27,13 @@ func WriteMessage(w io.Writer, m *Message) (int, error) {
 	return w.Write(buf)
 }
 
+// MaxHelloFrame caps the first frame of a stream, the Hello, which is read
+// before the device is authorized: a stranger gets no more than this.
+const MaxHelloFrame = 4 << 10
+
 // ReadMessage reads and decodes one frame of at most max bytes; it returns
-// the bytes read.
+// the bytes read. The body's buffer grows with the bytes that arrive, so a
+// peer that announces max bytes and stalls costs only what it sent.
 func ReadMessage(r *bufio.Reader, max int) (*Message, int, error) {
 	size, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -35,8 +42,8 @@ func ReadMessage(r *bufio.Reader, max int) (*Message, int, error) {
 	if size > uint64(max) {
 		return nil, 0, fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, size)
 	}
-	body := make([]byte, size)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err := bounded.ReadFull(r, int(size))
+	if err != nil {
 		return nil, 0, err
 	}
 	m, err := Decode(body)

@@ -49,7 +49,7 @@ func (s *Server) handle(st network.Stream) {
 	defer se.cancel()
 
 	_ = st.SetReadDeadline(s.now().Add(s.params.HelloTimeout))
-	m, _, err := link.ReadMessage(r, s.params.MaxFrame)
+	m, _, err := link.ReadMessage(r, link.MaxHelloFrame)
 	if err != nil || m.Kind != link.KindHello {
 		_ = st.Reset()
 		return

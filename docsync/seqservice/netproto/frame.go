@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/internal/bounded"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -82,8 +83,9 @@ func WriteFrame(w io.Writer, b []byte) error {
 }
 
 // ReadFrame reads one frame of at most limit bytes (limit <= MaxFrame). A
-// length over the limit is ErrFrameTooLarge and nothing more is read, so a
-// peer cannot make us allocate more than limit.
+// length over the limit is ErrFrameTooLarge and nothing more is read; the
+// body's buffer grows with the bytes that arrive (internal/bounded), so a
+// peer that announces a large frame and stalls costs only what it sent.
 func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -95,8 +97,8 @@ func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
 	if n > uint64(limit) || n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, cap %d", ErrFrameTooLarge, n, limit)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := bounded.ReadFull(r, int(n))
+	if err != nil {
 		return nil, fmt.Errorf("%w: frame body: %v", ErrMalformed, err)
 	}
 	return b, nil
