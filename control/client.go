@@ -121,9 +121,19 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // Docs lists the tracked documents.
 func (c *Client) Docs(ctx context.Context) ([]string, error) {
-	var out map[string][]string
-	err := c.do(ctx, http.MethodGet, "/v1/docs", nil, &out)
-	return out["docs"], err
+	l, err := c.DocList(ctx)
+	return l.Docs, err
+}
+
+// DocList lists the tracked documents and those that could not be opened.
+func (c *Client) DocList(ctx context.Context) (DocList, error) {
+	var out DocList
+	return out, c.do(ctx, http.MethodGet, "/v1/docs", nil, &out)
+}
+
+// Forget removes a document and everything the clone kept of it.
+func (c *Client) Forget(ctx context.Context, doc string) error {
+	return c.do(ctx, http.MethodDelete, docPath(doc, ""), nil, nil)
 }
 
 // Create makes a document ordered by sequencer (a /p2p multiaddr or a peer ID).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -67,7 +68,11 @@ func (s *Server) docOf(r *http.Request) (docsync.DocID, error) {
 		return id, badRequest("document ID %q: want 64 hex digits or a prefix of at least 8", v)
 	}
 	n := 0
-	for _, d := range s.svc.Docs() {
+	all := s.svc.Docs()
+	for d := range s.svc.Unopened() {
+		all = append(all, d)
+	}
+	for _, d := range all {
 		if strings.HasPrefix(hex.EncodeToString(d[:]), v) {
 			id, n = d, n+1
 		}
@@ -91,11 +96,31 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) listDocs(w http.ResponseWriter, _ *http.Request) {
-	docs := []string{}
+	l := DocList{Docs: []string{}}
 	for _, d := range s.svc.Docs() {
-		docs = append(docs, hexOf(d[:]))
+		l.Docs = append(l.Docs, hexOf(d[:]))
 	}
-	writeJSON(w, http.StatusOK, map[string][]string{"docs": docs})
+	for d, err := range s.svc.Unopened() {
+		l.Unopened = append(l.Unopened, Unopened{Doc: hexOf(d[:]), Error: err.Error()})
+	}
+	sort.Slice(l.Unopened, func(i, j int) bool { return l.Unopened[i].Doc < l.Unopened[j].Doc })
+	writeJSON(w, http.StatusOK, l)
+}
+
+// forget removes a document and all this clone kept of it.
+func (s *Server) forget(w http.ResponseWriter, r *http.Request) {
+	doc, err := s.docOf(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	ctx, cancel := s.opContext(r)
+	defer cancel()
+	if err := s.svc.Forget(ctx, doc); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"forgot": hexOf(doc[:])})
 }
 
 // sequencerInfo parses a /.../p2p/<id> multiaddr or a bare peer ID.

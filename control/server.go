@@ -148,6 +148,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/docs", s.listDocs)
 	mux.HandleFunc("POST /v1/docs", s.create)
 	mux.HandleFunc("GET /v1/docs/{doc}", s.show)
+	mux.HandleFunc("DELETE /v1/docs/{doc}", s.forget)
 	mux.HandleFunc("GET /v1/docs/{doc}/members", s.members)
 	mux.HandleFunc("POST /v1/docs/{doc}/invite", s.invite)
 	mux.HandleFunc("POST /v1/docs/{doc}/remove", s.remove)

@@ -17,6 +17,19 @@ type Status struct {
 	Stats  cloneservice.Stats `json:"stats"`
 }
 
+// DocList is GET /v1/docs: the tracked documents, and those stored but not
+// opened at start (with why), which `c2c doc forget` removes.
+type DocList struct {
+	Docs     []string   `json:"docs"`
+	Unopened []Unopened `json:"unopened,omitempty"`
+}
+
+// Unopened is a stored document the clone could not open.
+type Unopened struct {
+	Doc   string `json:"doc"`
+	Error string `json:"error"`
+}
+
 // CreateRequest is POST /v1/docs. Sequencer is a /.../p2p/<id> multiaddr or
 // a bare peer ID (then its addresses are looked up in the DHT).
 type CreateRequest struct {

@@ -127,6 +127,15 @@ type Params struct {
 	// rcmgr's default is 0.2/s with a burst of 16.
 	ConnRatePerIP  float64
 	ConnBurstPerIP int
+	// Per peer (one libp2p identity, wherever it connects from): inbound
+	// streams open at once, and connections. These hold from loopback too.
+	StreamsPerPeer int
+	ConnsPerPeer   int
+	// LimitLoopback applies the per-IP connection and rate limits to
+	// loopback addresses as well (rcmgr exempts them by default, which is
+	// what the demo's many hosts on 127.0.0.1 need; tests of the limits
+	// turn it on).
+	LimitLoopback bool
 	// Bootstrap: dial timeout and the exponential backoff between
 	// re-dials of a provider we lost.
 	DialTimeout      time.Duration
@@ -152,6 +161,8 @@ func DefaultParams(role Role) Params {
 		MaxConnsPerIP:    64,
 		ConnRatePerIP:    2,
 		ConnBurstPerIP:   64,
+		StreamsPerPeer:   256,
+		ConnsPerPeer:     8,
 		DialTimeout:      10 * time.Second,
 		BackoffMin:       500 * time.Millisecond,
 		BackoffMax:       30 * time.Second,
@@ -189,6 +200,8 @@ func (p Params) Validate() error {
 		return bad("MaxConns %d below ConnsHigh %d", p.MaxConns, p.ConnsHigh)
 	case p.MaxStreams <= 0 || p.MaxConnsPerIP <= 0:
 		return bad("MaxStreams %d, MaxConnsPerIP %d", p.MaxStreams, p.MaxConnsPerIP)
+	case p.StreamsPerPeer <= 0 || p.ConnsPerPeer <= 0:
+		return bad("StreamsPerPeer %d, ConnsPerPeer %d", p.StreamsPerPeer, p.ConnsPerPeer)
 	case p.ConnRatePerIP <= 0 || p.ConnBurstPerIP <= 0:
 		return bad("connection rate %v burst %d", p.ConnRatePerIP, p.ConnBurstPerIP)
 	case p.DialTimeout <= 0 || p.PublishTimeout <= 0 || p.RecheckInterval <= 0:

@@ -3,6 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"time"
 
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
@@ -22,7 +24,9 @@ var ErrWrongRole = errors.New("node: wrong role for this service")
 // StartDocs starts the clone's CloneDoc service (cloneservice) on this node:
 // its document identity is the node's identity key and HPKE key, it finds
 // other clones through the node's directory, keeps its state under
-// DocsNamespace and is closed by Close, before the host. Call it once,
+// DocsNamespace and is closed by Close, before the host. It sends its owner
+// certificate with its invitations and accepts invitations by
+// ContactPolicy over <data>/contacts (opts may replace it). Call it once,
 // right after New, on a clone.
 func (n *Node) StartDocs(opts ...cloneservice.Option) (*cloneservice.Service, error) {
 	if n.clone == nil {
@@ -36,7 +40,14 @@ func (n *Node) StartDocs(opts ...cloneservice.Option) (*cloneservice.Service, er
 	if err != nil {
 		return nil, fmt.Errorf("node: document identity: %w", err)
 	}
-	all := []cloneservice.Option{cloneservice.WithLogger(n.log), cloneservice.WithDirectory(n.dir)}
+	cred, err := n.clone.cert.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("node: owner certificate: %w", err)
+	}
+	contacts := OpenContacts(filepath.Join(n.cfg.DataDir, ContactsFile))
+	all := []cloneservice.Option{cloneservice.WithLogger(n.log), cloneservice.WithDirectory(n.dir),
+		cloneservice.WithCredential(cred),
+		cloneservice.WithInvitePolicy(ContactPolicy(contacts, n.clone.cert.User, time.Now))}
 	if n.opts.registerer != nil {
 		all = append(all, cloneservice.WithMetrics(n.opts.registerer))
 	}

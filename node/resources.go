@@ -26,28 +26,37 @@ func newResourceManager(p Params) (network.ResourceManager, error) {
 		StreamsOutbound: rcmgr.LimitVal(p.MaxStreams),
 		FD:              rcmgr.LimitVal(p.MaxConns),
 	}
-	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise}
+	perPeer := rcmgr.ResourceLimits{
+		StreamsInbound: rcmgr.LimitVal(p.StreamsPerPeer),
+		Streams:        rcmgr.LimitVal(2 * p.StreamsPerPeer),
+		ConnsInbound:   rcmgr.LimitVal(p.ConnsPerPeer),
+		Conns:          rcmgr.LimitVal(p.ConnsPerPeer),
+	}
+	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise, PeerDefault: perPeer}
 	limits := partial.Build(rcmgr.DefaultLimits.AutoScale())
 
 	perIP := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: p.MaxConnsPerIP}}
 	perIP6 := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: p.MaxConnsPerIP}}
 	rateLimit := rate.Limit{RPS: p.ConnRatePerIP, Burst: p.ConnBurstPerIP}
 	limiter := &rate.Limiter{
-		// Loopback stays unlimited, as in rcmgr's defaults (demo, tests).
-		NetworkPrefixLimits: []rate.PrefixLimit{
-			{Prefix: netip.MustParsePrefix("127.0.0.0/8")},
-			{Prefix: netip.MustParsePrefix("::1/128")},
-		},
 		SubnetRateLimiter: rate.SubnetLimiter{
 			IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: rateLimit}},
 			IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: rateLimit}},
 			GracePeriod:      time.Minute,
 		},
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits),
-		rcmgr.WithLimitPerSubnet(perIP, perIP6),
-		rcmgr.WithConnRateLimiters(limiter),
-	)
+	opts := []rcmgr.Option{rcmgr.WithLimitPerSubnet(perIP, perIP6), rcmgr.WithConnRateLimiters(limiter)}
+	if p.LimitLoopback {
+		// No network-prefix exemptions: loopback counts like any address.
+		opts = append(opts, rcmgr.WithNetworkPrefixLimit([]rcmgr.NetworkPrefixLimit{}, []rcmgr.NetworkPrefixLimit{}))
+	} else {
+		// Loopback stays unlimited, as in rcmgr's defaults (demo, tests).
+		limiter.NetworkPrefixLimits = []rate.PrefixLimit{
+			{Prefix: netip.MustParsePrefix("127.0.0.0/8")},
+			{Prefix: netip.MustParsePrefix("::1/128")},
+		}
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("node: resource manager: %w", err)
 	}

@@ -88,7 +88,9 @@ func (c *docClone) start(ctx context.Context) error {
 		return err
 	}
 	svc, err := cloneservice.New(p.h, p.ps, c.ds, id,
-		cloneservice.WithLogger(c.env.Log), cloneservice.WithDirectory(c.dir))
+		cloneservice.WithLogger(c.env.Log), cloneservice.WithDirectory(c.dir),
+		// The scenario's clones form a closed group created to edit together.
+		cloneservice.WithInvitePolicy(cloneservice.AcceptAll))
 	if err != nil {
 		p.close()
 		return err

@@ -88,6 +88,13 @@ func TestForkAlarmProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ownerCert, err := node.ReadOwnerCert(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runC2C(bin, nil, "contact", "add", "--data", dirs[1], ownerCert.User.String()); err != nil {
+		t.Fatalf("contact add: %v\n%s", err, errOut)
+	}
 	if _, errOut, err := runC2C(bin, nil, "doc", "invite", "--data", owner, doc, cert.User.String(), cert.Device); err != nil {
 		t.Fatalf("doc invite: %v\n%s", err, errOut)
 	}

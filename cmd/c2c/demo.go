@@ -200,7 +200,17 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 	}
 	d := &docDemo{g: g, w: w, start: start, base: base, boot: boot, opts: opts, bwc: bwc, clones: clones,
 		closeAll: func(n *node.Node) { nodes = append(nodes, n) }, duration: f.duration}
+	// The demo's users know each other: each clone accepts invitations
+	// from all of them (its contacts file, as `c2c contact add` writes it).
+	var everyone []peer.ID
 	for _, c := range clones {
+		everyone = append(everyone, c.user)
+	}
+	for i, c := range clones {
+		contacts := node.OpenContacts(filepath.Join(base, fmt.Sprintf("clone-%d", i), node.ContactsFile))
+		if err := contacts.Add(everyone...); err != nil {
+			return err
+		}
 		svc, err := c.node.StartDocs()
 		if err != nil {
 			return err

@@ -42,7 +42,8 @@ digits works too. Positions count Unicode code points.
   c2c doc edit DOC --append TEXT | --insert TEXT --at N | --delete N --at P | --set FILE|-
   c2c doc log DOC [--from N] [--to M]
   c2c doc watch DOC [--until alarm]            stream updates and fork alarms
-  c2c doc list
+  c2c doc list                                 also lists stored documents that could not be opened
+  c2c doc forget DOC                           delete a document from this clone
 
 ` + envHelp,
 	}
@@ -51,6 +52,7 @@ digits works too. Positions count Unicode code points.
 	cmd.AddCommand(
 		docCreateCmd(g, f), docListCmd(g, f), docInviteCmd(g, f), docRemoveCmd(g, f),
 		docMembersCmd(g, f), docShowCmd(g, f), docEditCmd(g, f), docLogCmd(g, f), docWatchCmd(g, f),
+		docForgetCmd(g, f),
 	)
 	return cmd
 }
@@ -117,12 +119,34 @@ func docListCmd(g *globals, f *docFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.call(cmd, g, func(ctx context.Context, c *control.Client) (any, error) {
-				return c.Docs(ctx)
+				return c.DocList(ctx)
 			}, func(w io.Writer, v any) {
-				for _, d := range v.([]string) {
+				l := v.(control.DocList)
+				for _, d := range l.Docs {
 					fmt.Fprintln(w, d)
 				}
+				for _, u := range l.Unopened {
+					fmt.Fprintf(w, "%s  NOT OPENED: %s (c2c doc forget removes it)\n", u.Doc, u.Error)
+				}
 			})
+		},
+	}
+}
+
+func docForgetCmd(g *globals, f *docFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "forget DOC",
+		Short: "Stop tracking a document and delete everything the clone kept of it",
+		Long: `forget removes a document from the clone: it leaves the document's topics and
+deletes its log, pending edits, fork proof and meta records from the clone's
+store. Edits not yet committed are lost. It also removes a document the
+clone could not open at start (listed by 'c2c doc list' as NOT OPENED).
+Other members keep the document; the clone can be invited again.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.call(cmd, g, func(ctx context.Context, c *control.Client) (any, error) {
+				return map[string]string{"forgot": args[0]}, c.Forget(ctx, args[0])
+			}, func(w io.Writer, _ any) { fmt.Fprintf(w, "forgot %s\n", args[0]) })
 		},
 	}
 }

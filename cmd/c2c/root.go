@@ -96,6 +96,7 @@ documents on a running clone through its owner-only control socket.
 		newCloneCmd(g),
 		newSequencerCmd(g),
 		newDocCmd(g),
+		newContactCmd(g),
 		newDirCmd(g),
 		newDemoCmd(g),
 		newSimCmd(g),

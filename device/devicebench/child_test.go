@@ -189,7 +189,8 @@ func startEngine(ctx context.Context, h host.Host, doc docsync.DocID) (*cloneser
 		return nil, nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := cloneservice.New(h, ps, netsim.MemDatastore(), id, cloneservice.WithLogger(quiet))
+	svc, err := cloneservice.New(h, ps, netsim.MemDatastore(), id, cloneservice.WithLogger(quiet),
+		cloneservice.WithInvitePolicy(cloneservice.AcceptAll))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -57,9 +57,16 @@ func (s *Service) Create(ctx context.Context, seq peer.AddrInfo) (docsync.DocID,
 	})
 }
 
-// track persists a document's meta record and opens it (loop only).
+// track persists a document's meta record and opens it (loop only). The
+// limits are checked first: nothing is written for a document that will
+// not be opened.
 func (s *Service) track(meta *netproto.Invitation, r *docsync.Replica) (*docState, error) {
-	mb, err := meta.Marshal()
+	if len(s.docs)+len(s.failed) >= s.params.MaxDocs {
+		return nil, ErrTooManyDocs
+	}
+	stored := *meta
+	stored.Genesis, stored.Added, stored.Credential = nil, nil, nil // the log holds them
+	mb, err := stored.Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +79,12 @@ func (s *Service) track(meta *netproto.Invitation, r *docsync.Replica) (*docStat
 	return s.openDoc(meta, r)
 }
 
-// Join starts tracking a document this clone was invited to: it joins the
-// topics, connects to the sequencer and fetches the history (keys arrive
-// with the add-member entry). Joining a tracked document only catches up.
-func (s *Service) Join(ctx context.Context, inv *netproto.Invitation) error {
+// join starts tracking a document this clone was invited to (the
+// invitation verified and the policy accepted it: see handleInvite): it
+// joins the topics, connects to the sequencer and fetches the history
+// (keys arrive with the add-member entry). Joining a tracked document only
+// catches up.
+func (s *Service) join(ctx context.Context, inv *netproto.Invitation) error {
 	seqPeer, err := netproto.PeerOf(inv.Sequencer)
 	if err != nil {
 		return err
@@ -96,6 +105,10 @@ func (s *Service) Join(ctx context.Context, inv *netproto.Invitation) error {
 			d.close(s)
 			delete(s.docs, inv.Doc)
 			d = nil
+		}
+		if d == nil && s.unverified() >= s.params.MaxUnverifiedDocs {
+			jerr = ErrTooManyUnverified
+			return
 		}
 		if d == nil {
 			var r *docsync.Replica
@@ -153,7 +166,11 @@ func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, d
 			addSeq = d.r.Log().Seq()
 		}
 	})
-	inv := &netproto.Invitation{Doc: doc, Sequencer: meta.Sequencer, Addrs: meta.Addrs, Role: role, Seq: addSeq}
+	inv := &netproto.Invitation{Doc: doc, Sequencer: meta.Sequencer, Addrs: meta.Addrs, Role: role,
+		Credential: s.opts.cred}
+	if err := s.attachEvidence(ctx, inv, id, addSeq); err != nil {
+		return id, err
+	}
 	if len(inv.Addrs) == 0 {
 		inv.Addrs = s.h.Peerstore().Addrs(peerOrEmpty(meta.Sequencer))
 	}
@@ -161,6 +178,88 @@ func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, d
 		inv.Addrs = inv.Addrs[:netproto.MaxInviteAddrs]
 	}
 	return id, s.sendInvitation(ctx, cert.Clone, cert.Addrs, inv)
+}
+
+// attachEvidence puts the genesis and the latest entry at or before upTo
+// that adds member into inv, so the invitee can verify the invitation
+// before it keeps anything. Entries are written once, before they are
+// known, so reading them off the loop is safe.
+func (s *Service) attachEvidence(ctx context.Context, inv *netproto.Invitation, member docsync.MemberID, upTo uint64) error {
+	read := func(seq uint64) (*docsync.Entry, error) {
+		b, err := s.ds.Get(ctx, entryKey(inv.Doc, seq))
+		if err != nil {
+			return nil, err
+		}
+		return docsync.DecodeEntry(b)
+	}
+	g, err := read(1)
+	if err != nil {
+		return fmt.Errorf("cloneservice: invitation genesis: %w", err)
+	}
+	inv.Genesis = g
+	for seq := upTo; seq >= 2; seq-- {
+		e, err := read(seq)
+		if err != nil {
+			return fmt.Errorf("cloneservice: invitation entry %d: %w", seq, err)
+		}
+		if e.Envelope.Kind != docsync.KindMember || e.Envelope.Author != s.me {
+			continue
+		}
+		if op, err := docsync.DecodeMemberOp(e.Envelope.Body); err == nil && op.Type == docsync.OpAdd && op.Member == member {
+			inv.Added, inv.Seq = e, seq
+			return nil
+		}
+	}
+	return fmt.Errorf("cloneservice: no add-member entry of ours for %v up to seq %d (only the admin who added a member invites it)", member, upTo)
+}
+
+// Forget stops tracking doc and deletes everything this clone kept of it
+// (log, pending edits, fork proof, meta records). It also removes a
+// document that could not be opened at start. Edits not yet committed are
+// lost: that is what forgetting means.
+func (s *Service) Forget(ctx context.Context, doc docsync.DocID) error {
+	var known bool
+	if err := s.do(ctx, func() {
+		_, failed := s.failed[doc]
+		d := s.docs[doc]
+		known = failed || d != nil
+		if d != nil {
+			d.close(s)
+			delete(s.docs, doc)
+		}
+		delete(s.failed, doc)
+	}); err != nil {
+		return err
+	}
+	if !known {
+		return ErrUnknownDoc
+	}
+	if err := deleteDoc(ctx, s.ds, doc); err != nil {
+		return fmt.Errorf("%w: forget %v: %w", ErrStorage, doc, err)
+	}
+	s.log.Info("forgot document", "doc", doc)
+	return nil
+}
+
+// unverified counts the documents joined but not yet verified (loop only).
+func (s *Service) unverified() int {
+	n := 0
+	for _, d := range s.docs {
+		if d.r.Log().Seq() == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// isMember reports whether m is a member of a document we hold (loop only).
+func (s *Service) isMember(m docsync.MemberID) bool {
+	for _, d := range s.docs {
+		if _, ok := d.r.Log().Membership().Get(m); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func peerOf(pub []byte) (peer.ID, error) { return netproto.PeerOf(pub) }

@@ -36,8 +36,10 @@ type docState struct {
 	fetchTries int
 	dialAt     time.Time
 	lastSeq    uint64 // last seq reported to subscribers
-	// registerErr is the sequencer's last answer to our genesis, if it failed.
-	registerErr error
+	// registerErr is the sequencer's last answer to our genesis, if it
+	// failed, and registerFails how many times in a row it did.
+	registerErr   error
+	registerFails int
 }
 
 // stopped reports why the document takes no more input, if it does not.

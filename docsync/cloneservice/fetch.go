@@ -2,6 +2,7 @@ package cloneservice
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -83,8 +84,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 	if d.stopped() != nil {
 		return
 	}
-	if d.inflight != nil && d.inflight.Counter > d.r.Log().Counter(s.me) &&
-		now.Sub(d.submitted) >= s.params.ResubmitAfter {
+	if d.inflight != nil && d.inflight.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
 		s.handleReady(d)
 		// The envelope may be committed already with its entry lost on
@@ -106,6 +106,20 @@ func (s *Service) tick(d *docState, now time.Time) {
 		s.dialMembers(d)
 	}
 }
+
+// resubmitDue says whether the in-flight envelope is due to be sent again:
+// ResubmitAfter after it was sent, doubling per failed registration of a
+// genesis (up to maxRegisterBackoff), so a sequencer that refuses the
+// document is not asked again every few seconds forever.
+func (s *Service) resubmitDue(d *docState, now time.Time) bool {
+	wait := s.params.ResubmitAfter
+	if d.r.Log().Seq() == 0 && d.registerFails > 0 {
+		wait = min(wait<<min(d.registerFails, 16), maxRegisterBackoff)
+	}
+	return now.Sub(d.submitted) >= wait
+}
+
+const maxRegisterBackoff = 10 * time.Minute
 
 // maybeGossipHead publishes our latest committed head on the heads topic:
 // soon after it moved, and every HeadRepeat anyway.
@@ -168,10 +182,29 @@ func (s *Service) dialMembers(d *docState) {
 	}
 }
 
-// handleHistory serves our committed entries to anyone: they verify end to
-// end and carry only ciphertext.
+// handleHistory serves our committed entries to the document's current
+// members only: entries carry only ciphertext, but who edits when, and
+// how much, is the members' business.
 func (s *Service) handleHistory(st network.Stream) {
-	err := netproto.ServeHistory(st, func(_ peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error) {
+	err := netproto.ServeHistory(st, func(who peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error) {
+		if !s.historyRate.Allow(who, time.Now()) {
+			s.refusals.Refuse(who.String(), "history_rate", nil)
+			return nil, ErrRateLimited
+		}
+		m, err := netproto.MemberOf(who)
+		if err != nil {
+			return nil, err
+		}
+		member := false
+		if err := s.view(doc, func(d *docState) {
+			_, member = d.r.Log().Membership().Get(m)
+		}); err != nil && !errors.Is(err, ErrUnknownDoc) {
+			return nil, err
+		}
+		if !member {
+			s.refusals.Refuse(who.String(), "history_not_member", nil)
+			return nil, ErrNotMember
+		}
 		var out [][]byte
 		for seq := from; seq <= to && len(out) < max; seq++ {
 			b, err := s.ds.Get(context.Background(), entryKey(doc, seq))

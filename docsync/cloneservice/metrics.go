@@ -19,18 +19,24 @@ type Stats struct {
 	Invitations   uint64 // invitations accepted
 	Served        uint64 // entries served to peers on history streams
 	DroppedEvents uint64 // events a slow subscriber missed
+	// RestoreFailures counts stored documents that could not be opened at start.
+	RestoreFailures uint64
+	// TopicWaits counts sends that gave up waiting for the sequencer to
+	// show on a submit topic and went to it directly instead.
+	TopicWaits uint64
 }
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
-	fetches, forks, invitations, droppedEvents, served atomic.Uint64
+	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Committed: c.committed.Load(), Submitted: c.submitted.Load(), Updates: c.updates.Load(),
 		Rejected: c.rejected.Load(), InvalidTopic: c.invalidTopic.Load(), BadStreams: c.badStreams.Load(),
 		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
-		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load()}
+		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load(),
+		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -50,5 +56,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("invitations_total", "Invitations accepted.", &c.invitations),
 		f("dropped_events_total", "Events a slow subscriber missed.", &c.droppedEvents),
 		f("served_entries_total", "Entries served to peers on history streams.", &c.served),
+		f("restore_failures_total", "Stored documents that could not be opened at start.", &c.restoreFailures),
+		f("sequencer_topic_waits_total", "Sends that timed out waiting for the sequencer on the submit topic and went to it directly.", &c.topicWaits),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -38,10 +39,26 @@ type Params struct {
 	MemberDials int
 	// StreamTimeout bounds one stream exchange.
 	StreamTimeout time.Duration
+	// TopicWait bounds the wait for the sequencer to show on a document's
+	// submit topic before an envelope goes to it on a stream instead.
+	TopicWait time.Duration
 	// SubscriberBuffer is the event buffer of one subscription.
 	SubscriberBuffer int
 	// MaxDocs caps the documents this clone tracks.
 	MaxDocs int
+	// MaxUnverifiedDocs caps the joined documents of which no entry has
+	// verified yet (an invitation's log still to be fetched): what an
+	// accepted inviter can make this clone hold before anything checks out.
+	MaxUnverifiedDocs int
+	// InviteRate bounds the invitations one peer may send, checked before
+	// anything of the stream is read.
+	InviteRate guard.Rate
+	// HistoryRate bounds the history requests one peer may make.
+	HistoryRate guard.Rate
+	// MaxPeers caps the peers the rate limiters track at once.
+	MaxPeers int
+	// RefusalLogInterval: a peer's refusals are logged at info at most this often.
+	RefusalLogInterval time.Duration
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
 }
@@ -51,15 +68,18 @@ func DefaultParams() Params {
 	return Params{Tick: 100 * time.Millisecond, ResubmitAfter: 2 * time.Second,
 		HeadInterval: 200 * time.Millisecond, HeadRepeat: 2 * time.Second,
 		FetchRetry: time.Second, DialInterval: 2 * time.Second, MemberDials: 8,
-		StreamTimeout: 10 * time.Second, SubscriberBuffer: 1024, MaxDocs: 1000,
-		Replica: docsync.DefaultParams()}
+		StreamTimeout: 10 * time.Second, TopicWait: 2 * time.Second, SubscriberBuffer: 1024, MaxDocs: 1000,
+		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
+		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
+		RefusalLogInterval: time.Minute, Replica: docsync.DefaultParams()}
 }
 
 // Validate checks the params.
 func (p Params) Validate() error {
 	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadRepeat <= 0 ||
-		p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 ||
-		p.SubscriberBuffer < 1 || p.MaxDocs < 1 {
+		p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
+		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
+		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	return nil
@@ -73,7 +93,8 @@ type options struct {
 	log    *slog.Logger
 	reg    prometheus.Registerer
 	dir    Directory
-	accept func(from peer.ID, inv *netproto.Invitation) bool
+	accept InvitePolicy
+	cred   []byte
 }
 
 // WithParams sets the tuning numbers.
@@ -98,12 +119,54 @@ func WithMetrics(reg prometheus.Registerer) Option {
 // WithDirectory sets the directory used by Invite and to reach members.
 func WithDirectory(d Directory) Option { return func(o *options) error { o.dir = d; return nil } }
 
-// WithInvitePolicy decides which invitations to accept (default: all). An
-// invitation grants nothing by itself: the clone fetches and verifies a log
-// under the sequencer key it names, and until an entry verifies, a later
-// invitation naming another key replaces it (see Join).
-func WithInvitePolicy(f func(from peer.ID, inv *netproto.Invitation) bool) Option {
-	return func(o *options) error { o.accept = f; return nil }
+// Inviter is what a clone knows of the sender of an invitation when its
+// invite policy decides. The invitation itself has verified by then
+// (netproto.Invitation.Verify): Peer signed the op that added this clone.
+type Inviter struct {
+	Peer peer.ID // the inviting clone, authenticated by the stream
+	// Credential is the owner certificate the inviter sent, unverified
+	// bytes (a contacts policy decodes and checks it); may be empty.
+	Credential []byte
+	// Member: Peer is a member of a document this clone already holds.
+	Member bool
+}
+
+// InvitePolicy decides whether to accept a verified invitation.
+type InvitePolicy func(from Inviter, inv *netproto.Invitation) bool
+
+// AcceptMembers, the default policy, accepts invitations from members of
+// the documents this clone holds. node.ContactPolicy adds the user's
+// contacts, which is what `c2c clone` runs.
+func AcceptMembers(from Inviter, _ *netproto.Invitation) bool { return from.Member }
+
+// AcceptAll accepts every invitation that verifies: for closed networks
+// whose peers are all known (simulations, tests). The limits still apply.
+func AcceptAll(Inviter, *netproto.Invitation) bool { return true }
+
+// WithInvitePolicy decides which verified invitations to accept (default
+// AcceptMembers). An invitation that does not verify is refused before the
+// policy is asked.
+func WithInvitePolicy(f InvitePolicy) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("cloneservice: nil invite policy")
+		}
+		o.accept = f
+		return nil
+	}
+}
+
+// WithCredential sets the credential this clone attaches to the
+// invitations it sends: its owner certificate's bytes, so that invitees
+// can accept it as one of their contacts.
+func WithCredential(b []byte) Option {
+	return func(o *options) error {
+		if len(b) > netproto.MaxCredentialBytes {
+			return fmt.Errorf("cloneservice: credential of %d bytes, cap %d", len(b), netproto.MaxCredentialBytes)
+		}
+		o.cred = b
+		return nil
+	}
 }
 
 // Sentinel errors.
@@ -122,4 +185,11 @@ var (
 	ErrStorage = errors.New("cloneservice: storage failure")
 	// ErrRefused: the peer refused an invitation.
 	ErrRefused = errors.New("cloneservice: invitation refused")
+	// ErrTooManyUnverified: MaxUnverifiedDocs joined documents still wait
+	// for their first verified entry.
+	ErrTooManyUnverified = errors.New("cloneservice: too many documents still unverified")
+	// ErrNotMember: a history request from a peer that is no member.
+	ErrNotMember = errors.New("cloneservice: not a member of the document")
+	// ErrRateLimited: a peer sent requests faster than its quota.
+	ErrRateLimited = errors.New("cloneservice: rate limited")
 )

@@ -54,6 +54,18 @@ func (s *Service) Docs() []docsync.DocID {
 	return out
 }
 
+// Unopened returns the stored documents that could not be opened at start,
+// with why: they stay on disk, untouched, until Forget removes them.
+func (s *Service) Unopened() map[docsync.DocID]error {
+	out := map[docsync.DocID]error{}
+	_ = s.do(context.Background(), func() {
+		for id, err := range s.failed {
+			out[id] = err
+		}
+	})
+	return out
+}
+
 // Text returns the document's text as this clone's device sees it
 // (committed entries plus our own edits not yet committed).
 func (s *Service) Text(doc docsync.DocID) (string, error) {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/ipfs/go-datastore"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // onEntries feeds entries (from the topic, a fetch, a push or a register
@@ -208,10 +212,19 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 		if genesis {
 			reply, err := netproto.Request(ctx, s.h, seqPeer, netproto.RegisterProtocol, b, docsync.MaxEntryBytes)
 			if err != nil {
-				s.log.Warn("register document", "doc", doc, "err", err)
 				s.post(func() {
 					if d := s.docs[doc]; d != nil {
-						d.registerErr = err // Create reports it; the timer retries meanwhile
+						// Create reports it; the timer retries, backing off
+						// (see resubmitDue), and only the first failure is
+						// logged above debug.
+						d.registerErr = err
+						d.registerFails++
+						lvl := slog.LevelDebug
+						if d.registerFails == 1 {
+							lvl = slog.LevelWarn
+						}
+						s.log.Log(s.ctx, lvl, "register document (retrying with backoff)", "doc", doc,
+							"attempt", d.registerFails, "err", netproto.ShortError(err))
 					}
 				})
 				return
@@ -224,19 +237,42 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 			s.post(func() { s.onEntries(doc, []*docsync.Entry{e}) })
 			return
 		}
-		// The sequencer must be known on the topic, or gossipsub sends to nobody.
-		for !contains(topic.ListPeers(), seqPeer) {
-			_ = s.h.Connect(ctx, s.h.Peerstore().PeerInfo(seqPeer))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
+		// The sequencer must be known on the topic, or gossipsub sends to
+		// nobody. It can stay unknown: its subscription announcement can be
+		// lost (a peer that restarted is still on a dead connection in
+		// gossipsub's view until QUIC's idle timeout). So the wait is
+		// bounded, and past it the envelope goes to the sequencer directly.
+		if s.awaitTopicPeer(ctx, topic, seqPeer) {
+			if err := topic.Publish(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Debug("publish envelope", "doc", doc, "err", err)
 			}
+			return
 		}
-		if err := topic.Publish(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
-			s.log.Debug("publish envelope", "doc", doc, "err", err)
+		s.stats.topicWaits.Add(1)
+		_, err := netproto.Request(ctx, s.h, seqPeer, netproto.SubmitProtocol, b, 1024)
+		if s.waitLog.Allow(doc, time.Now()) {
+			s.log.Info("the sequencer is not on the document's submit topic; sent the envelope to it directly",
+				"doc", doc, "waited", s.params.TopicWait, "err", netproto.ShortError(err))
 		}
 	})
+}
+
+// awaitTopicPeer waits up to TopicWait for p to show on topic, dialing it
+// meanwhile; it reports whether p showed.
+func (s *Service) awaitTopicPeer(ctx context.Context, topic *pubsub.Topic, p peer.ID) bool {
+	wctx, cancel := context.WithTimeout(ctx, s.params.TopicWait)
+	defer cancel()
+	for !contains(topic.ListPeers(), p) {
+		if s.h.Network().Connectedness(p) != network.Connected {
+			_ = s.h.Connect(wctx, s.h.Peerstore().PeerInfo(p))
+		}
+		select {
+		case <-wctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return true
 }
 
 // goDo runs f on a goroutine bounded by the stream timeout and Close.

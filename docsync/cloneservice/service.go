@@ -3,16 +3,19 @@ package cloneservice
 import (
 	"context"
 	"fmt"
-	"github.com/clone2clone/c2c/internal/promreg"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Service is a clone's document service. Build it with New; stop it with Close.
@@ -34,6 +37,13 @@ type Service struct {
 
 	docs    map[docsync.DocID]*docState // owned by the loop
 	waiters []*waiter                   // owned by the loop
+	// failed holds the stored documents that could not be opened at
+	// start, with why (owned by the loop); Forget removes them.
+	failed map[docsync.DocID]error
+
+	inviteRate, historyRate *guard.Limiter[peer.ID]
+	refusals                *guard.Refusals
+	waitLog                 *guard.Limiter[docsync.DocID] // one topic-wait log line per doc per minute
 }
 
 // waiter is an API call waiting for a condition on a document.
@@ -46,7 +56,7 @@ type waiter struct {
 // New starts the service on h with the clone's identity (see
 // IdentityFromKeys) and reloads every document kept in ds.
 func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Identity, opts ...Option) (*Service, error) {
-	o := options{params: DefaultParams(), log: slog.Default()}
+	o := options{params: DefaultParams(), log: slog.Default(), accept: AcceptMembers}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -64,9 +74,13 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{h: h, ps: ps, ds: ds, id: id, me: id.ID(), params: o.params, opts: o,
 		log: o.log.With("service", "docsync"), ctx: ctx, cancel: cancel,
-		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}}
+		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}, failed: map[docsync.DocID]error{},
+		inviteRate:  guard.NewLimiter[peer.ID](o.params.InviteRate, o.params.MaxPeers),
+		historyRate: guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
+		waitLog:     guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
+	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, time.Now)
 	if o.reg != nil {
-		if err := promreg.Register(o.reg, s.stats.collectors()...); err != nil {
+		if err := promreg.Register(o.reg, s.collectors()...); err != nil {
 			cancel()
 			return nil, fmt.Errorf("cloneservice: metrics: %w", err)
 		}
@@ -74,7 +88,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 	if err := s.restoreAll(); err != nil {
 		s.closeDocs()
 		cancel()
-		promreg.Unregister(o.reg, s.stats.collectors()...)
+		promreg.Unregister(o.reg, s.collectors()...)
 		return nil, err
 	}
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
@@ -104,9 +118,16 @@ func (s *Service) Close() error {
 		w.done <- ErrClosed
 	}
 	s.waiters = nil
-	promreg.Unregister(s.opts.reg, s.stats.collectors()...)
+	promreg.Unregister(s.opts.reg, s.collectors()...)
 	return nil
 }
+
+func (s *Service) collectors() []prometheus.Collector {
+	return append(s.stats.collectors(), s.refusals.Collector())
+}
+
+// Refusals returns the requests refused so far, by reason.
+func (s *Service) Refusals() map[string]uint64 { return s.refusals.Counts() }
 
 func (s *Service) closeDocs() {
 	for _, d := range s.docs {
@@ -209,6 +230,23 @@ func (s *Service) loop() {
 	}
 }
 
+// restoreDoc loads and opens one stored document.
+func (s *Service) restoreDoc(doc docsync.DocID) (*docState, *stored, error) {
+	st, err := load(s.ctx, s.ds, doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cloneservice: load %v: %w", doc, err)
+	}
+	r, err := docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cloneservice: restore %v: %w", doc, err)
+	}
+	d, err := s.openDoc(st.meta, r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cloneservice: open %v: %w", doc, err)
+	}
+	return d, st, nil
+}
+
 // restoreAll reloads every stored document (before the loop starts).
 func (s *Service) restoreAll() error {
 	docs, err := listDocs(s.ctx, s.ds)
@@ -216,26 +254,24 @@ func (s *Service) restoreAll() error {
 		return fmt.Errorf("cloneservice: list documents: %w", err)
 	}
 	for _, doc := range docs {
-		st, err := load(s.ctx, s.ds, doc)
+		d, st, err := s.restoreDoc(doc)
 		if err != nil {
-			return fmt.Errorf("cloneservice: load %v: %w", doc, err)
-		}
-		r, err := docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
-		if err != nil {
-			return fmt.Errorf("cloneservice: restore %v: %w", doc, err)
-		}
-		d, err := s.openDoc(st.meta, r)
-		if err != nil {
-			return err
+			// One document that cannot be opened must not keep the clone
+			// (and every other document) down: it is skipped, reported and
+			// left on disk for `c2c doc forget`.
+			s.failed[doc] = err
+			s.stats.restoreFailures.Add(1)
+			s.log.Error("document not restored; it stays on disk until forgotten", "doc", doc, "err", err)
+			continue
 		}
 		d.proof = st.proof
 		if st.pending != nil {
 			d.inflight = st.pending.InFlight
 		}
-		if h, ok := r.HeadAt(r.Log().Seq()); ok {
+		if h, ok := d.r.HeadAt(d.r.Log().Seq()); ok {
 			d.head = &h // gossiped from the first tick, so forks show up after a restart too
 		}
-		s.log.Info("restored document", "doc", doc, "seq", r.Log().Seq(), "halted", d.proof != nil)
+		s.log.Info("restored document", "doc", doc, "seq", d.r.Log().Seq(), "halted", d.proof != nil)
 		s.handleReady(d)
 		s.catchUp(d)
 	}

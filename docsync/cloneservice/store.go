@@ -59,6 +59,31 @@ func listDocs(ctx context.Context, ds datastore.Datastore) ([]docsync.DocID, err
 	return out, nil
 }
 
+// deleteDoc removes every record of doc and syncs.
+func deleteDoc(ctx context.Context, ds datastore.Batching, doc docsync.DocID) error {
+	res, err := ds.Query(ctx, query.Query{Prefix: docPrefix(doc), KeysOnly: true})
+	if err != nil {
+		return err
+	}
+	rs, err := res.Rest()
+	if err != nil {
+		return err
+	}
+	b, err := ds.Batch(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := b.Delete(ctx, datastore.NewKey(r.Key)); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		return err
+	}
+	return ds.Sync(ctx, datastore.NewKey(docPrefix(doc)))
+}
+
 // load reads one document's records.
 func load(ctx context.Context, ds datastore.Datastore, doc docsync.DocID) (*stored, error) {
 	st := &stored{}

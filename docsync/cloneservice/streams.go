@@ -3,11 +3,14 @@ package cloneservice
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // handlePush takes entries pushed to us (a sequencer's targeted delivery,
@@ -15,7 +18,7 @@ import (
 func (s *Service) handlePush(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
-	es, err := netproto.ReadEntries(bufio.NewReader(st), netproto.MaxHistoryBatch)
+	es, err := netproto.ReadEntries(bufio.NewReader(st), netproto.MaxPushEntries, 2*netproto.MaxFrame)
 	if err != nil {
 		s.stats.badStreams.Add(1)
 		s.log.Debug("bad push", "peer", st.Conn().RemotePeer(), "err", netproto.ShortError(err))
@@ -30,27 +33,31 @@ func (s *Service) handlePush(st network.Stream) {
 	}
 }
 
-// handleInvite takes an invitation and starts tracking the document.
+// handleInvite takes an invitation and starts tracking the document. A
+// stranger's invitation costs a rate-limit check, a bounded read and four
+// signature checks; nothing is written before it verified and the invite
+// policy accepted it, and the document limits are checked before that write.
 func (s *Service) handleInvite(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
 	from := st.Conn().RemotePeer()
-	b, err := netproto.ReadFrame(bufio.NewReader(st), netproto.MaxInvitationBytes)
-	var inv *netproto.Invitation
-	if err == nil {
-		inv, err = netproto.DecodeInvitation(b)
-	}
-	if err == nil && s.opts.accept != nil && !s.opts.accept(from, inv) {
-		err = ErrRefused
-	}
+	inv, reason, err := s.checkInvite(st, from)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
-		err = s.Join(ctx, inv)
+		err = s.join(ctx, inv)
 		cancel()
+		switch {
+		case errors.Is(err, ErrTooManyDocs):
+			reason = "doc_limit"
+		case errors.Is(err, ErrTooManyUnverified):
+			reason = "unverified_limit"
+		case err != nil:
+			reason = "join"
+		}
 	}
 	if err != nil {
 		s.stats.badStreams.Add(1)
-		s.log.Info("invitation refused", "peer", from, "err", netproto.ShortError(err))
+		s.refusals.Refuse(from.String(), reason, err)
 	} else {
 		s.stats.invitations.Add(1)
 		s.log.Info("accepted invitation", "peer", from, "doc", inv.Doc, "role", inv.Role)
@@ -58,4 +65,37 @@ func (s *Service) handleInvite(st network.Stream) {
 	if werr := netproto.WriteReply(st, nil, err); werr != nil {
 		_ = st.Reset()
 	}
+}
+
+// checkInvite reads and checks an invitation from peer from: rate, size,
+// shape, evidence, policy. On refusal it returns the reason's label.
+func (s *Service) checkInvite(st network.Stream, from peer.ID) (*netproto.Invitation, string, error) {
+	if !s.inviteRate.Allow(from, time.Now()) {
+		return nil, "rate", ErrRateLimited
+	}
+	b, err := netproto.ReadFrame(bufio.NewReader(st), netproto.MaxInvitationBytes)
+	if err != nil {
+		return nil, "malformed", err
+	}
+	inv, err := netproto.DecodeInvitation(b)
+	if err != nil {
+		return nil, "malformed", err
+	}
+	fromID, err := netproto.MemberOf(from)
+	if err != nil {
+		return nil, "malformed", err
+	}
+	if err := inv.Verify(s.me, fromID); err != nil {
+		return nil, "unverified", err
+	}
+	in := Inviter{Peer: from, Credential: inv.Credential}
+	ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
+	defer cancel()
+	if err := s.do(ctx, func() { in.Member = s.isMember(fromID) }); err != nil {
+		return nil, "closed", err
+	}
+	if !s.opts.accept(in, inv) {
+		return nil, "policy", fmt.Errorf("%w: the invite policy does not accept %s", ErrRefused, from)
+	}
+	return inv, "", nil
 }

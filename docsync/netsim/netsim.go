@@ -253,7 +253,10 @@ func (n *Net) StartClone(c *Clone, opts ...cloneservice.Option) {
 	if err != nil {
 		n.T.Fatal(err)
 	}
-	all := append([]cloneservice.Option{cloneservice.WithLogger(n.Log), cloneservice.WithDirectory(n.Dir)}, opts...)
+	// A test network's clones all know each other; tests of the invite
+	// policy pass their own (later options win).
+	all := append([]cloneservice.Option{cloneservice.WithLogger(n.Log), cloneservice.WithDirectory(n.Dir),
+		cloneservice.WithInvitePolicy(cloneservice.AcceptAll)}, opts...)
 	svc, err := cloneservice.New(c.H, c.PS, c.DS, id, all...)
 	if err != nil {
 		n.T.Fatal(err)

@@ -27,7 +27,16 @@ type docState struct {
 
 	headSeq   uint64 // seq of the last head published
 	headTicks int    // ticks since then
+	headEvery int    // ticks between republishes of an unchanged head
 }
+
+// Republishing an unchanged head: first after headRepeatMin ticks, then at
+// doubling gaps up to headRepeatMax, so that a sequencer holding thousands
+// of idle documents does not sign and send thousands of heads a second.
+const (
+	headRepeatMin = 5
+	headRepeatMax = 60
+)
 
 // memberSet is the membership the submit validator checks against.
 type memberSet struct {
@@ -134,14 +143,18 @@ func (d *docState) head(who docsync.MemberID) docsync.Head {
 }
 
 // maybePublishHead republishes the signed head on the heads topic: at once
-// when it moved, every 5 ticks otherwise, so a clone that missed the tail
-// of the log learns it exists and fetches it.
+// when it moved, then after 5, 10, 20, ... ticks (at most 60) while it does
+// not, so a clone that missed the tail of the log learns it exists and
+// fetches it.
 func (d *docState) maybePublishHead(s *Service) {
 	if d.ref == nil || d.ref.Log().Seq() == 0 {
 		return
 	}
 	d.headTicks++
-	if d.ref.Log().Seq() == d.headSeq && d.headTicks < 5 {
+	moved := d.ref.Log().Seq() != d.headSeq
+	if moved || d.headEvery == 0 {
+		d.headEvery = headRepeatMin
+	} else if d.headTicks < d.headEvery {
 		return
 	}
 	h := d.ref.Head()
@@ -152,8 +165,11 @@ func (d *docState) maybePublishHead(s *Service) {
 	// The publisher signs and sends, off the loop; if its queue is full,
 	// a later tick publishes the head instead.
 	select {
-	case s.outbox <- outgoing{topic: d.heads, bytes: b, doc: d.id, seq: h.Seq}:
+	case s.heads <- outgoing{topic: d.heads, bytes: b, doc: d.id, seq: h.Seq}:
 		d.headSeq, d.headTicks = h.Seq, 0
+		if !moved {
+			d.headEvery = min(2*d.headEvery, headRepeatMax)
+		}
 	default:
 	}
 }
@@ -192,6 +208,9 @@ func (s *Service) restore() error {
 		}
 		if err := d.ref.Restore(e); err != nil {
 			return fmt.Errorf("seqservice: restore %v: %w", doc, err)
+		}
+		if seq == 1 {
+			s.docsBy[e.Envelope.Author]++
 		}
 	}
 	for _, d := range s.docs {

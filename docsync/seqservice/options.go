@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -25,17 +26,40 @@ type Params struct {
 	HeadInterval time.Duration
 	// StreamTimeout bounds one stream exchange (register, history, push).
 	StreamTimeout time.Duration
+	// MaxDocsPerAuthor caps the documents one creator may register, so
+	// that one peer cannot take the MaxDocs that everyone shares.
+	MaxDocsPerAuthor int
+	// RegisterRate bounds one peer's register requests (checked before the
+	// request is read); HistoryRate its history requests.
+	RegisterRate, HistoryRate guard.Rate
+	// EnvelopeRate and ByteRate bound what one author may submit, over all
+	// its documents: envelopes per second and envelope bytes per second.
+	// Submissions past them are dropped (the author resubmits later).
+	EnvelopeRate, ByteRate guard.Rate
+	// MaxPeers caps the peers and authors the rate limiters track at once.
+	MaxPeers int
+	// RefusalLogInterval: a peer's refusals are logged at info at most this often.
+	RefusalLogInterval time.Duration
 }
 
 // DefaultParams returns the default Params.
 func DefaultParams() Params {
 	return Params{MaxDocs: 10000, MaxBatch: 256, QueueSize: 4096,
-		HeadInterval: time.Second, StreamTimeout: 10 * time.Second}
+		HeadInterval: time.Second, StreamTimeout: 10 * time.Second,
+		MaxDocsPerAuthor: 256,
+		RegisterRate:     guard.Rate{PerSecond: 2, Burst: 32},
+		HistoryRate:      guard.Rate{PerSecond: 50, Burst: 200},
+		EnvelopeRate:     guard.Rate{PerSecond: 200, Burst: 1000},
+		ByteRate:         guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20},
+		MaxPeers:         8192, RefusalLogInterval: time.Minute}
 }
 
 // Validate checks the params.
 func (p Params) Validate() error {
-	if p.MaxDocs < 1 || p.MaxBatch < 1 || p.QueueSize < 1 || p.HeadInterval <= 0 || p.StreamTimeout <= 0 {
+	if p.MaxDocs < 1 || p.MaxBatch < 1 || p.QueueSize < 1 || p.HeadInterval <= 0 || p.StreamTimeout <= 0 ||
+		p.MaxDocsPerAuthor < 1 || p.MaxPeers < 1 || p.RefusalLogInterval <= 0 ||
+		p.RegisterRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.EnvelopeRate.Burst < 1 ||
+		p.ByteRate.Burst < docsync.MaxEnvelopeBytes {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	return nil
@@ -89,6 +113,12 @@ var (
 	ErrNotGenesis = errors.New("seqservice: not a genesis for this sequencer")
 	// ErrTooManyDocs: the sequencer serves MaxDocs documents already.
 	ErrTooManyDocs = errors.New("seqservice: document limit reached")
+	// ErrAuthorQuota: the creator registered MaxDocsPerAuthor documents already.
+	ErrAuthorQuota = errors.New("seqservice: this author's document quota is used up")
+	// ErrRateLimited: a peer sent requests faster than its quota.
+	ErrRateLimited = errors.New("seqservice: rate limited")
+	// ErrNotMember: a history request from a peer that is no member.
+	ErrNotMember = errors.New("seqservice: not a member of the document")
 	// ErrUnknownDoc: the document is not registered here.
 	ErrUnknownDoc = errors.New("seqservice: unknown document")
 	// ErrClosed: the service is closed.

@@ -38,7 +38,7 @@ func (s *Service) orderBatch(batch []*submitted) {
 		e, err := d.ref.Order(sb.env)
 		if err != nil {
 			s.stats.refused.Add(1)
-			s.log.Debug("refused envelope", "doc", d.id, "err", netproto.ShortError(err))
+			s.refusals.Refuse(sb.env.Author.String(), "envelope_"+reasonOf(err), fmt.Errorf("doc %v: %w", d.id, err))
 			continue
 		}
 		b, err := e.Marshal()
@@ -90,19 +90,34 @@ type outgoing struct {
 	seq   uint64
 }
 
-// publisher publishes durable entries in order. It runs beside the loop so
-// gossipsub's signing and its check of our own signature overlap with
-// ordering the next batch (the loop blocks when the outbox is full).
+// publisher publishes durable entries in order, and heads when no entry
+// waits. It runs beside the loop so gossipsub's signing and its check of
+// our own signature overlap with ordering the next batch (the loop blocks
+// when the outbox is full). Entries go first: a sequencer holding many
+// documents republishes many heads, and no entry may queue behind them.
 func (s *Service) publisher() {
 	defer s.wg.Done()
+	publish := func(o outgoing, what string) {
+		if err := o.topic.Publish(s.ctx, o.bytes); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("publish "+what, "doc", o.doc, "seq", o.seq, "err", err)
+		}
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case o := <-s.outbox:
-			if err := o.topic.Publish(s.ctx, o.bytes); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Warn("publish entry", "doc", o.doc, "seq", o.seq, "err", err)
-			}
+			publish(o, "entry")
+			continue
+		default:
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case o := <-s.outbox:
+			publish(o, "entry")
+		case o := <-s.heads:
+			publish(o, "head")
 		}
 	}
 }

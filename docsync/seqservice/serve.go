@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,17 +15,23 @@ import (
 )
 
 // handleRegister takes a creator's genesis envelope and orders it as seq 1.
+// One peer's registrations are rate limited before anything is read.
 func (s *Service) handleRegister(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
-	b, err := netproto.ReadFrame(bufio.NewReader(st), docsync.MaxEnvelopeBytes)
+	from := st.Conn().RemotePeer()
 	var reply []byte
-	if err == nil {
-		reply, err = s.register(st.Conn().RemotePeer(), b)
+	var b []byte
+	err := ErrRateLimited
+	if s.registerRate.Allow(from, time.Now()) {
+		b, err = netproto.ReadFrame(bufio.NewReader(st), docsync.MaxEnvelopeBytes)
+		if err == nil {
+			reply, err = s.register(from, b)
+		}
 	}
 	if err != nil {
 		s.stats.badStreams.Add(1)
-		s.log.Debug("register refused", "peer", st.Conn().RemotePeer(), "err", netproto.ShortError(err))
+		s.refusals.Refuse(from.String(), "register_"+reasonOf(err), err)
 	}
 	if werr := netproto.WriteReply(st, reply, err); werr != nil {
 		_ = st.Reset()
@@ -74,6 +81,9 @@ func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 	if len(s.docs) >= s.params.MaxDocs {
 		return nil, ErrTooManyDocs
 	}
+	if s.docsBy[env.Author] >= s.params.MaxDocsPerAuthor {
+		return nil, fmt.Errorf("%w: %d documents", ErrAuthorQuota, s.docsBy[env.Author])
+	}
 	d, err := s.openDoc(env.Doc)
 	if err != nil {
 		return nil, err
@@ -103,13 +113,24 @@ func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 		return nil, fmt.Errorf("seqservice: persist genesis: %w", err)
 	}
 	s.refreshMembers(d)
+	s.docsBy[env.Author]++
 	s.log.Info("registered document", "doc", d.id)
 	return b, nil
 }
 
-// handleHistory serves a history range.
+// handleHistory serves a history range to a current member of the
+// document (the member set the submit validator also reads).
 func (s *Service) handleHistory(st network.Stream) {
 	err := netproto.ServeHistory(st, func(who peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error) {
+		if !s.historyRate.Allow(who, time.Now()) {
+			s.refusals.Refuse(who.String(), "history_rate", nil)
+			return nil, ErrRateLimited
+		}
+		// A plugged sequencer keeps no member set: it serves anyone.
+		if s.opts.factory == nil && !s.isMember(doc, who) {
+			s.refusals.Refuse(who.String(), "history_not_member", nil)
+			return nil, ErrNotMember
+		}
 		if s.opts.factory == nil {
 			out := s.readRange(doc, from, to, max)
 			s.stats.served.Add(uint64(len(out)))
@@ -133,6 +154,48 @@ func (s *Service) handleHistory(st network.Stream) {
 	if err != nil {
 		s.stats.badStreams.Add(1)
 	}
+}
+
+// isMember reports whether p's clone is a current member of doc.
+func (s *Service) isMember(doc docsync.DocID, p peer.ID) bool {
+	m, err := netproto.MemberOf(p)
+	if err != nil {
+		return false
+	}
+	v, _ := s.members.Load(doc)
+	ms, _ := v.(*memberSet)
+	if ms == nil {
+		return false
+	}
+	_, ok := ms.roles[m]
+	return ok
+}
+
+// reasonOf names a refusal's cause for the refusal metric's label.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return "rate"
+	case errors.Is(err, ErrTooManyDocs):
+		return "doc_limit"
+	case errors.Is(err, ErrAuthorQuota):
+		return "author_quota"
+	case errors.Is(err, ErrNotGenesis):
+		return "not_genesis"
+	case errors.Is(err, docsync.ErrReplay):
+		return "replay"
+	case errors.Is(err, docsync.ErrParentHash), errors.Is(err, docsync.ErrParentRange):
+		return "parent"
+	case errors.Is(err, docsync.ErrNotMember), errors.Is(err, docsync.ErrNoWriteRight),
+		errors.Is(err, docsync.ErrBadMemberOp), errors.Is(err, docsync.ErrEpoch):
+		return "membership"
+	case errors.Is(err, docsync.ErrAuthorSignature):
+		return "signature"
+	case errors.Is(err, docsync.ErrMalformed), errors.Is(err, docsync.ErrTooLarge),
+		errors.Is(err, netproto.ErrMalformed), errors.Is(err, netproto.ErrFrameTooLarge):
+		return "malformed"
+	}
+	return "other"
 }
 
 // readRange reads persisted entries straight from the datastore (safe

@@ -4,18 +4,20 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"github.com/clone2clone/c2c/internal/promreg"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/internal/guard"
+	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Service is a running sequencer. Build it with New, stop it with Close.
@@ -36,10 +38,16 @@ type Service struct {
 	reqs   chan func()     // run on the loop
 	envs   chan *submitted // validated envelopes for the loop
 	outbox chan outgoing   // durable entries for the publisher
+	heads  chan outgoing   // heads for the publisher, sent after any entry
 
-	// docs is owned by the loop; members is read by validators.
+	// docs and docsBy are owned by the loop; members is read by validators.
 	docs    map[docsync.DocID]*docState
-	members sync.Map // docsync.DocID -> *memberSet
+	docsBy  map[docsync.MemberID]int // documents registered per creator
+	members sync.Map                 // docsync.DocID -> *memberSet
+
+	registerRate, historyRate *guard.Limiter[peer.ID]
+	envRate, byteRate         *guard.Limiter[docsync.MemberID]
+	refusals                  *guard.Refusals
 }
 
 type submitted struct {
@@ -72,10 +80,15 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 	s := &Service{h: h, ps: ps, ds: ds, key: sk, pub: sk.Public().(ed25519.PublicKey),
 		params: o.params, opts: o, log: o.log.With("service", "sequencer"),
 		ctx: ctx, cancel: cancel, reqs: make(chan func()), envs: make(chan *submitted, o.params.QueueSize),
-		outbox: make(chan outgoing, o.params.QueueSize),
-		docs:   map[docsync.DocID]*docState{}}
+		outbox: make(chan outgoing, o.params.QueueSize), heads: make(chan outgoing, o.params.QueueSize),
+		docs: map[docsync.DocID]*docState{}, docsBy: map[docsync.MemberID]int{},
+		registerRate: guard.NewLimiter[peer.ID](o.params.RegisterRate, o.params.MaxPeers),
+		historyRate:  guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
+		envRate:      guard.NewLimiter[docsync.MemberID](o.params.EnvelopeRate, o.params.MaxPeers),
+		byteRate:     guard.NewLimiter[docsync.MemberID](o.params.ByteRate, o.params.MaxPeers)}
+	s.refusals = guard.NewRefusals(s.log, "sequencer", "request", o.params.RefusalLogInterval, time.Now)
 	if o.reg != nil {
-		if err := promreg.Register(o.reg, s.stats.collectors()...); err != nil {
+		if err := promreg.Register(o.reg, s.collectors()...); err != nil {
 			cancel()
 			return nil, fmt.Errorf("seqservice: metrics: %w", err)
 		}
@@ -83,11 +96,12 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 	if err := s.restore(); err != nil {
 		s.closeDocs()
 		cancel()
-		promreg.Unregister(o.reg, s.stats.collectors()...)
+		promreg.Unregister(o.reg, s.collectors()...)
 		return nil, err
 	}
 	h.SetStreamHandler(netproto.RegisterProtocol, s.handleRegister)
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
+	h.SetStreamHandler(netproto.SubmitProtocol, s.handleSubmit)
 	s.wg.Add(2)
 	go s.loop()
 	go s.publisher()
@@ -149,12 +163,20 @@ func (s *Service) Head(doc docsync.DocID, who docsync.MemberID) (docsync.Head, e
 func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(netproto.RegisterProtocol)
 	s.h.RemoveStreamHandler(netproto.HistoryProtocol)
+	s.h.RemoveStreamHandler(netproto.SubmitProtocol)
 	s.cancel()
 	s.wg.Wait()
 	s.closeDocs()
-	promreg.Unregister(s.opts.reg, s.stats.collectors()...)
+	promreg.Unregister(s.opts.reg, s.collectors()...)
 	return nil
 }
+
+func (s *Service) collectors() []prometheus.Collector {
+	return append(s.stats.collectors(), s.refusals.Collector())
+}
+
+// Refusals returns the requests and submissions refused so far, by reason.
+func (s *Service) Refusals() map[string]uint64 { return s.refusals.Counts() }
 
 func (s *Service) loop() {
 	defer s.wg.Done()

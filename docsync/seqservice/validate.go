@@ -1,52 +1,118 @@
 package seqservice
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // validateSubmit is the submit topic's validator. It runs on pubsub's
-// goroutines, so it reads only the concurrent member set. Malformed,
-// wrong-document, forged or relayed-by-someone-else envelopes are
-// rejected (the sender's score drops); ones by non-members are ignored
-// (a member removed a moment ago may still have one in flight).
+// goroutines, so it reads only the concurrent member set (see admit).
 func (s *Service) validateSubmit(doc docsync.DocID) pubsub.ValidatorEx {
 	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		env, err := docsync.DecodeEnvelope(m.Data)
-		if err == nil && env.Doc != doc {
-			err = docsync.ErrWrongDoc
+		env, res := s.admit(doc, m.GetFrom(), m.Data)
+		if res == pubsub.ValidationAccept {
+			m.ValidatorData = env
 		}
-		if err == nil {
-			var author docsync.MemberID
-			if author, err = netproto.MemberOf(m.GetFrom()); err == nil && author != env.Author {
-				err = docsync.ErrAuthorSignature
-			}
+		return res
+	}
+}
+
+// admit checks a submission to doc by peer from, wherever it came from
+// (the submit topic or the submit stream). Malformed, wrong-document,
+// forged or relayed-by-someone-else envelopes are rejected (on the topic
+// the sender's score drops); ones past the author's quotas or by
+// non-members are ignored (a member removed a moment ago may still have
+// one in flight). Safe from any goroutine.
+func (s *Service) admit(doc docsync.DocID, from peer.ID, data []byte) (*docsync.Envelope, pubsub.ValidationResult) {
+	env, err := docsync.DecodeEnvelope(data)
+	if err == nil && env.Doc != doc {
+		err = docsync.ErrWrongDoc
+	}
+	if err == nil {
+		var author docsync.MemberID
+		if author, err = netproto.MemberOf(from); err == nil && author != env.Author {
+			err = docsync.ErrAuthorSignature
 		}
-		if err == nil {
-			err = env.VerifyAuthor()
-		}
-		if err != nil {
+	}
+	if err == nil {
+		// Quotas before the signature check, so that a flood costs a
+		// decode per message; an honest author past them resubmits.
+		now := time.Now()
+		if !s.envRate.Allow(env.Author, now) || !s.byteRate.AllowN(env.Author, float64(len(data)), now) {
 			s.stats.invalid.Add(1)
-			s.log.Debug("rejected submission", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
-			return pubsub.ValidationReject
+			s.refusals.Refuse(from.String(), "submit_rate", fmt.Errorf("doc %v", doc))
+			return nil, pubsub.ValidationIgnore
 		}
-		v, _ := s.members.Load(doc)
-		ms, _ := v.(*memberSet)
-		if ms != nil && len(ms.roles) > 0 {
-			need := docsync.RoleWriter
-			if env.Kind == docsync.KindMember {
-				need = docsync.RoleAdmin
-			}
-			if role, ok := ms.roles[env.Author]; !ok || role < need {
-				s.stats.invalid.Add(1)
-				return pubsub.ValidationIgnore
-			}
+		err = env.VerifyAuthor()
+	}
+	if err != nil {
+		s.stats.invalid.Add(1)
+		s.refusals.Refuse(from.String(), "submit_"+reasonOf(err), fmt.Errorf("doc %v: %w", doc, err))
+		return nil, pubsub.ValidationReject
+	}
+	v, _ := s.members.Load(doc)
+	ms, _ := v.(*memberSet)
+	if ms != nil && len(ms.roles) > 0 {
+		need := docsync.RoleWriter
+		if env.Kind == docsync.KindMember {
+			need = docsync.RoleAdmin
 		}
-		m.ValidatorData = env
-		return pubsub.ValidationAccept
+		if role, ok := ms.roles[env.Author]; !ok || role < need {
+			s.stats.invalid.Add(1)
+			s.refusals.Refuse(from.String(), "submit_membership", fmt.Errorf("doc %v: no %v right", doc, need))
+			return nil, pubsub.ValidationIgnore
+		}
+	}
+	return env, pubsub.ValidationAccept
+}
+
+// handleSubmit takes one envelope on a stream: the path a clone falls back
+// to when gossipsub does not show this sequencer on the document's submit
+// topic (see cloneservice). The envelope is admitted like a topic message
+// and queued for the loop; the reply only says it was queued.
+func (s *Service) handleSubmit(st network.Stream) {
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
+	from := st.Conn().RemotePeer()
+	b, err := netproto.ReadFrame(bufio.NewReader(st), docsync.MaxEnvelopeBytes)
+	var env *docsync.Envelope
+	if err == nil {
+		env, err = docsync.DecodeEnvelope(b)
+	}
+	if err == nil {
+		if _, known := s.members.Load(env.Doc); !known {
+			err = ErrUnknownDoc
+		}
+	}
+	if err != nil {
+		s.stats.badStreams.Add(1)
+		s.refusals.Refuse(from.String(), "submit_"+reasonOf(err), err)
+		if werr := netproto.WriteReply(st, nil, err); werr != nil {
+			_ = st.Reset()
+		}
+		return
+	}
+	env, res := s.admit(env.Doc, from, b)
+	if res != pubsub.ValidationAccept {
+		err = fmt.Errorf("seqservice: submission not admitted")
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
+		select {
+		case s.envs <- &submitted{doc: env.Doc, env: env}:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		cancel()
+	}
+	if werr := netproto.WriteReply(st, nil, err); werr != nil {
+		_ = st.Reset()
 	}
 }

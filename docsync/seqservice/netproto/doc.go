@@ -14,11 +14,18 @@
 //
 //	/c2c/doc/register/1.0.0  creator -> sequencer: frame(genesis envelope);
 //	                         reply frame(status || entry or error text)
-//	/c2c/doc/history/1.0.0   anyone -> sequencer or member clone:
+//	/c2c/doc/submit/1.0.0    clone -> sequencer: frame(envelope); reply
+//	                         frame(status || error text): the fallback when
+//	                         gossipsub does not show the sequencer on the
+//	                         submit topic
+//	/c2c/doc/history/1.0.0   member clone -> sequencer or member clone:
 //	                         frame(HistoryRequest); reply: frames of entries,
-//	                         then an empty frame
+//	                         then an empty frame; a non-member's request is
+//	                         refused (the stream is reset)
 //	/c2c/doc/push/1.0.0      sequencer -> clone: frames of entries, then an
 //	                         empty frame (used for targeted delivery)
-//	/c2c/doc/invite/1.0.0    admin clone -> invited clone: frame(Invitation);
-//	                         reply frame(status || error text)
+//	/c2c/doc/invite/2.0.0    admin clone -> invited clone: frame(Invitation,
+//	                         carrying the genesis and add-member entries and
+//	                         the inviter's owner certificate); reply
+//	                         frame(status || error text)
 package netproto

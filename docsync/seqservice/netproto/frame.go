@@ -21,7 +21,8 @@ const (
 	RegisterProtocol protocol.ID = "/c2c/doc/register/1.0.0"
 	HistoryProtocol  protocol.ID = "/c2c/doc/history/1.0.0"
 	PushProtocol     protocol.ID = "/c2c/doc/push/1.0.0"
-	InviteProtocol   protocol.ID = "/c2c/doc/invite/1.0.0"
+	InviteProtocol   protocol.ID = "/c2c/doc/invite/2.0.0"
+	SubmitProtocol   protocol.ID = "/c2c/doc/submit/1.0.0"
 )
 
 // MaxFrame caps one frame: an entry is the largest thing ever framed.
@@ -87,6 +88,7 @@ func WriteFrame(w io.Writer, b []byte) error {
 // body's buffer grows with the bytes that arrive (internal/bounded), so a
 // peer that announces a large frame and stalls costs only what it sent.
 func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
+	limit = max(limit, 0)
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		if errors.Is(err, io.EOF) {

@@ -34,7 +34,7 @@ func FuzzReadFrames(f *testing.F) {
 				t.Fatalf("frame of %d bytes over the cap", len(fr))
 			}
 		}
-		_, _ = ReadEntries(bufio.NewReader(bytes.NewReader(b)), 4)
+		_, _ = ReadEntries(bufio.NewReader(bytes.NewReader(b)), 4, 1<<20)
 		_, _ = ReadReply(bufio.NewReader(bytes.NewReader(b)), 64)
 		if len(b) <= MaxFrame {
 			var buf bytes.Buffer
@@ -60,6 +60,9 @@ func FuzzDecodeMessages(f *testing.F) {
 	inv := &Invitation{Doc: doc, Sequencer: pub, Role: docsync.RoleWriter, Seq: 3,
 		Addrs: []ma.Multiaddr{ma.StringCast("/ip4/1.2.3.4/udp/8000/quic-v1")}}
 	b, _ := inv.Marshal()
+	f.Add(b)
+	full, _, _ := invitedLog(f)
+	b, _ = full.Marshal()
 	f.Add(b)
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -18,6 +18,13 @@ import (
 // MaxHistoryBatch caps the entries one history reply carries.
 const MaxHistoryBatch = 1024
 
+// MaxReplyBytes caps the bytes of entries one history reply or push may
+// carry, whatever their count: what one peer's answer can make us hold.
+const MaxReplyBytes = 64 << 20
+
+// MaxPushEntries caps the entries of one push (a sequencer pushes one at a time).
+const MaxPushEntries = 16
+
 // EntrySource returns the encoded entries of doc in from..to (at most max of
 // them, in seq order, stopping at the first one it lacks).
 type EntrySource func(who peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error)
@@ -73,14 +80,15 @@ func FetchHistory(ctx context.Context, h host.Host, p peer.ID, doc docsync.DocID
 		return nil, err
 	}
 	_ = s.CloseWrite()
-	return ReadEntries(bufio.NewReader(s), MaxHistoryBatch)
+	return ReadEntries(bufio.NewReader(s), MaxHistoryBatch, MaxReplyBytes)
 }
 
-// ReadEntries reads entry frames up to the empty end frame (at most max).
-func ReadEntries(r *bufio.Reader, max int) ([]*docsync.Entry, error) {
+// ReadEntries reads entry frames up to the empty end frame: at most max
+// entries and maxBytes bytes of them.
+func ReadEntries(r *bufio.Reader, maxEntries, maxBytes int) ([]*docsync.Entry, error) {
 	var out []*docsync.Entry
 	for {
-		b, err := ReadFrame(r, MaxFrame)
+		b, err := ReadFrame(r, max(0, min(MaxFrame, maxBytes)))
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = fmt.Errorf("%w: stream ended without the end frame", ErrMalformed)
@@ -90,9 +98,10 @@ func ReadEntries(r *bufio.Reader, max int) ([]*docsync.Entry, error) {
 		if len(b) == 0 {
 			return out, nil
 		}
-		if len(out) >= max {
-			return out, fmt.Errorf("%w: more than %d entries", ErrMalformed, max)
+		if len(out) >= maxEntries {
+			return out, fmt.Errorf("%w: more than %d entries", ErrMalformed, maxEntries)
 		}
+		maxBytes -= len(b)
 		e, err := docsync.DecodeEntry(b)
 		if err != nil {
 			return out, err
