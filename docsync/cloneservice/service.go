@@ -9,10 +9,10 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
