@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/namespace"
@@ -264,6 +265,9 @@ func (n *Node) startPubSub(ctx context.Context) error {
 		// Room for the largest CloneDoc entry (a 1 MiB body plus its
 		// envelope, hashes and signatures); gossipsub's default is 1 MiB.
 		pubsub.WithMaxMessageSize(GossipMaxMessageBytes),
+		// Room for a busy sequencer's subscription list (see
+		// netproto.GossipMaxControlBytes).
+		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes),
 		// Scoring makes a validator's rejection cost the sender: services
 		// set per-topic weights (netproto.ScoreTopic), and a peer that keeps
 		// sending invalid messages drops below these thresholds and is

@@ -17,6 +17,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
@@ -39,6 +40,9 @@ type Net struct {
 	// Scoring builds gossipsub with peer scoring (the services set the
 	// per-topic parameters) and records every peer's view of the scores.
 	Scoring bool
+	// MaxControlBytes is gossipsub's control-message cap on the peers
+	// started from now on (0: netproto.GossipMaxControlBytes, as on nodes).
+	MaxControlBytes int
 
 	next  int
 	peers []*Peer
@@ -145,7 +149,12 @@ func (n *Net) StartPeer(key crypto.PrivKey, ds datastore.Batching, ip string) *P
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{Key: key, IP: ip, H: h, DS: ds, cancel: cancel}
-	psOpts := []pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictSign)}
+	maxControl := n.MaxControlBytes
+	if maxControl == 0 {
+		maxControl = netproto.GossipMaxControlBytes // as node sets it
+	}
+	psOpts := []pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithMaxControlMessageSize(maxControl)}
 	if n.Scoring {
 		psOpts = append(psOpts, pubsub.WithPeerScore(&pubsub.PeerScoreParams{
 			SkipAtomicValidation: true, Topics: map[string]*pubsub.TopicScoreParams{},

@@ -15,7 +15,8 @@ import (
 
 // Params are the service's tuning numbers.
 type Params struct {
-	// MaxDocs caps the documents this sequencer accepts.
+	// MaxDocs caps the documents this sequencer accepts, at most
+	// MaxDocsCeiling.
 	MaxDocs int
 	// MaxBatch caps the envelopes ordered per durable write.
 	MaxBatch int
@@ -54,9 +55,15 @@ func DefaultParams() Params {
 		MaxPeers:         8192, RefusalLogInterval: time.Minute}
 }
 
+// MaxDocsCeiling bounds MaxDocs: the sequencer's subscriptions, one submit
+// topic per document, must fit in one gossipsub control message of
+// netproto.GossipMaxControlBytes (about 90 bytes each), or clones that
+// connect to it cannot see it on any topic.
+const MaxDocsCeiling = 20000
+
 // Validate checks the params.
 func (p Params) Validate() error {
-	if p.MaxDocs < 1 || p.MaxBatch < 1 || p.QueueSize < 1 || p.HeadInterval <= 0 || p.StreamTimeout <= 0 ||
+	if p.MaxDocs < 1 || p.MaxDocs > MaxDocsCeiling || p.MaxBatch < 1 || p.QueueSize < 1 || p.HeadInterval <= 0 || p.StreamTimeout <= 0 ||
 		p.MaxDocsPerAuthor < 1 || p.MaxPeers < 1 || p.RefusalLogInterval <= 0 ||
 		p.RegisterRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.EnvelopeRate.Burst < 1 ||
 		p.ByteRate.Burst < docsync.MaxEnvelopeBytes {

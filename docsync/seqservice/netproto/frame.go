@@ -25,6 +25,16 @@ const (
 	SubmitProtocol   protocol.ID = "/c2c/doc/submit/1.0.0"
 )
 
+// GossipMaxControlBytes is the gossipsub control-message cap every CloneDoc
+// peer must accept (pubsub.WithMaxControlMessageSize). A peer's first RPC
+// lists all its subscriptions in one message that gossipsub never splits,
+// and a receiver resets the stream of a peer whose control part exceeds its
+// cap (pubsub's default is 512 KiB). A sequencer subscribes to one submit
+// topic per document, about 90 bytes each: at pubsub's default, a
+// sequencer holding more than about 5,800 documents was invisible on every
+// topic to each clone that connected afterwards. 2 MiB fits 23,000.
+const GossipMaxControlBytes = 2 << 20
+
 // MaxFrame caps one frame: an entry is the largest thing ever framed.
 const MaxFrame = docsync.MaxEntryBytes
 
