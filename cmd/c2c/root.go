@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // errSilent marks an error already reported to the user: run exits nonzero
@@ -72,10 +72,10 @@ documents on a running clone through its owner-only control socket.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := cli.ApplyEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			log, err := newLogger(g.logLevel, stderr)
+			log, err := cli.NewLogger(g.logLevel, stderr)
 			if err != nil {
 				return err
 			}
@@ -98,43 +98,10 @@ documents on a running clone through its owner-only control socket.
 		newDocCmd(g),
 		newDirCmd(g),
 		newDemoCmd(g),
-		newSimCmd(g),
 		newChartCmd(),
 		newDeviceCmd(g),
 	)
 	return root
-}
-
-// envName is the environment variable of a flag: "log-level" -> C2C_LOG_LEVEL.
-func envName(flag string) string {
-	return "C2C_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
-}
-
-// applyEnv sets every flag not given on the command line from its C2C_*
-// variable, if set.
-func applyEnv(fs *pflag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed {
-			return
-		}
-		v, ok := os.LookupEnv(envName(f.Name))
-		if !ok {
-			return
-		}
-		if setErr := fs.Set(f.Name, v); setErr != nil {
-			err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, setErr)
-		}
-	})
-	return err
-}
-
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
 // dataDir is --data, or <user config dir>/c2c/<role>, made absolute.
