@@ -27,10 +27,13 @@ var errSilent = errors.New("reported")
 type globals struct {
 	data     string
 	logLevel string
-	metrics  string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
+	// logLevelSet is whether --log-level was given, on the command line
+	// or as C2C_LOG_LEVEL (c2c demo shows its nodes' logs only then).
+	logLevelSet bool
+	metrics     string
+	stdout      io.Writer
+	stderr      io.Writer
+	log         *slog.Logger
 }
 
 const envHelp = `Every flag can also be set by an environment variable named C2C_ and the
@@ -80,6 +83,7 @@ documents on a running clone through its owner-only control socket.
 				return err
 			}
 			g.log = log
+			g.logLevelSet = cmd.Flags().Changed("log-level")
 			return nil
 		},
 	}
