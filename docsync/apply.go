@@ -7,8 +7,9 @@ import (
 )
 
 // HandleEntry takes an ordered entry from the sequencer or any peer, in any
-// order and possibly duplicated. The next entry is checked (DESIGN 5) and
-// committed; later ones wait for the gap to fill (a fetch is requested).
+// order and possibly duplicated. The next entry is checked (the checks of
+// docs/architecture.md, section 5) and committed; later ones wait for the
+// gap to fill (a fetch is requested).
 // Any check failure is returned and reported as an event; nothing of a
 // failing entry is applied.
 func (r *Replica) HandleEntry(e *Entry) error {

@@ -8,8 +8,9 @@ import (
 )
 
 // TestEveryCheckHasTypedError feeds one clone entries that each break one
-// check of DESIGN 5 and asserts the typed error, the event, and that nothing
-// was applied. The honest sequencer refuses the same envelopes where it can.
+// check (docs/architecture.md, section 5) and asserts the typed error, the
+// event, and that nothing was applied. The honest sequencer refuses the
+// same envelopes where it can.
 func TestEveryCheckHasTypedError(t *testing.T) {
 	w, a, b, _ := threeMembers(t)
 	rd := w.add(a, docsync.RoleReader)

@@ -9,7 +9,8 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// The HPKE suite that wraps epoch keys to members (DESIGN 5).
+// The HPKE suite that wraps epoch keys to members (docs/architecture.md,
+// section 5).
 var (
 	hpkeKEM  = hpke.MLKEM768X25519()
 	hpkeKDF  = hpke.HKDFSHA256()

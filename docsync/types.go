@@ -79,7 +79,7 @@ const (
 	KeySize          = 32
 )
 
-// Envelope is an author's signed submission (see DESIGN 5).
+// Envelope is an author's signed submission (docs/architecture.md, section 5).
 type Envelope struct {
 	Doc        DocID
 	Author     MemberID

@@ -14,7 +14,7 @@ import (
 // directory options and which files the data dir must hold.
 type Role string
 
-// The roles of DESIGN.md section 2.
+// The roles of docs/architecture.md, section 1.
 const (
 	RoleProvider  Role = "provider"
 	RoleClone     Role = "clone"

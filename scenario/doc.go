@@ -1,6 +1,6 @@
 // Package scenario holds the scale scenarios of c2c, written once and run
 // two ways: in one process on go-libp2p's simulated network under
-// testing/synctest (package scenario/insim, `c2c sim`), and as Testground
+// testing/synctest (package scenario/insim, `c2c-sim`), and as Testground
 // test plans through sdk-go (the nested module in testground/).
 //
 // A scenario is the code one instance runs. It reaches the other instances

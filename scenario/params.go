@@ -8,7 +8,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 )
 
-// Case names, as Testground test cases and `c2c sim` arguments.
+// Case names, as Testground test cases and `c2c-sim` arguments.
 const (
 	CaseDirectory = "directory"
 	CaseDocsync   = "docsync"

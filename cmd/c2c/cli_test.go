@@ -123,13 +123,46 @@ func TestDemoFindsEveryRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real nodes on loopback")
 	}
-	code, out, errOut := c2c(t, "demo", "--providers", "2", "--clones", "6", "--duration", "1s", "--log-level", "error")
+	t.Setenv("C2C_LOG_LEVEL", "") // restored afterwards; the test wants it unset
+	os.Unsetenv("C2C_LOG_LEVEL")
+	dir := t.TempDir()
+	code, out, errOut := c2c(t, "demo", "--providers", "2", "--clones", "6", "--duration", "1s", "--data", dir)
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s\n%s", code, out, errOut)
+	}
+	// Without --log-level, the nodes log to the file only.
+	logs, err := os.ReadFile(filepath.Join(dir, demoLogFile))
+	if err != nil || !strings.Contains(string(logs), "node started") {
+		t.Fatalf("demo.log (%v):\n%s", err, logs)
+	}
+	if errOut != "" || strings.Contains(out, "level=") || !strings.Contains(out, "the nodes log to "+filepath.Join(dir, demoLogFile)) {
+		t.Fatalf("demo not quiet: stdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 	if !strings.Contains(out, "records found") || !strings.Contains(out, "6/6") ||
 		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") {
 		t.Fatalf("demo output:\n%s", out)
+	}
+}
+
+func TestDemoLoggerShowsLogsOnlyWhenAsked(t *testing.T) {
+	for _, set := range []bool{false, true} {
+		var stderr bytes.Buffer
+		g := &globals{logLevel: "warn", logLevelSet: set, stderr: &stderr}
+		path := filepath.Join(t.TempDir(), demoLogFile)
+		log, f, err := g.demoLogger(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("too low")
+		log.Warn("shown")
+		f.Close()
+		inFile, _ := os.ReadFile(path)
+		if strings.Contains(string(inFile), "too low") || !strings.Contains(string(inFile), "msg=shown") {
+			t.Errorf("set=%v: file %q", set, inFile)
+		}
+		if got := stderr.String(); got != map[bool]string{false: "", true: string(inFile)}[set] {
+			t.Errorf("set=%v: stderr %q, file %q", set, got, inFile)
+		}
 	}
 }
 

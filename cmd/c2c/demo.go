@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p"
@@ -56,7 +59,14 @@ It exits nonzero if a record is missing, the clones do not converge, an
 acknowledged edit is missing or duplicated, or a clone misses the alarm.
 
 Data dirs go under --data if given, else a temporary directory that is
-removed afterwards.
+removed afterwards, all but the log.
+
+The nodes log to demo.log in that directory (the first line printed gives
+its path) at --log-level, info by default. Only when --log-level is given,
+on the command line or as C2C_LOG_LEVEL, do those logs also go to stderr,
+at that level: --log-level info shows there what the file gets by default,
+--log-level error only the errors, such as the clones' fork alarms. The
+summary, and the alarms it reports, go to stdout either way.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
@@ -92,14 +102,20 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		if base, err = os.MkdirTemp("", "c2c-demo-"); err != nil {
 			return err
 		}
-		defer os.RemoveAll(base)
+		defer removeAllBut(base, demoLogFile)
 	}
 	if base, err = filepath.Abs(base); err != nil {
 		return err
 	}
+	nodeLog, logFile, err := g.demoLogger(filepath.Join(base, demoLogFile))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	fmt.Fprintf(g.stdout, "[%5.1fs] the nodes log to %s\n", time.Since(start).Seconds(), logFile.Name())
 	// Every host reports the bytes of its streams here (bytes per op).
 	bwc := metrics.NewBandwidthCounter()
-	opts := []node.Option{node.WithLogger(g.log), node.WithLibp2pOptions(libp2p.BandwidthReporter(bwc))}
+	opts := []node.Option{node.WithLogger(nodeLog), node.WithLibp2pOptions(libp2p.BandwidthReporter(bwc))}
 	reg, err := g.metricsRegistry(ctx)
 	if err != nil {
 		return err
@@ -225,6 +241,40 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 	}
 	fmt.Fprintf(w, "[%5.1fs] demo done\n", time.Since(start).Seconds())
 	return nil
+}
+
+// demoLogFile is the file in the demo's data dir that its nodes log to.
+const demoLogFile = "demo.log"
+
+// demoLogger creates the log file at path and returns the logger of the
+// demo's nodes: it writes to the file and, if --log-level was given, to
+// stderr too, at --log-level.
+func (g *globals) demoLogger(path string) (*slog.Logger, *os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var w io.Writer = f
+	if g.logLevelSet {
+		w = io.MultiWriter(f, g.stderr)
+	}
+	log, err := cli.NewLogger(g.logLevel, w)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return log, f, nil
+}
+
+// removeAllBut removes everything in dir but the file keep (errors are
+// ignored, as for a temporary directory).
+func removeAllBut(dir, keep string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != keep {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // percentile is the nearest-rank q-quantile of ds (0 when ds is empty).

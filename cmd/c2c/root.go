@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // errSilent marks an error already reported to the user: run exits nonzero
@@ -27,10 +27,13 @@ var errSilent = errors.New("reported")
 type globals struct {
 	data     string
 	logLevel string
-	metrics  string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
+	// logLevelSet is whether --log-level was given, on the command line
+	// or as C2C_LOG_LEVEL (c2c demo shows its nodes' logs only then).
+	logLevelSet bool
+	metrics     string
+	stdout      io.Writer
+	stderr      io.Writer
+	log         *slog.Logger
 }
 
 const envHelp = `Every flag can also be set by an environment variable named C2C_ and the
@@ -72,14 +75,15 @@ documents on a running clone through its owner-only control socket.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags()); err != nil {
+			if err := cli.ApplyEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			log, err := newLogger(g.logLevel, stderr)
+			log, err := cli.NewLogger(g.logLevel, stderr)
 			if err != nil {
 				return err
 			}
 			g.log = log
+			g.logLevelSet = cmd.Flags().Changed("log-level")
 			return nil
 		},
 	}
@@ -99,43 +103,10 @@ documents on a running clone through its owner-only control socket.
 		newContactCmd(g),
 		newDirCmd(g),
 		newDemoCmd(g),
-		newSimCmd(g),
 		newChartCmd(),
 		newDeviceCmd(g),
 	)
 	return root
-}
-
-// envName is the environment variable of a flag: "log-level" -> C2C_LOG_LEVEL.
-func envName(flag string) string {
-	return "C2C_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
-}
-
-// applyEnv sets every flag not given on the command line from its C2C_*
-// variable, if set.
-func applyEnv(fs *pflag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed {
-			return
-		}
-		v, ok := os.LookupEnv(envName(f.Name))
-		if !ok {
-			return
-		}
-		if setErr := fs.Set(f.Name, v); setErr != nil {
-			err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, setErr)
-		}
-	})
-	return err
-}
-
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
 // dataDir is --data, or <user config dir>/c2c/<role>, made absolute.

@@ -1,6 +1,6 @@
 // Package chart draws the latency distributions of scenario summaries
 // (lookup, edit delivery, fork detection) as empirical CDFs on a
-// log-scaled time axis, into one PNG. `c2c sim` and the Testground plan
+// log-scaled time axis, into one PNG. `c2c-sim` and the Testground plan
 // call it after every run; `c2c chart` overlays several runs.
 package chart
 

@@ -4,7 +4,7 @@
 // simulated links and the protocol, not of a busy CPU.
 //
 // A synctest bubble needs a *testing.T; Main gets one from testing.Main, so
-// `c2c sim` (a normal binary) runs the same code as the tests.
+// `c2c-sim` (a normal binary) runs the same code as the tests.
 package insim
 
 import (

@@ -13,7 +13,7 @@ import (
 )
 
 // small shrinks a case to a size the default test run affords; CI runs
-// N=100 through `c2c sim`.
+// N=100 through `c2c-sim`.
 func small(name string, n int) scenario.Params {
 	p := scenario.DefaultParams(name)
 	p.Instances = n

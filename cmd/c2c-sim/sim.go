@@ -4,27 +4,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 
+	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/scenario"
 	"github.com/clone2clone/c2c/scenario/chart"
 	"github.com/clone2clone/c2c/scenario/insim"
 	"github.com/spf13/cobra"
 )
 
-func newSimCmd(g *globals) *cobra.Command {
+const envHelp = `Every flag can also be set by an environment variable named C2C_ and the
+flag's name in upper case with dashes as underscores: --instances is
+C2C_INSTANCES, --log-level is C2C_LOG_LEVEL. A flag given on the command
+line wins over the environment.`
+
+func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	var p scenario.Params
-	var out string
+	var out, logLevel string
 	var noCheck, nodeLogs, quiet bool
 	var heapProfile, cpuProfile string
+	var log *slog.Logger
 	cmd := &cobra.Command{
-		Use:   "sim directory|docsync",
+		Use:   "c2c-sim directory|docsync",
 		Short: "Run a scale scenario in one process on a simulated network (virtual time)",
-		Long: `sim runs a scenario of the Testground plans (testground/) in this process:
+		Long: `c2c-sim runs a scenario of the Testground plans (testground/) in this process:
 every instance is a goroutine, every host sits on go-libp2p's simulated
 network, and time is virtual (testing/synctest), so latencies are those of
 the links and the protocol, not of this machine's CPU.
@@ -51,15 +60,24 @@ unless GOMEMLIMIT is set; docs/scale.md has the measured figures for 1000
 instances.
 
 ` + envHelp,
-		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{scenario.CaseDirectory, scenario.CaseDocsync},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ExactArgs(1),
+		ValidArgs:     []string{scenario.CaseDirectory, scenario.CaseDocsync},
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if err := cli.ApplyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			log, err = cli.NewLogger(logLevel, stderr)
+			return err
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d := scenario.DefaultParams(args[0])
 			apply(cmd, &p, d)
 			p.Case = args[0]
 			o := insim.Options{HeapProfile: heapProfile}
 			if nodeLogs { // nodes are quiet unless asked
-				o.Log = g.log
+				o.Log = log
 			}
 			if !quiet {
 				o.Progress = cmd.ErrOrStderr()
@@ -86,17 +104,17 @@ instances.
 			}
 			go func() { // Main cannot be cancelled: an interrupt ends the process
 				<-cmd.Context().Done()
-				fmt.Fprintln(cmd.ErrOrStderr(), "c2c sim: interrupted")
+				fmt.Fprintln(cmd.ErrOrStderr(), "c2c-sim: interrupted")
 				os.Exit(130)
 			}()
 			insim.Main(p, o, func(sum *scenario.Summary, err error) error {
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "c2c-sim: %v\n", err)
 					return err
 				}
 				path, err := writeSummary(sum, out)
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "c2c-sim: %v\n", err)
 					return err
 				}
 				printSim(cmd, sum, path)
@@ -107,11 +125,11 @@ instances.
 				case errors.Is(err, chart.ErrNoSamples):
 					fmt.Fprintf(cmd.OutOrStdout(), "chart: none (no latency sample)\n")
 				default:
-					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "c2c-sim: %v\n", err)
 					return err
 				}
 				if err := sum.Check(); err != nil && !noCheck {
-					fmt.Fprintf(cmd.ErrOrStderr(), "c2c sim: %v\n", err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "c2c-sim: %v\n", err)
 					return err
 				}
 				return nil
@@ -119,6 +137,8 @@ instances.
 			return nil // not reached: Main exits
 		},
 	}
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
 	f := cmd.Flags()
 	d := scenario.DefaultParams(scenario.CaseDirectory)
 	f.IntVar(&p.Instances, "instances", d.Instances, "nodes in all: providers + clones, or sequencer + clones")
@@ -137,6 +157,7 @@ instances.
 	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); trims connections kad-dht does not protect")
 	f.StringVar(&out, "out", ".", "directory for the JSON summary")
 	f.BoolVar(&nodeLogs, "node-logs", false, "let the nodes log (at --log-level)")
+	f.StringVar(&logLevel, "log-level", "info", "log level of --node-logs: debug, info, warn or error (logs go to stderr)")
 	f.BoolVar(&noCheck, "no-check", false, "exit 0 even if a pass criterion fails")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the whole run to this file")
@@ -217,39 +238,4 @@ func printSim(cmd *cobra.Command, s *scenario.Summary, path string) {
 			f.Detected, f.Clones, f.Detection.P50, f.Detection.Max)
 	}
 	fmt.Fprintf(w, "summary: %s\n", path)
-}
-
-func newChartCmd() *cobra.Command {
-	var out string
-	cmd := &cobra.Command{
-		Use:   "chart SUMMARY.json...",
-		Short: "Draw the latency distributions of sim or Testground summaries into one PNG",
-		Long: `chart overlays the latency samples (lookup, edit delivery, fork detection)
-of one or more JSON summaries, as written by c2c sim and by the Testground
-plan, as empirical CDFs on a log-scaled time axis.
-
-  c2c chart -o latency.png results/sim-directory-n100.json results/sim-docsync-n100.json`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var sums []*scenario.Summary
-			for _, path := range args {
-				raw, err := os.ReadFile(path)
-				if err != nil {
-					return err
-				}
-				var s scenario.Summary
-				if err := json.Unmarshal(raw, &s); err != nil {
-					return fmt.Errorf("%s is not a summary: %w", path, err)
-				}
-				sums = append(sums, &s)
-			}
-			if err := chart.WritePNG(out, sums...); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "chart: %s\n", out)
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&out, "out", "o", "latency.png", "PNG file to write")
-	return cmd
 }
