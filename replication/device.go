@@ -64,6 +64,10 @@ type Device struct {
 	arena  []byte
 	chunks [][]byte
 
+	// roots keeps every app's root after each of the last rootHistory
+	// batches, so an offer can say which apps differed at a divergence.
+	roots map[uint64][]Hash
+
 	frozen bool
 	offer  *Offer
 	export *MemStore
@@ -84,7 +88,7 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	}
 	id, _ := DeviceIDOf(cfg.Key.Public().(ed25519.PublicKey))
 	d := &Device{cfg: cfg, id: id, apps: cfg.Apps, syn: Time(cfg.Params.SyncInterval.Milliseconds()),
-		chain: GenesisChain(id, cfg.Epoch), nextSeq: 1, clock: cfg.Start, start: cfg.Start}
+		chain: GenesisChain(id, cfg.Epoch), nextSeq: 1, clock: cfg.Start, start: cfg.Start, roots: map[uint64][]Hash{}}
 	d.cur.FirstSeq = 1
 	return d, nil
 }
@@ -200,9 +204,12 @@ func (d *Device) close(end Time) {
 	if d.cur.Len() == 0 {
 		return
 	}
+	roots := d.apps.Roots()
 	b := &Batch{Device: d.id, Epoch: d.cfg.Epoch, Number: d.number + 1, Start: d.start, End: end,
-		FirstSeq: d.cur.FirstSeq, User: d.cur.User, Net: d.cur.Net, StateHash: d.apps.StateHash()}
+		FirstSeq: d.cur.FirstSeq, User: d.cur.User, Net: d.cur.Net, StateHash: StateHash(d.apps.names, roots)}
 	b.seal(d.cfg.Key, d.chain)
+	d.roots[b.Number] = roots
+	delete(d.roots, b.Number-rootHistory)
 	d.number, d.chain, d.lastEnd = b.Number, b.Chain, end
 	d.ready.Batches = append(d.ready.Batches, b)
 	d.ready.Send = append(d.ready.Send, Message{Kind: MsgBatch, Data: b.raw})

@@ -13,10 +13,14 @@ type ResyncRequest struct {
 // offer's batch Number: the device takes input again.
 type ResyncDone struct{ Number uint64 }
 
+// rootHistory is how many batches back an offer can name the apps that
+// differed at a divergence.
+const rootHistory = 64
+
 // HandleResync freezes input: the open batch closes now, every app exports
 // its state to a resync store, and a signed Offer goes out. A repeated
 // request while frozen sends the same offer again.
-func (d *Device) HandleResync(now Time, _ ResyncRequest) error {
+func (d *Device) HandleResync(now Time, req ResyncRequest) error {
 	if !d.frozen {
 		t := d.advance(now)
 		d.close(t + 1)
@@ -27,6 +31,9 @@ func (d *Device) HandleResync(now Time, _ ResyncRequest) error {
 		}
 		d.offer = &Offer{Device: d.id, Epoch: d.cfg.Epoch, Number: d.number, Chain: d.chain,
 			NextSeq: d.nextSeq, LastNet: d.lastNet, StateHash: d.apps.StateHash(), Apps: ms}
+		if roots, ok := d.roots[req.Number]; ok {
+			d.offer.CauseBatch, d.offer.CauseRoots = req.Number, roots
+		}
 		d.offer.seal(d.cfg.Key)
 		d.frozen, d.export = true, exp
 	}

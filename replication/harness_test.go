@@ -44,6 +44,9 @@ func (l *link) deliver(now replication.Time) {
 	}
 }
 
+// factoryKey signs the test templates.
+var factoryKey = ed25519.NewKeyFromSeed(make([]byte, 32))
+
 // pair is one phone and its mirror.
 type pair struct {
 	t         *testing.T
@@ -54,6 +57,7 @@ type pair struct {
 	mir       *replication.Mirror
 	up, down  *link
 	devHashes map[uint64]replication.Hash
+	batches   map[uint64]*replication.Batch
 	pendNet   []replication.NetInput // delivered, not yet consumed
 	pendUser  [][2]string            // refused while frozen, retried
 	replayed  []replication.Replayed
@@ -123,7 +127,7 @@ func newPair(t testing.TB, name string, seed uint64, o pairOpts) *pair {
 	return &pair{t: tt, name: name, rng: rng, params: o.params, dev: dev, mir: mir,
 		up:        &link{rng: rand.New(rand.NewPCG(seed, 8)), tmax: tmax},
 		down:      &link{rng: rand.New(rand.NewPCG(seed, 9)), tmax: tmax},
-		devHashes: map[uint64]replication.Hash{}}
+		devHashes: map[uint64]replication.Hash{}, batches: map[uint64]*replication.Batch{}}
 }
 
 func mustSet(t testing.TB, reg *replication.Registry) *replication.AppSet {
@@ -136,7 +140,21 @@ func mustSet(t testing.TB, reg *replication.Registry) *replication.AppSet {
 
 func notesOf(s *replication.AppSet, name string) *notes.App {
 	a, _ := s.App(name)
+	if f, ok := a.(*flaky); ok {
+		return f.App
+	}
 	return a.(*notes.App)
+}
+
+// batchWith returns the number of the device's batch that holds input seq.
+func (p *pair) batchWith(seq uint64) uint64 {
+	for n, b := range p.batches {
+		if b.FirstSeq <= seq && seq < b.NextSeq() {
+			return n
+		}
+	}
+	p.fail("no batch holds seq %d", seq)
+	return 0
 }
 
 // step runs one millisecond: deliveries, then inputs, then ticks, then the
@@ -196,17 +214,21 @@ func (p *pair) flush(now replication.Time) {
 	p.dev.Advance()
 	for _, b := range dr.Batches {
 		p.devHashes[b.Number] = b.StateHash
+		p.batches[b.Number] = b
 	}
-	nb := 0
+	nb, dropping := 0, false
 	for _, msg := range dr.Send {
 		msg := msg
-		switch msg.Kind {
-		case replication.MsgBatch:
+		if msg.Kind == replication.MsgBatch {
 			num := dr.Batches[nb].Number
 			nb++
-			if p.dropBatch != nil && p.dropBatch(num) {
-				continue
-			}
+			dropping = p.dropBatch != nil && p.dropBatch(num)
+		}
+		if dropping && msg.Kind != replication.MsgOffer {
+			continue // a lost batch goes with its payload chunks
+		}
+		switch msg.Kind {
+		case replication.MsgBatch:
 			p.up.send(now, len(msg.Data), func(at replication.Time) { p.note(p.mir.HandleBatch(at, msg.Data)) })
 		case replication.MsgChunk:
 			p.up.send(now, len(msg.Data), func(at replication.Time) { p.note(p.mir.HandleChunk(at, msg.Data)) })

@@ -80,8 +80,10 @@ type Notice struct {
 	Resync *ResyncReport
 }
 
-// Divergence says where and why the mirror diverged, and in which apps
-// (known once the device's offer arrives).
+// Divergence says where and why the mirror diverged. Apps are the apps
+// whose roots differed after batch Batch, known once the device's offer
+// names its roots there (a state mismatch within the device's last 64
+// batches); the resync report's Repaired says what the resync moved.
 type Divergence struct {
 	Batch uint64
 	Cause error // ErrStateMismatch, ErrBatchGap or ErrEnrol
@@ -92,11 +94,12 @@ type Divergence struct {
 // of the whole state.
 type ResyncReport struct {
 	Divergence
-	Number     uint64 // the device's last batch, which the mirror now holds
-	Chunks     int    // state chunks fetched
-	ChunkBytes int    // their bytes
-	OfferBytes int    // the offer's bytes (manifests)
-	StateBytes int    // the bytes of every chunk of the state
+	Number     uint64   // the device's last batch, which the mirror now holds
+	Repaired   []string // the apps imported: those that differed at the offer
+	Chunks     int      // state chunks fetched
+	ChunkBytes int      // their bytes
+	OfferBytes int      // the offer's bytes (manifests)
+	StateBytes int      // the bytes of every chunk of the state
 }
 
 type queued struct {

@@ -12,7 +12,8 @@ import (
 // each manifest against the state hash, the state hash against the signature.
 //
 // Encoding (format 0xC1): 0xC1 device[32] epoch number chain[32] nextSeq
-// lastNet stateHash[32] nApps (nChunks chunk[32]...)... sig[64].
+// lastNet stateHash[32] nApps (nChunks chunk[32]...)... causeBatch nCause
+// root[32]... sig[64].
 type Offer struct {
 	Device    DeviceID
 	Epoch     uint64
@@ -22,7 +23,11 @@ type Offer struct {
 	LastNet   uint64 // the last network input the device consumed
 	StateHash Hash
 	Apps      []Manifest // one per app of the epoch, in name order
-	Sig       []byte
+	// CauseRoots are the apps' roots after batch CauseBatch, the one the
+	// mirror diverged at, when the device still knows them (else none).
+	CauseBatch uint64
+	CauseRoots []Hash
+	Sig        []byte
 
 	raw []byte
 }
@@ -41,7 +46,8 @@ func (o *Offer) encodeBody() []byte {
 	for _, m := range o.Apps {
 		p = putManifest(p, m)
 	}
-	return p
+	p = putUvarint(p, o.CauseBatch)
+	return putManifest(p, o.CauseRoots)
 }
 
 func (o *Offer) chunks() int {
@@ -83,12 +89,17 @@ func DecodeOffer(p []byte) (*Offer, error) {
 	for i := 0; i < n && r.err == nil; i++ {
 		o.Apps = append(o.Apps, r.manifest("manifest"))
 	}
+	o.CauseBatch = r.uvarint("cause batch")
+	o.CauseRoots = r.manifest("cause roots")
 	o.Sig = r.sig("offer")
 	if r.err != nil {
 		return nil, r.err
 	}
 	if o.NextSeq == 0 || n == 0 {
 		return nil, fmt.Errorf("%w: offer with next seq 0 or no apps", ErrMalformed)
+	}
+	if len(o.CauseRoots) != 0 && len(o.CauseRoots) != n {
+		return nil, fmt.Errorf("%w: %d cause roots for %d apps", ErrMalformed, len(o.CauseRoots), n)
 	}
 	return o, nil
 }

@@ -69,7 +69,8 @@ func (m *Mirror) replay(b *Batch, now Time) {
 	if len(b.Net) > 0 {
 		m.evictNet(b.Net[len(b.Net)-1].NetSeq)
 	}
-	h := m.apps.StateHash()
+	roots := m.apps.Roots()
+	h := StateHash(m.apps.names, roots)
 	r := Replayed{Number: b.Number, Events: b.Len(), StateHash: h, Match: h == b.StateHash, At: now}
 	if b.Len() > 0 {
 		r.MaxLag = now.Sub(firstTime(b))
@@ -79,6 +80,7 @@ func (m *Mirror) replay(b *Batch, now Time) {
 	m.ready.Replayed = append(m.ready.Replayed, r)
 	if !r.Match {
 		m.startResync(now, b.Number, ErrStateMismatch)
+		m.resync.causeRoots = roots
 	}
 }
 

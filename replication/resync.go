@@ -4,15 +4,16 @@ import "fmt"
 
 // resyncState is a running resync: requested, then offered, then fetching.
 type resyncState struct {
-	div     Divergence
-	askedAt Time
-	offer   *Offer
-	differ  []int        // indices of the apps whose roots differ
-	mine    *MemStore    // the mirror's own state chunks, exported for the diff
-	fetched *MemStore    // chunks fetched from the device
-	want    map[Hash]int // chunk -> app, still to fetch
-	order   []Hash       // the same, in request order (for a retry)
-	report  ResyncReport
+	div        Divergence
+	causeRoots []Hash // the mirror's roots after the diverging batch
+	askedAt    Time
+	offer      *Offer
+	differ     []int        // indices of the apps whose roots differ
+	mine       *MemStore    // the mirror's own state chunks, exported for the diff
+	fetched    *MemStore    // chunks fetched from the device
+	want       map[Hash]int // chunk -> app, still to fetch
+	order      []Hash       // the same, in request order (for a retry)
+	report     ResyncReport
 }
 
 // startResync drops the queued batches (they would replay on a wrong
@@ -85,16 +86,20 @@ func (m *Mirror) HandleOffer(now Time, p []byte) error {
 	if StateHash(m.apps.names, roots) != o.StateHash {
 		return m.refuse(o.Number, fmt.Errorf("%w: offer manifests do not hash to its state hash", ErrStateMismatch))
 	}
-	rs.offer, rs.askedAt, rs.differ, rs.div.Apps, rs.order = o, now, nil, nil, nil
+	rs.offer, rs.askedAt, rs.differ, rs.div.Apps, rs.order, rs.report.Repaired = o, now, nil, nil, nil, nil
 	rs.mine, rs.fetched, rs.want = NewMemStore(), NewMemStore(), map[Hash]int{}
 	rs.report.OfferBytes = len(p)
 	m.stats.OfferBytes += uint64(len(p))
 	for i, a := range m.apps.apps {
+		if rs.causeRoots != nil && o.CauseBatch == rs.div.Batch && len(o.CauseRoots) == len(roots) &&
+			rs.causeRoots[i] != o.CauseRoots[i] {
+			rs.div.Apps = append(rs.div.Apps, m.apps.names[i])
+		}
 		if a.Root() == roots[i] {
 			continue
 		}
 		rs.differ = append(rs.differ, i)
-		rs.div.Apps = append(rs.div.Apps, m.apps.names[i])
+		rs.report.Repaired = append(rs.report.Repaired, m.apps.names[i])
 		if _, err := a.Export(rs.mine); err != nil {
 			return fmt.Errorf("resync: %w", err)
 		}
@@ -151,6 +156,10 @@ func (m *Mirror) HandleChunk(now Time, data []byte) error {
 	}
 	if ok, _ := m.cfg.Store.Has(h); ok {
 		return nil
+	}
+	if m.resync != nil {
+		m.stats.Superseded++
+		return nil // a payload of a batch the resync dropped
 	}
 	return m.refuse(0, fmt.Errorf("%w: %v (%d bytes)", ErrUnwantedChunk, h, len(data)))
 }
