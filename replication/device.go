@@ -124,25 +124,29 @@ func (d *Device) Input(now Time, app string, payload []byte) ([]Output, error) {
 	}
 	t := d.advance(now)
 	ev := Event{Device: d.id, Epoch: d.cfg.Epoch, Seq: d.nextSeq, Time: t, Source: User, App: app, Payload: payload}
+	var chunk []byte
 	if len(payload) > d.cfg.Params.InlineLimit {
-		ev.Ref = HashChunk(payload)
+		// Stored before the app sees it: a store failure must not leave an
+		// applied input unrecorded. (A rejected input leaves a stray chunk.)
+		chunk = append([]byte(nil), payload...)
+		ref, err := d.cfg.Store.Put(chunk)
+		if err != nil {
+			return nil, fmt.Errorf("store payload: %w", err)
+		}
+		ev.Ref = ref
 	}
 	outs, err := d.apps.apps[i].Apply(&ev)
 	if err != nil {
 		return nil, err
 	}
 	in := Input{App: uint32(i), Time: t, Ref: ev.Ref}
-	if ev.Ref.IsZero() {
+	if chunk == nil {
 		start := len(d.arena)
 		d.arena = append(d.arena, payload...)
 		in.Payload = d.arena[start:len(d.arena):len(d.arena)]
 	} else {
-		c := append([]byte(nil), payload...)
-		if _, err := d.cfg.Store.Put(c); err != nil {
-			return nil, fmt.Errorf("store payload: %w", err) // a store failure; the app has applied it
-		}
-		in.Size = len(c)
-		d.chunks = append(d.chunks, c)
+		in.Size = len(chunk)
+		d.chunks = append(d.chunks, chunk)
 	}
 	d.cur.User = append(d.cur.User, in)
 	d.nextSeq++

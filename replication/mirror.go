@@ -183,7 +183,8 @@ func (m *Mirror) Advance() { m.ready = MirrorReady{} }
 
 // Relay numbers and caches a network input for the device before the
 // clone sends it there. Its payload is kept (large ones in the store) until
-// a batch says the device consumed it; the device never sends it back.
+// a batch says the device consumed it; the device never sends it back. The
+// returned Payload shares the cache's bytes: do not modify it.
 func (m *Mirror) Relay(app string, payload []byte) (NetInput, error) {
 	i, ok := m.apps.index(app)
 	if !ok {
