@@ -41,6 +41,9 @@ var (
 	// ErrStateMismatch: after a replay the mirror's state hash differs from
 	// the device's (the reason of a divergence).
 	ErrStateMismatch = errors.New("replication: state hash mismatch")
+	// ErrEnrol is the cause of the resync that copies a device that is not
+	// new once at enrolment (not a failure).
+	ErrEnrol = errors.New("replication: enrolment copy")
 	// ErrFrozen: the device takes no input while a resync runs.
 	ErrFrozen = errors.New("replication: input frozen for resync")
 	// ErrNotResyncing: a resync message arrived while no resync runs.

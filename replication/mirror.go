@@ -2,14 +2,9 @@ package replication
 
 import (
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"time"
 )
-
-// ErrEnrol is the cause of the resync that copies a device that is not new
-// once at enrolment (not a failure).
-var ErrEnrol = errors.New("replication: enrolment copy")
 
 // MirrorConfig configures a Mirror.
 type MirrorConfig struct {
