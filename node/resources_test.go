@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -64,5 +65,92 @@ func TestCloneResourceManagerStillLimitsPerIP(t *testing.T) {
 	defer rm.Close()
 	if got := openFromOneIP(t, rm, p.MaxConnsPerIP+10); got != p.MaxConnsPerIP {
 		t.Fatalf("clone accepted %d connections from one IP, want the limit %d", got, p.MaxConnsPerIP)
+	}
+}
+
+// openFrom opens inbound connections from addr (a multiaddr format with
+// one %d for the port) until one is refused or n are open.
+func openFrom(t *testing.T, rm network.ResourceManager, format string, n int) int {
+	t.Helper()
+	var scopes []network.ConnManagementScope
+	defer func() {
+		for _, s := range scopes {
+			s.Done()
+		}
+	}()
+	for i := range n {
+		s, err := rm.OpenConnection(network.DirInbound, true, ma.StringCast(fmt.Sprintf(format, 10000+i)))
+		if err != nil {
+			return i
+		}
+		scopes = append(scopes, s)
+	}
+	return n
+}
+
+// Loopback is exempt from the per-IP limit unless LimitLoopback is set, so
+// that tests and the abuse bench can exercise the limits from 127.0.0.1.
+func TestLoopbackExemptionIsConfigurable(t *testing.T) {
+	for _, limit := range []bool{false, true} {
+		p := DefaultParams(RoleClone)
+		p.LimitLoopback = limit
+		rm, err := newResourceManager(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := openFrom(t, rm, "/ip4/127.0.0.1/tcp/%d", p.MaxConnsPerIP+10)
+		rm.Close()
+		switch {
+		case limit && got != p.MaxConnsPerIP:
+			t.Fatalf("LimitLoopback: %d loopback connections, want the per-IP limit %d", got, p.MaxConnsPerIP)
+		case !limit && got != p.MaxConnsPerIP+10:
+			t.Fatalf("default: %d loopback connections, want all %d", got, p.MaxConnsPerIP+10)
+		}
+	}
+}
+
+// One peer identity gets StreamsPerPeer inbound streams and ConnsPerPeer
+// connections, wherever it connects from (loopback included).
+func TestPerPeerLimits(t *testing.T) {
+	p := DefaultParams(RoleClone)
+	p.StreamsPerPeer, p.ConnsPerPeer = 16, 3
+	rm, err := newResourceManager(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	const who = peer.ID("12D3KooWstranger")
+	var streams []network.StreamManagementScope
+	for range p.StreamsPerPeer + 10 {
+		s, err := rm.OpenStream(who, network.DirInbound)
+		if err != nil {
+			break
+		}
+		streams = append(streams, s)
+	}
+	for _, s := range streams {
+		s.Done()
+	}
+	if len(streams) != p.StreamsPerPeer {
+		t.Fatalf("one peer opened %d inbound streams, want %d", len(streams), p.StreamsPerPeer)
+	}
+	conns := 0
+	var scopes []network.ConnManagementScope
+	for i := range p.ConnsPerPeer + 5 {
+		s, err := rm.OpenConnection(network.DirInbound, true, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 20000+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scopes = append(scopes, s)
+		if s.SetPeer(who) != nil {
+			break
+		}
+		conns++
+	}
+	for _, s := range scopes {
+		s.Done()
+	}
+	if conns != p.ConnsPerPeer {
+		t.Fatalf("one peer held %d connections, want %d", conns, p.ConnsPerPeer)
 	}
 }

@@ -14,13 +14,16 @@ const (
 )
 
 type serveFlags struct {
-	listen    []string
-	bootstrap []string
+	listen        []string
+	bootstrap     []string
+	limitLoopback bool
 }
 
 func (f *serveFlags) register(cmd *cobra.Command, defaultListen []string, bootstrapHelp string) {
 	cmd.Flags().StringSliceVar(&f.listen, "listen", defaultListen, "listen multiaddrs (TCP and QUIC), comma-separated or repeated")
 	cmd.Flags().StringSliceVar(&f.bootstrap, "bootstrap", nil, bootstrapHelp)
+	cmd.Flags().BoolVar(&f.limitLoopback, "limit-loopback", false,
+		"apply the per-IP connection limits to 127.0.0.1 and ::1 too (exempt by default, for local networks; per-peer limits hold either way)")
 }
 
 func newProviderCmd(g *globals) *cobra.Command {

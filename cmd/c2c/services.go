@@ -55,7 +55,11 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 		}
 		fmt.Fprintf(g.stdout, "control socket: %s\n", srv.Path())
 		// The device link: the enrolled phone connects here (and only here).
-		link, err := deviceserver.New(n.Host(), svc, n.OwnerCert(), deviceserver.WithLogger(g.log))
+		linkOpts := []deviceserver.Option{deviceserver.WithLogger(g.log)}
+		if reg := n.Registerer(); reg != nil {
+			linkOpts = append(linkOpts, deviceserver.WithMetrics(reg))
+		}
+		link, err := deviceserver.New(n.Host(), svc, n.OwnerCert(), linkOpts...)
 		if err != nil {
 			_ = srv.Close()
 			return nil, fmt.Errorf("device link: %w", err)
@@ -105,6 +109,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, b
 		return err
 	}
 	cfg := node.DefaultConfig(role, dataDir)
+	cfg.Params.LimitLoopback = f.limitLoopback
 	if cfg.ListenAddrs, err = parseListen(f.listen); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -100,6 +101,32 @@ func FuzzDecode(f *testing.F) {
 		}
 		if _, err := Decode(again); err != nil {
 			t.Fatalf("re-encoded message does not decode: %v", err)
+		}
+	})
+}
+
+// FuzzReadHello feeds arbitrary bytes to the pre-authentication reader as
+// the device server runs it (ReadMessage under MaxHelloFrame): no panic,
+// nothing over the cap accepted, and what it reads re-encodes.
+func FuzzReadHello(f *testing.F) {
+	for _, m := range samples(f) {
+		var buf bytes.Buffer
+		if _, err := WriteMessage(&buf, m); err == nil {
+			f.Add(buf.Bytes())
+		}
+	}
+	f.Add(binary.AppendUvarint(nil, 16<<20))
+	f.Add(binary.AppendUvarint(nil, MaxHelloFrame))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, n, err := ReadMessage(bufio.NewReader(bytes.NewReader(b)), MaxHelloFrame)
+		if err != nil {
+			return
+		}
+		if n > MaxHelloFrame+binary.MaxVarintLen64 {
+			t.Fatalf("read a %d-byte frame under a %d cap", n, MaxHelloFrame)
+		}
+		if _, err := Encode(m); err != nil {
+			t.Fatalf("a message read does not encode: %v", err)
 		}
 	})
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Errors.
@@ -72,6 +74,12 @@ func WithParams(p Params) Option {
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) error { s.log = l; return nil } }
 
+// WithMetrics registers the server's refusal counter
+// (c2c_device_refusals_total{reason}) with reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(s *Server) error { s.reg = reg; return nil }
+}
+
 // WithClock sets the clock certificates are checked against.
 func WithClock(now func() time.Time) Option { return func(s *Server) error { s.now = now; return nil } }
 
@@ -89,6 +97,9 @@ type Server struct {
 
 	mu   sync.Mutex
 	hubs map[docsync.DocID]*hub
+
+	reg      prometheus.Registerer
+	refusals *guard.Refusals
 }
 
 // New serves link.Protocol on h for the device cert authorizes; cert must
@@ -104,6 +115,12 @@ func New(h host.Host, eng Engine, cert *dht.OwnerCert, opts ...Option) (*Server,
 	if cert == nil || cert.Clone != h.ID() {
 		return nil, fmt.Errorf("%w: the owner certificate does not name this clone", ErrRefused)
 	}
+	s.refusals = guard.NewRefusals(s.log, "device", "device link", time.Minute, s.now)
+	if s.reg != nil {
+		if err := s.reg.Register(s.refusals.Collector()); err != nil {
+			return nil, fmt.Errorf("device server: metrics: %w", err)
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(link.Protocol, s.handle)
 	return s, nil
@@ -112,6 +129,9 @@ func New(h host.Host, eng Engine, cert *dht.OwnerCert, opts ...Option) (*Server,
 // Close stops serving and ends every session.
 func (s *Server) Close() error {
 	s.h.RemoveStreamHandler(link.Protocol)
+	if s.reg != nil {
+		s.reg.Unregister(s.refusals.Collector())
+	}
 	s.cancel()
 	s.mu.Lock()
 	for _, hb := range s.hubs {
@@ -121,6 +141,9 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	return nil
 }
+
+// Refusals returns the streams refused so far, by reason.
+func (s *Server) Refusals() map[string]uint64 { return s.refusals.Counts() }
 
 // authorize checks a Hello from peer p against the owner certificate.
 func (s *Server) authorize(p peer.ID, h *link.Hello) (link.RefuseCode, error) {

@@ -50,13 +50,17 @@ func (s *Server) handle(st network.Stream) {
 
 	_ = st.SetReadDeadline(s.now().Add(s.params.HelloTimeout))
 	m, _, err := link.ReadMessage(r, link.MaxHelloFrame)
-	if err != nil || m.Kind != link.KindHello {
+	if err == nil && m.Kind != link.KindHello {
+		err = fmt.Errorf("%w: first message of kind %d", link.ErrMalformed, m.Kind)
+	}
+	if err != nil {
+		s.refusals.Refuse(st.Conn().RemotePeer().String(), "hello", err)
 		_ = st.Reset()
 		return
 	}
 	_ = st.SetReadDeadline(time.Time{})
 	if code, err := s.authorize(st.Conn().RemotePeer(), m.Hello); err != nil {
-		s.log.Info("device refused", "peer", st.Conn().RemotePeer(), "err", err)
+		s.refusals.Refuse(st.Conn().RemotePeer().String(), "unauthorized", err)
 		se.refuse(code, err)
 		return
 	}

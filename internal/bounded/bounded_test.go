@@ -44,3 +44,19 @@ func TestReadFullGrowsWithInput(t *testing.T) {
 		t.Fatalf("allocated %d bytes for a 10-byte body", n)
 	}
 }
+
+// FuzzReadFull: any announced length over any input returns exactly that
+// many bytes or an error, never more, never a panic.
+func FuzzReadFull(f *testing.F) {
+	f.Add([]byte("hello"), uint32(5))
+	f.Add([]byte{}, uint32(1<<30))
+	f.Fuzz(func(t *testing.T, b []byte, n uint32) {
+		got, err := ReadFull(bytes.NewReader(b), int(n%(64<<20)))
+		if err == nil && len(got) != int(n%(64<<20)) {
+			t.Fatalf("got %d bytes for %d", len(got), n)
+		}
+		if err == nil && !bytes.Equal(got, b[:len(got)]) {
+			t.Fatal("bytes differ")
+		}
+	})
+}
