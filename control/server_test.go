@@ -243,3 +243,28 @@ func TestControlSocketFile(t *testing.T) {
 		t.Fatal("listening over a regular file succeeded")
 	}
 }
+
+// Forget through the socket: the document leaves the list, and a second
+// forget is an unknown document.
+func TestControlForget(t *testing.T) {
+	n := netsim.NewLoopback(t)
+	seq := n.AddSequencer()
+	a := n.AddClone()
+	_, ca := serve(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	doc, err := ca.Create(ctx, seq.H.Addrs()[0].String()+"/p2p/"+seq.H.ID().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Forget(ctx, doc[:10]); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ca.DocList(ctx)
+	if err != nil || len(l.Docs) != 0 || len(l.Unopened) != 0 {
+		t.Fatalf("after forget: %+v %v", l, err)
+	}
+	if err := ca.Forget(ctx, doc); !errors.Is(err, ErrUnknownDoc) {
+		t.Fatalf("second forget: %v, want ErrUnknownDoc", err)
+	}
+}

@@ -3,6 +3,7 @@ package netsim
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/internal/abuse"
+	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 )
@@ -337,6 +339,58 @@ func crashWithBusySequencer(t *testing.T, maxControl int) {
 		}
 		if maxControl != 0 && waits == 0 {
 			t.Fatal("with pubsub's default cap the clone saw the busy sequencer: the root cause is not what this test says")
+		}
+	})
+}
+
+// TestRestoreSkipsWhatItCannotOpen: a stored document that cannot be
+// opened (here: its meta record is garbage) no longer keeps the clone
+// from starting; it is reported, and Forget removes every record of it.
+func TestRestoreSkipsWhatItCannotOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 10*time.Millisecond)
+		seq := n.AddSequencer()
+		a, b := n.AddClone(), n.AddClone()
+		d := n.NewDoc(seq, a, b)
+		ctx := context.Background()
+		broken, err := b.Svc.Create(ctx, seq.Info())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.StopService()
+		key := datastore.NewKey("/c/" + hex.EncodeToString(broken[:]) + "/meta")
+		if err := b.DS.Put(ctx, key, []byte("not an invitation")); err != nil {
+			t.Fatal(err)
+		}
+		n.StartClone(b)
+		un := b.Svc.Unopened()
+		if _, ok := un[broken]; !ok || len(un) != 1 || len(b.Svc.Docs()) != 1 {
+			t.Fatalf("after restart: docs %v, unopened %v", b.Svc.Docs(), un)
+		}
+		if b.Svc.Stats().RestoreFailures != 1 {
+			t.Fatalf("restore failures %d", b.Svc.Stats().RestoreFailures)
+		}
+		honestEdit(t, d, a, b, "the other document works")
+		if err := b.Svc.Forget(ctx, broken); err != nil {
+			t.Fatal(err)
+		}
+		if got := storedDocs(t, b); len(got) != 1 || !got[hex.EncodeToString(d.ID[:])] {
+			t.Fatalf("after forget the store holds %v", got)
+		}
+		if err := b.Svc.Forget(ctx, broken); !errors.Is(err, cloneservice.ErrUnknownDoc) {
+			t.Fatalf("forget twice: %v", err)
+		}
+		// Forgetting an open document leaves its topics and drops it too.
+		if err := b.Svc.Forget(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Svc.Docs()) != 0 || len(storedDocs(t, b)) != 0 {
+			t.Fatalf("after forgetting both: docs %v, store %v", b.Svc.Docs(), storedDocs(t, b))
+		}
+		b.StopService()
+		n.StartClone(b)
+		if len(b.Svc.Docs()) != 0 || len(b.Svc.Unopened()) != 0 {
+			t.Fatal("a forgotten document came back after a restart")
 		}
 	})
 }
