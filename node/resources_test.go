@@ -14,22 +14,7 @@ import (
 // until the resource manager refuses one or n are open; it returns how many
 // it opened.
 func openFromOneIP(t *testing.T, rm network.ResourceManager, n int) int {
-	t.Helper()
-	var scopes []network.ConnManagementScope
-	defer func() {
-		for _, s := range scopes {
-			s.Done()
-		}
-	}()
-	for i := range n {
-		addr := ma.StringCast(fmt.Sprintf("/ip4/203.0.113.7/tcp/%d", 10000+i))
-		s, err := rm.OpenConnection(network.DirInbound, true, addr)
-		if err != nil {
-			return i
-		}
-		scopes = append(scopes, s)
-	}
-	return n
+	return openFrom(t, rm, "/ip4/203.0.113.7/tcp/%d", n)
 }
 
 // A provider serves thousands of clones, many behind one NAT address:

@@ -86,21 +86,10 @@ func strangerInvitation(t *testing.T, stranger *Peer, invitee *Clone) []byte {
 		t.Fatal(err)
 	}
 	ref := sequencer.NewReference(doc, seqKey)
-	var entries []*docsync.Entry
-	order := func() {
-		rd := r.Ready()
-		r.Advance()
-		for _, env := range rd.Submit {
-			e, err := ref.Order(env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			entries = append(entries, e)
-			_ = r.HandleEntry(e)
-			r.Advance()
-		}
+	entries, err := ref.Drive(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	order()
 	inviteeID, err := netproto.MemberOf(invitee.H.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +101,11 @@ func strangerInvitation(t *testing.T, stranger *Peer, invitee *Clone) []byte {
 	if err := r.AddMember(inviteeID, inviteeKeys.HPKEPublic(), docsync.RoleWriter); err != nil {
 		t.Fatal(err)
 	}
-	order()
+	added, err := ref.Drive(r)
+	if err != nil || len(entries)+len(added) != 2 {
+		t.Fatalf("%d+%d entries: %v", len(entries), len(added), err)
+	}
+	entries = append(entries, added...)
 	inv := &netproto.Invitation{Doc: doc, Sequencer: seqPub, Role: docsync.RoleWriter, Seq: 2,
 		Genesis: entries[0], Added: entries[1]}
 	b, err := inv.Marshal()

@@ -28,27 +28,18 @@ func invitedLog(t testing.TB) (inv *Invitation, admin, invitee *docsync.Identity
 		t.Fatal(err)
 	}
 	ref := sequencer.NewReference(doc, seqKey)
-	var entries []*docsync.Entry
-	commit := func() {
-		rd := r.Ready()
-		r.Advance()
-		for _, env := range rd.Submit {
-			e, err := ref.Order(env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			entries = append(entries, e)
-			if err := r.HandleEntry(e); err != nil {
-				t.Fatal(err)
-			}
-			r.Advance()
-		}
+	entries, err := ref.Drive(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	commit()
 	if err := r.AddMember(invitee.ID(), invitee.HPKEPublic(), docsync.RoleWriter); err != nil {
 		t.Fatal(err)
 	}
-	commit()
+	added, err := ref.Drive(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries = append(entries, added...)
 	if len(entries) != 2 {
 		t.Fatalf("%d entries", len(entries))
 	}
