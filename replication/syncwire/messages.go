@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/clone2clone/c2c/replication"
 )
@@ -203,4 +204,13 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// Params returns the core's default Params with the t_syn_int and t_max
+// (milliseconds) that a Hello carries.
+func Params(syncMs, maxDelayMs uint64) replication.Params {
+	p := replication.DefaultParams()
+	p.SyncInterval = time.Duration(syncMs) * time.Millisecond
+	p.MaxDelay = time.Duration(maxDelayMs) * time.Millisecond
+	return p
 }
