@@ -96,9 +96,14 @@ func (r *rig) server(ds *pebbleds.Datastore, opts ...mirrorservice.Option) *mirr
 }
 
 func (r *rig) client(ds *pebbleds.Datastore, syn time.Duration) *syncclient.Client {
+	return r.clientT(ds, syn, 20*time.Millisecond)
+}
+
+func (r *rig) clientT(ds *pebbleds.Datastore, syn, tmax time.Duration) *syncclient.Client {
 	user, _ := peer.IDFromPrivateKey(r.user)
-	c, err := syncclient.New(context.Background(), r.device, peer.AddrInfo{ID: r.clone.ID(), Addrs: r.clone.Addrs()}, ds, registry(r.t),
-		syncclient.Config{User: user, Device: "phone", Apps: []string{notes.Name}, SyncInterval: syn, MaxDelay: 20 * time.Millisecond},
+	r.device.Peerstore().AddAddrs(r.clone.ID(), r.clone.Addrs(), time.Hour)
+	c, err := syncclient.New(context.Background(), r.device, peer.AddrInfo{ID: r.clone.ID()}, ds, registry(r.t),
+		syncclient.Config{User: user, Device: "phone", Apps: []string{notes.Name}, SyncInterval: syn, MaxDelay: tmax},
 		syncclient.WithLogger(quiet))
 	if err != nil {
 		r.t.Fatal(err)
