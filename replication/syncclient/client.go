@@ -82,6 +82,7 @@ type Status struct {
 	// state hash equals the device's after that batch.
 	Replayed    syncwire.Replayed
 	Match       bool
+	Replays     int // Replayed reports heard in this process (the Welcome's carries no lag)
 	DeviceHash  replication.Hash
 	Resyncs     int
 	Records     uint64

@@ -247,6 +247,7 @@ func (c *Client) frame(x *conn, m *syncwire.Message) {
 		c.st.ack(m.Number)
 	case syncwire.KindReplayed:
 		c.replayed(*m.Replayed)
+		c.status.Replays++
 	case syncwire.KindResync:
 		now := c.now()
 		if err := d.HandleResync(now, replication.ResyncRequest{Number: m.Number, Cause: syncwire.CauseErr(m.Cause)}); err != nil {
