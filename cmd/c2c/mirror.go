@@ -12,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/replication/builtin"
+	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/spf13/cobra"
@@ -25,6 +26,13 @@ const mirrorStatusFile = "mirror.json"
 // clone, on the node's datastore, and keeps mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
 	opts := []mirrorservice.Option{mirrorservice.WithLogger(g.log)}
+	if reg := n.Registerer(); reg != nil {
+		met, err := mirrormetrics.New(reg)
+		if err != nil {
+			return nil, fmt.Errorf("mirror metrics: %w", err)
+		}
+		opts = append(opts, mirrorservice.WithObserver(met))
+	}
 	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("mirror: %w", err)
