@@ -106,6 +106,7 @@ documents on a running clone through its owner-only control socket.
 		newChartCmd(),
 		newDeviceCmd(g),
 		newMirrorCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
