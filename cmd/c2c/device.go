@@ -47,7 +47,8 @@ reconnect with one catch-up bundle). c2c device stats prints what the device
 spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 	}
 	cmd.AddCommand(newDeviceConnectCmd(g), newDeviceShowCmd(g), newDeviceTypeCmd(g), newDeviceApplyCmd(g),
-		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g))
+		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
+		newDeviceMirrorCmd(g), newDeviceNotesCmd(g))
 	return cmd
 }
 

@@ -105,6 +105,8 @@ documents on a running clone through its owner-only control socket.
 		newDemoCmd(g),
 		newChartCmd(),
 		newDeviceCmd(g),
+		newMirrorCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }

@@ -64,7 +64,14 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 			_ = srv.Close()
 			return nil, fmt.Errorf("device link: %w", err)
 		}
-		return func() error { return errors.Join(link.Close(), srv.Close()) }, nil
+		// The mirror: the phone's sync client connects here too.
+		stopMirror, err := startMirror(ctx, g, n, dataDir)
+		if err != nil {
+			_ = link.Close()
+			_ = srv.Close()
+			return nil, err
+		}
+		return func() error { return errors.Join(stopMirror(), link.Close(), srv.Close()) }, nil
 	}
 	return func() error { return nil }, nil
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/builtin"
+	"github.com/clone2clone/c2c/replication/mirrormetrics"
+	"github.com/clone2clone/c2c/replication/mirrorservice"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/spf13/cobra"
+)
+
+// mirrorStatusFile is where a running clone writes its mirror's status
+// every second, for c2c mirror show while the clone holds its datastore.
+const mirrorStatusFile = "mirror.json"
+
+// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) on a
+// clone, on the node's datastore, and keeps mirror.json fresh.
+func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
+	opts := []mirrorservice.Option{mirrorservice.WithLogger(g.log)}
+	if reg := n.Registerer(); reg != nil {
+		met, err := mirrormetrics.New(reg)
+		if err != nil {
+			return nil, fmt.Errorf("mirror metrics: %w", err)
+		}
+		opts = append(opts, mirrorservice.WithObserver(met))
+	}
+	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if snap, err := srv.Snapshot(wctx); err == nil {
+				b, _ := json.MarshalIndent(mirrorView(snap), "", "  ")
+				_ = keystore.WriteFile(filepath.Join(dataDir, mirrorStatusFile), append(b, '\n'))
+			}
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() error { cancel(); <-done; return srv.Close() }, nil
+}
+
+// mirrorJSON is the operator's view of a mirror.
+type mirrorJSON struct {
+	Enrolled    bool     `json:"enrolled"` // the device said Hello once
+	Epoch       uint64   `json:"epoch,omitempty"`
+	SyncMs      uint64   `json:"t_syn_int_ms,omitempty"`
+	MaxDelayMs  uint64   `json:"t_max_ms,omitempty"`
+	Apps        []string `json:"apps,omitempty"`
+	Taken       uint64   `json:"batches_taken"`
+	Replayed    uint64   `json:"batches_replayed"`
+	NextSeq     uint64   `json:"next_seq"`
+	Relayed     uint64   `json:"network_inputs_relayed"`
+	Held        int      `json:"network_inputs_held"`
+	StateHash   string   `json:"state_hash"`
+	Events      uint64   `json:"events_replayed"`
+	Divergences uint64   `json:"divergences"`
+	Resyncs     uint64   `json:"resyncs"`
+	Refused     uint64   `json:"refused"`
+	Resyncing   bool     `json:"resyncing"`
+	LagP50Ms    int64    `json:"lag_p50_ms"`
+	LagP99Ms    int64    `json:"lag_p99_ms"`
+	LagMaxMs    int64    `json:"lag_max_ms"`
+	Records     uint64   `json:"journal_records"`
+}
+
+func mirrorView(s mirrorservice.Snapshot) mirrorJSON {
+	v := mirrorJSON{Taken: s.Position.Taken, Replayed: s.Position.Replayed, NextSeq: s.Position.NextSeq,
+		Relayed: s.Position.Relayed, Held: s.Held, Events: s.Stats.Events, Divergences: s.Stats.Divergences,
+		Resyncs: s.Stats.Resyncs, Refused: s.Stats.Refused, Resyncing: s.Resyncing, Records: s.Records,
+		LagP50Ms: s.Stats.Lag.Quantile(0.5).Milliseconds(), LagP99Ms: s.Stats.Lag.Quantile(0.99).Milliseconds(),
+		LagMaxMs: s.Stats.Lag.Max.Milliseconds()}
+	if s.Meta != nil {
+		v.Enrolled, v.Epoch, v.SyncMs, v.MaxDelayMs, v.Apps = true, s.Meta.Epoch, s.Meta.SyncMs, s.Meta.MaxDelay, s.Meta.Apps
+		v.StateHash = fmt.Sprintf("%x", s.StateHash[:])
+	}
+	return v
+}
+
+func newMirrorCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mirror",
+		Short: "The operator's view of a clone's mirror of its phone",
+	}
+	show := &cobra.Command{
+		Use:   "show --data CLONEDIR",
+		Short: "Print the mirror's state: epoch, t_syn_int, batches, lag, divergences, state hash",
+		Long: `show rebuilds the mirror from the clone's datastore (the clone must not be
+running), or, while the clone runs and holds its datastore, prints the
+status it writes to mirror.json every second.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.dataDir("clone")
+			if err != nil {
+				return err
+			}
+			v, live, err := loadMirror(cmd.Context(), dir)
+			if err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(v, "", "  ")
+			fmt.Fprintln(g.stdout, string(b))
+			if live {
+				fmt.Fprintln(g.stderr, "(from the running clone's", mirrorStatusFile+")")
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(show)
+	return cmd
+}
+
+// loadMirror rebuilds the mirror offline, or reads a running clone's status.
+func loadMirror(ctx context.Context, dir string) (mirrorJSON, bool, error) {
+	cert, err := node.ReadOwnerCert(dir)
+	if err != nil {
+		return mirrorJSON{}, false, err
+	}
+	dev, err := mirrorservice.DeviceOf(cert.DeviceKey)
+	if err != nil {
+		return mirrorJSON{}, false, err
+	}
+	ds, err := pebbleds.NewDatastore(filepath.Join(dir, node.DatastoreDir))
+	if err != nil {
+		b, rerr := os.ReadFile(filepath.Join(dir, mirrorStatusFile))
+		if rerr != nil {
+			return mirrorJSON{}, false, errors.Join(err, rerr)
+		}
+		var v mirrorJSON
+		return v, true, json.Unmarshal(b, &v)
+	}
+	defer ds.Close()
+	snap, err := mirrorservice.Load(ctx, ds, builtin.Registry(), dev)
+	if err != nil {
+		return mirrorJSON{}, false, err
+	}
+	return mirrorView(snap), false, nil
+}
