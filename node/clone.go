@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
 	"time"
 
@@ -107,10 +106,6 @@ func WriteDeviceIndex(dataDir string, idx *dht.DeviceIndex) error {
 	}
 	return keystore.WriteFile(filepath.Join(dataDir, IndexFile), b)
 }
-
-// Registerer is the Prometheus registerer the node was built with
-// (WithMetrics), or nil: services started beside the node register there.
-func (n *Node) Registerer() prometheus.Registerer { return n.opts.registerer }
 
 // OwnerCert is the certificate a clone runs under (nil for other roles).
 func (n *Node) OwnerCert() *dht.OwnerCert {
