@@ -24,6 +24,12 @@
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
 //	Stats()                               counters (also Prometheus, WithMetrics)
 //	Subscribe(doc)                        updates, commits, rejections, alarms
+//	                                      (buffered; a slow subscriber loses events)
+//	Attach(ctx, doc, fn)                  the text and version now, then fn called
+//	                                      on the loop with every durable change of
+//	                                      the text, in order, none lost; edits
+//	                                      through the Attachment are not reported
+//	                                      back (the device link's hub)
 //	Close()
 //
 // Every call is safe from any goroutine. Edits are refused with

@@ -24,8 +24,10 @@ type docState struct {
 	entriesSub, headsSub   *pubsub.Subscription
 	cancel                 context.CancelFunc
 
-	subs   map[int]*subscriber
-	nextID int
+	subs      map[int]*subscriber
+	nextID    int
+	observers []*attachment // see Attach
+	changes   uint64        // text changes since opened (Version.Changes)
 
 	inflight   *docsync.Envelope // our envelope awaiting its commit
 	submitted  time.Time         // when it was last sent
@@ -115,6 +117,7 @@ func (d *docState) close(s *Service) {
 	}
 	_ = s.ps.UnregisterTopicValidator(netproto.EntriesTopic(d.id))
 	_ = s.ps.UnregisterTopicValidator(netproto.HeadsTopic(d.id))
+	s.stopObservers(d, ErrDocClosed)
 	for id, sub := range d.subs {
 		close(sub.ch)
 		delete(d.subs, id)

@@ -68,6 +68,7 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if err := s.persist(d, &rd, proof, meta); err != nil {
 		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
 		s.log.Error("document stopped: cannot persist", "doc", d.id, "err", err)
+		s.stopObservers(d, d.broken)
 		return d.broken
 	}
 	if rd.Pending != nil {
@@ -144,6 +145,7 @@ func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 	s.log.Error("SEQUENCER FORK: the sequencer signed two different heads for one seq; document stopped",
 		"doc", d.id, "seq", p.A.Seq, "hash_a", p.A.ChainHash, "hash_b", p.B.ChainHash, "sequencer", d.seqPeer)
 	s.emit(d, Event{Kind: EventAlarm, Seq: p.A.Seq, Proof: p, Err: docsync.ErrFork})
+	s.stopObservers(d, fmt.Errorf("cloneservice: the sequencer forked the document: %w", docsync.ErrHalted))
 	s.gossipProof(d, time.Now())
 }
 
@@ -190,6 +192,7 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 		}
 		s.stats.updates.Add(1)
 		s.emit(d, Event{Kind: kind, Seq: u.Seq, Author: u.Author, Op: &op})
+		s.observe(d, Change{Kind: kind, Op: op, Seq: u.Seq, Author: u.Author}, nil)
 	}
 	if seq := d.r.Log().Seq(); seq != d.lastSeq {
 		d.lastSeq = seq
