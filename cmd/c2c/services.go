@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/clone2clone/c2c/control"
 	deviceserver "github.com/clone2clone/c2c/device/server"
-	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -24,19 +21,10 @@ import (
 // sequencer service on a sequencer; the document service and the control
 // socket on a clone. It returns a function that stops them (the node's
 // Close also stops the services it started).
-func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, byz *byzantineFlags) (func() error, error) {
+func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, seqOpts []seqservice.Option) (func() error, error) {
 	switch n.Role() {
 	case node.RoleSequencer:
-		var opts []seqservice.Option
-		if byz != nil && byz.behaviour != "" {
-			f, err := byz.factory()
-			if err != nil {
-				return nil, err
-			}
-			g.log.Warn("TEST TOOL: this sequencer misbehaves on purpose", "behaviour", byz.behaviour, "at", byz.at)
-			opts = append(opts, seqservice.WithSequencer(f))
-		}
-		if _, err := n.StartSequencer(opts...); err != nil {
+		if _, err := n.StartSequencer(seqOpts...); err != nil {
 			return nil, err
 		}
 		return func() error { return nil }, nil
@@ -65,41 +53,9 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 	return func() error { return nil }, nil
 }
 
-// byzantineFlags configure a deliberately misbehaving sequencer (a test
-// tool for the fork alarm).
-type byzantineFlags struct {
-	behaviour string
-	at        uint64
-}
-
-func byzantineNames() string {
-	names := make([]string, 0, len(sequencer.Behaviours))
-	for _, b := range sequencer.Behaviours {
-		names = append(names, b.String())
-	}
-	return strings.Join(names, ", ")
-}
-
-// factory builds the plugged sequencer. For equivocate the victims (the
-// second branch of the fork) are the members whose key's first byte is odd.
-func (f *byzantineFlags) factory() (seqservice.NodeFactory, error) {
-	for _, b := range sequencer.Behaviours {
-		if b.String() == f.behaviour {
-			return func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
-				s := sequencer.NewByzantine(doc, key, b, f.at)
-				s.Victims = oddMember
-				return s
-			}, nil
-		}
-	}
-	return nil, fmt.Errorf("--byzantine %q: want one of %s", f.behaviour, byzantineNames())
-}
-
-func oddMember(m docsync.MemberID) bool { return m[0]%2 == 1 }
-
 // serveRole runs a long-lived node of role until ctx is done, with the
 // services of its role (roleServices) on top.
-func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, byz *byzantineFlags) error {
+func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, seqOpts ...seqservice.Option) error {
 	dataDir, err := g.dataDir(string(role))
 	if err != nil {
 		return err
@@ -139,7 +95,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, b
 		return err
 	}
 	defer n.Close()
-	stopServices, err := roleServices(runCtx, g, n, dataDir, byz)
+	stopServices, err := roleServices(runCtx, g, n, dataDir, seqOpts)
 	if err != nil {
 		return err
 	}
