@@ -91,13 +91,13 @@ func newGatheredDirectory(cards []cloneCard) (*gatheredDirectory, error) {
 	return d, nil
 }
 
-// Lookup implements cloneservice.Directory.
-func (d *gatheredDirectory) Lookup(_ context.Context, user peer.ID, dev string) (*dht.OwnerCert, error) {
+// LookupClone implements cloneservice.Directory.
+func (d *gatheredDirectory) LookupClone(_ context.Context, user peer.ID, dev string) (cloneservice.Clone, error) {
 	c := d.certs[dht.CertKey(user, dev)]
 	if c == nil {
-		return nil, fmt.Errorf("scenario: no certificate for %s/%s: %w", user, dev, dht.ErrNotFound)
+		return cloneservice.Clone{}, fmt.Errorf("scenario: no certificate for %s/%s: %w", user, dev, dht.ErrNotFound)
 	}
-	return c, c.Verify(time.Now())
+	return cloneservice.Clone{Peer: c.Clone, HPKE: c.CloneHPKE, Addrs: c.Addrs}, c.Verify(time.Now())
 }
 
 // Resolve implements cloneservice.Directory.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/control"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/node"
 )
 

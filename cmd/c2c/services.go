@@ -11,46 +11,27 @@ import (
 	"github.com/clone2clone/c2c/internal/keystore"
 
 	"github.com/clone2clone/c2c/control"
-	deviceserver "github.com/clone2clone/c2c/device/server"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/node"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // roleServices starts what runs on top of a node for its role: the
-// sequencer service on a sequencer; the document service and the control
-// socket on a clone. It returns a function that stops them (the node's
-// Close also stops the services it started).
-func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, seqOpts []seqservice.Option) (func() error, error) {
+// sequencer service on a sequencer; on a clone its services
+// (node.StartCloneServices: documents, device link, control socket). The
+// node's Close stops them.
+func roleServices(g *globals, n *node.Node, dataDir string, seqOpts []seqservice.Option) error {
 	switch n.Role() {
 	case node.RoleSequencer:
-		if _, err := n.StartSequencer(seqOpts...); err != nil {
-			return nil, err
-		}
-		return func() error { return nil }, nil
+		_, err := n.StartSequencer(seqOpts...)
+		return err
 	case node.RoleClone:
-		svc, err := n.StartDocs()
+		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		kad := n.DHT()
-		srv := control.NewServer(svc, n.ID(), control.WithLogger(g.log),
-			control.WithResolver(func(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
-				return kad.FindPeer(ctx, id)
-			}))
-		if err := srv.Listen(filepath.Join(dataDir, control.SocketFile)); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(g.stdout, "control socket: %s\n", srv.Path())
-		// The device link: the enrolled phone connects here (and only here).
-		link, err := deviceserver.New(n.Host(), svc, n.OwnerCert(), deviceserver.WithLogger(g.log))
-		if err != nil {
-			_ = srv.Close()
-			return nil, fmt.Errorf("device link: %w", err)
-		}
-		return func() error { return errors.Join(link.Close(), srv.Close()) }, nil
+		fmt.Fprintf(g.stdout, "control socket: %s\n", cs.Control.Path())
 	}
-	return func() error { return nil }, nil
+	return nil
 }
 
 // serveRole runs a long-lived node of role until ctx is done, with the
@@ -95,11 +76,9 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		return err
 	}
 	defer n.Close()
-	stopServices, err := roleServices(runCtx, g, n, dataDir, seqOpts)
-	if err != nil {
+	if err := roleServices(g, n, dataDir, seqOpts); err != nil {
 		return err
 	}
-	defer stopServices()
 
 	var lines []string
 	for _, a := range n.P2PAddrs() {
@@ -127,9 +106,6 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		<-ctx.Done()
 	}
 	g.log.Info("shutting down")
-	if err := stopServices(); err != nil {
-		return err
-	}
 	if err := n.Close(); err != nil {
 		return err
 	}

@@ -76,8 +76,10 @@
 //
 // # Wiring on a node
 //
-// node.Node.StartDocs builds the identity from the node's keys
-// (IdentityFromKeys), namespaces the datastore and passes the directory.
+// node.Node.StartCloneServices starts it with the clone's other services
+// (the device link, the control socket); node.Node.StartDocs, which it
+// calls, builds the identity from the node's keys (IdentityFromKeys),
+// namespaces the datastore and passes the directory (node.CloneDirectory).
 //
 // One event loop owns every replica (go-libp2p-pubsub processLoop style);
 // API calls, topic readers, stream handlers and fetches send it work.

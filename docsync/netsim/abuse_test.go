@@ -12,9 +12,9 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/internal/abuse"

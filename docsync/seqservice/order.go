@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
