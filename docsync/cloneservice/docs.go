@@ -29,9 +29,8 @@ type docState struct {
 	observers []*attachment // see Attach
 	changes   uint64        // text changes since opened (Version.Changes)
 
-	inflight   *docsync.Envelope // our envelope awaiting its commit
-	submitted  time.Time         // when it was last sent
-	head       *docsync.Head     // latest committed head, to gossip
+	submitted  time.Time     // when our in-flight envelope was last sent
+	head       *docsync.Head // latest committed head, to gossip
 	headSent   time.Time
 	headSentAt uint64
 	fetchAt    time.Time // when the last fetch started

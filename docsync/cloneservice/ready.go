@@ -71,9 +71,6 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 		s.stopObservers(d, d.broken)
 		return d.broken
 	}
-	if rd.Pending != nil {
-		d.inflight = rd.Pending.InFlight
-	}
 	if proof != nil {
 		s.alarm(d, proof)
 	}

@@ -265,9 +265,6 @@ func (s *Service) restoreAll() error {
 			continue
 		}
 		d.proof = st.proof
-		if st.pending != nil {
-			d.inflight = st.pending.InFlight
-		}
 		if h, ok := d.r.HeadAt(d.r.Log().Seq()); ok {
 			d.head = &h // gossiped from the first tick, so forks show up after a restart too
 		}
