@@ -135,8 +135,8 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 			continue // our own head gossip
 		}
 		switch v := m.ValidatorData.(type) {
-		case *docsync.Entry:
-			s.post(func() { s.onEntries(doc, []*docsync.Entry{v}) })
+		case *docsync.SignedEntry:
+			s.post(func() { s.onSignedEntry(doc, v) })
 		case docsync.Head:
 			s.post(func() { s.onHead(doc, v) })
 		}
@@ -154,15 +154,16 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byt
 		if err == nil && m.GetFrom() != seqPeer {
 			err = fmt.Errorf("%w: published by %s, not the sequencer", docsync.ErrSequencerSignature, m.GetFrom())
 		}
+		var v *docsync.SignedEntry
 		if err == nil {
-			err = e.Head.Verify(seqPub)
+			v, err = docsync.VerifyEntrySignature(e, seqPub) // kept for the loop: verified once
 		}
 		if err != nil {
 			s.stats.invalidTopic.Add(1)
 			s.log.Debug("rejected entry message", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
-		m.ValidatorData = e
+		m.ValidatorData = v
 		return pubsub.ValidationAccept
 	}
 }

@@ -31,6 +31,17 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 	s.handleReady(d)
 }
 
+// onSignedEntry feeds an entry from the entries topic, its sequencer
+// signature verified by the topic's validator, to the replica (loop only).
+func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
+	d := s.docs[doc]
+	if d == nil || d.stopped() != nil {
+		return
+	}
+	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
+	s.handleReady(d)
+}
+
 // onHead feeds a gossiped head to the replica (loop only).
 func (s *Service) onHead(doc docsync.DocID, h docsync.Head) {
 	d := s.docs[doc]
