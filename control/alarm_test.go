@@ -12,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
@@ -20,10 +21,10 @@ import (
 func TestControlForkAlarm(t *testing.T) {
 	n := netsim.NewLoopback(t)
 	var victim atomic.Pointer[docsync.MemberID]
-	seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+	seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
 		b := sequencer.NewByzantine(doc, key, sequencer.Equivocate, 4)
 		b.Victims = func(m docsync.MemberID) bool { v := victim.Load(); return v != nil && *v == m }
-		return b
+		return seqtest.Observe(b)
 	}))
 	a, b := n.AddClone(), n.AddClone()
 	id := b.Svc.ID()

@@ -1,6 +1,7 @@
 package docsync
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/clone2clone/c2c/docsync/ot"
@@ -12,11 +13,21 @@ import (
 // gap to fill (a fetch is requested).
 // Any check failure is returned and reported as an event; nothing of a
 // failing entry is applied.
-func (r *Replica) HandleEntry(e *Entry) error {
+func (r *Replica) HandleEntry(e *Entry) error { return r.handle(e, false) }
+
+// HandleSignedEntry is HandleEntry for an entry whose sequencer signature
+// VerifyEntrySignature checked already (a topic validator): it is not
+// verified a second time. One checked against another sequencer key is
+// verified again.
+func (r *Replica) HandleSignedEntry(v *SignedEntry) error {
+	return r.handle(v.e, bytes.Equal(v.by, r.cfg.Sequencer))
+}
+
+func (r *Replica) handle(e *Entry, signed bool) error {
 	if r.proof != nil {
 		return ErrHalted
 	}
-	err := r.handleEntry(e)
+	err := r.handleEntry(e, signed)
 	if err != nil && err != errDuplicate && r.proof == nil {
 		r.event(Event{Kind: EventRejected, Seq: e.Head.Seq, Err: err})
 	}
@@ -26,7 +37,7 @@ func (r *Replica) HandleEntry(e *Entry) error {
 	return err
 }
 
-func (r *Replica) handleEntry(e *Entry) error {
+func (r *Replica) handleEntry(e *Entry, signed bool) error {
 	if e.Head.Doc != r.cfg.Doc || e.Envelope.Doc != r.cfg.Doc {
 		return fmt.Errorf("%w: entry for %v", ErrWrongDoc, e.Head.Doc)
 	}
@@ -34,8 +45,10 @@ func (r *Replica) handleEntry(e *Entry) error {
 	if mine, ok := r.HeadAt(s); ok && mine.ChainHash == e.Head.ChainHash {
 		return errDuplicate // the chain hash commits to the envelope: nothing new
 	}
-	if err := e.Head.Verify(r.cfg.Sequencer); err != nil {
-		return err
+	if !signed {
+		if err := e.Head.Verify(r.cfg.Sequencer); err != nil {
+			return err
+		}
 	}
 	if mine, ok := r.HeadAt(s); ok {
 		if err := r.compareHeads(mine, e.Head); err != nil {
@@ -80,6 +93,25 @@ func (r *Replica) handleEntry(e *Entry) error {
 	}
 	return nil
 }
+
+// SignedEntry is an entry whose sequencer signature was verified, by
+// VerifyEntrySignature: the proof a topic validator hands to the loop so
+// that Replica.HandleSignedEntry does not verify it again.
+type SignedEntry struct {
+	e  *Entry
+	by []byte
+}
+
+// VerifyEntrySignature verifies e's head signature by the sequencer key.
+func VerifyEntrySignature(e *Entry, sequencer []byte) (*SignedEntry, error) {
+	if err := e.Head.Verify(sequencer); err != nil {
+		return nil, err
+	}
+	return &SignedEntry{e: e, by: append([]byte(nil), sequencer...)}, nil
+}
+
+// Entry returns the verified entry (do not modify it).
+func (v *SignedEntry) Entry() *Entry { return v.e }
 
 // commit checks e as the next entry and applies it.
 func (r *Replica) commit(e *Entry) error {

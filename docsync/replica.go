@@ -117,6 +117,15 @@ func (r *Replica) Log() *LogState { return r.log }
 // Text returns the local text (committed plus this clone's pending edits).
 func (r *Replica) Text() string { return r.local.String() }
 
+// InFlight returns this clone's envelope awaiting its commit, nil if none
+// (what Pending.InFlight persists).
+func (r *Replica) InFlight() *Envelope {
+	if r.inflight == nil {
+		return nil
+	}
+	return r.inflight.env
+}
+
 // LocalLen returns the length of Text() in code points.
 func (r *Replica) LocalLen() int { return r.local.Len() }
 

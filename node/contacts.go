@@ -13,7 +13,7 @@ import (
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/libp2p/go-libp2p/core/peer"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/namespace"

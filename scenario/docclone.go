@@ -230,12 +230,12 @@ func (l *lazyDirectory) get() *gatheredDirectory {
 	return l.d
 }
 
-// Lookup implements cloneservice.Directory.
-func (l *lazyDirectory) Lookup(ctx context.Context, user peer.ID, dev string) (*dht.OwnerCert, error) {
+// LookupClone implements cloneservice.Directory.
+func (l *lazyDirectory) LookupClone(ctx context.Context, user peer.ID, dev string) (cloneservice.Clone, error) {
 	if d := l.get(); d != nil {
-		return d.Lookup(ctx, user, dev)
+		return d.LookupClone(ctx, user, dev)
 	}
-	return nil, dht.ErrNotFound
+	return cloneservice.Clone{}, dht.ErrNotFound
 }
 
 // Resolve implements cloneservice.Directory.

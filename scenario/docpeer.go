@@ -10,7 +10,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -91,13 +91,13 @@ func newGatheredDirectory(cards []cloneCard) (*gatheredDirectory, error) {
 	return d, nil
 }
 
-// Lookup implements cloneservice.Directory.
-func (d *gatheredDirectory) Lookup(_ context.Context, user peer.ID, dev string) (*dht.OwnerCert, error) {
+// LookupClone implements cloneservice.Directory.
+func (d *gatheredDirectory) LookupClone(_ context.Context, user peer.ID, dev string) (cloneservice.Clone, error) {
 	c := d.certs[dht.CertKey(user, dev)]
 	if c == nil {
-		return nil, fmt.Errorf("scenario: no certificate for %s/%s: %w", user, dev, dht.ErrNotFound)
+		return cloneservice.Clone{}, fmt.Errorf("scenario: no certificate for %s/%s: %w", user, dev, dht.ErrNotFound)
 	}
-	return c, c.Verify(time.Now())
+	return cloneservice.Clone{Peer: c.Clone, HPKE: c.CloneHPKE, Addrs: c.Addrs}, c.Verify(time.Now())
 }
 
 // Resolve implements cloneservice.Directory.
@@ -112,26 +112,26 @@ func (d *gatheredDirectory) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo
 var _ cloneservice.Directory = (*gatheredDirectory)(nil)
 
 // forkingSequencer equivocates from seq ForkAt (victims get their own
-// branch); seqservice.Observed notes when it first published something no
+// branch); seqtest.Observed notes when it first published something no
 // honest sequencer would.
 type forkingSequencer struct {
 	mu      sync.Mutex // guards victims, set after the sequencer started
 	victims map[docsync.MemberID]bool
-	obs     map[docsync.DocID]*seqservice.Observed
+	obs     map[docsync.DocID]*seqtest.Observed
 }
 
-func (f *forkingSequencer) factory(at uint64) func(docsync.DocID, ed25519.PrivateKey) sequencer.Node {
-	return func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+func (f *forkingSequencer) factory(at uint64) func(docsync.DocID, ed25519.PrivateKey) sequencer.Orderer {
+	return func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
 		b := sequencer.NewByzantine(doc, key, sequencer.Equivocate, at)
 		b.Victims = func(m docsync.MemberID) bool {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			return f.victims[m]
 		}
-		obs := seqservice.Observe(b)
+		obs := seqtest.Observe(b)
 		f.mu.Lock()
 		if f.obs == nil {
-			f.obs = map[docsync.DocID]*seqservice.Observed{}
+			f.obs = map[docsync.DocID]*seqtest.Observed{}
 		}
 		f.obs[doc] = obs
 		f.mu.Unlock()

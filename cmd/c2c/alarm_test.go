@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/control"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/node"
 )
 
 // memberParity is the parity of the first byte of the clone's key in dir:
-// c2c sequencer --byzantine=equivocate forks odd keys from even ones.
+// c2c byzantine-sequencer --behaviour equivocate forks odd keys from even ones.
 func memberParity(t *testing.T, dir string) byte {
 	t.Helper()
 	cert, err := node.ReadOwnerCert(dir)
@@ -29,7 +29,7 @@ func memberParity(t *testing.T, dir string) byte {
 	return m[0] % 2
 }
 
-// An equivocating sequencer process (the --byzantine test tool): the owner
+// An equivocating sequencer process (the byzantine-sequencer test tool): the owner
 // sees the fork alarm through c2c doc watch --until alarm (exit status 3)
 // and c2c doc show.
 func TestForkAlarmProcesses(t *testing.T) {
@@ -63,8 +63,8 @@ func TestForkAlarmProcesses(t *testing.T) {
 	waitFile(t, prov, filepath.Join(pDir, readyFile), ready)
 	bootEnv := []string{"C2C_BOOTSTRAP=" + strings.Join(strings.Fields(waitFile(t, prov, filepath.Join(pDir, addrsFile), ready)), ",")}
 	seqDir := filepath.Join(root, "seq")
-	seq := startProc(t, bin, "sequencer", bootEnv, "sequencer", "--data", seqDir, "--listen", "/ip4/127.0.0.1/tcp/0",
-		"--byzantine", "equivocate", "--byzantine-at", "4")
+	seq := startProc(t, bin, "sequencer", bootEnv, "byzantine-sequencer", "--data", seqDir, "--listen", "/ip4/127.0.0.1/tcp/0",
+		"--behaviour", "equivocate", "--at", "4")
 	waitFile(t, seq, filepath.Join(seqDir, readyFile), ready)
 	seqAddr := strings.Fields(waitFile(t, seq, filepath.Join(seqDir, addrsFile), ready))[0]
 	var clients []*control.Client

@@ -16,9 +16,9 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"

@@ -14,6 +14,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
@@ -29,11 +30,11 @@ func (d *docDemo) fork(ctx context.Context) error {
 			victims[d.svcs[i].ID()] = true
 		}
 	}
-	var byz atomic.Pointer[seqservice.Observed] // set on the sequencer's loop
-	seqNode, seqSvc, err := d.startSequencer(ctx, "sequencer-forking", seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+	var byz atomic.Pointer[seqtest.Observed] // set on the sequencer's loop
+	seqNode, seqSvc, err := d.startSequencer(ctx, "sequencer-forking", seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
 		b := sequencer.NewByzantine(doc, key, sequencer.Equivocate, forkMembers+4)
 		b.Victims = func(m docsync.MemberID) bool { return victims[m] }
-		f := seqservice.Observe(b)
+		f := seqtest.Observe(b)
 		byz.Store(f)
 		return f
 	}))

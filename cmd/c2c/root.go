@@ -99,6 +99,7 @@ documents on a running clone through its owner-only control socket.
 		newProviderCmd(g),
 		newCloneCmd(g),
 		newSequencerCmd(g),
+		newByzantineSequencerCmd(g),
 		newDocCmd(g),
 		newContactCmd(g),
 		newDirCmd(g),

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"fmt"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/node"
 	"github.com/spf13/cobra"
 )
 
 func newSequencerCmd(g *globals) *cobra.Command {
 	f := &serveFlags{}
-	byz := &byzantineFlags{}
 	cmd := &cobra.Command{
 		Use:   "sequencer --bootstrap PROVIDER_ADDR",
 		Short: "Run a CloneDoc sequencer: orders, persists and serves documents' entries",
@@ -23,20 +27,66 @@ Its peer ID is its signing key: give clones one of the /p2p multiaddrs it
 prints (also written to <data>/addrs). It writes <data>/ready once joined to
 the providers, and stops cleanly on SIGINT or SIGTERM.
 
-TEST TOOL: --byzantine=BEHAVIOUR makes it misbehave on purpose from seq
---byzantine-at on (equivocate forks the log between members whose key's
-first byte is even and odd). Such a sequencer keeps its log in memory only.
-Use it to see the fork alarm (c2c doc watch), never in production.
+To see the fork alarm, run the test tool c2c byzantine-sequencer instead.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serveRole(cmd.Context(), g, node.RoleSequencer, f, byz)
+			return serveRole(cmd.Context(), g, node.RoleSequencer, f)
 		},
 	}
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"},
 		"providers' /p2p multiaddrs, comma-separated or repeated (to join the overlay)")
-	cmd.Flags().StringVar(&byz.behaviour, "byzantine", "", "TEST TOOL: misbehave on purpose: "+byzantineNames())
-	cmd.Flags().Uint64Var(&byz.at, "byzantine-at", 4, "TEST TOOL: first seq at which --byzantine misbehaves (>= 2)")
 	return cmd
 }
+
+func newByzantineSequencerCmd(g *globals) *cobra.Command {
+	f := &serveFlags{}
+	byz := &byzantineFlags{}
+	cmd := &cobra.Command{
+		Use:   "byzantine-sequencer --behaviour BEHAVIOUR --bootstrap PROVIDER_ADDR",
+		Short: "TEST TOOL: a sequencer that misbehaves on purpose, to see the fork alarm; never for production",
+		Long: `byzantine-sequencer is a test tool: a sequencer (like c2c sequencer) that
+misbehaves on purpose from seq --at on, as --behaviour says. equivocate forks
+the log between members whose key's first byte is even and odd; the others
+drop, reorder, duplicate, replay, tamper with or forge entries. Clones detect
+each (c2c doc watch shows the fork alarm). Its main log is persisted like an
+honest sequencer's, but an equivocation's second branch is not.
+
+Never run it in production: clones that use it stop editing the document.
+
+` + envHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			factory, err := byz.factory()
+			if err != nil {
+				return err
+			}
+			g.log.Warn("TEST TOOL: this sequencer misbehaves on purpose", "behaviour", byz.behaviour, "at", byz.at)
+			return serveRole(cmd.Context(), g, node.RoleSequencer, f, seqservice.WithSequencer(factory))
+		},
+	}
+	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"},
+		"providers' /p2p multiaddrs, comma-separated or repeated (to join the overlay)")
+	cmd.Flags().StringVar(&byz.behaviour, "behaviour", "equivocate", "how to misbehave: "+seqtest.BehaviourNames())
+	cmd.Flags().Uint64Var(&byz.at, "at", 4, "first seq at which it misbehaves (>= 2)")
+	return cmd
+}
+
+// byzantineFlags configure the deliberately misbehaving sequencer.
+type byzantineFlags struct {
+	behaviour string
+	at        uint64
+}
+
+// factory builds the plugged sequencer. For equivocate the victims (the
+// second branch of the fork) are the members whose key's first byte is odd.
+func (f *byzantineFlags) factory() (seqservice.Factory, error) {
+	b, err := seqtest.ParseBehaviour(f.behaviour)
+	if err != nil {
+		return nil, fmt.Errorf("--behaviour: %w", err)
+	}
+	return seqtest.Byzantine(b, f.at, oddMember), nil
+}
+
+func oddMember(m docsync.MemberID) bool { return m[0]%2 == 1 }

@@ -84,5 +84,5 @@ SIGINT or SIGTERM.
 // serve runs a long-lived provider or clone until ctx is done (see
 // serveRole: a clone also runs its document service and control socket).
 func serve(ctx context.Context, g *globals, role node.Role, f *serveFlags) error {
-	return serveRole(ctx, g, role, f, nil)
+	return serveRole(ctx, g, role, f)
 }

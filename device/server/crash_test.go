@@ -20,8 +20,8 @@ import (
 
 var errKilled = errors.New("test: clone killed")
 
-// killAfterDeviceEdit is the clone's engine until the first call that
-// proposes ops once armed has returned: the engine has made the device's
+// killAfterDeviceEdit is the clone's engine until the first edit through
+// an attachment that proposes ops once armed has returned: the engine has made the device's
 // edit durable, and at that instant the clone's datastore is copied (what
 // a kill -9 leaves on disk; the in-memory datastore has no unsynced
 // buffer) and the process is dead: this and every later call fails, so the
@@ -36,15 +36,29 @@ type killAfterDeviceEdit struct {
 	dead  chan struct{}
 }
 
-func (k *killAfterDeviceEdit) EditFuncMeta(ctx context.Context, doc docsync.DocID, build func(int) ([]ot.Op, map[string][]byte, error)) error {
+func (k *killAfterDeviceEdit) Attach(ctx context.Context, doc docsync.DocID, fn func(cloneservice.Change)) (cloneservice.Attachment, cloneservice.Snapshot, error) {
+	a, snap, err := k.Service.Attach(ctx, doc, fn)
+	if err != nil {
+		return nil, snap, err
+	}
+	return &killableAttachment{Attachment: a, k: k}, snap, nil
+}
+
+type killableAttachment struct {
+	cloneservice.Attachment
+	k *killAfterDeviceEdit
+}
+
+func (a *killableAttachment) EditFuncMeta(ctx context.Context, build func(cloneservice.Base) ([]ot.Op, map[string][]byte, error)) error {
+	k := a.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.disk != nil {
 		return errKilled
 	}
 	proposed := false
-	err := k.Service.EditFuncMeta(ctx, doc, func(n int) ([]ot.Op, map[string][]byte, error) {
-		ops, meta, err := build(n)
+	err := a.Attachment.EditFuncMeta(ctx, func(b cloneservice.Base) ([]ot.Op, map[string][]byte, error) {
+		ops, meta, err := build(b)
 		proposed = err == nil && len(ops) > 0
 		return ops, meta, err
 	})

@@ -10,10 +10,15 @@
 // clone's text in order: remote updates as Op, the device's own edits as
 // Ack, each only once durable in the clone.
 //
-// The engine (cloneservice) orders everything on its loop: device edits are
-// transformed and proposed inside EditFunc, and remote updates are taken from
-// a subscription drained inside EditFunc too, so the history here always
-// matches the clone's text. A second subscription only wakes the drainer.
+// The engine (cloneservice) orders everything on its loop. Each document's
+// hub attaches one observer (cloneservice.Service.Attach): it starts from
+// the snapshot Attach returns and is called on the loop with every durable
+// change of the clone's text (remote updates, reverts, the owner's own
+// edits on the clone), so the history here always matches the clone's
+// text. Device edits are transformed and proposed through the attachment,
+// on the loop too, and are not reported back. Nothing is dropped on the
+// way: a slow device reads the hub's history at its own pace, and only
+// one that falls past its end (Params.History) gets a new bundle.
 //
 // Each device's last applied edit counter is an engine meta record written
 // in the same durable batch as the edit (EditFuncMeta), so the counters

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/docsync"
@@ -14,14 +12,17 @@ import (
 	"github.com/clone2clone/c2c/docsync/ot"
 )
 
-// hub is one document's history and its device sessions.
+// hub is one document's history and its device sessions. Its history
+// follows the clone's text through an observer attached to the engine
+// (called on the engine's loop, never dropping a change); a device that
+// falls behind reads from this history at its own pace, and only a device
+// that falls past its end (Params.History) is sent a fresh bundle.
 type hub struct {
 	s      *Server
 	doc    docsync.DocID
 	ctx    context.Context
 	cancel context.CancelFunc
-	feed   <-chan cloneservice.Event // drained on the engine's loop only
-	unsub  []func()
+	att    cloneservice.Attachment
 
 	mu       sync.Mutex
 	srv      *jupiter.Server
@@ -29,205 +30,115 @@ type hub struct {
 	changed  chan struct{}
 	err      error
 	sessions map[string]*session
-	origin   uint64 // cloneservice.WithOrigin tag of this hub's edits
 }
 
-// nextOrigin hands out hub origins, unique within the process.
-var nextOrigin atomic.Uint64
-
 func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
-	wake, unwake, err := s.eng.Subscribe(doc)
-	if err != nil {
-		return nil, err
-	}
-	feed, unfeed, err := s.eng.Subscribe(doc)
-	if err != nil {
-		unwake()
-		return nil, err
-	}
-	hb := &hub{s: s, doc: doc, feed: feed, unsub: []func(){unwake, unfeed},
-		changed: make(chan struct{}), sessions: map[string]*session{}}
+	hb := &hub{s: s, doc: doc, changed: make(chan struct{}), sessions: map[string]*session{}}
 	hb.ctx, hb.cancel = context.WithCancel(s.ctx)
-	// Edits the hub proposes carry its origin, so that drain can tell them
-	// from the clone's other local edits (the owner's control API), which
-	// change the text like remote ones.
-	hb.origin = nextOrigin.Add(1)
-	hb.ctx = cloneservice.WithOrigin(hb.ctx, hb.origin)
-	text, err := hb.readText()
-	if err != nil {
-		hb.stop(err)
-		return nil, err
-	}
-	hb.srv = jupiter.NewServer(epoch, text, s.params.History)
 	counters, err := s.loadCounters(hb.ctx, doc)
 	if err != nil {
-		hb.stop(err)
+		hb.cancel()
 		return nil, err
 	}
+	// The observer may run before Attach returns: hb.mu holds it off until
+	// the history exists.
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	att, snap, err := s.eng.Attach(hb.ctx, doc, hb.observe)
+	if err != nil {
+		hb.cancel()
+		return nil, err
+	}
+	hb.att = att
+	hb.srv = jupiter.NewServer(epoch, snap.Text, s.params.History)
 	hb.srv.Restore(counters)
-	s.wg.Add(1)
-	go hb.pump(wake)
 	return hb, nil
 }
 
-// readText reads the engine's text at a moment no update is between it and
-// the feed: it retries until a drain on the loop finds nothing new.
-func (hb *hub) readText() (string, error) {
-	for range hb.s.params.SyncAttempts {
-		text, err := hb.s.eng.Text(hb.doc)
-		if err != nil {
-			return "", err
-		}
-		quiet := false
-		err = hb.s.eng.EditFuncMeta(hb.ctx, hb.doc, func(n int) ([]ot.Op, map[string][]byte, error) {
-			quiet = true
-			for drained := false; !drained; {
-				select {
-				case ev, ok := <-hb.feed:
-					if !ok {
-						return nil, nil, ErrDesync
-					}
-					if ev.Op != nil || ev.Lost > 0 {
-						quiet = false
-					}
-				default:
-					drained = true
-				}
-			}
-			quiet = quiet && n == utf8.RuneCountInString(text)
-			return nil, nil, nil
-		})
-		if err != nil {
-			return "", err
-		}
-		if quiet {
-			return text, nil
-		}
-	}
-	return "", fmt.Errorf("%w: the text kept changing", ErrDesync)
-}
-
-// drain applies every queued remote change (engine loop, hb.mu held) and
-// checks the history's text has the engine's length n.
-func (hb *hub) drain(n int) error {
-	for {
-		select {
-		case ev, ok := <-hb.feed:
-			if !ok {
-				return fmt.Errorf("%w: subscription closed", ErrDesync)
-			}
-			if ev.Lost > 0 {
-				return fmt.Errorf("%w: %d events lost", ErrDesync, ev.Lost)
-			}
-			foreignLocal := ev.Kind == cloneservice.EventLocal && ev.Origin != hb.origin
-			if ev.Op != nil && (ev.Kind == cloneservice.EventUpdate || ev.Kind == cloneservice.EventDropped || foreignLocal) {
-				if err := hb.srv.Remote(*ev.Op); err != nil {
-					return fmt.Errorf("%w: %w", ErrDesync, err)
-				}
-			}
-		default:
-			if hb.srv.Len() != n {
-				return fmt.Errorf("%w: history has %d code points, engine %d", ErrDesync, hb.srv.Len(), n)
-			}
-			return nil
-		}
-	}
-}
-
-// pump wakes on every engine event and drains the feed on the loop.
-func (hb *hub) pump(wake <-chan cloneservice.Event) {
-	defer hb.s.wg.Done()
-	for {
-		select {
-		case <-hb.ctx.Done():
-			return
-		case ev, ok := <-wake:
-			if !ok {
-				hb.stop(errors.New("device server: document closed"))
-				return
-			}
-			if ev.Kind == cloneservice.EventAlarm {
-				hb.stop(fmt.Errorf("device server: the sequencer forked the document: %w", docsync.ErrHalted))
-				return
-			}
-			for more := true; more; {
-				select {
-				case _, more = <-wake:
-				default:
-					more = false
-				}
-			}
-			if _, err := hb.run(nil); err != nil && !errors.Is(err, context.Canceled) {
-				hb.stop(err)
-				return
-			}
-		}
-	}
-}
-
-// run executes step on the engine's loop after draining the feed; the ops
-// step returns are proposed to the engine, and its meta records (device
-// counters) made durable in the same batch. Once the engine has them
-// (durable), the history so far may be streamed.
-func (hb *hub) run(step func() ([]ot.Op, map[string][]byte, error)) ([]ot.Op, error) {
-	var v uint64
-	var out []ot.Op
-	err := hb.s.eng.EditFuncMeta(hb.ctx, hb.doc, func(n int) ([]ot.Op, map[string][]byte, error) {
-		hb.mu.Lock()
-		defer hb.mu.Unlock()
-		if hb.err != nil {
-			return nil, nil, hb.err
-		}
-		if err := hb.drain(n); err != nil {
-			return nil, nil, err
-		}
-		var meta map[string][]byte
-		if step != nil {
-			var err error
-			if out, meta, err = step(); err != nil {
-				return nil, nil, err
-			}
-		}
-		v = hb.srv.Version()
-		return out, meta, nil
-	})
-	if err != nil {
-		if len(out) > 0 || errors.Is(err, ErrDesync) {
-			// The history holds ops the engine refused: start over.
-			hb.stop(fmt.Errorf("%w: %w", ErrDesync, err))
-		}
-		return nil, err
+// observe takes a change of the clone's text (engine loop): durable, so it
+// may be streamed at once.
+func (hb *hub) observe(c cloneservice.Change) {
+	if c.Err != nil {
+		hb.stop(fmt.Errorf("device server: %w", c.Err))
+		return
 	}
 	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if hb.err != nil {
+		return
+	}
+	if err := hb.srv.Remote(c.Op); err != nil {
+		hb.stopLocked(fmt.Errorf("%w: %w", ErrDesync, err))
+		return
+	}
+	hb.publishLocked(hb.srv.Version())
+}
+
+// publishLocked lets sessions stream the history up to v (hb.mu held).
+func (hb *hub) publishLocked(v uint64) {
 	if v > hb.limit {
 		hb.limit = v
 		close(hb.changed)
 		hb.changed = make(chan struct{})
 	}
-	hb.mu.Unlock()
-	return out, nil
 }
 
-// stop ends the hub and its sessions; devices reconnect to a new one.
-// Never call it on the engine's loop: unsubscribing posts to the loop.
+// run executes step on the engine's loop; the ops step returns are
+// proposed to the engine, and its meta records (device counters) made
+// durable in the same batch. Once the engine has them (durable), the
+// history so far may be streamed.
+func (hb *hub) run(step func() ([]ot.Op, map[string][]byte, error)) error {
+	var out []ot.Op
+	var v uint64
+	err := hb.att.EditFuncMeta(hb.ctx, func(cloneservice.Base) ([]ot.Op, map[string][]byte, error) {
+		hb.mu.Lock()
+		defer hb.mu.Unlock()
+		if hb.err != nil {
+			return nil, nil, hb.err
+		}
+		var meta map[string][]byte
+		var err error
+		if out, meta, err = step(); err != nil {
+			return nil, nil, err
+		}
+		v = hb.srv.Version() // durable once EditFuncMeta returns
+		return out, meta, nil
+	})
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if err != nil {
+		if len(out) > 0 {
+			// The history holds ops the engine refused: start over.
+			hb.stopLocked(fmt.Errorf("%w: %w", ErrDesync, err))
+		}
+		return err
+	}
+	hb.publishLocked(v)
+	return nil
+}
+
+// stop ends the hub and its sessions; devices reconnect to a new one. It is
+// safe anywhere, the engine's loop included (hb.mu not held).
 func (hb *hub) stop(err error) {
 	hb.mu.Lock()
-	first := hb.err == nil
-	if first {
-		hb.err = err
-		for _, se := range hb.sessions {
-			se.end()
-		}
+	defer hb.mu.Unlock()
+	hb.stopLocked(err)
+}
+
+func (hb *hub) stopLocked(err error) {
+	if hb.err != nil {
+		return
 	}
-	hb.mu.Unlock()
+	hb.err = err
+	for _, se := range hb.sessions {
+		se.end()
+	}
 	hb.cancel()
-	if first {
-		if !errors.Is(err, context.Canceled) {
-			hb.s.log.Warn("device link: document sessions restart", "doc", hb.doc, "err", err)
-		}
-		for _, u := range hb.unsub {
-			u()
-		}
+	if hb.att != nil {
+		hb.att.Detach()
+	}
+	if !errors.Is(err, context.Canceled) {
+		hb.s.log.Warn("device link: document sessions restart", "doc", hb.doc, "err", err)
 	}
 }
 
@@ -242,7 +153,7 @@ func (hb *hub) stopped() bool {
 func (hb *hub) open(se *session, h jupiter.Hello) (jupiter.Bundle, error) {
 	var b jupiter.Bundle
 	var old *session
-	_, err := hb.run(func() ([]ot.Op, map[string][]byte, error) {
+	err := hb.run(func() ([]ot.Op, map[string][]byte, error) {
 		v0, c0 := hb.srv.Version(), hb.srv.LastCounter(se.device)
 		var err error
 		if b, err = hb.srv.Bundle(se.device, h); err != nil {
@@ -262,7 +173,7 @@ func (hb *hub) open(se *session, h jupiter.Hello) (jupiter.Bundle, error) {
 
 // edit applies a device edit inside the loop.
 func (hb *hub) edit(device string, e jupiter.Edit) error {
-	_, err := hb.run(func() ([]ot.Op, map[string][]byte, error) {
+	return hb.run(func() ([]ot.Op, map[string][]byte, error) {
 		v0, c0 := hb.srv.Version(), hb.srv.LastCounter(device)
 		if _, _, err := hb.srv.Receive(device, e); err != nil {
 			return nil, nil, err
@@ -270,7 +181,6 @@ func (hb *hub) edit(device string, e jupiter.Edit) error {
 		ops, err := hb.appended(v0)
 		return ops, hb.counterMeta(device, c0), err
 	})
-	return err
 }
 
 // appended returns the device op appended since v0, for the engine (hb.mu held).

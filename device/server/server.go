@@ -15,7 +15,6 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -26,8 +25,9 @@ import (
 var (
 	// ErrRefused: a device failed the owner-certificate check.
 	ErrRefused = errors.New("device server: device refused")
-	// ErrDesync: the engine's text no longer matches the history (events
-	// lost); the document's sessions restart under a new epoch.
+	// ErrDesync: the engine refused an edit the history holds, or a change
+	// does not apply to it; the document's sessions restart under a new
+	// epoch.
 	ErrDesync = errors.New("device server: out of sync with the engine")
 	// ErrInvalidParams: Params out of range.
 	ErrInvalidParams = errors.New("device server: invalid params")
@@ -36,12 +36,10 @@ var (
 // Engine is what the server needs of the clone's document service;
 // *cloneservice.Service implements it.
 type Engine interface {
-	Subscribe(doc docsync.DocID) (<-chan cloneservice.Event, func(), error)
-	// EditFuncMeta proposes build's ops and makes its meta records durable
-	// in the same batch (see cloneservice.Service.EditFuncMeta).
-	EditFuncMeta(ctx context.Context, doc docsync.DocID, build func(length int) ([]ot.Op, map[string][]byte, error)) error
+	// Attach observes the document's text on the engine's loop; edits go
+	// through the attachment (see cloneservice.Service.Attach).
+	Attach(ctx context.Context, doc docsync.DocID, fn func(cloneservice.Change)) (cloneservice.Attachment, cloneservice.Snapshot, error)
 	Meta(ctx context.Context, doc docsync.DocID, prefix string) (map[string][]byte, error)
-	Text(doc docsync.DocID) (string, error)
 }
 
 // Params tune the server.
@@ -49,12 +47,11 @@ type Params struct {
 	MaxFrame     int           // largest frame accepted from a device
 	HelloTimeout time.Duration // a device must say Hello within this
 	History      jupiter.Params
-	SyncAttempts int // tries to read the engine's text between two updates
 }
 
 // DefaultParams returns the defaults.
 func DefaultParams() Params {
-	return Params{MaxFrame: 16 << 20, HelloTimeout: 10 * time.Second, History: jupiter.DefaultParams(), SyncAttempts: 100}
+	return Params{MaxFrame: 16 << 20, HelloTimeout: 10 * time.Second, History: jupiter.DefaultParams()}
 }
 
 // Option configures New.
@@ -63,7 +60,7 @@ type Option func(*Server) error
 // WithParams sets the tuning numbers.
 func WithParams(p Params) Option {
 	return func(s *Server) error {
-		if p.MaxFrame < 1 || p.HelloTimeout <= 0 || p.SyncAttempts < 1 {
+		if p.MaxFrame < 1 || p.HelloTimeout <= 0 {
 			return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 		}
 		s.params = p

@@ -8,8 +8,8 @@ import (
 	"fmt"
 
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -140,11 +140,11 @@ func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, d
 	if s.opts.dir == nil {
 		return id, ErrNoDirectory
 	}
-	cert, err := s.opts.dir.Lookup(ctx, user, device)
+	cert, err := s.opts.dir.LookupClone(ctx, user, device)
 	if err != nil {
 		return id, fmt.Errorf("cloneservice: look up %s/%s: %w", user, device, err)
 	}
-	if id, err = netproto.MemberOf(cert.Clone); err != nil {
+	if id, err = netproto.MemberOf(cert.Peer); err != nil {
 		return id, err
 	}
 	var meta netproto.Invitation
@@ -153,7 +153,7 @@ func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, d
 		if _, ok := d.r.Log().Membership().Get(id); ok {
 			return nil // already a member: just (re-)send the invitation
 		}
-		return d.r.AddMember(id, cert.CloneHPKE, role)
+		return d.r.AddMember(id, cert.HPKE, role)
 	}, func(d *docState) bool {
 		_, ok := d.r.Log().Membership().Get(id)
 		return ok
@@ -177,7 +177,7 @@ func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, d
 	if len(inv.Addrs) > netproto.MaxInviteAddrs {
 		inv.Addrs = inv.Addrs[:netproto.MaxInviteAddrs]
 	}
-	return id, s.sendInvitation(ctx, cert.Clone, cert.Addrs, inv)
+	return id, s.sendInvitation(ctx, cert.Peer, cert.Addrs, inv)
 }
 
 // attachEvidence puts the genesis and the latest entry at or before upTo

@@ -24,6 +24,12 @@
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
 //	Stats()                               counters (also Prometheus, WithMetrics)
 //	Subscribe(doc)                        updates, commits, rejections, alarms
+//	                                      (buffered; a slow subscriber loses events)
+//	Attach(ctx, doc, fn)                  the text and version now, then fn called
+//	                                      on the loop with every durable change of
+//	                                      the text, in order, none lost; edits
+//	                                      through the Attachment are not reported
+//	                                      back (the device link's hub)
 //	Close()
 //
 // Every call is safe from any goroutine. Edits are refused with
@@ -70,8 +76,10 @@
 //
 // # Wiring on a node
 //
-// node.Node.StartDocs builds the identity from the node's keys
-// (IdentityFromKeys), namespaces the datastore and passes the directory.
+// node.Node.StartCloneServices starts it with the clone's other services
+// (the device link, the control socket); node.Node.StartDocs, which it
+// calls, builds the identity from the node's keys (IdentityFromKeys),
+// namespaces the datastore and passes the directory (node.CloneDirectory).
 //
 // One event loop owns every replica (go-libp2p-pubsub processLoop style);
 // API calls, topic readers, stream handlers and fetches send it work.

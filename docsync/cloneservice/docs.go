@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -24,12 +24,13 @@ type docState struct {
 	entriesSub, headsSub   *pubsub.Subscription
 	cancel                 context.CancelFunc
 
-	subs   map[int]*subscriber
-	nextID int
+	subs      map[int]*subscriber
+	nextID    int
+	observers []*attachment // see Attach
+	changes   uint64        // text changes since opened (Version.Changes)
 
-	inflight   *docsync.Envelope // our envelope awaiting its commit
-	submitted  time.Time         // when it was last sent
-	head       *docsync.Head     // latest committed head, to gossip
+	submitted  time.Time     // when our in-flight envelope was last sent
+	head       *docsync.Head // latest committed head, to gossip
 	headSent   time.Time
 	headSentAt uint64
 	fetchAt    time.Time // when the last fetch started
@@ -115,6 +116,7 @@ func (d *docState) close(s *Service) {
 	}
 	_ = s.ps.UnregisterTopicValidator(netproto.EntriesTopic(d.id))
 	_ = s.ps.UnregisterTopicValidator(netproto.HeadsTopic(d.id))
+	s.stopObservers(d, ErrDocClosed)
 	for id, sub := range d.subs {
 		close(sub.ch)
 		delete(d.subs, id)
@@ -133,8 +135,8 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 			continue // our own head gossip
 		}
 		switch v := m.ValidatorData.(type) {
-		case *docsync.Entry:
-			s.post(func() { s.onEntries(doc, []*docsync.Entry{v}) })
+		case *docsync.SignedEntry:
+			s.post(func() { s.onSignedEntry(doc, v) })
 		case docsync.Head:
 			s.post(func() { s.onHead(doc, v) })
 		}
@@ -152,15 +154,16 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byt
 		if err == nil && m.GetFrom() != seqPeer {
 			err = fmt.Errorf("%w: published by %s, not the sequencer", docsync.ErrSequencerSignature, m.GetFrom())
 		}
+		var v *docsync.SignedEntry
 		if err == nil {
-			err = e.Head.Verify(seqPub)
+			v, err = docsync.VerifyEntrySignature(e, seqPub) // kept for the loop: verified once
 		}
 		if err != nil {
 			s.stats.invalidTopic.Add(1)
 			s.log.Debug("rejected entry message", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
-		m.ValidatorData = e
+		m.ValidatorData = v
 		return pubsub.ValidationAccept
 	}
 }

@@ -1,7 +1,6 @@
 package cloneservice
 
 import (
-	"context"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -28,9 +27,7 @@ const (
 	// EventNotice: anything else the replica reported (gaps, locked content, no-ops).
 	EventNotice
 	// EventLocal: an edit proposed on this clone (Edit, EditFunc,
-	// EditFuncMeta); Op applies to the text just before it. Origin is the
-	// proposer's WithOrigin tag, so a subscriber that also edits (a device
-	// link) can tell the clone's other local edits from its own.
+	// EditFuncMeta); Op applies to the text just before it.
 	EventLocal
 )
 
@@ -55,21 +52,6 @@ type Event struct {
 	Time   time.Time
 	// Lost counts events this subscriber missed (buffer full) before this one.
 	Lost uint64
-	// Origin tags EventLocal: the WithOrigin value of the proposer's context.
-	Origin uint64
-}
-
-type originKey struct{}
-
-// WithOrigin tags the edits proposed with ctx: their EventLocal events
-// carry origin (0 means untagged).
-func WithOrigin(ctx context.Context, origin uint64) context.Context {
-	return context.WithValue(ctx, originKey{}, origin)
-}
-
-func originOf(ctx context.Context) uint64 {
-	o, _ := ctx.Value(originKey{}).(uint64)
-	return o
 }
 
 type subscriber struct {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -84,7 +84,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 	if d.stopped() != nil {
 		return
 	}
-	if d.inflight != nil && d.inflight.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
+	if env := d.r.InFlight(); env != nil && env.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
 		s.handleReady(d)
 		// The envelope may be committed already with its entry lost on

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/clone2clone/c2c/dht"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )

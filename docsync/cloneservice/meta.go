@@ -33,8 +33,14 @@ func metaRecordKey(doc docsync.DocID, key string) datastore.Key {
 // crash at any point, either the ops and the records are both on disk or
 // neither is. Records with no ops are written on their own.
 func (s *Service) EditFuncMeta(ctx context.Context, doc docsync.DocID, build func(length int) ([]ot.Op, map[string][]byte, error)) error {
+	return s.editFuncMeta(ctx, doc, func(b Base) ([]ot.Op, map[string][]byte, error) { return build(b.Len) }, nil)
+}
+
+// editFuncMeta is EditFuncMeta whose edit is not reported to the observer
+// from (the attachment that proposes it).
+func (s *Service) editFuncMeta(ctx context.Context, doc docsync.DocID, build func(b Base) ([]ot.Op, map[string][]byte, error), from *attachment) error {
 	return s.onDoc(ctx, doc, func(d *docState) error {
-		ops, meta, err := build(d.r.LocalLen())
+		ops, meta, err := build(d.base())
 		if err != nil {
 			return err
 		}
@@ -48,7 +54,7 @@ func (s *Service) EditFuncMeta(ctx context.Context, doc docsync.DocID, build fun
 			if err := d.r.Propose(op); err != nil {
 				n, perr = 0, err
 			} else {
-				s.emit(d, Event{Kind: EventLocal, Op: &op, Origin: originOf(ctx)})
+				s.emit(d, Event{Kind: EventLocal, Op: &op})
 			}
 		}
 		if perr != nil {
@@ -57,6 +63,9 @@ func (s *Service) EditFuncMeta(ctx context.Context, doc docsync.DocID, build fun
 		}
 		if err := s.handleReadyMeta(d, meta); err != nil {
 			return err
+		}
+		if n > 0 {
+			s.observe(d, Change{Kind: EventLocal, Op: op}, from) // durable now
 		}
 		return perr
 	})

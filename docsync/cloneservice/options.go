@@ -7,18 +7,28 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Directory finds clones: *dht.Directory implements it.
+// Directory finds clones (node adapts the dht directory to it).
 type Directory interface {
-	Lookup(ctx context.Context, user peer.ID, device string) (*dht.OwnerCert, error)
+	// LookupClone returns the clone of (user, device), from a record the
+	// directory verified (the user's owner certificate).
+	LookupClone(ctx context.Context, user peer.ID, device string) (Clone, error)
+	// Resolve returns a clone's current addresses.
 	Resolve(ctx context.Context, clone peer.ID) (peer.AddrInfo, error)
+}
+
+// Clone is what the directory says of a clone.
+type Clone struct {
+	Peer  peer.ID        // the clone's peer ID (its document key)
+	HPKE  []byte         // its HPKE public key: document keys are wrapped to it
+	Addrs []ma.Multiaddr // address hints
 }
 
 // Params are the service's tuning numbers.

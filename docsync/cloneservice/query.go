@@ -81,7 +81,7 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 		l := d.r.Log()
 		in = Info{Doc: doc, Sequencer: d.seqPeer, Seq: l.Seq(), Applied: d.r.Applied(), Head: l.HeadHash(),
 			Epoch: l.Membership().Epoch(), Members: len(l.Membership().Members()),
-			Pending: d.inflight != nil && d.inflight.Counter > l.Counter(s.me),
+			Pending: d.r.InFlight() != nil && d.r.InFlight().Counter > l.Counter(s.me),
 			Halted:  d.proof, Broken: d.broken}
 		if from, to, ok := d.r.Missing(); ok {
 			in.Missing = [2]uint64{from, to}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -28,6 +28,17 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 			break
 		}
 	}
+	s.handleReady(d)
+}
+
+// onSignedEntry feeds an entry from the entries topic, its sequencer
+// signature verified by the topic's validator, to the replica (loop only).
+func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
+	d := s.docs[doc]
+	if d == nil || d.stopped() != nil {
+		return
+	}
+	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
 	s.handleReady(d)
 }
 
@@ -68,10 +79,8 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if err := s.persist(d, &rd, proof, meta); err != nil {
 		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
 		s.log.Error("document stopped: cannot persist", "doc", d.id, "err", err)
+		s.stopObservers(d, d.broken)
 		return d.broken
-	}
-	if rd.Pending != nil {
-		d.inflight = rd.Pending.InFlight
 	}
 	if proof != nil {
 		s.alarm(d, proof)
@@ -144,6 +153,7 @@ func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 	s.log.Error("SEQUENCER FORK: the sequencer signed two different heads for one seq; document stopped",
 		"doc", d.id, "seq", p.A.Seq, "hash_a", p.A.ChainHash, "hash_b", p.B.ChainHash, "sequencer", d.seqPeer)
 	s.emit(d, Event{Kind: EventAlarm, Seq: p.A.Seq, Proof: p, Err: docsync.ErrFork})
+	s.stopObservers(d, fmt.Errorf("cloneservice: the sequencer forked the document: %w", docsync.ErrHalted))
 	s.gossipProof(d, time.Now())
 }
 
@@ -190,6 +200,7 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 		}
 		s.stats.updates.Add(1)
 		s.emit(d, Event{Kind: kind, Seq: u.Seq, Author: u.Author, Op: &op})
+		s.observe(d, Change{Kind: kind, Op: op, Seq: u.Seq, Author: u.Author}, nil)
 	}
 	if seq := d.r.Log().Seq(); seq != d.lastSeq {
 		d.lastSeq = seq

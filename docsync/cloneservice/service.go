@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
@@ -265,9 +265,6 @@ func (s *Service) restoreAll() error {
 			continue
 		}
 		d.proof = st.proof
-		if st.pending != nil {
-			d.inflight = st.pending.InFlight
-		}
 		if h, ok := d.r.HeadAt(d.r.Log().Seq()); ok {
 			d.head = &h // gossiped from the first tick, so forks show up after a restart too
 		}

@@ -13,9 +13,10 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/internal/abuse"
 	"github.com/ipfs/go-datastore"
@@ -227,11 +228,20 @@ func registerFlood(t *testing.T, p seqservice.Params) {
 }
 
 // TestHistoryOnlyForMembers: a stranger asking the sequencer or a member
-// clone for a document's history gets nothing; members still get it.
+// clone for a document's history gets nothing; members still get it. A
+// plugged sequencer (a Byzantine one that has not misbehaved yet) serves
+// members only too: the service, not the sequencer, checks.
 func TestHistoryOnlyForMembers(t *testing.T) {
+	t.Run("honest", func(t *testing.T) { historyOnlyForMembers(t) })
+	t.Run("plugged", func(t *testing.T) {
+		historyOnlyForMembers(t, seqservice.WithSequencer(seqtest.Byzantine(sequencer.Drop, 1000, nil)))
+	})
+}
+
+func historyOnlyForMembers(t *testing.T, opts ...seqservice.Option) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
-		seq := n.AddSequencer()
+		seq := n.AddSequencer(opts...)
 		a, b := n.AddClone(), n.AddClone()
 		d := n.NewDoc(seq, a, b)
 		honestEdit(t, d, a, b, "secret")

@@ -14,6 +14,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
@@ -43,13 +44,13 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 	var delays []time.Duration
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
-		var byz *seqservice.Observed
+		var byz *seqtest.Observed
 		victims := map[docsync.MemberID]bool{}
 		var vmu sync.Mutex
-		seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
+		seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
 			sb := sequencer.NewByzantine(doc, key, b, 8)
 			sb.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
-			byz = seqservice.Observe(sb)
+			byz = seqtest.Observe(sb)
 			return byz
 		}))
 		var clones []*Clone

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -61,6 +62,15 @@ func (d *MemDirectory) Lookup(_ context.Context, user peer.ID, device string) (*
 		return nil, err
 	}
 	return c, nil
+}
+
+// LookupClone implements cloneservice.Directory.
+func (d *MemDirectory) LookupClone(ctx context.Context, user peer.ID, device string) (cloneservice.Clone, error) {
+	c, err := d.Lookup(ctx, user, device)
+	if err != nil {
+		return cloneservice.Clone{}, err
+	}
+	return cloneservice.Clone{Peer: c.Clone, HPKE: c.CloneHPKE, Addrs: c.Addrs}, nil
 }
 
 // Resolve returns the addresses of a started host.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 )
 
 // Remove and ChangeRole through the service: a removed clone can no longer

@@ -16,8 +16,8 @@ import (
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"

@@ -123,7 +123,7 @@ func TestOnNodesInviteThroughDirectory(t *testing.T) {
 				t.Fatal(err)
 			}
 			svc, err := cloneservice.New(nd.Host(), nd.PubSub(), docDatastore(nd), id,
-				cloneservice.WithDirectory(nd.Directory()), cloneservice.WithLogger(n.Log),
+				cloneservice.WithDirectory(node.CloneDirectory(nd.Directory())), cloneservice.WithLogger(n.Log),
 				cloneservice.WithInvitePolicy(cloneservice.AcceptAll))
 			if err != nil {
 				t.Fatal(err)

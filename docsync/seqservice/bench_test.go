@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"

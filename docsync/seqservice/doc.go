@@ -19,7 +19,8 @@
 //     badly signed ones, ones not published by their author and ones by
 //     non-members; rejections are counted;
 //   - one event loop owns all mutable state (go-libp2p-pubsub processLoop
-//     style): it orders a batch of envelopes with sequencer.Reference, writes
+//     style): it orders a batch of envelopes with the document's
+//     sequencer.Orderer (sequencer.Honest: the Reference sequencer), writes
 //     the entries in one datastore batch, syncs it (durable), then publishes
 //     each entry on the entries topic and, periodically, its signed head on
 //     the heads topic;
@@ -27,13 +28,16 @@
 //     netproto.HistoryProtocol.
 //
 // After a restart New reloads every document from the datastore with
-// Reference.Restore and continues after the last persisted seq, so a seq is
+// Orderer.Restore and continues after the last persisted seq, so a seq is
 // never reused (an entry is published only after it is durable).
 //
-// WithSequencer plugs another sequencer.Node, e.g. sequencer.Byzantine, for
-// tests and the demo: its deliveries to everyone go on the entries topic,
-// its targeted ones are pushed on netproto.PushProtocol to the subscribed
-// peers they name. A plugged sequencer keeps its log in memory.
+// There is one path for every sequencer: the service owns persistence and
+// the members-only checks. WithSequencer plugs another sequencer.Orderer
+// in place of the honest one, for tests and the demo only (seqtest wraps
+// sequencer.Byzantine): its log is persisted like the honest one's, its
+// deliveries to everyone go on the entries topic, its targeted ones are
+// pushed on netproto.PushProtocol to the subscribed peers they name, and
+// the history it serves (Orderer.History) may be a view of its own.
 //
 // On a node (role sequencer), node.Node.StartSequencer wires it.
 //

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
@@ -17,9 +17,8 @@ import (
 
 // docState is one registered document; only the loop touches it.
 type docState struct {
-	id   docsync.DocID
-	ref  *sequencer.Reference // the honest, persistent sequencer
-	node sequencer.Node       // a plugged one (WithSequencer), else nil
+	id  docsync.DocID
+	seq sequencer.Orderer // sequencer.Honest unless WithSequencer
 
 	submit, entries, heads *pubsub.Topic
 	sub                    *pubsub.Subscription
@@ -38,9 +37,11 @@ const (
 	headRepeatMax = 60
 )
 
-// memberSet is the membership the submit validator checks against.
+// memberSet is the membership the submit validator and the history
+// handler check against, and the document's sequencer for the latter.
 type memberSet struct {
 	roles map[docsync.MemberID]docsync.Role
+	seq   sequencer.Orderer
 }
 
 func entryKey(doc docsync.DocID, seq uint64) datastore.Key {
@@ -49,12 +50,7 @@ func entryKey(doc docsync.DocID, seq uint64) datastore.Key {
 
 // openDoc creates the state of doc and joins its topics (loop only).
 func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
-	d := &docState{id: doc}
-	if s.opts.factory != nil {
-		d.node = s.opts.factory(doc, s.key)
-	} else {
-		d.ref = sequencer.NewReference(doc, s.key)
-	}
+	d := &docState{id: doc, seq: s.opts.factory(doc, s.key)}
 	sub := netproto.SubmitTopic(doc)
 	if err := s.ps.RegisterTopicValidator(sub, s.validateSubmit(doc)); err != nil {
 		return nil, fmt.Errorf("seqservice: validator: %w", err)
@@ -82,7 +78,7 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 	s.wg.Add(1)
 	go s.readSubmissions(ctx, d.id, d.sub)
 	s.docs[doc] = d
-	s.members.Store(doc, &memberSet{roles: map[docsync.MemberID]docsync.Role{}})
+	s.members.Store(doc, &memberSet{roles: map[docsync.MemberID]docsync.Role{}, seq: d.seq})
 	s.stats.docs.Add(1)
 	return d, nil
 }
@@ -123,23 +119,13 @@ func (s *Service) readSubmissions(ctx context.Context, doc docsync.DocID, sub *p
 	}
 }
 
-// refreshMembers publishes the reference's membership to the validator.
+// refreshMembers publishes the sequencer's membership to the validator.
 func (s *Service) refreshMembers(d *docState) {
-	if d.ref == nil {
-		return
-	}
-	ms := &memberSet{roles: map[docsync.MemberID]docsync.Role{}}
-	for _, m := range d.ref.Log().Membership().Members() {
+	ms := &memberSet{roles: map[docsync.MemberID]docsync.Role{}, seq: d.seq}
+	for _, m := range d.seq.Log().Membership().Members() {
 		ms.roles[m.ID] = m.Role
 	}
 	s.members.Store(d.id, ms)
-}
-
-func (d *docState) head(who docsync.MemberID) docsync.Head {
-	if d.node != nil {
-		return d.node.Head(who)
-	}
-	return d.ref.Head()
 }
 
 // maybePublishHead republishes the signed head on the heads topic: at once
@@ -147,17 +133,20 @@ func (d *docState) head(who docsync.MemberID) docsync.Head {
 // not, so a clone that missed the tail of the log learns it exists and
 // fetches it.
 func (d *docState) maybePublishHead(s *Service) {
-	if d.ref == nil || d.ref.Log().Seq() == 0 {
+	if d.seq.Log().Seq() == 0 {
 		return
 	}
 	d.headTicks++
-	moved := d.ref.Log().Seq() != d.headSeq
+	moved := d.seq.Log().Seq() != d.headSeq
 	if moved || d.headEvery == 0 {
 		d.headEvery = headRepeatMin
 	} else if d.headTicks < d.headEvery {
 		return
 	}
-	h := d.ref.Head()
+	h, public := d.seq.Head(docsync.MemberID{})
+	if !public {
+		return // a sequencer showing clones different logs
+	}
 	b, err := h.Marshal()
 	if err != nil {
 		return
@@ -174,7 +163,7 @@ func (d *docState) maybePublishHead(s *Service) {
 	}
 }
 
-// restore reloads every persisted document (honest mode only).
+// restore reloads every persisted document.
 func (s *Service) restore() error {
 	res, err := s.ds.Query(s.ctx, query.Query{Prefix: "/d", Orders: []query.Order{query.OrderByKey{}}})
 	if err != nil {
@@ -196,9 +185,6 @@ func (s *Service) restore() error {
 				return err
 			}
 		}
-		if d.ref == nil {
-			continue // a plugged sequencer does not resume a persisted log
-		}
 		e, err := docsync.DecodeEntry(r.Value)
 		if err != nil {
 			return fmt.Errorf("seqservice: restore %v seq %d: %w", doc, seq, err)
@@ -206,7 +192,7 @@ func (s *Service) restore() error {
 		if e.Head.Seq != seq {
 			return fmt.Errorf("seqservice: restore %v: key seq %d holds seq %d", doc, seq, e.Head.Seq)
 		}
-		if err := d.ref.Restore(e); err != nil {
+		if err := d.seq.Restore(e); err != nil {
 			return fmt.Errorf("seqservice: restore %v: %w", doc, err)
 		}
 		if seq == 1 {
@@ -215,9 +201,7 @@ func (s *Service) restore() error {
 	}
 	for _, d := range s.docs {
 		s.refreshMembers(d)
-		if d.ref != nil {
-			s.log.Info("restored document", "doc", d.id, "seq", d.ref.Log().Seq())
-		}
+		s.log.Info("restored document", "doc", d.id, "seq", d.seq.Log().Seq())
 	}
 	return nil
 }

@@ -72,8 +72,8 @@ func (p Params) Validate() error {
 	return nil
 }
 
-// NodeFactory builds a plugged sequencer for a document.
-type NodeFactory func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node
+// Factory builds the sequencer of a document.
+type Factory func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer
 
 // Option configures New.
 type Option func(*options) error
@@ -82,7 +82,7 @@ type options struct {
 	params  Params
 	log     *slog.Logger
 	reg     prometheus.Registerer
-	factory NodeFactory
+	factory Factory
 }
 
 // WithParams sets the tuning numbers.
@@ -106,10 +106,17 @@ func WithMetrics(reg prometheus.Registerer) Option {
 	return func(o *options) error { o.reg = reg; return nil }
 }
 
-// WithSequencer plugs a sequencer (e.g. sequencer.NewByzantine) in place of
-// the persistent honest one, for tests and the demo. Its log is not persisted.
-func WithSequencer(f NodeFactory) Option {
-	return func(o *options) error { o.factory = f; return nil }
+// WithSequencer plugs another sequencer in place of sequencer.NewHonest,
+// for tests and the demo (seqtest.Byzantine). The service persists and
+// serves its log as it does the honest one's, members only.
+func WithSequencer(f Factory) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("seqservice: nil sequencer factory")
+		}
+		o.factory = f
+		return nil
+	}
 }
 
 // Sentinel errors.

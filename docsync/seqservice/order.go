@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -21,41 +21,48 @@ type ordered struct {
 	bytes []byte
 }
 
+// delivery is an entry to publish once the batch is durable: to everyone
+// (to == nil) or pushed to the clones to names.
+type delivery struct {
+	doc   *docState
+	to    func(docsync.MemberID) bool
+	seq   uint64
+	bytes []byte
+}
+
 // orderBatch orders envelopes, makes the new entries durable with one sync,
 // and only then publishes them (loop only).
 func (s *Service) orderBatch(batch []*submitted) {
 	var out []ordered
+	var pub []delivery
 	members := map[*docState]bool{}
 	for _, sb := range batch {
 		d := s.docs[sb.doc]
 		if d == nil {
 			continue
 		}
-		if d.node != nil {
-			s.deliver(d, d.node.Submit(sb.env))
-			continue
-		}
-		e, err := d.ref.Order(sb.env)
+		o, err := d.seq.Order(sb.env)
 		if err != nil {
 			s.stats.refused.Add(1)
 			s.refusals.Refuse(sb.env.Author.String(), "envelope_"+reasonOf(err), fmt.Errorf("doc %v: %w", d.id, err))
 			continue
 		}
-		b, err := e.Marshal()
+		log, dl, err := encodeOrdered(d, o)
 		if err != nil {
 			// The reload rewinds d to what is durable, so entries of d
 			// ordered earlier in this batch must not be persisted either:
 			// their seqs will be handed out again.
 			out = slices.DeleteFunc(out, func(o ordered) bool { return o.doc == d })
+			pub = slices.DeleteFunc(pub, func(o delivery) bool { return o.doc == d })
 			s.fail(d, fmt.Errorf("encode entry: %w", err))
 			continue
 		}
-		out = append(out, ordered{doc: d, entry: e, bytes: b})
+		out, pub = append(out, log...), append(pub, dl...)
 		if sb.env.Kind == docsync.KindMember {
 			members[d] = true
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && len(pub) == 0 {
 		return
 	}
 	if err := s.persist(out); err != nil {
@@ -73,13 +80,47 @@ func (s *Service) orderBatch(batch []*submitted) {
 	for d := range members {
 		s.refreshMembers(d)
 	}
-	for _, o := range out {
+	for _, p := range pub {
+		if p.to != nil {
+			s.pushTo(p)
+			continue
+		}
 		select {
-		case s.outbox <- outgoing{topic: o.doc.entries, bytes: o.bytes, doc: o.doc.id, seq: o.entry.Head.Seq}:
+		case s.outbox <- outgoing{topic: p.doc.entries, bytes: p.bytes, doc: p.doc.id, seq: p.seq}:
 		case <-s.ctx.Done():
 			return
 		}
 	}
+}
+
+// encodeOrdered encodes what one Order call produced, each entry once.
+func encodeOrdered(d *docState, o sequencer.Ordered) ([]ordered, []delivery, error) {
+	enc := make(map[*docsync.Entry][]byte, len(o.Log))
+	encode := func(e *docsync.Entry) ([]byte, error) {
+		if b, ok := enc[e]; ok {
+			return b, nil
+		}
+		b, err := e.Marshal()
+		enc[e] = b
+		return b, err
+	}
+	log := make([]ordered, 0, len(o.Log))
+	for _, e := range o.Log {
+		b, err := encode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		log = append(log, ordered{doc: d, entry: e, bytes: b})
+	}
+	dl := make([]delivery, 0, len(o.Publish))
+	for _, p := range o.Publish {
+		b, err := encode(p.Entry)
+		if err != nil {
+			return nil, nil, err
+		}
+		dl = append(dl, delivery{doc: d, to: p.To, seq: p.Entry.Head.Seq, bytes: b})
+	}
+	return log, dl, nil
 }
 
 // outgoing is a durable entry waiting to be published.
@@ -147,41 +188,29 @@ func (s *Service) persist(out []ordered) error {
 // fail reloads d from the datastore after a failed write.
 func (s *Service) fail(d *docState, err error) {
 	s.log.Error("sequencer write failed; reloading the document from disk", "doc", d.id, "err", err)
-	ref := sequencer.NewReference(d.id, s.key)
-	for seq := uint64(1); ; seq++ {
-		b, gerr := s.ds.Get(s.ctx, entryKey(d.id, seq))
+	seq := s.opts.factory(d.id, s.key)
+	for n := uint64(1); ; n++ {
+		b, gerr := s.ds.Get(s.ctx, entryKey(d.id, n))
 		if gerr != nil {
 			break
 		}
 		e, derr := docsync.DecodeEntry(b)
-		if derr != nil || ref.Restore(e) != nil {
+		if derr != nil || seq.Restore(e) != nil {
 			break
 		}
 	}
-	d.ref = ref
+	d.seq = seq
 	s.refreshMembers(d)
 }
 
-// deliver routes a plugged sequencer's deliveries: to everyone on the
-// entries topic, targeted ones pushed to the subscribed peers they name.
-func (s *Service) deliver(d *docState, ds []sequencer.Delivery) {
-	for _, dl := range ds {
-		b, err := dl.Entry.Marshal()
-		if err != nil {
+// pushTo pushes a targeted delivery to the subscribed peers it names.
+func (s *Service) pushTo(dl delivery) {
+	for _, p := range dl.doc.entries.ListPeers() {
+		m, err := netproto.MemberOf(p)
+		if err != nil || !dl.to(m) {
 			continue
 		}
-		s.stats.ordered.Add(1)
-		if dl.To == nil {
-			_ = d.entries.Publish(s.ctx, b)
-			continue
-		}
-		for _, p := range d.entries.ListPeers() {
-			m, err := netproto.MemberOf(p)
-			if err != nil || !dl.To(m) {
-				continue
-			}
-			s.push(p, b)
-		}
+		s.push(p, dl.bytes)
 	}
 }
 

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -68,8 +69,8 @@ func (s *Service) register(from peer.ID, b []byte) ([]byte, error) {
 func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 	d := s.docs[env.Doc]
 	if d != nil {
-		first, err := s.fetch(d, docsync.MemberID{}, 1, 1)
-		if err != nil || len(first) != 1 {
+		first := s.readRange(d.id, 1, 1, 1)
+		if len(first) != 1 {
 			return nil, fmt.Errorf("%w: document exists", ErrNotGenesis)
 		}
 		e, err := docsync.DecodeEntry(first[0])
@@ -88,24 +89,18 @@ func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.node != nil {
-		dl := d.node.Submit(env)
-		if len(dl) == 0 {
-			d.close(s)
-			delete(s.docs, env.Doc)
-			return nil, ErrNotGenesis
-		}
-		return dl[0].Entry.Marshal()
+	o, err := d.seq.Order(env)
+	if err == nil && len(o.Publish) == 0 {
+		err = errors.New("the sequencer published no entry")
 	}
-	e, err := d.ref.Order(env)
 	if err != nil {
 		d.close(s)
 		delete(s.docs, env.Doc)
 		return nil, fmt.Errorf("%w: %w", ErrNotGenesis, err)
 	}
-	b, err := e.Marshal()
+	log, dl, err := encodeOrdered(d, o)
 	if err == nil {
-		err = s.persist([]ordered{{doc: d, entry: e, bytes: b}})
+		err = s.persist(log)
 	}
 	if err != nil {
 		d.close(s)
@@ -115,7 +110,7 @@ func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 	s.refreshMembers(d)
 	s.docsBy[env.Author]++
 	s.log.Info("registered document", "doc", d.id)
-	return b, nil
+	return dl[0].bytes, nil // the genesis entry: the creator's reply
 }
 
 // handleHistory serves a history range to a current member of the
@@ -126,29 +121,15 @@ func (s *Service) handleHistory(st network.Stream) {
 			s.refusals.Refuse(who.String(), "history_rate", nil)
 			return nil, ErrRateLimited
 		}
-		// A plugged sequencer keeps no member set: it serves anyone.
-		if s.opts.factory == nil && !s.isMember(doc, who) {
+		seq, ok := s.memberView(doc, who)
+		if !ok {
 			s.refusals.Refuse(who.String(), "history_not_member", nil)
 			return nil, ErrNotMember
 		}
-		if s.opts.factory == nil {
-			out := s.readRange(doc, from, to, max)
-			s.stats.served.Add(uint64(len(out)))
-			return out, nil
-		}
 		m, _ := netproto.MemberOf(who)
-		var out [][]byte
-		var err error
-		if e := s.do(s.ctx, func() {
-			d := s.docs[doc]
-			if d == nil {
-				err = ErrUnknownDoc
-				return
-			}
-			out, err = s.fetch(d, m, from, min(to, from+uint64(max)-1))
-		}); e != nil {
-			return nil, e
-		}
+		to = min(to, from+uint64(max)-1)
+		out, err := seq.History(m, from, to, func(from, to uint64) [][]byte { return s.readRange(doc, from, to, max) })
+		s.stats.served.Add(uint64(len(out)))
 		return out, err
 	}, s.params.StreamTimeout)
 	if err != nil {
@@ -156,19 +137,20 @@ func (s *Service) handleHistory(st network.Stream) {
 	}
 }
 
-// isMember reports whether p's clone is a current member of doc.
-func (s *Service) isMember(doc docsync.DocID, p peer.ID) bool {
+// memberView returns doc's sequencer if p's clone is a current member of
+// doc. Safe off the loop.
+func (s *Service) memberView(doc docsync.DocID, p peer.ID) (sequencer.Orderer, bool) {
 	m, err := netproto.MemberOf(p)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	v, _ := s.members.Load(doc)
 	ms, _ := v.(*memberSet)
 	if ms == nil {
-		return false
+		return nil, false
 	}
 	_, ok := ms.roles[m]
-	return ok
+	return ms.seq, ok
 }
 
 // reasonOf names a refusal's cause for the refusal metric's label.
@@ -210,20 +192,4 @@ func (s *Service) readRange(doc docsync.DocID, from, to uint64, max int) [][]byt
 		out = append(out, b)
 	}
 	return out
-}
-
-// fetch returns entries from..to of d (loop only for plugged sequencers).
-func (s *Service) fetch(d *docState, who docsync.MemberID, from, to uint64) ([][]byte, error) {
-	if d.node == nil {
-		return s.readRange(d.id, from, to, netproto.MaxHistoryBatch), nil
-	}
-	var out [][]byte
-	for _, e := range d.node.Fetch(who, from, to) {
-		b, err := e.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
 }

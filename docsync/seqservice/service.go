@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
@@ -60,7 +61,10 @@ type submitted struct {
 // the host's identity key (its Ed25519 key signs the entries, so clones know
 // the sequencer key from its peer ID).
 func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivKey, opts ...Option) (*Service, error) {
-	o := options{params: DefaultParams(), log: slog.Default()}
+	o := options{params: DefaultParams(), log: slog.Default(),
+		factory: func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
+			return sequencer.NewHonest(doc, key)
+		}}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -143,14 +147,15 @@ func (s *Service) Docs() []docsync.DocID {
 	return out
 }
 
-// Head returns the signed head of doc (the view of peer who, for a plugged
-// sequencer).
+// Head returns the signed head of doc that clone who is shown (the same
+// for everyone, unless a plugged sequencer equivocates).
 func (s *Service) Head(doc docsync.DocID, who docsync.MemberID) (docsync.Head, error) {
 	var h docsync.Head
 	err := ErrUnknownDoc
 	if e := s.do(context.Background(), func() {
 		if d, ok := s.docs[doc]; ok {
-			h, err = d.head(who), nil
+			h, _ = d.seq.Head(who)
+			err = nil
 		}
 	}); e != nil {
 		return h, e

@@ -210,3 +210,22 @@ func (s *Byzantine) Head(who docsync.MemberID) docsync.Head {
 	h.Sign(s.key)
 	return h
 }
+
+// Main returns its main log: every entry it recorded, whoever it showed
+// them to (shared, do not modify).
+func (s *Byzantine) Main() []*docsync.Entry { return s.main.entries }
+
+// Checked is the log state of the envelopes it accepted, as the Reference
+// sequencer it checks them with sees them.
+func (s *Byzantine) Checked() *docsync.LogState { return s.check.Log() }
+
+// Restore re-records an entry of its main log after a restart. Views other
+// than the main log (an equivocation's second branch) are not restored.
+func (s *Byzantine) Restore(e *docsync.Entry) error {
+	if e.Head.Seq != uint64(len(s.main.entries))+1 {
+		return fmt.Errorf("sequencer: restore seq %d after %d: %w", e.Head.Seq, len(s.main.entries), docsync.ErrGap)
+	}
+	_, _ = s.check.Order(&e.Envelope) // a forged entry may not pass: it was recorded anyway
+	s.main.entries = append(s.main.entries, e)
+	return nil
+}

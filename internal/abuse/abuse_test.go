@@ -10,8 +10,8 @@ import (
 
 	"github.com/clone2clone/c2c/device/link"
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/netsim"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"

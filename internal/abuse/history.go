@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )

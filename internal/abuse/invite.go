@@ -6,7 +6,7 @@ import (
 	"crypto/rand"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/seqservice/netproto"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
