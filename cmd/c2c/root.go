@@ -101,6 +101,7 @@ documents on a running clone through its owner-only control socket.
 		newSimCmd(g),
 		newChartCmd(),
 		newDeviceCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
