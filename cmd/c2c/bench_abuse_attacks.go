@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clone2clone/c2c/control"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/internal/abuse"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -140,15 +139,19 @@ func runRegisterFlood(ctx context.Context, b *abuseBench, n *benchNet, hs []host
 		docs++
 	}
 	row.SequencerDocs = ptr(docs)
-	row.Detail = fmt.Sprintf("%d registrations from one peer: %s; honest doc create %s", res.Tried, summary(res), okFailed(*row.HonestCreateOK))
+	row.Detail = fmt.Sprintf("%d registrations from one peer: %s", res.Tried, summary(res))
+	if *row.HonestCreateOK {
+		row.Detail += "; honest doc create ok"
+	}
 	b.honestThenRestart(ctx, n, n.seq, row)
 }
 
-func okFailed(ok bool) string {
-	if ok {
-		return "ok"
+// deref is *p, or def when p is nil.
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
 	}
-	return "FAILED"
+	return *p
 }
 
 func runKillClone(ctx context.Context, b *abuseBench, n *benchNet, hs []host.Host, row *attackRow) {
@@ -168,59 +171,96 @@ func runKillClone(ctx context.Context, b *abuseBench, n *benchNet, hs []host.Hos
 	}
 	row.SequencerDocs = ptr(docs)
 
-	var acked []string
+	var acked, after []string
 	var killedAt time.Time
 	b.measure(ctx, n.cloneA, row, func(ctx context.Context) {
-		for i := range b.p.KillEdits {
-			tok := fmt.Sprintf("<acked %d>", i+1)
-			ectx, cancel := context.WithTimeout(ctx, b.p.honest)
-			_, err := n.a.Edit(ectx, n.doc, control.EditRequest{Kind: control.EditAppend, Text: tok})
-			cancel()
-			if err != nil {
-				row.note("edit %d on A not acknowledged: %v", i+1, err)
-				break
-			}
-			acked = append(acked, tok)
+		// Edits keep coming (c2c doc edit's path) while clone A is killed,
+		// as they would from a user: some are in flight or buffered then.
+		app := &appender{name: "acked", client: n.a, doc: n.doc}
+		app.start()
+		_, err := pollFor(ctx, b.p.honest, fmt.Sprintf("%d edits acknowledged on A", b.p.KillEdits), func() (struct{}, bool, error) {
+			return struct{}{}, app.count() >= b.p.KillEdits, nil
+		})
+		if err != nil {
+			app.halt()
+			row.note("%v", err)
+			return
 		}
 		pending := "?"
 		if in, err := n.show(ctx, n.a); err == nil {
 			pending = fmt.Sprint(in.Pending)
 		}
-		b.env.say("  %d edits acknowledged on A (pending at the kill: %s); kill -9 clone-a", len(acked), pending)
+		onB := "?"
+		var bText string
+		if in, err := n.show(ctx, n.b); err == nil {
+			bText, onB = in.Text, ""
+		}
 		killedAt = time.Now()
+		acked = app.ackedBefore(killedAt)
+		if onB == "" {
+			on := 0
+			for _, t := range acked {
+				if strings.Contains(bText, t) {
+					on++
+				}
+			}
+			row.OnBAtKill = ptr(on)
+			onB = fmt.Sprint(on)
+		}
+		b.env.say("  %d edits acknowledged on A (A pending: %s; already on B: %s); kill -9 clone-a while edits keep coming", len(acked), pending, onB)
 		took, err := n.restart(ctx, n.cloneA)
 		row.RestartS = took.Seconds()
 		if err != nil {
+			app.halt()
 			row.note("after kill -9: %v", err)
 			return
 		}
 		row.Restarted = true
 		b.env.say("  clone-a back in %v", took.Round(time.Millisecond))
+		// The user keeps typing on the restarted clone: --kill-edits more.
+		more := len(acked) + b.p.KillEdits
+		_, err = pollFor(ctx, b.p.honest, "edits acknowledged by the restarted A", func() (struct{}, bool, error) {
+			return struct{}{}, app.count() >= more, nil
+		})
+		app.halt()
+		if err != nil {
+			row.note("%v", err)
+		}
+		app.mu.Lock()
+		after = append(after, app.acked[len(acked):]...)
+		app.mu.Unlock()
 		got, err := n.waitDelivered(ctx, acked, b.p.honest)
 		row.DeliveredEdits = ptr(got)
 		if err != nil {
-			row.note("acknowledged edits after the restart: %v", err)
+			row.note("edits acked before the kill: %v", err)
 			return
 		}
 		row.HonestEditOK = true
 		row.DeliveryS = ptr(time.Since(killedAt).Seconds())
-		b.env.say("  all %d acknowledged edits on B %.1fs after the kill", len(acked), *row.DeliveryS)
+		b.env.say("  all %d edits acknowledged before the kill on B %.1fs after it", len(acked), *row.DeliveryS)
 	})
-	row.AckedEdits = ptr(len(acked))
+	row.AckedEdits, row.AckedAfterRestart = ptr(len(acked)), ptr(len(after))
 	if row.Restarted {
-		if took, err := n.honestEdit(ctx); err != nil {
+		got, err := n.waitDelivered(ctx, after, b.p.honest)
+		row.DeliveredAfterRestart = ptr(got)
+		if err != nil {
+			row.note("edits acked after the restart: %v", err)
+		} else if took, err := n.honestEdit(ctx); err != nil {
 			row.note("honest edit after the restart: %v", err)
 		} else {
 			row.RestartOK = true
-			b.env.say("  honest device edit after the restart reached B in %v", took.Round(time.Millisecond))
+			b.env.say("  edits acked after the restart and a device edit (%v) reached B", took.Round(time.Millisecond))
 		}
 	}
-	row.Detail = fmt.Sprintf("sequencer holds %d docs; %d edits acked on A before kill -9", docs, len(acked))
+	row.Detail = fmt.Sprintf("sequencer holds %d docs; %d edits acked on A before kill -9 (%d of them on B then)", docs, len(acked), deref(row.OnBAtKill, -1))
 	if row.DeliveredEdits != nil {
 		row.Detail += fmt.Sprintf(", %d reached B", *row.DeliveredEdits)
 	}
 	if row.DeliveryS != nil {
 		row.Detail += fmt.Sprintf(" %.1fs after the kill", *row.DeliveryS)
+	}
+	if row.DeliveredAfterRestart != nil {
+		row.Detail += fmt.Sprintf("; %d acked after the restart, %d reached B", len(after), *row.DeliveredAfterRestart)
 	}
 }
 

@@ -45,14 +45,17 @@ type attackRow struct {
 
 	Streams *abuse.Result `json:"streams,omitempty"` // what the attacker's streams did
 
-	HonestCreateOK    *bool    `json:"honest_create_ok,omitempty"`    // c2c doc create on A after the attack
-	TrackedDocs       *int     `json:"tracked_docs,omitempty"`        // documents clone A tracks after the attack
-	SequencerDocs     *int     `json:"sequencer_docs,omitempty"`      // documents the sequencer holds (registered)
-	AckedEdits        *int     `json:"acked_edits,omitempty"`         // kill_clone: edits acknowledged before the kill
-	DeliveredEdits    *int     `json:"delivered_edits,omitempty"`     // ... of them found on B within the bound
-	DeliveryS         *float64 `json:"delivery_s,omitempty"`          // ... from the kill until B had them all
-	ServedBySequencer *int     `json:"served_by_sequencer,omitempty"` // history_fetch: entries a non-member got
-	ServedByClone     *int     `json:"served_by_clone,omitempty"`
+	HonestCreateOK        *bool    `json:"honest_create_ok,omitempty"`        // c2c doc create on A after the attack
+	TrackedDocs           *int     `json:"tracked_docs,omitempty"`            // documents clone A tracks after the attack
+	SequencerDocs         *int     `json:"sequencer_docs,omitempty"`          // documents the sequencer holds (registered)
+	AckedEdits            *int     `json:"acked_edits,omitempty"`             // kill_clone: edits acknowledged before the kill
+	OnBAtKill             *int     `json:"on_b_at_kill,omitempty"`            // ... of them already on B at the kill
+	DeliveredEdits        *int     `json:"delivered_edits,omitempty"`         // ... of them found on B within the bound
+	DeliveryS             *float64 `json:"delivery_s,omitempty"`              // ... from the kill until B had them all
+	AckedAfterRestart     *int     `json:"acked_after_restart,omitempty"`     // kill_clone: edits the restarted A acknowledged
+	DeliveredAfterRestart *int     `json:"delivered_after_restart,omitempty"` // ... of them found on B within the bound
+	ServedBySequencer     *int     `json:"served_by_sequencer,omitempty"`     // history_fetch: entries a non-member got
+	ServedByClone         *int     `json:"served_by_clone,omitempty"`
 
 	notes []string // what went wrong, joined into Detail
 }

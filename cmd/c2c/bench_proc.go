@@ -135,13 +135,14 @@ func (c *child) waitFile(ctx context.Context, name string, limit time.Duration) 
 			return strings.TrimSpace(string(b)), true, nil
 		}
 		if gone, err := c.exited(); gone {
-			return "", false, fmt.Errorf("%s exited (%v) before writing %s; its log: %s%s", c.name, err, name, c.log, c.lastLines(3))
+			return "", false, fmt.Errorf("%s exited (%v) before writing %s; its log: %s%s", c.name, err, name, c.log, c.lastLines(1))
 		}
 		return "", false, nil
 	})
 }
 
-// lastLines returns the last n lines of c's log, indented, for errors.
+// lastLines returns the last n lines of c's log, each after " | ", for
+// one-line errors.
 func (c *child) lastLines(n int) string {
 	b, err := os.ReadFile(c.log)
 	if err != nil {
@@ -149,7 +150,7 @@ func (c *child) lastLines(n int) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	lines = lines[max(0, len(lines)-n):]
-	return "\n    " + strings.Join(lines, "\n    ")
+	return " | " + strings.Join(lines, " | ")
 }
 
 // kill sends SIGKILL and waits until the process is gone (kill -9).
