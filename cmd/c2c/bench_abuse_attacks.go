@@ -279,6 +279,7 @@ func runHistoryFetch(ctx context.Context, b *abuseBench, n *benchNet, hs []host.
 	res.Merge(fromClone)
 	row.Streams = &res
 	row.ServedBySequencer, row.ServedByClone = ptr(fromSeq.Items), ptr(fromClone.Items)
+	row.HistoryRefused = ptr(fromSeq.Items == 0 && fromClone.Items == 0)
 	var parts []string
 	for _, x := range []struct {
 		who string

@@ -56,6 +56,7 @@ type attackRow struct {
 	DeliveredAfterRestart *int     `json:"delivered_after_restart,omitempty"` // ... of them found on B within the bound
 	ServedBySequencer     *int     `json:"served_by_sequencer,omitempty"`     // history_fetch: entries a non-member got
 	ServedByClone         *int     `json:"served_by_clone,omitempty"`
+	HistoryRefused        *bool    `json:"history_refused,omitempty"` // ... neither served any
 
 	notes []string // what went wrong, joined into Detail
 }
@@ -84,6 +85,17 @@ func ptr[T any](v T) *T { return &v }
 // mib renders bytes in MiB.
 func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
+// maxTableDetail cuts a detail in the table (the JSON has all of it).
+const maxTableDetail = 240
+
+// clip cuts s to n bytes at most, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
 // printTable writes one row per attack.
 func (rep *abuseReport) printTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -98,10 +110,10 @@ func (rep *abuseReport) printTable(w io.Writer) {
 			growth += " (capped)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\n", r.Attack, r.Target, mib(r.RSSBefore), mib(r.RSSPeak),
-			mib(r.RSSAfter), growth, r.CPUSeconds, yesNo(r.HonestEditOK), yesNo(r.RestartOK), r.Detail)
+			mib(r.RSSAfter), growth, r.CPUSeconds, yesNo(r.HonestEditOK), yesNo(r.RestartOK), clip(r.Detail, maxTableDetail))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "RSS in MiB (VmRSS, sampled every 100 ms); growth = peak - before; cpu = the target's utime+stime during the attack.\n")
+	fmt.Fprintf(w, "RSS in MiB (VmRSS, sampled every 100 ms); growth = peak - before; cpu = the target's utime+stime during the attack; details cut at %d bytes (--json has them whole).\n", maxTableDetail)
 }
 
 // writeJSON writes the report as one indented JSON object.
