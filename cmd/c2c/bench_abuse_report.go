@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/internal/abuse"
 )
@@ -88,12 +89,16 @@ func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 // maxTableDetail cuts a detail in the table (the JSON has all of it).
 const maxTableDetail = 240
 
-// clip cuts s to n bytes at most, marking the cut.
+// clip cuts s to about n bytes, at a character boundary, marking the cut.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	n -= 3
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // printTable writes one row per attack.

@@ -103,6 +103,16 @@ func TestAbuseTableOneRowPerAttack(t *testing.T) {
 	}
 }
 
+func TestClipKeepsCharacters(t *testing.T) {
+	if got := clip("short", 10); got != "short" {
+		t.Fatalf("clip of a short string: %q", got)
+	}
+	got := clip("ab×cdefgh", 6) // × is 2 bytes at 2..3: cut before it
+	if got != "ab..." {
+		t.Fatalf("clip = %q", got)
+	}
+}
+
 func TestAttackRowFinishAndOK(t *testing.T) {
 	r := &attackRow{Detail: "500 invitations", HonestEditOK: true, RestartOK: true}
 	if !r.ok() {
