@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/clone2clone/c2c/internal/cli"
+	"github.com/clone2clone/c2c/internal/procstat"
 	"github.com/clone2clone/c2c/scenario"
 	"github.com/clone2clone/c2c/scenario/chart"
 	"github.com/clone2clone/c2c/scenario/insim"
@@ -174,20 +175,11 @@ func simMemoryLimit() int64 {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0
 	}
-	raw, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
+	total, err := procstat.Meminfo("MemTotal")
+	if err != nil || total == 0 {
 		return 0
 	}
-	var kb int64
-	for _, line := range strings.Split(string(raw), "\n") {
-		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
-			break
-		}
-	}
-	if kb <= 0 {
-		return 0
-	}
-	limit := kb * 1024 / 4 * 3
+	limit := int64(total / 4 * 3)
 	debug.SetMemoryLimit(limit)
 	return limit
 }

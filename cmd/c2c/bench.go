@@ -1,57 +1,27 @@
 package main
 
-import (
-	"encoding/json"
-	"fmt"
+import "github.com/spf13/cobra"
 
-	"github.com/clone2clone/c2c/replication/mirrorbench"
-	"github.com/spf13/cobra"
-)
-
-// newBenchCmd is the parent of the benchmarks; each adds itself to the
-// list below (mirror, and siblings such as abuse).
+// newBenchCmd is the parent of the benches; each bench is a subcommand
+// (abuse runs real c2c processes, mirror the mirror's core).
 func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Run a benchmark and print its figures",
-	}
-	cmd.AddCommand(newBenchMirrorCmd(g))
-	return cmd
-}
+		Short: "Run a benchmark and print its figures (benches as subcommands)",
+		Long: `bench runs the benchmarks whose figures the docs quote; each prints a table,
+or with --json one JSON object. abuse starts providers, sequencers and clones
+as child processes of this binary on 127.0.0.1, in a data dir of their own,
+exactly as the CLI would run them, and measures them from the outside (/proc,
+the control socket, the device CLI).
 
-func newBenchMirrorCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "mirror [--json]",
-		Short: "The mirror's core: sync bytes per event, against copying each changed item, replay rate, lag at t_syn_int 1 s, 10 s, 60 s",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := mirrorbench.Run()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				b, _ := json.Marshal(r)
-				fmt.Fprintln(g.stdout, string(b))
-				return nil
-			}
-			w := g.stdout
-			fmt.Fprintf(w, "%-34s %12.1f\n", "sync bytes per user input", r.BytesPerEvent)
-			fmt.Fprintf(w, "%-34s %12.1f\n", "payload bytes per user input", r.PayloadBytesPerEvent)
-			fmt.Fprintf(w, "%-34s %12.4f\n", "vs replication: 10 KB note typed", r.BytesVsReplication["note"])
-			fmt.Fprintf(w, "%-34s %12.4f\n", "vs replication: 100 x 100 KB inbox", r.BytesVsReplication["inbox"])
-			fmt.Fprintf(w, "%-34s %12.0f\n", "replay events per second", r.ReplayEventsPerS)
-			fmt.Fprintf(w, "%-34s %12.1f\n", "device us per batch", r.DeviceCPUUsPerBatch)
-			fmt.Fprintf(w, "\n%12s %8s %8s %8s %8s %8s\n", "t_syn_int ms", "t_max", "p50", "p99", "max", "bound")
-			for _, l := range r.Lag {
-				fmt.Fprintf(w, "%12d %8d %8d %8d %8d %8d\n", l.SyncMs, l.MaxMs, l.P50, l.P99, l.Max, l.SyncMs+l.MaxMs)
-			}
-			for _, n := range r.Notes {
-				fmt.Fprintf(w, "# %s\n", n)
-			}
-			return nil
-		},
+  abuse   hostile peers against a clone and a sequencer: what each attack
+          costs the attacked process, and whether honest traffic survives
+  mirror  the mirror's core in virtual time: sync bytes per event against
+          copying each changed item, replay rate, lag at t_syn_int 1 s, 10 s
+          and 60 s
+
+` + envHelp,
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g))
 	return cmd
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,61 +23,6 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// appender appends unique tokens to a document through one clone's control
-// socket and records which were acknowledged (the call returned success:
-// the edit was durable on the clone).
-type appender struct {
-	name   string
-	client *control.Client
-	doc    string
-
-	mu      sync.Mutex
-	acked   []string
-	unacked []string
-	next    int
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func (a *appender) start() {
-	a.stop, a.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(a.done)
-		for {
-			select {
-			case <-a.stop:
-				return
-			case <-time.After(15 * time.Millisecond): // pacing, not synchronization
-			}
-			a.mu.Lock()
-			a.next++
-			tok := fmt.Sprintf("<%s.%d>", a.name, a.next)
-			a.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := a.client.Edit(ctx, a.doc, control.EditRequest{Kind: control.EditAppend, Text: tok})
-			cancel()
-			a.mu.Lock()
-			if err == nil {
-				a.acked = append(a.acked, tok)
-			} else {
-				a.unacked = append(a.unacked, tok)
-			}
-			a.mu.Unlock()
-		}
-	}()
-}
-
-func (a *appender) halt() {
-	close(a.stop)
-	<-a.done
-}
-
-func (a *appender) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.acked)
 }
 
 // waitCond polls cond every 20 ms until it holds, failing after limit.

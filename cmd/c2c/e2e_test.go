@@ -147,15 +147,6 @@ func runC2C(bin string, env []string, args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
-func field(out, name string) string {
-	for _, line := range strings.Split(out, "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == name {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
 const loopback = "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1"
 
 func TestEndToEndProcesses(t *testing.T) {

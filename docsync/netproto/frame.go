@@ -104,14 +104,14 @@ func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("%w: length prefix: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: length prefix: %w", ErrMalformed, err)
 	}
 	if n > uint64(limit) || n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, cap %d", ErrFrameTooLarge, n, limit)
 	}
 	b, err := bounded.ReadFull(r, int(n))
 	if err != nil {
-		return nil, fmt.Errorf("%w: frame body: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: frame body: %w", ErrMalformed, err)
 	}
 	return b, nil
 }

@@ -1,5 +1,6 @@
 // Package procstat reads a Linux process's resident memory and CPU time
-// from /proc, and samples its peak resident memory while something runs.
+// from /proc (and the machine's memory from /proc/meminfo), and samples a
+// process's peak resident memory while something runs.
 // The parsers are pure; Read and Sampler touch /proc.
 package procstat
 
@@ -68,6 +69,36 @@ func ParseCPU(stat []byte) (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * time.Second / ClockTicks, nil
+}
+
+// ParseMeminfo returns the field of /proc/meminfo's text (MemTotal,
+// MemAvailable, ...) in bytes.
+func ParseMeminfo(meminfo []byte, field string) (uint64, error) {
+	for _, line := range strings.Split(string(meminfo), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || k != field {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("%w: meminfo line %q", ErrFormat, line)
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: meminfo %s %q", ErrFormat, field, f[0])
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("%w: no %s in meminfo", ErrFormat, field)
+}
+
+// Meminfo reads one field of /proc/meminfo, in bytes.
+func Meminfo(field string) (uint64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	return ParseMeminfo(b, field)
 }
 
 // Read reads the process pid's RSS and CPU time.

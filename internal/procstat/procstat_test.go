@@ -43,6 +43,21 @@ func TestParseCPU(t *testing.T) {
 	}
 }
 
+func TestParseMeminfo(t *testing.T) {
+	mi := "MemTotal:       24683520 kB\nMemFree:        23180000 kB\nMemAvailable:   24180000 kB\nHugePages_Total:       0\n"
+	if got, err := ParseMeminfo([]byte(mi), "MemAvailable"); err != nil || got != 24180000*1024 {
+		t.Fatalf("MemAvailable = %d, %v", got, err)
+	}
+	if got, err := ParseMeminfo([]byte(mi), "MemTotal"); err != nil || got != 24683520*1024 {
+		t.Fatalf("MemTotal = %d, %v", got, err)
+	}
+	for _, field := range []string{"Mem", "HugePages_Total", "SwapTotal"} {
+		if _, err := ParseMeminfo([]byte(mi), field); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v, want ErrFormat", field, err)
+		}
+	}
+}
+
 func TestReadAndSampleSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
