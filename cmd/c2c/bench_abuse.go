@@ -44,6 +44,8 @@ type abuseAttack struct {
 	name, target, help string
 	run                func(ctx context.Context, b *abuseBench, n *benchNet, hs []host.Host, row *attackRow)
 	hosts              func(p abuseParams) int
+	// seqArgs are extra flags of the network's sequencer.
+	seqArgs []string
 }
 
 func none(abuseParams) int        { return 0 }
@@ -53,18 +55,20 @@ func slowPeers(p abuseParams) int { return p.SlowPeers }
 // abuseAttacks are the attacks, in the order they run. The baselines are
 // controls, not attacks: --attacks all leaves them out.
 var abuseAttacks = []abuseAttack{
-	{"baseline_clone", "clone-a", "no attack: the checks and the restart alone (a control, not in all)", runBaseline, none},
-	{"baseline_sequencer", "sequencer", "no attack: the checks and the restart alone (a control, not in all)", runBaseline, none},
-	{"invite_flood", "clone-a", "--invites junk invitations with random document IDs; then c2c doc create on A", runInviteFlood, one},
+	{"baseline_clone", "clone-a", "no attack: the checks and the restart alone (a control, not in all)", runBaseline, none, nil},
+	{"baseline_sequencer", "sequencer", "no attack: the checks and the restart alone (a control, not in all)", runBaseline, none, nil},
+	{"invite_flood", "clone-a", "--invites junk invitations with random document IDs; then c2c doc create on A", runInviteFlood, one, nil},
 	{"slow_frames", "clone-a", "--slow-waves waves of --slow-streams device-link streams from --slow-peers\n" +
 		"peers, each announcing a --slow-announce frame before any Hello, then stalling\n" +
-		"for --slow-hold", runSlowFrames, slowPeers},
-	{"register_flood", "sequencer", "--registrations valid registrations from one peer; then c2c doc create on A", runRegisterFlood, one},
+		"for --slow-hold", runSlowFrames, slowPeers, nil},
+	{"register_flood", "sequencer", "--registrations valid registrations from one peer; then c2c doc create on A", runRegisterFlood, one, nil},
 	{"kill_clone", "clone-a", "one peer registers --kill-docs documents; edits keep coming on A (c2c doc\n" +
 		"edit's path) and A is killed with -9 after --kill-edits acks: those must reach B\n" +
 		"(honest_edit_ok, delivery_s); the restarted A acks --kill-edits more, which must\n" +
-		"reach B too, then a device edit (restart_ok); the kill is the restart", runKillClone, one},
-	{"history_fetch", "sequencer", "a non-member asks the sequencer and clone A for the document's history", runHistoryFetch, one},
+		"reach B too, then a device edit (restart_ok); the kill is the restart (its sequencer\n" +
+		"runs with its per-peer quotas lifted, so that one peer can load it)", runKillClone, one,
+		[]string{"--max-docs-per-author", "20000", "--register-rate", "1000000"}},
+	{"history_fetch", "sequencer", "a non-member asks the sequencer and clone A for the document's history", runHistoryFetch, one, nil},
 }
 
 // abuseAttackNames returns the names of the attacks (with the baselines
@@ -289,7 +293,7 @@ func runAbuseBench(cmd *cobra.Command, g *globals, p abuseParams, asJSON bool) e
 // runOne runs attack a on a fresh network in dir.
 func (b *abuseBench) runOne(ctx context.Context, a abuseAttack, dir string) *attackRow {
 	row := &attackRow{Attack: a.name, Target: a.target, Logs: filepath.Join(dir, "logs")}
-	n, err := startBenchNet(ctx, b.env, dir)
+	n, err := startBenchNet(ctx, b.env, dir, a.seqArgs...)
 	if err != nil {
 		row.Error = err.Error()
 		b.env.say("  network did not come up: %v", err)

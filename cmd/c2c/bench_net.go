@@ -54,7 +54,7 @@ const benchLoopback = "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1"
 
 // startBenchNet sets the network up in dir; on failure it stops what it
 // started.
-func startBenchNet(ctx context.Context, env *benchEnv, dir string) (_ *benchNet, err error) {
+func startBenchNet(ctx context.Context, env *benchEnv, dir string, seqArgs ...string) (_ *benchNet, err error) {
 	n := &benchNet{env: env, dir: dir, logDir: filepath.Join(dir, "logs"), devDir: filepath.Join(dir, "device")}
 	if err := os.MkdirAll(n.logDir, 0o700); err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func startBenchNet(ctx context.Context, env *benchEnv, dir string) (_ *benchNet,
 		return nil, err
 	}
 	boot = strings.Join(strings.Fields(boot), ",")
-	if n.seq, err = n.serve(ctx, "sequencer", "sequencer", "--bootstrap", boot); err != nil {
+	if n.seq, err = n.serve(ctx, "sequencer", "sequencer", append([]string{"--bootstrap", boot}, seqArgs...)...); err != nil {
 		return nil, err
 	}
 	if n.seqInfo, err = addrInfoOf(ctx, n.seq, env.ready); err != nil {

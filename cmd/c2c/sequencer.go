@@ -10,8 +10,32 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// seqLimitFlags are a sequencer's limits against strangers, as flags.
+type seqLimitFlags struct {
+	maxDocs, perAuthor int
+	registerRate       float64
+}
+
+func (l *seqLimitFlags) register(cmd *cobra.Command) {
+	d := seqservice.DefaultParams()
+	cmd.Flags().IntVar(&l.maxDocs, "max-docs", d.MaxDocs, fmt.Sprintf("documents this sequencer accepts (at most %d)", seqservice.MaxDocsCeiling))
+	cmd.Flags().IntVar(&l.perAuthor, "max-docs-per-author", d.MaxDocsPerAuthor, "documents one creator may register")
+	cmd.Flags().Float64Var(&l.registerRate, "register-rate", d.RegisterRate.PerSecond,
+		fmt.Sprintf("registrations per second one peer may make (burst: the larger of this and %.0f)", d.RegisterRate.Burst))
+}
+
+// option returns the sequencer's params with the flags applied.
+func (l *seqLimitFlags) option() seqservice.Option {
+	p := seqservice.DefaultParams()
+	p.MaxDocs, p.MaxDocsPerAuthor = l.maxDocs, l.perAuthor
+	p.RegisterRate.PerSecond = l.registerRate
+	p.RegisterRate.Burst = max(p.RegisterRate.Burst, l.registerRate)
+	return seqservice.WithParams(p)
+}
+
 func newSequencerCmd(g *globals) *cobra.Command {
 	f := &serveFlags{}
+	lim := &seqLimitFlags{}
 	cmd := &cobra.Command{
 		Use:   "sequencer --bootstrap PROVIDER_ADDR",
 		Short: "Run a CloneDoc sequencer: orders, persists and serves documents' entries",
@@ -27,16 +51,21 @@ Its peer ID is its signing key: give clones one of the /p2p multiaddrs it
 prints (also written to <data>/addrs). It writes <data>/ready once joined to
 the providers, and stops cleanly on SIGINT or SIGTERM.
 
+Limits against strangers (see docs/operator.md): --max-docs in all,
+--max-docs-per-author per creator, --register-rate per peer; per author also
+200 envelopes and 4 MiB a second; history only for members.
+
 To see the fork alarm, run the test tool c2c byzantine-sequencer instead.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serveRole(cmd.Context(), g, node.RoleSequencer, f)
+			return serveRole(cmd.Context(), g, node.RoleSequencer, f, lim.option())
 		},
 	}
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"},
 		"providers' /p2p multiaddrs, comma-separated or repeated (to join the overlay)")
+	lim.register(cmd)
 	return cmd
 }
 
