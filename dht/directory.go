@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clone2clone/c2c/internal/guard"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -37,8 +38,9 @@ type Directory struct {
 	log  *slog.Logger
 	msgr *dhtpb.ProtocolMessenger
 
-	store *recordStore
-	topic *pubsub.Topic // nil without pubsub
+	store       *recordStore
+	topic       *pubsub.Topic // nil without pubsub
+	resolveRate *guard.Limiter[peer.ID]
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -108,6 +110,8 @@ func New(h host.Host, kad *kaddht.IpfsDHT, ps *pubsub.PubSub, opts ...Option) (*
 		// Anti-entropy is between providers; a clone holds only its own
 		// records and need not accept anyone's summary.
 		h.SetStreamHandler(SyncProtocol, d.handleSync)
+		d.resolveRate = guard.NewLimiter[peer.ID](resolveRate, 4096)
+		h.SetStreamHandler(ResolveProtocol, d.handleResolve)
 	}
 	return d, nil
 }
@@ -274,6 +278,7 @@ func (d *Directory) Close() error {
 		}
 		d.h.RemoveStreamHandler(GetProtocol)
 		d.h.RemoveStreamHandler(SyncProtocol)
+		d.h.RemoveStreamHandler(ResolveProtocol)
 		if d.topic != nil {
 			err = errors.Join(d.topic.Close(), d.ps.UnregisterTopicValidator(Topic))
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -42,14 +43,20 @@ func (d *Directory) handleGet(s network.Stream) {
 
 // getFrom asks one peer for key over GetProtocol and validates the answer.
 func (d *Directory) getFrom(ctx context.Context, p peer.ID, key string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.opts.params.RequestTimeout)
+	return getRecord(ctx, d.h, d.val, d.opts.params.RequestTimeout, p, key)
+}
+
+// getRecord asks p for key over GetProtocol, within timeout, and validates
+// the answer with val.
+func getRecord(ctx context.Context, h host.Host, val *Validator, timeout time.Duration, p peer.ID, key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	s, err := d.h.NewStream(ctx, p, GetProtocol)
+	s, err := h.NewStream(ctx, p, GetProtocol)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	d.streamDeadline(s)
+	_ = s.SetDeadline(time.Now().Add(timeout))
 	if err := writeFrame(s, []byte(key)); err != nil {
 		_ = s.Reset()
 		return nil, err
@@ -64,7 +71,7 @@ func (d *Directory) getFrom(ctx context.Context, p peer.ID, key string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if err := d.val.Validate(key, raw); err != nil {
+	if err := val.Validate(key, raw); err != nil {
 		return nil, fmt.Errorf("provider %s sent an invalid record: %w", p, err)
 	}
 	return raw, nil

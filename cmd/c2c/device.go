@@ -54,14 +54,30 @@ spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 
 func newDeviceConnectCmd(g *globals) *cobra.Command {
 	var cfg deviceConfig
+	var provider string
 	cmd := &cobra.Command{
-		Use:   "connect --clone ADDR --user ID --name NAME --key FILE",
+		Use:   "connect (--clone ADDR | --provider ADDR) --user ID --name NAME --key FILE",
 		Short: "Remember this device's clone and identity, and check the clone answers",
-		Args:  cobra.NoArgs,
+		Long: `connect remembers (in --data) which clone this device talks to and as whom,
+and checks that the clone answers.
+
+Give the clone's address with --clone, or give only a provider's address
+with --provider: the device then looks itself up in that provider's
+directory (the user lookup), checks the owner certificate it gets back
+against your user key and against this device's key, asks the provider
+where the clone it names is, and dials that clone. A provider can withhold
+a certificate but cannot forge one, and the clone must prove the identity
+the certificate names when dialed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dataDir("device")
 			if err != nil {
 				return err
+			}
+			if cfg.Clone == "" && provider != "" {
+				if cfg.Clone, err = lookUpClone(cmd.Context(), g, provider, cfg); err != nil {
+					return err
+				}
 			}
 			s, err := openDevice(cmd.Context(), g, dir, &cfg)
 			if err != nil {
@@ -82,6 +98,7 @@ func newDeviceConnectCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.Clone, "clone", "", "the clone's multiaddr, ending in /p2p/<clone ID>")
+	fl.StringVar(&provider, "provider", "", "instead of --clone: a provider's /p2p multiaddr, to look the clone up in its directory")
 	fl.StringVar(&cfg.User, "user", "", "your user ID")
 	fl.StringVar(&cfg.Name, "name", "", "the device name you enrolled")
 	fl.StringVar(&cfg.Key, "key", "", "the device key file (from c2c enroll)")

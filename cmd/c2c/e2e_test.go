@@ -243,6 +243,22 @@ func TestEndToEndProcesses(t *testing.T) {
 		t.Fatalf("lookup of a missing device: err=%v stderr=%q", err, errOut)
 	}
 
+	// The phone knows only a provider: it looks its clone up in that
+	// provider's directory, checks the certificate and dials the clone.
+	out, errOut, err = runC2C(bin, nil, "device", "connect", "--data", filepath.Join(root, "phone-device"),
+		"--provider", p2Addrs[0], "--user", user, "--name", "phone",
+		"--key", filepath.Join(root, "user", "devices", "phone.key"))
+	if err != nil || !strings.Contains(out, "certificate of "+user+"/phone verified") || !strings.Contains(out, "-> clone "+cloneIDs[0]+": connected") {
+		t.Fatalf("device connect --provider: %v\n%s\n%s", err, out, errOut)
+	}
+	// The laptop's key is not the phone's: the certificate says so.
+	_, errOut, err = runC2C(bin, nil, "device", "connect", "--data", filepath.Join(root, "wrong-device"),
+		"--provider", p2Addrs[0], "--user", user, "--name", "phone",
+		"--key", filepath.Join(root, "user", "devices", "laptop.key"))
+	if err == nil || !strings.Contains(errOut, "not this one") {
+		t.Fatalf("device connect --provider with another device's key: err=%v stderr=%q", err, errOut)
+	}
+
 	t.Logf("lookups done after %v", time.Since(start).Round(time.Millisecond))
 	// kill -9 a clone, restart it on the same data dir: same ID, record still there.
 	clones[1].kill(t)

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// lookUpClone finds this device's clone through a provider's directory
+// (the C2C paper's "user lookup"): it fetches the owner certificate of
+// (user, name), checks it names this device's key and is valid now, asks
+// the provider for the clone's addresses, and returns the clone's /p2p
+// multiaddr. The lookup uses a short-lived client host with the device
+// key; afterwards the device talks only to its clone.
+func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceConfig) (string, error) {
+	if cfg.User == "" || cfg.Name == "" || cfg.Key == "" {
+		return "", errors.New("need --user, --name and --key")
+	}
+	pa, err := ma.NewMultiaddr(provider)
+	if err != nil {
+		return "", fmt.Errorf("--provider: %w", err)
+	}
+	prov, err := peer.AddrInfoFromP2pAddr(pa)
+	if err != nil {
+		return "", fmt.Errorf("--provider must end in /p2p/<provider ID>: %w", err)
+	}
+	user, err := peer.Decode(cfg.User)
+	if err != nil {
+		return "", fmt.Errorf("--user: %w", err)
+	}
+	key, err := keystore.ReadPrivKey(cfg.Key)
+	if err != nil {
+		return "", fmt.Errorf("device key: %w", err)
+	}
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.NoListenAddrs)
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := h.Connect(ctx, *prov); err != nil {
+		return "", fmt.Errorf("reach provider %s: %w", prov.ID, err)
+	}
+	cert, err := dht.FetchCert(ctx, h, prov.ID, user, cfg.Name, time.Now)
+	if err != nil {
+		return "", fmt.Errorf("look up %s/%s: %w", user, cfg.Name, err)
+	}
+	if cert.DeviceKey != h.ID() {
+		return "", fmt.Errorf("the directory's certificate for %s/%s authorizes device key %s, not this one (%s): enroll this device again",
+			user, cfg.Name, cert.DeviceKey, h.ID())
+	}
+	if err := cert.Verify(time.Now()); err != nil {
+		return "", fmt.Errorf("owner certificate of %s/%s: %w", user, cfg.Name, err)
+	}
+	ai, err := dht.ResolveVia(ctx, h, prov.ID, cert.Clone)
+	if err != nil {
+		return "", err
+	}
+	addr := fmt.Sprintf("%s/p2p/%s", ai.Addrs[0], ai.ID)
+	fmt.Fprintf(g.stdout, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
+		prov.ID, user, cfg.Name, cert.Clone, ai.Addrs[0])
+	return addr, nil
+}
