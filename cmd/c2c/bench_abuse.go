@@ -34,7 +34,7 @@ type abuseParams struct {
 	AttackS       float64  `json:"attack_timeout_s"`
 
 	slowHold, ready, honest, attack time.Duration
-	keep                            bool
+	keep, strict                    bool
 	logLevel                        string
 }
 
@@ -128,9 +128,9 @@ exactly one JSON object:
 rss_growth_bytes is peak minus before. An attack that drives the target
 past --max-rss is stopped there (rss_capped), to spare the machine.
 
-Exit status 0 when the bench ran, whatever the verdicts; 1 when it could
-not (bad flags, no data dir, an attack's network did not come up: that
-row says why).
+Exit status 0 when the bench ran, whatever the verdicts (with --check: 2
+when a verdict failed); 1 when it could not (bad flags, no data dir, an
+attack's network did not come up: that row says why).
 
 ` + envHelp,
 		Args: cobra.NoArgs,
@@ -169,6 +169,7 @@ row says why).
 	f.StringVar(&p.logLevel, "child-log-level", "info", "--log-level of the network's processes (their logs/<process>.log)")
 	f.BoolVar(&p.keep, "keep", false, "keep the data dir even when every verdict holds")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object on stdout (the table goes to stderr)")
+	f.BoolVar(&p.strict, "check", false, "exit with status 2 when a verdict fails (for CI)")
 	return cmd
 }
 
@@ -286,6 +287,9 @@ func runAbuseBench(cmd *cobra.Command, g *globals, p abuseParams, asJSON bool) e
 	}
 	if !ran {
 		return fmt.Errorf("bench abuse: not every attack could run (see the table)")
+	}
+	if p.strict && !allOK {
+		return fmt.Errorf("%w: bench abuse: a verdict failed (see the table)", errVerdict)
 	}
 	return nil
 }

@@ -41,12 +41,19 @@ flag's name in upper case with dashes as underscores: --data is C2C_DATA,
 --bootstrap is C2C_BOOTSTRAP, --log-level is C2C_LOG_LEVEL. A flag given on
 the command line wins over the environment.`
 
+// errVerdict makes a bench run with --check exit with status 2.
+var errVerdict = errors.New("verdict failed")
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		if errors.Is(err, errAlarm) {
 			return 3 // c2c doc watch --until alarm
+		}
+		if errors.Is(err, errVerdict) {
+			fmt.Fprintf(stderr, "c2c: %v\n", err)
+			return 2 // c2c bench ... --check
 		}
 		if !errors.Is(err, errSilent) {
 			fmt.Fprintf(stderr, "c2c: %v\n", err)
