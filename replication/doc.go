@@ -1,4 +1,4 @@
-// Package replication is the pure core of the mirror (DESIGN 6): the clone
+// Package replication is the pure core of the mirror: the clone
 // keeps a replica of its phone by replaying the phone's input events through
 // the same deterministic apps, instead of copying every changed byte.
 //

@@ -1,4 +1,4 @@
-// Package mirrorservice is the clone side of the mirror (DESIGN 6): the
+// Package mirrorservice is the clone side of the mirror: the
 // replay server. It serves /c2c/mirror/1.0.0 to the one device that the
 // clone's owner certificate authorizes, keeps a replication.Mirror for it,
 // relays network inputs to it (Relay: accepted and kept while the phone is

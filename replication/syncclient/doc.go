@@ -1,4 +1,4 @@
-// Package syncclient is the device side of the mirror (DESIGN 6): the sync
+// Package syncclient is the device side of the mirror: the sync
 // client. It runs a replication.Device over the device's apps, closes a
 // signed batch every t_syn_int and sends it to its clone on
 // /c2c/mirror/1.0.0, consumes the network inputs the clone relays, and
