@@ -11,6 +11,7 @@ import (
 
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
 	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
@@ -33,7 +34,7 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) 
 		}
 		opts = append(opts, mirrorservice.WithObserver(met))
 	}
-	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(), opts...)
+	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(boxostore.New(n.Datastore())), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
@@ -148,7 +149,7 @@ func loadMirror(ctx context.Context, dir string) (mirrorJSON, bool, error) {
 		return v, true, json.Unmarshal(b, &v)
 	}
 	defer ds.Close()
-	snap, err := mirrorservice.Load(ctx, ds, builtin.Registry(), dev)
+	snap, err := mirrorservice.Load(ctx, ds, builtin.Registry(boxostore.New(ds)), dev)
 	if err != nil {
 		return mirrorJSON{}, false, err
 	}
