@@ -13,6 +13,7 @@ import (
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
+	"github.com/clone2clone/c2c/replication/deliver"
 	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -26,18 +27,27 @@ const mirrorStatusFile = "mirror.json"
 // startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) on a
 // clone, on the node's datastore, and keeps mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
-	opts := []mirrorservice.Option{mirrorservice.WithLogger(g.log)}
+	blobs := boxostore.New(n.Datastore())
+	dl, err := deliver.New(n.Host(), n.Datastore(), n.OwnerCert(), blobs, n.Directory(), deliver.WithLogger(g.log))
+	if err != nil {
+		return nil, fmt.Errorf("mirror delivery: %w", err)
+	}
+	observers := []mirrorservice.Observer{dl}
 	if reg := n.Registerer(); reg != nil {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
+			_ = dl.Close()
 			return nil, fmt.Errorf("mirror metrics: %w", err)
 		}
-		opts = append(opts, mirrorservice.WithObserver(met))
+		observers = append(observers, met)
 	}
-	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(boxostore.New(n.Datastore())), opts...)
+	opts := []mirrorservice.Option{mirrorservice.WithLogger(g.log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
+	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
 	if err != nil {
+		_ = dl.Close()
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
+	dl.Start(srv)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -56,7 +66,7 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) 
 			}
 		}
 	}()
-	return func() error { cancel(); <-done; return srv.Close() }, nil
+	return func() error { cancel(); <-done; _ = dl.Close(); return srv.Close() }, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.
