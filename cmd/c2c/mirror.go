@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,16 +25,35 @@ import (
 // every second, for c2c mirror show while the clone holds its datastore.
 const mirrorStatusFile = "mirror.json"
 
-// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) on a
-// clone, on the node's datastore, and keeps mirror.json fresh.
+// cloneMirror is a clone's mirror: the replay server and the delivery
+// service of its outbox and inbox.
+type cloneMirror struct {
+	srv  *mirrorservice.Server
+	dl   *deliver.Service
+	stop func() error
+}
+
+// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) and
+// clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) on a clone, on the
+// node's datastore, and keeps mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
+	m, err := openCloneMirror(ctx, g.log, n, dataDir, true)
+	if err != nil {
+		return nil, err
+	}
+	return m.stop, nil
+}
+
+// openCloneMirror is startMirror, with more observers of the mirror (the
+// demo's), and the mirror's metrics only if metrics (one mirror a registry).
+func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, metrics bool, extra ...mirrorservice.Observer) (*cloneMirror, error) {
 	blobs := boxostore.New(n.Datastore())
-	dl, err := deliver.New(n.Host(), n.Datastore(), n.OwnerCert(), blobs, n.Directory(), deliver.WithLogger(g.log))
+	dl, err := deliver.New(n.Host(), n.Datastore(), n.OwnerCert(), blobs, n.Directory(), deliver.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("mirror delivery: %w", err)
 	}
-	observers := []mirrorservice.Observer{dl}
-	if reg := n.Registerer(); reg != nil {
+	observers := append([]mirrorservice.Observer{dl}, extra...)
+	if reg := n.Registerer(); reg != nil && metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
 			_ = dl.Close()
@@ -41,7 +61,7 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) 
 		}
 		observers = append(observers, met)
 	}
-	opts := []mirrorservice.Option{mirrorservice.WithLogger(g.log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
+	opts := []mirrorservice.Option{mirrorservice.WithLogger(log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
 	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
 	if err != nil {
 		_ = dl.Close()
@@ -66,7 +86,8 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) 
 			}
 		}
 	}()
-	return func() error { cancel(); <-done; _ = dl.Close(); return srv.Close() }, nil
+	stop := func() error { cancel(); <-done; _ = dl.Close(); return srv.Close() }
+	return &cloneMirror{srv: srv, dl: dl, stop: stop}, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.
