@@ -139,7 +139,8 @@ func TestDemoFindsEveryRecord(t *testing.T) {
 		t.Fatalf("demo not quiet: stdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 	if !strings.Contains(out, "records found") || !strings.Contains(out, "6/6") ||
-		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") {
+		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") ||
+		!strings.Contains(out, "SHA-256 matches") || !strings.Contains(out, "hashes match again") || !strings.Contains(out, "t_syn_int + t_max = 350ms") {
 		t.Fatalf("demo output:\n%s", out)
 	}
 }

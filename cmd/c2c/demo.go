@@ -28,6 +28,7 @@ type demoFlags struct {
 	clones    int
 	timeout   time.Duration
 	docs      bool
+	mirror    bool
 	duration  time.Duration
 }
 
@@ -41,6 +42,17 @@ process, with real nodes (TCP and QUIC, pebble datastores): every clone is
 enrolled (two devices per user), joins through the providers and publishes
 its owner certificate; then each record is looked up from another clone.
 It prints how many records were found and the lookup latency p50/p99.
+
+Then (unless --mirror=false) the mirror part: two phones, user 0's and
+user 1's, each run the sync client against its clone's mirror (t_syn_int
+250 ms, t_max 100 ms). Phone A writes files (the mirror replays them; an
+identical file is stored once), then sends one to phone B with a single
+outbox input: clone A delivers it to clone B over
+/c2c/mirror/deliver/1.0.0, which relays it into phone B's inbox as a
+network input. Then one byte of a file in phone A's mirror is corrupted
+behind the core; it prints the batch that detected it and how many bytes
+the resync moved against the full state's, and last the lag every replay
+measured against its bound t_syn_int + t_max.
 
 Then (unless --docs=false) it starts a sequencer and the clones' document
 services: clone 0 creates a document and invites every other clone through
@@ -75,6 +87,7 @@ summary, and the alarms it reports, go to stdout either way.
 	cmd.Flags().IntVar(&f.providers, "providers", 3, "number of providers")
 	cmd.Flags().IntVar(&f.clones, "clones", 16, "number of clones")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	cmd.Flags().BoolVar(&f.mirror, "mirror", true, "also run the mirror part (two phones: files, send through outbox and inbox, a repaired divergence, the lag)")
 	cmd.Flags().BoolVar(&f.docs, "docs", true, "also run the CloneDoc part (sequencer, concurrent edits, forking sequencer)")
 	cmd.Flags().DurationVar(&f.duration, "duration", 4*time.Second, "how long the clones edit the shared document")
 	return cmd
@@ -146,6 +159,7 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 	}
 
 	clones := make([]demoClone, f.clones)
+	devKeys := make([]string, f.clones)
 	users := map[int]crypto.PrivKey{}
 	for i := range clones {
 		u := i / 2
@@ -160,7 +174,8 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		}
 		device := []string{"phone", "laptop"}[i%2]
 		dir := filepath.Join(base, fmt.Sprintf("clone-%d", i))
-		cert, _, err := enroll(users[u], keyPath, device, "", dir, time.Now(), 24*time.Hour)
+		devKeys[i] = filepath.Join(base, "users", fmt.Sprintf("user-%d-devices", u), device+".key")
+		cert, _, err := enroll(users[u], keyPath, device, devKeys[i], dir, time.Now(), 24*time.Hour)
 		if err != nil {
 			return err
 		}
@@ -210,6 +225,14 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 	fmt.Fprintf(w, "  %-28s %v\n", "lookup latency p99", percentile(latencies, 0.99))
 	if found != len(clones) {
 		return fmt.Errorf("only %d of %d records found", found, len(clones))
+	}
+	if f.mirror {
+		if f.clones < 3 {
+			return errors.New("the mirror demo needs at least 3 clones (or --mirror=false)")
+		}
+		if err := runMirrorDemo(ctx, nodeLog, w, start, base, clones, devKeys); err != nil {
+			return err
+		}
 	}
 	if !f.docs {
 		return nil

@@ -48,7 +48,8 @@ spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 	}
 	cmd.AddCommand(newDeviceConnectCmd(g), newDeviceShowCmd(g), newDeviceTypeCmd(g), newDeviceApplyCmd(g),
 		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
-		newDeviceMirrorCmd(g), newDeviceNotesCmd(g))
+		newDeviceMirrorCmd(g), newDeviceNotesCmd(g),
+		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g))
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
 	"github.com/clone2clone/c2c/replication/notes"
 	"github.com/clone2clone/c2c/replication/syncclient"
@@ -69,7 +70,7 @@ func openMirror(cmd *cobra.Command, g *globals, f *mirrorFlags) (*mirrorSession,
 		s.close()
 		return nil, err
 	}
-	c, err := syncclient.New(cmd.Context(), s.h, s.clone, ds, builtin.Registry(), syncclient.Config{User: user, Device: cfg.Name,
+	c, err := syncclient.New(cmd.Context(), s.h, s.clone, ds, builtin.Registry(boxostore.New(ds)), syncclient.Config{User: user, Device: cfg.Name,
 		Apps: builtin.Apps, SyncInterval: f.syncInterval, MaxDelay: f.maxDelay}, syncclient.WithLogger(g.log))
 	if err != nil {
 		_ = ds.Close()

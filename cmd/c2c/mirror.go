@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
+	"github.com/clone2clone/c2c/replication/deliver"
 	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -22,21 +25,49 @@ import (
 // every second, for c2c mirror show while the clone holds its datastore.
 const mirrorStatusFile = "mirror.json"
 
-// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) on a
-// clone, on the node's datastore, and keeps mirror.json fresh.
+// cloneMirror is a clone's mirror: the replay server and the delivery
+// service of its outbox and inbox.
+type cloneMirror struct {
+	srv  *mirrorservice.Server
+	dl   *deliver.Service
+	stop func() error
+}
+
+// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) and
+// clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) on a clone, on the
+// node's datastore, and keeps mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
-	opts := []mirrorservice.Option{mirrorservice.WithLogger(g.log)}
-	if reg := n.Registerer(); reg != nil {
+	m, err := openCloneMirror(ctx, g.log, n, dataDir, true)
+	if err != nil {
+		return nil, err
+	}
+	return m.stop, nil
+}
+
+// openCloneMirror is startMirror, with more observers of the mirror (the
+// demo's), and the mirror's metrics only if metrics (one mirror a registry).
+func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, metrics bool, extra ...mirrorservice.Observer) (*cloneMirror, error) {
+	blobs := boxostore.New(n.Datastore())
+	dl, err := deliver.New(n.Host(), n.Datastore(), n.OwnerCert(), blobs, n.Directory(), deliver.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("mirror delivery: %w", err)
+	}
+	observers := append([]mirrorservice.Observer{dl}, extra...)
+	if reg := n.Registerer(); reg != nil && metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
+			_ = dl.Close()
 			return nil, fmt.Errorf("mirror metrics: %w", err)
 		}
-		opts = append(opts, mirrorservice.WithObserver(met))
+		observers = append(observers, met)
 	}
-	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(), opts...)
+	opts := []mirrorservice.Option{mirrorservice.WithLogger(log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
+	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
 	if err != nil {
+		_ = dl.Close()
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
+	dl.Start(srv)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -55,7 +86,8 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) 
 			}
 		}
 	}()
-	return func() error { cancel(); <-done; return srv.Close() }, nil
+	stop := func() error { cancel(); <-done; _ = dl.Close(); return srv.Close() }
+	return &cloneMirror{srv: srv, dl: dl, stop: stop}, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.
@@ -148,7 +180,7 @@ func loadMirror(ctx context.Context, dir string) (mirrorJSON, bool, error) {
 		return v, true, json.Unmarshal(b, &v)
 	}
 	defer ds.Close()
-	snap, err := mirrorservice.Load(ctx, ds, builtin.Registry(), dev)
+	snap, err := mirrorservice.Load(ctx, ds, builtin.Registry(boxostore.New(ds)), dev)
 	if err != nil {
 		return mirrorJSON{}, false, err
 	}

@@ -5,16 +5,27 @@ package builtin
 
 import (
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/files"
+	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/notes"
+	"github.com/clone2clone/c2c/replication/outbox"
 )
 
 // Apps are the names of the apps a new device's mirror epoch runs, sorted.
-var Apps = []string{notes.Name}
+var Apps = []string{files.Name, inbox.Name, notes.Name, outbox.Name}
 
-// Registry returns a registry holding every built-in app.
-func Registry() *replication.Registry {
+// Registry returns a registry holding every built-in app; the apps that
+// keep blobs (files, inbox, outbox) keep them in store: the node's
+// blockstore (the clone's pebble store, or the device's own).
+func Registry(store *boxostore.Store) *replication.Registry {
 	reg := replication.NewRegistry()
-	for _, f := range []func(*replication.Registry) error{notes.Register} {
+	for _, f := range []func(*replication.Registry) error{
+		notes.Register,
+		func(r *replication.Registry) error { return files.Register(r, store) },
+		func(r *replication.Registry) error { return inbox.Register(r, store) },
+		func(r *replication.Registry) error { return outbox.Register(r, store) },
+	} {
 		if err := f(reg); err != nil {
 			panic(err) // a built-in registered twice: a broken invariant
 		}

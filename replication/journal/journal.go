@@ -189,3 +189,14 @@ func (r *Reader) End() error {
 	}
 	return r.Err
 }
+
+// Rest returns the bytes not read yet (nil after an error).
+func (r *Reader) Rest() []byte {
+	if r.Err != nil {
+		return nil
+	}
+	return r.b
+}
+
+// Resume returns a Reader over b: fields after a part read by other means.
+func Resume(b []byte) *Reader { return &Reader{b: b} }

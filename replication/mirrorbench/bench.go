@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/notes"
 )
 
@@ -64,17 +66,17 @@ func newPair(seed uint64, syn, tmax time.Duration) (*pair, error) {
 	binary.BigEndian.PutUint64(seedBytes, seed)
 	key := ed25519.NewKeyFromSeed(seedBytes)
 	id, _ := replication.DeviceIDOf(key.Public().(ed25519.PublicKey))
-	reg := replication.NewRegistry()
-	if err := notes.Register(reg); err != nil {
-		return nil, err
-	}
 	p := replication.DefaultParams()
 	p.SyncInterval, p.MaxDelay = syn, tmax
-	ds, err := replication.NewAppSet(reg, notes.Name)
+	// Each side keeps its blobs in its own store, as phone and clone do.
+	ds, err := appSet()
 	if err != nil {
 		return nil, err
 	}
-	ms, _ := replication.NewAppSet(reg, notes.Name)
+	ms, err := appSet()
+	if err != nil {
+		return nil, err
+	}
 	d, err := replication.NewDevice(replication.DeviceConfig{Key: key, Epoch: 1, Apps: ds, Start: 0, Params: p})
 	if err != nil {
 		return nil, err
@@ -84,6 +86,18 @@ func newPair(seed uint64, syn, tmax time.Duration) (*pair, error) {
 		return nil, err
 	}
 	return &pair{d: d, m: m, rng: rand.New(rand.NewPCG(seed, 1)), tmaxMs: tmax.Milliseconds()}, nil
+}
+
+// appSet is the benchmark's apps (notes and inbox) on a store of their own.
+func appSet() (*replication.AppSet, error) {
+	reg := replication.NewRegistry()
+	if err := notes.Register(reg); err != nil {
+		return nil, err
+	}
+	if err := inbox.Register(reg, boxostore.NewMem()); err != nil {
+		return nil, err
+	}
+	return replication.NewAppSet(reg, notes.Name, inbox.Name)
 }
 
 // deliver sends what the device closed over a link delayed uniformly up to
@@ -145,29 +159,40 @@ func (p *pair) typeNote() (events, payload, copyBytes int, err error) {
 	return
 }
 
-// inbox receives 100 messages with 100 KB attachments as network inputs,
-// one every 2 s; it returns what copying each would have cost.
+// inbox receives 100 messages with 100 KB attachments in the inbox app,
+// as network inputs, one every 2 s; it returns what copying each message
+// (with its attachment) would have cost, and checks that the mirror holds
+// every message.
 func (p *pair) inbox() (copyBytes int, err error) {
 	now := replication.Time(0)
 	att := make([]byte, attachment)
 	for i := range messages {
 		att[0], att[1] = byte(i), byte(i>>8)
-		key := fmt.Sprintf("inbox/%03d", i)
-		in, err := p.m.Relay(notes.Name, notes.Put(key, att))
+		m := inbox.Message{ID: [32]byte{byte(i), byte(i >> 8)}, From: []byte("sender"), FromDevice: "phone",
+			To: []byte("me"), Sent: now, Text: fmt.Sprintf("message %d", i), Files: []inbox.Attachment{{Name: "photo.jpg", Data: att}}}
+		body := m.Marshal()
+		in, err := p.m.Relay(inbox.Name, body)
 		if err != nil {
 			return 0, err
 		}
 		if _, err := p.d.Network(now, in); err != nil {
 			return 0, err
 		}
-		copyBytes += len(key) + attachment
+		copyBytes += len(body)
 		if err := p.deliver(); err != nil {
 			return 0, err
 		}
 		now += 2000
 	}
 	p.d.Tick(now + replication.Time(time.Hour.Milliseconds()))
-	return copyBytes, p.deliver()
+	if err := p.deliver(); err != nil {
+		return 0, err
+	}
+	a, _ := p.m.Apps().App(inbox.Name)
+	if n := len(a.(*inbox.App).List()); n != messages {
+		return 0, fmt.Errorf("the mirror's inbox holds %d of %d messages", n, messages)
+	}
+	return copyBytes, nil
 }
 
 // Run measures everything.
@@ -211,7 +236,7 @@ func Run() (Result, error) {
 		"t_syn_int 1 s unless said; keystrokes 200 ms apart; virtual time, link delays uniform in [0, t_max]",
 		"bytes_per_event: batch and chunk bytes plus a 4-byte frame header each, per user input",
 		"bytes_vs_replication.note: sync bytes over copying the whole changed note after each batch",
-		"bytes_vs_replication.inbox: on the notes app (no inbox app yet): sync bytes over copying each 100 KB message",
+		"bytes_vs_replication.inbox: 100 messages with 100 KB attachments received by the inbox app as network inputs: sync bytes over copying each message",
 		"device_cpu_us_per_batch: wall time of the device core's calls (one goroutine) per batch, on this machine",
 	}
 	return res, nil

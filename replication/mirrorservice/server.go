@@ -221,3 +221,32 @@ func (s *Server) authorize(p peer.ID, h *syncwire.Hello) (syncwire.RefuseCode, e
 	}
 	return 0, nil
 }
+
+// Observers returns an Observer that tells each of obs in turn (nil ones skipped).
+func Observers(obs ...Observer) Observer { return observers(obs) }
+
+type observers []Observer
+
+func (os observers) Replayed(r replication.Replayed, bytes int) {
+	for _, o := range os {
+		if o != nil {
+			o.Replayed(r, bytes)
+		}
+	}
+}
+
+func (os observers) Notice(n replication.Notice) {
+	for _, o := range os {
+		if o != nil {
+			o.Notice(n)
+		}
+	}
+}
+
+func (os observers) Outputs(outs []replication.AppOutput) {
+	for _, o := range os {
+		if o != nil {
+			o.Outputs(outs)
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package deliver_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/deliver"
+	"github.com/clone2clone/c2c/replication/inbox"
+	"github.com/clone2clone/c2c/replication/outbox"
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// memDir is an in-memory directory.
+type memDir struct {
+	mu    sync.Mutex
+	certs map[string]*dht.OwnerCert
+	devs  map[peer.ID][]string
+	addrs map[peer.ID]peer.AddrInfo
+}
+
+func (d *memDir) Lookup(_ context.Context, u peer.ID, dev string) (*dht.OwnerCert, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.certs[string(u)+"/"+dev]; ok {
+		return c, nil
+	}
+	return nil, dht.ErrNotFound
+}
+
+func (d *memDir) Devices(_ context.Context, u peer.ID) (*dht.DeviceIndex, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return &dht.DeviceIndex{User: u, Devices: d.devs[u]}, nil
+}
+
+func (d *memDir) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addrs[p], nil
+}
+
+// fakeMirror holds an app set and records what is relayed to it.
+type fakeMirror struct {
+	mu      sync.Mutex
+	set     *replication.AppSet
+	relayed [][]byte
+}
+
+func (m *fakeMirror) Relay(_ context.Context, app string, p []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.relayed = append(m.relayed, append([]byte(nil), p...))
+	return nil
+}
+
+func (m *fakeMirror) View(_ context.Context, f func(*replication.AppSet)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f(m.set)
+	return nil
+}
+
+func (m *fakeMirror) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.relayed)
+}
+
+type clone struct {
+	user  crypto.PrivKey
+	uid   peer.ID
+	h     host.Host
+	cert  *dht.OwnerCert
+	ds    datastore.Batching
+	blobs *boxostore.Store
+	m     *fakeMirror
+}
+
+func newClone(t *testing.T, dir *memDir, device string) *clone {
+	c := &clone{ds: dssync.MutexWrap(datastore.NewMapDatastore())}
+	var err error
+	if c.user, _, err = crypto.GenerateEd25519Key(nil); err != nil {
+		t.Fatal(err)
+	}
+	c.uid, _ = peer.IDFromPrivateKey(c.user)
+	c.h, err = libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.h.Close() })
+	devKey, _, _ := crypto.GenerateEd25519Key(nil)
+	devID, _ := peer.IDFromPrivateKey(devKey)
+	_, hpke, _ := dht.GenerateHPKEKey()
+	c.cert, err = dht.SignOwnerCert(c.user, dht.OwnerCert{Device: device, DeviceKey: devID, Clone: c.h.ID(),
+		CloneHPKE: hpke, Seq: 1, EOL: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.blobs = boxostore.NewMem()
+	reg := replication.NewRegistry()
+	_ = outbox.Register(reg, c.blobs)
+	_ = inbox.Register(reg, c.blobs)
+	set, err := replication.NewAppSet(reg, outbox.Name, inbox.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.m = &fakeMirror{set: set}
+	dir.mu.Lock()
+	dir.certs[string(c.uid)+"/"+device] = c.cert
+	dir.devs[c.uid] = append(dir.devs[c.uid], device)
+	dir.addrs[c.h.ID()] = peer.AddrInfo{ID: c.h.ID(), Addrs: c.h.Addrs()}
+	dir.mu.Unlock()
+	return c
+}
+
+func newDir() *memDir {
+	return &memDir{certs: map[string]*dht.OwnerCert{}, devs: map[peer.ID][]string{}, addrs: map[peer.ID]peer.AddrInfo{}}
+}
+
+var fast = deliver.Params{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, StreamTimeout: 5 * time.Second, Parallel: 4}
+
+func (c *clone) service(t *testing.T, dir *memDir, ds datastore.Batching) *deliver.Service {
+	s, err := deliver.New(c.h, ds, c.cert, c.blobs, dir, deliver.WithParams(fast), deliver.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// send records a request in c's outbox, as a replay would.
+func (c *clone) send(t *testing.T, to *clone, text string, file []byte) [32]byte {
+	ref, err := c.blobs.Add(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := outbox.Request{To: []outbox.Recipient{{User: []byte(to.uid)}}, Text: text, Files: []inbox.Attached{{Name: "f.bin", Ref: ref}}}
+	a, _ := c.m.set.App(outbox.Name)
+	ev := replication.Event{Device: replication.DeviceID{1}, Epoch: 1, Seq: 5, Time: 77, Source: replication.User, App: outbox.Name, Payload: q.Marshal()}
+	if _, err := a.Apply(&ev); err != nil {
+		t.Fatal(err)
+	}
+	return outbox.ID(ev.Device, 1, 5)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+}
+
+// TestDeliveryRetriedAndDeduplicated: the recipient is not serving yet, so
+// the first attempts fail and are retried; once it serves, the message is
+// relayed into its mirror as an inbox input. A sender that lost its
+// records delivers again, and the recipient acknowledges a duplicate
+// without relaying it twice.
+func TestDeliveryRetriedAndDeduplicated(t *testing.T) {
+	dir := newDir()
+	alice, bob := newClone(t, dir, "phone"), newClone(t, dir, "phone")
+	file := bytes.Repeat([]byte("x"), 100<<10)
+	id := alice.send(t, bob, "hello bob", file)
+
+	as := alice.service(t, dir, alice.ds)
+	as.Start(alice.m)
+	waitFor(t, "a failed attempt", func() bool { return as.Stats().Attempts >= 2 })
+	bs := bob.service(t, dir, bob.ds)
+	bs.Start(bob.m)
+	waitFor(t, "the delivery", func() bool { return as.Stats().Sent == 1 && bob.m.count() == 1 })
+	if st := as.Stats(); st.Retries < 1 || st.Pending != 0 {
+		t.Fatalf("sender stats %+v", st)
+	}
+	m, err := inbox.UnmarshalMessage(bob.m.relayed[0])
+	if err != nil || m.ID != id || !bytes.Equal(m.From, []byte(alice.uid)) || m.Text != "hello bob" || !bytes.Equal(m.Files[0].Data, file) {
+		t.Fatalf("relayed %+v, %v", m, err)
+	}
+
+	as.Close()
+	again := alice.service(t, dir, dssync.MutexWrap(datastore.NewMapDatastore()))
+	again.Start(alice.m)
+	waitFor(t, "the second delivery", func() bool { return again.Stats().Sent == 1 })
+	if bob.m.count() != 1 || bs.Stats().Duplicates != 1 || bs.Stats().Received != 1 {
+		t.Fatalf("recipient relayed %d, stats %+v", bob.m.count(), bs.Stats())
+	}
+}
+
+// rawFrames writes frames on a fresh delivery stream from h to to and returns the answer.
+func rawFrames(t *testing.T, h host.Host, to *clone, frames ...[]byte) error {
+	h.Peerstore().AddAddrs(to.h.ID(), to.h.Addrs(), time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := h.NewStream(ctx, to.h.ID(), deliver.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(5 * time.Second))
+	for _, f := range frames {
+		if _, err := st.Write(f); err != nil {
+			break
+		}
+	}
+	_ = st.CloseWrite()
+	r := bufio.NewReader(st)
+	code, err := r.ReadByte()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := binary.ReadUvarint(r)
+	reason := make([]byte, n)
+	_, _ = io.ReadFull(r, reason)
+	return (&deliver.Refusal{Code: code, Reason: string(reason)}).Unwrap()
+}
+
+func frame(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+
+// TestRefusals: a forged sender, another user's certificate, a message for
+// someone else and oversized frames are each refused with their own error,
+// and nothing is relayed or persisted.
+func TestRefusals(t *testing.T) {
+	dir := newDir()
+	alice, bob, mallory := newClone(t, dir, "phone"), newClone(t, dir, "phone"), newClone(t, dir, "phone")
+	carol := newClone(t, dir, "phone")
+	bs := bob.service(t, dir, bob.ds)
+	bs.Start(bob.m)
+	msg := func(from, to peer.ID) []byte {
+		return (&inbox.Message{ID: [32]byte{9}, From: []byte(from), To: []byte(to), Text: "hi"}).Marshal()
+	}
+	aliceCert, _ := alice.cert.Marshal()
+	ctx := context.Background()
+	bobAddr := peer.AddrInfo{ID: bob.h.ID(), Addrs: bob.h.Addrs()}
+	cases := []struct {
+		name string
+		err  error
+		run  func() error
+	}{
+		{"forged sender", deliver.ErrForgedSender, func() error {
+			_, err := deliver.Deliver(ctx, mallory.h, mallory.cert, bobAddr, msg(alice.uid, bob.uid), 5*time.Second)
+			return err
+		}},
+		{"another user's certificate", deliver.ErrBadCert, func() error {
+			return rawFrames(t, mallory.h, bob, frame(aliceCert), frame(msg(alice.uid, bob.uid)))
+		}},
+		{"not the recipient", deliver.ErrNotRecipient, func() error {
+			_, err := deliver.Deliver(ctx, alice.h, alice.cert, bobAddr, msg(alice.uid, carol.uid), 5*time.Second)
+			return err
+		}},
+		{"oversized message", deliver.ErrTooLarge, func() error {
+			return rawFrames(t, alice.h, bob, frame(aliceCert), binary.AppendUvarint(nil, inbox.MaxMessageBytes+1))
+		}},
+		{"oversized certificate", deliver.ErrTooLarge, func() error {
+			return rawFrames(t, alice.h, bob, binary.AppendUvarint(nil, deliver.MaxCertBytes+1))
+		}},
+		{"garbage certificate", deliver.ErrBadCert, func() error {
+			return rawFrames(t, alice.h, bob, frame([]byte("not a cert")))
+		}},
+		{"garbage message", deliver.ErrMalformed, func() error {
+			return rawFrames(t, alice.h, bob, frame(aliceCert), frame([]byte("M")))
+		}},
+	}
+	all := []error{deliver.ErrForgedSender, deliver.ErrBadCert, deliver.ErrNotRecipient, deliver.ErrTooLarge, deliver.ErrMalformed}
+	for _, c := range cases {
+		err := c.run()
+		if !errors.Is(err, c.err) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.err)
+		}
+		for _, other := range all {
+			if other != c.err && errors.Is(err, other) {
+				t.Errorf("%s: %v is also %v", c.name, err, other)
+			}
+		}
+	}
+	res, _ := bob.ds.Query(ctx, query.Query{Prefix: deliver.Namespace})
+	kept, _ := res.Rest()
+	if bob.m.count() != 0 || len(kept) != 0 || bs.Stats().Refused != uint64(len(cases)) {
+		t.Fatalf("after refusals: %d relayed, %d records, stats %+v", bob.m.count(), len(kept), bs.Stats())
+	}
+}

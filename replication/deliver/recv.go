@@ -1,0 +1,93 @@
+package deliver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/replication/inbox"
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// handle is the recipient side of one delivery stream.
+func (s *Service) handle(st network.Stream) {
+	defer st.Close()
+	_ = st.SetDeadline(s.clock().Add(s.params.StreamTimeout))
+	dup, err := s.receive(s.ctx, st.Conn().RemotePeer(), bufio.NewReader(st))
+	code := statusOK
+	switch {
+	case err != nil:
+		code = codeOf(err)
+		s.count(func(st *Stats) { st.Refused++ })
+		s.log.Info("deliver: refused", "peer", st.Conn().RemotePeer(), "err", err)
+	case dup:
+		code = statusDuplicate
+		s.count(func(st *Stats) { st.Duplicates++ })
+	default:
+		s.count(func(st *Stats) { st.Received++ })
+	}
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	_ = writeAnswer(st, code, reason)
+}
+
+// receive authenticates and takes one message from remote: the
+// certificate first (bounded by MaxCertBytes), the message only after it
+// verified, nothing persisted before the checks pass.
+func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) (dup bool, err error) {
+	raw, err := readFrame(r, MaxCertBytes)
+	if err != nil {
+		return false, err
+	}
+	cert, err := dht.UnmarshalOwnerCert(raw)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrBadCert, err)
+	}
+	if err := cert.Verify(s.clock()); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrBadCert, err)
+	}
+	if cert.Clone != remote {
+		return false, fmt.Errorf("%w: it names clone %s, the stream is from %s", ErrBadCert, cert.Clone, remote)
+	}
+	body, err := readFrame(r, inbox.MaxMessageBytes)
+	if err != nil {
+		return false, err
+	}
+	m, err := inbox.UnmarshalMessage(body)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	switch {
+	case !bytes.Equal(m.From, []byte(cert.User)):
+		return false, fmt.Errorf("%w: certificate of %s", ErrForgedSender, cert.User)
+	case !bytes.Equal(m.To, []byte(s.cert.User)) || (m.ToDevice != "" && m.ToDevice != s.cert.Device):
+		return false, fmt.Errorf("%w: this clone serves %s/%s", ErrNotRecipient, s.cert.User, s.cert.Device)
+	}
+	key := datastore.NewKey(Namespace + "/seen/" + hex.EncodeToString(m.From) + "/" + hex.EncodeToString(m.ID[:]))
+	if ok, err := s.ds.Has(ctx, key); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	} else if ok {
+		return true, nil
+	}
+	mirror := s.mirrorOf()
+	if mirror == nil {
+		return false, fmt.Errorf("%w: mirror not started", ErrUnavailable)
+	}
+	if err := mirror.Relay(ctx, inbox.Name, body); err != nil {
+		return false, fmt.Errorf("%w: relay: %w", ErrUnavailable, err)
+	}
+	if err := s.ds.Put(ctx, key, nil); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err := s.ds.Sync(ctx, key); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return false, nil
+}
