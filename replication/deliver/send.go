@@ -152,6 +152,7 @@ func (s *Service) finish(jobs map[string]*job, r result) {
 func (s *Service) add(jobs map[string]*job, id [32]byte) {
 	var sent *outbox.Sent
 	if err := s.view(func(a *outbox.App) { sent, _ = a.Get(id) }); err != nil || sent == nil {
+		s.log.Warn("deliver: an outbox request the mirror replayed is not in its outbox", "request", hex.EncodeToString(id[:]), "err", err)
 		return
 	}
 	s.queue(jobs, sent)
@@ -161,6 +162,7 @@ func (s *Service) add(jobs map[string]*job, id [32]byte) {
 func (s *Service) scanAll(jobs map[string]*job) {
 	var all []*outbox.Sent
 	if err := s.view(func(a *outbox.App) { all = a.List() }); err != nil {
+		s.log.Debug("deliver: no outbox to scan yet", "err", err)
 		return
 	}
 	for _, sent := range all {
