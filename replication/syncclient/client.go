@@ -78,6 +78,11 @@ type Status struct {
 	LastNet   uint64
 	Frozen    bool
 	Connected bool
+	// Welcomed: a Welcome was heard in this process; Relayed is the last
+	// network input the clone had relayed then. Until the device consumed
+	// up to it, inputs it is owed are still on their way.
+	Welcomed bool
+	Relayed  uint64
 	// Replayed is the clone's last replay report; Match says whether its
 	// state hash equals the device's after that batch.
 	Replayed    syncwire.Replayed
@@ -246,10 +251,13 @@ func (c *Client) Wait(ctx context.Context, cond func(Status) bool) error {
 	}
 }
 
-// Synced is a Wait condition: nothing open or unacknowledged, and the
-// clone replayed the last batch with a matching state hash.
+// Synced is a Wait condition: the clone welcomed this device and every
+// network input it had relayed by then has arrived, nothing is open or
+// unacknowledged, and the clone replayed the last batch with a matching
+// state hash.
 func Synced(s Status) bool {
-	return !s.Open && s.Unacked == 0 && !s.Frozen && s.Replayed.Number == s.Number && s.Match
+	return s.Welcomed && s.LastNet >= s.Relayed &&
+		!s.Open && s.Unacked == 0 && !s.Frozen && s.Replayed.Number == s.Number && s.Match
 }
 
 func (c *Client) notify() {

@@ -172,6 +172,7 @@ func (c *Client) welcomed(x *conn, w *syncwire.Welcome, helloBytes int) error {
 	c.conn = x
 	c.status.BytesSent += uint64(helloBytes)
 	c.status.Acked = max(c.status.Acked, w.Taken)
+	c.status.Welcomed, c.status.Relayed = true, w.Relayed
 	c.st.ack(w.Taken)
 	c.replayed(syncwire.Replayed{Number: w.Replayed, StateHash: w.StateHash})
 	for _, p := range c.st.unacked {
