@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The mirror as a person runs it, with real processes: two users' phones
+// find their clones through a provider's directory, one stores files in its
+// mirrored files app and sends one to the other, whose inbox gets it (the
+// clone-to-clone delivery relays it as a network input).
+func TestMirrorCLIProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the c2c binary")
+	}
+	bin := c2cBinary(t)
+	root := t.TempDir()
+	const ready = 60 * time.Second
+	run := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := runC2C(bin, nil, args...)
+		if err != nil {
+			t.Fatalf("c2c %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+		}
+		return out
+	}
+	users := map[string]string{}
+	for _, u := range []string{"a", "b"} {
+		users[u] = field(run("keygen", "--data", filepath.Join(root, "user-"+u)), "user ID")
+	}
+	pDir := filepath.Join(root, "p")
+	p := startProc(t, bin, "provider", nil, "provider", "--data", pDir, "--listen", loopback)
+	waitFile(t, p, filepath.Join(pDir, readyFile), ready)
+	boot := strings.Fields(waitFile(t, p, filepath.Join(pDir, addrsFile), ready))[0]
+	for _, u := range []string{"a", "b"} {
+		dir := filepath.Join(root, "clone-"+u)
+		run("enroll", "--key", filepath.Join(root, "user-"+u, "user.key"), "--device", "phone", "--clone-data", dir)
+		c := startProc(t, bin, "clone-"+u, nil, "clone", "--data", dir, "--listen", loopback, "--bootstrap", boot)
+		waitFile(t, c, filepath.Join(dir, readyFile), ready)
+		run("device", "connect", "--data", filepath.Join(root, "phone-"+u), "--provider", boot, "--user", users[u],
+			"--name", "phone", "--key", filepath.Join(root, "user-"+u, "devices", "phone.key"))
+	}
+	phoneA, phoneB := filepath.Join(root, "phone-a"), filepath.Join(root, "phone-b")
+
+	photo := make([]byte, 300_000)
+	_, _ = rand.Read(photo)
+	local := filepath.Join(root, "photo.jpg")
+	if err := os.WriteFile(local, photo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	note := filepath.Join(root, "note.txt")
+	if err := os.WriteFile(note, []byte("hello mirror\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("device", "files", "--data", phoneA, "put", local)
+	run("device", "files", "--data", phoneA, "mkdir", "docs")
+	run("device", "files", "--data", phoneA, "put", note, "docs/note.txt")
+	run("device", "files", "--data", phoneA, "put", local, "copy.jpg")
+	run("device", "files", "--data", phoneA, "mv", "copy.jpg", "docs/copy.jpg")
+	ls := run("device", "files", "--data", phoneA, "ls")
+	cid := func(name string) string {
+		for _, l := range strings.Split(ls, "\n") {
+			if f := strings.Fields(l); len(f) == 4 && f[0] == name {
+				return f[3]
+			}
+		}
+		t.Fatalf("%s not in\n%s", name, ls)
+		return ""
+	}
+	if cid("photo.jpg") != cid("docs/copy.jpg") {
+		t.Fatalf("identical files have different CIDs:\n%s", ls)
+	}
+	if got := run("device", "files", "--data", phoneA, "cat", "docs/note.txt"); got != "hello mirror\n" {
+		t.Fatalf("cat: %q", got)
+	}
+	run("device", "files", "--data", phoneA, "rm", "docs/copy.jpg")
+	if ls := run("device", "files", "--data", phoneA, "ls"); strings.Contains(ls, "copy.jpg") {
+		t.Fatalf("rm left the file:\n%s", ls)
+	}
+	if m := run("device", "mirror", "--data", phoneA); !strings.Contains(m, "state hashes match: true") {
+		t.Fatalf("device mirror:\n%s", m)
+	}
+
+	run("device", "send", "--data", phoneA, "photo.jpg", "--to", users["b"]+"/phone")
+	saved := filepath.Join(root, "saved")
+	if err := os.Mkdir(saved, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(ready)
+	for {
+		inbox := run("device", "inbox", "--data", phoneB, "--save", saved)
+		if strings.Contains(inbox, "photo.jpg 300000 bytes") && strings.Contains(inbox, users["a"]+"/phone") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sent file is not in phone B's inbox after %v:\n%s", ready, inbox)
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval, not synchronization
+	}
+	got, err := os.ReadFile(filepath.Join(saved, "photo.jpg"))
+	if err != nil || !bytes.Equal(got, photo) {
+		t.Fatalf("the received file differs from the sent one (%d bytes, %v)", len(got), err)
+	}
+	if show := run("mirror", "show", "--data", filepath.Join(root, "clone-a")); !strings.Contains(show, `"batches_replayed"`) {
+		t.Fatalf("mirror show:\n%s", show)
+	}
+}
