@@ -136,7 +136,11 @@ func newDir() *memDir {
 	return &memDir{certs: map[string]*dht.OwnerCert{}, devs: map[peer.ID][]string{}, addrs: map[peer.ID]peer.AddrInfo{}}
 }
 
-var fast = deliver.Params{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, StreamTimeout: 5 * time.Second, Parallel: 4}
+var fast = func() deliver.Params {
+	p := deliver.DefaultParams()
+	p.RetryMin, p.RetryMax, p.StreamTimeout, p.Parallel = 10*time.Millisecond, 100*time.Millisecond, 5*time.Second, 4
+	return p
+}()
 
 func (c *clone) service(t *testing.T, dir *memDir, ds datastore.Batching) *deliver.Service {
 	s, err := deliver.New(c.h, ds, c.cert, c.blobs, dir, deliver.WithParams(fast), deliver.WithLogger(quiet))

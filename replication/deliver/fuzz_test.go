@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/ipfs/go-datastore"
@@ -27,7 +29,7 @@ func (m *nopMirror) View(_ context.Context, f func(*replication.AppSet)) error {
 	return nil
 }
 
-func fuzzCert(f *testing.F) (*dht.OwnerCert, []byte) {
+func fuzzCert(f testing.TB) (*dht.OwnerCert, []byte) {
 	user, _, _ := crypto.GenerateEd25519Key(bytes.NewReader(bytes.Repeat([]byte{1}, 64)))
 	dev, _, _ := crypto.GenerateEd25519Key(bytes.NewReader(bytes.Repeat([]byte{2}, 64)))
 	devID, _ := peer.IDFromPrivateKey(dev)
@@ -53,7 +55,9 @@ func FuzzReceive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		m := &nopMirror{}
 		s := &Service{cert: cert, ds: dssync.MutexWrap(datastore.NewMapDatastore()), clock: func() time.Time { return time.Unix(1e9, 0) },
-			mirror: m, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			mirror: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			peerRate:  guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e9}, 16),
+			userBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e12}, 16)}
 		_, err := s.receive(context.Background(), cert.Clone, bufio.NewReader(bytes.NewReader(p)))
 		if err != nil && m.n != 0 {
 			t.Fatal("relayed a refused message")
@@ -67,4 +71,36 @@ func FuzzReadAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		_, _ = readAnswer(bufio.NewReader(bytes.NewReader(p)))
 	})
+}
+
+// TestSenderQuotas: a sending clone past its stream rate, or a sending
+// user past its bytes, is refused before anything is relayed.
+func TestSenderQuotas(t *testing.T) {
+	cert, raw := fuzzCert(t)
+	frame := func(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+	now := time.Unix(1e9, 0)
+	m := &nopMirror{}
+	s := &Service{cert: cert, ds: dssync.MutexWrap(datastore.NewMapDatastore()), clock: func() time.Time { return now },
+		mirror: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		peerRate:  guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 2}, 16),
+		userBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e9}, 16)}
+	send := func(id byte) error {
+		msg := (&inbox.Message{ID: [32]byte{id}, From: []byte(cert.User), To: []byte(cert.User), Text: "x"}).Marshal()
+		_, err := s.receive(context.Background(), cert.Clone, bufio.NewReader(bytes.NewReader(append(frame(raw), frame(msg)...))))
+		return err
+	}
+	if err := send(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(3); !errors.Is(err, ErrRateLimited) || m.n != 2 {
+		t.Fatalf("third stream in the same instant: %v, %d relayed", err, m.n)
+	}
+	now = now.Add(time.Second)
+	s.userBytes = guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 10}, 16)
+	if err := send(4); !errors.Is(err, ErrRateLimited) || m.n != 2 {
+		t.Fatalf("a message over the user's bytes: %v, %d relayed", err, m.n)
+	}
 }

@@ -42,6 +42,9 @@ func (s *Service) handle(st network.Stream) {
 // certificate first (bounded by MaxCertBytes), the message only after it
 // verified, nothing persisted before the checks pass.
 func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) (dup bool, err error) {
+	if !s.peerRate.Allow(remote, s.clock()) {
+		return false, fmt.Errorf("%w: streams from %s", ErrRateLimited, remote)
+	}
 	raw, err := readFrame(r, MaxCertBytes)
 	if err != nil {
 		return false, err
@@ -59,6 +62,9 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 	body, err := readFrame(r, inbox.MaxMessageBytes)
 	if err != nil {
 		return false, err
+	}
+	if !s.userBytes.AllowN(cert.User, float64(len(body)), s.clock()) {
+		return false, fmt.Errorf("%w: bytes from user %s", ErrRateLimited, cert.User)
 	}
 	m, err := inbox.UnmarshalMessage(body)
 	if err != nil {

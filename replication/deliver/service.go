@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -37,16 +39,24 @@ type Params struct {
 	RetryMin, RetryMax time.Duration // backoff between attempts of one delivery
 	StreamTimeout      time.Duration // bounds one delivery stream, either side
 	Parallel           int           // deliveries in flight at once
+	// PeerRate bounds the delivery streams one sending clone may open,
+	// checked before anything is read; UserBytes the message bytes one
+	// sending user may deliver. Past them a delivery is refused as
+	// unavailable, and the sender retries later.
+	PeerRate, UserBytes guard.Rate
 }
 
 // DefaultParams returns retries from 1 s to 5 min, 30 s streams, 8 in flight.
 func DefaultParams() Params {
-	return Params{RetryMin: time.Second, RetryMax: 5 * time.Minute, StreamTimeout: 30 * time.Second, Parallel: 8}
+	return Params{RetryMin: time.Second, RetryMax: 5 * time.Minute, StreamTimeout: 30 * time.Second, Parallel: 8,
+		PeerRate:  guard.Rate{PerSecond: 2, Burst: 32},
+		UserBytes: guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20}}
 }
 
 // Validate reports a field out of range.
 func (p Params) Validate() error {
-	if p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.StreamTimeout <= 0 || p.Parallel < 1 {
+	if p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.StreamTimeout <= 0 || p.Parallel < 1 ||
+		p.PeerRate.Burst < 1 || p.UserBytes.Burst < inbox.MaxMessageBytes {
 		return fmt.Errorf("deliver: invalid params %+v", p)
 	}
 	return nil
@@ -94,6 +104,9 @@ type Service struct {
 	mu    sync.Mutex
 	stats Stats
 
+	peerRate  *guard.Limiter[peer.ID]
+	userBytes *guard.Limiter[peer.ID]
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -114,6 +127,8 @@ func New(h host.Host, ds datastore.Batching, cert *dht.OwnerCert, blobs *boxosto
 	if cert == nil || cert.Clone != h.ID() {
 		return nil, fmt.Errorf("%w: the owner certificate does not name this clone", ErrBadCert)
 	}
+	s.peerRate = guard.NewLimiter[peer.ID](s.params.PeerRate, 4096)
+	s.userBytes = guard.NewLimiter[peer.ID](s.params.UserBytes, 4096)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(Protocol, s.handle)
 	return s, nil

@@ -39,6 +39,9 @@ var (
 	ErrUnavailable = errors.New("deliver: recipient unavailable")
 	// ErrClosed: the service stopped.
 	ErrClosed = errors.New("deliver: closed")
+	// ErrRateLimited: the sending clone, or its user, is over its quota of
+	// messages or bytes; the sender retries later (answered as unavailable).
+	ErrRateLimited = errors.New("deliver: sender over its quota")
 )
 
 // Status codes of a recipient's answer.
