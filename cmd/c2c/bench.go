@@ -3,7 +3,8 @@ package main
 import "github.com/spf13/cobra"
 
 // newBenchCmd is the parent of the benches; each bench is a subcommand
-// (abuse runs real c2c processes, mirror the mirror's core).
+// (abuse runs real c2c processes, mirror the mirror's core, scan the
+// mirror's scanner).
 func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -19,9 +20,11 @@ the control socket, the device CLI).
   mirror  the mirror's core in virtual time: sync bytes per event against
           copying each changed item, replay rate, lag at t_syn_int 1 s, 10 s
           and 60 s
+  scan    the mirror's scanner on a 200 MB folder: hash-only, 10k body
+          signatures, rescan through the verdict cache, against clamscan
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g))
 	return cmd
 }

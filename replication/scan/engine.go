@@ -44,9 +44,9 @@ func (e *Engine) DB() *DB { return e.db }
 
 // ScanBlob returns the cached verdict for the blob with SHA-256 sum under
 // the engine's database version, or scans it (opening it only then) and
-// caches the verdict. The caller vouches for sum: the mirror's store keeps
-// each blob's SHA-256 beside its CID.
-func (e *Engine) ScanBlob(sum [32]byte, size int64, open func() (io.Reader, error)) (v Verdict, cached bool, err error) {
+// caches the verdict; it closes what open returned. The caller vouches
+// for sum: the mirror's store keeps each blob's SHA-256 beside its CID.
+func (e *Engine) ScanBlob(sum [32]byte, size int64, open func() (io.ReadCloser, error)) (v Verdict, cached bool, err error) {
 	if e.cache != nil {
 		if v, ok := e.cache.Get(sum, e.db.version); ok {
 			return v, true, nil
@@ -57,6 +57,7 @@ func (e *Engine) ScanBlob(sum [32]byte, size int64, open func() (io.Reader, erro
 		return Verdict{}, false, err
 	}
 	v, err = e.Scan(r, size)
+	r.Close()
 	if err != nil {
 		return Verdict{}, false, err
 	}

@@ -153,7 +153,7 @@ func TestCacheAndScanBlob(t *testing.T) {
 	eicar := scan.EICAR()
 	sum := sha256.Sum256(eicar)
 	opens := 0
-	open := func() (io.Reader, error) { opens++; return bytes.NewReader(eicar), nil }
+	open := func() (io.ReadCloser, error) { opens++; return io.NopCloser(bytes.NewReader(eicar)), nil }
 	for i := range 3 {
 		v, cached, err := e1.ScanBlob(sum, int64(len(eicar)), open)
 		if err != nil || !v.Infected || cached != (i > 0) {
@@ -175,7 +175,7 @@ func TestCacheAndScanBlob(t *testing.T) {
 				var s [32]byte
 				s[0], s[1] = byte(g), byte(i)
 				data := []byte(fmt.Sprint(g, i))
-				if _, _, err := e1.ScanBlob(s, int64(len(data)), func() (io.Reader, error) { return bytes.NewReader(data), nil }); err != nil {
+				if _, _, err := e1.ScanBlob(s, int64(len(data)), func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }); err != nil {
 					t.Error(err)
 				}
 			}
