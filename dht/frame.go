@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/clone2clone/c2c/internal/bounded"
+	"github.com/clone2clone/c2c/internal/wirebytes"
 )
 
 // Wire messages of the replica protocols. Every stream message is a frame:
@@ -61,17 +62,17 @@ func encodePair(key string, value []byte) ([]byte, error) {
 	if len(value) > MaxRecordSize {
 		return nil, fmt.Errorf("%w: value of %d bytes", ErrTooLarge, len(value))
 	}
-	var w writer
-	w.str(key)
-	w.bytes(value)
-	return w.buf, nil
+	var w wirebytes.Writer
+	w.String16(key)
+	w.Bytes16(value)
+	return w.Buf(), nil
 }
 
 func decodePair(b []byte) (key string, value []byte, err error) {
-	r := reader{buf: b}
-	k := r.bytes("key")
-	value = r.bytes("value")
-	if err := r.end(); err != nil {
+	r := newReader(b)
+	k := field(r)
+	value = field(r)
+	if err := r.End(); err != nil {
 		return "", nil, err
 	}
 	if len(k) > MaxKeySize || len(value) > MaxRecordSize {
@@ -85,28 +86,22 @@ func encodeSummary(ks keyedSummary) ([]byte, error) {
 	if len(ks.Key) > MaxKeySize {
 		return nil, fmt.Errorf("%w: key of %d bytes", ErrTooLarge, len(ks.Key))
 	}
-	var w writer
-	w.str(ks.Key)
-	w.u64(ks.Seq)
-	w.u64(uint64(ks.EOL))
-	w.buf = append(w.buf, ks.Digest[:]...)
-	return w.buf, nil
+	var w wirebytes.Writer
+	w.String16(ks.Key)
+	w.U64(ks.Seq)
+	w.U64(uint64(ks.EOL))
+	w.Raw(ks.Digest[:])
+	return w.Buf(), nil
 }
 
 func decodeSummary(b []byte) (keyedSummary, error) {
 	var ks keyedSummary
-	r := reader{buf: b}
-	ks.Key = string(r.bytes("key"))
-	ks.Seq = r.u64("seq")
-	ks.EOL = int64(r.u64("eol"))
-	if r.err == nil && len(r.buf) < len(ks.Digest) {
-		r.fail("digest")
-	}
-	if r.err == nil {
-		copy(ks.Digest[:], r.buf)
-		r.buf = r.buf[len(ks.Digest):]
-	}
-	if err := r.end(); err != nil {
+	r := newReader(b)
+	ks.Key = string(field(r))
+	ks.Seq = r.U64()
+	ks.EOL = int64(r.U64())
+	copy(ks.Digest[:], r.Fixed(len(ks.Digest)))
+	if err := r.End(); err != nil {
 		return ks, err
 	}
 	if len(ks.Key) > MaxKeySize {
