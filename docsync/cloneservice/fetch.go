@@ -43,7 +43,10 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			}
 			seq := d.r.Log().Seq()
 			switch {
-			case seq < to && target == d.seqPeer:
+			case seq < to && target == d.seqPeer && !fromMember:
+				// Once: with no member connected, the member fetch goes
+				// to the sequencer again, and its answer ends here (it
+				// used to ask again, once per round trip, forever).
 				s.fetch(d, seq+1, to, true)
 			case len(es) == netproto.MaxHistoryBatch && seq >= to:
 				s.fetch(d, to+1, to+netproto.MaxHistoryBatch, target != d.seqPeer)
