@@ -384,26 +384,13 @@ func (s *Service) WaitCommitted(ctx context.Context, doc docsync.DocID) error {
 	})
 }
 
-// composeBatch composes a batch of sequential ops into one, so the replica
-// composes its buffer (which spans the whole document) once per call, not
-// once per keystroke. It returns the composition of the first n ops that
-// chain from a text of length base, and why op n+1 does not, if it does not.
+// composeBatch composes a batch of sequential ops into one
+// (ot.ComposeChain), so the replica composes its buffer (which spans the
+// whole document) once per call, not once per keystroke.
 func composeBatch(ops []ot.Op, base int) (ot.Op, int, error) {
-	var acc ot.Op
-	for i, op := range ops {
-		if op.BaseLen != base {
-			return acc, i, fmt.Errorf("%w: op spans %d code points, the text has %d", docsync.ErrBadOp, op.BaseLen, base)
-		}
-		if i == 0 {
-			acc = op
-		} else {
-			c, err := ot.Compose(acc, op)
-			if err != nil {
-				return acc, i, fmt.Errorf("%w: %w", docsync.ErrBadOp, err)
-			}
-			acc = c
-		}
-		base = op.TargetLen
+	acc, n, err := ot.ComposeChain(base, ops...)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", docsync.ErrBadOp, err)
 	}
-	return acc, len(ops), nil
+	return acc, n, err
 }
