@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -22,6 +23,8 @@ func TestEncodingBytes(t *testing.T) {
 	h := &Hello{User: user, Device: "phone", State: jupiter.Hello{Epoch: 7, Version: 300, Buffered: true,
 		Inflight: &jupiter.Edit{Counter: 3, Base: 42, Op: op}}}
 	h.Doc[0], h.Doc[31] = 1, 2
+	var author docsync.MemberID
+	author[0], author[31] = 0xaa, 0xbb
 	for _, c := range []struct {
 		m    *Message
 		want string
@@ -32,7 +35,9 @@ func TestEncodingBytes(t *testing.T) {
 		{&Message{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Op: op}}, "0301020300090104050e68c3a90705"},
 		{&Message{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Snapshot: &snap}}, "030102030108736e617020e29c93"},
 		{&Message{Kind: KindBundle, Bundle: &jupiter.Bundle{Epoch: 1, From: 2, To: 3, Snapshot: &snap, Unapplied: true}}, "030102030208736e617020e29c93"},
-		{&Message{Kind: KindOp, Op: &op}, "040104050e68c3a90705"},
+		// 2.0.0: the seq (a uvarint) and the author (32 bytes) before the op.
+		{&Message{Kind: KindOp, Op: &op, Seq: 300, Author: author}, "04ac02aa000000000000000000000000000000000000000000000000000000000000bb0104050e68c3a90705"},
+		{&Message{Kind: KindOp, Op: &op}, "040000000000000000000000000000000000000000000000000000000000000000000104050e68c3a90705"},
 		{&Message{Kind: KindAck, Ack: 200}, "05c801"},
 		{&Message{Kind: KindRefuse, Code: RefuseUnknownDoc, Reason: "no doc"}, "0604066e6f20646f63"},
 	} {

@@ -59,12 +59,14 @@ type Hello struct {
 type Message struct {
 	Kind   Kind
 	Hello  *Hello
-	Edit   *jupiter.Edit   // KindEdit
-	Bundle *jupiter.Bundle // KindBundle
-	Op     *ot.Op          // KindOp
-	Ack    uint64          // KindAck
-	Code   RefuseCode      // KindRefuse
-	Reason string          // KindRefuse
+	Edit   *jupiter.Edit    // KindEdit
+	Bundle *jupiter.Bundle  // KindBundle
+	Op     *ot.Op           // KindOp
+	Seq    uint64           // KindOp: the committed entry the op came from (0: not committed yet)
+	Author docsync.MemberID // KindOp: that entry's author (zero with Seq 0)
+	Ack    uint64           // KindAck
+	Code   RefuseCode       // KindRefuse
+	Reason string           // KindRefuse
 }
 
 // Limits bound decoding.
@@ -114,6 +116,8 @@ func Encode(m *Message) ([]byte, error) {
 			w.Marshal(bd.Op)
 		}
 	case KindOp:
+		w.Uvarint(m.Seq)
+		w.Raw(m.Author[:])
 		w.Append(m.Op.AppendBinary)
 	case KindAck:
 		w.Uvarint(m.Ack)
@@ -178,6 +182,8 @@ func Decode(b []byte) (*Message, error) {
 		}
 		m.Bundle = bd
 	case KindOp:
+		m.Seq = r.Uvarint()
+		copy(m.Author[:], r.Fixed(len(m.Author)))
 		op := new(ot.Op)
 		r.UnmarshalRest(op)
 		m.Op = op

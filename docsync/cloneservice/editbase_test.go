@@ -26,7 +26,7 @@ func TestEditBaseAndWaitCommitted(t *testing.T) {
 		if err := a.Svc.WaitCommitted(ctx, d.ID); err != nil {
 			t.Fatalf("nothing pending: %v", err)
 		}
-		if err := a.Svc.Edit(ctx, d.ID, patch(t, 0, 0, 0, "hello world")); err != nil {
+		if err := a.Svc.Edit(ctx, d.ID, netsim.Patch(t, 0, 0, 0, "hello world")); err != nil {
 			t.Fatal(err)
 		}
 		var seen cloneservice.Version
@@ -64,7 +64,7 @@ func TestEditBaseAndWaitCommitted(t *testing.T) {
 			t.Fatalf("unknown doc: %v", err)
 		}
 		seq.StopService()
-		if err := a.Svc.Edit(ctx, d.ID, patch(t, 11, 11, 0, "!")); err != nil {
+		if err := a.Svc.Edit(ctx, d.ID, netsim.Patch(t, 11, 11, 0, "!")); err != nil {
 			t.Fatal(err)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -73,15 +73,6 @@ func TestEditBaseAndWaitCommitted(t *testing.T) {
 			t.Fatalf("with the sequencer down: %v", err)
 		}
 	})
-}
-
-func patch(t *testing.T, n, pos, del int, ins string) ot.Op {
-	t.Helper()
-	op, err := ot.FromPatch(n, pos, del, ins)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return op
 }
 
 // world starts a sequencer and clones on a simulated network (10 ms one
