@@ -1,7 +1,6 @@
 package dht
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +9,11 @@ import (
 	"github.com/clone2clone/c2c/internal/wirebytes"
 )
 
-// Wire messages of the replica protocols. Every stream message is a frame:
-// a 4-byte big-endian length and that many bytes, capped by the reader.
-// The codecs are pure and fuzzed (FuzzWire).
+// Wire messages of the replica protocols. Every stream message is a frame
+// (internal/bounded: a uvarint length and that many bytes, capped by the
+// reader), the format of every stream protocol here since 2.0.0 (1.0.0
+// had a 4-byte big-endian length). The codecs are pure and fuzzed
+// (FuzzWire).
 
 const (
 	// MaxKeySize caps a directory key on the wire.
@@ -26,32 +27,23 @@ func writeFrame(w io.Writer, b []byte) error {
 	if len(b) > maxFrame {
 		return fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, len(b))
 	}
-	buf := make([]byte, 4+len(b))
-	binary.BigEndian.PutUint32(buf, uint32(len(b)))
-	copy(buf[4:], b)
-	_, err := w.Write(buf)
+	_, err := bounded.WriteFrame(w, b)
 	return err
 }
 
 // readFrame reads one frame of at most max bytes. A short read is
 // ErrMalformed; a clean EOF before the header is io.EOF.
-func readFrame(r io.Reader, max int) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: truncated frame header", ErrMalformed)
-		}
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > uint32(max) {
-		return nil, fmt.Errorf("%w: frame of %d bytes, max %d", ErrTooLarge, n, max)
-	}
-	b, err := bounded.ReadFull(r, int(n))
-	if err != nil {
+func readFrame(r bounded.Reader, max int) ([]byte, error) {
+	b, _, err := bounded.ReadFrame(r, max)
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(err, bounded.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, bounded.ErrShort), errors.Is(err, bounded.ErrBadLength):
 		return nil, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
 	}
-	return b, nil
+	return nil, err // io.EOF before a frame, or the stream's own error
 }
 
 // encodePair encodes a (key, value) record as sent by gossip, sync and get.
