@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clone2clone/c2c/internal/wirebytes"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -70,21 +71,21 @@ func (c *OwnerCert) signedBytes() ([]byte, error) {
 	if err := c.checkFields(); err != nil {
 		return nil, err
 	}
-	var w writer
-	w.str(certDomain)
-	w.bytes([]byte(c.User))
-	w.bytes([]byte(c.Signer))
-	w.str(c.Device)
-	w.bytes([]byte(c.DeviceKey))
-	w.bytes([]byte(c.Clone))
-	w.bytes(c.CloneHPKE)
-	w.u16(uint16(len(c.Addrs)))
+	var w wirebytes.Writer
+	w.String16(certDomain)
+	w.Bytes16([]byte(c.User))
+	w.Bytes16([]byte(c.Signer))
+	w.String16(c.Device)
+	w.Bytes16([]byte(c.DeviceKey))
+	w.Bytes16([]byte(c.Clone))
+	w.Bytes16(c.CloneHPKE)
+	w.U16(uint16(len(c.Addrs)))
 	for _, a := range c.Addrs {
-		w.bytes(a.Bytes())
+		w.Bytes16(a.Bytes())
 	}
-	w.u64(c.Seq)
-	w.u64(uint64(c.EOL.UnixNano()))
-	return w.buf, nil
+	w.U64(c.Seq)
+	w.U64(uint64(c.EOL.UnixNano()))
+	return w.Buf(), nil
 }
 
 func (c *OwnerCert) checkFields() error {
@@ -132,13 +133,12 @@ func (c *OwnerCert) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var w writer
-	w.buf = body
-	w.bytes(c.Sig)
-	if len(w.buf) > MaxRecordSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(w.buf))
+	w := wirebytes.NewWriter(body)
+	w.Bytes16(c.Sig)
+	if len(w.Buf()) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(w.Buf()))
 	}
-	return w.buf, nil
+	return w.Buf(), nil
 }
 
 // UnmarshalOwnerCert decodes and checks the form of a certificate (not its
@@ -147,23 +147,23 @@ func UnmarshalOwnerCert(b []byte) (*OwnerCert, error) {
 	if len(b) > MaxRecordSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
 	}
-	r := reader{buf: b}
-	r.expect(certDomain)
+	r := newReader(b)
+	expect(r, certDomain)
 	c := &OwnerCert{
-		User:      peer.ID(r.bytes("user")),
-		Signer:    peer.ID(r.bytes("signer")),
-		Device:    string(r.bytes("device")),
-		DeviceKey: peer.ID(r.bytes("device key")),
-		Clone:     peer.ID(r.bytes("clone")),
-		CloneHPKE: r.bytes("hpke key"),
+		User:      peer.ID(field(r)),
+		Signer:    peer.ID(field(r)),
+		Device:    string(field(r)),
+		DeviceKey: peer.ID(field(r)),
+		Clone:     peer.ID(field(r)),
+		CloneHPKE: field(r),
 	}
-	n := int(r.u16("addr count"))
-	if r.err == nil && n > MaxAddrs {
+	n := int(r.U16())
+	if r.Err() == nil && n > MaxAddrs {
 		return nil, fmt.Errorf("%w: %d addrs, max %d", ErrMalformed, n, MaxAddrs)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		raw := r.bytes("addr")
-		if r.err != nil {
+	for i := 0; i < n && r.Err() == nil; i++ {
+		raw := field(r)
+		if r.Err() != nil {
 			break
 		}
 		a, err := ma.NewMultiaddrBytes(raw)
@@ -175,10 +175,10 @@ func UnmarshalOwnerCert(b []byte) (*OwnerCert, error) {
 		}
 		c.Addrs = append(c.Addrs, a)
 	}
-	c.Seq = r.u64("seq")
-	c.EOL = time.Unix(0, int64(r.u64("eol"))).UTC()
-	c.Sig = r.bytes("sig")
-	if err := r.end(); err != nil {
+	c.Seq = r.U64()
+	c.EOL = time.Unix(0, int64(r.U64())).UTC()
+	c.Sig = field(r)
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	if err := c.checkFields(); err != nil {

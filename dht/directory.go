@@ -23,8 +23,8 @@ import (
 
 // Protocol IDs and the gossip topic of the directory.
 const (
-	GetProtocol  protocol.ID = "/c2c/dir/get/1.0.0"
-	SyncProtocol protocol.ID = "/c2c/dir/sync/1.0.0"
+	GetProtocol  protocol.ID = "/c2c/dir/get/2.0.0"
+	SyncProtocol protocol.ID = "/c2c/dir/sync/2.0.0"
 	Topic                    = "/c2c/dir/records/1.0.0"
 )
 

@@ -1,17 +1,19 @@
 package dht
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/clone2clone/c2c/internal/bounded"
+	"github.com/clone2clone/c2c/internal/wirebytes"
 )
 
-// Wire messages of the replica protocols. Every stream message is a frame:
-// a 4-byte big-endian length and that many bytes, capped by the reader.
-// The codecs are pure and fuzzed (FuzzWire).
+// Wire messages of the replica protocols. Every stream message is a frame
+// (internal/bounded: a uvarint length and that many bytes, capped by the
+// reader), the format of every stream protocol here since 2.0.0 (1.0.0
+// had a 4-byte big-endian length). The codecs are pure and fuzzed
+// (FuzzWire).
 
 const (
 	// MaxKeySize caps a directory key on the wire.
@@ -25,32 +27,23 @@ func writeFrame(w io.Writer, b []byte) error {
 	if len(b) > maxFrame {
 		return fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, len(b))
 	}
-	buf := make([]byte, 4+len(b))
-	binary.BigEndian.PutUint32(buf, uint32(len(b)))
-	copy(buf[4:], b)
-	_, err := w.Write(buf)
+	_, err := bounded.WriteFrame(w, b)
 	return err
 }
 
 // readFrame reads one frame of at most max bytes. A short read is
 // ErrMalformed; a clean EOF before the header is io.EOF.
-func readFrame(r io.Reader, max int) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: truncated frame header", ErrMalformed)
-		}
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > uint32(max) {
-		return nil, fmt.Errorf("%w: frame of %d bytes, max %d", ErrTooLarge, n, max)
-	}
-	b, err := bounded.ReadFull(r, int(n))
-	if err != nil {
+func readFrame(r bounded.Reader, max int) ([]byte, error) {
+	b, _, err := bounded.ReadFrame(r, max)
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(err, bounded.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, bounded.ErrShort), errors.Is(err, bounded.ErrBadLength):
 		return nil, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
 	}
-	return b, nil
+	return nil, err // io.EOF before a frame, or the stream's own error
 }
 
 // encodePair encodes a (key, value) record as sent by gossip, sync and get.
@@ -61,17 +54,17 @@ func encodePair(key string, value []byte) ([]byte, error) {
 	if len(value) > MaxRecordSize {
 		return nil, fmt.Errorf("%w: value of %d bytes", ErrTooLarge, len(value))
 	}
-	var w writer
-	w.str(key)
-	w.bytes(value)
-	return w.buf, nil
+	var w wirebytes.Writer
+	w.String16(key)
+	w.Bytes16(value)
+	return w.Buf(), nil
 }
 
 func decodePair(b []byte) (key string, value []byte, err error) {
-	r := reader{buf: b}
-	k := r.bytes("key")
-	value = r.bytes("value")
-	if err := r.end(); err != nil {
+	r := newReader(b)
+	k := field(r)
+	value = field(r)
+	if err := r.End(); err != nil {
 		return "", nil, err
 	}
 	if len(k) > MaxKeySize || len(value) > MaxRecordSize {
@@ -85,28 +78,22 @@ func encodeSummary(ks keyedSummary) ([]byte, error) {
 	if len(ks.Key) > MaxKeySize {
 		return nil, fmt.Errorf("%w: key of %d bytes", ErrTooLarge, len(ks.Key))
 	}
-	var w writer
-	w.str(ks.Key)
-	w.u64(ks.Seq)
-	w.u64(uint64(ks.EOL))
-	w.buf = append(w.buf, ks.Digest[:]...)
-	return w.buf, nil
+	var w wirebytes.Writer
+	w.String16(ks.Key)
+	w.U64(ks.Seq)
+	w.U64(uint64(ks.EOL))
+	w.Raw(ks.Digest[:])
+	return w.Buf(), nil
 }
 
 func decodeSummary(b []byte) (keyedSummary, error) {
 	var ks keyedSummary
-	r := reader{buf: b}
-	ks.Key = string(r.bytes("key"))
-	ks.Seq = r.u64("seq")
-	ks.EOL = int64(r.u64("eol"))
-	if r.err == nil && len(r.buf) < len(ks.Digest) {
-		r.fail("digest")
-	}
-	if r.err == nil {
-		copy(ks.Digest[:], r.buf)
-		r.buf = r.buf[len(ks.Digest):]
-	}
-	if err := r.end(); err != nil {
+	r := newReader(b)
+	ks.Key = string(field(r))
+	ks.Seq = r.U64()
+	ks.EOL = int64(r.U64())
+	copy(ks.Digest[:], r.Fixed(len(ks.Digest)))
+	if err := r.End(); err != nil {
 		return ks, err
 	}
 	if len(ks.Key) > MaxKeySize {

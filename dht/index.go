@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/clone2clone/c2c/internal/wirebytes"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -82,17 +83,17 @@ func (d *DeviceIndex) signedBytes() ([]byte, error) {
 	if err := d.checkFields(); err != nil {
 		return nil, err
 	}
-	var w writer
-	w.str(indexDomain)
-	w.bytes([]byte(d.User))
-	w.bytes([]byte(d.Signer))
-	w.u16(uint16(len(d.Devices)))
+	var w wirebytes.Writer
+	w.String16(indexDomain)
+	w.Bytes16([]byte(d.User))
+	w.Bytes16([]byte(d.Signer))
+	w.U16(uint16(len(d.Devices)))
 	for _, name := range d.Devices {
-		w.str(name)
+		w.String16(name)
 	}
-	w.u64(d.Seq)
-	w.u64(uint64(d.EOL.UnixNano()))
-	return w.buf, nil
+	w.U64(d.Seq)
+	w.U64(uint64(d.EOL.UnixNano()))
+	return w.Buf(), nil
 }
 
 // Marshal returns the canonical wire bytes (the DHT value).
@@ -101,12 +102,12 @@ func (d *DeviceIndex) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := writer{buf: body}
-	w.bytes(d.Sig)
-	if len(w.buf) > MaxRecordSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(w.buf))
+	w := wirebytes.NewWriter(body)
+	w.Bytes16(d.Sig)
+	if len(w.Buf()) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(w.Buf()))
 	}
-	return w.buf, nil
+	return w.Buf(), nil
 }
 
 // UnmarshalDeviceIndex decodes and checks the form of an index (not its
@@ -115,23 +116,23 @@ func UnmarshalDeviceIndex(b []byte) (*DeviceIndex, error) {
 	if len(b) > MaxRecordSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
 	}
-	r := reader{buf: b}
-	r.expect(indexDomain)
+	r := newReader(b)
+	expect(r, indexDomain)
 	d := &DeviceIndex{
-		User:   peer.ID(r.bytes("user")),
-		Signer: peer.ID(r.bytes("signer")),
+		User:   peer.ID(field(r)),
+		Signer: peer.ID(field(r)),
 	}
-	n := int(r.u16("device count"))
-	if r.err == nil && n > MaxDevices {
+	n := int(r.U16())
+	if r.Err() == nil && n > MaxDevices {
 		return nil, fmt.Errorf("%w: %d devices, max %d", ErrMalformed, n, MaxDevices)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		d.Devices = append(d.Devices, string(r.bytes("device")))
+	for i := 0; i < n && r.Err() == nil; i++ {
+		d.Devices = append(d.Devices, string(field(r)))
 	}
-	d.Seq = r.u64("seq")
-	d.EOL = time.Unix(0, int64(r.u64("eol"))).UTC()
-	d.Sig = r.bytes("sig")
-	if err := r.end(); err != nil {
+	d.Seq = r.U64()
+	d.EOL = time.Unix(0, int64(r.U64())).UTC()
+	d.Sig = field(r)
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	if err := d.checkFields(); err != nil {

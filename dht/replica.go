@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clone2clone/c2c/internal/bounded"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -225,7 +226,7 @@ func (d *Directory) syncFrom(ctx context.Context, p peer.ID) (int, error) {
 // readSummaries reads anti-entropy summaries up to the empty terminator
 // frame, refusing more than max entries and keeping only those whose key
 // passes keep.
-func readSummaries(r io.Reader, max int, keep func(key string) bool) (map[string]summary, error) {
+func readSummaries(r bounded.Reader, max int, keep func(key string) bool) (map[string]summary, error) {
 	theirs := make(map[string]summary)
 	n := 0
 	for {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/internal/guard"
+	"github.com/clone2clone/c2c/internal/wirebytes"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -47,12 +48,12 @@ func (d *Directory) handleResolve(s network.Stream) {
 	} else if ai, err := d.Resolve(d.ctx, id); err == nil {
 		addrs = ai.Addrs
 	}
-	var w writer
-	w.u16(uint16(min(len(addrs), MaxAddrs)))
+	var w wirebytes.Writer
+	w.U16(uint16(min(len(addrs), MaxAddrs)))
 	for _, a := range addrs[:min(len(addrs), MaxAddrs)] {
-		w.bytes(a.Bytes())
+		w.Bytes16(a.Bytes())
 	}
-	if err := writeFrame(s, w.buf); err != nil {
+	if err := writeFrame(s, w.Buf()); err != nil {
 		_ = s.Reset()
 	}
 }
@@ -95,15 +96,15 @@ func ResolveVia(ctx context.Context, h host.Host, p, id peer.ID) (peer.AddrInfo,
 const maxResolveReply = 2 + MaxAddrs*(2+256)
 
 func decodeAddrs(b []byte) ([]ma.Multiaddr, error) {
-	r := reader{buf: b}
-	n := r.u16("address count")
-	if r.err == nil && n > MaxAddrs {
+	r := newReader(b)
+	n := r.U16()
+	if r.Err() == nil && n > MaxAddrs {
 		return nil, fmt.Errorf("%w: %d addresses", ErrTooLarge, n)
 	}
 	var out []ma.Multiaddr
 	for range n {
-		ab := r.bytes("address")
-		if r.err != nil {
+		ab := field(r)
+		if r.Err() != nil {
 			break
 		}
 		a, err := ma.NewMultiaddrBytes(ab)
@@ -112,7 +113,7 @@ func decodeAddrs(b []byte) ([]ma.Multiaddr, error) {
 		}
 		out = append(out, a)
 	}
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return nil, err
 	}
 	return out, nil

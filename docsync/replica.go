@@ -126,6 +126,26 @@ func (r *Replica) InFlight() *Envelope {
 	return r.inflight.env
 }
 
+// OwnTarget returns the author counter this clone's work so far reaches
+// once all of it is sent: that of the envelope in flight (or the last one
+// sent), plus one for the buffered edits and one per queued membership
+// change. That work is committed when Log().Counter(ID()) reaches it;
+// Busy says whether any is still pending at all (a dropped edit never
+// reaches its counter).
+func (r *Replica) OwnTarget() uint64 {
+	n := r.counter + uint64(len(r.intents))
+	if r.buffer != nil {
+		n++
+	}
+	return n
+}
+
+// Busy reports whether this clone has an envelope in flight, buffered
+// edits or queued membership changes.
+func (r *Replica) Busy() bool {
+	return r.inflight != nil || r.buffer != nil || len(r.intents) > 0
+}
+
 // LocalLen returns the length of Text() in code points.
 func (r *Replica) LocalLen() int { return r.local.Len() }
 

@@ -11,12 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clone2clone/c2c/device/server"
-	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/device/devicetest"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/internal/keystore"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // deviceWorld is a loopback network with a document shared by clones a
@@ -34,32 +32,15 @@ func newDeviceWorld(t *testing.T) *deviceWorld {
 	seq := n.AddSequencer()
 	a, b := n.AddClone(), n.AddClone()
 	d := n.NewDoc(seq, a, b)
-	userKey, err := dht.GenerateUserKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, _ := peer.IDFromPrivateKey(userKey)
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "devices", "phone.key")
 	devKey := netsim.NewKey(t)
 	if err := keystore.WritePrivKey(keyFile, devKey); err != nil {
 		t.Fatal(err)
 	}
-	devID, _ := peer.IDFromPrivateKey(devKey)
-	dirCert, err := n.Dir.Lookup(context.Background(), a.User, a.Device)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := dht.SignOwnerCert(userKey, dht.OwnerCert{Device: "phone", DeviceKey: devID, Clone: a.H.ID(),
-		CloneHPKE: dirCert.CloneHPKE, Seq: 1, EOL: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(a.H, a.Svc, cert, server.WithLogger(n.Log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	dev := devicetest.Enroll(t, n, a, "phone", devKey)
+	dev.Serve(t, n)
+	user := dev.User
 	return &deviceWorld{n: n, doc: d, a: a, b: b, dataDir: filepath.Join(dir, "device"),
 		args: []string{"--clone", fmt.Sprintf("%s/p2p/%s", a.H.Addrs()[0], a.H.ID()), "--user", user.String(),
 			"--name", "phone", "--key", keyFile}}
@@ -118,7 +99,7 @@ func TestDeviceCLI(t *testing.T) {
 		t.Fatalf("clones have %q", txt)
 	}
 	stats := w.c2c(t, "device", "stats")
-	if !strings.Contains(stats, "/c2c/device/1.0.0") || !strings.Contains(stats, "runs: 6") {
+	if !strings.Contains(stats, "/c2c/device/2.0.0") || !strings.Contains(stats, "runs: 6") {
 		t.Fatalf("stats:\n%s", stats)
 	}
 	t.Logf("c2c device stats:\n%s", stats)

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/device/client"
-	"github.com/clone2clone/c2c/device/server"
-	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/device/devicetest"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/ot"
@@ -124,27 +123,9 @@ func TestKill9DeliversExactlyOnce(t *testing.T) {
 	a, b := n.AddClone(), n.AddClone()
 	d := n.NewDoc(seq, a, b)
 
-	userKey, err := dht.GenerateUserKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, _ := peer.IDFromPrivateKey(userKey)
-	devKey := netsim.NewKey(t)
-	devID, _ := peer.IDFromPrivateKey(devKey)
-	dirCert, err := n.Dir.Lookup(context.Background(), a.User, a.Device)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := dht.SignOwnerCert(userKey, dht.OwnerCert{Device: "phone", DeviceKey: devID, Clone: a.H.ID(),
-		CloneHPKE: dirCert.CloneHPKE, Seq: 1, EOL: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(a.H, a.Svc, cert, server.WithLogger(n.Log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	dev := devicetest.Enroll(t, n, a, "phone", nil)
+	dev.Serve(t, n)
+	user, devKey := dev.User, dev.Key
 
 	dir := t.TempDir()
 	kb, _ := crypto.MarshalPrivateKey(devKey)

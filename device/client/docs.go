@@ -19,6 +19,11 @@ type Update struct {
 	Op      ot.Op  // applies to the text before it
 	Version uint64 // clone version after it
 	Bundle  bool   // the catch-up bundle of a (re)connect
+	// Seq and Author name the committed entry the change came from; both
+	// are zero for a bundle (it composes many) and for an edit made on the
+	// clone itself and not committed yet.
+	Seq    uint64
+	Author docsync.MemberID
 }
 
 // Stats count one document's link traffic.
@@ -111,34 +116,53 @@ func (d *Doc) Version() uint64 {
 
 // Edit applies op (based on Text()) at once; it is persisted and sent.
 func (d *Doc) Edit(op ot.Op) error {
-	return d.EditFunc(func(int) ([]ot.Op, error) { return []ot.Op{op}, nil })
+	return d.EditBase(func(Base) ([]ot.Op, error) { return []ot.Op{op}, nil })
 }
 
 // EditFunc applies the ops build returns for the current length of Text
 // in code points (each op based on the text after the previous one).
 func (d *Doc) EditFunc(build func(length int) ([]ot.Op, error)) error {
+	return d.EditBase(func(b Base) ([]ot.Op, error) { return build(b.Len) })
+}
+
+// Base is the text an edit is built against.
+type Base struct {
+	Len     int    // the text's length in code points
+	Version uint64 // the last clone version applied (Version)
+	jc      *jupiter.Client
+}
+
+// Text returns the text the edit is built against (read under the Doc's
+// lock, which build holds: build must not call the Doc's methods).
+func (b Base) Text() string { return b.jc.Text() }
+
+// EditBase applies the ops build returns for the current text (each op
+// based on the text after the previous one). They are composed into one
+// edit, persisted and sent as one op: the clone and every member see the
+// call's ops together or not at all. If an op does not follow the one
+// before, the ops before it are applied (and sent) and the error says
+// which failed.
+func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return ErrClosed
 	}
-	ops, err := build(d.jc.Len())
+	ops, err := build(Base{Len: d.jc.Len(), Version: d.jc.Version(), jc: d.jc})
 	if err != nil {
 		return err
 	}
-	// The ops applied before a bad one stay applied: they are persisted and
-	// sent like any edit, and the bad op's error is returned after.
+	op, n, opErr := ot.ComposeChain(d.jc.Len(), ops...)
+	if opErr != nil {
+		opErr = fmt.Errorf("edit %d of %d: %w", n+1, len(ops), opErr)
+	}
 	var send *jupiter.Edit
-	var opErr error
-	for i, op := range ops {
+	if n > 0 {
 		e, err := d.jc.Local(op)
 		if err != nil {
-			opErr = fmt.Errorf("edit %d of %d: %w", i+1, len(ops), err)
-			break
+			return fmt.Errorf("edit 1 of %d: %w", len(ops), err)
 		}
-		if e != nil {
-			send = e
-		}
+		send = e
 	}
 	if err := d.c.saveState(d.id, d.jc); err != nil {
 		return err
@@ -277,7 +301,7 @@ func (d *Doc) applyLocked(m *link.Message) error {
 		if err != nil {
 			return err
 		}
-		d.emitLocked(Update{Op: op, Version: d.jc.Version()})
+		d.emitLocked(Update{Op: op, Version: d.jc.Version(), Seq: m.Seq, Author: m.Author})
 	case link.KindAck:
 		d.stats.Acks++
 		next, err := d.jc.Ack(m.Ack)

@@ -6,12 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clone2clone/c2c/device/client"
-	"github.com/clone2clone/c2c/device/server"
-	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/device/devicetest"
 	"github.com/clone2clone/c2c/docsync/netsim"
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // BenchmarkCatchUp10k: a device is offline while 10,000 edits land, each
@@ -30,33 +26,9 @@ func catchUp(b *testing.B, offlineEdit bool) {
 	seq := n.AddSequencer()
 	a, other := n.AddClone(), n.AddClone()
 	d := n.NewDoc(seq, a, other)
-	userKey, _ := dht.GenerateUserKey()
-	user, _ := peer.IDFromPrivateKey(userKey)
-	devKey := netsim.NewKey(b)
-	devID, _ := peer.IDFromPrivateKey(devKey)
-	dirCert, err := n.Dir.Lookup(context.Background(), a.User, a.Device)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := dht.SignOwnerCert(userKey, dht.OwnerCert{Device: "phone", DeviceKey: devID, Clone: a.H.ID(),
-		CloneHPKE: dirCert.CloneHPKE, Seq: 1, EOL: time.Now().Add(time.Hour)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := server.New(a.H, a.Svc, cert, server.WithLogger(n.Log))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	h, err := libp2p.New(libp2p.Identity(devKey), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	c, err := client.New(h, a.Info(), user, "phone", client.WithLogger(n.Log))
-	if err != nil {
-		b.Fatal(err)
-	}
+	dev := devicetest.Enroll(b, n, a, "phone", nil)
+	dev.Serve(b, n)
+	c := dev.Start(b, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	doc, err := c.Open(ctx, d.ID)

@@ -15,11 +15,15 @@ type Edit struct {
 }
 
 // Entry is one op of the server history: Device is empty for a remote
-// update, else the device whose edit (Counter) it is.
+// update, else the device whose edit (Counter) it is. A remote update
+// names the committed entry it came from (Seq and Author; zero for an
+// edit made on the clone and not committed yet).
 type Entry struct {
 	Op      ot.Op
 	Device  string
 	Counter uint64
+	Seq     uint64
+	Author  [32]byte
 }
 
 // Params bound the server's memory.
@@ -80,11 +84,14 @@ func (s *Server) Entries(from, to uint64) ([]Entry, error) {
 
 // Remote records an op applied to the clone's text by anyone else (a remote
 // update, a reverted edit).
-func (s *Server) Remote(op ot.Op) error {
+func (s *Server) Remote(op ot.Op) error { return s.RemoteFrom(op, 0, [32]byte{}) }
+
+// RemoteFrom is Remote for the op of the committed entry seq by author.
+func (s *Server) RemoteFrom(op ot.Op, seq uint64, author [32]byte) error {
 	if err := s.text.Apply(op); err != nil {
 		return fmt.Errorf("%w: %w", ErrOp, err)
 	}
-	s.append(Entry{Op: op})
+	s.append(Entry{Op: op, Seq: seq, Author: author})
 	return nil
 }
 

@@ -1,11 +1,11 @@
 package jupiter
 
 import (
-	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/internal/wirebytes"
 )
 
 // State encoding (version 1), integers as unsigned varints, byte strings
@@ -22,12 +22,12 @@ const MaxStateBytes = 256 << 20
 // MarshalBinary encodes the client's whole state, so that a device can
 // persist it and resume after a crash with its unsent edits.
 func (c *Client) MarshalBinary() ([]byte, error) {
-	b := []byte{stateVersion}
-	b = binary.AppendUvarint(b, c.epoch)
-	b = binary.AppendUvarint(b, c.version)
-	b = binary.AppendUvarint(b, c.counter)
-	b = appendBytes(b, []byte(c.text.String()))
-	b = appendBytes(b, []byte(c.base.String()))
+	w := wirebytes.NewWriter([]byte{stateVersion})
+	w.Uvarint(c.epoch)
+	w.Uvarint(c.version)
+	w.Uvarint(c.counter)
+	w.String(c.text.String())
+	w.String(c.base.String())
 	var flags uint64
 	if c.inflight != nil {
 		flags |= 1
@@ -35,35 +35,29 @@ func (c *Client) MarshalBinary() ([]byte, error) {
 	if c.buffer != nil {
 		flags |= 2
 	}
-	b = binary.AppendUvarint(b, flags)
-	var err error
+	w.Uvarint(flags)
 	if c.inflight != nil {
-		b = binary.AppendUvarint(b, c.inflight.Counter)
-		b = binary.AppendUvarint(b, c.inflight.Base)
-		if b, err = appendOp(b, c.inflight.Op); err != nil {
-			return nil, err
-		}
+		AppendEdit(w, c.inflight)
 	}
 	if c.buffer != nil {
-		if b, err = appendOp(b, *c.buffer); err != nil {
-			return nil, err
-		}
+		w.Marshal(*c.buffer)
 	}
-	return b, nil
+	return w.Result()
 }
 
-func appendBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+// AppendEdit writes an edit as its counter, its base (uvarints) and its op
+// (length-prefixed), the layout of both the state and the device link.
+func AppendEdit(w *wirebytes.Writer, e *Edit) {
+	w.Uvarint(e.Counter)
+	w.Uvarint(e.Base)
+	w.Marshal(e.Op)
 }
 
-// AppendOp appends a length-prefixed op encoding.
-func appendOp(b []byte, op ot.Op) ([]byte, error) {
-	enc, err := op.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return appendBytes(b, enc), nil
+// ReadEdit reads what AppendEdit writes.
+func ReadEdit(r *wirebytes.Reader) *Edit {
+	e := &Edit{Counter: r.Uvarint(), Base: r.Uvarint()}
+	r.Unmarshal(&e.Op)
+	return e
 }
 
 // UnmarshalClient decodes a state written by MarshalBinary.
@@ -71,36 +65,33 @@ func UnmarshalClient(b []byte) (*Client, error) {
 	if len(b) > MaxStateBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrState, len(b))
 	}
-	r := reader{b: b}
-	if v, ok := r.byte(); !ok || v != stateVersion {
+	r := wirebytes.NewReader(b, ErrState)
+	if v := r.Byte(); r.Err() != nil || v != stateVersion {
 		return nil, fmt.Errorf("%w: version", ErrState)
 	}
 	c := &Client{}
-	c.epoch, c.version, c.counter = r.uvarint(), r.uvarint(), r.uvarint()
-	text, base := r.bytes(), r.bytes()
-	flags := r.uvarint()
-	if r.err == nil && (!utf8.Valid(text) || !utf8.Valid(base) || flags > 3) {
-		r.err = fmt.Errorf("%w: text or flags", ErrState)
+	c.epoch, c.version, c.counter = r.Uvarint(), r.Uvarint(), r.Uvarint()
+	text, base := r.Bytes(), r.Bytes()
+	flags := r.Uvarint()
+	if r.Err() == nil && (!utf8.Valid(text) || !utf8.Valid(base) || flags > 3) {
+		r.Fail("text or flags")
 	}
 	c.text, c.base = ot.NewDoc(string(text)), ot.NewDoc(string(base))
 	n := c.text.Len()
 	if flags&1 != 0 {
-		e := &Edit{Counter: r.uvarint(), Base: r.uvarint()}
-		e.Op = r.op()
-		if r.err == nil && (e.Counter == 0 || e.Counter > c.counter || e.Base > c.version) {
-			r.err = fmt.Errorf("%w: in-flight edit", ErrState)
+		e := ReadEdit(r)
+		if r.Err() == nil && (e.Counter == 0 || e.Counter > c.counter || e.Base > c.version) {
+			r.Fail("in-flight edit")
 		}
 		c.inflight = e
 	}
 	if flags&2 != 0 {
-		op := r.op()
+		var op ot.Op
+		r.Unmarshal(&op)
 		c.buffer = &op
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%w: trailing bytes", ErrState)
-	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.End(); err != nil {
+		return nil, err
 	}
 	// The text is the base after the pending edits.
 	last := c.inflight
@@ -138,58 +129,4 @@ func UnmarshalClient(b []byte) (*Client, error) {
 		return nil, fmt.Errorf("%w: base and pending edits do not give the text", ErrState)
 	}
 	return c, nil
-}
-
-// reader decodes varints and length-prefixed fields, keeping the first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) byte() (byte, bool) {
-	if r.err != nil || len(r.b) == 0 {
-		return 0, false
-	}
-	x := r.b[0]
-	r.b = r.b[1:]
-	return x, true
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: bad varint", ErrState)
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: truncated", ErrState)
-		return nil
-	}
-	s := r.b[:n]
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) op() ot.Op {
-	enc := r.bytes()
-	if r.err != nil {
-		return ot.Op{}
-	}
-	op, err := ot.Decode(enc)
-	if err != nil {
-		r.err = fmt.Errorf("%w: %w", ErrState, err)
-	}
-	return op
 }

@@ -1,5 +1,5 @@
 // Package link is the wire format of the device link, protocol
-// /c2c/device/1.0.0: one stream per (device, document), opened by the device
+// /c2c/device/2.0.0: one stream per (device, document), opened by the device
 // to its clone. Every message is one frame (uvarint length, then a kind byte
 // and the body); integers are uvarints, byte strings are length-prefixed,
 // ops use the docsync/ot encoding.
@@ -9,7 +9,8 @@
 //	clone -> device   Bundle  epoch, from, to, op or snapshot (always first;
 //	                          flag 0 op, 1 snapshot, 2 snapshot without the
 //	                          device's in-flight edit)
-//	                  Op      a remote op, already ordered (version + 1)
+//	                  Op      the committed entry's seq and author (32 bytes),
+//	                          then a remote op, already ordered (version + 1)
 //	                  Ack     the counter of the device's edit (version + 1)
 //	                  Refuse  a reason code and text; the clone then resets
 //
@@ -20,4 +21,7 @@ package link
 import "github.com/libp2p/go-libp2p/core/protocol"
 
 // Protocol is the device link's stream protocol.
-const Protocol protocol.ID = "/c2c/device/1.0.0"
+//
+// 2.0.0: an Op names the committed entry it came from (seq, author); 1.0.0
+// sent the op alone.
+const Protocol protocol.ID = "/c2c/device/2.0.0"

@@ -2,7 +2,7 @@ package link
 
 import (
 	"bufio"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -20,11 +20,7 @@ func WriteMessage(w io.Writer, m *Message) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var hdr [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(len(body)))
-	buf := make([]byte, 0, n+len(body))
-	buf = append(append(buf, hdr[:n]...), body...)
-	return w.Write(buf)
+	return bounded.WriteFrame(w, body)
 }
 
 // MaxHelloFrame caps the first frame of a stream, the Hello, which is read
@@ -35,22 +31,13 @@ const MaxHelloFrame = 4 << 10
 // the bytes read. The body's buffer grows with the bytes that arrive, so a
 // peer that announces max bytes and stalls costs only what it sent.
 func ReadMessage(r *bufio.Reader, max int) (*Message, int, error) {
-	size, err := binary.ReadUvarint(r)
-	if err != nil {
-		return nil, 0, err
+	body, n, err := bounded.ReadFrame(r, max)
+	if errors.Is(err, bounded.ErrTooLarge) {
+		return nil, 0, fmt.Errorf("%w: %w", ErrFrameTooLarge, err)
 	}
-	if size > uint64(max) {
-		return nil, 0, fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, size)
-	}
-	body, err := bounded.ReadFull(r, int(size))
 	if err != nil {
 		return nil, 0, err
 	}
 	m, err := Decode(body)
-	return m, uvarintLen(size) + int(size), err
-}
-
-func uvarintLen(x uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], x)
+	return m, n, err
 }

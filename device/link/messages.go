@@ -1,7 +1,6 @@
 package link
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/internal/wirebytes"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -59,12 +59,14 @@ type Hello struct {
 type Message struct {
 	Kind   Kind
 	Hello  *Hello
-	Edit   *jupiter.Edit   // KindEdit
-	Bundle *jupiter.Bundle // KindBundle
-	Op     *ot.Op          // KindOp
-	Ack    uint64          // KindAck
-	Code   RefuseCode      // KindRefuse
-	Reason string          // KindRefuse
+	Edit   *jupiter.Edit    // KindEdit
+	Bundle *jupiter.Bundle  // KindBundle
+	Op     *ot.Op           // KindOp
+	Seq    uint64           // KindOp: the committed entry the op came from (0: not committed yet)
+	Author docsync.MemberID // KindOp: that entry's author (zero with Seq 0)
+	Ack    uint64           // KindAck
+	Code   RefuseCode       // KindRefuse
+	Reason string           // KindRefuse
 }
 
 // Limits bound decoding.
@@ -75,16 +77,15 @@ const (
 
 // Encode returns m's body (kind byte first).
 func Encode(m *Message) ([]byte, error) {
-	b := []byte{byte(m.Kind)}
-	var err error
+	w := wirebytes.NewWriter([]byte{byte(m.Kind)})
 	switch m.Kind {
 	case KindHello:
 		h := m.Hello
-		b = appendBytes(b, []byte(h.User))
-		b = appendBytes(b, []byte(h.Device))
-		b = append(b, h.Doc[:]...)
-		b = binary.AppendUvarint(b, h.State.Epoch)
-		b = binary.AppendUvarint(b, h.State.Version)
+		w.String(string(h.User))
+		w.String(h.Device)
+		w.Raw(h.Doc[:])
+		w.Uvarint(h.State.Epoch)
+		w.Uvarint(h.State.Version)
 		var flags uint64
 		if h.State.Inflight != nil {
 			flags |= 1
@@ -92,65 +93,45 @@ func Encode(m *Message) ([]byte, error) {
 		if h.State.Buffered {
 			flags |= 2
 		}
-		b = binary.AppendUvarint(b, flags)
+		w.Uvarint(flags)
 		if e := h.State.Inflight; e != nil {
-			b, err = appendEdit(b, e)
+			jupiter.AppendEdit(w, e)
 		}
 	case KindEdit:
-		b, err = appendEdit(b, m.Edit)
+		jupiter.AppendEdit(w, m.Edit)
 	case KindBundle:
 		bd := m.Bundle
-		b = binary.AppendUvarint(b, bd.Epoch)
-		b = binary.AppendUvarint(b, bd.From)
-		b = binary.AppendUvarint(b, bd.To)
+		w.Uvarint(bd.Epoch)
+		w.Uvarint(bd.From)
+		w.Uvarint(bd.To)
 		if bd.Snapshot != nil {
 			flag := byte(1)
 			if bd.Unapplied {
 				flag = 2
 			}
-			b = append(b, flag)
-			b = appendBytes(b, []byte(*bd.Snapshot))
+			w.Byte(flag)
+			w.String(*bd.Snapshot)
 		} else {
-			b = append(b, 0)
-			b, err = appendOp(b, bd.Op)
+			w.Byte(0)
+			w.Marshal(bd.Op)
 		}
 	case KindOp:
-		b, err = m.Op.AppendBinary(b)
+		w.Uvarint(m.Seq)
+		w.Raw(m.Author[:])
+		w.Append(m.Op.AppendBinary)
 	case KindAck:
-		b = binary.AppendUvarint(b, m.Ack)
+		w.Uvarint(m.Ack)
 	case KindRefuse:
 		reason := m.Reason
 		if len(reason) > MaxReason {
 			reason = strings.ToValidUTF8(reason[:MaxReason], "")
 		}
-		b = append(b, byte(m.Code))
-		b = appendBytes(b, []byte(reason))
+		w.Byte(byte(m.Code))
+		w.String(reason)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-func appendBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendOp(b []byte, op ot.Op) ([]byte, error) {
-	enc, err := op.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return appendBytes(b, enc), nil
-}
-
-func appendEdit(b []byte, e *jupiter.Edit) ([]byte, error) {
-	b = binary.AppendUvarint(b, e.Counter)
-	b = binary.AppendUvarint(b, e.Base)
-	return appendOp(b, e.Op)
+	return w.Result()
 }
 
 // Decode parses one message body.
@@ -159,69 +140,78 @@ func Decode(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: empty", ErrMalformed)
 	}
 	m := &Message{Kind: Kind(b[0])}
-	r := &reader{b: b[1:]}
+	r := wirebytes.NewReader(b[1:], ErrMalformed)
 	switch m.Kind {
 	case KindHello:
 		h := &Hello{}
-		user := r.bytes()
-		dev := r.bytes()
-		copy(h.Doc[:], r.fixed(len(h.Doc)))
-		h.State.Epoch, h.State.Version = r.uvarint(), r.uvarint()
-		flags := r.uvarint()
-		if r.err == nil {
+		user := r.Bytes()
+		dev := r.Bytes()
+		copy(h.Doc[:], r.Fixed(len(h.Doc)))
+		h.State.Epoch, h.State.Version = r.Uvarint(), r.Uvarint()
+		flags := r.Uvarint()
+		if r.Err() == nil {
 			if len(dev) > MaxDeviceName || !utf8.Valid(dev) || flags > 3 {
-				r.fail("hello fields")
+				r.Fail("hello fields")
 			} else if _, err := peer.IDFromBytes(user); err != nil {
-				r.fail("user ID")
+				r.Fail("user ID")
 			}
 		}
 		h.User, h.Device, h.State.Buffered = peer.ID(user), string(dev), flags&2 != 0
 		if flags&1 != 0 {
-			h.State.Inflight = r.edit()
+			h.State.Inflight = readEdit(r)
 		}
 		m.Hello = h
 	case KindEdit:
-		m.Edit = r.edit()
+		m.Edit = readEdit(r)
 	case KindBundle:
-		bd := &jupiter.Bundle{Epoch: r.uvarint(), From: r.uvarint(), To: r.uvarint()}
-		switch snap := r.fixed(1); {
-		case r.err != nil:
+		bd := &jupiter.Bundle{Epoch: r.Uvarint(), From: r.Uvarint(), To: r.Uvarint()}
+		switch snap := r.Fixed(1); {
+		case r.Err() != nil:
 		case snap[0] == 1 || snap[0] == 2:
 			bd.Unapplied = snap[0] == 2
-			t := r.bytes()
-			if r.err == nil && !utf8.Valid(t) {
-				r.fail("snapshot text")
+			t := r.Bytes()
+			if r.Err() == nil && !utf8.Valid(t) {
+				r.Fail("snapshot text")
 			}
 			s := string(t)
 			bd.Snapshot = &s
 		case snap[0] == 0:
-			bd.Op = r.op()
+			r.Unmarshal(&bd.Op)
 		default:
-			r.fail("bundle flag")
+			r.Fail("bundle flag")
 		}
 		m.Bundle = bd
 	case KindOp:
-		op := r.opRest()
-		m.Op = &op
+		m.Seq = r.Uvarint()
+		copy(m.Author[:], r.Fixed(len(m.Author)))
+		op := new(ot.Op)
+		r.UnmarshalRest(op)
+		m.Op = op
 	case KindAck:
-		m.Ack = r.uvarint()
+		m.Ack = r.Uvarint()
 	case KindRefuse:
-		code := r.fixed(1)
-		reason := r.bytes()
-		if r.err == nil {
+		code := r.Fixed(1)
+		reason := r.Bytes()
+		if r.Err() == nil {
 			m.Code, m.Reason = RefuseCode(code[0]), string(reason)
 			if len(reason) > MaxReason || !utf8.Valid(reason) {
-				r.fail("reason")
+				r.Fail("reason")
 			}
 		}
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("trailing bytes")
-	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.End(); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// readEdit reads an edit; counter 0 is never sent.
+func readEdit(r *wirebytes.Reader) *jupiter.Edit {
+	e := jupiter.ReadEdit(r)
+	if r.Err() == nil && e.Counter == 0 {
+		r.Fail("edit counter 0")
+	}
+	return e
 }

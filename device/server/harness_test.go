@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/device/client"
+	"github.com/clone2clone/c2c/device/devicetest"
 	"github.com/clone2clone/c2c/device/server"
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/netsim"
@@ -95,32 +95,12 @@ type enrolled struct {
 	cert    *dht.OwnerCert
 }
 
-// enroll makes a user key and a certificate for (user, name) -> devKey ->
-// clone, and serves the device link on the clone.
+// enroll enrolls device name on clone c (devicetest.Enroll) and serves
+// the device link there.
 func (w *world) enroll(c *netsim.Clone, name string) *enrolled {
-	t := w.t
-	userKey, err := dht.GenerateUserKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirCert, err := w.n.Dir.Lookup(context.Background(), c.User, c.Device)
-	if err != nil {
-		t.Fatal(err)
-	}
-	devKey := netsim.NewKey(t)
-	devID, _ := peer.IDFromPrivateKey(devKey)
-	cert, err := dht.SignOwnerCert(userKey, dht.OwnerCert{Device: name, DeviceKey: devID, Clone: c.H.ID(),
-		CloneHPKE: dirCert.CloneHPKE, Seq: 1, EOL: time.Now().Add(24 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(c.H, c.Svc, cert, server.WithLogger(w.n.Log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	user, _ := peer.IDFromPrivateKey(userKey)
-	return &enrolled{clone: c, srv: srv, userKey: userKey, user: user, name: name, devKey: devKey, cert: cert}
+	d := devicetest.Enroll(w.t, w.n, c, name, nil)
+	return &enrolled{clone: c, srv: d.Serve(w.t, w.n), userKey: d.UserKey, user: d.User, name: name,
+		devKey: d.Key, cert: d.Cert}
 }
 
 // device starts the enrolled device's host and client.

@@ -67,7 +67,7 @@ func (hb *hub) observe(c cloneservice.Change) {
 	if hb.err != nil {
 		return
 	}
-	if err := hb.srv.Remote(c.Op); err != nil {
+	if err := hb.srv.RemoteFrom(c.Op, c.Seq, c.Author); err != nil {
 		hb.stopLocked(fmt.Errorf("%w: %w", ErrDesync, err))
 		return
 	}

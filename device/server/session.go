@@ -123,7 +123,7 @@ func (se *session) stream(hb *hub) {
 			m := &link.Message{Kind: link.KindAck, Ack: e.Counter}
 			if e.Device != se.device {
 				op := e.Op
-				m = &link.Message{Kind: link.KindOp, Op: &op}
+				m = &link.Message{Kind: link.KindOp, Op: &op, Seq: e.Seq, Author: e.Author}
 			}
 			if err := se.write(m); err != nil {
 				return

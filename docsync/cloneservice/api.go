@@ -354,26 +354,43 @@ func (s *Service) EditFunc(ctx context.Context, doc docsync.DocID, build func(le
 	})
 }
 
-// composeBatch composes a batch of sequential ops into one, so the replica
-// composes its buffer (which spans the whole document) once per call, not
-// once per keystroke. It returns the composition of the first n ops that
-// chain from a text of length base, and why op n+1 does not, if it does not.
-func composeBatch(ops []ot.Op, base int) (ot.Op, int, error) {
-	var acc ot.Op
-	for i, op := range ops {
-		if op.BaseLen != base {
-			return acc, i, fmt.Errorf("%w: op spans %d code points, the text has %d", docsync.ErrBadOp, op.BaseLen, base)
-		}
-		if i == 0 {
-			acc = op
-		} else {
-			c, err := ot.Compose(acc, op)
-			if err != nil {
-				return acc, i, fmt.Errorf("%w: %w", docsync.ErrBadOp, err)
-			}
-			acc = c
-		}
-		base = op.TargetLen
+// EditBase is EditFunc whose build gets the Base it edits against: the
+// text (Base.Text), its length and its Version, read on the loop, so an
+// edit built from the text cannot race a remote update.
+func (s *Service) EditBase(ctx context.Context, doc docsync.DocID, build func(b Base) ([]ot.Op, error)) error {
+	return s.editFuncMeta(ctx, doc, func(b Base) ([]ot.Op, map[string][]byte, error) {
+		ops, err := build(b)
+		return ops, nil, err
+	}, nil)
+}
+
+// WaitCommitted returns once the edits and membership changes this clone
+// made to doc before the call are committed (or abandoned: an edit the
+// document refused is dropped, see EventDropped), or with the error that
+// stopped the document, ErrUnknownDoc, ErrClosed or ctx's error.
+func (s *Service) WaitCommitted(ctx context.Context, doc docsync.DocID) error {
+	var target uint64
+	if err := s.onDoc(ctx, doc, func(d *docState) error {
+		target = d.r.OwnTarget()
+		return nil
+	}); err != nil {
+		return err
 	}
-	return acc, len(ops), nil
+	return s.wait(ctx, doc, func(d *docState) (bool, error) {
+		if err := d.stopped(); err != nil {
+			return false, err
+		}
+		return d.r.Log().Counter(s.me) >= target || !d.r.Busy(), nil
+	})
+}
+
+// composeBatch composes a batch of sequential ops into one
+// (ot.ComposeChain), so the replica composes its buffer (which spans the
+// whole document) once per call, not once per keystroke.
+func composeBatch(ops []ot.Op, base int) (ot.Op, int, error) {
+	acc, n, err := ot.ComposeChain(base, ops...)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", docsync.ErrBadOp, err)
+	}
+	return acc, n, err
 }

@@ -17,6 +17,11 @@
 //	EditFunc(ctx, doc, build)             Edit with ops built on the service's loop
 //	                                      from the current text length (no race
 //	                                      with remote updates)
+//	EditBase(ctx, doc, build)             EditFunc whose build gets the Base: the
+//	                                      text, its length and Version it edits
+//	WaitCommitted(ctx, doc)               returns once this clone's edits so far
+//	                                      are committed
+//	ID()                                  this clone's MemberID
 //	EditFuncMeta(ctx, doc, build)         EditFunc whose build also returns meta
 //	                                      records, made durable in the same batch
 //	                                      as the edit (a device link's counters)
@@ -31,6 +36,11 @@
 //	                                      through the Attachment are not reported
 //	                                      back (the device link's hub)
 //	Close()
+//
+// The package's example (Example_replayTrace) replays a two-author editing
+// trace (docsync/ot/trace.LoadConcurrent) through two clones and a
+// sequencer on loopback with this API alone: New, Create, Invite, ID,
+// EditBase, WaitCommitted, Info and Text.
 //
 // Every call is safe from any goroutine. Edits are refused with
 // docsync.ErrNotReady until this clone holds the document key (an invited

@@ -21,6 +21,7 @@ type docState struct {
 	broken  error              // set when storage failed: the document stopped
 
 	submit, entries, heads *pubsub.Topic
+	submitOut, headsOut    Topic // what the policies publish on: submit and heads
 	entriesSub, headsSub   *pubsub.Subscription
 	cancel                 context.CancelFunc
 
@@ -86,6 +87,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 		d.close(s)
 		return nil, fmt.Errorf("cloneservice: join topics: %w", err)
 	}
+	d.submitOut, d.headsOut = d.submit, d.heads
 	for _, t := range []*pubsub.Topic{d.entries, d.heads} {
 		if err := netproto.ScoreTopic(t); err != nil {
 			s.log.Debug("no gossipsub peer scoring", "err", err)

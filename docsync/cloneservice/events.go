@@ -62,7 +62,7 @@ type subscriber struct {
 // emit sends ev to every subscriber of d without blocking (loop only).
 func (s *Service) emit(d *docState, ev Event) {
 	ev.Doc = d.id
-	ev.Time = time.Now()
+	ev.Time = s.now()
 	for _, sub := range d.subs {
 		ev.Lost = sub.lost
 		select {

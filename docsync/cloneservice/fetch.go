@@ -27,11 +27,11 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			target = p
 		}
 	}
-	d.fetchAt = time.Now()
+	d.fetchAt = s.now()
 	s.stats.fetches.Add(1)
 	doc := d.id
 	s.goDo(func(ctx context.Context) {
-		es, err := netproto.FetchHistory(ctx, s.h, target, doc, from, to)
+		es, err := s.net.FetchHistory(ctx, target, doc, from, to)
 		if err != nil {
 			s.log.Debug("fetch history", "doc", doc, "peer", target, "from", from, "to", to, "err", err)
 		}
@@ -43,7 +43,10 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			}
 			seq := d.r.Log().Seq()
 			switch {
-			case seq < to && target == d.seqPeer:
+			case seq < to && target == d.seqPeer && !fromMember:
+				// Once: with no member connected, the member fetch goes
+				// to the sequencer again, and its answer ends here (it
+				// used to ask again, once per round trip, forever).
 				s.fetch(d, seq+1, to, true)
 			case len(es) == netproto.MaxHistoryBatch && seq >= to:
 				s.fetch(d, to+1, to+netproto.MaxHistoryBatch, target != d.seqPeer)
@@ -66,7 +69,7 @@ func (s *Service) randomMember(d *docState) (peer.ID, bool) {
 			continue
 		}
 		p, err := netproto.PeerOf(m.ID[:])
-		if err == nil && s.h.Network().Connectedness(p) == network.Connected {
+		if err == nil && s.net.Connected(p) {
 			ps = append(ps, p)
 		}
 	}
@@ -136,7 +139,7 @@ func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 		return
 	}
 	d.headSent, d.headSentAt = now, d.head.Seq
-	t := d.heads
+	t := d.headsOut
 	s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
 }
 
@@ -153,13 +156,13 @@ func (s *Service) dialMembers(d *docState) {
 		if err != nil {
 			continue
 		}
-		if s.h.Network().Connectedness(p) == network.Connected {
+		if s.net.Connected(p) {
 			connected++
 		} else {
 			toDial = append(toDial, p)
 		}
 	}
-	if s.h.Network().Connectedness(d.seqPeer) != network.Connected {
+	if !s.net.Connected(d.seqPeer) {
 		toDial = append(toDial, d.seqPeer)
 	}
 	rand.Shuffle(len(toDial), func(i, j int) { toDial[i], toDial[j] = toDial[j], toDial[i] })
@@ -169,14 +172,14 @@ func (s *Service) dialMembers(d *docState) {
 		}
 		connected++
 		s.goDo(func(ctx context.Context) {
-			ai := s.h.Peerstore().PeerInfo(p)
+			ai := s.net.PeerInfo(p)
 			if len(ai.Addrs) == 0 && s.opts.dir != nil {
 				if r, err := s.opts.dir.Resolve(ctx, p); err == nil {
 					ai = r
 				}
 			}
 			if len(ai.Addrs) > 0 {
-				_ = s.h.Connect(ctx, ai)
+				_ = s.net.Connect(ctx, ai)
 			}
 		})
 	}
@@ -187,7 +190,7 @@ func (s *Service) dialMembers(d *docState) {
 // how much, is the members' business.
 func (s *Service) handleHistory(st network.Stream) {
 	err := netproto.ServeHistory(st, func(who peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error) {
-		if !s.historyRate.Allow(who, time.Now()) {
+		if !s.historyRate.Allow(who, s.now()) {
 			s.refusals.Refuse(who.String(), "history_rate", nil)
 			return nil, ErrRateLimited
 		}

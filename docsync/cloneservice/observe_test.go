@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/ot"
 )
 
@@ -19,13 +18,8 @@ import (
 // change at a time, and it hears once that the document closed.
 func TestAttachFollowsTheText(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := netsim.New(t, 10*time.Millisecond)
-		seq := n.AddSequencer()
-		t.Cleanup(seq.Close)
-		a, b := n.AddClone(), n.AddClone()
-		t.Cleanup(a.Close)
-		t.Cleanup(b.Close)
-		d := n.NewDoc(seq, a, b)
+		_, _, cl, d := world(t, 2)
+		a, b := cl[0], cl[1]
 		ctx := context.Background()
 
 		var mu sync.Mutex

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -105,6 +106,9 @@ type options struct {
 	dir    Directory
 	accept InvitePolicy
 	cred   []byte
+	now    func() time.Time
+	ticker clock.TickerFunc
+	net    Net
 }
 
 // WithParams sets the tuning numbers.
@@ -124,6 +128,43 @@ func WithLogger(l *slog.Logger) Option {
 // WithMetrics registers the service's Prometheus metrics with reg.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(o *options) error { o.reg = reg; return nil }
+}
+
+// WithClock sets the time the policies read (default time.Now): when an
+// envelope is due again, a fetch retried, a member dialed, a head
+// gossiped, a quota refilled. Stream deadlines stay on the real time.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("cloneservice: nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// WithTicker sets how the loop makes its tickers (default time.NewTicker):
+// newTicker returns a ticker's channel and its stop function.
+func WithTicker(newTicker func(d time.Duration) (<-chan time.Time, func())) Option {
+	return func(o *options) error {
+		if newTicker == nil {
+			return errors.New("cloneservice: nil ticker")
+		}
+		o.ticker = newTicker
+		return nil
+	}
+}
+
+// WithNet sets how the policies reach peers off the topics (default: the
+// host's streams and dials).
+func WithNet(n Net) Option {
+	return func(o *options) error {
+		if n == nil {
+			return errors.New("cloneservice: nil net")
+		}
+		o.net = n
+		return nil
+	}
 }
 
 // WithDirectory sets the directory used by Invite and to reach members.

@@ -10,8 +10,6 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/ipfs/go-datastore"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -94,7 +92,7 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if rd.Head != nil {
 		h := *rd.Head
 		d.head = &h
-		s.maybeGossipHead(d, time.Now())
+		s.maybeGossipHead(d, s.now())
 	}
 	for _, f := range rd.Fetch {
 		s.fetch(d, f.From, f.To, false)
@@ -154,7 +152,7 @@ func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 		"doc", d.id, "seq", p.A.Seq, "hash_a", p.A.ChainHash, "hash_b", p.B.ChainHash, "sequencer", d.seqPeer)
 	s.emit(d, Event{Kind: EventAlarm, Seq: p.A.Seq, Proof: p, Err: docsync.ErrFork})
 	s.stopObservers(d, fmt.Errorf("cloneservice: the sequencer forked the document: %w", docsync.ErrHalted))
-	s.gossipProof(d, time.Now())
+	s.gossipProof(d, s.now())
 }
 
 // gossipProof publishes both heads of the fork proof on the heads topic:
@@ -163,7 +161,7 @@ func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 // though this clone stopped.
 func (s *Service) gossipProof(d *docState, now time.Time) {
 	d.headSent = now
-	t := d.heads
+	t := d.headsOut
 	for _, h := range []docsync.Head{d.proof.A, d.proof.B} {
 		b, err := h.Marshal()
 		if err != nil {
@@ -215,13 +213,13 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 	if err != nil {
 		return
 	}
-	d.submitted = time.Now()
+	d.submitted = s.now()
 	s.stats.submitted.Add(1)
 	genesis := env.Kind == docsync.KindMember && env.Parent == 0 && d.r.Log().Seq() == 0
-	doc, seqPeer, topic := d.id, d.seqPeer, d.submit
+	doc, seqPeer, topic := d.id, d.seqPeer, d.submitOut
 	s.goDo(func(ctx context.Context) {
 		if genesis {
-			reply, err := netproto.Request(ctx, s.h, seqPeer, netproto.RegisterProtocol, b, docsync.MaxEntryBytes)
+			reply, err := s.net.Request(ctx, seqPeer, netproto.RegisterProtocol, b, docsync.MaxEntryBytes)
 			if err != nil {
 				s.post(func() {
 					if d := s.docs[doc]; d != nil {
@@ -260,8 +258,8 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 			return
 		}
 		s.stats.topicWaits.Add(1)
-		_, err := netproto.Request(ctx, s.h, seqPeer, netproto.SubmitProtocol, b, 1024)
-		if s.waitLog.Allow(doc, time.Now()) {
+		_, err := s.net.Request(ctx, seqPeer, netproto.SubmitProtocol, b, 1024)
+		if s.waitLog.Allow(doc, s.now()) {
 			s.log.Info("the sequencer is not on the document's submit topic; sent the envelope to it directly",
 				"doc", doc, "waited", s.params.TopicWait, "err", netproto.ShortError(err))
 		}
@@ -270,12 +268,12 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 
 // awaitTopicPeer waits up to TopicWait for p to show on topic, dialing it
 // meanwhile; it reports whether p showed.
-func (s *Service) awaitTopicPeer(ctx context.Context, topic *pubsub.Topic, p peer.ID) bool {
+func (s *Service) awaitTopicPeer(ctx context.Context, topic Topic, p peer.ID) bool {
 	wctx, cancel := context.WithTimeout(ctx, s.params.TopicWait)
 	defer cancel()
 	for !contains(topic.ListPeers(), p) {
-		if s.h.Network().Connectedness(p) != network.Connected {
-			_ = s.h.Connect(wctx, s.h.Peerstore().PeerInfo(p))
+		if !s.net.Connected(p) {
+			_ = s.net.Connect(wctx, s.net.PeerInfo(p))
 		}
 		select {
 		case <-wctx.Done():

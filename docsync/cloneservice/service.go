@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
@@ -29,6 +30,8 @@ type Service struct {
 	opts   options
 	log    *slog.Logger
 	stats  counters
+	now    func() time.Time // the policies' clock (WithClock)
+	net    Net              // how the policies reach peers (WithNet)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -56,7 +59,8 @@ type waiter struct {
 // New starts the service on h with the clone's identity (see
 // IdentityFromKeys) and reloads every document kept in ds.
 func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Identity, opts ...Option) (*Service, error) {
-	o := options{params: DefaultParams(), log: slog.Default(), accept: AcceptMembers}
+	o := options{params: DefaultParams(), log: slog.Default(), accept: AcceptMembers,
+		now: time.Now, ticker: clock.RealTicker, net: hostNet{h}}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -72,13 +76,13 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		return nil, fmt.Errorf("cloneservice: the identity's signing key is not the host key")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{h: h, ps: ps, ds: ds, id: id, me: id.ID(), params: o.params, opts: o,
+	s := &Service{h: h, ps: ps, ds: ds, id: id, me: id.ID(), params: o.params, opts: o, now: o.now, net: o.net,
 		log: o.log.With("service", "docsync"), ctx: ctx, cancel: cancel,
 		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}, failed: map[docsync.DocID]error{},
 		inviteRate:  guard.NewLimiter[peer.ID](o.params.InviteRate, o.params.MaxPeers),
 		historyRate: guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
 		waitLog:     guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
-	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, time.Now)
+	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, o.now)
 	if o.reg != nil {
 		if err := promreg.Register(o.reg, s.collectors()...); err != nil {
 			cancel()
@@ -211,8 +215,8 @@ func (s *Service) checkWaiters() {
 
 func (s *Service) loop() {
 	defer s.wg.Done()
-	tick := time.NewTicker(s.params.Tick)
-	defer tick.Stop()
+	tick, stop := s.opts.ticker(s.params.Tick)
+	defer stop()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -222,7 +226,8 @@ func (s *Service) loop() {
 			if len(s.waiters) > 0 {
 				s.checkWaiters()
 			}
-		case now := <-tick.C:
+		case <-tick:
+			now := s.now()
 			for _, d := range s.docs {
 				s.tick(d, now)
 			}

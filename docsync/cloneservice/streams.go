@@ -70,7 +70,7 @@ func (s *Service) handleInvite(st network.Stream) {
 // checkInvite reads and checks an invitation from peer from: rate, size,
 // shape, evidence, policy. On refusal it returns the reason's label.
 func (s *Service) checkInvite(st network.Stream, from peer.ID) (*netproto.Invitation, string, error) {
-	if !s.inviteRate.Allow(from, time.Now()) {
+	if !s.inviteRate.Allow(from, s.now()) {
 		return nil, "rate", ErrRateLimited
 	}
 	b, err := netproto.ReadFrame(bufio.NewReader(st), netproto.MaxInvitationBytes)

@@ -3,7 +3,6 @@ package netproto
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -81,15 +80,7 @@ func WriteFrame(w io.Writer, b []byte) error {
 	if len(b) > MaxFrame {
 		return fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, len(b))
 	}
-	var hdr [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(len(b)))
-	if _, err := w.Write(hdr[:n]); err != nil {
-		return err
-	}
-	if len(b) == 0 {
-		return nil
-	}
-	_, err := w.Write(b)
+	_, err := bounded.WriteFrame(w, b)
 	return err
 }
 
@@ -98,22 +89,16 @@ func WriteFrame(w io.Writer, b []byte) error {
 // body's buffer grows with the bytes that arrive (internal/bounded), so a
 // peer that announces a large frame and stalls costs only what it sent.
 func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
-	limit = max(limit, 0)
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
-		return nil, fmt.Errorf("%w: length prefix: %w", ErrMalformed, err)
+	b, _, err := bounded.ReadFrame(r, max(0, min(limit, MaxFrame)))
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(err, io.EOF): // before the length (a short body is ErrShort)
+		return nil, io.EOF
+	case errors.Is(err, bounded.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", ErrFrameTooLarge, err)
 	}
-	if n > uint64(limit) || n > MaxFrame {
-		return nil, fmt.Errorf("%w: %d bytes, cap %d", ErrFrameTooLarge, n, limit)
-	}
-	b, err := bounded.ReadFull(r, int(n))
-	if err != nil {
-		return nil, fmt.Errorf("%w: frame body: %w", ErrMalformed, err)
-	}
-	return b, nil
+	return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 }
 
 // Status bytes that start a reply frame.

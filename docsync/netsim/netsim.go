@@ -294,3 +294,22 @@ func WaitUntil(t testing.TB, limit time.Duration, what string, cond func() bool)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// NewHost starts a bare host (no gossipsub, no datastore) with key at the
+// next address, simulated or loopback, closed at cleanup: a device's host.
+func (n *Net) NewHost(key crypto.PrivKey) host.Host {
+	n.T.Helper()
+	addr := "/ip4/127.0.0.1/udp/0/quic-v1"
+	opts := []libp2p.Option{libp2p.Identity(key), libp2p.ResourceManager(&network.NullResourceManager{})}
+	if n.SN != nil {
+		n.next++
+		addr = fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(n.next))
+		opts = append(opts, simlibp2p.QUICSimnet(n.SN, n.Link), libp2p.DisableIdentifyAddressDiscovery())
+	}
+	h, err := libp2p.New(append(opts, libp2p.ListenAddrStrings(addr))...)
+	if err != nil {
+		n.T.Fatal(err)
+	}
+	n.T.Cleanup(func() { h.Close() })
+	return h
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -117,3 +118,13 @@ func RandomEdit(rng *rand.Rand) func(length int) ([]ot.Op, error) {
 
 // Runes counts code points (for reports).
 func Runes(s string) int { return utf8.RuneCountInString(s) }
+
+// Patch is ot.FromPatch for a test: a bad patch fails t.
+func Patch(t testing.TB, n, pos, del int, ins string) ot.Op {
+	t.Helper()
+	op, err := ot.FromPatch(n, pos, del, ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}

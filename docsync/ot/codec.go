@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/clone2clone/c2c/internal/wirebytes"
 )
 
 // Binary encoding (version 1), all integers unsigned LEB128 varints in their
@@ -84,26 +86,27 @@ func DecodeLimits(b []byte, lim Limits) (Op, error) {
 	if lim.MaxLen <= 0 {
 		lim.MaxLen = def.MaxLen
 	}
-	r := reader{b: b}
-	if v, ok := r.byte(); !ok || v != encodingVersion {
+	r := wirebytes.NewReader(b, ErrMalformed)
+	if v := r.Byte(); r.Err() != nil || v != encodingVersion {
 		return Op{}, fmt.Errorf("%w: missing or unknown version", ErrMalformed)
 	}
-	count, err := r.uvarint()
-	if err != nil {
+	// Varints must be minimal, so that each op has exactly one encoding.
+	count := r.MinimalUvarint()
+	if err := r.Err(); err != nil {
 		return Op{}, err
 	}
 	if count > uint64(lim.MaxComponents) {
 		return Op{}, fmt.Errorf("%w: %d components, limit %d", ErrTooLarge, count, lim.MaxComponents)
 	}
 	// Every component takes at least one byte: never allocate beyond that.
-	if count > uint64(r.remaining()) {
-		return Op{}, fmt.Errorf("%w: %d components in %d bytes", ErrMalformed, count, r.remaining())
+	if count > uint64(r.Len()) {
+		return Op{}, fmt.Errorf("%w: %d components in %d bytes", ErrMalformed, count, r.Len())
 	}
 	o := Op{Comps: make([]Component, 0, count)}
 	var prev Kind
 	for i := uint64(0); i < count; i++ {
-		tag, err := r.uvarint()
-		if err != nil {
+		tag := r.MinimalUvarint()
+		if err := r.Err(); err != nil {
 			return Op{}, err
 		}
 		kind, x := Kind(tag&3), tag>>2
@@ -122,10 +125,10 @@ func DecodeLimits(b []byte, lim Limits) (Op, error) {
 		}
 		c := Component{Kind: kind, N: int(x)}
 		if kind == Insert {
-			text, ok := r.bytes(x)
-			if !ok {
+			if x > uint64(r.Len()) {
 				return Op{}, fmt.Errorf("%w: insert %d truncated", ErrMalformed, i)
 			}
+			text := r.Fixed(int(x))
 			if !utf8.Valid(text) {
 				return Op{}, fmt.Errorf("%w: insert %d", ErrInvalidUTF8, i)
 			}
@@ -147,47 +150,8 @@ func DecodeLimits(b []byte, lim Limits) (Op, error) {
 		}
 		o.Comps = append(o.Comps, c)
 	}
-	if r.remaining() != 0 {
-		return Op{}, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, r.remaining())
+	if r.Len() != 0 {
+		return Op{}, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, r.Len())
 	}
 	return o, nil
-}
-
-// reader consumes a byte slice, reporting truncation instead of panicking.
-type reader struct {
-	b []byte
-}
-
-func (r *reader) remaining() int { return len(r.b) }
-
-func (r *reader) byte() (byte, bool) {
-	if len(r.b) == 0 {
-		return 0, false
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c, true
-}
-
-func (r *reader) bytes(n uint64) ([]byte, bool) {
-	if n > uint64(len(r.b)) {
-		return nil, false
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out, true
-}
-
-// uvarint reads a varint and insists on its shortest encoding, so that each
-// op has exactly one byte representation.
-func (r *reader) uvarint() (uint64, error) {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		return 0, fmt.Errorf("%w: truncated or overlong varint", ErrMalformed)
-	}
-	if n > 1 && r.b[n-1] == 0 {
-		return 0, fmt.Errorf("%w: non-minimal varint", ErrMalformed)
-	}
-	r.b = r.b[n:]
-	return v, nil
 }

@@ -188,3 +188,29 @@ func (a *insertAccumulator) flushInto(o *Op) {
 	}
 	a.first, a.n, a.pieces = "", 0, 0
 }
+
+// ComposeChain composes ops that follow each other from a text of length
+// base (each based on the text after the one before) into one op. It
+// returns the composition of the longest prefix that chains, that
+// prefix's length n, and why op n+1 does not chain (nil when all do). A
+// batch of edits composed so is one edit on the wire, and the text it
+// spans is walked once, not once per op.
+func ComposeChain(base int, ops ...Op) (Op, int, error) {
+	var acc Op
+	for i, op := range ops {
+		if op.BaseLen != base {
+			return acc, i, fmt.Errorf("%w: op spans %d code points, the text has %d", ErrBaseLength, op.BaseLen, base)
+		}
+		if i == 0 {
+			acc = op
+		} else {
+			c, err := Compose(acc, op)
+			if err != nil {
+				return acc, i, err
+			}
+			acc = c
+		}
+		base = op.TargetLen
+	}
+	return acc, len(ops), nil
+}

@@ -21,6 +21,7 @@ type docState struct {
 	seq sequencer.Orderer // sequencer.Honest unless WithSequencer
 
 	submit, entries, heads *pubsub.Topic
+	entriesOut, headsOut   Topic // what the publisher publishes on
 	sub                    *pubsub.Subscription
 	cancel                 context.CancelFunc
 
@@ -70,6 +71,7 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 		d.close(s)
 		return nil, fmt.Errorf("seqservice: join: %w", err)
 	}
+	d.entriesOut, d.headsOut = d.entries, d.heads
 	if err := netproto.ScoreTopic(d.submit); err != nil {
 		s.log.Debug("no gossipsub peer scoring for the submit topic", "err", err)
 	}
@@ -154,7 +156,7 @@ func (d *docState) maybePublishHead(s *Service) {
 	// The publisher signs and sends, off the loop; if its queue is full,
 	// a later tick publishes the head instead.
 	select {
-	case s.heads <- outgoing{topic: d.heads, bytes: b, doc: d.id, seq: h.Seq}:
+	case s.heads <- outgoing{topic: d.headsOut, bytes: b, doc: d.id, seq: h.Seq}:
 		d.headSeq, d.headTicks = h.Seq, 0
 		if !moved {
 			d.headEvery = min(2*d.headEvery, headRepeatMax)

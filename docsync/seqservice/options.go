@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -83,6 +84,33 @@ type options struct {
 	log     *slog.Logger
 	reg     prometheus.Registerer
 	factory Factory
+	now     func() time.Time
+	ticker  clock.TickerFunc
+}
+
+// WithClock sets the time the quotas and the refusal log read (default
+// time.Now). Stream deadlines stay on the real time.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("seqservice: nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// WithTicker sets how the loop makes its head ticker (default
+// time.NewTicker): newTicker returns a ticker's channel and its stop
+// function.
+func WithTicker(newTicker func(d time.Duration) (<-chan time.Time, func())) Option {
+	return func(o *options) error {
+		if newTicker == nil {
+			return errors.New("seqservice: nil ticker")
+		}
+		o.ticker = newTicker
+		return nil
+	}
 }
 
 // WithParams sets the tuning numbers.

@@ -86,7 +86,7 @@ func (s *Service) orderBatch(batch []*submitted) {
 			continue
 		}
 		select {
-		case s.outbox <- outgoing{topic: p.doc.entries, bytes: p.bytes, doc: p.doc.id, seq: p.seq}:
+		case s.outbox <- outgoing{topic: p.doc.entriesOut, bytes: p.bytes, doc: p.doc.id, seq: p.seq}:
 		case <-s.ctx.Done():
 			return
 		}
@@ -125,7 +125,7 @@ func encodeOrdered(d *docState, o sequencer.Ordered) ([]ordered, []delivery, err
 
 // outgoing is a durable entry waiting to be published.
 type outgoing struct {
-	topic *pubsub.Topic
+	topic Topic
 	bytes []byte
 	doc   docsync.DocID
 	seq   uint64
@@ -224,4 +224,10 @@ func (s *Service) push(p peer.ID, b []byte) {
 			s.log.Debug("push entry", "peer", p, "err", err)
 		}
 	}()
+}
+
+// Topic is what the publisher uses of a document topic (a *pubsub.Topic):
+// entries go on the entries topic, heads on the heads topic.
+type Topic interface {
+	Publish(ctx context.Context, data []byte, opts ...pubsub.PubOpt) error
 }

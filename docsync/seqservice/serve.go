@@ -24,7 +24,7 @@ func (s *Service) handleRegister(st network.Stream) {
 	var reply []byte
 	var b []byte
 	err := ErrRateLimited
-	if s.registerRate.Allow(from, time.Now()) {
+	if s.registerRate.Allow(from, s.opts.now()) {
 		b, err = netproto.ReadFrame(bufio.NewReader(st), docsync.MaxEnvelopeBytes)
 		if err == nil {
 			reply, err = s.register(from, b)
@@ -117,7 +117,7 @@ func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 // document (the member set the submit validator also reads).
 func (s *Service) handleHistory(st network.Stream) {
 	err := netproto.ServeHistory(st, func(who peer.ID, doc docsync.DocID, from, to uint64, max int) ([][]byte, error) {
-		if !s.historyRate.Allow(who, time.Now()) {
+		if !s.historyRate.Allow(who, s.opts.now()) {
 			s.refusals.Refuse(who.String(), "history_rate", nil)
 			return nil, ErrRateLimited
 		}

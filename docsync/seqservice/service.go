@@ -11,6 +11,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/internal/promreg"
 	"github.com/ipfs/go-datastore"
@@ -61,7 +62,7 @@ type submitted struct {
 // the host's identity key (its Ed25519 key signs the entries, so clones know
 // the sequencer key from its peer ID).
 func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivKey, opts ...Option) (*Service, error) {
-	o := options{params: DefaultParams(), log: slog.Default(),
+	o := options{params: DefaultParams(), log: slog.Default(), now: time.Now, ticker: clock.RealTicker,
 		factory: func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
 			return sequencer.NewHonest(doc, key)
 		}}
@@ -90,7 +91,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 		historyRate:  guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
 		envRate:      guard.NewLimiter[docsync.MemberID](o.params.EnvelopeRate, o.params.MaxPeers),
 		byteRate:     guard.NewLimiter[docsync.MemberID](o.params.ByteRate, o.params.MaxPeers)}
-	s.refusals = guard.NewRefusals(s.log, "sequencer", "request", o.params.RefusalLogInterval, time.Now)
+	s.refusals = guard.NewRefusals(s.log, "sequencer", "request", o.params.RefusalLogInterval, o.now)
 	if o.reg != nil {
 		if err := promreg.Register(o.reg, s.collectors()...); err != nil {
 			cancel()
@@ -185,8 +186,8 @@ func (s *Service) Refusals() map[string]uint64 { return s.refusals.Counts() }
 
 func (s *Service) loop() {
 	defer s.wg.Done()
-	tick := time.NewTicker(s.params.HeadInterval)
-	defer tick.Stop()
+	tick, stop := s.opts.ticker(s.params.HeadInterval)
+	defer stop()
 	batch := make([]*submitted, 0, s.params.MaxBatch)
 	for {
 		select {
@@ -206,7 +207,7 @@ func (s *Service) loop() {
 				}
 			}
 			s.orderBatch(batch)
-		case <-tick.C:
+		case <-tick:
 			for _, d := range s.docs {
 				d.maybePublishHead(s)
 			}

@@ -45,7 +45,7 @@ func (s *Service) admit(doc docsync.DocID, from peer.ID, data []byte) (*docsync.
 	if err == nil {
 		// Quotas before the signature check, so that a flood costs a
 		// decode per message; an honest author past them resubmits.
-		now := time.Now()
+		now := s.opts.now()
 		if !s.envRate.Allow(env.Author, now) || !s.byteRate.AllowN(env.Author, float64(len(data)), now) {
 			s.stats.invalid.Add(1)
 			s.refusals.Refuse(from.String(), "submit_rate", fmt.Errorf("doc %v", doc))

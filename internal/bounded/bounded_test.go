@@ -2,6 +2,7 @@ package bounded
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"runtime"
@@ -57,6 +58,58 @@ func FuzzReadFull(f *testing.F) {
 		}
 		if err == nil && !bytes.Equal(got, b[:len(got)]) {
 			t.Fatal("bytes differ")
+		}
+	})
+}
+
+// The frame format's exact bytes, and what ReadFrame says of broken ones.
+func TestFrame(t *testing.T) {
+	var buf bytes.Buffer
+	for _, body := range [][]byte{nil, []byte("hi"), bytes.Repeat([]byte{7}, 300)} {
+		n, err := WriteFrame(&buf, body)
+		if err != nil || n != uvarintLen(uint64(len(body)))+len(body) {
+			t.Fatalf("wrote %d, %v", n, err)
+		}
+	}
+	if got := buf.Bytes()[:6]; !bytes.Equal(got, []byte{0, 2, 'h', 'i', 0xac, 0x02}) {
+		t.Fatalf("bytes % x", got)
+	}
+	r := bytes.NewReader(buf.Bytes())
+	for _, want := range []int{0, 2, 300} {
+		b, n, err := ReadFrame(r, 300)
+		if err != nil || len(b) != want || n != uvarintLen(uint64(want))+want {
+			t.Fatalf("read %d bytes (%d), %v; want %d", len(b), n, err, want)
+		}
+	}
+	if _, _, err := ReadFrame(r, 300); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+	for name, c := range map[string]struct {
+		in   []byte
+		want error
+	}{
+		"over the cap":  {[]byte{0xac, 0x02}, ErrTooLarge},
+		"cut length":    {[]byte{0x80}, io.ErrUnexpectedEOF},
+		"long length":   {bytes.Repeat([]byte{0xff}, 11), ErrBadLength},
+		"64-bit length": {append(bytes.Repeat([]byte{0xff}, 9), 0x02), ErrBadLength},
+		"short body":    {[]byte{3, 'a'}, ErrShort},
+	} {
+		if _, _, err := ReadFrame(bytes.NewReader(c.in), 299); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+// FuzzReadUvarint: the frame length reads as binary.ReadUvarint reads it,
+// with its errors as ReadFrame names them.
+func FuzzReadUvarint(f *testing.F) {
+	f.Add([]byte{0xac, 0x02})
+	f.Add(bytes.Repeat([]byte{0xff}, 10))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := readUvarint(bytes.NewReader(b))
+		y, yerr := binary.ReadUvarint(bytes.NewReader(b))
+		if (err == nil) != (yerr == nil) || x != y && err == nil {
+			t.Fatalf("% x: %d, %v; binary: %d, %v", b, x, err, y, yerr)
 		}
 	})
 }

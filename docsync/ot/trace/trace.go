@@ -1,7 +1,9 @@
 // Package trace finds and loads real text-editing traces (the editing-traces
 // format of Joseph Gentle: gzip'd JSON with startContent, endContent and txns
 // of [pos, ndel, ins] patches over Unicode code points) for tests and
-// benchmarks.
+// benchmarks. Load flattens a sequential trace into its patches;
+// LoadConcurrent keeps a concurrent trace's agents, parents and
+// transactions (see Concurrent).
 //
 // The traces live outside the module, in the shared data directory
 // (../shared/data/traces relative to the module root) or wherever the
