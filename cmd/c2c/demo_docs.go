@@ -377,7 +377,13 @@ func protoBreakdown(before, after map[protocol.ID]metrics.Stats, ops int64) stri
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(b.n, a.n) })
 	var parts []string
 	for _, r := range rows[:min(len(rows), 4)] {
-		parts = append(parts, fmt.Sprintf("%s %.0f", r.p, float64(r.n)/float64(max(ops, 1))))
+		name := string(r.p)
+		if name == "" {
+			// Bytes on streams before their protocol was negotiated
+			// (multistream-select), which the counter files under "".
+			name = "(negotiation)"
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, float64(r.n)/float64(max(ops, 1))))
 	}
 	return strings.Join(parts, ", ")
 }
