@@ -92,7 +92,9 @@ func (n *policyNet) Request(_ context.Context, p peer.ID, proto protocol.ID, bod
 	if err != nil {
 		return nil, err
 	}
+	n.mu.Lock() // the in-memory sequencer is not safe for concurrent use
 	ds := n.seq.Submit(env)
+	n.mu.Unlock()
 	if len(ds) == 0 {
 		return nil, errors.New("policyNet: refused")
 	}
