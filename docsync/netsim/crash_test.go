@@ -2,12 +2,8 @@ package netsim
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -38,27 +34,7 @@ func crashCopy(t *testing.T, p *Peer, dir string) string {
 	t.Helper()
 	_ = p.H.Close() // the network dies first: nothing more goes out
 	p.StopService() // the loop stops; it writes nothing on the way out
-	dst := t.TempDir()
-	err := filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if de.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // deleted meanwhile (obsolete file)
-		}
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := CopyDir(t, dir)
 	p.cancel()
 	p.closed = true
 	return dst

@@ -2,49 +2,19 @@ package mirrorservice_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
 	"github.com/clone2clone/c2c/replication/notes"
 	"github.com/clone2clone/c2c/replication/syncclient"
 )
-
-// copyDir copies what is on disk in dir now: what a process killed at this
-// moment leaves behind (pebble's unsynced writes are lost, as with kill -9).
-func copyDir(t testing.TB, dir string) string {
-	dst := t.TempDir()
-	err := filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if de.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 // feeder types tokens on the device (note "u") and relays tokens from the
 // network (note "n"), and records those acknowledged.
@@ -142,7 +112,7 @@ func crashTrial(t *testing.T, seed uint64, crashClone bool) {
 	if crashClone {
 		_ = r.clone.Close() // the network dies first
 		srv.Close()         // the loop stops; nothing is written on the way out
-		dir := copyDir(t, r.cloneDir)
+		dir := netsim.CopyDir(t, r.cloneDir)
 		close(stop)
 		wg.Wait()
 		_ = cds.Close()
@@ -153,7 +123,7 @@ func crashTrial(t *testing.T, seed uint64, crashClone bool) {
 	} else {
 		_ = r.device.Close()
 		c.Close()
-		dir := copyDir(t, r.deviceDir)
+		dir := netsim.CopyDir(t, r.deviceDir)
 		close(stop)
 		wg.Wait()
 		_ = dds.Close()
