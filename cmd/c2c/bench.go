@@ -1,6 +1,12 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
 
 // newBenchCmd is the parent of the benches; each bench is a subcommand
 // (abuse runs real c2c processes, mirror the mirror's core, scan the
@@ -26,5 +32,35 @@ the control socket, the device CLI).
 ` + envHelp,
 	}
 	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g))
+	return cmd
+}
+
+// newBenchReportCmd is a bench that runs once and prints its result: as a
+// table, or with --json as one JSON object of the result's fields.
+func newBenchReportCmd[R any](g *globals, use, short, long string, run func() (R, error), table func(w io.Writer, r R)) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := run()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, string(b))
+				return nil
+			}
+			table(g.stdout, r)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

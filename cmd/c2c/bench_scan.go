@@ -1,36 +1,24 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/clone2clone/c2c/replication/scan/scanbench"
 	"github.com/spf13/cobra"
 )
 
 func newBenchScanCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "scan [--json]",
-		Short: "The mirror's scanner on a 200 MB folder: hash-only, 10k body signatures, rescan through the verdict cache, against clamscan",
-		Long: `scan writes a 200 MB folder of mixed files (text, binary, copies, a few with
+	return newBenchReportCmd(g, "scan [--json]",
+		"The mirror's scanner on a 200 MB folder: hash-only, 10k body signatures, rescan through the verdict cache, against clamscan",
+		`scan writes a 200 MB folder of mixed files (text, binary, copies, a few with
 EICAR) and a generated signature set (10,000 .ndb, 100,000 .hdb) in a temporary
 directory, scans it with hash signatures only, with all signatures, and again
 unchanged through the verdict cache, then runs Debian's clamscan on the same
 folder with the same files (skipped with a message when clamscan is absent).
 Progress goes to stderr.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := scanbench.Run(g.stderr)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				b, _ := json.Marshal(r)
-				fmt.Fprintln(g.stdout, string(b))
-				return nil
-			}
-			w := g.stdout
+		func() (*scanbench.Result, error) { return scanbench.Run(g.stderr) }, // progress on stderr
+		func(w io.Writer, r *scanbench.Result) {
 			fmt.Fprintf(w, "%d files, %.1f MB; %d body and %d hash signatures loaded in %.0f ms\n\n",
 				r.Files, r.FolderMB, r.BodySigs, r.HashSigs, r.LoadMs)
 			fmt.Fprintf(w, "%-40s %12s %8s\n", "pass", "figure", "goal")
@@ -49,9 +37,5 @@ Progress goes to stderr.`,
 			for _, n := range r.Notes {
 				fmt.Fprintf(w, "# %s\n", n)
 			}
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	return cmd
+		})
 }
