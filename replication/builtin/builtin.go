@@ -6,6 +6,7 @@ package builtin
 import (
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/downloads"
 	"github.com/clone2clone/c2c/replication/files"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/notes"
@@ -13,15 +14,16 @@ import (
 )
 
 // Apps are the names of the apps a new device's mirror epoch runs, sorted.
-var Apps = []string{files.Name, inbox.Name, notes.Name, outbox.Name}
+var Apps = []string{downloads.Name, files.Name, inbox.Name, notes.Name, outbox.Name}
 
 // Registry returns a registry holding every built-in app; the apps that
-// keep blobs (files, inbox, outbox) keep them in store: the node's
+// keep blobs (downloads, files, inbox, outbox) keep them in store: the node's
 // blockstore (the clone's pebble store, or the device's own).
 func Registry(store *boxostore.Store) *replication.Registry {
 	reg := replication.NewRegistry()
 	for _, f := range []func(*replication.Registry) error{
 		notes.Register,
+		func(r *replication.Registry) error { return downloads.Register(r, store) },
 		func(r *replication.Registry) error { return files.Register(r, store) },
 		func(r *replication.Registry) error { return inbox.Register(r, store) },
 		func(r *replication.Registry) error { return outbox.Register(r, store) },
