@@ -43,7 +43,9 @@ func Put(path string, content []byte) []byte { return append(head(opPut, path), 
 // blocks (on the mirror: the device uploaded them first, with
 // blobxfer.Push), so a file of any size up to MaxFileBytes costs the
 // batch a few dozen bytes.
-func PutRef(path string, ref boxostore.Ref) []byte { return boxostore.AppendRef(head(opPutRef, path), ref) }
+func PutRef(path string, ref boxostore.Ref) []byte {
+	return boxostore.AppendRef(head(opPutRef, path), ref)
+}
 
 // Write returns the payload that writes data at byte offset off of file path
 // (overwriting, and growing the file when it reaches past the end; a missing
