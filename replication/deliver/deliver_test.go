@@ -30,34 +30,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// memDir is an in-memory directory.
-type memDir struct {
-	mu    sync.Mutex
-	certs map[string]*dht.OwnerCert
-	devs  map[peer.ID][]string
-	addrs map[peer.ID]peer.AddrInfo
-}
-
-func (d *memDir) Lookup(_ context.Context, u peer.ID, dev string) (*dht.OwnerCert, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c, ok := d.certs[string(u)+"/"+dev]; ok {
-		return c, nil
-	}
-	return nil, dht.ErrNotFound
-}
-
-func (d *memDir) Devices(_ context.Context, u peer.ID) (*dht.DeviceIndex, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return &dht.DeviceIndex{User: u, Devices: d.devs[u]}, nil
-}
-
-func (d *memDir) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.addrs[p], nil
-}
+type memDir = deliver.MemDirectory
 
 // fakeMirror holds an app set and records what is relayed to it.
 type fakeMirror struct {
@@ -125,17 +98,11 @@ func newClone(t *testing.T, dir *memDir, device string) *clone {
 		t.Fatal(err)
 	}
 	c.m = &fakeMirror{set: set}
-	dir.mu.Lock()
-	dir.certs[string(c.uid)+"/"+device] = c.cert
-	dir.devs[c.uid] = append(dir.devs[c.uid], device)
-	dir.addrs[c.h.ID()] = peer.AddrInfo{ID: c.h.ID(), Addrs: c.h.Addrs()}
-	dir.mu.Unlock()
+	dir.Add(c.cert, peer.AddrInfo{ID: c.h.ID(), Addrs: c.h.Addrs()})
 	return c
 }
 
-func newDir() *memDir {
-	return &memDir{certs: map[string]*dht.OwnerCert{}, devs: map[peer.ID][]string{}, addrs: map[peer.ID]peer.AddrInfo{}}
-}
+func newDir() *memDir { return deliver.NewMemDirectory() }
 
 var fast = func() deliver.Params {
 	p := deliver.DefaultParams()
