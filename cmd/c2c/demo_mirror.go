@@ -17,6 +17,7 @@ import (
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
+	"github.com/clone2clone/c2c/replication/devicexfer"
 	"github.com/clone2clone/c2c/replication/files"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/outbox"
@@ -206,11 +207,12 @@ func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start tim
 		_ = bob.c.View(ctx, func(s *replication.AppSet) {
 			a, _ := s.App(inbox.Name)
 			ib := a.(*inbox.App)
-			if got = ib.List(); len(got) > 0 {
-				gotFile, err = ib.ReadFile(got[0].Files[0])
-			}
+			got = ib.List()
 		})
 		if len(got) > 0 {
+			// The file came by reference: phone B pulls it from its clone.
+			bx := &devicexfer.Device{Client: bob.c, Host: bob.h, Clone: bob.clone.node.ID(), Store: boxostore.New(bob.ds)}
+			gotFile, _, err = bx.Pull(ctx, got[0].Files[0].Ref, nil)
 			break
 		}
 		select {
@@ -228,7 +230,7 @@ func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start tim
 	}
 	fmt.Fprintf(w, "%s mirror: phone A sent report.bin (%d KB) to phone B with a %d-byte outbox input (phone A uploaded %d bytes for it);\n",
 		stamp(), ref.Size>>10, len(q.Marshal()), after.BytesSent-before.BytesSent)
-	fmt.Fprintf(w, "         clone A delivered it to clone B, which relayed it to phone B's inbox as a network input: there after %v, SHA-256 matches\n",
+	fmt.Fprintf(w, "         clone A delivered it by reference to clone B, which pulled its blocks from clone A and relayed it to phone B's inbox; phone B pulled it from clone B: there after %v, SHA-256 matches\n",
 		delivered.Round(time.Millisecond))
 
 	// 3. One divergence: phone A's mirror loses a byte of docs/report.bin

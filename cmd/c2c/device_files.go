@@ -10,32 +10,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/devicexfer"
 	"github.com/clone2clone/c2c/replication/files"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/outbox"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 )
 
-// putSlice is the largest slice of a file one input carries (the payload
-// cap, less room for the operation's header).
-const putSlice = 1<<20 - 4<<10
-
-// putFile stores content at path in the files app: one put, then writes at
-// growing offsets for what does not fit in one input.
-func putFile(ctx context.Context, m *mirrorSession, path string, content []byte) error {
-	first := content[:min(len(content), putSlice)]
-	if _, err := m.c.Input(ctx, files.Name, files.Put(path, first)); err != nil {
-		return err
-	}
-	for off := len(first); off < len(content); off += putSlice {
-		end := min(len(content), off+putSlice)
-		if _, err := m.c.Input(ctx, files.Name, files.Write(path, uint64(off), content[off:end])); err != nil {
-			return err
+// putFile stores content at path in the files app: inline when small (or
+// offline), else uploaded to the clone once, with a progress bar, and put
+// by reference.
+func putFile(ctx context.Context, g *globals, m *mirrorSession, f *mirrorFlags, path string, content []byte) (devicexfer.Put, error) {
+	bar := cli.NewProgress(g.stdout, "upload "+path, f.quiet)
+	put, err := m.xfer().PutFile(ctx, path, content, f.offline, bar.Update)
+	bar.Done()
+	if err == nil && put.ByRef {
+		if put.Upload.Blocks == 0 {
+			fmt.Fprintf(g.stdout, "%s: the clone already holds it (%d bytes); put by reference\n", path, put.Ref.Size)
+		} else {
+			fmt.Fprintf(g.stdout, "%s: uploaded to the clone: %d blocks, %d bytes (a %d-byte file); put by reference\n",
+				path, put.Upload.Blocks, put.Upload.BlockBytes, put.Ref.Size)
 		}
 	}
-	return nil
+	return put, err
 }
 
 func filesApp(s *replication.AppSet) *files.App {
@@ -53,7 +55,10 @@ change is a user input, batched every t_syn_int and replayed by the clone's
 mirror with the same deterministic code, so the mirror holds the same files.
 
   put LOCAL [PATH]  store the local file LOCAL at PATH (default: its base
-                    name); files over 1 MiB go as a put and writes at offsets
+                    name); a file over 1 MiB is uploaded to the clone once
+                    (/c2c/blob/1.0.0, only the blocks it lacks, with a
+                    progress bar) and put by reference, so its bytes never
+                    ride in a batch (with --offline: inline, in slices)
   ls                list every file and directory: size, SHA-256, unixfs CID
   cat PATH          print a file's content (checked against its SHA-256)
   rm PATH           remove a file, or a directory and everything under it
@@ -88,7 +93,7 @@ replay them, unless --offline.`,
 				if len(args) == 3 {
 					path = args[2]
 				}
-				if err := putFile(ctx, m, path, content); err != nil {
+				if _, err := putFile(ctx, g, m, &f, path, content); err != nil {
 					return err
 				}
 				return m.sync(ctx, &f)
@@ -144,15 +149,20 @@ func newDeviceSendCmd(g *globals) *cobra.Command {
 		Short: "Send a file (and a message) to other users through the clone's mirror",
 		Long: `send records "send FILE to these users" in the mirrored outbox: one small
 user input that names the file by reference (its CID and SHA-256). The
-phone uploads nothing more: the clone's mirror replays the request and
-delivers the file to each recipient's clone (found through the directory,
-by the recipient's owner certificate) over /c2c/mirror/deliver/1.0.0,
-retrying until each acknowledges; the recipient's clone relays it to the
-recipient's inbox (c2c device inbox there).
+phone uploads the file to its clone at most once, and not at all if the
+clone holds it: the clone's mirror replays the request and delivers to each
+recipient's clone (found through the directory, by the recipient's owner
+certificate) a message that names the file, over /c2c/mirror/deliver/1.0.0,
+retrying until each acknowledges. The recipient's clone pulls the file's
+blocks from this clone (/c2c/blob/1.0.0, each verified, resumed after a
+cut) and relays the message to the recipient's inbox (c2c device inbox
+there); the recipient's phone pulls the file when it wants it (c2c device
+pull, or inbox --save). A recipient whose phone is off gets it when it
+comes back. c2c device outbox shows each recipient's status.
 
 FILE is a path in the device's files app (c2c device files ls). If there is
 no such file but FILE is a local file, it is first stored in the files app
-under its base name (that upload is the files app's, not the send's).
+under its base name (a file over 1 MiB by upload and reference).
 --to takes a user ID (every device in the user's index) or USER/DEVICE, and
 may be repeated.`,
 		Args: cobra.ExactArgs(1),
@@ -188,7 +198,7 @@ may be repeated.`,
 					return fmt.Errorf("send: %q is neither in the files app nor a local file: %w", path, err)
 				}
 				path = filepath.Base(path)
-				if err := putFile(ctx, m, path, content); err != nil {
+				if _, err := putFile(ctx, g, m, &f, path, content); err != nil {
 					return err
 				}
 				e, _ = stat()
@@ -197,11 +207,12 @@ may be repeated.`,
 				return fmt.Errorf("send: %q is a directory", path)
 			}
 			q.Files = []inbox.Attached{{Name: filepath.Base(path), Ref: e.Ref}}
-			if _, err := m.c.Input(ctx, outbox.Name, q.Marshal()); err != nil {
+			id, err := m.xfer().Send(ctx, q)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "queued %s (%d bytes, sha256:%s) for %d recipient(s); the clone delivers it\n",
-				path, e.Ref.Size, hex.EncodeToString(e.Ref.SHA256[:8]), len(q.To))
+			fmt.Fprintf(g.stdout, "queued %s (%d bytes, sha256:%s) for %d recipient(s) as request %x; the clone delivers it (c2c device outbox)\n",
+				path, e.Ref.Size, hex.EncodeToString(e.Ref.SHA256[:8]), len(q.To), id[:8])
 			return m.sync(ctx, &f)
 		},
 	}
@@ -221,8 +232,11 @@ func newDeviceInboxCmd(g *globals) *cobra.Command {
 users' clones delivered to this user's clone, which relayed each to this
 device as a network input (the phone never sends them back). Each line
 gives the arrival order, the sender (user/device), the time it was sent,
-its text and its files (size, SHA-256). A message delivered twice is kept
-once. --save DIR writes every attachment into DIR.`,
+its text and its files (size, SHA-256, whether this phone holds it yet).
+A message delivered twice is kept once. --save DIR writes every attachment
+into DIR, first pulling from the clone (with a progress bar, verified,
+resumable) those the phone does not hold yet: files sent by reference
+reach the phone only when it asks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := openMirror(cmd, g, &f)
@@ -248,11 +262,15 @@ once. --save DIR writes every attachment into DIR.`,
 				fmt.Fprintf(g.stdout, "#%d from %s/%s sent %s: %q\n", it.NetSeq, sender, it.FromDevice,
 					time.UnixMilli(int64(it.Sent)).UTC().Format(time.RFC3339), it.Text)
 				for _, a := range it.Files {
-					fmt.Fprintf(g.stdout, "    %s %d bytes sha256:%s\n", a.Name, a.Ref.Size, hex.EncodeToString(a.Ref.SHA256[:8]))
+					held := "on the phone"
+					if !app.Held(a) {
+						held = "on the clone (c2c device pull " + a.Ref.CID.String() + ")"
+					}
+					fmt.Fprintf(g.stdout, "    %s %d bytes sha256:%s %s\n", a.Name, a.Ref.Size, hex.EncodeToString(a.Ref.SHA256[:8]), held)
 					if save == "" {
 						continue
 					}
-					b, err := app.ReadFile(a)
+					b, err := pullRef(ctx, g, m, &f, a.Name, a.Ref)
 					if err == nil {
 						err = os.WriteFile(filepath.Join(save, filepath.Base(a.Name)), b, 0o600)
 					}
@@ -270,4 +288,134 @@ once. --save DIR writes every attachment into DIR.`,
 	f.add(cmd)
 	cmd.Flags().StringVar(&save, "save", "", "write the attachments into this directory")
 	return cmd
+}
+
+// pullRef returns a blob's content, pulled from the clone first (with a
+// progress bar) if the phone does not hold it whole.
+func pullRef(ctx context.Context, g *globals, m *mirrorSession, f *mirrorFlags, name string, ref boxostore.Ref) ([]byte, error) {
+	bar := cli.NewProgress(g.stdout, "pull "+name, f.quiet)
+	b, _, err := m.xfer().Pull(ctx, ref, bar.Update)
+	bar.Done()
+	return b, err
+}
+
+func newDevicePullCmd(g *globals) *cobra.Command {
+	var f mirrorFlags
+	var out string
+	cmd := &cobra.Command{
+		Use:   "pull CID [--out FILE]",
+		Short: "Pull a file the phone's apps name (an inbox attachment, a file) from the clone",
+		Long: `pull gets the blob that an inbox attachment or a file of this phone names
+by its unixfs root CID (c2c device inbox and files ls print them) from the
+clone, over /c2c/blob/1.0.0: only the blocks the phone lacks move, each is
+checked against the CID its parent names before it is kept, and the whole
+against the file's SHA-256 and size. A pull that was cut resumes where it
+stopped. --out writes the content to a local file.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cid.Decode(args[0])
+			if err != nil {
+				return fmt.Errorf("CID %q: %w", args[0], err)
+			}
+			m, err := openMirror(cmd, g, &f)
+			if err != nil {
+				return err
+			}
+			defer m.close()
+			ctx := cmd.Context()
+			if err := m.sync(ctx, &f); err != nil {
+				return err
+			}
+			ref, err := m.xfer().Find(ctx, c)
+			if err != nil {
+				return err
+			}
+			b, err := pullRef(ctx, g, m, &f, c.String()[:12]+"...", ref)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: %d bytes, sha256:%s, verified\n", c, len(b), hex.EncodeToString(ref.SHA256[:8]))
+			if out != "" {
+				return os.WriteFile(out, b, 0o600)
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "write the content to this local file")
+	return cmd
+}
+
+func newDeviceOutboxCmd(g *globals) *cobra.Command {
+	var f mirrorFlags
+	cmd := &cobra.Command{
+		Use:   "outbox",
+		Short: "List what this phone sent, with each recipient's delivery status",
+		Long: `outbox syncs with the clone and lists the mirrored outbox: every request
+this phone made with c2c device send, its files, and per recipient the
+status its clone reported back as a network input: delivered (to which
+device), refused (with the recipient clone's reason), or pending (the
+clone keeps retrying until the recipient's clone acknowledges).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := openMirror(cmd, g, &f)
+			if err != nil {
+				return err
+			}
+			defer m.close()
+			ctx := cmd.Context()
+			serr := m.sync(ctx, &f)
+			var lines []string
+			_ = m.c.View(ctx, func(s *replication.AppSet) {
+				a, _ := s.App(outbox.Name)
+				lines = outboxLines(a.(*outbox.App))
+			})
+			for _, l := range lines {
+				fmt.Fprintln(g.stdout, l)
+			}
+			if len(lines) == 0 {
+				fmt.Fprintln(g.stdout, "outbox empty")
+			}
+			return serr
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// outboxLines renders each request and its recipients' statuses.
+func outboxLines(a *outbox.App) []string {
+	var out []string
+	for _, sent := range a.List() {
+		names := make([]string, len(sent.Files))
+		for i, f := range sent.Files {
+			names[i] = fmt.Sprintf("%s (%d bytes)", f.Name, f.Ref.Size)
+		}
+		out = append(out, fmt.Sprintf("request %x sent %s: %q %s", sent.ID[:8],
+			time.UnixMilli(int64(sent.Time)).UTC().Format(time.RFC3339), sent.Text, strings.Join(names, ", ")))
+		byTo := map[int][]outbox.Delivery{}
+		for _, d := range a.Deliveries(sent.ID) {
+			byTo[d.To] = append(byTo[d.To], d)
+		}
+		for i, to := range sent.To {
+			who := hex.EncodeToString(to.User)
+			if id, err := peer.IDFromBytes(to.User); err == nil {
+				who = id.String()
+			}
+			if to.Device != "" {
+				who += "/" + to.Device
+			}
+			if len(byTo[i]) == 0 {
+				out = append(out, fmt.Sprintf("    %s: pending", who))
+			}
+			for _, d := range byTo[i] {
+				state := "delivered to " + d.Device
+				if d.State == outbox.Refused {
+					state = "refused by " + d.Device + ": " + d.Reason
+				}
+				out = append(out, fmt.Sprintf("    %s: %s", who, state))
+			}
+		}
+	}
+	return out
 }

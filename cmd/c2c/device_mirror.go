@@ -12,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
+	"github.com/clone2clone/c2c/replication/devicexfer"
 	"github.com/clone2clone/c2c/replication/notes"
 	"github.com/clone2clone/c2c/replication/syncclient"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -29,6 +30,7 @@ type mirrorFlags struct {
 	maxDelay     time.Duration
 	timeout      time.Duration
 	offline      bool
+	quiet        bool
 }
 
 func (f *mirrorFlags) add(cmd *cobra.Command) {
@@ -37,13 +39,20 @@ func (f *mirrorFlags) add(cmd *cobra.Command) {
 	fl.DurationVar(&f.maxDelay, "max-delay", 100*time.Millisecond, "t_max for a new mirror epoch: the mirror replays a batch this long after it closed")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the clone to hold and replay the device's batches")
 	fl.BoolVar(&f.offline, "offline", false, "keep the inputs on the device; the next command that connects sends them")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars (they show only when stdout is a terminal)")
 }
 
 // mirrorSession is a device process running the sync client.
 type mirrorSession struct {
-	dev *deviceSession
-	ds  *pebbleds.Datastore
-	c   *syncclient.Client
+	dev   *deviceSession
+	ds    *pebbleds.Datastore
+	c     *syncclient.Client
+	blobs *boxostore.Store // the store the device's apps keep their blobs in
+}
+
+// xfer is the device's side of big files: uploads, sends and pulls.
+func (m *mirrorSession) xfer() *devicexfer.Device {
+	return &devicexfer.Device{Client: m.c, Host: m.dev.h, Clone: m.dev.clone.ID, Store: m.blobs}
 }
 
 func openMirror(cmd *cobra.Command, g *globals, f *mirrorFlags) (*mirrorSession, error) {
@@ -70,14 +79,15 @@ func openMirror(cmd *cobra.Command, g *globals, f *mirrorFlags) (*mirrorSession,
 		s.close()
 		return nil, err
 	}
-	c, err := syncclient.New(cmd.Context(), s.h, s.clone, ds, builtin.Registry(boxostore.New(ds)), syncclient.Config{User: user, Device: cfg.Name,
+	blobs := boxostore.New(ds)
+	c, err := syncclient.New(cmd.Context(), s.h, s.clone, ds, builtin.Registry(blobs), syncclient.Config{User: user, Device: cfg.Name,
 		Apps: builtin.Apps, SyncInterval: f.syncInterval, MaxDelay: f.maxDelay}, syncclient.WithLogger(g.log))
 	if err != nil {
 		_ = ds.Close()
 		s.close()
 		return nil, err
 	}
-	m := &mirrorSession{dev: s, ds: ds, c: c}
+	m := &mirrorSession{dev: s, ds: ds, c: c, blobs: blobs}
 	if !f.offline {
 		ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 		defer cancel()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
 	"github.com/clone2clone/c2c/replication/deliver"
@@ -30,12 +31,14 @@ const mirrorStatusFile = "mirror.json"
 type cloneMirror struct {
 	srv  *mirrorservice.Server
 	dl   *deliver.Service
+	bx   *blobxfer.Server
 	stop func() error
 }
 
-// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) and
-// clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) on a clone, on the
-// node's datastore, and keeps mirror.json fresh.
+// startMirror serves the mirror's replay server (/c2c/mirror/1.0.0),
+// clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) and blob transfers
+// (/c2c/blob/1.0.0) on a clone, on the node's datastore, and keeps
+// mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
 	m, err := openCloneMirror(ctx, g.log, n, dataDir, true)
 	if err != nil {
@@ -52,10 +55,18 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 	if err != nil {
 		return nil, fmt.Errorf("mirror delivery: %w", err)
 	}
+	// Blobs: the device uploads and pulls them, recipients' clones pull
+	// the files this clone's outbox names (deliver decides who).
+	bx, err := blobxfer.New(n.Host(), blobs, n.OwnerCert(), blobxfer.WithAuthorizer(dl.Authorize), blobxfer.WithLogger(log))
+	if err != nil {
+		_ = dl.Close()
+		return nil, fmt.Errorf("blob transfers: %w", err)
+	}
 	observers := append([]mirrorservice.Observer{dl}, extra...)
 	if reg := n.Registerer(); reg != nil && metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
+			_ = bx.Close()
 			_ = dl.Close()
 			return nil, fmt.Errorf("mirror metrics: %w", err)
 		}
@@ -64,6 +75,7 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 	opts := []mirrorservice.Option{mirrorservice.WithLogger(log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
 	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
 	if err != nil {
+		_ = bx.Close()
 		_ = dl.Close()
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
@@ -86,8 +98,8 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 			}
 		}
 	}()
-	stop := func() error { cancel(); <-done; _ = dl.Close(); return srv.Close() }
-	return &cloneMirror{srv: srv, dl: dl, stop: stop}, nil
+	stop := func() error { cancel(); <-done; _ = bx.Close(); _ = dl.Close(); return srv.Close() }
+	return &cloneMirror{srv: srv, dl: dl, bx: bx, stop: stop}, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.

@@ -106,6 +106,56 @@ func TestMirrorCLIProcesses(t *testing.T) {
 	if err != nil || !bytes.Equal(got, photo) {
 		t.Fatalf("the received file differs from the sent one (%d bytes, %v)", len(got), err)
 	}
+
+	// A big file: uploaded once and put by reference, sent by reference,
+	// pulled by phone B from its clone; the sender sees it delivered.
+	big := make([]byte, 3<<20+123)
+	_, _ = rand.Read(big)
+	bigPath := filepath.Join(root, "big.bin")
+	if err := os.WriteFile(bigPath, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("device", "files", "--data", phoneA, "put", bigPath); !strings.Contains(out, "uploaded to the clone: 14 blocks") {
+		t.Fatalf("files put of a big file:\n%s", out)
+	}
+	if out := run("device", "files", "--data", phoneA, "put", bigPath, "again.bin"); !strings.Contains(out, "the clone already holds it") {
+		t.Fatalf("a second put of the same content:\n%s", out)
+	}
+	run("device", "send", "--data", phoneA, "big.bin", "--to", users["b"]+"/phone")
+	var bigCID string
+	for deadline := time.Now().Add(ready); ; {
+		inbox := run("device", "inbox", "--data", phoneB)
+		for _, l := range strings.Split(inbox, "\n") {
+			// big.bin SIZE bytes sha256:X on the clone (c2c device pull CID)
+			if f := strings.Fields(l); len(f) == 11 && f[0] == "big.bin" && f[6] == "clone" {
+				bigCID = strings.TrimSuffix(f[10], ")")
+			}
+		}
+		if bigCID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("big.bin is not in phone B's inbox after %v:\n%s", ready, inbox)
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval, not synchronization
+	}
+	pulled := filepath.Join(root, "pulled.bin")
+	if out := run("device", "pull", "--data", phoneB, bigCID, "--out", pulled); !strings.Contains(out, "verified") {
+		t.Fatalf("device pull:\n%s", out)
+	}
+	if got, err := os.ReadFile(pulled); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the pulled file differs from the sent one (%d bytes, %v)", len(got), err)
+	}
+	for deadline := time.Now().Add(ready); ; {
+		out := run("device", "outbox", "--data", phoneA)
+		if strings.Count(out, "delivered to phone") == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox does not show both deliveries after %v:\n%s", ready, out)
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval, not synchronization
+	}
 	if show := run("mirror", "show", "--data", filepath.Join(root, "clone-a")); !strings.Contains(show, `"batches_replayed"`) {
 		t.Fatalf("mirror show:\n%s", show)
 	}

@@ -52,3 +52,13 @@ func TestNewLogger(t *testing.T) {
 		t.Fatal("level loud accepted")
 	}
 }
+
+func TestProgressQuietOffTerminal(t *testing.T) {
+	var buf strings.Builder
+	p := NewProgress(&buf, "pull", false)
+	p.Update(1, 2)
+	p.Done()
+	if buf.Len() != 0 {
+		t.Fatalf("a bar on a non-terminal: %q", buf.String())
+	}
+}

@@ -184,6 +184,47 @@ func (s *Store) notFound(err error, c cid.Cid) error {
 	return err
 }
 
+// Complete checks that the store holds every block of ref's DAG and that
+// its leaves add up to ref.Size, reading only the inner nodes (each block
+// was checked against its hash when it was stored). A missing block is
+// ErrNotFound.
+func (s *Store) Complete(ref Ref) error {
+	ctx := context.Background()
+	var size uint64
+	stack := []cid.Cid{ref.CID}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		h, err := HashOf(c)
+		if err != nil {
+			return err
+		}
+		if c.Type() == cid.Raw {
+			n, err := s.bs.GetSize(ctx, CIDOf(h, cid.Raw))
+			if err != nil {
+				return s.notFound(err, c)
+			}
+			if size += uint64(n); size > ref.Size {
+				break
+			}
+			continue
+		}
+		b, err := s.Get(h)
+		if err != nil {
+			return err
+		}
+		links, err := Links(c, b)
+		if err != nil {
+			return err
+		}
+		stack = append(stack, links...)
+	}
+	if size != ref.Size {
+		return fmt.Errorf("%w: %v holds %d bytes or more, ref says %d", ErrCorrupt, ref.CID, size, ref.Size)
+	}
+	return nil
+}
+
 // Links returns the CIDs a block of CID c refers to: none for a raw leaf,
 // the links of a dag-pb node.
 func Links(c cid.Cid, b []byte) ([]cid.Cid, error) {

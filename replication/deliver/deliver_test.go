@@ -14,6 +14,7 @@ import (
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/deliver"
 	"github.com/clone2clone/c2c/replication/inbox"
@@ -29,34 +30,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// memDir is an in-memory directory.
-type memDir struct {
-	mu    sync.Mutex
-	certs map[string]*dht.OwnerCert
-	devs  map[peer.ID][]string
-	addrs map[peer.ID]peer.AddrInfo
-}
-
-func (d *memDir) Lookup(_ context.Context, u peer.ID, dev string) (*dht.OwnerCert, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c, ok := d.certs[string(u)+"/"+dev]; ok {
-		return c, nil
-	}
-	return nil, dht.ErrNotFound
-}
-
-func (d *memDir) Devices(_ context.Context, u peer.ID) (*dht.DeviceIndex, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return &dht.DeviceIndex{User: u, Devices: d.devs[u]}, nil
-}
-
-func (d *memDir) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.addrs[p], nil
-}
+type memDir = deliver.MemDirectory
 
 // fakeMirror holds an app set and records what is relayed to it.
 type fakeMirror struct {
@@ -124,17 +98,11 @@ func newClone(t *testing.T, dir *memDir, device string) *clone {
 		t.Fatal(err)
 	}
 	c.m = &fakeMirror{set: set}
-	dir.mu.Lock()
-	dir.certs[string(c.uid)+"/"+device] = c.cert
-	dir.devs[c.uid] = append(dir.devs[c.uid], device)
-	dir.addrs[c.h.ID()] = peer.AddrInfo{ID: c.h.ID(), Addrs: c.h.Addrs()}
-	dir.mu.Unlock()
+	dir.Add(c.cert, peer.AddrInfo{ID: c.h.ID(), Addrs: c.h.Addrs()})
 	return c
 }
 
-func newDir() *memDir {
-	return &memDir{certs: map[string]*dht.OwnerCert{}, devs: map[peer.ID][]string{}, addrs: map[peer.ID]peer.AddrInfo{}}
-}
+func newDir() *memDir { return deliver.NewMemDirectory() }
 
 var fast = func() deliver.Params {
 	p := deliver.DefaultParams()
@@ -148,6 +116,12 @@ func (c *clone) service(t *testing.T, dir *memDir, ds datastore.Batching) *deliv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	// The clone's blob server, which lets recipients pull linked files.
+	bx, err := blobxfer.New(c.h, c.blobs, c.cert, blobxfer.WithAuthorizer(s.Authorize), blobxfer.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bx.Close() })
 	return s
 }
 
@@ -198,8 +172,16 @@ func TestDeliveryRetriedAndDeduplicated(t *testing.T) {
 		t.Fatalf("sender stats %+v", st)
 	}
 	m, err := inbox.UnmarshalMessage(bob.m.relayed[0])
-	if err != nil || m.ID != id || !bytes.Equal(m.From, []byte(alice.uid)) || m.Text != "hello bob" || !bytes.Equal(m.Files[0].Data, file) {
+	if err != nil || m.ID != id || !bytes.Equal(m.From, []byte(alice.uid)) || m.Text != "hello bob" || len(m.Files) != 0 || len(m.Linked) != 1 {
 		t.Fatalf("relayed %+v, %v", m, err)
+	}
+	// The file went by reference; bob's clone pulled it before relaying.
+	if got, err := bob.blobs.Read(m.Linked[0].Ref); err != nil || !bytes.Equal(got, file) || bs.Stats().PulledBytes != uint64(len(file)) {
+		t.Fatalf("bob's copy of the linked file: %v (pulled %d)", err, bs.Stats().PulledBytes)
+	}
+	// Alice's mirror heard that bob's phone got it.
+	if alice.m.count() != 1 {
+		t.Fatalf("status inputs relayed to alice's mirror: %d", alice.m.count())
 	}
 
 	as.Close()
@@ -301,5 +283,32 @@ func TestRefusals(t *testing.T) {
 	kept, _ := res.Rest()
 	if bob.m.count() != 0 || len(kept) != 0 || bs.Stats().Refused != uint64(len(cases)) {
 		t.Fatalf("after refusals: %d relayed, %d records, stats %+v", bob.m.count(), len(kept), bs.Stats())
+	}
+}
+
+// TestBlobsServedToRecipientsOnly: the sender's clone serves a linked file
+// to the clone of a recipient its outbox names, and to no other clone,
+// nor a file the request does not name.
+func TestBlobsServedToRecipientsOnly(t *testing.T) {
+	dir := newDir()
+	alice, bob, mallory := newClone(t, dir, "phone"), newClone(t, dir, "phone"), newClone(t, dir, "phone")
+	file := bytes.Repeat([]byte("y"), 300<<10)
+	alice.send(t, bob, "for bob", file)
+	as := alice.service(t, dir, alice.ds)
+	as.Start(alice.m)
+	other, _ := alice.blobs.Add([]byte("not attached"))
+	ref, _ := boxostore.NewMem().Add(file)
+	ctx := context.Background()
+	for _, c := range []*clone{bob, mallory} {
+		c.h.Peerstore().AddAddrs(alice.h.ID(), alice.h.Addrs(), time.Hour)
+	}
+	if _, err := blobxfer.PullAs(ctx, mallory.h, alice.h.ID(), mallory.cert, ref, boxostore.NewMem(), nil); !errors.Is(err, blobxfer.ErrRefused) {
+		t.Fatalf("a clone that is not a recipient: %v", err)
+	}
+	if _, err := blobxfer.PullAs(ctx, bob.h, alice.h.ID(), bob.cert, other, boxostore.NewMem(), nil); !errors.Is(err, blobxfer.ErrRefused) {
+		t.Fatalf("a blob no request names: %v", err)
+	}
+	if _, err := blobxfer.PullAs(ctx, bob.h, alice.h.ID(), bob.cert, ref, boxostore.NewMem(), nil); err != nil {
+		t.Fatalf("the recipient: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -86,6 +87,9 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 	if mirror == nil {
 		return false, fmt.Errorf("%w: mirror not started", ErrUnavailable)
 	}
+	if err := s.pullLinked(ctx, remote, cert, m); err != nil {
+		return false, err
+	}
 	if err := mirror.Relay(ctx, inbox.Name, body); err != nil {
 		return false, fmt.Errorf("%w: relay: %w", ErrUnavailable, err)
 	}
@@ -96,4 +100,34 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return false, nil
+}
+
+// pullLinked gets the blocks of the message's linked files from the
+// sender's clone (remote) into this clone's store before the message is
+// relayed, so that the mirror holds what its inbox names. Each block is
+// verified as it arrives; a pull cut short resumes at the sender's retry.
+// The sending user's blob bytes are charged first.
+func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.OwnerCert, m *inbox.Message) error {
+	var total float64
+	for _, f := range m.Linked {
+		if f.Ref.Size > blobxfer.MaxBlobBytes {
+			return fmt.Errorf("%w: linked file of %d bytes, cap %d", ErrTooLarge, f.Ref.Size, blobxfer.MaxBlobBytes)
+		}
+		if s.blobs.Complete(f.Ref) != nil {
+			total += float64(f.Ref.Size)
+		}
+	}
+	if total > 0 && !s.blobBytes.AllowN(cert.User, total, s.clock()) {
+		return fmt.Errorf("%w: blob bytes from user %s", ErrRateLimited, cert.User)
+	}
+	for _, f := range m.Linked {
+		pctx, cancel := context.WithTimeout(ctx, s.params.PullTimeout)
+		st, err := blobxfer.PullAs(pctx, s.h, remote, s.cert, f.Ref, s.blobs, nil)
+		cancel()
+		s.count(func(x *Stats) { x.PulledBytes += uint64(st.BlockBytes) })
+		if err != nil {
+			return fmt.Errorf("%w: pull %s from the sender's clone: %w", ErrUnavailable, f.Name, err)
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/outbox"
 	"github.com/ipfs/go-datastore"
@@ -233,12 +234,14 @@ func (s *Service) attempt(j *job) error {
 	}
 	m := &inbox.Message{ID: sent.ID, From: []byte(s.cert.User), FromDevice: s.cert.Device, To: to.User,
 		ToDevice: to.Device, Sent: sent.Time, Text: sent.Text}
+	// Files go by reference: the recipient's clone pulls their blocks from
+	// this clone (blobxfer; Authorize lets it), so the message stays small
+	// whatever their size.
 	for _, f := range sent.Files {
-		data, err := s.blobs.Read(f.Ref)
-		if err != nil {
+		if err := s.blobs.Complete(f.Ref); err != nil {
 			return fmt.Errorf("%w: attachment %s: %w", ErrUnavailable, f.Name, err)
 		}
-		m.Files = append(m.Files, inbox.Attachment{Name: f.Name, Data: data})
+		m.Linked = append(m.Linked, f)
 	}
 	if m.Size() > inbox.MaxMessageBytes {
 		return &Refusal{Code: statusTooLarge, Reason: fmt.Sprintf("message of %d bytes", m.Size())}
@@ -261,9 +264,60 @@ func (s *Service) attempt(j *job) error {
 			ai.Addrs = append(ai.Addrs, r.Addrs...)
 		}
 		if _, err := Deliver(ctx, s.h, s.cert, ai, body, s.params.StreamTimeout); err != nil {
+			var ref *Refusal
+			if errors.As(err, &ref) && ref.Permanent() {
+				s.report(ctx, j, dev, outbox.Refused, ref.Reason)
+			}
 			return err
 		}
+		s.report(ctx, j, dev, outbox.Delivered, "")
 		_ = s.ds.Put(ctx, k, []byte{0})
 	}
 	return nil
+}
+
+// report tells the mirror (and so the device) what became of j for one
+// device. A report lost in a crash is made again: the delivery is retried,
+// answered as a duplicate, and the outbox keeps one status per device.
+func (s *Service) report(ctx context.Context, j *job, dev string, state byte, reason string) {
+	if len(reason) > 512 {
+		reason = reason[:512]
+	}
+	if err := s.mirrorOf().Relay(ctx, outbox.Name, outbox.Status(j.id, j.to, dev, state, reason)); err != nil {
+		s.log.Info("deliver: status not relayed to the mirror", "err", err)
+	}
+}
+
+// Authorize is the blobxfer.Authorizer of the clone's blob server: the
+// clone that cert names may pull ref only if one of the outbox's requests
+// names ref and has cert's user (and device, if it names one) among its
+// recipients.
+func (s *Service) Authorize(_ context.Context, cert *dht.OwnerCert, ref boxostore.Ref) bool {
+	if s.mirrorOf() == nil {
+		return false
+	}
+	ok := false
+	err := s.view(func(a *outbox.App) {
+		for _, sent := range a.List() {
+			if !names(sent, ref) {
+				continue
+			}
+			for _, to := range sent.To {
+				if string(to.User) == string(cert.User) && (to.Device == "" || to.Device == cert.Device) {
+					ok = true
+					return
+				}
+			}
+		}
+	})
+	return err == nil && ok
+}
+
+func names(sent *outbox.Sent, ref boxostore.Ref) bool {
+	for _, f := range sent.Files {
+		if f.Ref == ref {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/ipfs/go-datastore"
@@ -44,19 +45,25 @@ type Params struct {
 	// sending user may deliver. Past them a delivery is refused as
 	// unavailable, and the sender retries later.
 	PeerRate, UserBytes guard.Rate
+	// BlobBytes bounds the bytes of linked files one sending user may make
+	// this clone pull; PullTimeout one linked file's pull.
+	BlobBytes   guard.Rate
+	PullTimeout time.Duration
 }
 
 // DefaultParams returns retries from 1 s to 5 min, 30 s streams, 8 in flight.
 func DefaultParams() Params {
 	return Params{RetryMin: time.Second, RetryMax: 5 * time.Minute, StreamTimeout: 30 * time.Second, Parallel: 8,
 		PeerRate:  guard.Rate{PerSecond: 2, Burst: 32},
-		UserBytes: guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20}}
+		UserBytes: guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20},
+		BlobBytes: guard.Rate{PerSecond: 16 << 20, Burst: 256 << 20}, PullTimeout: 10 * time.Minute}
 }
 
 // Validate reports a field out of range.
 func (p Params) Validate() error {
 	if p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.StreamTimeout <= 0 || p.Parallel < 1 ||
-		p.PeerRate.Burst < 1 || p.UserBytes.Burst < inbox.MaxMessageBytes {
+		p.PeerRate.Burst < 1 || p.UserBytes.Burst < inbox.MaxMessageBytes ||
+		p.BlobBytes.Burst < blobxfer.MaxBlobBytes || p.PullTimeout <= 0 {
 		return fmt.Errorf("deliver: invalid params %+v", p)
 	}
 	return nil
@@ -72,6 +79,8 @@ type Stats struct {
 	Received   uint64 // messages taken and relayed into the mirror
 	Duplicates uint64 // messages acknowledged as already seen
 	Refused    uint64 // streams refused
+	// PulledBytes are the block bytes of linked files pulled from senders' clones.
+	PulledBytes uint64
 }
 
 // Option configures New.
@@ -106,6 +115,7 @@ type Service struct {
 
 	peerRate  *guard.Limiter[peer.ID]
 	userBytes *guard.Limiter[peer.ID]
+	blobBytes *guard.Limiter[peer.ID]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -129,6 +139,7 @@ func New(h host.Host, ds datastore.Batching, cert *dht.OwnerCert, blobs *boxosto
 	}
 	s.peerRate = guard.NewLimiter[peer.ID](s.params.PeerRate, 4096)
 	s.userBytes = guard.NewLimiter[peer.ID](s.params.UserBytes, 4096)
+	s.blobBytes = guard.NewLimiter[peer.ID](s.params.BlobBytes, 4096)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(Protocol, s.handle)
 	return s, nil

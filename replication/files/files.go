@@ -45,6 +45,11 @@ var (
 	ErrExists = errors.New("files: file exists")
 	// ErrNoParent: the parent directory does not exist.
 	ErrNoParent = errors.New("files: parent directory does not exist")
+	// ErrMissingBlob: a put by reference whose blob the store does not
+	// hold whole (upload it first). On a mirror it means the upload did not
+	// precede the batch: the op is refused here and not on the device, the
+	// state hashes differ, and the divergence resync moves the blocks.
+	ErrMissingBlob = errors.New("files: blob not in the store (upload it first)")
 )
 
 // Register adds the files app to reg; every instance keeps its content in store.
@@ -155,6 +160,11 @@ func (a *App) Apply(ev *replication.Event) ([]replication.Output, error) {
 			return nil, fmt.Errorf("%w: %q is a directory", ErrExists, o.path)
 		}
 		return nil, a.putFile(o.path, o.data, ev.Time)
+	case opPutRef:
+		if exists && old.Dir {
+			return nil, fmt.Errorf("%w: %q is a directory", ErrExists, o.path)
+		}
+		return nil, a.putRef(o.path, o.ref, ev.Time)
 	case opWrite:
 		var content []byte
 		if exists {
@@ -209,6 +219,19 @@ func (a *App) putFile(path string, content []byte, now replication.Time) error {
 	ref, err := a.store.Add(content)
 	if err != nil {
 		return err
+	}
+	return a.Put(path, Entry{Ref: ref, MTime: now}.encode())
+}
+
+func (a *App) putRef(path string, ref boxostore.Ref, now replication.Time) error {
+	if ref.Size > MaxFileBytes {
+		return fmt.Errorf("%w: file of %d bytes, cap %d", ErrBadOp, ref.Size, MaxFileBytes)
+	}
+	if err := a.checkParent(path); err != nil {
+		return err
+	}
+	if err := a.store.Complete(ref); err != nil {
+		return fmt.Errorf("%w: %v: %w", ErrMissingBlob, ref.CID, err)
 	}
 	return a.Put(path, Entry{Ref: ref, MTime: now}.encode())
 }

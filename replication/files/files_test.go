@@ -294,8 +294,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 }
 
 func FuzzApply(f *testing.F) {
+	refSeed, _ := boxostore.NewMem().Add([]byte("seed"))
 	for _, p := range [][]byte{files.Put("a", []byte("x")), files.Write("a", 1, []byte("y")), files.Rename("a", "b"),
-		files.Delete("b"), files.Mkdir("d"), {'w', 1, 'a', 0xff}} {
+		files.Delete("b"), files.Mkdir("d"), {'w', 1, 'a', 0xff}, files.PutRef("r", refSeed)} {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -333,3 +334,42 @@ func FuzzLinksAndImport(f *testing.F) {
 }
 
 func t0(f *testing.F) testing.TB { return f }
+
+// TestPutRef: a put by reference needs the whole blob in the store; then
+// it is the same entry an inline put of that content makes.
+func TestPutRef(t *testing.T) {
+	data := content(9, 2*boxostore.ChunkSize+3)
+	ref, err := boxostore.NewMem().Add(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig()
+	before := r.app.Root()
+	if err := r.apply(t, 1, files.PutRef("big", ref)); !errors.Is(err, files.ErrMissingBlob) || r.app.Root() != before {
+		t.Fatalf("put by reference of an absent blob: %v", err)
+	}
+	// Only the root held: still refused.
+	h, _ := boxostore.HashOf(ref.CID)
+	root, _ := func() ([]byte, error) { s := boxostore.NewMem(); s.Add(data); return s.Get(h) }()
+	r.store.Put(root)
+	if err := r.apply(t, 2, files.PutRef("big", ref)); !errors.Is(err, files.ErrMissingBlob) {
+		t.Fatalf("put by reference of a partial blob: %v", err)
+	}
+	if _, err := r.store.Add(data); err != nil {
+		t.Fatal(err)
+	}
+	r.must(t, 3, files.PutRef("big", ref))
+	inline := newRig()
+	inline.must(t, 3, files.Put("big", data))
+	if r.app.Root() != inline.app.Root() {
+		t.Fatal("a put by reference and an inline put of the same content differ")
+	}
+	if got, err := r.app.Read("big"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read: %v", err)
+	}
+	bad := ref
+	bad.Size++
+	if err := r.apply(t, 4, files.PutRef("other", bad)); !errors.Is(err, files.ErrMissingBlob) {
+		t.Fatalf("a ref whose size is not the blob's: %v", err)
+	}
+}

@@ -12,12 +12,14 @@ import (
 // Operation payloads: kind byte, uvarint path length, path, then
 //
 //	put:    the content (the rest)
+//	putref: a boxostore Ref (AppendRef) of a blob the store already holds
 //	write:  uvarint offset, the data (the rest)
 //	rename: uvarint length, the new path
 //	delete: nothing
 //	mkdir:  nothing
 const (
 	opPut    = 'p'
+	opPutRef = 'P'
 	opWrite  = 'w'
 	opRename = 'r'
 	opDelete = 'd'
@@ -30,10 +32,20 @@ type op struct {
 	to   string
 	off  uint64
 	data []byte
+	ref  boxostore.Ref
 }
 
 // Put returns the payload that creates or replaces file path with content.
 func Put(path string, content []byte) []byte { return append(head(opPut, path), content...) }
+
+// PutRef returns the payload that creates or replaces file path with the
+// blob ref names, by reference: the store must already hold all of its
+// blocks (on the mirror: the device uploaded them first, with
+// blobxfer.Push), so a file of any size up to MaxFileBytes costs the
+// batch a few dozen bytes.
+func PutRef(path string, ref boxostore.Ref) []byte {
+	return boxostore.AppendRef(head(opPutRef, path), ref)
+}
 
 // Write returns the payload that writes data at byte offset off of file path
 // (overwriting, and growing the file when it reaches past the end; a missing
@@ -87,6 +99,13 @@ func parseOp(p []byte) (op, error) {
 	switch o.kind {
 	case opPut:
 		o.data = rest
+	case opPutRef:
+		if o.ref, rest, err = boxostore.ReadRef(rest); err != nil {
+			return o, fmt.Errorf("%w: %w", ErrBadOp, err)
+		}
+		if len(rest) != 0 {
+			return o, fmt.Errorf("%w: trailing bytes", ErrBadOp)
+		}
 	case opWrite:
 		var n int
 		if o.off, n = binary.Uvarint(rest); n <= 0 || o.off > MaxFileBytes {

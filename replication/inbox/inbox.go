@@ -48,7 +48,11 @@ type App struct {
 var _ replication.App = (*App)(nil)
 
 // New returns an empty inbox on store.
-func New(store *boxostore.Store) *App { return &App{blobtable.New(store, 'I', Buckets, refsOf)} }
+func New(store *boxostore.Store) *App {
+	t := blobtable.New(store, 'I', Buckets, refsOf)
+	t.MayLack = true // linked files are pulled when the device wants them
+	return &App{t}
+}
 
 // Key returns the dedup key of a message from user from with ID id.
 func Key(from []byte, id [32]byte) string {
@@ -150,7 +154,12 @@ func (a *App) List() []*Item {
 	return out
 }
 
-// ReadFile returns an attachment's content, checked against its SHA-256.
+// Held reports whether the store holds attachment f whole (a linked file
+// is not held on the device until it is pulled).
+func (a *App) Held(f Attached) bool { return a.Store.Complete(f.Ref) == nil }
+
+// ReadFile returns an attachment's content, checked against its SHA-256
+// (boxostore.ErrNotFound for a linked file not pulled yet).
 func (a *App) ReadFile(f Attached) ([]byte, error) { return a.Store.Read(f.Ref) }
 
 // Apply implements replication.App: a network input is a message (kept
@@ -178,6 +187,9 @@ func (a *App) Apply(ev *replication.Event) ([]replication.Output, error) {
 	for _, f := range m.Files {
 		it.Files = append(it.Files, Attached{Name: f.Name, Ref: boxostore.Ref{}})
 	}
+	// Linked files are recorded by reference: their blocks are not needed
+	// to apply the message (the clone pulled them before it relayed it).
+	it.Files = append(it.Files, m.Linked...)
 	// Check the record's room before storing any blob: a refused input
 	// leaves no trace but idempotent blocks.
 	if err := a.Check(key, it.encode()); err != nil {
@@ -190,6 +202,7 @@ func (a *App) Apply(ev *replication.Event) ([]replication.Output, error) {
 		}
 		it.Files[i].Ref = ref
 	}
+
 	if err := a.Put(key, it.encode()); err != nil {
 		return nil, err
 	}

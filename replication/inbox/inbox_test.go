@@ -90,6 +90,10 @@ func TestReceiveOnceAndExport(t *testing.T) {
 
 func FuzzUnmarshalMessage(f *testing.F) {
 	f.Add(msg(1, []byte("x")).Marshal())
+	linked := msg(3, nil)
+	ref, _ := boxostore.NewMem().Add([]byte("l"))
+	linked.Linked = []inbox.Attached{{Name: "l", Ref: ref}}
+	f.Add(linked.Marshal())
 	f.Add([]byte{'M'})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		m, err := inbox.UnmarshalMessage(p)
@@ -115,4 +119,51 @@ func FuzzApply(f *testing.F) {
 			t.Fatal("a refused input changed the state")
 		}
 	})
+}
+
+// TestLinkedFiles: a message naming a file by reference applies without
+// its blocks (the device pulls them later), keeps the same record on a
+// store that holds them, exports without them, and reads once pulled.
+func TestLinkedFiles(t *testing.T) {
+	data := bytes.Repeat([]byte("linked"), 100000)
+	ref, _ := boxostore.NewMem().Add(data)
+	m := msg(2, nil)
+	m.Linked = []inbox.Attached{{Name: "big.bin", Ref: ref}}
+	p := m.Marshal()
+	back, err := inbox.UnmarshalMessage(p)
+	if err != nil || !bytes.Equal(back.Marshal(), p) || p[0] != 'L' || back.Linked[0].Ref != ref {
+		t.Fatalf("round trip: %v", err)
+	}
+	if plain := msg(2, []byte("x")).Marshal(); plain[0] != 'M' {
+		t.Fatal("a message without linked files changed format")
+	}
+	dev, mir := boxostore.NewMem(), boxostore.NewMem()
+	if _, err := mir.Add(data); err != nil {
+		t.Fatal(err)
+	}
+	a, b := inbox.New(dev), inbox.New(mir)
+	for _, x := range []*inbox.App{a, b} {
+		if _, err := net(x, 1, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Root() != b.Root() {
+		t.Fatal("the record depends on whether the blocks are held")
+	}
+	f := a.List()[0].Files[0]
+	if a.Held(f) || !b.Held(f) {
+		t.Fatal("Held")
+	}
+	if _, err := a.ReadFile(f); !errors.Is(err, replication.ErrChunkNotFound) {
+		t.Fatalf("read before the pull: %v", err)
+	}
+	if _, err := a.Export(replication.NewMemStore()); err != nil {
+		t.Fatalf("export without the linked blocks: %v", err)
+	}
+	if _, err := dev.Add(data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.ReadFile(f); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read after the pull: %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/journal"
 )
 
@@ -37,18 +38,38 @@ type Message struct {
 	Sent       replication.Time
 	Text       string
 	Files      []Attachment
+	// Linked are files sent by reference: the recipient's clone pulls
+	// their blocks from the sender's clone (package blobxfer) before it
+	// relays the message, and its device pulls them from its clone.
+	Linked []Attached
 }
 
-const formatMessage = 'M'
+// Formats: 'M' without Linked (the original encoding, unchanged), 'L'
+// with them.
+const (
+	formatMessage = 'M'
+	formatLinked  = 'L'
+)
 
 // Marshal encodes m: 'M' id[32] from fromDevice to toDevice sent text
-// nFiles (name data)..., each string uvarint-length-prefixed.
+// nFiles (name data)..., each string uvarint-length-prefixed; with linked
+// files 'L', the same, then nLinked (name ref)... (boxostore.AppendRef).
 func (m *Message) Marshal() []byte {
-	r := journal.NewRec(formatMessage)
+	format := byte(formatMessage)
+	if len(m.Linked) > 0 {
+		format = formatLinked
+	}
+	r := journal.NewRec(format)
 	r = append(r, m.ID[:]...)
 	r = r.B(m.From).B([]byte(m.FromDevice)).B(m.To).B([]byte(m.ToDevice)).U(uint64(m.Sent)).B([]byte(m.Text)).U(uint64(len(m.Files)))
 	for _, f := range m.Files {
 		r = r.B([]byte(f.Name)).B(f.Data)
+	}
+	if format == formatLinked {
+		r = r.U(uint64(len(m.Linked)))
+		for _, f := range m.Linked {
+			r = boxostore.AppendRef(r.B([]byte(f.Name)), f.Ref)
+		}
 	}
 	return r
 }
@@ -58,6 +79,9 @@ func (m *Message) Size() int {
 	n := 64 + len(m.From) + len(m.FromDevice) + len(m.To) + len(m.ToDevice) + len(m.Text)
 	for _, f := range m.Files {
 		n += 16 + len(f.Name) + len(f.Data)
+	}
+	for _, f := range m.Linked {
+		n += 128 + len(f.Name)
 	}
 	return n
 }
@@ -71,7 +95,7 @@ func UnmarshalMessage(p []byte) (*Message, error) {
 	if len(p) > MaxMessageBytes {
 		return nil, bad("%d bytes, cap %d", len(p), MaxMessageBytes)
 	}
-	if len(p) < 33 || p[0] != formatMessage {
+	if len(p) < 33 || (p[0] != formatMessage && p[0] != formatLinked) {
 		return nil, bad("format")
 	}
 	m := &Message{}
@@ -90,6 +114,24 @@ func UnmarshalMessage(p []byte) (*Message, error) {
 	for i := uint64(0); i < n && r.Err == nil; i++ {
 		m.Files = append(m.Files, Attachment{Name: string(r.B()), Data: r.B()})
 	}
+	if p[0] == formatLinked {
+		nl := r.U()
+		if r.Err == nil && (nl == 0 || n+nl > MaxAttachments) {
+			return nil, bad("%d linked files beside %d, cap %d in all", nl, n, MaxAttachments)
+		}
+		for i := uint64(0); i < nl && r.Err == nil; i++ {
+			name := string(r.B())
+			if r.Err != nil {
+				break
+			}
+			ref, rest, err := boxostore.ReadRef(r.Rest())
+			if err != nil {
+				return nil, bad("linked file ref: %v", err)
+			}
+			r = journal.Resume(rest)
+			m.Linked = append(m.Linked, Attached{Name: name, Ref: ref})
+		}
+	}
 	if err := r.End(); err != nil {
 		return nil, bad("%v", err)
 	}
@@ -107,6 +149,11 @@ func UnmarshalMessage(p []byte) (*Message, error) {
 	for _, f := range m.Files {
 		if len(f.Name) == 0 || len(f.Name) > MaxNameBytes {
 			return nil, bad("attachment name of %d bytes", len(f.Name))
+		}
+	}
+	for _, f := range m.Linked {
+		if len(f.Name) == 0 || len(f.Name) > MaxNameBytes {
+			return nil, bad("linked file name of %d bytes", len(f.Name))
 		}
 	}
 	return m, nil

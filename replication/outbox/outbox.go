@@ -5,7 +5,10 @@
 // Output. On the mirror, the clone's deliverer (package deliver) turns that
 // Output into one delivery per recipient clone, so the phone uploads the
 // request and nothing more: the files it names are already mirrored blobs
-// (the files app's), sent by reference.
+// (the files app's), sent by reference. The deliverer reports each
+// recipient device's outcome back as a network input (Status), which the
+// app records beside the request, so the device sees who got it
+// (Deliveries) without asking.
 package outbox
 
 import (
@@ -14,6 +17,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/blobtable"
@@ -36,6 +41,12 @@ const OutputSend = "outbox/send"
 
 // ErrBadOp: a payload that is not a valid request.
 var ErrBadOp = errors.New("outbox: invalid request")
+
+// Delivery states a network input records for one recipient device.
+const (
+	Delivered byte = 1 // the recipient's clone acknowledged the message
+	Refused   byte = 2 // the recipient's clone refused it for good
+)
 
 // Register adds the outbox app to reg; the blobs its requests name live in store.
 func Register(reg *replication.Registry, store *boxostore.Store) error {
@@ -158,6 +169,10 @@ func decodeSent(key string, v []byte) (*Sent, error) {
 }
 
 func refsOf(key string, v []byte) ([]boxostore.Ref, error) {
+	if strings.Contains(key, "/") {
+		_, err := decodeStatus(key, v)
+		return nil, err
+	}
 	s, err := decodeSent(key, v)
 	if err != nil {
 		return nil, err
@@ -184,6 +199,9 @@ func (a *App) Get(id [32]byte) (*Sent, bool) {
 func (a *App) List() []*Sent {
 	var out []*Sent
 	for _, k := range a.Keys() {
+		if strings.Contains(k, "/") {
+			continue
+		}
 		v, _ := a.Table.Get(k)
 		if s, err := decodeSent(k, v); err == nil {
 			out = append(out, s)
@@ -192,11 +210,88 @@ func (a *App) List() []*Sent {
 	return out
 }
 
+// Status returns the network input by which the sender's clone tells its
+// device what became of request id for recipient to (its index in the
+// request) on device: Delivered or Refused, with a reason.
+func Status(id [32]byte, to int, device string, state byte, reason string) []byte {
+	r := journal.NewRec('t')
+	r = append(r, id[:]...)
+	return r.U(uint64(to)).B([]byte(device)).U(uint64(state)).B([]byte(reason))
+}
+
+// Delivery is one recipient device's status.
+type Delivery struct {
+	To     int    // the recipient's index in the request
+	Device string // the device whose clone answered
+	State  byte   // Delivered or Refused
+	Reason string
+}
+
+// statusKey: the request's key, the recipient's index, the device.
+func statusKey(id [32]byte, to int, device string) string {
+	return hex.EncodeToString(id[:]) + "/" + strconv.Itoa(to) + "/" + device
+}
+
+// status record: uvarint state, reason.
+func decodeStatus(key string, v []byte) (Delivery, error) {
+	var d Delivery
+	parts := strings.SplitN(key, "/", 3)
+	to, err := strconv.Atoi(parts[min(1, len(parts)-1)])
+	if len(parts) != 3 || err != nil || to < 0 || to >= MaxRecipients {
+		return d, fmt.Errorf("%w: status key %q", ErrBadOp, key)
+	}
+	k, r := journal.Read(v)
+	d = Delivery{To: to, Device: parts[2], State: byte(r.U()), Reason: string(r.B())}
+	if err := r.End(); err != nil || k != 's' || (d.State != Delivered && d.State != Refused) {
+		return d, fmt.Errorf("%w: status record", ErrBadOp)
+	}
+	return d, nil
+}
+
+// Deliveries returns the statuses recorded for request id, by recipient
+// and device; a recipient with none is still pending.
+func (a *App) Deliveries(id [32]byte) []Delivery {
+	var out []Delivery
+	prefix := hex.EncodeToString(id[:]) + "/"
+	for _, k := range a.Keys() {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		v, _ := a.Table.Get(k)
+		if d, err := decodeStatus(k, v); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// applyStatus records a status network input for a known request.
+func (a *App) applyStatus(p []byte) error {
+	k, r := journal.Read(p)
+	if k != 't' || len(p) < 33 {
+		return fmt.Errorf("%w: status input", ErrBadOp)
+	}
+	var id [32]byte
+	copy(id[:], p[1:33])
+	r = journal.Resume(p[33:])
+	to, dev, state, reason := r.U(), string(r.B()), r.U(), string(r.B())
+	if err := r.End(); err != nil || (state != uint64(Delivered) && state != uint64(Refused)) ||
+		len(dev) > inbox.MaxIDBytes || len(reason) > 512 || strings.Contains(dev, "/") {
+		return fmt.Errorf("%w: status input", ErrBadOp)
+	}
+	sent, ok := a.Get(id)
+	if !ok || to >= uint64(len(sent.To)) {
+		return fmt.Errorf("%w: status of an unknown request or recipient", ErrBadOp)
+	}
+	return a.Put(statusKey(id, int(to), dev), journal.NewRec('s').U(state).B([]byte(reason)))
+}
+
 // Apply implements replication.App: it records a user's request and names
-// it in an OutputSend.
+// it in an OutputSend; a network input from the clone records a delivery
+// status.
 func (a *App) Apply(ev *replication.Event) ([]replication.Output, error) {
 	if ev.Source != replication.User {
-		return nil, fmt.Errorf("%w: not a user input", ErrBadOp)
+		return nil, a.applyStatus(ev.Payload)
 	}
 	if _, err := UnmarshalRequest(ev.Payload); err != nil {
 		return nil, err

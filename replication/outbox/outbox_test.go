@@ -66,3 +66,51 @@ func FuzzUnmarshalRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestDeliveryStatus: the clone's status inputs record each recipient
+// device's state; a status of an unknown request or recipient is refused;
+// the list of requests is not confused by status records.
+func TestDeliveryStatus(t *testing.T) {
+	store := boxostore.NewMem()
+	a := outbox.New(store)
+	ev := replication.Event{Device: replication.DeviceID{7}, Epoch: 1, Seq: 9, Time: 1000, Source: replication.User, Payload: request(t, store).Marshal()}
+	if _, err := a.Apply(&ev); err != nil {
+		t.Fatal(err)
+	}
+	id := outbox.ID(ev.Device, 1, 9)
+	netIn := func(p []byte) error {
+		_, err := a.Apply(&replication.Event{Source: replication.Network, Payload: p})
+		return err
+	}
+	if err := netIn(outbox.Status(id, 0, "phone", outbox.Delivered, "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := netIn(outbox.Status(id, 1, "tablet", outbox.Refused, "not the recipient")); err != nil {
+		t.Fatal(err)
+	}
+	root := a.Root()
+	if err := netIn(outbox.Status(id, 0, "phone", outbox.Delivered, "")); err != nil || a.Root() != root {
+		t.Fatalf("a repeated status changed the state: %v", err)
+	}
+	for name, p := range map[string][]byte{
+		"unknown request":   outbox.Status([32]byte{1}, 0, "phone", outbox.Delivered, ""),
+		"unknown recipient": outbox.Status(id, 2, "phone", outbox.Delivered, ""),
+		"bad state":         outbox.Status(id, 0, "phone", 9, ""),
+		"garbage":           {'t', 1},
+	} {
+		if err := netIn(p); !errors.Is(err, outbox.ErrBadOp) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	ds := a.Deliveries(id)
+	if len(ds) != 2 || ds[0] != (outbox.Delivery{To: 0, Device: "phone", State: outbox.Delivered}) ||
+		ds[1].State != outbox.Refused || ds[1].Reason != "not the recipient" {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if l := a.List(); len(l) != 1 || l[0].ID != id {
+		t.Fatalf("list %+v", l)
+	}
+	if _, err := a.Export(replication.NewMemStore()); err != nil {
+		t.Fatal(err)
+	}
+}
