@@ -49,7 +49,8 @@ spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 	cmd.AddCommand(newDeviceConnectCmd(g), newDeviceShowCmd(g), newDeviceTypeCmd(g), newDeviceApplyCmd(g),
 		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
 		newDeviceMirrorCmd(g), newDeviceNotesCmd(g),
-		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g), newDevicePullCmd(g), newDeviceOutboxCmd(g))
+		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g), newDevicePullCmd(g), newDeviceOutboxCmd(g),
+		newDeviceDownloadCmd(g), newDeviceDownloadsCmd(g), newDeviceConditionsCmd(g))
 	return cmd
 }
 

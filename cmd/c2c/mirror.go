@@ -16,6 +16,7 @@ import (
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
 	"github.com/clone2clone/c2c/replication/deliver"
+	"github.com/clone2clone/c2c/replication/downloader"
 	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -26,12 +27,13 @@ import (
 // every second, for c2c mirror show while the clone holds its datastore.
 const mirrorStatusFile = "mirror.json"
 
-// cloneMirror is a clone's mirror: the replay server and the delivery
-// service of its outbox and inbox.
+// cloneMirror is a clone's mirror: the replay server, the delivery
+// service of its outbox and inbox, blob transfers and the downloader.
 type cloneMirror struct {
 	srv  *mirrorservice.Server
 	dl   *deliver.Service
 	bx   *blobxfer.Server
+	down *downloader.Service
 	stop func() error
 }
 
@@ -39,8 +41,8 @@ type cloneMirror struct {
 // clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) and blob transfers
 // (/c2c/blob/1.0.0) on a clone, on the node's datastore, and keeps
 // mirror.json fresh.
-func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) (func() error, error) {
-	m, err := openCloneMirror(ctx, g.log, n, dataDir, true)
+func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string, dlp downloader.Params) (func() error, error) {
+	m, err := openCloneMirror(ctx, g.log, n, dataDir, true, dlp)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +50,9 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string) 
 }
 
 // openCloneMirror is startMirror, with more observers of the mirror (the
-// demo's), and the mirror's metrics only if metrics (one mirror a registry).
-func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, metrics bool, extra ...mirrorservice.Observer) (*cloneMirror, error) {
+// demo's), and the mirror's metrics only if metrics (one mirror a registry);
+// the downloader fetches the device's downloads under dlp.
+func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, metrics bool, dlp downloader.Params, extra ...mirrorservice.Observer) (*cloneMirror, error) {
 	blobs := boxostore.New(n.Datastore())
 	dl, err := deliver.New(n.Host(), n.Datastore(), n.OwnerCert(), blobs, n.Directory(), deliver.WithLogger(log))
 	if err != nil {
@@ -62,7 +65,16 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 		_ = dl.Close()
 		return nil, fmt.Errorf("blob transfers: %w", err)
 	}
-	observers := append([]mirrorservice.Observer{dl}, extra...)
+	// Downloads: fetched, kept in blobs, scanned, relayed as "file cached";
+	// the device pulls them over blobxfer and asks for progress.
+	down, err := downloader.New(n.Datastore(), blobs, downloader.EngineScanner{Engine: builtinScanEngine()},
+		downloader.WithParams(dlp), downloader.WithLogger(log))
+	if err != nil {
+		_ = bx.Close()
+		_ = dl.Close()
+		return nil, fmt.Errorf("downloads: %w", err)
+	}
+	observers := append([]mirrorservice.Observer{dl, down}, extra...)
 	if reg := n.Registerer(); reg != nil && metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
@@ -80,6 +92,8 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	dl.Start(srv)
+	down.Start(srv)
+	down.ServeProgress(n.Host(), n.OwnerCert().DeviceKey)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -98,8 +112,16 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 			}
 		}
 	}()
-	stop := func() error { cancel(); <-done; _ = bx.Close(); _ = dl.Close(); return srv.Close() }
-	return &cloneMirror{srv: srv, dl: dl, bx: bx, stop: stop}, nil
+	stop := func() error {
+		cancel()
+		<-done
+		down.StopProgress(n.Host())
+		_ = down.Close()
+		_ = bx.Close()
+		_ = dl.Close()
+		return srv.Close()
+	}
+	return &cloneMirror{srv: srv, dl: dl, bx: bx, down: down, stop: stop}, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.

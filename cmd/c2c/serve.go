@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/downloader"
 	"github.com/spf13/cobra"
 )
 
@@ -17,6 +18,20 @@ type serveFlags struct {
 	listen        []string
 	bootstrap     []string
 	limitLoopback bool
+	// Downloads (a clone's): the largest file, and whether loopback and
+	// private addresses may be fetched.
+	downloadMax          uint64
+	downloadAllowPrivate bool
+}
+
+// downloadParams are the clone's downloader settings.
+func (f *serveFlags) downloadParams() downloader.Params {
+	p := downloader.DefaultParams()
+	if f.downloadMax > 0 {
+		p.MaxBytes = f.downloadMax
+	}
+	p.AllowPrivate = f.downloadAllowPrivate
+	return p
 }
 
 func (f *serveFlags) register(cmd *cobra.Command, defaultListen []string, bootstrapHelp string) {
@@ -24,6 +39,9 @@ func (f *serveFlags) register(cmd *cobra.Command, defaultListen []string, bootst
 	cmd.Flags().StringSliceVar(&f.bootstrap, "bootstrap", nil, bootstrapHelp)
 	cmd.Flags().BoolVar(&f.limitLoopback, "limit-loopback", false,
 		"apply the per-IP connection limits to 127.0.0.1 and ::1 too (exempt by default, for local networks; per-peer limits hold either way)")
+	cmd.Flags().Uint64Var(&f.downloadMax, "download-max-bytes", 0, "clone: the largest file c2c device download fetches (default 64 MiB, the blob transfer's cap)")
+	cmd.Flags().BoolVar(&f.downloadAllowPrivate, "download-allow-private", false,
+		"clone: let c2c device download fetch from loopback, private and link-local addresses (local testing; off on a provider)")
 }
 
 func newProviderCmd(g *globals) *cobra.Command {

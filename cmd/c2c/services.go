@@ -21,7 +21,7 @@ import (
 // (node.StartCloneServices: documents, device link, control socket; the
 // node's Close stops them) and the mirror, which the returned function
 // stops.
-func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, seqOpts []seqservice.Option) (func() error, error) {
+func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, f *serveFlags, seqOpts []seqservice.Option) (func() error, error) {
 	none := func() error { return nil }
 	switch n.Role() {
 	case node.RoleSequencer:
@@ -34,7 +34,7 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 		}
 		fmt.Fprintf(g.stdout, "control socket: %s\n", cs.Control.Path())
 		// The mirror: the phone's sync client connects here too.
-		return startMirror(ctx, g, n, dataDir)
+		return startMirror(ctx, g, n, dataDir, f.downloadParams())
 	}
 	return none, nil
 }
@@ -82,7 +82,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		return err
 	}
 	defer n.Close()
-	stop, err := roleServices(runCtx, g, n, dataDir, seqOpts)
+	stop, err := roleServices(runCtx, g, n, dataDir, f, seqOpts)
 	if err != nil {
 		return err
 	}

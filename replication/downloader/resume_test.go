@@ -102,3 +102,16 @@ func FuzzContentRange(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeReport(f *testing.F) {
+	f.Add(EncodeReport(Report{Done: 10, Total: 100, Attempts: 2, State: StateFetching, Err: "cut"}))
+	f.Add([]byte{'g'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeReport(b)
+		if err == nil {
+			if back, err := DecodeReport(EncodeReport(r)); err != nil || back != r {
+				t.Fatalf("round trip %+v: %+v %v", r, back, err)
+			}
+		}
+	})
+}

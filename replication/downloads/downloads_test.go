@@ -185,3 +185,19 @@ func TestWhen(t *testing.T) {
 		t.Fatal("later parsed")
 	}
 }
+
+func TestPolicy(t *testing.T) {
+	none, wifi, charging := downloads.Conditions{}, downloads.Conditions{WiFi: true}, downloads.Conditions{Charging: true}
+	for _, c := range []struct {
+		w    downloads.When
+		c    downloads.Conditions
+		want bool
+	}{
+		{downloads.Now, none, true}, {downloads.WiFi, none, false}, {downloads.WiFi, wifi, true}, {downloads.WiFi, charging, false},
+		{downloads.Charge, charging, true}, {downloads.Charge, wifi, false}, {downloads.Manual, downloads.Conditions{WiFi: true, Charging: true}, false},
+	} {
+		if got := c.w.Allows(c.c); got != c.want {
+			t.Errorf("%v under %+v: %v", c.w, c.c, got)
+		}
+	}
+}

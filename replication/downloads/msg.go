@@ -209,3 +209,24 @@ func UnmarshalCached(p []byte) (*Cached, error) {
 	}
 	return nil, bad("network input kind %#x", k)
 }
+
+// Conditions are what the device reports of itself for its pull policy.
+type Conditions struct {
+	WiFi     bool `json:"wifi"`
+	Charging bool `json:"charging"`
+}
+
+// Allows reports whether a download with policy w is pulled by itself
+// under c: now always, wifi on Wi-Fi, charge while charging, manual never
+// (only by hand).
+func (w When) Allows(c Conditions) bool {
+	switch w {
+	case Now:
+		return true
+	case WiFi:
+		return c.WiFi
+	case Charge:
+		return c.Charging
+	}
+	return false
+}
