@@ -232,6 +232,9 @@ func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start tim
 		stamp(), ref.Size>>10, len(q.Marshal()), after.BytesSent-before.BytesSent)
 	fmt.Fprintf(w, "         clone A delivered it by reference to clone B, which pulled its blocks from clone A and relayed it to phone B's inbox; phone B pulled it from clone B: there after %v, SHA-256 matches\n",
 		delivered.Round(time.Millisecond))
+	if err := demoDownload(ctx, w, stamp, bob); err != nil {
+		return err
+	}
 
 	// 3. One divergence: phone A's mirror loses a byte of docs/report.bin
 	// behind the core's back; the next batch's replay catches it.
