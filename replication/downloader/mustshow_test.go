@@ -1,7 +1,6 @@
 package downloader_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,16 +11,19 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
-	"github.com/clone2clone/c2c/internal/bounded"
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/downloader"
 	"github.com/clone2clone/c2c/replication/downloads"
+	blockstore "github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/datastore/dshelp"
 	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -46,42 +48,51 @@ func connect(t *testing.T, a, b host.Host) {
 	}
 }
 
-// rogueClone serves the blob protocol from src with one leaf's byte
-// flipped: a giver whose bytes do not match the CIDs.
-func rogueClone(t *testing.T, src *boxostore.Store) host.Host {
+// rogueClone is a clone whose store serves a wrong byte: a real blobxfer
+// server for the device, over a copy of honest's blocks in which one leaf's
+// bytes were flipped behind the blockstore's back (a bad disk, a malicious
+// provider).
+func rogueClone(t *testing.T, honest *boxostore.Store, ref boxostore.Ref, device peer.ID) host.Host {
+	t.Helper()
 	h := newHost(t, nil)
-	h.SetStreamHandler(blobxfer.Protocol, func(st network.Stream) {
-		defer st.Close()
-		r := bufio.NewReader(st)
-		if _, _, err := bounded.ReadFrame(r, 1<<20); err != nil { // hello
-			return
-		}
-		leaves := 0
-		for {
-			b, _, err := bounded.ReadFrame(r, 1<<20)
-			if err != nil {
-				return
-			}
-			m, err := blobxfer.Decode(b)
-			if err != nil || m.Kind != blobxfer.KindWant {
-				return
-			}
-			for _, c := range m.Want {
-				hash, _ := boxostore.HashOf(c)
-				blk, _ := src.Get(hash)
-				if c.Type() == cid.Raw {
-					if leaves++; leaves == 2 {
-						blk = append([]byte(nil), blk...)
-						blk[1000] ^= 0x40
-					}
-				}
-				if _, err := bounded.WriteFrame(st, (&blobxfer.Msg{Kind: blobxfer.KindBlock, Block: blk}).Append(nil)); err != nil {
-					return
+	ds := dssync.MutexWrap(datastore.NewMapDatastore())
+	store := boxostore.New(ds)
+	if err := store.Import(ref.CID, honest); err != nil {
+		t.Fatal(err)
+	}
+	leaves := 0
+	_ = boxostore.Walk(ref.CID, honest, func(c cid.Cid, b []byte) error {
+		if c.Type() == cid.Raw {
+			if leaves++; leaves == 2 {
+				bad := append([]byte(nil), b...)
+				bad[1000] ^= 0x40
+				key := blockstore.BlockPrefix.Child(dshelp.MultihashToDsKey(c.Hash()))
+				if err := ds.Put(context.Background(), key, bad); err != nil {
+					t.Fatal(err)
 				}
 			}
 		}
+		return nil
 	})
+	bx, err := blobxfer.New(h, store, ownerCert(t, h, device), blobxfer.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bx.Close() })
 	return h
+}
+
+// ownerCert enrolls device on clone under a fresh user key.
+func ownerCert(t *testing.T, clone host.Host, device peer.ID) *dht.OwnerCert {
+	t.Helper()
+	user, _, _ := crypto.GenerateEd25519Key(nil)
+	_, hpke, _ := dht.GenerateHPKEKey()
+	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: device, Clone: clone.ID(),
+		CloneHPKE: hpke, Seq: 1, EOL: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
 
 // TestMustShowResumedDownload is issue 15's must-show: a download is
@@ -101,14 +112,7 @@ func TestMustShowResumedDownload(t *testing.T) {
 	r := newRig(t, nil, testParams())
 	devKey, _, _ := crypto.GenerateEd25519Key(nil)
 	clone, device := newHost(t, nil), newHost(t, devKey)
-	user, _, _ := crypto.GenerateEd25519Key(nil)
-	_, hpke, _ := dht.GenerateHPKEKey()
-	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: device.ID(), Clone: clone.ID(),
-		CloneHPKE: hpke, Seq: 1, EOL: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bx, err := blobxfer.New(clone, r.store, cert, blobxfer.WithLogger(slog.New(slog.DiscardHandler)))
+	bx, err := blobxfer.New(clone, r.store, ownerCert(t, clone, device.ID()), blobxfer.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +146,23 @@ func TestMustShowResumedDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 2. A giver that serves a wrong byte is refused; the device keeps only
+	// The device sees the clone's progress; a stranger is not answered.
+	r.dl.ServeProgress(clone, device.ID())
+	connect(t, device, clone)
+	rep, err := downloader.AskProgress(context.Background(), device, clone.ID(), id)
+	if err != nil || rep.State != downloader.StateCached || rep.Done != int64(len(data)) || rep.Total != int64(len(data)) || rep.Attempts != 4 {
+		t.Fatalf("progress: %+v %v", rep, err)
+	}
+	stranger := newHost(t, nil)
+	connect(t, stranger, clone)
+	if rep, err := downloader.AskProgress(context.Background(), stranger, clone.ID(), id); err == nil {
+		t.Fatalf("a stranger got the progress: %+v", rep)
+	}
+
+	// 2. A clone that serves a wrong byte is refused; the device keeps only
 	// blocks that match their CIDs, so the file is not complete and the
 	// device cannot record it as pulled.
-	rogue := rogueClone(t, r.store)
+	rogue := rogueClone(t, r.store, c.Ref, device.ID())
 	connect(t, device, rogue)
 	if _, err := blobxfer.Pull(context.Background(), device, rogue.ID(), c.Ref, devStore, nil); !errors.Is(err, blobxfer.ErrCorrupt) {
 		t.Fatalf("pull from a rogue giver: %v", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/downloads"
 	"github.com/ipfs/go-datastore"
@@ -51,7 +52,8 @@ type Params struct {
 	AllowPrivate bool
 }
 
-// DefaultParams returns 64 MiB files (the blob transfer's cap), 5
+// DefaultParams returns 64 MiB files (the blob transfer's cap, which
+// MaxBytes may not pass), 5
 // redirects, 10 s connect, 30 s header and idle timeouts, 256 KiB flushes,
 // 8 fruitless attempts with 1 s to 1 min backoff, 2 at once.
 func DefaultParams() Params {
@@ -62,7 +64,10 @@ func DefaultParams() Params {
 
 // Validate reports a field out of range.
 func (p Params) Validate() error {
-	if p.MaxBytes == 0 || p.MaxBytes > 1<<40 || p.MaxRedirects < 0 || p.ConnectTimeout <= 0 || p.HeaderTimeout <= 0 ||
+	if p.MaxBytes > blobxfer.MaxBlobBytes {
+		return fmt.Errorf("downloader: MaxBytes %d over the %d bytes a device can pull (blobxfer.MaxBlobBytes)", p.MaxBytes, blobxfer.MaxBlobBytes)
+	}
+	if p.MaxBytes == 0 || p.MaxRedirects < 0 || p.ConnectTimeout <= 0 || p.HeaderTimeout <= 0 ||
 		p.IdleTimeout <= 0 || p.FlushBytes < 1 || p.MaxAttempts < 1 || p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.Parallel < 1 {
 		return fmt.Errorf("downloader: invalid params %+v", p)
 	}

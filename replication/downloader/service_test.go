@@ -431,3 +431,68 @@ func TestResumeAfterCrash(t *testing.T) {
 		t.Fatalf("ranges %q: the restarted clone did not resume from the megabyte it kept", ranges)
 	}
 }
+
+// TestTimeouts: a server that never sends its headers, or stalls mid-body,
+// is cut by the header or idle timeout and the download resumes on the
+// next request; one that always stalls fails after MaxAttempts requests
+// in a row without a byte.
+func TestTimeouts(t *testing.T) {
+	data := content(300_000)
+	stall := make(chan struct{})
+	var mu sync.Mutex
+	var ranges []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, "headers:"+r.Header.Get("Range"))
+		first := len(ranges) == 1
+		mu.Unlock()
+		if first {
+			<-stall // no headers, ever
+			return
+		}
+		w.Header().Set("ETag", `"t"`)
+		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(data))
+	})
+	idleCalls := 0
+	mux.HandleFunc("/idle", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, "idle:"+r.Header.Get("Range"))
+		idleCalls++
+		first := idleCalls == 1
+		mu.Unlock()
+		w.Header().Set("ETag", `"t"`)
+		if first {
+			w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+			_, _ = w.Write(data[:100_000])
+			w.(http.Flusher).Flush()
+			<-stall // the body stops mid-way
+			return
+		}
+		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(data))
+	})
+	mux.HandleFunc("/never", func(http.ResponseWriter, *http.Request) { <-stall })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer close(stall) // before srv.Close, which waits for the stalled handlers
+	p := testParams()
+	p.HeaderTimeout, p.IdleTimeout, p.FlushBytes, p.MaxAttempts = 100*time.Millisecond, 100*time.Millisecond, 50_000, 3
+	for _, path := range []string{"/headers", "/idle"} {
+		r := newRig(t, nil, p)
+		r.mirror.request(t, r.dl, srv.URL+path)
+		if c := r.mirror.next(t); c.Failed() || c.Ref.SHA256 != sha256.Sum256(data) {
+			t.Fatalf("%s: relayed %+v", path, c)
+		}
+	}
+	mu.Lock()
+	want := []string{"headers:", "headers:", "idle:", "idle:bytes=100000-"}
+	if fmt.Sprint(ranges) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q", ranges, want)
+	}
+	mu.Unlock()
+	r := newRig(t, nil, p)
+	r.mirror.request(t, r.dl, srv.URL+"/never")
+	if c := r.mirror.next(t); !c.Failed() || !strings.Contains(c.Reason, "3 attempts in a row") {
+		t.Fatalf("never: relayed %+v", c)
+	}
+}
