@@ -244,12 +244,14 @@ func (a *App) Apply(ev *replication.Event) ([]replication.Output, error) {
 		}
 		return out(OutputFetch, it.ID), nil
 	}
-	// opPulled: the store must hold the whole file, every block and its
-	// SHA-256 checked; on the mirror it is the copy the clone cached.
+	// opPulled: the store must hold every block of the file (each checked
+	// against its hash when stored; the device's pull also checked the
+	// whole against the SHA-256); on the mirror it is the copy the clone
+	// cached.
 	if it.Status != StatusCached {
 		return nil, bad("download %x is %v, not cached", op.id[:4], it.Status)
 	}
-	if _, err := a.Store.Read(it.Ref); err != nil {
+	if err := a.Store.Complete(it.Ref); err != nil {
 		return nil, fmt.Errorf("%w: download %x: %w", ErrBadOp, op.id[:4], err)
 	}
 	it.Status, it.PulledAt = StatusPulled, ev.Time
