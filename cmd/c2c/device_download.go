@@ -278,7 +278,7 @@ func newDeviceDownloadsCmd(g *globals) *cobra.Command {
 		Long: `downloads syncs with the clone and lists every download: its ID, status
 (requested: the clone is fetching it; cached: the clone holds it; failed;
 pulled: the phone holds it), pull policy, size, the clone's scan verdict and
-URL.
+URL; for a download the clone is still fetching, the bytes it kept so far.
 
   --pull        pull every cached download the policy allows now, under the
                 conditions c2c device conditions recorded
@@ -335,7 +335,7 @@ URL.
 			}
 			var list []*downloads.Item
 			_ = m.c.View(ctx, func(s *replication.AppSet) { list = downloadsApp(s).List() })
-			fmt.Fprintf(g.stdout, "%-12s  %-9s  %-6s  %10s  %-28s  %s\n", "ID", "STATUS", "WHEN", "BYTES", "VERDICT", "URL")
+			fmt.Fprintf(g.stdout, "%-12s  %-9s  %-6s  %10s  %-28s  %s\n", "ID", "STATUS", "WHEN", "BYTES", "VERDICT/STATE", "URL")
 			for _, it := range list {
 				size, verdict := "-", "-"
 				if it.Status == downloads.StatusCached || it.Status == downloads.StatusPulled {
@@ -346,6 +346,18 @@ URL.
 				}
 				if it.Status == downloads.StatusFailed {
 					verdict = it.Reason
+				}
+				if it.Status == downloads.StatusRequested {
+					// Where the clone's fetch stands (bytes kept so far).
+					if rep, err := downloader.AskProgress(ctx, m.dev.h, m.dev.clone.ID, it.ID); err == nil && rep.State != "unknown" {
+						size, verdict = fmt.Sprint(rep.Done), rep.State
+						if rep.Total >= 0 {
+							size += "/" + fmt.Sprint(rep.Total)
+						}
+						if rep.Attempts > 1 {
+							verdict += fmt.Sprintf(", %d attempts", rep.Attempts)
+						}
+					}
 				}
 				fmt.Fprintf(g.stdout, "%-12s  %-9s  %-6s  %10s  %-28s  %s\n", shortID(it.ID), it.Status, it.When, size, verdict, it.URL)
 			}

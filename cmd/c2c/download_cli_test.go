@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,7 +28,12 @@ func TestDownloadCLIProcesses(t *testing.T) {
 	_, _ = rand.Read(data)
 	var mu sync.Mutex
 	requests := 0
+	stallSrc := &stallSource{gate: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/files/stall.bin" {
+			stallSrc.serve(w, r, data)
+			return
+		}
 		if r.URL.Path != "/files/big.bin" {
 			http.NotFound(w, r)
 			return
@@ -44,6 +50,7 @@ func TestDownloadCLIProcesses(t *testing.T) {
 		http.ServeContent(w, r, "big.bin", time.Time{}, bytes.NewReader(data))
 	}))
 	defer srv.Close()
+	defer stallSrc.open() // before srv.Close, which waits for the stalled handler
 
 	bin := c2cBinary(t)
 	root := t.TempDir()
@@ -104,6 +111,76 @@ func TestDownloadCLIProcesses(t *testing.T) {
 	if out, err := run("device", "download", "--data", phone, "ftp://example.com/x"); err == nil || !strings.Contains(out, "only http and https") {
 		t.Fatalf("ftp: %v\n%s", err, out)
 	}
+
+	// kill -9 of the clone mid-download: the source sends 1 MiB and stalls;
+	// once c2c device downloads shows the clone kept that megabyte, the
+	// clone is killed and restarted, and it resumes from the megabyte.
+	out = must("device", "download", "--data", phone, srv.URL+"/files/stall.bin", "--when", "manual")
+	id := strings.Fields(out)[1]
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if out := must("device", "downloads", "--data", phone); strings.Contains(out, "1048576/2098151") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the clone did not keep the first megabyte in 60 s")
+		}
+	}
+	c.kill(t)
+	stallSrc.open()
+	_ = os.Remove(filepath.Join(cloneDir, readyFile)) // left by the killed clone
+	c = startProc(t, bin, "clone-restarted", nil, "clone", "--data", cloneDir, "--listen", loopback, "--bootstrap", boot, "--download-allow-private")
+	waitFile(t, c, filepath.Join(cloneDir, readyFile), ready)
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if out := must("device", "downloads", "--data", phone); strings.Contains(out, id+"  cached") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted clone did not cache the download in 60 s")
+		}
+	}
+	if ranges := stallSrc.after(); len(ranges) == 0 || ranges[len(ranges)-1] != "bytes=1048576-" {
+		t.Fatalf("requests after the first: %q, want the last to resume at the megabyte kept", ranges)
+	}
+	if out := must("device", "downloads", "--data", phone, "--pull-id", id); !strings.Contains(out, "verified") {
+		t.Fatalf("pull by hand:\n%s", out)
+	}
+	if got, err := os.ReadFile(filepath.Join(phone, "downloads", "stall.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the download resumed across the kill -9: %v", err)
+	}
+}
+
+// stallSource serves 1 MiB of its first response and stalls until open;
+// later requests are served whole (with Range support).
+type stallSource struct {
+	gate   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	ranges []string
+}
+
+func (s *stallSource) open() { s.once.Do(func() { close(s.gate) }) }
+
+func (s *stallSource) after() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.ranges[1:]...)
+}
+
+func (s *stallSource) serve(w http.ResponseWriter, r *http.Request, data []byte) {
+	s.mu.Lock()
+	s.ranges = append(s.ranges, r.Header.Get("Range"))
+	first := len(s.ranges) == 1
+	s.mu.Unlock()
+	w.Header().Set("ETag", `"stall"`)
+	if first {
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		_, _ = w.Write(data[:1<<20])
+		w.(http.Flusher).Flush()
+		<-s.gate
+		return
+	}
+	<-s.gate
+	http.ServeContent(w, r, "stall.bin", time.Time{}, bytes.NewReader(data))
 }
 
 // cutWriter cuts the response after left body bytes.
