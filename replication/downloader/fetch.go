@@ -42,12 +42,13 @@ func newClient(p Params) *http.Client {
 		}
 	}
 	tr := &http.Transport{
-		DialContext:           d.DialContext,
-		TLSHandshakeTimeout:   p.ConnectTimeout,
-		ResponseHeaderTimeout: p.HeaderTimeout,
-		IdleConnTimeout:       p.IdleTimeout,
-		DisableCompression:    true,
-		MaxIdleConnsPerHost:   2,
+		DialContext:            d.DialContext,
+		TLSHandshakeTimeout:    p.ConnectTimeout,
+		ResponseHeaderTimeout:  p.HeaderTimeout,
+		IdleConnTimeout:        p.IdleTimeout,
+		DisableCompression:     true,
+		MaxIdleConnsPerHost:    2,
+		MaxResponseHeaderBytes: 64 << 10, // a stranger's headers: a small budget
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) > p.MaxRedirects {
