@@ -476,7 +476,7 @@ func TestTimeouts(t *testing.T) {
 	defer srv.Close()
 	defer close(stall) // before srv.Close, which waits for the stalled handlers
 	p := testParams()
-	p.HeaderTimeout, p.IdleTimeout, p.FlushBytes, p.MaxAttempts = 100*time.Millisecond, 100*time.Millisecond, 50_000, 3
+	p.HeaderTimeout, p.IdleTimeout, p.FlushBytes, p.MaxAttempts = 300*time.Millisecond, 300*time.Millisecond, 50_000, 3
 	for _, path := range []string{"/headers", "/idle"} {
 		r := newRig(t, nil, p)
 		r.mirror.request(t, r.dl, srv.URL+path)
@@ -484,10 +484,20 @@ func TestTimeouts(t *testing.T) {
 			t.Fatalf("%s: relayed %+v", path, c)
 		}
 	}
+	// Under load a later request may be cut again; what must hold: the
+	// header timeout kept nothing, so the next request asks for no range,
+	// and the idle cut resumes from the 100,000 bytes kept.
 	mu.Lock()
-	want := []string{"headers:", "headers:", "idle:", "idle:bytes=100000-"}
-	if fmt.Sprint(ranges) != fmt.Sprint(want) {
-		t.Errorf("requests %q, want %q", ranges, want)
+	var headers, idle []string
+	for _, r := range ranges {
+		if rest, ok := strings.CutPrefix(r, "headers:"); ok {
+			headers = append(headers, rest)
+		} else {
+			idle = append(idle, strings.TrimPrefix(r, "idle:"))
+		}
+	}
+	if len(headers) < 2 || headers[1] != "" || len(idle) < 2 || idle[0] != "" || idle[1] != "bytes=100000-" {
+		t.Errorf("requests %q", ranges)
 	}
 	mu.Unlock()
 	r := newRig(t, nil, p)
