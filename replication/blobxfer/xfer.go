@@ -123,27 +123,76 @@ func (p *puller) walk() error {
 				return err
 			}
 		}
-		for _, c := range want {
-			links, err := p.receive(c)
-			if err != nil {
-				return err
-			}
-			next = append(next, links...)
-			if err := p.ctx.Err(); err != nil {
-				return fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
+		if err := p.round(want, &next); err != nil {
+			return err
 		}
 		level = next
 	}
 	return nil
 }
 
-// receive reads the block wanted as c, verifies and stores it.
-func (p *puller) receive(c cid.Cid) ([]cid.Cid, error) {
-	m, err := p.c.read(KindBlock, KindMissing)
-	if err != nil {
-		return nil, err
+// arrived is a frame read ahead, with its block's hash.
+type arrived struct {
+	m   *Msg
+	h   replication.Hash
+	err error
+}
+
+// readAhead is how many frames the reader may be ahead of the store.
+const readAhead = 8
+
+// round receives the blocks of one want round: a reader goroutine reads
+// and hashes frames while this one verifies and stores them, in order.
+// The reader has stopped when round returns.
+func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
+	frames := make(chan arrived, readAhead)
+	stop := make(chan struct{})
+	go func() {
+		defer close(frames)
+		for range want {
+			m, err := p.c.read(KindBlock, KindMissing)
+			a := arrived{m: m, err: err}
+			if err == nil && m.Kind == KindBlock {
+				a.h = replication.HashChunk(m.Block)
+			}
+			select {
+			case frames <- a:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		for range frames { // wait for the reader to stop
+		}
+	}()
+	for _, c := range want {
+		a, ok := <-frames
+		if !ok {
+			return fmt.Errorf("%w: the reader stopped", ErrUnavailable)
+		}
+		links, err := p.receive(c, a)
+		if err != nil {
+			return err
+		}
+		*next = append(*next, links...)
+		if err := p.ctx.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
+	return nil
+}
+
+// receive checks the block that arrived for c and stores it.
+func (p *puller) receive(c cid.Cid, a arrived) ([]cid.Cid, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	m := a.m
 	if m.Kind != KindBlock {
 		return nil, fmt.Errorf("%w: %v", ErrNotFound, c)
 	}
@@ -151,7 +200,7 @@ func (p *puller) receive(c cid.Cid) ([]cid.Cid, error) {
 		p.st.FirstBlock = time.Since(p.start)
 	}
 	h, _ := boxostore.HashOf(c) // checked when wanted
-	if replication.HashChunk(m.Block) != h {
+	if a.h != h {
 		return nil, fmt.Errorf("%w: block %v does not hash to its CID", ErrCorrupt, c)
 	}
 	links, err := p.account(c, m.Block)
