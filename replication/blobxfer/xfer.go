@@ -74,6 +74,12 @@ func (p *puller) pull() (Stats, error) {
 			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
+	if err == nil && p.st.Blocks > 0 {
+		// What the done frame acknowledges survives a kill -9.
+		if err = p.dst.Sync(); err != nil {
+			err = fmt.Errorf("%w: local store: %w", ErrUnavailable, err)
+		}
+	}
 	if werr := p.c.end(err); err == nil && werr != nil {
 		err = werr
 	}
@@ -307,25 +313,59 @@ func give(c *conn, ref boxostore.Ref, src *boxostore.Store, progress func(done, 
 				_ = c.end(err)
 				return finish(err)
 			}
-			h, _ := boxostore.HashOf(w)
-			blk, err := src.Get(h)
-			if err != nil {
-				if err := c.write(&Msg{Kind: KindMissing}); err != nil {
-					return finish(err)
-				}
-				continue
-			}
-			if err := c.write(&Msg{Kind: KindBlock, Block: blk}); err != nil {
-				return finish(err)
-			}
-			st.Blocks++
-			st.BlockBytes += int64(len(blk))
+		}
+		if err := giveRound(c, src, m.Want, &st, func(w cid.Cid, n int) {
 			if w.Type() == cid.Raw {
-				done += uint64(len(blk))
+				done += uint64(n)
 			}
 			if progress != nil {
 				progress(min(done, ref.Size), ref.Size)
 			}
+		}); err != nil {
+			return finish(err)
 		}
 	}
+}
+
+// giveRound writes the blocks of one want frame in order (a missing frame
+// for a block src lacks), reading the store a few blocks ahead.
+func giveRound(c *conn, src *boxostore.Store, want []cid.Cid, st *Stats, sent func(cid.Cid, int)) error {
+	stop := make(chan struct{})
+	defer close(stop)
+	blocks := prefetch(src, want, stop)
+	for _, w := range want {
+		blk, err := (<-blocks)()
+		if err != nil {
+			if err := c.write(&Msg{Kind: KindMissing}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.write(&Msg{Kind: KindBlock, Block: blk}); err != nil {
+			return err
+		}
+		st.Blocks++
+		st.BlockBytes += int64(len(blk))
+		sent(w, len(blk))
+	}
+	return nil
+}
+
+// prefetch reads the blocks of want from src in order, a few ahead of the
+// writer, so that reading the store and writing the stream overlap. The
+// channel yields one result per CID; the reader stops early when stop closes.
+func prefetch(src *boxostore.Store, want []cid.Cid, stop <-chan struct{}) <-chan func() ([]byte, error) {
+	out := make(chan func() ([]byte, error), readAhead)
+	go func() {
+		for _, w := range want {
+			h, _ := boxostore.HashOf(w)
+			b, err := src.Get(h)
+			select {
+			case out <- func() ([]byte, error) { return b, err }:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return out
 }

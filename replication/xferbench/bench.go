@@ -52,7 +52,7 @@ type Result struct {
 }
 
 // runs is how many times each mechanism pulls the file (median reported).
-const runs = 3
+const runs = 5
 
 // pullTimeout bounds one pull of the file.
 const pullTimeout = 2 * time.Minute
@@ -76,12 +76,11 @@ func Run(ctx context.Context, progress func(step string)) (Result, error) {
 		return r, err
 	}
 	defer src.close()
-	if r.Stream, err = src.measure(ctx, base, "stream", src.pullStream); err != nil {
+	ms, err := src.measure(ctx, base, []string{"stream", "bitswap"}, []pullFunc{src.pullStream, src.pullBitswap})
+	if err != nil {
 		return r, err
 	}
-	if r.Bitswap, err = src.measure(ctx, base, "bitswap", src.pullBitswap); err != nil {
-		return r, err
-	}
+	r.Stream, r.Bitswap = ms[0], ms[1]
 	r.PullMBPerS = r.Stream.MBPerS
 	// The stream protocol is kept while it costs no more bytes, reaches
 	// the first block no later and keeps at least 3/4 of bitswap's rate.
@@ -101,7 +100,7 @@ func Run(ctx context.Context, progress func(step string)) (Result, error) {
 	r.Send, r.DeviceUploadRatio, r.DeviceUploadBytes = &send, send.Ratio, send.UploadBytes
 	r.Notes = append(r.Notes,
 		"real libp2p hosts on 127.0.0.1 (TCP, Noise, yamux), pebble stores in a temporary directory; the directory of owner certificates is in memory",
-		fmt.Sprintf("pull: a %d-byte file (a root and %d leaves of %d KiB) from a clone's store into a fresh device store, %d runs each, median",
+		fmt.Sprintf("pull: a %d-byte file (a root and %d leaves of %d KiB) from a clone's store into a fresh device store, %d runs each taking turns, median; the time includes the check of the content's SHA-256",
 			FileBytes, FileBytes/boxostore.ChunkSize, boxostore.ChunkSize>>10, runs),
 		"bitswap: boxo v0.41.0 bitswap on both hosts, the root fetched through a session, then merkledag.FetchGraph over the session",
 		"wire bytes: stream payload sent by the clone's and the device's hosts (their byte counters: what was written, also bytes in flight when a pull is cut), not TCP/Noise/yamux framing",
@@ -200,38 +199,46 @@ func (s *source) pullStream(ctx context.Context, d *dev) (pulled, error) {
 	return pulled{first: st.FirstBlock, rounds: st.Rounds}, err
 }
 
-// measure pulls the file runs times, each into a fresh device, and checks it.
-func (s *source) measure(ctx context.Context, base, name string, pull pullFunc) (Mechanism, error) {
-	m := Mechanism{Name: name, Runs: runs}
-	var rates, firsts []float64
+// measure pulls the file runs times with each mechanism, each pull into
+// a fresh device, the mechanisms taking turns so that they share the
+// machine's load; a pull's time includes the check of the whole content
+// against the Ref (the stream protocol does it inside Pull).
+func (s *source) measure(ctx context.Context, base string, mechs []string, pulls []pullFunc) ([]Mechanism, error) {
+	out := make([]Mechanism, len(mechs))
+	rates := make([][]float64, len(mechs))
+	firsts := make([][]float64, len(mechs))
 	for range runs {
-		d, err := s.newDevice(ctx, base)
-		if err != nil {
-			return m, err
-		}
-		before := s.wire(d)
-		start := time.Now()
-		pctx, cancel := context.WithTimeout(ctx, pullTimeout)
-		p, err := pull(pctx, d)
-		cancel()
-		el := time.Since(start)
-		if err == nil {
-			if _, err = d.store.Read(s.ref); err != nil {
-				err = fmt.Errorf("%s: the pulled file does not verify: %w", name, err)
+		for k, pull := range pulls {
+			d, err := s.newDevice(ctx, base)
+			if err != nil {
+				return out, err
 			}
+			before := s.wire(d)
+			start := time.Now()
+			pctx, cancel := context.WithTimeout(ctx, pullTimeout)
+			p, err := pull(pctx, d)
+			cancel()
+			if err == nil {
+				if _, err = d.store.Read(s.ref); err != nil {
+					err = fmt.Errorf("%s: the pulled file does not verify: %w", mechs[k], err)
+				}
+			}
+			el := time.Since(start)
+			wire := s.wire(d) - before
+			d.close()
+			if err != nil {
+				return out, err
+			}
+			rates[k] = append(rates[k], float64(FileBytes)/1e6/el.Seconds())
+			firsts[k] = append(firsts[k], float64(p.first.Microseconds())/1000)
+			out[k] = Mechanism{Name: mechs[k], Runs: runs, WireBytes: wire, Rounds: p.rounds,
+				WireOverhead: float64(wire) / FileBytes}
 		}
-		wire := s.wire(d) - before
-		d.close()
-		if err != nil {
-			return m, err
-		}
-		rates = append(rates, float64(FileBytes)/1e6/el.Seconds())
-		firsts = append(firsts, float64(p.first.Microseconds())/1000)
-		m.WireBytes, m.Rounds = wire, p.rounds
 	}
-	m.MBPerS, m.FirstBlockMs = median(rates), median(firsts)
-	m.WireOverhead = float64(m.WireBytes) / FileBytes
-	return m, nil
+	for k := range out {
+		out[k].MBPerS, out[k].FirstBlockMs = median(rates[k]), median(firsts[k])
+	}
+	return out, nil
 }
 
 func median(x []float64) float64 {
