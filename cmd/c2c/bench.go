@@ -28,10 +28,13 @@ the control socket, the device CLI).
           and 60 s
   scan    the mirror's scanner on a 200 MB folder: hash-only, 10k body
           signatures, rescan through the verdict cache, against clamscan
+  transfer  blob transfers on loopback: the stream protocol against
+          bitswap, pull MB/s, resume overhead, and the phone's upload
+          bytes for one 20 MB file sent to 5 recipients
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g))
 	return cmd
 }
 

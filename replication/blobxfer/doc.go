@@ -28,7 +28,7 @@
 // recipients of an outbox request that names it. A clone's hello carries
 // its owner certificate, which must verify and name the stream's peer.
 // Budgets: frames are read through internal/bounded under a cap per kind
-// (hello 4.5 KiB, want 10 KiB, block boxostore.MaxBlockBytes), a blob is at
+// (hello 4.5 KiB, want about 16 KiB, block boxostore.MaxBlockBytes), a blob is at
 // most MaxBlobBytes, its DAG has at most as many blocks as its size allows,
 // streams per peer are rate limited (internal/guard), and every read has
 // an idle deadline.

@@ -1,6 +1,7 @@
 package blobxfer
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -234,7 +235,20 @@ type conn struct {
 }
 
 func (c *conn) write(m *Msg) error {
-	n, err := bounded.WriteFrame(c.w, m.Append(nil))
+	var n int
+	var err error
+	if m.Kind == KindBlock {
+		// The same frame, written as a header and the block as it is: no
+		// copy of a 256 KiB block per frame.
+		hdr := append(binary.AppendUvarint(make([]byte, 0, 11), uint64(1+len(m.Block))), KindBlock)
+		if n, err = c.w.Write(hdr); err == nil {
+			var k int
+			k, err = c.w.Write(m.Block)
+			n += k
+		}
+	} else {
+		n, err = bounded.WriteFrame(c.w, m.Append(nil))
+	}
 	c.sent += n
 	if err != nil {
 		return fmt.Errorf("%w: write: %w", ErrUnavailable, err)

@@ -74,6 +74,12 @@ func (p *puller) pull() (Stats, error) {
 			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
+	if err == nil && p.st.Blocks > 0 {
+		// What the done frame acknowledges survives a kill -9.
+		if err = p.dst.Sync(); err != nil {
+			err = fmt.Errorf("%w: local store: %w", ErrUnavailable, err)
+		}
+	}
 	if werr := p.c.end(err); err == nil && werr != nil {
 		err = werr
 	}
@@ -123,27 +129,76 @@ func (p *puller) walk() error {
 				return err
 			}
 		}
-		for _, c := range want {
-			links, err := p.receive(c)
-			if err != nil {
-				return err
-			}
-			next = append(next, links...)
-			if err := p.ctx.Err(); err != nil {
-				return fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
+		if err := p.round(want, &next); err != nil {
+			return err
 		}
 		level = next
 	}
 	return nil
 }
 
-// receive reads the block wanted as c, verifies and stores it.
-func (p *puller) receive(c cid.Cid) ([]cid.Cid, error) {
-	m, err := p.c.read(KindBlock, KindMissing)
-	if err != nil {
-		return nil, err
+// arrived is a frame read ahead, with its block's hash.
+type arrived struct {
+	m   *Msg
+	h   replication.Hash
+	err error
+}
+
+// readAhead is how many frames the reader may be ahead of the store.
+const readAhead = 8
+
+// round receives the blocks of one want round: a reader goroutine reads
+// and hashes frames while this one verifies and stores them, in order.
+// The reader has stopped when round returns.
+func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
+	frames := make(chan arrived, readAhead)
+	stop := make(chan struct{})
+	go func() {
+		defer close(frames)
+		for range want {
+			m, err := p.c.read(KindBlock, KindMissing)
+			a := arrived{m: m, err: err}
+			if err == nil && m.Kind == KindBlock {
+				a.h = replication.HashChunk(m.Block)
+			}
+			select {
+			case frames <- a:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		for range frames { // wait for the reader to stop
+		}
+	}()
+	for _, c := range want {
+		a, ok := <-frames
+		if !ok {
+			return fmt.Errorf("%w: the reader stopped", ErrUnavailable)
+		}
+		links, err := p.receive(c, a)
+		if err != nil {
+			return err
+		}
+		*next = append(*next, links...)
+		if err := p.ctx.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
+	return nil
+}
+
+// receive checks the block that arrived for c and stores it.
+func (p *puller) receive(c cid.Cid, a arrived) ([]cid.Cid, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	m := a.m
 	if m.Kind != KindBlock {
 		return nil, fmt.Errorf("%w: %v", ErrNotFound, c)
 	}
@@ -151,7 +206,7 @@ func (p *puller) receive(c cid.Cid) ([]cid.Cid, error) {
 		p.st.FirstBlock = time.Since(p.start)
 	}
 	h, _ := boxostore.HashOf(c) // checked when wanted
-	if replication.HashChunk(m.Block) != h {
+	if a.h != h {
 		return nil, fmt.Errorf("%w: block %v does not hash to its CID", ErrCorrupt, c)
 	}
 	links, err := p.account(c, m.Block)
@@ -258,25 +313,59 @@ func give(c *conn, ref boxostore.Ref, src *boxostore.Store, progress func(done, 
 				_ = c.end(err)
 				return finish(err)
 			}
-			h, _ := boxostore.HashOf(w)
-			blk, err := src.Get(h)
-			if err != nil {
-				if err := c.write(&Msg{Kind: KindMissing}); err != nil {
-					return finish(err)
-				}
-				continue
-			}
-			if err := c.write(&Msg{Kind: KindBlock, Block: blk}); err != nil {
-				return finish(err)
-			}
-			st.Blocks++
-			st.BlockBytes += int64(len(blk))
+		}
+		if err := giveRound(c, src, m.Want, &st, func(w cid.Cid, n int) {
 			if w.Type() == cid.Raw {
-				done += uint64(len(blk))
+				done += uint64(n)
 			}
 			if progress != nil {
 				progress(min(done, ref.Size), ref.Size)
 			}
+		}); err != nil {
+			return finish(err)
 		}
 	}
+}
+
+// giveRound writes the blocks of one want frame in order (a missing frame
+// for a block src lacks), reading the store a few blocks ahead.
+func giveRound(c *conn, src *boxostore.Store, want []cid.Cid, st *Stats, sent func(cid.Cid, int)) error {
+	stop := make(chan struct{})
+	defer close(stop)
+	blocks := prefetch(src, want, stop)
+	for _, w := range want {
+		blk, err := (<-blocks)()
+		if err != nil {
+			if err := c.write(&Msg{Kind: KindMissing}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.write(&Msg{Kind: KindBlock, Block: blk}); err != nil {
+			return err
+		}
+		st.Blocks++
+		st.BlockBytes += int64(len(blk))
+		sent(w, len(blk))
+	}
+	return nil
+}
+
+// prefetch reads the blocks of want from src in order, a few ahead of the
+// writer, so that reading the store and writing the stream overlap. The
+// channel yields one result per CID; the reader stops early when stop closes.
+func prefetch(src *boxostore.Store, want []cid.Cid, stop <-chan struct{}) <-chan func() ([]byte, error) {
+	out := make(chan func() ([]byte, error), readAhead)
+	go func() {
+		for _, w := range want {
+			h, _ := boxostore.HashOf(w)
+			b, err := src.Get(h)
+			select {
+			case out <- func() ([]byte, error) { return b, err }:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -69,6 +69,7 @@ var builder = cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}
 // Store is a blockstore under the pinned profile. It implements
 // replication.ChunkStore.
 type Store struct {
+	ds  datastore.Batching
 	bs  blockstore.Blockstore
 	dag ipld.DAGService
 }
@@ -78,11 +79,15 @@ var _ replication.ChunkStore = (*Store)(nil)
 // New returns the store on d (its blocks live under boxo's /blocks prefix).
 func New(d datastore.Batching) *Store {
 	bs := blockstore.NewBlockstore(d)
-	return &Store{bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, nil))}
+	return &Store{ds: d, bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, nil))}
 }
 
 // NewMem returns a store on an in-memory datastore (tests, the benchmark).
 func NewMem() *Store { return New(syncMap()) }
+
+// Sync makes every block put so far durable (the datastore's Sync of the
+// blocks prefix: one WAL fsync on pebble), before a transfer acknowledges them.
+func (s *Store) Sync() error { return s.ds.Sync(context.Background(), datastore.NewKey("/blocks")) }
 
 // Blockstore returns the boxo blockstore underneath.
 func (s *Store) Blockstore() blockstore.Blockstore { return s.bs }

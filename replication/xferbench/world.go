@@ -50,6 +50,7 @@ type Clone struct {
 	Mirror  *mirrorservice.Server
 	Deliver *deliver.Service
 	Blob    *blobxfer.Server
+	Bytes   *device.ByteCounter // the clone host's stream bytes
 	devKey  crypto.PrivKey
 	dir     string
 }
@@ -61,13 +62,13 @@ func NewClone(d *deliver.MemDirectory, base, name string) (*Clone, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Clone{dir: filepath.Join(base, name)}
+	c := &Clone{dir: filepath.Join(base, name), Bytes: device.NewByteCounter()}
 	c.User, _ = peer.IDFromPrivateKey(userKey)
 	if c.devKey, _, err = crypto.GenerateEd25519Key(nil); err != nil {
 		return nil, err
 	}
 	devID, _ := peer.IDFromPrivateKey(c.devKey)
-	if c.Host, err = libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0")); err != nil {
+	if c.Host, err = libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.BandwidthReporter(c.Bytes)); err != nil {
 		return nil, err
 	}
 	_, hpke, err := dht.GenerateHPKEKey()
