@@ -42,6 +42,7 @@ func (s *Service) run(j job) {
 			return
 		}
 	}
+	s.count(func(st *Stats) { st.Relayed++ })
 	if err := sp.relayed(); err != nil {
 		s.log.Warn("downloader: cannot record the relay", "job", j.key(), "err", err)
 	}
@@ -56,6 +57,7 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 			reason = reason[:downloads.MaxReasonBytes]
 		}
 		s.report(j.id, func(r *Report) { r.State, r.Err = StateFailed, reason })
+		s.count(func(st *Stats) { st.Failed++ })
 		s.log.Info("downloader: failed", "job", j.key(), "url", j.url, "err", err)
 		return &downloads.Cached{ID: j.id, Try: j.try, Reason: reason}
 	}
@@ -63,13 +65,31 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 	if err != nil {
 		return fail(err)
 	}
-	seen := func(p Progress) {
-		s.report(j.id, func(r *Report) { r.State, r.Done, r.Total = StateFetching, int64(p.Offset), p.Total })
+	var before uint64
+	first := false // the first progress of a request tells a resume from a restart
+	seen := func(n Progress) {
+		if first && before > 0 {
+			s.count(func(st *Stats) {
+				if n.Offset == before {
+					st.Resumed++
+				} else {
+					st.Restarted++
+				}
+			})
+		}
+		if n.Offset > p.Offset {
+			s.count(func(st *Stats) { st.Bytes += n.Offset - p.Offset })
+		}
+		first = false
+		p = n
+		s.report(j.id, func(r *Report) { r.State, r.Done, r.Total = StateFetching, int64(n.Offset), n.Total })
 	}
-	seen(p)
+	s.report(j.id, func(r *Report) { r.State, r.Done, r.Total = StateFetching, int64(p.Offset), p.Total })
+	s.count(func(st *Stats) { st.Started++ })
 	for fruitless := 0; ; {
 		s.report(j.id, func(r *Report) { r.Attempts++ })
-		before := p.Offset
+		s.count(func(st *Stats) { st.Requests++ })
+		before, first = p.Offset, true
 		p, err = fetchOnce(s.ctx, s.client, s.params, j.url, p, sp, seen)
 		if s.ctx.Err() != nil {
 			return nil
@@ -111,6 +131,7 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 		return fail(fmt.Errorf("scan: %w", err))
 	}
 	s.report(j.id, func(r *Report) { r.State, r.Err = StateCached, "" })
+	s.count(func(st *Stats) { st.Cached++ })
 	s.log.Info("downloader: cached", "job", j.key(), "url", j.url, "bytes", ref.Size, "cid", ref.CID, "infected", v.Infected)
 	return &downloads.Cached{ID: j.id, Try: j.try, Ref: ref, Verdict: v}
 }

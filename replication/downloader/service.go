@@ -90,6 +90,18 @@ const (
 	StateFailed   = "failed"
 )
 
+// Stats count what the downloader did since it started.
+type Stats struct {
+	Started   uint64 // downloads begun or taken up again (after a restart)
+	Requests  uint64 // HTTP requests made
+	Resumed   uint64 // requests that continued from the bytes kept (a 206)
+	Restarted uint64 // requests that had to start again from zero (a 200 to a Range)
+	Bytes     uint64 // body bytes kept
+	Cached    uint64
+	Failed    uint64
+	Relayed   uint64 // "file cached" or "failed" relayed to the mirror
+}
+
 // Option configures New.
 type Option func(*Service)
 
@@ -113,6 +125,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	reports map[[32]byte]Report
+	stats   Stats
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -159,6 +172,19 @@ func (s *Service) Progress(id [32]byte) (Report, bool) {
 	defer s.mu.Unlock()
 	r, ok := s.reports[id]
 	return r, ok
+}
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func (s *Service) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
 }
 
 func (s *Service) report(id [32]byte, f func(*Report)) {

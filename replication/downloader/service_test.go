@@ -237,6 +237,9 @@ func TestResumeAfterThreeCuts(t *testing.T) {
 	if rep, ok := r.dl.Progress(id); !ok || rep.State != downloader.StateCached || rep.Attempts != 4 || rep.Done != int64(len(data)) {
 		t.Fatalf("report %+v", rep)
 	}
+	if st := r.dl.Stats(); st != (downloader.Stats{Started: 1, Requests: 4, Resumed: 3, Bytes: uint64(len(data)), Cached: 1, Relayed: 1}) {
+		t.Fatalf("stats %+v", st)
+	}
 }
 
 // TestChangedFileRestarts: the file changes between a cut and the resume
@@ -290,6 +293,9 @@ func TestNoRangeSupportRestarts(t *testing.T) {
 	r.mirror.request(t, r.dl, srv.URL)
 	if c := r.mirror.next(t); c.Failed() || c.Ref.SHA256 != sha256.Sum256(data) {
 		t.Fatalf("relayed %+v", c)
+	}
+	if st := r.dl.Stats(); st.Requests != 2 || st.Restarted != 1 || st.Resumed != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
