@@ -52,6 +52,23 @@ func downloadsApp(s *replication.AppSet) *downloads.App {
 	return a.(*downloads.App)
 }
 
+// openDownloads opens the mirror session of a download command; the
+// device's mirror epoch must run the downloads app (an epoch begun before
+// it existed does not).
+func openDownloads(cmd *cobra.Command, g *globals, f *mirrorFlags) (*mirrorSession, error) {
+	m, err := openMirror(cmd, g, f)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	_ = m.c.View(cmd.Context(), func(s *replication.AppSet) { _, ok = s.App(downloads.Name) })
+	if !ok {
+		m.close()
+		return nil, errors.New("this device's mirror epoch has no downloads app (it began before the app existed); enroll the device again for a new epoch")
+	}
+	return m, nil
+}
+
 func readConditions(dir string) (downloads.Conditions, error) {
 	var c downloads.Conditions
 	b, err := os.ReadFile(filepath.Join(dir, conditionsFile))
@@ -220,7 +237,7 @@ file is not pulled unless --allow-infected.
 			if err := downloads.CheckURL(args[0]); err != nil {
 				return err
 			}
-			m, err := openMirror(cmd, g, &f.mirrorFlags)
+			m, err := openDownloads(cmd, g, &f.mirrorFlags)
 			if err != nil {
 				return err
 			}
@@ -287,7 +304,7 @@ URL; for a download the clone is still fetching, the bytes it kept so far.
   --forget ID   remove a download from the list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := openMirror(cmd, g, &f.mirrorFlags)
+			m, err := openDownloads(cmd, g, &f.mirrorFlags)
 			if err != nil {
 				return err
 			}
@@ -404,7 +421,7 @@ connects and pulls every cached download the policy now allows.`,
 				return err
 			}
 			fmt.Fprintf(g.stdout, "conditions: wifi=%v charging=%v\n", cur.WiFi, cur.Charging)
-			m, err := openMirror(cmd, g, &f.mirrorFlags)
+			m, err := openDownloads(cmd, g, &f.mirrorFlags)
 			if err != nil {
 				return err
 			}
