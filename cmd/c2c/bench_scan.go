@@ -25,6 +25,7 @@ Progress goes to stderr.`,
 			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", "hash signatures only", r.HashOnly, ">=1000")
 			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", "hash only, MD5 of every file", r.HashEveryFile, "")
 			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", "10k body + 100k hash signatures", r.Body10k, ">=300")
+			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", fmt.Sprintf("+ %d with a 2-byte anchor only", r.ShortSigs), r.BodyShort, "")
 			fmt.Fprintf(w, "%-40s %9.2f ms   %8s\n", "rescan unchanged (verdict cache)", r.RescanMs, "<=10")
 			if r.Clamscan > 0 {
 				fmt.Fprintf(w, "%-40s %9.1f MB/s %8s\n", "clamscan, same signatures", r.Clamscan, "")

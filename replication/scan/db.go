@@ -27,7 +27,7 @@ type hashKey struct {
 }
 
 // anchorRef names one part of one body signature whose anchor is a given
-// 4-byte value; the part starts k bytes before the anchor.
+// 4-byte (or, in short, 2-byte) value; the part starts k bytes before it.
 type anchorRef struct {
 	sig  int32
 	part int32
@@ -54,6 +54,11 @@ type DB struct {
 	eof     []int32 // indexes into body of the EOF-n signatures
 	filter  []uint64
 	anchors map[uint32][]anchorRef
+	// The parts with only a 2-byte anchor: a bitmap of the 65,536 values
+	// and their refs. A scan looks at them only when there are some.
+	short   []anchorRef
+	short2  [1 << 16 / 64]uint64
+	shortAt map[uint16][]anchorRef
 	maxSpan int
 	maxEOF  int
 }
@@ -66,6 +71,7 @@ func NewDB(version uint64, sets ...*SigSet) (*DB, error) {
 		hashes:  map[hashKey]string{},
 		filter:  make([]uint64, 1<<filterBits/64),
 		anchors: map[uint32][]anchorRef{},
+		shortAt: map[uint16][]anchorRef{},
 	}
 	for k := range db.sizes {
 		db.sizes[k] = map[int64]struct{}{}
@@ -110,6 +116,15 @@ func (db *DB) addBody(b BodySig) {
 		pt := &b.Pattern.Parts[j]
 		db.maxSpan = max(db.maxSpan, pt.Span())
 		a := pt.Anchor
+		if pt.AnchorLen == shortAnchorLen {
+			v := pt.Segs[0].Val[a : a+shortAnchorLen]
+			x := uint16(v[0]) | uint16(v[1])<<8
+			db.short2[x>>6] |= 1 << (x & 63)
+			ref := anchorRef{i, int32(j), int32(a)}
+			db.short = append(db.short, ref)
+			db.shortAt[x] = append(db.shortAt[x], ref)
+			continue
+		}
 		v := pt.Segs[0].Val[a : a+anchorLen]
 		x := uint32(v[0]) | uint32(v[1])<<8 | uint32(v[2])<<16 | uint32(v[3])<<24
 		h := filterHash(x)
@@ -125,12 +140,17 @@ func (db *DB) Version() uint64 { return db.version }
 // signatures (EICAR included) the database holds.
 func (db *DB) Counts() (hash, body int) { return db.nHash, len(db.body) }
 
+// ShortAnchored returns how many signature parts have only a 2-byte
+// anchor: each costs a second, slower filter on every scanned byte.
+func (db *DB) ShortAnchored() int { return len(db.short) }
+
 // HashOnly returns a database of the same version with the same hash
 // signatures and no body signature at all, not even EICAR: a scan with it
 // only computes digests. It shares the hash tables.
 func (db *DB) HashOnly() *DB {
 	out := *db
 	out.body, out.eof, out.anchors, out.maxSpan, out.maxEOF = nil, nil, nil, 0, 0
+	out.short, out.shortAt, out.short2 = nil, nil, [len(db.short2)]uint64{}
 	out.filter = make([]uint64, len(db.filter))
 	return &out
 }

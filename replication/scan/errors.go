@@ -28,9 +28,9 @@ var (
 	ErrAlt = errors.New("scan: bad alternative")
 	// ErrTooLong: a line, a gap or a signature part exceeds its limit.
 	ErrTooLong = errors.New("scan: too long")
-	// ErrNoAnchor: a part of a body signature has no 4 consecutive literal
-	// bytes in its first fixed segment, which the matcher needs.
-	ErrNoAnchor = errors.New("scan: no 4-byte literal anchor")
+	// ErrNoAnchor: a part of a body signature has not even 2 consecutive
+	// literal bytes in its first fixed segment, which the matcher needs.
+	ErrNoAnchor = errors.New("scan: no literal anchor (2 bytes in a row)")
 	// ErrFormat: a file name is not .hdb, .hsb or .ndb.
 	ErrFormat = errors.New("scan: unknown signature file type")
 	// ErrSizeMismatch: a scanned stream's length differs from the size the
