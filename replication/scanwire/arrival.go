@@ -1,0 +1,204 @@
+package scanwire
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/boxostore"
+	"github.com/clone2clone/c2c/replication/files"
+)
+
+// A File is one file of the mirror.
+type File struct {
+	Path string
+	Ref  boxostore.Ref
+}
+
+// A Lister returns every file of the mirror.
+type Lister func(ctx context.Context) ([]File, error)
+
+// FilesLister lists the files app through view (the mirror server's
+// View, which runs on its loop).
+func FilesLister(view func(ctx context.Context, f func(*replication.AppSet)) error) Lister {
+	return func(ctx context.Context) ([]File, error) {
+		var out []File
+		err := view(ctx, func(s *replication.AppSet) {
+			a, ok := s.App(files.Name)
+			if !ok {
+				return
+			}
+			for _, l := range a.(*files.App).List() {
+				if !l.Dir {
+					out = append(out, File{l.Path, l.Ref})
+				}
+			}
+		})
+		return out, err
+	}
+}
+
+// Arrival scans the files that arrive in the mirror. As a mirror observer
+// it only kicks its worker (it runs on the mirror's loop and must not
+// block); the worker lists the files and checks those with no verdict
+// under the current database version. It also syncs the provider's
+// manifest every poll, so a new version rescans the mirror.
+type Arrival struct {
+	c    *Client
+	list Lister
+	log  *slog.Logger
+	poll time.Duration
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu                sync.Mutex
+	started, passes   uint64
+	scanned, infected int
+	passed            chan struct{} // closed and replaced after each pass
+}
+
+// NewArrival returns the arrival scanner; Start runs it.
+func NewArrival(c *Client, list Lister, log *slog.Logger, poll time.Duration) *Arrival {
+	return &Arrival{c: c, list: list, log: log, poll: poll, kick: make(chan struct{}, 1), passed: make(chan struct{})}
+}
+
+// Replayed is part of mirrorservice.Observer: a batch was replayed, so
+// files may have arrived.
+func (a *Arrival) Replayed(replication.Replayed, int) { a.Kick() }
+
+// Notice is part of mirrorservice.Observer.
+func (a *Arrival) Notice(replication.Notice) {}
+
+// Outputs is part of mirrorservice.Observer.
+func (a *Arrival) Outputs([]replication.AppOutput) {}
+
+// Kick asks for a pass without blocking.
+func (a *Arrival) Kick() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the worker until Close: a pass at once, on each kick, and a
+// manifest sync (and pass) every poll.
+func (a *Arrival) Start(ctx context.Context) {
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		t := time.NewTicker(a.poll)
+		defer t.Stop()
+		a.sync(ctx)
+		for {
+			if err := a.Pass(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("scan on arrival", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.kick:
+			case <-t.C:
+				a.sync(ctx)
+			}
+		}
+	}()
+}
+
+func (a *Arrival) sync(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if m, err := a.c.Sync(sctx); err != nil {
+		a.log.Warn("scanner signature database", "provider", a.c.Provider(), "err", err)
+	} else {
+		a.log.Debug("scanner signature database", "version", m.Version)
+	}
+}
+
+// Close stops the worker.
+func (a *Arrival) Close() error {
+	if a.cancel != nil {
+		a.cancel()
+		<-a.done
+	}
+	return nil
+}
+
+// Pass checks every file with no verdict under the current version.
+func (a *Arrival) Pass(ctx context.Context) error {
+	a.mu.Lock()
+	a.started++
+	a.mu.Unlock()
+	defer a.endPass()
+	list, err := a.list(ctx)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for _, f := range list {
+		if v, ok := a.c.Stored(ctx, f.Ref.SHA256); ok && v.Version >= a.c.Version() {
+			continue
+		}
+		v, err := a.c.CheckRetry(ctx, f.Ref)
+		if err != nil {
+			firstErr = cmpErr(firstErr, err)
+			continue
+		}
+		a.mu.Lock()
+		a.scanned++
+		if v.Verdict.Infected {
+			a.infected++
+		}
+		a.mu.Unlock()
+		if v.Verdict.Infected {
+			a.log.Warn("infected file in the mirror", "path", f.Path, "signature", v.Verdict.Name, "db_version", v.Version)
+		}
+	}
+	return firstErr
+}
+
+func (a *Arrival) endPass() {
+	a.mu.Lock()
+	a.passes++
+	close(a.passed)
+	a.passed = make(chan struct{})
+	a.mu.Unlock()
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// Stats returns how many files the worker checked and how many of those
+// were infected, and how many passes it made.
+func (a *Arrival) Stats() (scanned, infected int, passes uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.scanned, a.infected, a.passes
+}
+
+// WaitPass returns once a pass that started after the call has ended
+// (something must kick one).
+func (a *Arrival) WaitPass(ctx context.Context) error {
+	a.mu.Lock()
+	target := a.started + 1
+	for a.passes < target {
+		ch := a.passed
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		a.mu.Lock()
+	}
+	a.mu.Unlock()
+	return nil
+}
