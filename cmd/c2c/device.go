@@ -49,7 +49,7 @@ spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 	cmd.AddCommand(newDeviceConnectCmd(g), newDeviceShowCmd(g), newDeviceTypeCmd(g), newDeviceApplyCmd(g),
 		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
 		newDeviceMirrorCmd(g), newDeviceNotesCmd(g),
-		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g))
+		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g), newDeviceScanCmd(g))
 	return cmd
 }
 

@@ -12,11 +12,13 @@ import (
 
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
 	"github.com/clone2clone/c2c/replication/deliver"
 	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
+	"github.com/clone2clone/c2c/replication/scanwire"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/spf13/cobra"
 )
@@ -30,8 +32,13 @@ const mirrorStatusFile = "mirror.json"
 type cloneMirror struct {
 	srv  *mirrorservice.Server
 	dl   *deliver.Service
+	scan *scanwire.Arrival // nil when the clone has no provider to ask
 	stop func() error
 }
+
+// scanPoll is how often a clone asks its provider for a newer signature
+// database (a new version rescans the mirror).
+const scanPoll = 10 * time.Minute
 
 // startMirror serves the mirror's replay server (/c2c/mirror/1.0.0) and
 // clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) on a clone, on the
@@ -53,21 +60,42 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 		return nil, fmt.Errorf("mirror delivery: %w", err)
 	}
 	observers := append([]mirrorservice.Observer{dl}, extra...)
+	// Scan on arrival: the provider's engine, asked by this clone's
+	// client; the files app is listed through the server's View.
+	var srv *mirrorservice.Server
+	list := scanwire.FilesLister(func(ctx context.Context, f func(*replication.AppSet)) error { return srv.View(ctx, f) })
+	var arrival *scanwire.Arrival
+	stopReports := func() {}
+	if boot := n.Bootstrap(); len(boot) > 0 {
+		sc, err := scanwire.NewClient(ctx, n.Host(), boot[0].ID, n.Datastore(), blobs)
+		if err != nil {
+			_ = dl.Close()
+			return nil, fmt.Errorf("mirror scanner: %w", err)
+		}
+		arrival = scanwire.NewArrival(sc, list, log, scanPoll)
+		observers = append(observers, arrival)
+		stopReports = scanwire.ServeReports(n.Host(), n.OwnerCert().DeviceKey, sc, list, log)
+	}
 	if reg := n.Registerer(); reg != nil && metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
+			stopReports()
 			_ = dl.Close()
 			return nil, fmt.Errorf("mirror metrics: %w", err)
 		}
 		observers = append(observers, met)
 	}
 	opts := []mirrorservice.Option{mirrorservice.WithLogger(log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
-	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
+	srv, err = mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
 	if err != nil {
+		stopReports()
 		_ = dl.Close()
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	dl.Start(srv)
+	if arrival != nil {
+		arrival.Start(ctx)
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -76,7 +104,11 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 		defer t.Stop()
 		for {
 			if snap, err := srv.Snapshot(wctx); err == nil {
-				b, _ := json.MarshalIndent(mirrorView(snap), "", "  ")
+				v := mirrorView(snap)
+				if arrival != nil {
+					v.Scanned, v.Infected, _ = arrival.Stats()
+				}
+				b, _ := json.MarshalIndent(v, "", "  ")
 				_ = keystore.WriteFile(filepath.Join(dataDir, mirrorStatusFile), append(b, '\n'))
 			}
 			select {
@@ -86,8 +118,17 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 			}
 		}
 	}()
-	stop := func() error { cancel(); <-done; _ = dl.Close(); return srv.Close() }
-	return &cloneMirror{srv: srv, dl: dl, stop: stop}, nil
+	stop := func() error {
+		cancel()
+		<-done
+		stopReports()
+		if arrival != nil {
+			_ = arrival.Close()
+		}
+		_ = dl.Close()
+		return srv.Close()
+	}
+	return &cloneMirror{srv: srv, dl: dl, scan: arrival, stop: stop}, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.
@@ -112,6 +153,9 @@ type mirrorJSON struct {
 	LagP99Ms    int64    `json:"lag_p99_ms"`
 	LagMaxMs    int64    `json:"lag_max_ms"`
 	Records     uint64   `json:"journal_records"`
+	// Scan on arrival, since the clone started (the running clone's only).
+	Scanned  int `json:"files_scanned,omitempty"`
+	Infected int `json:"files_infected,omitempty"`
 }
 
 func mirrorView(s mirrorservice.Snapshot) mirrorJSON {

@@ -1,6 +1,6 @@
 // Package cli holds what the c2c commands (cmd/c2c and cmd/c2c-sim) share:
 // flags that can also be set through C2C_<FLAG> environment variables, and
-// the logger that --log-level selects.
+// the logger that --log-level selects, and a one-line progress bar.
 package cli
 
 import (

@@ -52,3 +52,21 @@ func TestNewLogger(t *testing.T) {
 		t.Fatal("level loud accepted")
 	}
 }
+
+func TestProgress(t *testing.T) {
+	if got := Bar("scan", 1, 3); got != "scan [##########....................] 1/3" {
+		t.Fatalf("Bar: %q", got)
+	}
+	if got := Bar("scan", 0, 0); got != "scan [##############################] 0/0" {
+		t.Fatalf("Bar of nothing: %q", got)
+	}
+	var b bytes.Buffer
+	p := NewProgress(&b, "scan")
+	p.Update(0, 2)
+	p.Update(0, 2)
+	p.Update(2, 2)
+	p.Done()
+	if got := b.String(); got != "\rscan [..............................] 0/2\rscan [##############################] 2/2\n" {
+		t.Fatalf("drawn: %q", got)
+	}
+}

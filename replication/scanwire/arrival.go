@@ -21,11 +21,15 @@ type File struct {
 type Lister func(ctx context.Context) ([]File, error)
 
 // FilesLister lists the files app through view (the mirror server's
-// View, which runs on its loop).
+// View, which runs on its loop and gives nil before the device's first
+// Hello: no files yet).
 func FilesLister(view func(ctx context.Context, f func(*replication.AppSet)) error) Lister {
 	return func(ctx context.Context) ([]File, error) {
 		var out []File
 		err := view(ctx, func(s *replication.AppSet) {
+			if s == nil { // no mirror before the device's first Hello
+				return
+			}
 			a, ok := s.App(files.Name)
 			if !ok {
 				return

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/scan"
 )
 
@@ -90,5 +91,13 @@ func TestReport(t *testing.T) {
 	connect(t, stranger, c.h)
 	if _, _, err := RequestReport(ctx, stranger, c.h.ID(), func(int, int) {}); !errors.Is(err, ErrRefused) {
 		t.Fatalf("a stranger got the report: %v", err)
+	}
+}
+
+// Before the device's first Hello the mirror has no apps: no files, no panic.
+func TestFilesListerBeforeHello(t *testing.T) {
+	l := FilesLister(func(_ context.Context, f func(*replication.AppSet)) error { f(nil); return nil })
+	if got, err := l(context.Background()); err != nil || len(got) != 0 {
+		t.Fatalf("%v, %v", got, err)
 	}
 }
