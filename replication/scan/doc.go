@@ -30,8 +30,7 @@
 //
 // The package is pure: no libp2p, no goroutine, no clock.
 //
-// What comes next, not built here: the provider signing and distributing
-// its signature database to its clones (`c2c provider sigs add FILE...`
-// bumping the version), scanning new files on arrival in the mirror, and
-// `c2c device scan` returning a report signed by the clone.
+// The provider signing and distributing its database, scanning on arrival
+// in the mirror and the signed report of `c2c device scan` are in package
+// replication/scanwire.
 package scan
