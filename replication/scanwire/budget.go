@@ -11,13 +11,14 @@ import (
 
 // budgets are the provider's per-peer limits on scans. Each peer gets a
 // rate of queries, a rate of bytes it may send to be scanned, and a cap
-// on its scans in flight; at most maxPeers are tracked, an idle one
-// making room for a new one.
+// on its scans in flight, under a cap over all peers; at most MaxPeers
+// are tracked, an idle one making room for a new one.
 type budgets struct {
-	p     Params
-	clock func() time.Time
-	mu    sync.Mutex
-	peers map[peer.ID]*peerBudget
+	p        Params
+	clock    func() time.Time
+	mu       sync.Mutex
+	peers    map[peer.ID]*peerBudget
+	inflight int // over all peers
 }
 
 type peerBudget struct {
@@ -82,13 +83,18 @@ func (b *budgets) scan(id peer.ID, size uint64) (func(), error) {
 	if pb.inflight >= b.p.PeerConcurrent {
 		return nil, fmt.Errorf("%w: %d scans in flight", ErrBusy, pb.inflight)
 	}
+	if b.inflight >= b.p.MaxConcurrent {
+		return nil, fmt.Errorf("%w: the provider has %d scans in flight", ErrBusy, b.inflight)
+	}
 	if !pb.bytes.AllowN(b.clock(), int(size)) {
 		return nil, fmt.Errorf("%w: over %g bytes/s", ErrBusy, b.p.PeerBytesPerSec)
 	}
 	pb.inflight++
+	b.inflight++
 	return func() {
 		b.mu.Lock()
 		pb.inflight--
+		b.inflight--
 		b.mu.Unlock()
 	}, nil
 }

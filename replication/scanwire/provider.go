@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -31,6 +32,9 @@ type Params struct {
 	PeerBytesPerSec   float64
 	PeerBytesBurst    int64
 	PeerConcurrent    int
+	// MaxConcurrent caps the scans in flight over all peers (the engine is
+	// CPU-bound: more than the cores only queues).
+	MaxConcurrent int
 	// MaxPeers is how many peers' budgets are tracked at once.
 	MaxPeers int
 	// StreamTimeout bounds one stream, the blob's bytes included.
@@ -46,6 +50,7 @@ func DefaultParams() Params {
 		PeerQueriesPerSec: 200, PeerQueryBurst: 2000,
 		PeerBytesPerSec: 64 << 20, PeerBytesBurst: 512 << 20,
 		PeerConcurrent: 2,
+		MaxConcurrent:  max(2, runtime.GOMAXPROCS(0)),
 		MaxPeers:       16384,
 		StreamTimeout:  2 * time.Minute,
 		CacheEntries:   1 << 20,
@@ -59,8 +64,8 @@ func (p Params) Validate() error {
 		return errors.New("scanwire: MaxBlobBytes must be positive and PeerBytesBurst at least it")
 	case p.PeerQueriesPerSec <= 0 || p.PeerQueryBurst < 1 || p.PeerBytesPerSec <= 0:
 		return errors.New("scanwire: the per-peer rates must be positive")
-	case p.PeerConcurrent < 1 || p.MaxPeers < 1 || p.StreamTimeout <= 0 || p.CacheEntries < 1:
-		return errors.New("scanwire: PeerConcurrent, MaxPeers, StreamTimeout and CacheEntries must be positive")
+	case p.PeerConcurrent < 1 || p.MaxConcurrent < 1 || p.MaxPeers < 1 || p.StreamTimeout <= 0 || p.CacheEntries < 1:
+		return errors.New("scanwire: PeerConcurrent, MaxConcurrent, MaxPeers, StreamTimeout and CacheEntries must be positive")
 	}
 	return nil
 }

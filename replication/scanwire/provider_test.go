@@ -181,3 +181,22 @@ func TestBudgets(t *testing.T) {
 		t.Fatalf("after refill: %v", err)
 	}
 }
+
+// The cap over all peers: with one scan allowed in flight, a second
+// peer's scan is told to retry while the first is held.
+func TestGlobalConcurrencyCap(t *testing.T) {
+	params := DefaultParams()
+	params.MaxConcurrent = 1
+	b := newBudgets(params, time.Now)
+	done, err := b.scan("peer-a", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.scan("peer-b", 10); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a second scan over the cap: %v", err)
+	}
+	done()
+	if _, err := b.scan("peer-b", 10); err != nil {
+		t.Fatalf("after the first ended: %v", err)
+	}
+}

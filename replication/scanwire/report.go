@@ -158,15 +158,24 @@ func checkEntry(e ReportEntry, prov peer.ID) error {
 	return nil
 }
 
-// ServeReports answers ReportProtocol on h for device only: it checks
-// every file list returns with c (retrying while the provider is busy),
-// sends a progress frame per file, then the report signed with h's key.
+// ServeReports answers ReportProtocol on h for device only, one report at
+// a time: it checks every file list returns with c (retrying while the
+// provider is busy), sends a progress frame per file, then the report
+// signed with h's key. The returned function stops serving.
 func ServeReports(h host.Host, device peer.ID, c *Client, list Lister, log *slog.Logger) func() {
 	key := h.Peerstore().PrivKey(h.ID())
+	one := make(chan struct{}, 1) // one report at a time
 	h.SetStreamHandler(ReportProtocol, func(s network.Stream) {
 		defer s.Close()
 		if s.Conn().RemotePeer() != device || key == nil {
 			_, _ = bounded.WriteFrame(s, refusal(codeRefused, "only the clone's own device may ask for its scan report"))
+			return
+		}
+		select {
+		case one <- struct{}{}:
+			defer func() { <-one }()
+		default:
+			_, _ = bounded.WriteFrame(s, refusal(codeBusy, "a scan report is being made; retry when it is done"))
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
