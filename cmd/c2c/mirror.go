@@ -106,7 +106,7 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 			if snap, err := srv.Snapshot(wctx); err == nil {
 				v := mirrorView(snap)
 				if arrival != nil {
-					v.Scanned, v.Infected, _ = arrival.Stats()
+					v.Checked, v.Infected, _ = arrival.Stats()
 				}
 				b, _ := json.MarshalIndent(v, "", "  ")
 				_ = keystore.WriteFile(filepath.Join(dataDir, mirrorStatusFile), append(b, '\n'))
@@ -153,8 +153,9 @@ type mirrorJSON struct {
 	LagP99Ms    int64    `json:"lag_p99_ms"`
 	LagMaxMs    int64    `json:"lag_max_ms"`
 	Records     uint64   `json:"journal_records"`
-	// Scan on arrival, since the clone started (the running clone's only).
-	Scanned  int `json:"files_scanned,omitempty"`
+	// Scan on arrival (the running clone's only): verdicts fetched since
+	// it started, and files infected at the last pass.
+	Checked  int `json:"scan_verdicts_fetched,omitempty"`
 	Infected int `json:"files_infected,omitempty"`
 }
 

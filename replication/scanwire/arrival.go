@@ -61,7 +61,7 @@ type Arrival struct {
 
 	mu                sync.Mutex
 	started, passes   uint64
-	scanned, infected int
+	checked, infected int
 	passed            chan struct{} // closed and replaced after each pass
 }
 
@@ -79,6 +79,9 @@ func (a *Arrival) Notice(replication.Notice) {}
 
 // Outputs is part of mirrorservice.Observer.
 func (a *Arrival) Outputs([]replication.AppOutput) {}
+
+// Client is the client the worker checks files with.
+func (a *Arrival) Client() *Client { return a.c }
 
 // Kick asks for a pass without blocking.
 func (a *Arrival) Kick() {
@@ -143,25 +146,28 @@ func (a *Arrival) Pass(ctx context.Context) error {
 		return err
 	}
 	var firstErr error
+	infected := 0
 	for _, f := range list {
-		if v, ok := a.c.Stored(ctx, f.Ref.SHA256); ok && v.Version >= a.c.Version() {
-			continue
+		v, ok := a.c.Stored(ctx, f.Ref.SHA256)
+		if !ok || v.Version < a.c.Version() {
+			if v, err = a.c.CheckRetry(ctx, f.Ref); err != nil {
+				firstErr = cmpErr(firstErr, err)
+				continue
+			}
+			a.mu.Lock()
+			a.checked++
+			a.mu.Unlock()
+			if v.Verdict.Infected {
+				a.log.Warn("infected file in the mirror", "path", f.Path, "signature", v.Verdict.Name, "db_version", v.Version)
+			}
 		}
-		v, err := a.c.CheckRetry(ctx, f.Ref)
-		if err != nil {
-			firstErr = cmpErr(firstErr, err)
-			continue
-		}
-		a.mu.Lock()
-		a.scanned++
 		if v.Verdict.Infected {
-			a.infected++
-		}
-		a.mu.Unlock()
-		if v.Verdict.Infected {
-			a.log.Warn("infected file in the mirror", "path", f.Path, "signature", v.Verdict.Name, "db_version", v.Version)
+			infected++
 		}
 	}
+	a.mu.Lock()
+	a.infected = infected
+	a.mu.Unlock()
 	return firstErr
 }
 
@@ -180,19 +186,24 @@ func cmpErr(first, err error) error {
 	return err
 }
 
-// Stats returns how many files the worker checked and how many of those
-// were infected, and how many passes it made.
-func (a *Arrival) Stats() (scanned, infected int, passes uint64) {
+// Stats returns how many verdicts the worker fetched since it started
+// (one per new file, and per file again for each new database version),
+// how many of the mirror's files were infected at the last pass, and how
+// many passes it made.
+func (a *Arrival) Stats() (checked, infected int, passes uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.scanned, a.infected, a.passes
+	return a.checked, a.infected, a.passes
 }
 
-// WaitPass returns once a pass that started after the call has ended
-// (something must kick one).
-func (a *Arrival) WaitPass(ctx context.Context) error {
+// Rescan asks for a pass and returns once a pass that started after the
+// call has ended.
+func (a *Arrival) Rescan(ctx context.Context) error {
 	a.mu.Lock()
 	target := a.started + 1
+	a.mu.Unlock()
+	a.Kick()
+	a.mu.Lock()
 	for a.passes < target {
 		ch := a.passed
 		a.mu.Unlock()

@@ -37,15 +37,13 @@ func TestArrivalScansNewFiles(t *testing.T) {
 	defer a.Close()
 	l.add(File{"docs/readme.txt", c.add(t, []byte("hello"))})
 	l.add(File{"dl/eicar.com", c.add(t, scan.EICAR())})
-	a.Kick()
-	if err := a.WaitPass(ctx); err != nil {
+	if err := a.Rescan(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if s, inf, _ := a.Stats(); s != 2 || inf != 1 {
 		t.Fatalf("scanned %d, infected %d; want 2, 1", s, inf)
 	}
-	a.Kick()
-	if err := a.WaitPass(ctx); err != nil {
+	if err := a.Rescan(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if s, _, _ := a.Stats(); s != 2 || p.CacheLen() != 2 {

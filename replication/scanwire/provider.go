@@ -164,6 +164,13 @@ func (p *Provider) Manifest() *Manifest {
 	return p.manifest
 }
 
+// Datastore is where the provider keeps its signature database (a Store
+// on it, then Reload, is what c2c provider sigs add and a restart do).
+func (p *Provider) Datastore() datastore.Batching { return p.store.ds }
+
+// Key is the provider's signing key (its host's identity).
+func (p *Provider) Key() crypto.PrivKey { return p.key }
+
 // CacheLen is how many verdicts the shared cache holds.
 func (p *Provider) CacheLen() int { return p.cache.Len() }
 
