@@ -183,6 +183,10 @@ func (p *Provider) current() (*scan.Engine, uint64) {
 func (p *Provider) serveSigs(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(p.params.StreamTimeout))
+	if err := p.bud.query(s.Conn().RemotePeer()); err != nil {
+		s.Reset() // over its query budget: nothing sent
+		return
+	}
 	if _, err := bounded.WriteFrame(s, p.Manifest().Marshal()); err != nil {
 		s.Reset()
 	}

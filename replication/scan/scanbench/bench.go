@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/replication/scan"
+	"github.com/clone2clone/c2c/replication/scanwire"
 )
 
 // Result is what `c2c bench scan --json` prints.
@@ -33,6 +34,11 @@ type Result struct {
 	ShortSigs     int      `json:"short_anchor_sigs"`
 	BodyShort     float64  `json:"body_10k_short_1k_mb_per_s"`
 	RescanMs      float64  `json:"rescan_unchanged_ms"`
+	DBHeapMB      float64  `json:"db_heap_mb"`
+	RemoteFiles   int      `json:"remote_files"`
+	RemoteMB      float64  `json:"remote_mb"`
+	RemoteMiss    float64  `json:"remote_miss_mb_per_s"`
+	RemoteHitUs   float64  `json:"remote_hit_us_per_file"`
 	Clamscan      float64  `json:"clamscan_mb_per_s"`
 	ClamscanWallS float64  `json:"clamscan_wall_s"`
 	ClamscanLoadS float64  `json:"clamscan_load_s"`
@@ -243,6 +249,21 @@ func Run(progress io.Writer) (*Result, error) {
 		return nil, fmt.Errorf("with short-anchor signatures found %d, without %d", found, res.Detected)
 	}
 	res.BodyShort = mbps(d)
+
+	var sigs []scanwire.SigFile
+	for _, name := range []string{"gen.ndb", "gen.hdb"} {
+		b, err := os.ReadFile(filepath.Join(sigDir, name))
+		if err != nil {
+			return nil, err
+		}
+		sigs = append(sigs, scanwire.SigFile{Name: name, Data: b})
+	}
+	if res.DBHeapMB, err = heapOf(func() (any, error) { return scanwire.Compile(1, sigs) }); err != nil {
+		return nil, err
+	}
+	if err := remote(progress, res, files, sigs); err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
 	res.Notes = append(res.Notes,
 		"one goroutine; files read from the page cache; the hash-only pass computes only the digests some signature of the file's size needs",
 		"rescan looks each file's SHA-256 up in the verdict cache, as the mirror will: its store keeps the SHA-256 beside the CID",
