@@ -46,8 +46,11 @@ func TestScanCLIProcesses(t *testing.T) {
 	known := bytes.Repeat([]byte("a file the operator knows is bad\n"), 100)
 	hsb := write("known.hsb", fmt.Appendf(nil, "%x:%d:Test.Known.Bad\n", sha256.Sum256(known), len(known)))
 	// A body signature with only a 2-byte anchor, ClamAV style.
-	ndb := write("short.ndb", []byte("Test.Short.Anchor:0:*:c2c2{2-4}6d6972726f72\n"))
-	if out := run("provider", "sigs", "--data", pDir, "add", hsb, ndb); !strings.Contains(out, "version 1: 1 hash and 2 body signatures") {
+	// Forms the scanner does not implement, and another target type, are
+	// skipped and counted.
+	ndb := write("short.ndb", []byte("Test.Short.Anchor:0:*:c2c2{2-4}6d6972726f72\nTest.Neg:0:*:41424344!(aa|bb)\nTest.PE:1:EP+0:41424344\n"))
+	if out := run("provider", "sigs", "--data", pDir, "add", hsb, ndb); !strings.Contains(out, "version 1: 1 hash and 2 body signatures") ||
+		!strings.Contains(out, "skipped 1 body signatures of other target types") || !strings.Contains(out, "short.ndb: line 2: scan: unsupported") {
 		t.Fatalf("sigs add:\n%s", out)
 	}
 	bad := write("bad.ndb", []byte("Bad:0:*:4142zz\n"))

@@ -25,8 +25,11 @@ engine of the provider process that every clone of this provider asks.
                body signatures; a file of the same name replaces the one
                stored), bump the database version, sign the new manifest
                with the provider's identity key and store it all in the
-               provider's datastore. Nothing is stored if any file is
-               refused.
+               provider's datastore. Nothing is stored if any line is
+               malformed; .ndb lines of other target types, or of forms
+               the scanner does not implement (!(..), [x-y], (B), (L),
+               unequal alternatives, floating offsets, no 2 literal bytes
+               in a row), are skipped and counted.
   ls           print the version, the signature counts and the files.
 
 The provider must be stopped (it holds its datastore); start it again and
@@ -78,6 +81,19 @@ func sigsAdd(ctx context.Context, g *globals, dir string, paths []string) error 
 			return err
 		}
 		files = append(files, scanwire.SigFile{Name: filepath.Base(p), Data: b})
+	}
+	set, err := scanwire.Parse(files)
+	if err != nil {
+		return err
+	}
+	if set.Skipped > 0 {
+		fmt.Fprintf(g.stdout, "skipped %d body signatures of other target types (only type 0, any file, is scanned)\n", set.Skipped)
+	}
+	if set.Unsupported > 0 {
+		fmt.Fprintf(g.stdout, "skipped %d body signatures of forms this scanner does not implement, among them:\n", set.Unsupported)
+		for _, u := range set.FirstUnsupported {
+			fmt.Fprintf(g.stdout, "  %s\n", u)
+		}
 	}
 	key, err := keystore.ReadPrivKey(filepath.Join(dir, node.IdentityFile))
 	if err != nil {

@@ -8,7 +8,12 @@
 //     `*`, `n` and `EOF-n` and hex with `??`, nibbles `a?`/`?a`, `{n}`,
 //     `{n-m}`, `{n-}`, `{-m}`, `*` and `(aa|bb)` alternatives of equal
 //     length. Errors carry the line number and wrap one of the ErrX
-//     sentinels; nothing is allocated from a size the file announces.
+//     sentinels; nothing is allocated from a size the file announces. A
+//     valid ClamAV form the scanner does not implement (`!(..)`, `[x-y]`,
+//     `(B)`, `(L)`, unequal or wildcard alternatives, floating offsets, a
+//     part without 2 literal bytes in a row) is skipped and counted in
+//     SigSet.Unsupported rather than failing the file, so a real
+//     database loads with what can be scanned.
 //   - [NewDB] compiles signature sets, with EICAR built in, into an immutable
 //     database with a version.
 //   - [Engine] scans an io.Reader with bounded memory (a fixed buffer; a

@@ -28,6 +28,12 @@ var (
 	ErrAlt = errors.New("scan: bad alternative")
 	// ErrTooLong: a line, a gap or a signature part exceeds its limit.
 	ErrTooLong = errors.New("scan: too long")
+	// ErrUnsupported: a valid ClamAV construct this scanner does not
+	// implement: `!(aa|bb)`, `[x-y]`, `(B)`, `(L)`, alternatives of
+	// unequal length or with wildcards, floating offsets `n,m`. ParseFile
+	// skips such a line (and one with ErrNoAnchor) and counts it in
+	// SigSet.Unsupported instead of refusing the file.
+	ErrUnsupported = errors.New("scan: unsupported signature form")
 	// ErrNoAnchor: a part of a body signature has not even 2 consecutive
 	// literal bytes in its first fixed segment, which the matcher needs.
 	ErrNoAnchor = errors.New("scan: no literal anchor (2 bytes in a row)")

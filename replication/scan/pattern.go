@@ -129,6 +129,8 @@ func ParseHex(s string, needAnchor bool) (*Pattern, error) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
+		case c == '!' || c == '[' || strings.HasPrefix(s[i:], "(B)") || strings.HasPrefix(s[i:], "(L)"):
+			return nil, fmt.Errorf("%w: %q at %d", ErrUnsupported, s[i:min(len(s), i+8)], i)
 		case c == '*':
 			if err := gapAllowed(); err != nil {
 				return nil, err
@@ -269,14 +271,20 @@ func parseAlt(body string) ([][]byte, error) {
 	}
 	var out [][]byte
 	for _, c := range parts {
-		if c == "" || len(c)%2 != 0 || (out != nil && len(c) != 2*len(out[0])) {
-			return nil, fmt.Errorf("%w: (%s): choices must be whole bytes of one length", ErrAlt, body)
+		if c == "" || len(c)%2 != 0 {
+			return nil, fmt.Errorf("%w: (%s): choices must be whole bytes", ErrAlt, body)
+		}
+		if out != nil && len(c) != 2*len(out[0]) {
+			return nil, fmt.Errorf("%w: (%s): choices of unequal length", ErrUnsupported, body)
 		}
 		b := make([]byte, len(c)/2)
 		for i := range b {
 			v, m, err := hexByte(c[2*i], c[2*i+1])
-			if err != nil || m != 0xFF {
-				return nil, fmt.Errorf("%w: (%s): choices must be plain hex", ErrAlt, body)
+			if err != nil {
+				return nil, fmt.Errorf("%w: (%s): choices must be hex", ErrAlt, body)
+			}
+			if m != 0xFF {
+				return nil, fmt.Errorf("%w: (%s): wildcards in a choice", ErrUnsupported, body)
 			}
 			b[i] = v
 		}

@@ -65,15 +65,26 @@ func (s *Store) Load(ctx context.Context) (*Manifest, []SigFile, error) {
 	return m, files, nil
 }
 
-// Compile parses files into a database of the given version.
-func Compile(version uint64, files []SigFile) (*scan.DB, error) {
+// Parse parses files into one signature set; it counts the body
+// signatures of other target types and of forms the scanner does not
+// implement, which it skips (set.Skipped, set.Unsupported).
+func Parse(files []SigFile) (*scan.SigSet, error) {
 	var set scan.SigSet
 	for _, f := range files {
 		if err := scan.ParseFile(f.Name, bytes.NewReader(f.Data), &set); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
 	}
-	return scan.NewDB(version, &set)
+	return &set, nil
+}
+
+// Compile parses files into a database of the given version.
+func Compile(version uint64, files []SigFile) (*scan.DB, error) {
+	set, err := Parse(files)
+	if err != nil {
+		return nil, err
+	}
+	return scan.NewDB(version, set)
 }
 
 // Add adds files to the database (a file of the same base name replaces
