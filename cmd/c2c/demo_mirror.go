@@ -335,6 +335,9 @@ func demoScan(ctx context.Context, w io.Writer, stamp func() string, alice, bob 
 		return err
 	}
 	checked, infected, _ := alice.mirror.scan.Stats()
+	if infected != 2 {
+		return fmt.Errorf("scan on arrival found %d infected files in phone A's mirror, want 2", infected)
+	}
 	fmt.Fprintf(w, "%s scan: clone A checked phone A's files on arrival with the provider's one engine: %d infected now (%d verdicts fetched since start, over versions 0 and 1)\n",
 		stamp(), infected, checked)
 	var steps int
