@@ -39,7 +39,9 @@ it is saved to --out (default <data>/scan-report.json) and can be checked
 offline with c2c verify-scan-report FILE. A progress bar goes to stderr.
 The device's pending changes are sent first (the mirror scans what the
 phone has). The exit status is 0 even when files are infected; the report
-says which.`,
+says which.
+
+` + envHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := openMirror(cmd, g, &f)

@@ -36,7 +36,9 @@ The provider must be stopped (it holds its datastore); start it again and
 its clones fetch the signed manifest (/c2c/scan/sigs/1.0.0) at their next
 poll (every 10 minutes, and on start, and before each c2c device scan),
 refuse a version lower than one they saw, and rescan their mirrors: each
-blob is scanned once per version, whichever mirror asks first.`,
+blob is scanned once per version, whichever mirror asks first.
+
+` + envHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := g.dataDir("provider")
