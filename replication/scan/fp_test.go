@@ -1,6 +1,8 @@
 package scan_test
 
 import (
+	"crypto/md5"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -106,4 +108,26 @@ func TestNoFalsePositivesSourceTree(t *testing.T) {
 		t.Fatalf("scanned only %d files", files)
 	}
 	t.Logf("%d files, no detection", files)
+}
+
+// TestBinaryHoldsNoEICAR: this test binary links the package, and must not
+// hold the EICAR file itself, or an antivirus would flag every binary
+// built with it (c2c included). EICAR's MD5 is the published one.
+func TestBinaryHoldsNoEICAR(t *testing.T) {
+	if got := fmt.Sprintf("%x", md5.Sum(scan.EICAR())); got != "44d88612fea8a8f36de82e1278abb02f" {
+		t.Fatalf("EICAR's MD5 is %s", got)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	v, err := scan.NewEngine(generatedDB(t, 0), nil).Scan(f, -1)
+	if err != nil || v.Infected {
+		t.Fatalf("%s: %+v, %v", exe, v, err)
+	}
 }
