@@ -1,6 +1,9 @@
 package scan
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // EICARName is the name under which the built-in EICAR test signature is
 // reported.
@@ -42,6 +45,11 @@ type anchorRef struct {
 	k    int32
 }
 
+type shortRef struct {
+	x   uint16
+	ref anchorRef
+}
+
 type bodySig struct {
 	name string
 	off  OffsetKind
@@ -62,13 +70,16 @@ type DB struct {
 	eof     []int32 // indexes into body of the EOF-n signatures
 	filter  []uint64
 	anchors map[uint32][]anchorRef
-	// The parts with only a 2-byte anchor: a bitmap of the 65,536 values
-	// and their refs. A scan looks at them only when there are some.
-	short   []anchorRef
-	short2  [1 << 16 / 64]uint64
-	shortAt map[uint16][]anchorRef
-	maxSpan int
-	maxEOF  int
+	// The parts with only a 2-byte anchor: a bitmap of the 65,536 values,
+	// and their refs sorted by value, those of value x at
+	// shortRefs[shortOff[x]:shortOff[x+1]] (two array reads, no map). A
+	// scan looks at them only when there are some.
+	short     []shortRef
+	short2    [1 << 16 / 64]uint64
+	shortOff  []uint32
+	shortRefs []anchorRef
+	maxSpan   int
+	maxEOF    int
 }
 
 // NewDB compiles sets into a database of the given version. EICAR is
@@ -79,7 +90,6 @@ func NewDB(version uint64, sets ...*SigSet) (*DB, error) {
 		hashes:  map[hashKey]string{},
 		filter:  make([]uint64, 1<<filterBits/64),
 		anchors: map[uint32][]anchorRef{},
-		shortAt: map[uint16][]anchorRef{},
 	}
 	for k := range db.sizes {
 		db.sizes[k] = map[int64]struct{}{}
@@ -109,7 +119,28 @@ func NewDB(version uint64, sets ...*SigSet) (*DB, error) {
 			db.addBody(b)
 		}
 	}
+	db.indexShort()
 	return db, nil
+}
+
+// indexShort lays the 2-byte-anchor refs out by value.
+func (db *DB) indexShort() {
+	if len(db.short) == 0 {
+		return
+	}
+	db.shortOff = make([]uint32, 1<<16+1)
+	for _, s := range db.short {
+		db.shortOff[int(s.x)+1]++
+	}
+	for x := 1; x < len(db.shortOff); x++ {
+		db.shortOff[x] += db.shortOff[x-1]
+	}
+	db.shortRefs = make([]anchorRef, len(db.short))
+	next := slices.Clone(db.shortOff[:1<<16])
+	for _, s := range db.short {
+		db.shortRefs[next[s.x]] = s.ref
+		next[s.x]++
+	}
 }
 
 func (db *DB) addBody(b BodySig) {
@@ -128,9 +159,7 @@ func (db *DB) addBody(b BodySig) {
 			v := pt.Segs[0].Val[a : a+shortAnchorLen]
 			x := uint16(v[0]) | uint16(v[1])<<8
 			db.short2[x>>6] |= 1 << (x & 63)
-			ref := anchorRef{i, int32(j), int32(a)}
-			db.short = append(db.short, ref)
-			db.shortAt[x] = append(db.shortAt[x], ref)
+			db.short = append(db.short, shortRef{x, anchorRef{i, int32(j), int32(a)}})
 			continue
 		}
 		v := pt.Segs[0].Val[a : a+anchorLen]
@@ -158,7 +187,7 @@ func (db *DB) ShortAnchored() int { return len(db.short) }
 func (db *DB) HashOnly() *DB {
 	out := *db
 	out.body, out.eof, out.anchors, out.maxSpan, out.maxEOF = nil, nil, nil, 0, 0
-	out.short, out.shortAt, out.short2 = nil, nil, [len(db.short2)]uint64{}
+	out.short, out.shortOff, out.shortRefs, out.short2 = nil, nil, nil, [len(db.short2)]uint64{}
 	out.filter = make([]uint64, len(db.filter))
 	return &out
 }

@@ -225,7 +225,7 @@ func (st *state) filterShort(buf []byte, base int64, from, last int, eof bool) {
 		if m[x>>6]&(1<<(x&63)) == 0 {
 			continue
 		}
-		for _, ref := range st.db.shortAt[x] {
+		for _, ref := range st.db.shortRefs[st.db.shortOff[x]:st.db.shortOff[int(x)+1]] {
 			if s := base + int64(i) - int64(ref.k); s >= 0 {
 				st.cands = append(st.cands, cand{s, ref})
 			}
