@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/clone2clone/c2c/internal/bounded"
@@ -187,14 +188,14 @@ func (c *Client) ask(ctx context.Context, ref boxostore.Ref) (*SignedVerdict, er
 		case b[0] == tagRefuse:
 			return nil, refusalErr(b)
 		case b[0] == tagSend && !sent:
-			data, err := c.blobs.Read(ref) // checked against its SHA-256
+			r, err := openBlob(ctx, c.blobs, ref)
 			if err != nil {
 				s.Reset()
 				return nil, err
 			}
-			if _, err := s.Write(data); err != nil {
+			if _, err := io.Copy(s, r); err != nil {
 				s.Reset()
-				return nil, err
+				return nil, fmt.Errorf("sending %v to the scanner: %w", ref.CID, err)
 			}
 		default:
 			s.Reset()
