@@ -200,3 +200,36 @@ func TestGlobalConcurrencyCap(t *testing.T) {
 		t.Fatalf("after the first ended: %v", err)
 	}
 }
+
+// A clone that sends fewer bytes than it announced and hangs up gets a
+// refusal, nothing cached; a malformed query gets a refusal too.
+func TestShortBlobAndBadQueryRefused(t *testing.T) {
+	ctx := ctxT(t)
+	prov, p, _ := startProvider(t)
+	c := newClone(t, prov)
+	for _, send := range [][]byte{[]byte("ten bytes!"), nil} {
+		s, err := c.h.NewStream(ctx, prov.ID(), ScanProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(s)
+		if send == nil {
+			_, _ = bounded.WriteFrame(s, []byte{tagQuery, 1, 2, 3})
+		} else {
+			_, _ = bounded.WriteFrame(s, query{sha256.Sum256(send), 100}.marshal())
+			if b, _, err := bounded.ReadFrame(br, maxFrame); err != nil || b[0] != tagSend {
+				t.Fatalf("want send: %q, %v", b, err)
+			}
+			_, _ = s.Write(send)
+			_ = s.CloseWrite()
+		}
+		b, _, err := bounded.ReadFrame(br, maxFrame)
+		if err != nil || b[0] != tagRefuse || !errors.Is(refusalErr(b), ErrRefused) {
+			t.Fatalf("want a refusal: %q, %v", b, err)
+		}
+		s.Close()
+	}
+	if n := p.CacheLen(); n != 0 {
+		t.Fatalf("cache holds %d verdicts", n)
+	}
+}
