@@ -15,9 +15,10 @@ import (
 
 // Antivirus on the mirror as a person runs it, with real processes: the
 // provider's operator adds signature files (a bad one is refused and
-// nothing changes), the phone stores files in its mirror, and c2c device
-// scan returns the clone-signed report, which verify-scan-report checks
-// offline and refuses once changed.
+// nothing changes; more are added while the provider runs), the phone
+// stores files in its mirror, and c2c device scan returns the
+// clone-signed report, which verify-scan-report checks offline and
+// refuses once changed.
 func TestScanCLIProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
@@ -77,11 +78,23 @@ func TestScanCLIProcesses(t *testing.T) {
 	run("device", "files", "--data", phone, "put", write("known.txt", known))
 	run("device", "files", "--data", phone, "put", write("short.bin", []byte("....\xc2\xc2..\x00mirror....")))
 	run("device", "files", "--data", phone, "put", write("clean.txt", []byte("nothing to see here\n")))
+	run("device", "files", "--data", phone, "put", write("later.txt", []byte("found bad later\n")))
+
+	// Signatures added while the provider runs: it takes them through its
+	// spool, and the clone sees the new version at the scan.
+	later := []byte("found bad later\n")
+	lhsb := write("later.hsb", fmt.Appendf(nil, "%x:%d:Test.Later.Bad\n", sha256.Sum256(later), len(later)))
+	if out := run("provider", "sigs", "--data", pDir, "add", lhsb); !strings.Contains(out, "version 2: 2 hash and 2 body signatures") || !strings.Contains(out, "loaded by the running provider") {
+		t.Fatalf("sigs add while running:\n%s", out)
+	}
+	if ls := run("provider", "sigs", "--data", pDir, "ls"); !strings.Contains(ls, "version 2") || !strings.Contains(ls, "later.hsb") {
+		t.Fatalf("sigs ls while running:\n%s", ls)
+	}
 
 	report := filepath.Join(root, "report.json")
 	out := run("device", "scan", "--data", phone, "--out", report)
 	for _, want := range []string{"eicar-at-end.bin", "INFECTED " + scan.EICARName, "INFECTED Test.Known.Bad",
-		"INFECTED Test.Short.Anchor", "4 files, 3 infected, 0 errors; signature database version 1"} {
+		"INFECTED Test.Short.Anchor", "INFECTED Test.Later.Bad", "5 files, 4 infected, 0 errors; signature database version 2"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("device scan lacks %q:\n%s", want, out)
 		}

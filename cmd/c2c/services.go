@@ -33,7 +33,8 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 		if err != nil {
 			return none, fmt.Errorf("scanner: %w", err)
 		}
-		return p.Close, nil
+		stopSpool := watchSigsSpool(ctx, dataDir, p, g.log) // c2c provider sigs add while running
+		return func() error { _ = stopSpool(); return p.Close() }, nil
 	case node.RoleClone:
 		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile))
 		if err != nil {

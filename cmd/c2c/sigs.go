@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,11 +33,14 @@ engine of the provider process that every clone of this provider asks.
                in a row), are skipped and counted.
   ls           print the version, the signature counts and the files.
 
-The provider must be stopped (it holds its datastore); start it again and
-its clones fetch the signed manifest (/c2c/scan/sigs/1.0.0) at their next
-poll (every 10 minutes, and on start, and before each c2c device scan),
-refuse a version lower than one they saw, and rescan their mirrors: each
-blob is scanned once per version, whichever mirror asks first.
+With the provider stopped, add writes its datastore directly; while it
+runs (it holds its datastore), add hands the files to it through
+<data>/sigs-incoming/ and waits for its answer: the provider validates
+them again, signs, stores and loads the new version at once. Its clones
+fetch the signed manifest (/c2c/scan/sigs/1.0.0) at their next poll
+(every 10 minutes, on start, and before each c2c device scan), refuse a
+version lower than one they saw, and rescan their mirrors: each blob is
+scanned once per version, whichever mirror asks first.
 
 ` + envHelp,
 		Args: cobra.MinimumNArgs(1),
@@ -63,7 +67,7 @@ func openProviderStore(dir string) (*scanwire.Store, func() error, error) {
 	}
 	ds, err := pebbleds.NewDatastore(filepath.Join(dir, node.DatastoreDir))
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening the provider's datastore (stop the provider first: it holds it): %w", err)
+		return nil, nil, fmt.Errorf("opening the provider's datastore (is the provider running? it holds it): %w", err)
 	}
 	return scanwire.NewStore(ds), ds.Close, nil
 }
@@ -103,7 +107,17 @@ func sigsAdd(ctx context.Context, g *globals, dir string, paths []string) error 
 	}
 	store, closeDS, err := openProviderStore(dir)
 	if err != nil {
-		return err
+		if _, rerr := os.Stat(filepath.Join(dir, readyFile)); rerr != nil {
+			return err
+		}
+		// The provider runs and holds its datastore: hand it the files.
+		r, err := spoolSigs(ctx, dir, files)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "signature database version %d: %d hash and %d body signatures (EICAR built in), %d files; signed and loaded by the running provider\n",
+			r.Version, r.HashSigs, r.BodySigs, len(r.Files))
+		return nil
 	}
 	m, err := store.Add(ctx, key, files)
 	if cerr := closeDS(); err == nil {
@@ -120,7 +134,14 @@ func sigsAdd(ctx context.Context, g *globals, dir string, paths []string) error 
 func sigsLs(ctx context.Context, g *globals, dir string) error {
 	store, closeDS, err := openProviderStore(dir)
 	if err != nil {
-		return err
+		b, rerr := os.ReadFile(filepath.Join(dir, sigsStatus))
+		var r sigsResult
+		if rerr != nil || json.Unmarshal(b, &r) != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "signature database version %d: %d hash and %d body signatures; files %v (from the running provider's %s)\n",
+			r.Version, r.HashSigs, r.BodySigs, r.Files, sigsStatus)
+		return nil
 	}
 	defer closeDS()
 	m, _, err := store.Load(ctx)
