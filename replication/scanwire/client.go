@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/internal/bounded"
 	"github.com/clone2clone/c2c/replication/boxostore"
@@ -159,15 +160,20 @@ func (c *Client) Check(ctx context.Context, ref boxostore.Ref) (*SignedVerdict, 
 	return v, nil
 }
 
+// askTimeout bounds one question to the provider, the blob's bytes
+// included (the provider's own stream timeout is 2 minutes).
+const askTimeout = 3 * time.Minute
+
 func (c *Client) ask(ctx context.Context, ref boxostore.Ref) (*SignedVerdict, error) {
+	ctx, cancel := context.WithTimeout(ctx, askTimeout)
+	defer cancel()
 	s, err := c.h.NewStream(ctx, c.provider, ScanProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("scanner at %s: %w", c.provider, err)
 	}
 	defer s.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
+	dl, _ := ctx.Deadline()
+	_ = s.SetDeadline(dl)
 	if _, err := bounded.WriteFrame(s, query{ref.SHA256, ref.Size}.marshal()); err != nil {
 		s.Reset()
 		return nil, err

@@ -269,14 +269,15 @@ func (p *Provider) scanSent(s network.Stream, br *bufio.Reader, engine *scan.Eng
 // FetchManifest asks provider for its signed manifest and checks the
 // signature.
 func FetchManifest(ctx context.Context, h host.Host, provider peer.ID) (*Manifest, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	s, err := h.NewStream(ctx, provider, SigsProtocol)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
+	dl, _ := ctx.Deadline()
+	_ = s.SetDeadline(dl)
 	b, _, err := bounded.ReadFrame(bufio.NewReader(s), MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("manifest from %s: %w", provider, err)
