@@ -42,9 +42,9 @@
 // database of 10k body and 100k hash signatures holds about 23 MB of live
 // heap (db_heap_mb), which one engine per mirror would cost every clone
 // process, and each clone would scan every blob itself; through the
-// provider, a cache miss ran at about 200 MB/s over loopback libp2p
+// provider, a cache miss ran at 190-280 MB/s over loopback libp2p
 // (remote_miss_mb_per_s, the bytes sent included; a local scan of the same
-// set ran at 650-770 MB/s), and a blob any clone of the provider already
+// set ran at 650-790 MB/s), and a blob any clone of the provider already
 // had scanned costs about 0.25-0.3 ms and no bytes (remote_hit_us_per_file).
 //
 // Why clones fetch the manifest and not the signature files: a clone never
