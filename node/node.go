@@ -353,6 +353,10 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 // Role is the node's role.
 func (n *Node) Role() Role { return n.cfg.Role }
 
+// Bootstrap are the providers the node joins through (a clone's first is
+// its own provider, whose scanner it asks).
+func (n *Node) Bootstrap() []peer.AddrInfo { return n.cfg.Bootstrap }
+
 // Host is the libp2p host, for services that register stream handlers.
 func (n *Node) Host() host.Host { return n.host }
 

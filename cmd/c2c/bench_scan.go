@@ -25,7 +25,11 @@ Progress goes to stderr.`,
 			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", "hash signatures only", r.HashOnly, ">=1000")
 			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", "hash only, MD5 of every file", r.HashEveryFile, "")
 			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", "10k body + 100k hash signatures", r.Body10k, ">=300")
+			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", fmt.Sprintf("+ %d with a 2-byte anchor only", r.ShortSigs), r.BodyShort, "")
 			fmt.Fprintf(w, "%-40s %9.2f ms   %8s\n", "rescan unchanged (verdict cache)", r.RescanMs, "<=10")
+			fmt.Fprintf(w, "%-40s %9.1f MB   %8s\n", "one compiled database, live heap", r.DBHeapMB, "")
+			fmt.Fprintf(w, "%-40s %9.0f MB/s %8s\n", fmt.Sprintf("via the provider, miss (%d files)", r.RemoteFiles), r.RemoteMiss, "")
+			fmt.Fprintf(w, "%-40s %9.0f us   %8s\n", "via the provider, cache hit, per file", r.RemoteHitUs, "")
 			if r.Clamscan > 0 {
 				fmt.Fprintf(w, "%-40s %9.1f MB/s %8s\n", "clamscan, same signatures", r.Clamscan, "")
 				fmt.Fprintf(w, "%-40s %9.1f x    %8s\n", "ratio vs clamscan (body 10k)", r.Ratio, "")

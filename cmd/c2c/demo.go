@@ -16,6 +16,7 @@ import (
 	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/scanwire"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/metrics"
@@ -51,7 +52,13 @@ outbox input: clone A delivers it to clone B over
 /c2c/mirror/deliver/1.0.0, which relays it into phone B's inbox as a
 network input. Then one byte of a file in phone A's mirror is corrupted
 behind the core; it prints the batch that detected it and how many bytes
-the resync moved against the full state's, and last the lag every replay
+the resync moved against the full state's. Then the antivirus: provider 0
+(every clone's first bootstrap, whose scanner they ask) signs a new
+signature database, phone A stores EICAR at the end of a larger file and a
+file a hash signature names, its clone scans them on arrival, c2c device
+scan's report (signed by the clone, each verdict by the provider) is
+verified, and clone B's question about a file phone A's clone had scanned
+is answered from the provider's shared cache. Last, the lag every replay
 measured against its bound t_syn_int + t_max.
 
 Then (unless --docs=false) it starts a sequencer and the clones' document
@@ -146,6 +153,7 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		}
 	}()
 	var boot []peer.AddrInfo
+	var scanners []*scanwire.Provider
 	for i := range f.providers {
 		cfg := node.DefaultConfig(node.RoleProvider, filepath.Join(base, fmt.Sprintf("provider-%d", i)))
 		cfg.ListenAddrs = node.LoopbackListenAddrs()
@@ -156,6 +164,12 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		}
 		nodes = append(nodes, n)
 		boot = append(boot, n.AddrInfo())
+		// Each provider runs its process's scanner, as c2c provider does.
+		sc, err := scanwire.NewProvider(ctx, n.Host(), n.Datastore(), scanwire.WithLogger(nodeLog))
+		if err != nil {
+			return err
+		}
+		scanners = append(scanners, sc)
 	}
 
 	clones := make([]demoClone, f.clones)
@@ -230,7 +244,7 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		if f.clones < 3 {
 			return errors.New("the mirror demo needs at least 3 clones (or --mirror=false)")
 		}
-		if err := runMirrorDemo(ctx, nodeLog, w, start, base, clones, devKeys); err != nil {
+		if err := runMirrorDemo(ctx, nodeLog, w, start, base, clones, devKeys, scanners[0]); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/clone2clone/c2c/replication/files"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/outbox"
+	"github.com/clone2clone/c2c/replication/scan"
+	"github.com/clone2clone/c2c/replication/scanwire"
 	"github.com/clone2clone/c2c/replication/syncclient"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
@@ -143,9 +145,11 @@ func demoContent(seed uint64, n int) []byte {
 // runMirrorDemo is the demo's mirror part: two phones (user 0's and user
 // 1's), each syncing with its clone's mirror; files written on one and
 // sent to the other through the outbox, the clones' delivery and the inbox;
-// one divergence injected into a mirror and repaired; the lag measured
-// against its bound.
-func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start time.Time, base string, clones []demoClone, devKeys []string) error {
+// one divergence injected into a mirror and repaired; antivirus on the
+// mirror (the provider adds signatures, phone A stores an EICAR file, its
+// clone's scan finds it and signs the report); the lag measured against
+// its bound.
+func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start time.Time, base string, clones []demoClone, devKeys []string, scanner *scanwire.Provider) error {
 	stamp := func() string { return fmt.Sprintf("[%5.1fs]", time.Since(start).Seconds()) }
 	alice, err := startDemoPhone(ctx, log, base, "phone-a", clones[0], filepath.Join(base, "clone-0"), devKeys[0])
 	if err != nil {
@@ -268,7 +272,12 @@ func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start tim
 	fmt.Fprintf(w, "         the resync moved %d chunks, %d bytes (+ a %d-byte offer) of a %d-byte state (%.1f%%); hashes match again\n",
 		rep.Chunks, rep.ChunkBytes, rep.OfferBytes, rep.StateBytes, 100*float64(rep.ChunkBytes)/float64(max(rep.StateBytes, 1)))
 
-	// 4. The lag every replay measured, against its bound.
+	// 4. Antivirus on the mirror.
+	if err := demoScan(ctx, w, stamp, alice, bob, scanner, ref); err != nil {
+		return err
+	}
+
+	// 5. The lag every replay measured, against its bound.
 	var lags []time.Duration
 	for _, p := range []*demoPhone{alice, bob} {
 		p.obs.mu.Lock()
@@ -295,4 +304,79 @@ func runMirrorDemo(ctx context.Context, log *slog.Logger, w io.Writer, start tim
 	fmt.Fprintf(w, "%s mirror: lag over %d replays p50 %v, p99 %v, max %v; bound t_syn_int + t_max = %v: %s\n", stamp(), len(lags),
 		percentile(lags, 0.5), percentile(lags, 0.99), worst, bound, verdict)
 	return nil
+}
+
+// demoScan is the demo's antivirus part: provider 0 (every clone's first
+// bootstrap, so the one whose scanner they ask) adds a hash signature,
+// as c2c provider sigs add does; phone A stores EICAR at the end of a
+// larger file and a file the signature names; its clone scans them on
+// arrival through the provider; c2c device scan's report, signed by the
+// clone, is verified; phone B's clone asks about report.bin, which phone
+// A's clone had sent for scanning: the provider's shared cache answers.
+func demoScan(ctx context.Context, w io.Writer, stamp func() string, alice, bob *demoPhone, scanner *scanwire.Provider, report boxostore.Ref) error {
+	if alice.mirror.scan == nil || bob.mirror.scan == nil {
+		return fmt.Errorf("the demo's clones have no scanner")
+	}
+	known := demoContent(3, 40<<10)
+	store := scanwire.NewStore(scanner.Datastore())
+	m, err := store.Add(ctx, scanner.Key(), []scanwire.SigFile{{Name: "demo.hsb", Data: fmt.Appendf(nil, "%x:%d:Demo.Known.Bad\n", sha256.Sum256(known), len(known))}})
+	if err != nil {
+		return err
+	}
+	if err := scanner.Reload(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s scan: provider 0 signed signature database version %d (%d hash, %d body signatures, EICAR built in)\n",
+		stamp(), m.Version, m.HashSigs, m.BodySigs)
+	for _, op := range [][]byte{files.Mkdir("dl"), files.Put("dl/game.apk", append(demoContent(4, 200<<10), scan.EICAR()...)), files.Put("dl/known.bin", known)} {
+		if err := alice.input(ctx, files.Name, op); err != nil {
+			return err
+		}
+	}
+	if err := alice.synced(ctx); err != nil {
+		return err
+	}
+	if err := alice.mirror.scan.Rescan(ctx); err != nil {
+		return err
+	}
+	checked, infected, _ := alice.mirror.scan.Stats()
+	if infected != 2 {
+		return fmt.Errorf("scan on arrival found %d infected files in phone A's mirror, want 2", infected)
+	}
+	fmt.Fprintf(w, "%s scan: clone A checked phone A's files on arrival with the provider's one engine: %d infected now (%d verdicts fetched since start, over versions 0 and 1)\n",
+		stamp(), infected, checked)
+	var steps int
+	_, r, err := scanwire.RequestReport(ctx, alice.h, alice.clone.node.ID(), func(int, int) { steps++ })
+	if err != nil {
+		return err
+	}
+	var found []string
+	for _, e := range r.Files {
+		if e.Infected {
+			found = append(found, e.Path+": "+e.Name)
+		}
+	}
+	if r.Infected != 2 {
+		return fmt.Errorf("the scan report names %d infected files, want 2: %v", r.Infected, found)
+	}
+	fmt.Fprintf(w, "%s scan: c2c device scan on phone A: %d files, infected %v; report signed by clone A and verified (every verdict signed by the provider, db version %d)\n",
+		stamp(), len(r.Files), found, r.DBVersion)
+	before := scanner.CacheLen()
+	v, err := bob.mirror.scan.Client().Check(ctx, report)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s scan: clone B asked about report.bin (sent to it by phone A): %v, from the cache the provider shares across its clones (still %d verdicts: scanned once per version)\n",
+		stamp(), verdictWord(v.Verdict), scanner.CacheLen())
+	if scanner.CacheLen() != before {
+		return fmt.Errorf("clone B's question was not answered from the provider's cache (%d -> %d verdicts)", before, scanner.CacheLen())
+	}
+	return nil
+}
+
+func verdictWord(v scan.Verdict) string {
+	if v.Infected {
+		return "infected (" + v.Name + ")"
+	}
+	return "clean"
 }

@@ -50,7 +50,7 @@ spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
 		newDeviceMirrorCmd(g), newDeviceNotesCmd(g),
 		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g), newDevicePullCmd(g), newDeviceOutboxCmd(g),
-		newDeviceDownloadCmd(g), newDeviceDownloadsCmd(g), newDeviceConditionsCmd(g))
+		newDeviceDownloadCmd(g), newDeviceDownloadsCmd(g), newDeviceConditionsCmd(g), newDeviceScanCmd(g))
 	return cmd
 }
 

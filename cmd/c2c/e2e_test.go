@@ -147,6 +147,19 @@ func runC2C(bin string, env []string, args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
+// mustRunC2C returns a runner of short-lived commands that fails the test
+// on an error and returns stdout.
+func mustRunC2C(t *testing.T, bin string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, errOut, err := runC2C(bin, nil, args...)
+		if err != nil {
+			t.Fatalf("c2c %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+		}
+		return out
+	}
+}
+
 const loopback = "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/udp/0/quic-v1"
 
 func TestEndToEndProcesses(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,13 +13,16 @@ import (
 
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/blobxfer"
 	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/builtin"
 	"github.com/clone2clone/c2c/replication/deliver"
 	"github.com/clone2clone/c2c/replication/downloader"
+	"github.com/clone2clone/c2c/replication/downloads"
 	"github.com/clone2clone/c2c/replication/mirrormetrics"
 	"github.com/clone2clone/c2c/replication/mirrorservice"
+	"github.com/clone2clone/c2c/replication/scanwire"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/spf13/cobra"
 )
@@ -34,13 +38,18 @@ type cloneMirror struct {
 	dl   *deliver.Service
 	bx   *blobxfer.Server
 	down *downloader.Service
+	scan *scanwire.Arrival // nil when the clone has no provider to ask
 	stop func() error
 }
 
+// scanPoll is how often a clone asks its provider for a newer signature
+// database (a new version rescans the mirror).
+const scanPoll = 10 * time.Minute
+
 // startMirror serves the mirror's replay server (/c2c/mirror/1.0.0),
-// clone-to-clone delivery (/c2c/mirror/deliver/1.0.0) and blob transfers
-// (/c2c/blob/1.0.0) on a clone, on the node's datastore, and keeps
-// mirror.json fresh.
+// clone-to-clone delivery (/c2c/mirror/deliver/1.0.0), blob transfers
+// (/c2c/blob/1.0.0), download caching and the scan report on a clone, on
+// the node's datastore, and keeps mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string, dlp downloader.Params) (func() error, error) {
 	m, err := openCloneMirror(ctx, g.log, n, dataDir, true, dlp)
 	if err != nil {
@@ -54,46 +63,77 @@ func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string, 
 // the downloader fetches the device's downloads under dlp.
 func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, metrics bool, dlp downloader.Params, extra ...mirrorservice.Observer) (*cloneMirror, error) {
 	blobs := boxostore.New(n.Datastore())
+	var closers []func() // in reverse on a failure, and by stop
+	unwind := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	dl, err := deliver.New(n.Host(), n.Datastore(), n.OwnerCert(), blobs, n.Directory(), deliver.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("mirror delivery: %w", err)
 	}
+	closers = append(closers, func() { _ = dl.Close() })
 	// Blobs: the device uploads and pulls them, recipients' clones pull
 	// the files this clone's outbox names (deliver decides who).
 	bx, err := blobxfer.New(n.Host(), blobs, n.OwnerCert(), blobxfer.WithAuthorizer(dl.Authorize), blobxfer.WithLogger(log))
 	if err != nil {
-		_ = dl.Close()
+		unwind()
 		return nil, fmt.Errorf("blob transfers: %w", err)
 	}
-	// Downloads: fetched, kept in blobs, scanned, relayed as "file cached";
-	// the device pulls them over blobxfer and asks for progress.
-	down, err := downloader.New(n.Datastore(), blobs, downloader.EngineScanner{Engine: builtinScanEngine()},
-		downloader.WithParams(dlp), downloader.WithLogger(log))
+	closers = append(closers, func() { _ = bx.Close() })
+	// Scan on arrival: the provider's engine, asked by this clone's
+	// client; the files app is listed through the server's View.
+	var srv *mirrorservice.Server
+	list := scanwire.FilesLister(func(ctx context.Context, f func(*replication.AppSet)) error { return srv.View(ctx, f) })
+	var arrival *scanwire.Arrival
+	var scanner downloader.Scanner = downloader.EngineScanner{Engine: builtinScanEngine()}
+	if boot := n.Bootstrap(); len(boot) > 0 {
+		sc, err := scanwire.NewClient(ctx, n.Host(), boot[0].ID, n.Datastore(), blobs)
+		if err != nil {
+			unwind()
+			return nil, fmt.Errorf("mirror scanner: %w", err)
+		}
+		arrival = scanwire.NewArrival(sc, list, log, scanPoll)
+		closers = append(closers, func() { _ = arrival.Close() })
+		stopReports := scanwire.ServeReports(n.Host(), n.OwnerCert().DeviceKey, sc, list, log)
+		closers = append(closers, stopReports)
+		scanner = providerScanner{sc}
+	}
+	// Downloads: fetched, kept in blobs, scanned (by the provider when the
+	// clone has one), relayed as "file cached"; the device pulls them over
+	// blobxfer and asks for progress.
+	down, err := downloader.New(n.Datastore(), blobs, scanner, downloader.WithParams(dlp), downloader.WithLogger(log))
 	if err != nil {
-		_ = bx.Close()
-		_ = dl.Close()
+		unwind()
 		return nil, fmt.Errorf("downloads: %w", err)
 	}
+	closers = append(closers, func() { _ = down.Close() })
 	observers := append([]mirrorservice.Observer{dl, down}, extra...)
+	if arrival != nil {
+		observers = append(observers, arrival)
+	}
 	if reg := n.Registerer(); reg != nil && metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
-			_ = bx.Close()
-			_ = dl.Close()
+			unwind()
 			return nil, fmt.Errorf("mirror metrics: %w", err)
 		}
 		observers = append(observers, met)
 	}
 	opts := []mirrorservice.Option{mirrorservice.WithLogger(log), mirrorservice.WithObserver(mirrorservice.Observers(observers...))}
-	srv, err := mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
+	srv, err = mirrorservice.New(ctx, n.Host(), n.Datastore(), n.OwnerCert(), builtin.Registry(blobs), opts...)
 	if err != nil {
-		_ = bx.Close()
-		_ = dl.Close()
+		unwind()
 		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	dl.Start(srv)
 	down.Start(srv)
 	down.ServeProgress(n.Host(), n.OwnerCert().DeviceKey)
+	closers = append(closers, func() { down.StopProgress(n.Host()) })
+	if arrival != nil {
+		arrival.Start(ctx)
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -102,7 +142,11 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 		defer t.Stop()
 		for {
 			if snap, err := srv.Snapshot(wctx); err == nil {
-				b, _ := json.MarshalIndent(mirrorView(snap), "", "  ")
+				v := mirrorView(snap)
+				if arrival != nil {
+					v.Checked, v.Infected, _ = arrival.Stats()
+				}
+				b, _ := json.MarshalIndent(v, "", "  ")
 				_ = keystore.WriteFile(filepath.Join(dataDir, mirrorStatusFile), append(b, '\n'))
 			}
 			select {
@@ -115,13 +159,24 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 	stop := func() error {
 		cancel()
 		<-done
-		down.StopProgress(n.Host())
-		_ = down.Close()
-		_ = bx.Close()
-		_ = dl.Close()
+		unwind()
 		return srv.Close()
 	}
-	return &cloneMirror{srv: srv, dl: dl, bx: bx, down: down, stop: stop}, nil
+	return &cloneMirror{srv: srv, dl: dl, bx: bx, down: down, scan: arrival, stop: stop}, nil
+}
+
+// providerScanner scans a download with the clone's provider's engine
+// (scanwire), the one per provider process, through its shared cache.
+type providerScanner struct{ c *scanwire.Client }
+
+// Scan implements downloader.Scanner; the blob's bytes are read from the
+// mirror's store by the client when the provider asks for them.
+func (p providerScanner) Scan(ctx context.Context, ref boxostore.Ref, _ func() (io.ReadCloser, error)) (downloads.Verdict, error) {
+	v, err := p.c.Check(ctx, ref)
+	if err != nil {
+		return downloads.Verdict{}, err
+	}
+	return downloads.Verdict{Infected: v.Verdict.Infected, Name: v.Verdict.Name, By: v.Verdict.By, DBVersion: v.Version}, nil
 }
 
 // mirrorJSON is the operator's view of a mirror.
@@ -146,6 +201,10 @@ type mirrorJSON struct {
 	LagP99Ms    int64    `json:"lag_p99_ms"`
 	LagMaxMs    int64    `json:"lag_max_ms"`
 	Records     uint64   `json:"journal_records"`
+	// Scan on arrival (the running clone's only): verdicts fetched since
+	// it started, and files infected at the last pass.
+	Checked  int `json:"scan_verdicts_fetched,omitempty"`
+	Infected int `json:"files_infected,omitempty"`
 }
 
 func mirrorView(s mirrorservice.Snapshot) mirrorJSON {

@@ -21,14 +21,7 @@ func TestMirrorCLIProcesses(t *testing.T) {
 	bin := c2cBinary(t)
 	root := t.TempDir()
 	const ready = 60 * time.Second
-	run := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := runC2C(bin, nil, args...)
-		if err != nil {
-			t.Fatalf("c2c %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
-		}
-		return out
-	}
+	run := mustRunC2C(t, bin)
 	users := map[string]string{}
 	for _, u := range []string{"a", "b"} {
 		users[u] = field(run("keygen", "--data", filepath.Join(root, "user-"+u)), "user ID")

@@ -104,6 +104,7 @@ documents on a running clone through its owner-only control socket.
 		newKeygenCmd(g),
 		newEnrollCmd(g),
 		newProviderCmd(g),
+		newVerifyScanReportCmd(g),
 		newCloneCmd(g),
 		newSequencerCmd(g),
 		newByzantineSequencerCmd(g),

@@ -51,7 +51,8 @@ func newProviderCmd(g *globals) *cobra.Command {
 		Short: "Run a provider: DHT server, bootstrap node and full directory replica",
 		Long: `provider runs a cloud provider's node: a publicly reachable server of the
 private DHT, a bootstrap node for clones, and a full replica of the directory
-that answers lookups when the DHT path fails.
+that answers lookups when the DHT path fails. It also runs the one antivirus
+engine of the process that its clones ask (c2c provider sigs).
 
 It prints its peer ID and listen addresses, writes them (one /p2p multiaddr
 per line) to <data>/addrs, writes <data>/ready once up, and stops cleanly on
@@ -66,6 +67,7 @@ survive restarts.
 	}
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 		"the other providers' /p2p multiaddrs, comma-separated or repeated")
+	cmd.AddCommand(newProviderSigsCmd(g))
 	return cmd
 }
 

@@ -14,19 +14,27 @@ import (
 	"github.com/clone2clone/c2c/control"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/node"
+	"github.com/clone2clone/c2c/replication/scanwire"
 )
 
 // roleServices starts what runs on top of a node for its role: the
 // sequencer service on a sequencer; on a clone its services
 // (node.StartCloneServices: documents, device link, control socket; the
 // node's Close stops them) and the mirror, which the returned function
-// stops.
+// stops; on a provider the process's one scanner (replication/scanwire).
 func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, f *serveFlags, seqOpts []seqservice.Option) (func() error, error) {
 	none := func() error { return nil }
 	switch n.Role() {
 	case node.RoleSequencer:
 		_, err := n.StartSequencer(seqOpts...)
 		return none, err
+	case node.RoleProvider:
+		p, err := scanwire.NewProvider(ctx, n.Host(), n.Datastore(), scanwire.WithLogger(g.log))
+		if err != nil {
+			return none, fmt.Errorf("scanner: %w", err)
+		}
+		stopSpool := watchSigsSpool(ctx, dataDir, p, g.log) // c2c provider sigs add while running
+		return func() error { _ = stopSpool(); return p.Close() }, nil
 	case node.RoleClone:
 		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile))
 		if err != nil {

@@ -62,3 +62,17 @@ func TestProgressQuietOffTerminal(t *testing.T) {
 		t.Fatalf("a bar on a non-terminal: %q", buf.String())
 	}
 }
+
+func TestProgressDrawn(t *testing.T) {
+	var b strings.Builder
+	p := NewCounter(&b, "scan", "files", false)
+	p.on = true // a terminal, as far as the bar knows
+	p.Update(0, 2)
+	p.Update(0, 2)
+	p.Update(2, 2)
+	p.Done()
+	want := "\rscan [                              ] 0/2 files   0.0%\rscan [==============================] 2/2 files 100.0%\n"
+	if got := b.String(); got != want {
+		t.Fatalf("drawn: %q, want %q", got, want)
+	}
+}

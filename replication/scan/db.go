@@ -1,16 +1,27 @@
 package scan
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // EICARName is the name under which the built-in EICAR test signature is
 // reported.
 const EICARName = "Eicar-Test-Signature"
 
-// EICAR returns the 68-byte EICAR test file. It is assembled at run time so
-// that this package's source does not itself hold it.
+// EICAR returns the 68-byte EICAR test file. It is kept reversed and
+// turned around at run time, so that neither this package's source nor a
+// binary built from it holds the test file (an antivirus would flag c2c
+// itself; a constant concatenation would be folded into the binary).
 func EICAR() []byte {
-	return []byte(`X5O!P%@AP[4\PZX54(P^)7CC)7}$` + "EICAR-STANDARD-" + `ANTIVIRUS-TEST-FILE!$H+H*`)
+	b := []byte(eicarReversed)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return b
 }
+
+const eicarReversed = `*H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\4[PA@%P!O5X`
 
 const (
 	filterBits  = 20
@@ -27,11 +38,16 @@ type hashKey struct {
 }
 
 // anchorRef names one part of one body signature whose anchor is a given
-// 4-byte value; the part starts k bytes before the anchor.
+// 4-byte (or, in short, 2-byte) value; the part starts k bytes before it.
 type anchorRef struct {
 	sig  int32
 	part int32
 	k    int32
+}
+
+type shortRef struct {
+	x   uint16
+	ref anchorRef
 }
 
 type bodySig struct {
@@ -54,8 +70,16 @@ type DB struct {
 	eof     []int32 // indexes into body of the EOF-n signatures
 	filter  []uint64
 	anchors map[uint32][]anchorRef
-	maxSpan int
-	maxEOF  int
+	// The parts with only a 2-byte anchor: a bitmap of the 65,536 values,
+	// and their refs sorted by value, those of value x at
+	// shortRefs[shortOff[x]:shortOff[x+1]] (two array reads, no map). A
+	// scan looks at them only when there are some.
+	short     []shortRef
+	short2    [1 << 16 / 64]uint64
+	shortOff  []uint32
+	shortRefs []anchorRef
+	maxSpan   int
+	maxEOF    int
 }
 
 // NewDB compiles sets into a database of the given version. EICAR is
@@ -95,7 +119,28 @@ func NewDB(version uint64, sets ...*SigSet) (*DB, error) {
 			db.addBody(b)
 		}
 	}
+	db.indexShort()
 	return db, nil
+}
+
+// indexShort lays the 2-byte-anchor refs out by value.
+func (db *DB) indexShort() {
+	if len(db.short) == 0 {
+		return
+	}
+	db.shortOff = make([]uint32, 1<<16+1)
+	for _, s := range db.short {
+		db.shortOff[int(s.x)+1]++
+	}
+	for x := 1; x < len(db.shortOff); x++ {
+		db.shortOff[x] += db.shortOff[x-1]
+	}
+	db.shortRefs = make([]anchorRef, len(db.short))
+	next := slices.Clone(db.shortOff[:1<<16])
+	for _, s := range db.short {
+		db.shortRefs[next[s.x]] = s.ref
+		next[s.x]++
+	}
 }
 
 func (db *DB) addBody(b BodySig) {
@@ -110,6 +155,13 @@ func (db *DB) addBody(b BodySig) {
 		pt := &b.Pattern.Parts[j]
 		db.maxSpan = max(db.maxSpan, pt.Span())
 		a := pt.Anchor
+		if pt.AnchorLen == shortAnchorLen {
+			v := pt.Segs[0].Val[a : a+shortAnchorLen]
+			x := uint16(v[0]) | uint16(v[1])<<8
+			db.short2[x>>6] |= 1 << (x & 63)
+			db.short = append(db.short, shortRef{x, anchorRef{i, int32(j), int32(a)}})
+			continue
+		}
 		v := pt.Segs[0].Val[a : a+anchorLen]
 		x := uint32(v[0]) | uint32(v[1])<<8 | uint32(v[2])<<16 | uint32(v[3])<<24
 		h := filterHash(x)
@@ -125,12 +177,17 @@ func (db *DB) Version() uint64 { return db.version }
 // signatures (EICAR included) the database holds.
 func (db *DB) Counts() (hash, body int) { return db.nHash, len(db.body) }
 
+// ShortAnchored returns how many signature parts have only a 2-byte
+// anchor: each costs a second, slower filter on every scanned byte.
+func (db *DB) ShortAnchored() int { return len(db.short) }
+
 // HashOnly returns a database of the same version with the same hash
 // signatures and no body signature at all, not even EICAR: a scan with it
 // only computes digests. It shares the hash tables.
 func (db *DB) HashOnly() *DB {
 	out := *db
 	out.body, out.eof, out.anchors, out.maxSpan, out.maxEOF = nil, nil, nil, 0, 0
+	out.short, out.shortOff, out.shortRefs, out.short2 = nil, nil, nil, [len(db.short2)]uint64{}
 	out.filter = make([]uint64, len(db.filter))
 	return &out
 }

@@ -150,7 +150,7 @@ func (st *state) run(r io.Reader, size int64) (Verdict, error) {
 			scanned, done = end, end
 			continue
 		}
-		scanned = st.filter(buf, base, scanned)
+		scanned = st.filter(buf, base, scanned, eof)
 		limit := end - int64(db.maxSpan)
 		if eof {
 			limit = end
@@ -188,11 +188,15 @@ func (st *state) run(r io.Reader, size int64) (Verdict, error) {
 
 // filter scans anchor positions from scanned to the last one buf holds and
 // queues a candidate for each anchor the filter and the table confirm. It
-// returns the next position to scan.
-func (st *state) filter(buf []byte, base, scanned int64) int64 {
-	f := st.db.filter
+// returns the next position to scan. At eof, the last positions, too near
+// the end for a 4-byte anchor, are scanned for 2-byte ones.
+func (st *state) filter(buf []byte, base, scanned int64, eof bool) int64 {
 	from := int(scanned - base)
 	last := len(buf) - anchorLen
+	if len(st.db.short) > 0 {
+		st.filterShort(buf, base, from, last, eof)
+	}
+	f := st.db.filter
 	for i := from; i <= last; i++ {
 		x := binary.LittleEndian.Uint32(buf[i:])
 		h := filterHash(x)
@@ -206,6 +210,27 @@ func (st *state) filter(buf []byte, base, scanned int64) int64 {
 		}
 	}
 	return base + int64(max(last+1, from))
+}
+
+// filterShort is filter's slow path for the parts with a 2-byte anchor:
+// a 64 Kib bitmap, then the table. It scans the same positions as filter,
+// and at eof up to the last 2-byte position.
+func (st *state) filterShort(buf []byte, base int64, from, last int, eof bool) {
+	if eof {
+		last = len(buf) - shortAnchorLen
+	}
+	m := &st.db.short2
+	for i := from; i <= last; i++ {
+		x := uint16(buf[i]) | uint16(buf[i+1])<<8
+		if m[x>>6]&(1<<(x&63)) == 0 {
+			continue
+		}
+		for _, ref := range st.db.shortRefs[st.db.shortOff[x]:st.db.shortOff[int(x)+1]] {
+			if s := base + int64(i) - int64(ref.k); s >= 0 {
+				st.cands = append(st.cands, cand{s, ref})
+			}
+		}
+	}
 }
 
 // verify checks, in order of start, the candidates that start before

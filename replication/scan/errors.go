@@ -28,9 +28,15 @@ var (
 	ErrAlt = errors.New("scan: bad alternative")
 	// ErrTooLong: a line, a gap or a signature part exceeds its limit.
 	ErrTooLong = errors.New("scan: too long")
-	// ErrNoAnchor: a part of a body signature has no 4 consecutive literal
-	// bytes in its first fixed segment, which the matcher needs.
-	ErrNoAnchor = errors.New("scan: no 4-byte literal anchor")
+	// ErrUnsupported: a valid ClamAV construct this scanner does not
+	// implement: `!(aa|bb)`, `[x-y]`, `(B)`, `(L)`, alternatives of
+	// unequal length or with wildcards, floating offsets `n,m`. ParseFile
+	// skips such a line (and one with ErrNoAnchor) and counts it in
+	// SigSet.Unsupported instead of refusing the file.
+	ErrUnsupported = errors.New("scan: unsupported signature form")
+	// ErrNoAnchor: a part of a body signature has not even 2 consecutive
+	// literal bytes in its first fixed segment, which the matcher needs.
+	ErrNoAnchor = errors.New("scan: no literal anchor (2 bytes in a row)")
 	// ErrFormat: a file name is not .hdb, .hsb or .ndb.
 	ErrFormat = errors.New("scan: unknown signature file type")
 	// ErrSizeMismatch: a scanned stream's length differs from the size the

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -67,23 +68,51 @@ type SigSet struct {
 	Body []BodySig
 	// Skipped counts .ndb lines of a target type other than 0.
 	Skipped int
+	// Unsupported counts the lines skipped because they use a form this
+	// scanner does not implement (ErrUnsupported, ErrNoAnchor);
+	// FirstUnsupported says where and why, for the first few.
+	Unsupported      int
+	FirstUnsupported []string
+}
+
+// maxFirstUnsupported is how many skipped lines a SigSet describes.
+const maxFirstUnsupported = 5
+
+// skipUnsupported counts err, and reports true, if it is an unsupported
+// form rather than a malformed line.
+func (set *SigSet) skipUnsupported(name string, line int, err error) bool {
+	if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrNoAnchor) {
+		return false
+	}
+	set.Unsupported++
+	if len(set.FirstUnsupported) < maxFirstUnsupported {
+		set.FirstUnsupported = append(set.FirstUnsupported, fmt.Sprintf("%s: line %d: %v", filepath.Base(name), line, err))
+	}
+	return true
 }
 
 // ParseFile parses a signature file by its name's extension (.hdb, .hsb
-// or .ndb) into set.
+// or .ndb) into set. A body signature of a form the scanner does not
+// implement is skipped and counted (set.Unsupported); any other bad line
+// is an error.
 func ParseFile(name string, r io.Reader, set *SigSet) error {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".hdb", ".hsb":
-		return eachLine(r, func(l string) error { return set.addHash(l) })
+		return eachLine(r, func(_ int, l string) error { return set.addHash(l) })
 	case ".ndb":
-		return eachLine(r, func(l string) error { return set.addBody(l) })
+		return eachLine(r, func(n int, l string) error {
+			if err := set.addBody(l); err != nil && !set.skipUnsupported(name, n, err) {
+				return err
+			}
+			return nil
+		})
 	}
 	return fmt.Errorf("%w: %s", ErrFormat, name)
 }
 
 // eachLine calls f on every line that is neither blank nor a `#` comment,
 // reading at most MaxLine bytes of any line.
-func eachLine(r io.Reader, f func(string) error) error {
+func eachLine(r io.Reader, f func(n int, line string) error) error {
 	br := bufio.NewReaderSize(r, 4096)
 	var line []byte
 	for n := 1; ; n++ {
@@ -105,7 +134,7 @@ func eachLine(r io.Reader, f func(string) error) error {
 		}
 		l := bytes.TrimRight(line, "\r\n")
 		if len(bytes.TrimSpace(l)) != 0 && l[0] != '#' {
-			if perr := f(string(l)); perr != nil {
+			if perr := f(n, string(l)); perr != nil {
 				return &ParseError{n, perr}
 			}
 		}
@@ -213,6 +242,8 @@ func (set *SigSet) addBody(l string) error {
 			return fmt.Errorf("%w: %q (EOF-n with n at most %d)", ErrOffset, o, MaxEOFOffset)
 		}
 		s.Off, s.N = OffEOF, n
+	case strings.Contains(o, ","):
+		return fmt.Errorf("%w: floating offset %q", ErrUnsupported, o)
 	default:
 		n, ok := decimal(o)
 		if !ok {

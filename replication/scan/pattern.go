@@ -17,6 +17,9 @@ const (
 	// MaxLine is the longest line a signature file may hold.
 	MaxLine   = 64 << 10
 	anchorLen = 4
+	// shortAnchorLen is the fallback anchor of a part whose first segment
+	// holds no 4-byte literal run: 2 bytes, as ClamAV itself needs.
+	shortAnchorLen = 2
 )
 
 // A Pattern is a parsed body signature: parts separated by unbounded gaps.
@@ -31,8 +34,9 @@ type Pattern struct {
 type Part struct {
 	Segs []Segment
 	Gaps []Gap // Gaps[i] lies between Segs[i] and Segs[i+1]
-	// Anchor is the offset in Segs[0] of 4 consecutive literal bytes, or -1.
-	Anchor int
+	// Anchor is the offset in Segs[0] of AnchorLen consecutive literal
+	// bytes (4, else 2), or -1.
+	Anchor, AnchorLen int
 }
 
 // A Gap is between Min and Max bytes, both included.
@@ -80,7 +84,8 @@ func (p *Pattern) MinLen() int {
 }
 
 // ParseHex parses a body signature's hex. needAnchor asks that every part
-// hold an anchor (the streaming matcher needs it; EOF-n signatures do not).
+// hold an anchor, 4 literal bytes in a row in its first segment or else 2
+// (the streaming matcher needs it; EOF-n signatures do not).
 func ParseHex(s string, needAnchor bool) (*Pattern, error) {
 	if s == "" {
 		return nil, fmt.Errorf("%w: empty", ErrHex)
@@ -124,6 +129,8 @@ func ParseHex(s string, needAnchor bool) (*Pattern, error) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
+		case c == '!' || c == '[' || strings.HasPrefix(s[i:], "(B)") || strings.HasPrefix(s[i:], "(L)"):
+			return nil, fmt.Errorf("%w: %q at %d", ErrUnsupported, s[i:min(len(s), i+8)], i)
 		case c == '*':
 			if err := gapAllowed(); err != nil {
 				return nil, err
@@ -190,7 +197,10 @@ func ParseHex(s string, needAnchor bool) (*Pattern, error) {
 		if pt.Span() > MaxPartSpan {
 			return nil, fmt.Errorf("%w: a part spans more than %d bytes", ErrTooLong, MaxPartSpan)
 		}
-		pt.Anchor = findAnchor(&pt.Segs[0])
+		pt.Anchor, pt.AnchorLen = findAnchor(&pt.Segs[0], anchorLen), anchorLen
+		if pt.Anchor < 0 {
+			pt.Anchor, pt.AnchorLen = findAnchor(&pt.Segs[0], shortAnchorLen), shortAnchorLen
+		}
 		if needAnchor && pt.Anchor < 0 {
 			return nil, fmt.Errorf("%w: part %d", ErrNoAnchor, i)
 		}
@@ -198,7 +208,9 @@ func ParseHex(s string, needAnchor bool) (*Pattern, error) {
 	return p, nil
 }
 
-func findAnchor(s *Segment) int {
+// findAnchor returns the offset of the first n literal bytes in a row in s,
+// or -1.
+func findAnchor(s *Segment, n int) int {
 	run := 0
 	for i, m := range s.Mask {
 		if m != 0xFF {
@@ -206,8 +218,8 @@ func findAnchor(s *Segment) int {
 			continue
 		}
 		run++
-		if run == anchorLen {
-			return i - anchorLen + 1
+		if run == n {
+			return i - n + 1
 		}
 	}
 	return -1
@@ -259,14 +271,20 @@ func parseAlt(body string) ([][]byte, error) {
 	}
 	var out [][]byte
 	for _, c := range parts {
-		if c == "" || len(c)%2 != 0 || (out != nil && len(c) != 2*len(out[0])) {
-			return nil, fmt.Errorf("%w: (%s): choices must be whole bytes of one length", ErrAlt, body)
+		if c == "" || len(c)%2 != 0 {
+			return nil, fmt.Errorf("%w: (%s): choices must be whole bytes", ErrAlt, body)
+		}
+		if out != nil && len(c) != 2*len(out[0]) {
+			return nil, fmt.Errorf("%w: (%s): choices of unequal length", ErrUnsupported, body)
 		}
 		b := make([]byte, len(c)/2)
 		for i := range b {
 			v, m, err := hexByte(c[2*i], c[2*i+1])
-			if err != nil || m != 0xFF {
-				return nil, fmt.Errorf("%w: (%s): choices must be plain hex", ErrAlt, body)
+			if err != nil {
+				return nil, fmt.Errorf("%w: (%s): choices must be hex", ErrAlt, body)
+			}
+			if m != 0xFF {
+				return nil, fmt.Errorf("%w: (%s): wildcards in a choice", ErrUnsupported, body)
 			}
 			b[i] = v
 		}

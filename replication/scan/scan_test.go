@@ -42,22 +42,26 @@ func randBytes(rng *rand.Rand, n int) []byte {
 }
 
 // generatedDB is the generated database of 10,000 body and 100,000 hash
-// signatures the bench uses.
-func generatedDB(t testing.TB) *scan.DB {
+// signatures the bench uses, plus short signatures with only a 2-byte
+// anchor.
+func generatedDB(t testing.TB, short int) *scan.DB {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
-	var ndb, hdb bytes.Buffer
+	var ndb, hdb, sndb bytes.Buffer
 	if err := scanbench.WriteNDB(&ndb, 10000, rng); err != nil {
 		t.Fatal(err)
 	}
 	if err := scanbench.WriteHDB(&hdb, 100000, rng, nil); err != nil {
 		t.Fatal(err)
 	}
-	return mustDB(t, map[string]string{"gen.ndb": ndb.String(), "gen.hdb": hdb.String()})
+	if err := scanbench.WriteShortNDB(&sndb, short, rng); err != nil {
+		t.Fatal(err)
+	}
+	return mustDB(t, map[string]string{"gen.ndb": ndb.String(), "gen.hdb": hdb.String(), "short.ndb": sndb.String()})
 }
 
 func TestLoadsGeneratedDatabase(t *testing.T) {
-	db := generatedDB(t)
+	db := generatedDB(t, 0)
 	if h, b := db.Counts(); h != 100000 || b != 10001 {
 		t.Fatalf("loaded %d hash and %d body signatures, want 100000 and 10001 (EICAR built in)", h, b)
 	}
@@ -71,7 +75,7 @@ func TestEICAREveryPlacement(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	undo := scan.SetChunkSize(4096)
 	defer undo()
-	dbs := map[string]*scan.DB{"builtin": mustDB(t, nil), "generated": generatedDB(t)}
+	dbs := map[string]*scan.DB{"builtin": mustDB(t, nil), "generated": generatedDB(t, 0), "generated+short": generatedDB(t, 1000)}
 	for dbName, db := range dbs {
 		e := scan.NewEngine(db, nil)
 		check := func(what string, data []byte) {

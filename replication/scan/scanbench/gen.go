@@ -49,6 +49,22 @@ func WriteNDB(w io.Writer, n int, rng *rand.Rand) error {
 	return err
 }
 
+// WriteShortNDB writes n generated .ndb body signatures whose first part
+// has only a 2-byte literal anchor: 2 random bytes, a {1-4} gap, 8 random
+// bytes. The scanner takes them through its slower 2-byte filter.
+func WriteShortNDB(w io.Writer, n int, rng *rand.Rand) error {
+	var sb strings.Builder
+	for i := range n {
+		var b [10]byte
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		fmt.Fprintf(&sb, "Gen.Short.%d:0:*:%x{1-4}%x\n", i, b[:2], b[2:])
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
 // A Known is a file a generated hash database should detect.
 type Known struct {
 	Name string
