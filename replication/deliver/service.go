@@ -46,7 +46,9 @@ type Params struct {
 	// unavailable, and the sender retries later.
 	PeerRate, UserBytes guard.Rate
 	// BlobBytes bounds the bytes of linked files one sending user may make
-	// this clone pull; PullTimeout one linked file's pull.
+	// this clone pull; PullTimeout one linked file's pull. A pull longer
+	// than the sender's StreamTimeout still completes: the sender's attempt
+	// times out, and its retry is acknowledged as a duplicate.
 	BlobBytes   guard.Rate
 	PullTimeout time.Duration
 }
