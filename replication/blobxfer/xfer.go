@@ -96,8 +96,11 @@ func (p *puller) walk() error {
 	p.report()
 	level := []cid.Cid{p.ref.CID}
 	for len(level) > 0 {
-		var want, next []cid.Cid
+		var want, next, again []cid.Cid
+		wanted := map[cid.Cid]bool{}
 		// What this side holds is read here, down to the blocks it lacks.
+		// A block named twice (a file with repeated chunks) is wanted
+		// once, and read locally once it arrived.
 		for len(level) > 0 {
 			c := level[len(level)-1]
 			level = level[:len(level)-1]
@@ -107,7 +110,12 @@ func (p *puller) walk() error {
 			}
 			blk, err := p.dst.Get(h)
 			if errors.Is(err, replication.ErrChunkNotFound) {
-				want = append(want, c)
+				if wanted[c] {
+					again = append(again, c)
+				} else {
+					wanted[c] = true
+					want = append(want, c)
+				}
 				continue
 			}
 			if err != nil {
@@ -120,6 +128,7 @@ func (p *puller) walk() error {
 			}
 			level = append(level, links...)
 		}
+		p.report()
 		if len(want) == 0 {
 			break
 		}
@@ -132,7 +141,7 @@ func (p *puller) walk() error {
 		if err := p.round(want, &next); err != nil {
 			return err
 		}
-		level = next
+		level = append(next, again...)
 	}
 	return nil
 }
