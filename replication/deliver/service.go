@@ -118,6 +118,7 @@ type Service struct {
 	peerRate  *guard.Limiter[peer.ID]
 	userBytes *guard.Limiter[peer.ID]
 	blobBytes *guard.Limiter[peer.ID]
+	pull      pullFunc // blobxfer.PullAs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -129,7 +130,7 @@ type Service struct {
 // deliveries start with Start.
 func New(h host.Host, ds datastore.Batching, cert *dht.OwnerCert, blobs *boxostore.Store, dir Directory, opts ...Option) (*Service, error) {
 	s := &Service{h: h, ds: ds, cert: cert, blobs: blobs, dir: dir, params: DefaultParams(), log: slog.Default(),
-		clock: time.Now, kick: make(chan [32]byte, 1024), scan: make(chan struct{}, 1)}
+		clock: time.Now, kick: make(chan [32]byte, 1024), scan: make(chan struct{}, 1), pull: blobxfer.PullAs}
 	for _, o := range opts {
 		o(s)
 	}
