@@ -133,11 +133,6 @@ func (p *puller) walk() error {
 			break
 		}
 		p.st.Rounds++
-		for i := 0; i < len(want); i += MaxWant {
-			if err := p.c.write(&Msg{Kind: KindWant, Want: want[i:min(len(want), i+MaxWant)]}); err != nil {
-				return err
-			}
-		}
 		if err := p.round(want, &next); err != nil {
 			return err
 		}
@@ -156,10 +151,34 @@ type arrived struct {
 // readAhead is how many frames the reader may be ahead of the store.
 const readAhead = 8
 
-// round receives the blocks of one want round: a reader goroutine reads
-// and hashes frames while this one verifies and stores them, in order.
-// The reader has stopped when round returns.
+// Window is how many blocks a puller has asked for and not yet received,
+// at most: enough to keep the stream busy, few enough that a transfer cut
+// wastes little (at most Window blocks in flight are lost). Wants go out
+// WindowStep at a time as blocks arrive.
+const (
+	Window     = 8
+	WindowStep = 4
+)
+
+// round receives the blocks of one want round: it keeps Window blocks
+// asked for, and a reader goroutine reads and hashes frames while this one
+// verifies and stores them, in order. The reader has stopped when round
+// returns.
 func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
+	asked := 0
+	ask := func(upTo int) error {
+		for asked < min(upTo, len(want)) {
+			end := min(upTo, len(want), asked+MaxWant)
+			if err := p.c.write(&Msg{Kind: KindWant, Want: want[asked:end]}); err != nil {
+				return err
+			}
+			asked = end
+		}
+		return nil
+	}
+	if err := ask(Window); err != nil {
+		return err
+	}
 	frames := make(chan arrived, readAhead)
 	stop := make(chan struct{})
 	go func() {
@@ -185,7 +204,7 @@ func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
 		for range frames { // wait for the reader to stop
 		}
 	}()
-	for _, c := range want {
+	for i, c := range want {
 		a, ok := <-frames
 		if !ok {
 			return fmt.Errorf("%w: the reader stopped", ErrUnavailable)
@@ -193,6 +212,11 @@ func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
 		links, err := p.receive(c, a)
 		if err != nil {
 			return err
+		}
+		if asked-(i+1) <= Window-WindowStep {
+			if err := ask(i + 1 + Window); err != nil {
+				return err
+			}
 		}
 		*next = append(*next, links...)
 		if err := p.ctx.Err(); err != nil {
