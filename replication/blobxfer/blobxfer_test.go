@@ -263,3 +263,19 @@ func TestAuthorization(t *testing.T) {
 		t.Fatalf("an oversized ref: %v", err)
 	}
 }
+
+// TestRepeatedChunksMoveOnce: a file of five identical chunks is a root
+// and one leaf on the wire; the progress still reaches the whole size.
+func TestRepeatedChunksMoveOnce(t *testing.T) {
+	p := newPair(t)
+	data := make([]byte, 5*boxostore.ChunkSize)
+	ref, _ := p.cloneStore.Add(data)
+	var last uint64
+	st, err := blobxfer.Pull(context.Background(), p.device, p.clone.ID(), ref, p.deviceStore, func(done, _ uint64) { last = done })
+	if err != nil || st.Blocks != 2 || last != ref.Size {
+		t.Fatalf("pull: %+v %v (progress %d of %d)", st, err, last, ref.Size)
+	}
+	if got, err := p.deviceStore.Read(ref); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read: %v", err)
+	}
+}

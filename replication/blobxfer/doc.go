@@ -4,9 +4,10 @@
 //
 // One stream per transfer. The side that receives the blocks (the puller)
 // walks the DAG top-down: it reads what it already holds from its own
-// store, and asks the other side (the giver) for every missing block of a
-// level in one go (want frames), which the giver answers in order, block
-// after block, with no round trip per block. A 20 MB blob under the pinned
+// store, and asks the other side (the giver) for the missing blocks of a
+// level in want frames, keeping Window blocks asked for and not received,
+// which the giver answers in order, block after block, with no round trip
+// per block. A 20 MB blob under the pinned
 // profile is a root and 80 leaves: two rounds. Every block is checked
 // against the CID its parent (or the Ref) names before it is stored, so a
 // transfer cut anywhere leaves only verified blocks, and the next one asks

@@ -93,10 +93,12 @@ func New(h host.Host, blobs *boxostore.Store, cert *dht.OwnerCert, opts ...Optio
 	if cert == nil || cert.Clone != h.ID() {
 		return nil, fmt.Errorf("%w: the owner certificate does not name this clone", ErrRefused)
 	}
-	s.rate = guard.NewLimiter[peer.ID](s.params.PeerRate, 4096)
+	s.rate = newRate(s.params)
 	h.SetStreamHandler(Protocol, s.handle)
 	return s, nil
 }
+
+func newRate(p Params) *guard.Limiter[peer.ID] { return guard.NewLimiter[peer.ID](p.PeerRate, 4096) }
 
 // Close stops serving.
 func (s *Server) Close() error {
@@ -119,9 +121,12 @@ func (s *Server) count(f func(*ServerStats)) {
 
 func (s *Server) handle(st network.Stream) {
 	defer st.Close()
-	remote := st.Conn().RemotePeer()
-	c := &conn{r: bufio.NewReader(st), w: st,
-		refresh: func() { _ = st.SetReadDeadline(s.clock().Add(s.params.IdleTimeout)) }}
+	s.serve(st.Conn().RemotePeer(), &conn{r: bufio.NewReader(st), w: st,
+		refresh: func() { _ = st.SetReadDeadline(s.clock().Add(s.params.IdleTimeout)) }})
+}
+
+// serve runs one stream from remote: the hello, the checks, the transfer.
+func (s *Server) serve(remote peer.ID, c *conn) {
 	refuse := func(err error) {
 		s.count(func(x *ServerStats) { x.Refused++ })
 		s.log.Info("blobxfer: refused", "peer", remote, "err", err)

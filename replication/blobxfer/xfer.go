@@ -96,8 +96,11 @@ func (p *puller) walk() error {
 	p.report()
 	level := []cid.Cid{p.ref.CID}
 	for len(level) > 0 {
-		var want, next []cid.Cid
+		var want, next, again []cid.Cid
+		wanted := map[cid.Cid]bool{}
 		// What this side holds is read here, down to the blocks it lacks.
+		// A block named twice (a file with repeated chunks) is wanted
+		// once, and read locally once it arrived.
 		for len(level) > 0 {
 			c := level[len(level)-1]
 			level = level[:len(level)-1]
@@ -107,7 +110,12 @@ func (p *puller) walk() error {
 			}
 			blk, err := p.dst.Get(h)
 			if errors.Is(err, replication.ErrChunkNotFound) {
-				want = append(want, c)
+				if wanted[c] {
+					again = append(again, c)
+				} else {
+					wanted[c] = true
+					want = append(want, c)
+				}
 				continue
 			}
 			if err != nil {
@@ -120,19 +128,15 @@ func (p *puller) walk() error {
 			}
 			level = append(level, links...)
 		}
+		p.report()
 		if len(want) == 0 {
 			break
 		}
 		p.st.Rounds++
-		for i := 0; i < len(want); i += MaxWant {
-			if err := p.c.write(&Msg{Kind: KindWant, Want: want[i:min(len(want), i+MaxWant)]}); err != nil {
-				return err
-			}
-		}
 		if err := p.round(want, &next); err != nil {
 			return err
 		}
-		level = next
+		level = append(next, again...)
 	}
 	return nil
 }
@@ -147,10 +151,34 @@ type arrived struct {
 // readAhead is how many frames the reader may be ahead of the store.
 const readAhead = 8
 
-// round receives the blocks of one want round: a reader goroutine reads
-// and hashes frames while this one verifies and stores them, in order.
-// The reader has stopped when round returns.
+// Window is how many blocks a puller has asked for and not yet received,
+// at most: enough to keep the stream busy, few enough that a transfer cut
+// wastes little (at most Window blocks in flight are lost). Wants go out
+// WindowStep at a time as blocks arrive.
+const (
+	Window     = 8
+	WindowStep = 4
+)
+
+// round receives the blocks of one want round: it keeps Window blocks
+// asked for, and a reader goroutine reads and hashes frames while this one
+// verifies and stores them, in order. The reader has stopped when round
+// returns.
 func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
+	asked := 0
+	ask := func(upTo int) error {
+		for asked < min(upTo, len(want)) {
+			end := min(upTo, len(want), asked+MaxWant)
+			if err := p.c.write(&Msg{Kind: KindWant, Want: want[asked:end]}); err != nil {
+				return err
+			}
+			asked = end
+		}
+		return nil
+	}
+	if err := ask(Window); err != nil {
+		return err
+	}
 	frames := make(chan arrived, readAhead)
 	stop := make(chan struct{})
 	go func() {
@@ -176,7 +204,7 @@ func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
 		for range frames { // wait for the reader to stop
 		}
 	}()
-	for _, c := range want {
+	for i, c := range want {
 		a, ok := <-frames
 		if !ok {
 			return fmt.Errorf("%w: the reader stopped", ErrUnavailable)
@@ -184,6 +212,11 @@ func (p *puller) round(want []cid.Cid, next *[]cid.Cid) error {
 		links, err := p.receive(c, a)
 		if err != nil {
 			return err
+		}
+		if asked-(i+1) <= Window-WindowStep {
+			if err := ask(i + 1 + Window); err != nil {
+				return err
+			}
 		}
 		*next = append(*next, links...)
 		if err := p.ctx.Err(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/clone2clone/c2c/replication/deliver"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/clone2clone/c2c/replication/outbox"
+	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -310,5 +311,39 @@ func TestBlobsServedToRecipientsOnly(t *testing.T) {
 	}
 	if _, err := blobxfer.PullAs(ctx, bob.h, alice.h.ID(), bob.cert, ref, boxostore.NewMem(), nil); err != nil {
 		t.Fatalf("the recipient: %v", err)
+	}
+}
+
+// TestLinkedPullResumes: a recipient clone that holds part of a linked
+// file (a pull cut earlier) pulls only the blocks it lacks.
+func TestLinkedPullResumes(t *testing.T) {
+	dir := newDir()
+	alice, bob := newClone(t, dir, "phone"), newClone(t, dir, "phone")
+	file := make([]byte, 6*boxostore.ChunkSize) // a root and 6 distinct leaves
+	for i := range file {
+		file[i] = byte(i*7 + i/boxostore.ChunkSize)
+	}
+	alice.send(t, bob, "resume", file)
+	// Bob already holds the first three leaves, as a cut pull leaves them.
+	leaves := 0
+	ref, _ := alice.blobs.Add(file)
+	_ = boxostore.Walk(ref.CID, alice.blobs, func(c cid.Cid, b []byte) error {
+		if c.Type() == cid.Raw && leaves < 3 {
+			leaves++
+			_, err := bob.blobs.Put(b)
+			return err
+		}
+		return nil
+	})
+	as, bs := alice.service(t, dir, alice.ds), bob.service(t, dir, bob.ds)
+	as.Start(alice.m)
+	bs.Start(bob.m)
+	waitFor(t, "the delivery", func() bool { return as.Stats().Sent == 1 })
+	if got, err := bob.blobs.Read(ref); err != nil || !bytes.Equal(got, file) {
+		t.Fatalf("bob's copy: %v", err)
+	}
+	// The root and three leaves moved; the three leaves held did not.
+	if p := bs.Stats().PulledBytes; p >= uint64(len(file))/2+boxostore.ChunkSize/4 || p < 3*boxostore.ChunkSize {
+		t.Fatalf("pulled %d bytes of a %d-byte file with half of it held", p, len(file))
 	}
 }

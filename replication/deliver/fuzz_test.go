@@ -14,10 +14,13 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/clone2clone/c2c/replication"
+	"github.com/clone2clone/c2c/replication/blobxfer"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -52,12 +55,20 @@ func FuzzReceive(f *testing.F) {
 	f.Add(append(frame(raw), frame(msg)...))
 	f.Add(frame(raw))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	ref, _ := boxostore.NewMem().Add([]byte("linked"))
+	linked := &inbox.Message{ID: [32]byte{2}, From: []byte(cert.User), To: []byte(cert.User), Linked: []inbox.Attached{{Name: "l", Ref: ref}}}
+	f.Add(append(frame(raw), frame(linked.Marshal())...))
+	noNet := func(context.Context, host.Host, peer.ID, *dht.OwnerCert, boxostore.Ref, *boxostore.Store, func(uint64, uint64)) (blobxfer.Stats, error) {
+		return blobxfer.Stats{}, blobxfer.ErrUnavailable
+	}
 	f.Fuzz(func(t *testing.T, p []byte) {
 		m := &nopMirror{}
 		s := &Service{cert: cert, ds: dssync.MutexWrap(datastore.NewMapDatastore()), clock: func() time.Time { return time.Unix(1e9, 0) },
 			mirror: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			peerRate:  guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e9}, 16),
-			userBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e12}, 16)}
+			userBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e12}, 16),
+			blobBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e12}, 16),
+			blobs:     boxostore.NewMem(), params: DefaultParams(), pull: noNet}
 		_, err := s.receive(context.Background(), cert.Clone, bufio.NewReader(bytes.NewReader(p)))
 		if err != nil && m.n != 0 {
 			t.Fatal("relayed a refused message")

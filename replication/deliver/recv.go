@@ -9,8 +9,10 @@ import (
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/replication/blobxfer"
+	"github.com/clone2clone/c2c/replication/boxostore"
 	"github.com/clone2clone/c2c/replication/inbox"
 	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -122,7 +124,7 @@ func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.Owne
 	}
 	for _, f := range m.Linked {
 		pctx, cancel := context.WithTimeout(ctx, s.params.PullTimeout)
-		st, err := blobxfer.PullAs(pctx, s.h, remote, s.cert, f.Ref, s.blobs, nil)
+		st, err := s.pull(pctx, s.h, remote, s.cert, f.Ref, s.blobs, nil)
 		cancel()
 		s.count(func(x *Stats) { x.PulledBytes += uint64(st.BlockBytes) })
 		if err != nil {
@@ -131,3 +133,7 @@ func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.Owne
 	}
 	return nil
 }
+
+// pullFunc is blobxfer.PullAs's shape (the fuzz test plugs in one that
+// reaches no network).
+type pullFunc func(ctx context.Context, h host.Host, from peer.ID, cert *dht.OwnerCert, ref boxostore.Ref, dst *boxostore.Store, progress func(done, total uint64)) (blobxfer.Stats, error)

@@ -46,7 +46,9 @@ type Params struct {
 	// unavailable, and the sender retries later.
 	PeerRate, UserBytes guard.Rate
 	// BlobBytes bounds the bytes of linked files one sending user may make
-	// this clone pull; PullTimeout one linked file's pull.
+	// this clone pull; PullTimeout one linked file's pull. A pull longer
+	// than the sender's StreamTimeout still completes: the sender's attempt
+	// times out, and its retry is acknowledged as a duplicate.
 	BlobBytes   guard.Rate
 	PullTimeout time.Duration
 }
@@ -116,6 +118,7 @@ type Service struct {
 	peerRate  *guard.Limiter[peer.ID]
 	userBytes *guard.Limiter[peer.ID]
 	blobBytes *guard.Limiter[peer.ID]
+	pull      pullFunc // blobxfer.PullAs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -127,7 +130,7 @@ type Service struct {
 // deliveries start with Start.
 func New(h host.Host, ds datastore.Batching, cert *dht.OwnerCert, blobs *boxostore.Store, dir Directory, opts ...Option) (*Service, error) {
 	s := &Service{h: h, ds: ds, cert: cert, blobs: blobs, dir: dir, params: DefaultParams(), log: slog.Default(),
-		clock: time.Now, kick: make(chan [32]byte, 1024), scan: make(chan struct{}, 1)}
+		clock: time.Now, kick: make(chan [32]byte, 1024), scan: make(chan struct{}, 1), pull: blobxfer.PullAs}
 	for _, o := range opts {
 		o(s)
 	}

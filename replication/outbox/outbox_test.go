@@ -114,3 +114,34 @@ func TestDeliveryStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzApply: a refused input, a user's request or the clone's status,
+// leaves the outbox as it was.
+func FuzzApply(f *testing.F) {
+	store := boxostore.NewMem()
+	req := request(f, store).Marshal()
+	ev := replication.Event{Device: replication.DeviceID{7}, Epoch: 1, Seq: 9, Time: 1000, Source: replication.User, Payload: req}
+	id := outbox.ID(ev.Device, 1, 9)
+	f.Add(outbox.Status(id, 0, "phone", outbox.Delivered, ""), false)
+	f.Add(outbox.Status(id, 1, "tablet", outbox.Refused, "no"), false)
+	f.Add(req, true)
+	f.Fuzz(func(t *testing.T, p []byte, user bool) {
+		a := outbox.New(store)
+		if _, err := a.Apply(&ev); err != nil {
+			t.Fatal(err)
+		}
+		src := replication.Network
+		if user {
+			src = replication.User
+		}
+		before := a.Root()
+		if _, err := a.Apply(&replication.Event{Source: src, Device: ev.Device, Epoch: 1, Seq: 10, Payload: p}); err != nil && a.Root() != before {
+			t.Fatal("a refused input changed the state")
+		}
+		for _, d := range a.Deliveries(id) {
+			if d.State != outbox.Delivered && d.State != outbox.Refused {
+				t.Fatalf("status %+v", d)
+			}
+		}
+	})
+}
