@@ -28,10 +28,13 @@ the control socket, the device CLI).
           and 60 s
   scan    the mirror's scanner on a 200 MB folder: hash-only, 10k body
           signatures, rescan through the verdict cache, against clamscan
+  paper   the C2C paper's experiment: 16 device processes through its four
+          phases in clone mode and direct mode (SPORC), device bytes, CPU,
+          crypto operations and estimated energy, with charts
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd())
 	return cmd
 }
 

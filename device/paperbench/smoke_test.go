@@ -62,6 +62,15 @@ func TestSmoke(t *testing.T) {
 	if res.Phases["edit"]["direct"].Verifies == 0 {
 		t.Error("direct-mode devices verified no entry in phase 1")
 	}
+	paths, err := WriteCharts(res, t.TempDir())
+	if err != nil || len(paths) != 3 {
+		t.Fatalf("charts %v: %v", paths, err)
+	}
+	for _, p := range paths {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("chart %s: %v", p, err)
+		}
+	}
 	if res.Latency["clone"].N == 0 || res.Latency["direct"].N == 0 {
 		t.Errorf("no edit latencies: %+v", res.Latency)
 	}
