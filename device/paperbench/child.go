@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/clone2clone/c2c/device"
@@ -108,7 +107,6 @@ func RunChild(in io.Reader, out io.Writer) error {
 type dev struct {
 	cfg    *childConfig
 	h      host.Host
-	gate   *offlineGate
 	meter  *device.Meter
 	tl     *timeline
 	docs   [2]device.Doc
@@ -126,8 +124,6 @@ type dev struct {
 	sent    []tokenAt
 	seen    []tokenAt
 	known   map[rune]bool
-	online  atomic.Bool
-	was     []peer.AddrInfo // direct mode: the peers it had before going offline
 }
 
 func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
@@ -135,7 +131,7 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dev{cfg: cfg, gate: &offlineGate{}, meter: device.NewMeter(cfg.Mode), known: map[rune]bool{},
+	d := &dev{cfg: cfg, meter: device.NewMeter(cfg.Mode), known: map[rune]bool{},
 		rng: rand.New(rand.NewPCG(cfg.Seed, 1)), changed: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
@@ -148,8 +144,11 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 		}
 	}
 	d.tl = newTimeline(d.meter.Reporter())
+	// A device that comes back (phase 2) is measured from its start: its
+	// window opens before its host does.
+	d.mark()
 	d.h, err = libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"),
-		libp2p.BandwidthReporter(d.tl), libp2p.ConnectionGater(d.gate))
+		libp2p.BandwidthReporter(d.tl))
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +166,6 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d.online.Store(true)
 	return d, nil
 }
 
@@ -313,10 +311,6 @@ func (d *dev) command(f []string) (reply string, quit bool) {
 		var at time.Time
 		at, err = d.waitText(ctx, f)
 		extra = fmt.Sprint(" ", at.UnixNano())
-	case "OFFLINE":
-		err = d.offline()
-	case "ONLINE":
-		err = d.reconnect(ctx)
 	case "HALTED": // direct mode: has the engine detected the fork on doc 1? (1 or 0)
 		var in cloneservice.Info
 		if d.eng == nil {
@@ -459,39 +453,6 @@ func (d *dev) waitInfo(ctx context.Context, doc int, cond func(cloneservice.Info
 		in, err := d.eng.Info(d.ids[doc])
 		return err == nil && cond(in)
 	})
-}
-
-// offline is the radio going off: the gate refuses every connection and
-// the open ones are closed.
-func (d *dev) offline() error {
-	d.gate.offline.Store(true)
-	if d.cloneA != nil {
-		d.cloneA.Disconnect()
-	}
-	for _, p := range d.h.Network().Peers() {
-		d.was = append(d.was, d.h.Peerstore().PeerInfo(p))
-	}
-	for _, c := range d.h.Network().Conns() {
-		_ = c.Close()
-	}
-	return nil
-}
-
-func (d *dev) reconnect(ctx context.Context) error {
-	d.gate.offline.Store(false)
-	if d.cloneA != nil {
-		return d.cloneA.Connect(ctx)
-	}
-	// A direct-mode device comes back to the peers it had, as its engine's
-	// gossip mesh was (the sequencers, the admin, other members).
-	if err := d.dialPeers(ctx); err != nil {
-		return err
-	}
-	for _, ai := range d.was {
-		_ = d.h.Connect(ctx, ai) // a member that left is not an error
-	}
-	d.was = nil
-	return nil
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

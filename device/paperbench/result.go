@@ -46,6 +46,9 @@ type Entry struct {
 	// every remaining member held the new key.
 	Figure2Ms float64 `json:"figure2_ms"`
 	Devices   int     `json:"devices"` // measured devices per run
+	// Detected is phase 3's mean number of members (clones in clone mode,
+	// device engines in direct mode) that detected the fork, of Devices.
+	Detected float64 `json:"detected,omitempty"`
 }
 
 // Ratio is clone mode over direct mode for one phase, beside the paper's.
@@ -165,6 +168,7 @@ func summarize(raw *Raw, phase string, mode device.Mode, radio energy.Radio, rad
 		runs++
 		e.WallMs += ms(pr.Wall)
 		e.Figure2Ms += ms(pr.Figure2)
+		e.Detected += float64(pr.Detected)
 		e.Devices = len(pr.Windows)
 		var runEnergy float64
 		for _, w := range pr.Windows {
@@ -203,6 +207,7 @@ func summarize(raw *Raw, phase string, mode device.Mode, radio energy.Radio, rad
 	e.EnergyMinMJ, e.EnergyMaxMJ = slices.Min(perRun), slices.Max(perRun)
 	e.WallMs /= runs
 	e.Figure2Ms /= runs
+	e.Detected /= runs
 	return e
 }
 

@@ -59,6 +59,14 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: direct mode measured nothing: %+v", ph, d)
 		}
 	}
+	t.Logf("phase 3: fork detected by %v clones, %v device engines, of %d", res.Phases["check"]["clone"].Detected,
+		res.Phases["check"]["direct"].Detected, res.Phases["check"]["clone"].Devices)
+	if c := res.Phases["check"]["clone"]; c.Detected != float64(c.Devices) {
+		t.Errorf("phase 3: %v of %d clones detected the fork", c.Detected, c.Devices)
+	}
+	if d := res.Phases["check"]["direct"]; d.Detected < 1 {
+		t.Errorf("phase 3: no direct-mode engine detected the fork")
+	}
 	if res.Phases["edit"]["direct"].Verifies == 0 {
 		t.Error("direct-mode devices verified no entry in phase 1")
 	}

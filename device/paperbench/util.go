@@ -5,12 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/libp2p/go-libp2p/core/control"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -56,17 +53,4 @@ func poll(ctx context.Context, what string, cond func() bool) error {
 		}
 	}
 	return nil
-}
-
-// offlineGate refuses every connection while the device is offline.
-type offlineGate struct{ offline atomic.Bool }
-
-func (g *offlineGate) InterceptPeerDial(peer.ID) bool               { return !g.offline.Load() }
-func (g *offlineGate) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return !g.offline.Load() }
-func (g *offlineGate) InterceptAccept(network.ConnMultiaddrs) bool  { return !g.offline.Load() }
-func (g *offlineGate) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
-	return !g.offline.Load()
-}
-func (g *offlineGate) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
-	return !g.offline.Load(), 0
 }
