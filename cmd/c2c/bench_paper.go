@@ -58,7 +58,9 @@ paper's ratio in a column of its own), the goals, and writes three PNG
 charts into --out: per-phase energy, per-phase device bytes and the phase 1
 delivery latency CDF. With --json it prints one JSON object instead of the
 tables (phases.{edit,update,check,remove}.{clone,direct}.{bytes_up,
-bytes_down,cpu_ms,crypto_ops,energy_mj,...}). A progress bar goes to stderr.`,
+bytes_down,cpu_ms,crypto_ops,energy_mj,...}). A progress bar goes to stderr.
+
+`+envHelp,
 		func() (*paperbench.Result, error) { return runBenchPaper(cmd.Context(), g, f) },
 		func(w io.Writer, r *paperbench.Result) { paperTables(w, r) })
 	fl := cmd.Flags()
@@ -191,7 +193,7 @@ func paperTables(w io.Writer, r *paperbench.Result) {
 		}
 		row(fig2[ph], c.Figure2Ms, d.Figure2Ms, "")
 		if ph == "check" {
-			row("members that detected it", c.Detected, d.Detected, fmt.Sprintf("of %d", c.Devices))
+			fmt.Fprintf(w, "| members that detected it (of %d) | %.1f | %.1f | | |\n", c.Devices, c.Detected, d.Detected)
 		}
 		row("phase wall ms", c.WallMs, d.WallMs, "")
 	}
