@@ -7,6 +7,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,6 +54,10 @@ func NewMeter(mode Mode) *Meter {
 
 // Option makes a libp2p host report its stream traffic to m.
 func (m *Meter) Option() libp2p.Option { return libp2p.BandwidthReporter(m.bw) }
+
+// Reporter is the counter Option installs, for a caller that reports to
+// more than one place (a timeline beside the totals).
+func (m *Meter) Reporter() metrics.Reporter { return m.bw }
 
 // CountEngine makes a direct-mode meter derive crypto counts from the
 // engine's counters.

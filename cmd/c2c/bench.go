@@ -31,10 +31,13 @@ the control socket, the device CLI).
   transfer  blob transfers on loopback: the stream protocol against
           bitswap, pull MB/s, resume overhead, and the phone's upload
           bytes for one 20 MB file sent to 5 recipients
+  paper   the C2C paper's experiment: 16 device processes through its four
+          phases in clone mode and direct mode (SPORC), device bytes, CPU,
+          crypto operations and estimated energy, with charts
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd())
 	return cmd
 }
 

@@ -50,17 +50,17 @@ func WritePNG(path string, sums ...*scenario.Summary) error {
 	p.X.Label.Text = "latency (ms, log scale)"
 	p.Y.Label.Text = "fraction of samples <= latency"
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = ticks125{}
+	p.X.Tick.Marker = Ticks125{}
 	p.Y.Min, p.Y.Max = 0, 1
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
 	p.Legend.Left = false
 	for i, s := range all {
-		line, err := plotter.NewLine(cdf(s.ms))
+		line, err := plotter.NewLine(CDF(s.ms))
 		if err != nil {
 			return fmt.Errorf("chart: %s: %w", s.label, err)
 		}
-		line.Color = palette[i%len(palette)]
+		line.Color = Palette[i%len(Palette)]
 		line.Width = vg.Points(2)
 		p.Add(line)
 		p.Legend.Add(fmt.Sprintf("%s (%d)", s.label, len(s.ms)), line)
@@ -68,9 +68,9 @@ func WritePNG(path string, sums ...*scenario.Summary) error {
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
 }
 
-// cdf turns samples into the points of their empirical CDF; samples <= 0
+// CDF turns samples into the points of their empirical CDF; samples <= 0
 // are lifted to 0.001 ms so the log axis can show them.
-func cdf(ms []float64) plotter.XYs {
+func CDF(ms []float64) plotter.XYs {
 	s := slices.Clone(ms)
 	slices.Sort(s)
 	pts := make(plotter.XYs, len(s))
@@ -81,12 +81,12 @@ func cdf(ms []float64) plotter.XYs {
 	return pts
 }
 
-// ticks125 labels 1, 2 and 5 times each power of ten (a run's samples often
+// Ticks125 labels 1, 2 and 5 times each power of ten (a run's samples often
 // span less than one decade, where plain log ticks label nothing).
-type ticks125 struct{}
+type Ticks125 struct{}
 
 // Ticks implements plot.Ticker.
-func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+func (Ticks125) Ticks(lo, hi float64) []plot.Tick {
 	var out []plot.Tick
 	for d := math.Pow(10, math.Floor(math.Log10(lo))); d <= hi; d *= 10 {
 		for _, m := range []float64{1, 2, 5} {
@@ -98,7 +98,8 @@ func (ticks125) Ticks(lo, hi float64) []plot.Tick {
 	return out
 }
 
-var palette = []color.Color{
+// Palette is the charts' line and bar colours.
+var Palette = []color.Color{
 	color.RGBA{0x1f, 0x77, 0xb4, 0xff}, color.RGBA{0xd6, 0x27, 0x28, 0xff},
 	color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, color.RGBA{0xff, 0x7f, 0x0e, 0xff},
 	color.RGBA{0x94, 0x67, 0xbd, 0xff}, color.RGBA{0x8c, 0x56, 0x4b, 0xff},

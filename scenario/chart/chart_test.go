@@ -42,7 +42,7 @@ func TestWritePNGNoSamples(t *testing.T) {
 }
 
 func TestCDF(t *testing.T) {
-	pts := cdf([]float64{3, 1, 2, 0})
+	pts := CDF([]float64{3, 1, 2, 0})
 	want := []struct{ x, y float64 }{{0.001, 0.25}, {1, 0.5}, {2, 0.75}, {3, 1}}
 	for i, w := range want {
 		if pts[i].X != w.x || pts[i].Y != w.y {
@@ -53,7 +53,7 @@ func TestCDF(t *testing.T) {
 
 func TestTicks125(t *testing.T) {
 	var got []string
-	for _, tk := range (ticks125{}).Ticks(40, 5083) {
+	for _, tk := range (Ticks125{}).Ticks(40, 5083) {
 		got = append(got, tk.Label)
 	}
 	want := "50 100 200 500 1000 2000 5000"
