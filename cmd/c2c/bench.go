@@ -28,10 +28,12 @@ the control socket, the device CLI).
           and 60 s
   scan    the mirror's scanner on a 200 MB folder: hash-only, 10k body
           signatures, rescan through the verdict cache, against clamscan
+  latency CloneDoc in real time on loopback: edit latency clone to clone
+          and device to device, CPU per delivery, bytes per edit
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchLatencyCmd(g))
 	return cmd
 }
 
