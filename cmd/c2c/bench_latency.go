@@ -15,6 +15,8 @@ type latencyFlags struct {
 	clones, devices, providers int
 	rate                       float64
 	duration, timeout          time.Duration
+	cpuProfile, mutexProfile   string // pprof files of the measured window
+	blockProfile               string
 }
 
 // latencyResult is what c2c bench latency prints (field names from issue 13).
@@ -79,6 +81,9 @@ path of the nodes' log go to stderr.`,
 	fl.Float64Var(&f.rate, "rate", 150, "edits per second, all writers together")
 	fl.DurationVar(&f.duration, "duration", 4*time.Second, "how long the writers edit")
 	fl.DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up after this long")
+	fl.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the editing window to this file")
+	fl.StringVar(&f.mutexProfile, "mutex-profile", "", "write a mutex contention profile of the editing window to this file")
+	fl.StringVar(&f.blockProfile, "block-profile", "", "write a blocking profile of the editing window to this file")
 	return cmd
 }
 

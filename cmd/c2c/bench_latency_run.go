@@ -156,6 +156,10 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile}
+	if err := prof.start(); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	r.window.Store(true)
 	writers := r.write(ctx, doc)
@@ -166,6 +170,9 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	converged := poll(ctx, "convergence", func() bool { return convergedOn(seqSvc, doc, r.d.svcs) == nil }) == nil
 	cpu1, err := procstat.Read(os.Getpid())
 	if err != nil {
+		return nil, err
+	}
+	if err := prof.stop(); err != nil {
 		return nil, err
 	}
 	after := sweptTotals(ctx, r.bwc)

@@ -1,0 +1,30 @@
+package netproto
+
+import (
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+)
+
+// GossipOptions are the gossipsub options every c2c peer must share: they
+// decide what goes on the wire and how messages are named.
+//
+// Every payload c2c gossips is signed by the key that vouches for it: an
+// envelope by its author, an entry and a head by the sequencer, a
+// directory record by its owner, and every receiver checks that signature
+// in its topic validator. Gossipsub's own message signature (StrictSign)
+// would sign each message a second time, by its publisher, and every
+// receiver would check both: 12% of a busy clone's CPU went on that second
+// check. So messages are unsigned and carry no publisher or counter
+// (StrictNoSign), and a message's ID is the hash of its bytes: the same
+// payload published twice is one message, seen once; a different payload
+// (a forked head) is another.
+//
+// What StrictSign gave besides, the publisher's identity, c2c takes from
+// the payload's signature or, on the submit topic, from the peer that sent
+// the message, which must be its author (see seqservice).
+func GossipOptions() []pubsub.Option {
+	return []pubsub.Option{
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithMessageIdFn(contentID),
+		pubsub.WithMaxControlMessageSize(GossipMaxControlBytes),
+	}
+}
