@@ -32,9 +32,11 @@ type docState struct {
 
 	submitted  time.Time     // when our in-flight envelope was last sent
 	head       *docsync.Head // latest committed head, to gossip
+	headMoved  time.Time     // when head last changed
 	headSent   time.Time
 	headSentAt uint64
 	fetchAt    time.Time // when the last fetch started
+	gapSeen    time.Time // when the current gap was first seen (zero: none)
 	fetchTries int
 	dialAt     time.Time
 	lastSeq    uint64 // last seq reported to subscribers

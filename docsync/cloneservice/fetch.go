@@ -100,7 +100,15 @@ func (s *Service) tick(d *docState, now time.Time) {
 		}
 	}
 	s.maybeGossipHead(d, now)
-	if from, to, ok := d.r.Missing(); ok && now.Sub(d.fetchAt) >= s.params.FetchRetry {
+	if from, to, ok := d.r.Missing(); !ok {
+		d.gapSeen = time.Time{}
+	} else if d.gapSeen.IsZero() {
+		d.gapSeen = now
+	} else if now.Sub(d.gapSeen) < s.params.GapWait {
+		// wait: the entries in flight may fill it
+	} else if d.fetchAt.Before(d.gapSeen) {
+		s.fetch(d, from, to, false) // first ask: the sequencer, then a member
+	} else if now.Sub(d.fetchAt) >= s.params.FetchRetry {
 		d.fetchTries++
 		s.fetch(d, from, to, d.fetchTries%2 == 0)
 	}
@@ -124,21 +132,36 @@ func (s *Service) resubmitDue(d *docState, now time.Time) bool {
 
 const maxRegisterBackoff = 10 * time.Minute
 
-// maybeGossipHead publishes our latest committed head on the heads topic:
-// soon after it moved, and every HeadRepeat anyway.
+// maybeGossipHead publishes a committed head on the heads topic: while the
+// log moves, each checkpoint (a multiple of HeadStride); the latest once it
+// stayed put for HeadInterval; and every HeadRepeat anyway. A fork shows
+// at the next checkpoint or once the log settles, whichever comes first.
 func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 	if d.head == nil || d.stopped() != nil {
 		return
 	}
-	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.params.HeadInterval
-	if !moved && now.Sub(d.headSent) < s.params.HeadRepeat {
+	h := *d.head
+	moved := h.Seq != d.headSentAt && now.Sub(d.headSent) >= s.params.HeadInterval
+	switch {
+	case moved && now.Sub(d.headMoved) >= s.params.HeadInterval:
+		// settled: every member that caught up gossips these same bytes
+	case moved && h.Seq/s.params.HeadStride > d.headSentAt/s.params.HeadStride:
+		// still moving: the last checkpoint, the same for every member
+		c, ok := d.r.HeadAt(h.Seq - h.Seq%s.params.HeadStride)
+		if !ok {
+			return
+		}
+		h = c
+	case now.Sub(d.headSent) >= s.params.HeadRepeat:
+		// unchanged for long: remind members (and late joiners)
+	default:
 		return
 	}
-	b, err := d.head.Marshal()
+	b, err := h.Marshal()
 	if err != nil {
 		return
 	}
-	d.headSent, d.headSentAt = now, d.head.Seq
+	d.headSent, d.headSentAt = now, h.Seq
 	t := d.headsOut
 	s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
 }

@@ -353,10 +353,11 @@ func TestPolicyFetchRetriesAndDials(t *testing.T) {
 			got = append(got, fmt.Sprintf("%v %s", c.at, c.what))
 		}
 		want := []string{
-			"0s fetch sequencer 3-3", "0s fetch member 3-3", // the head shows the gap
-			"1s fetch sequencer 3-3", "1s fetch member 3-3", // retry 1: the sequencer first
-			"2s fetch member 3-3", // retry 2: a member
-			"3s fetch sequencer 3-3", "3s fetch member 3-3",
+			// the head shows the gap; it is fetched once it outlasts GapWait
+			"100ms fetch sequencer 3-3", "100ms fetch member 3-3",
+			"1.1s fetch sequencer 3-3", "1.1s fetch member 3-3", // retry 1: the sequencer first
+			"2.1s fetch member 3-3", // retry 2: a member
+			"3.1s fetch sequencer 3-3", "3.1s fetch member 3-3",
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("fetches\n%q\nwant\n%q", got, want)

@@ -91,11 +91,11 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	s.notify(d, &rd)
 	if rd.Head != nil {
 		h := *rd.Head
-		d.head = &h
-		s.maybeGossipHead(d, s.now())
+		d.head, d.headMoved = &h, s.now()
+		s.maybeGossipHead(d, d.headMoved)
 	}
-	for _, f := range rd.Fetch {
-		s.fetch(d, f.From, f.To, false)
+	if len(rd.Fetch) > 0 && d.gapSeen.IsZero() {
+		d.gapSeen = s.now() // fetched by the tick if it outlasts GapWait
 	}
 	return nil
 }
