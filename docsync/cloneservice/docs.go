@@ -31,6 +31,7 @@ type docState struct {
 	changes   uint64        // text changes since opened (Version.Changes)
 
 	submitted  time.Time     // when our in-flight envelope was last sent
+	topicSent  uint64        // the counter of our last envelope published on the submit topic
 	head       *docsync.Head // latest committed head, to gossip
 	headMoved  time.Time     // when head last changed
 	headSent   time.Time

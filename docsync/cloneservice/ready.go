@@ -216,6 +216,14 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 	d.submitted = s.now()
 	s.stats.submitted.Add(1)
 	genesis := env.Kind == docsync.KindMember && env.Parent == 0 && d.r.Log().Seq() == 0
+	// A resend goes on a stream: gossipsub names a message by its bytes
+	// (netproto.GossipOptions), so the same envelope published again is a
+	// duplicate to a sequencer that saw it, for its seen-cache's two
+	// minutes, and would be dropped unread.
+	resend := env.Counter <= d.topicSent
+	if !genesis && !resend {
+		d.topicSent = env.Counter
+	}
 	doc, seqPeer, topic := d.id, d.seqPeer, d.submitOut
 	s.goDo(func(ctx context.Context) {
 		if genesis {
@@ -251,6 +259,12 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 		// lost (a peer that restarted is still on a dead connection in
 		// gossipsub's view until QUIC's idle timeout). So the wait is
 		// bounded, and past it the envelope goes to the sequencer directly.
+		if resend {
+			if _, err := s.net.Request(ctx, seqPeer, netproto.SubmitProtocol, b, 1024); err != nil {
+				s.log.Debug("resend envelope", "doc", doc, "err", netproto.ShortError(err))
+			}
+			return
+		}
 		if s.awaitTopicPeer(ctx, topic, seqPeer) {
 			if err := topic.Publish(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Debug("publish envelope", "doc", doc, "err", err)
