@@ -17,6 +17,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/internal/procstat"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p"
@@ -25,13 +26,14 @@ import (
 
 // latencyRun is one run of c2c bench latency.
 type latencyRun struct {
-	g    *globals
-	f    *latencyFlags
-	base string
-	net  *demoNet
-	d    *docDemo
-	bwc  *metrics.BandwidthCounter
-	tk   *tokens
+	g     *globals
+	f     *latencyFlags
+	bench string // its name, in progress lines
+	base  string
+	net   *demoNet
+	d     *docDemo
+	bwc   *metrics.BandwidthCounter
+	tk    *tokens
 
 	devClone map[int]int // clone index -> device number
 	devices  []*streamDevice
@@ -49,7 +51,7 @@ type latencyRun struct {
 func deviceAuthor(k int) int { return -1 - k }
 
 func (r *latencyRun) say(format string, args ...any) {
-	fmt.Fprintf(r.g.stderr, "c2c bench latency: "+format+"\n", args...)
+	fmt.Fprintf(r.g.stderr, "c2c bench "+r.bench+": "+format+"\n", args...)
 }
 
 func runLatencyBench(ctx context.Context, g *globals, f *latencyFlags) (res *latencyResult, err error) {
@@ -61,14 +63,24 @@ func runLatencyBench(ctx context.Context, g *globals, f *latencyFlags) (res *lat
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	r := &latencyRun{g: g, f: f, net: &demoNet{}, tk: &tokens{sent: map[rune]sentToken{}}, devClone: map[int]int{}}
-	if r.base, err = os.MkdirTemp("", "c2c-bench-latency-"); err != nil {
-		return nil, err
+	err = withLatencyNet(ctx, g, f, "latency", func(r *latencyRun) error {
+		res, err = r.measure(ctx)
+		return err
+	})
+	return res, err
+}
+
+// withLatencyNet sets a network up as f says (see setUp), runs run on it
+// and tears it down; bench names the temporary directory and the progress.
+func withLatencyNet(ctx context.Context, g *globals, f *latencyFlags, bench string, run func(r *latencyRun) error) (err error) {
+	r := &latencyRun{g: g, f: f, bench: bench, net: &demoNet{}, tk: &tokens{sent: map[rune]sentToken{}}, devClone: map[int]int{}}
+	if r.base, err = os.MkdirTemp("", "c2c-bench-"+bench+"-"); err != nil {
+		return err
 	}
 	defer removeAllBut(r.base, demoLogFile)
 	nodeLog, logFile, err := g.demoLogger(filepath.Join(r.base, demoLogFile))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logFile.Close()
 	r.say("the nodes log to %s", logFile.Name())
@@ -83,9 +95,9 @@ func runLatencyBench(ctx context.Context, g *globals, f *latencyFlags) (res *lat
 	r.bwc = metrics.NewBandwidthCounter()
 	opts := []node.Option{node.WithLogger(nodeLog), node.WithLibp2pOptions(libp2p.BandwidthReporter(r.bwc))}
 	if err := r.setUp(ctx, opts); err != nil {
-		return nil, err
+		return err
 	}
-	return r.measure(ctx)
+	return run(r)
 }
 
 // setUp starts the network, the document and the devices.
@@ -124,22 +136,32 @@ func (r *latencyRun) setUp(ctx context.Context, opts []node.Option) error {
 	return nil
 }
 
-// measure shares the document, runs the writers and collects the figures.
-func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
-	f := r.f
+// shareDoc starts the sequencer and shares a document, created on clone
+// 0, with every clone.
+func (r *latencyRun) shareDoc(ctx context.Context) (*node.Node, *seqservice.Service, docsync.DocID, error) {
 	seqNode, seqSvc, err := r.d.startSequencer(ctx, "sequencer")
 	if err != nil {
-		return nil, err
+		return nil, nil, docsync.DocID{}, err
 	}
-	others := make([]int, 0, f.clones-1)
-	for i := 1; i < f.clones; i++ {
+	others := make([]int, 0, r.f.clones-1)
+	for i := 1; i < r.f.clones; i++ {
 		others = append(others, i)
 	}
 	doc, err := r.d.share(ctx, seqNode.AddrInfo(), others)
 	if err != nil {
+		return nil, nil, doc, err
+	}
+	r.say("document %s shared by %d clones", doc, r.f.clones)
+	return seqNode, seqSvc, doc, nil
+}
+
+// measure shares the document, runs the writers and collects the figures.
+func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
+	f := r.f
+	seqNode, seqSvc, doc, err := r.shareDoc(ctx)
+	if err != nil {
 		return nil, err
 	}
-	r.say("document %s shared by %d clones", doc, f.clones)
 	if err := r.startDevices(ctx, doc); err != nil {
 		return nil, err
 	}
@@ -281,8 +303,25 @@ func (r *latencyRun) sample(text string, now time.Time, counts func(author int) 
 }
 
 // startDevices connects a device process to each device clone and opens
-// the document on it.
+// the document on it; its remote changes sample the device latencies.
 func (r *latencyRun) startDevices(ctx context.Context, doc docsync.DocID) error {
+	r.deviceLen = make([]int, len(r.devClone))
+	return r.startDevicesWith(ctx, doc, func(k int) func(time.Time, streamLine) {
+		return func(at time.Time, l streamLine) {
+			if !l.Remote {
+				return
+			}
+			r.mu.Lock()
+			r.deviceLen[k] = l.Len
+			r.mu.Unlock()
+			r.sample(l.Ins, at, func(author int) bool { return author < 0 && author != deviceAuthor(k) }, &r.deviceLat)
+		}
+	}, func(int) []string { return nil })
+}
+
+// startDevicesWith starts device k with c2c device stream's extra(k)
+// flags, its lines going to onLine(k), and waits until each is ready.
+func (r *latencyRun) startDevicesWith(ctx context.Context, doc docsync.DocID, onLine func(k int) func(time.Time, streamLine), extra func(k int) []string) error {
 	if len(r.devClone) == 0 {
 		return nil
 	}
@@ -295,21 +334,10 @@ func (r *latencyRun) startDevices(ctx context.Context, doc docsync.DocID) error 
 		return err
 	}
 	r.devices = make([]*streamDevice, len(r.devClone))
-	r.deviceLen = make([]int, len(r.devClone))
 	for i, k := range r.devClone {
 		c := r.net.clones[i]
-		k := k
-		onLine := func(at time.Time, l streamLine) {
-			if !l.Remote {
-				return
-			}
-			r.mu.Lock()
-			r.deviceLen[k] = l.Len
-			r.mu.Unlock()
-			r.sample(l.Ins, at, func(author int) bool { return author < 0 && author != deviceAuthor(k) }, &r.deviceLat)
-		}
 		dev, err := startStreamDevice(ctx, bin, logDir, filepath.Join(r.base, fmt.Sprintf("device-%d", k)), c.device,
-			c.user.String(), r.net.devKeys[i], c.node.P2PAddrs()[0].String(), hex.EncodeToString(doc[:]), onLine)
+			c.user.String(), r.net.devKeys[i], c.node.P2PAddrs()[0].String(), hex.EncodeToString(doc[:]), onLine(k), extra(k)...)
 		if err != nil {
 			return err
 		}

@@ -270,9 +270,6 @@ func (s *Service) restoreAll() error {
 			continue
 		}
 		d.proof = st.proof
-		if env := d.r.InFlight(); env != nil {
-			d.topicSent = env.Counter // published before the restart: resent on a stream
-		}
 		if h, ok := d.r.HeadAt(d.r.Log().Seq()); ok {
 			d.head = &h // gossiped from the first tick, so forks show up after a restart too
 		}
