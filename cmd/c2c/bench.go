@@ -30,10 +30,12 @@ the control socket, the device CLI).
           signatures, rescan through the verdict cache, against clamscan
   latency CloneDoc in real time on loopback: edit latency clone to clone
           and device to device, CPU per delivery, bytes per edit
+  trace   the automerge-paper trace typed on a device, to 4 other devices:
+          wall time, bytes per edit on the device's link, device CPU
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchLatencyCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchLatencyCmd(g), newBenchTraceCmd(g))
 	return cmd
 }
 

@@ -101,7 +101,7 @@ func (s *deviceStream) print(l streamLine) error {
 }
 
 // maxStreamBatch bounds the patches written together.
-const maxStreamBatch = 4096
+const maxStreamBatch = 1 << 16
 
 func (s *deviceStream) run(cmd *cobra.Command, in io.Reader, meter *device.Meter) error {
 	ctx := cmd.Context()
