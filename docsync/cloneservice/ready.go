@@ -26,7 +26,7 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 			break
 		}
 	}
-	s.handleReady(d)
+	s.markDirty(d)
 }
 
 // onSignedEntry feeds an entry from the entries topic, its sequencer
@@ -37,7 +37,7 @@ func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
 		return
 	}
 	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
-	s.handleReady(d)
+	s.markDirty(d)
 }
 
 // onHead feeds a gossiped head to the replica (loop only).
@@ -47,7 +47,28 @@ func (s *Service) onHead(doc docsync.DocID, h docsync.Head) {
 		return
 	}
 	_ = d.r.HandleHead(h)
-	s.handleReady(d)
+	s.markDirty(d)
+}
+
+// markDirty defers handleReady until the loop has run the requests that
+// are queued (loop only): entries that arrive together are then written
+// with one sync (group commit), not one sync each. Nothing of them is sent,
+// notified or gossiped before that sync.
+func (s *Service) markDirty(d *docState) {
+	if s.dirty == nil {
+		s.dirty = map[*docState]struct{}{}
+	}
+	s.dirty[d] = struct{}{}
+}
+
+// flushDirty runs handleReady on every document marked dirty (loop only).
+func (s *Service) flushDirty() {
+	for d := range s.dirty {
+		delete(s.dirty, d)
+		if s.docs[d.id] == d {
+			s.handleReady(d)
+		}
+	}
 }
 
 // handleReady persists the replica's output (entries, pending, fork proof)
