@@ -283,3 +283,7 @@ func (r *evReader) uvarint() (uint64, error) {
 	r.off += n
 	return v, nil
 }
+
+// IsEvidence reports whether b starts like an encoded Evidence (it shares
+// the heads topic with heads, which never start so).
+func IsEvidence(b []byte) bool { return bytes.HasPrefix(b, []byte(evidenceMagic)) }

@@ -12,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/internal/keystore"
 
 	"github.com/clone2clone/c2c/control"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/node"
 )
@@ -21,14 +22,14 @@ import (
 // (node.StartCloneServices: documents, device link, control socket; the
 // node's Close stops them) and the mirror, which the returned function
 // stops.
-func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, seqOpts []seqservice.Option) (func() error, error) {
+func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, seqOpts []seqservice.Option, docOpts []cloneservice.Option) (func() error, error) {
 	none := func() error { return nil }
 	switch n.Role() {
 	case node.RoleSequencer:
 		_, err := n.StartSequencer(seqOpts...)
 		return none, err
 	case node.RoleClone:
-		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile))
+		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile), docOpts...)
 		if err != nil {
 			return none, err
 		}
@@ -82,7 +83,15 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		return err
 	}
 	defer n.Close()
-	stop, err := roleServices(runCtx, g, n, dataDir, seqOpts)
+	var docOpts []cloneservice.Option
+	if role == node.RoleClone {
+		p := cloneservice.DefaultParams()
+		if f.stallAfter > 0 {
+			p.StallAfter = f.stallAfter
+		}
+		docOpts = append(docOpts, cloneservice.WithParams(p))
+	}
+	stop, err := roleServices(runCtx, g, n, dataDir, seqOpts, docOpts)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,10 @@ type docState struct {
 	r       *docsync.Replica
 	proof   *docsync.ForkProof // set once a fork was found: the document stopped
 	broken  error              // set when storage failed: the document stopped
+	// evidence is the tamper and forged-seq evidence kept (one per kind):
+	// once there is any, the document stopped.
+	evidence []*docsync.Evidence
+	stall    stall // the sequencer-stalled alarm (stall.go)
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads
@@ -51,6 +55,9 @@ type docState struct {
 func (d *docState) stopped() error {
 	if d.proof != nil {
 		return docsync.ErrHalted
+	}
+	if len(d.evidence) > 0 {
+		return fmt.Errorf("%w: %w (%v)", docsync.ErrHalted, ErrMisbehaved, d.evidence[0].Kind)
 	}
 	return d.broken
 }
@@ -144,6 +151,8 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 			s.post(func() { s.onSignedEntry(doc, v) })
 		case docsync.Head:
 			s.post(func() { s.onHead(doc, v) })
+		case *docsync.Evidence:
+			s.post(func() { s.onEvidence(doc, v) })
 		}
 	}
 }
@@ -172,9 +181,13 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPub []byte) pubsub.Validat
 }
 
 // validateHead checks heads-topic messages: well formed, this document,
-// signed by the sequencer.
+// signed by the sequencer. Evidence against the sequencer shares the topic
+// (validateEvidence).
 func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if docsync.IsEvidence(m.Data) {
+			return s.validateEvidence(doc, seqPub, from, m)
+		}
 		h, err := docsync.DecodeHead(m.Data)
 		if err == nil && h.Doc != doc {
 			err = docsync.ErrWrongDoc

@@ -84,6 +84,13 @@ func (s *Service) tick(d *docState, now time.Time) {
 	if d.proof != nil && now.Sub(d.headSent) >= s.params.HeadRepeat {
 		s.gossipProof(d, now) // keep telling members (and late joiners) about the fork
 	}
+	if len(d.evidence) > 0 && now.Sub(d.headSent) >= s.params.HeadRepeat {
+		d.headSent = now
+		for _, ev := range d.evidence {
+			s.gossipEvidence(d, ev) // and about a tamper or forged seq
+		}
+	}
+	s.checkStall(d, now)
 	if d.stopped() != nil {
 		return
 	}

@@ -85,6 +85,13 @@ type Params struct {
 	MaxPeers int
 	// RefusalLogInterval: a peer's refusals are logged at info at most this often.
 	RefusalLogInterval time.Duration
+	// StallAfter raises the sequencer-stalled alarm when the sequencer has
+	// withheld this long: no entry for our submitted envelope, or missing
+	// entries it does not serve.
+	StallAfter time.Duration
+	// EvidenceRate bounds the evidence messages one peer may gossip to us
+	// (each costs a few signature checks).
+	EvidenceRate guard.Rate
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
 }
@@ -97,7 +104,8 @@ func DefaultParams() Params {
 		StreamTimeout: 10 * time.Second, TopicWait: 2 * time.Second, SubscriberBuffer: 1024, MaxDocs: 1000,
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
 		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
-		RefusalLogInterval: time.Minute, Replica: docsync.DefaultParams()}
+		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
+		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, Replica: docsync.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -105,7 +113,8 @@ func (p Params) Validate() error {
 	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadStride < 1 || p.HeadRepeat <= 0 ||
 		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
-		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 {
+		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
+		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	return nil

@@ -95,7 +95,8 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 			proof = ev.Proof
 		}
 	}
-	if err := s.persist(d, &rd, proof, meta); err != nil {
+	evs := newEvidence(d, &rd)
+	if err := s.persist(d, &rd, proof, evs, meta); err != nil {
 		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
 		s.log.Error("document stopped: cannot persist", "doc", d.id, "err", err)
 		s.stopObservers(d, d.broken)
@@ -104,7 +105,10 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if proof != nil {
 		s.alarm(d, proof)
 	}
-	if d.proof == nil {
+	for _, ev := range evs {
+		s.misbehaved(d, ev)
+	}
+	if d.stopped() == nil {
 		for _, env := range rd.Submit {
 			s.send(d, env)
 		}
@@ -121,8 +125,8 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	return nil
 }
 
-func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof, meta map[string][]byte) error {
-	if len(rd.Entries) == 0 && rd.Pending == nil && proof == nil && len(meta) == 0 {
+func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof, evs []*docsync.Evidence, meta map[string][]byte) error {
+	if len(rd.Entries) == 0 && rd.Pending == nil && proof == nil && len(evs) == 0 && len(meta) == 0 {
 		return nil
 	}
 	b, err := s.ds.Batch(s.ctx)
@@ -130,6 +134,9 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 		return err
 	}
 	if err := s.putMeta(b, d.id, meta); err != nil {
+		return err
+	}
+	if err := s.putEvidence(b, d.id, evs); err != nil {
 		return err
 	}
 	for _, e := range rd.Entries {
@@ -197,7 +204,7 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 	s.stats.committed.Add(uint64(len(rd.Entries)))
 	for _, ev := range rd.Events {
 		switch ev.Kind {
-		case docsync.EventFork:
+		case docsync.EventFork, docsync.EventEvidence:
 			// alarm already raised
 		case docsync.EventRejected:
 			s.stats.rejected.Add(1)
@@ -235,6 +242,7 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 		return
 	}
 	d.submitted = s.now()
+	d.stall.noteSent(env.Counter, d.submitted)
 	s.stats.submitted.Add(1)
 	genesis := env.Kind == docsync.KindMember && env.Parent == 0 && d.r.Log().Seq() == 0
 	// A resend goes on a stream: gossipsub names a message by its bytes

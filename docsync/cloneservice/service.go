@@ -46,6 +46,7 @@ type Service struct {
 	failed map[docsync.DocID]error
 
 	inviteRate, historyRate *guard.Limiter[peer.ID]
+	evidenceRate            *guard.Limiter[peer.ID] // evidence gossip per sending peer
 	refusals                *guard.Refusals
 	waitLog                 *guard.Limiter[docsync.DocID] // one topic-wait log line per doc per minute
 }
@@ -80,9 +81,10 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 	s := &Service{h: h, ps: ps, ds: ds, id: id, me: id.ID(), params: o.params, opts: o, now: o.now, net: o.net,
 		log: o.log.With("service", "docsync"), ctx: ctx, cancel: cancel,
 		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}, dirty: map[*docState]struct{}{}, failed: map[docsync.DocID]error{},
-		inviteRate:  guard.NewLimiter[peer.ID](o.params.InviteRate, o.params.MaxPeers),
-		historyRate: guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
-		waitLog:     guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
+		inviteRate:   guard.NewLimiter[peer.ID](o.params.InviteRate, o.params.MaxPeers),
+		historyRate:  guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
+		evidenceRate: guard.NewLimiter[peer.ID](o.params.EvidenceRate, o.params.MaxPeers),
+		waitLog:      guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
 	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, o.now)
 	if o.reg != nil {
 		if err := promreg.Register(o.reg, s.collectors()...); err != nil {
@@ -286,11 +288,11 @@ func (s *Service) restoreAll() error {
 			s.log.Error("document not restored; it stays on disk until forgotten", "doc", doc, "err", err)
 			continue
 		}
-		d.proof = st.proof
+		d.proof, d.evidence = st.proof, st.evidence
 		if h, ok := d.r.HeadAt(d.r.Log().Seq()); ok {
 			d.head = &h // gossiped from the first tick, so forks show up after a restart too
 		}
-		s.log.Info("restored document", "doc", doc, "seq", d.r.Log().Seq(), "halted", d.proof != nil)
+		s.log.Info("restored document", "doc", doc, "seq", d.r.Log().Seq(), "halted", d.stopped() != nil)
 		s.handleReady(d)
 		s.catchUp(d)
 	}
