@@ -308,7 +308,7 @@ func (r *latencyRun) startDevices(ctx context.Context, doc docsync.DocID) error 
 	r.deviceLen = make([]int, len(r.devClone))
 	return r.startDevicesWith(ctx, doc, func(k int) func(time.Time, streamLine) {
 		return func(at time.Time, l streamLine) {
-			if !l.Remote {
+			if !l.Remote && l.Typed == 0 {
 				return
 			}
 			r.mu.Lock()
@@ -433,7 +433,7 @@ func (r *latencyRun) stopDevices(ctx context.Context, text string) error {
 		return nil
 	}
 	want := len([]rune(text))
-	if err := poll(ctx, "every device shows the final text", func() bool {
+	if err := poll(ctx, fmt.Sprintf("every device shows the final text (%d code points)", want), func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for k := range r.deviceLen {
@@ -443,7 +443,9 @@ func (r *latencyRun) stopDevices(ctx context.Context, text string) error {
 		}
 		return true
 	}); err != nil {
-		return err
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return fmt.Errorf("%w; the devices show %v", err, r.deviceLen)
 	}
 	for _, dev := range r.devices {
 		dev.stdin.Close()

@@ -22,9 +22,10 @@ import (
 type streamLine struct {
 	Ready  bool   `json:"ready,omitempty"` // the document is open; edits may come
 	Remote bool   `json:"remote,omitempty"`
-	Ins    string `json:"ins,omitempty"` // the text a remote change inserted
-	Del    int    `json:"del,omitempty"` // the code points it deleted
-	Len    int    `json:"len"`           // the text's length after it, in code points
+	Typed  int    `json:"typed,omitempty"` // patches just typed (written together)
+	Ins    string `json:"ins,omitempty"`   // the text a remote change inserted
+	Del    int    `json:"del,omitempty"`   // the code points it deleted
+	Len    int    `json:"len"`             // the text's length after it, in code points
 	// At exit:
 	Done       bool    `json:"done,omitempty"`
 	Edits      int     `json:"edits,omitempty"`   // patches typed
@@ -48,7 +49,8 @@ that arrive while the previous write is still going to disk are written
 together (one state write, one edit on the link), as an editor does with
 fast typing. It prints one JSON line when the document is open
 ({"ready":true,...}), one for every remote change ({"remote":true,"ins":...,
-"del":...,"len":...}) and, at the end, one with what the device spent
+"del":...,"len":...}), one for every write of typed patches ({"typed":N,
+"len":...}) and, at the end, one with what the device spent
 ({"done":true,"cpu_ms":...,"link_bytes_out":...}).
 
 It ends when stdin ends and every edit is acknowledged by the clone; with
@@ -193,7 +195,7 @@ func (s *deviceStream) typeBatch(batch []patch) error {
 	}
 	s.edits += len(batch)
 	s.commits++
-	return nil
+	return s.print(streamLine{Typed: len(batch), Len: s.length})
 }
 
 func (s *deviceStream) remote(u client.Update) error {

@@ -61,8 +61,8 @@
 // topic (the validator decodes, checks the document and the sequencer's
 // signature, whoever relayed it; failures are rejected, lowering the
 // sender's score, and counted), and gossips signed heads on the heads topic
-// (checkpoints every HeadStride seqs and the settled head, so members
-// gossip the same bytes). A gap waits GapWait for the entries in flight
+// (each member the more rarely the more members there are: see
+// Params.HeadGossipers). A gap waits GapWait for the entries in flight
 // before it is fetched; a resubmitted envelope goes on
 // netproto.SubmitProtocol, since gossipsub names messages by their bytes.
 // Missing ranges are fetched on netproto.HistoryProtocol from the sequencer

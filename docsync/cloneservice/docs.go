@@ -37,7 +37,6 @@ type docState struct {
 	submitted  time.Time     // when our in-flight envelope was last sent
 	topicSent  uint64        // the counter of our last envelope published on the submit topic
 	head       *docsync.Head // latest committed head, to gossip
-	headMoved  time.Time     // when head last changed
 	headSent   time.Time
 	headSentAt uint64
 	fetchAt    time.Time // when the last fetch started

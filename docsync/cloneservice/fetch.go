@@ -139,38 +139,34 @@ func (s *Service) resubmitDue(d *docState, now time.Time) bool {
 
 const maxRegisterBackoff = 10 * time.Minute
 
-// maybeGossipHead publishes a committed head on the heads topic: while the
-// log moves, each checkpoint (a multiple of HeadStride); the latest once it
-// stayed put for HeadInterval; and every HeadRepeat anyway. A fork shows
-// at the next checkpoint or once the log settles, whichever comes first.
+// maybeGossipHead publishes our latest committed head on the heads topic:
+// soon after it moved (see headInterval), and every HeadRepeat anyway.
 func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 	if d.head == nil || d.stopped() != nil {
 		return
 	}
-	h := *d.head
-	moved := h.Seq != d.headSentAt && now.Sub(d.headSent) >= s.params.HeadInterval
-	switch {
-	case moved && now.Sub(d.headMoved) >= s.params.HeadInterval:
-		// settled: every member that caught up gossips these same bytes
-	case moved && h.Seq/s.params.HeadStride > d.headSentAt/s.params.HeadStride:
-		// still moving: the last checkpoint, the same for every member
-		c, ok := d.r.HeadAt(h.Seq - h.Seq%s.params.HeadStride)
-		if !ok {
-			return
-		}
-		h = c
-	case now.Sub(d.headSent) >= s.params.HeadRepeat:
-		// unchanged for long: remind members (and late joiners)
-	default:
+	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.headInterval(d)
+	if !moved && now.Sub(d.headSent) < s.params.HeadRepeat {
 		return
 	}
-	b, err := h.Marshal()
+	b, err := d.head.Marshal()
 	if err != nil {
 		return
 	}
-	d.headSent, d.headSentAt = now, h.Seq
+	d.headSent, d.headSentAt = now, d.head.Seq
 	t := d.headsOut
 	s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
+}
+
+// headInterval is the least gap between two gossips of a moving head by
+// this member: HeadInterval x members / HeadGossipers, at least
+// HeadInterval. Members' timers drift apart, so some member gossips about
+// every HeadInterval / HeadGossipers: a fork still shows within about that
+// long, and the heads each member verifies stay HeadGossipers per interval
+// whatever the number of members.
+func (s *Service) headInterval(d *docState) time.Duration {
+	n := len(d.r.Log().Membership().Members())
+	return s.params.HeadInterval * time.Duration(max(1, n/s.params.HeadGossipers))
 }
 
 // dialMembers keeps connections to up to MemberDials member clones, so

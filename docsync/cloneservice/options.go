@@ -38,17 +38,14 @@ type Params struct {
 	Tick time.Duration
 	// ResubmitAfter re-sends an in-flight envelope not committed by then.
 	ResubmitAfter time.Duration
-	// HeadInterval is the minimum gap between two head gossips of a
-	// document, and how long its head must stay put before it is
-	// gossiped (see HeadStride).
-	HeadInterval time.Duration
-	// HeadStride: while a document's log moves, a clone gossips only the
-	// heads at multiples of HeadStride (checkpoints), and the latest one
-	// once it has stayed put for HeadInterval. Every honest member then
-	// gossips the same bytes, which gossipsub, with content-addressed
-	// IDs, spreads and each member verifies once, instead of N members
-	// each gossiping a head of their own to N members.
-	HeadStride uint64
+	// HeadInterval and HeadGossipers pace the head gossip of a document
+	// whose log moves: each member gossips its head at most every
+	// HeadInterval x members / HeadGossipers (at least HeadInterval), so
+	// that the members together gossip about HeadGossipers heads per
+	// HeadInterval, however many they are. Each member gossiping every
+	// HeadInterval had N members each verify N heads per interval.
+	HeadInterval  time.Duration
+	HeadGossipers int
 	// HeadRepeat re-gossips an unchanged head this often.
 	HeadRepeat time.Duration
 	// GapWait is how long a gap in the log may stay before it is fetched:
@@ -99,7 +96,7 @@ type Params struct {
 // DefaultParams returns the default Params.
 func DefaultParams() Params {
 	return Params{Tick: 100 * time.Millisecond, ResubmitAfter: 2 * time.Second,
-		HeadInterval: 200 * time.Millisecond, HeadStride: 64, HeadRepeat: 2 * time.Second,
+		HeadInterval: 200 * time.Millisecond, HeadGossipers: 4, HeadRepeat: 2 * time.Second,
 		GapWait: 100 * time.Millisecond, FetchRetry: time.Second, DialInterval: 2 * time.Second, MemberDials: 8,
 		StreamTimeout: 10 * time.Second, TopicWait: 2 * time.Second, SubscriberBuffer: 1024, MaxDocs: 1000,
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
@@ -110,7 +107,7 @@ func DefaultParams() Params {
 
 // Validate checks the params.
 func (p Params) Validate() error {
-	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadStride < 1 || p.HeadRepeat <= 0 ||
+	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadGossipers < 1 || p.HeadRepeat <= 0 ||
 		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||

@@ -116,8 +116,8 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	s.notify(d, &rd)
 	if rd.Head != nil {
 		h := *rd.Head
-		d.head, d.headMoved = &h, s.now()
-		s.maybeGossipHead(d, d.headMoved)
+		d.head = &h
+		s.maybeGossipHead(d, s.now())
 	}
 	if len(rd.Fetch) > 0 && d.gapSeen.IsZero() {
 		d.gapSeen = s.now() // fetched by the tick if it outlasts GapWait

@@ -143,11 +143,14 @@ func (s *Service) closeDocs() {
 	s.docs = map[docsync.DocID]*docState{}
 }
 
-// do runs f on the loop and waits for it to finish.
+// do runs f on the loop and waits for it to finish. What the loop took in
+// before is persisted, and reported to observers, before f runs (see
+// markDirty): an API call sees only durable state, and an edit built on a
+// Base cannot overtake a remote update its observers have not seen.
 func (s *Service) do(ctx context.Context, f func()) error {
 	done := make(chan struct{})
 	select {
-	case s.reqs <- func() { f(); close(done) }:
+	case s.reqs <- func() { s.flushDirty(); f(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.ctx.Done():
