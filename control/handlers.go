@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -434,7 +435,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	}
-	if in.Halted != nil && !send(Event{Kind: "alarm", Seq: in.Halted.A.Seq, Alarm: alarmOf(in.Halted)}) {
+	// The alarms raised before the watch began come first, stamped with
+	// the time they are sent.
+	now := time.Now()
+	if in.Halted != nil && !send(Event{Kind: "alarm", Seq: in.Halted.A.Seq, Alarm: alarmOf(in.Halted), Time: now}) {
 		return
 	}
 	if len(in.Misbehaved) > 0 {
@@ -443,12 +447,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, ev := range evs {
-			if ev.Kind != docsync.EvidenceFork && !send(Event{Kind: "alarm", Seq: ev.B.Seq, Misbehaviour: misbehaviourOf(ev)}) {
+			if ev.Kind != docsync.EvidenceFork && !send(Event{Kind: "alarm", Seq: ev.B.Seq, Misbehaviour: misbehaviourOf(ev), Time: now}) {
 				return
 			}
 		}
 	}
-	if in.Stalled != nil && !send(Event{Kind: "alarm", Stalled: stallOf(in.Stalled)}) {
+	if in.Stalled != nil && !send(Event{Kind: "alarm", Stalled: stallOf(in.Stalled), Time: in.Stalled.Since}) {
 		return
 	}
 	for {

@@ -81,13 +81,15 @@ func (s *Service) randomMember(d *docState) (peer.ID, bool) {
 
 // tick runs the document's timers (loop only).
 func (s *Service) tick(d *docState, now time.Time) {
-	if d.proof != nil && now.Sub(d.headSent) >= s.params.HeadRepeat {
-		s.gossipProof(d, now) // keep telling members (and late joiners) about the fork
-	}
-	if len(d.evidence) > 0 && now.Sub(d.headSent) >= s.params.HeadRepeat {
+	if (d.proof != nil || len(d.evidence) > 0) && now.Sub(d.headSent) >= s.params.HeadRepeat {
+		// Keep telling members (and late joiners) about the fork, tamper
+		// or forged seq.
+		if d.proof != nil {
+			s.gossipProof(d, now)
+		}
 		d.headSent = now
 		for _, ev := range d.evidence {
-			s.gossipEvidence(d, ev) // and about a tamper or forged seq
+			s.gossipEvidence(d, ev)
 		}
 	}
 	s.checkStall(d, now)
