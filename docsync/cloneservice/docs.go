@@ -115,6 +115,10 @@ func (d *docState) close(s *Service) {
 	if d.cancel != nil {
 		d.cancel()
 	}
+	if d.stall.raised != nil {
+		d.stall.raised = nil
+		s.stats.stalled.Add(-1) // the gauge counts open documents only
+	}
 	for _, sub := range []*pubsub.Subscription{d.entriesSub, d.headsSub} {
 		if sub != nil {
 			sub.Cancel()
