@@ -12,6 +12,8 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
@@ -157,4 +159,47 @@ func forgedTamper(t *testing.T, doc docsync.DocID, seqKey ed25519.PrivateKey) *d
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// A member that does not submit sees a withholding sequencer as entries
+// it is told of (a later entry) but cannot get: the stalled alarm with
+// the history reason.
+func TestStallAlarmOnWithheldHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 20*time.Millisecond)
+		seq := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
+			return seqtest.Observe(sequencer.NewByzantine(doc, key, sequencer.Drop, 4))
+		}))
+		params := cloneservice.DefaultParams()
+		params.StallAfter = stallAfter
+		a, b := n.AddClone(cloneservice.WithParams(params)), n.AddClone(cloneservice.WithParams(params))
+		d := n.NewDoc(seq, a, b)
+		rng := rand.New(rand.NewPCG(3, 4))
+		// a's first edit is dropped at seq 4; its next waits behind it, so
+		// another member's edit is what shows b the gap.
+		c := n.AddClone(cloneservice.WithParams(params))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := a.Svc.Invite(ctx, d.ID, c.User, c.Device, docsync.RoleWriter); err != nil {
+			t.Fatal(err)
+		}
+		WaitUntil(t, time.Minute, "c holds the key", func() bool {
+			in, err := c.Svc.Info(d.ID)
+			return err == nil && in.Role == docsync.RoleWriter && in.Applied == in.Seq
+		})
+		if err := a.Svc.EditFunc(ctx, d.ID, RandomEdit(rng)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Svc.EditFunc(ctx, d.ID, RandomEdit(rng)); err != nil {
+			t.Fatal(err)
+		}
+		WaitUntil(t, 4*stallAfter, "the stalled alarm on the member that did not submit", func() bool {
+			in, _ := b.Svc.Info(d.ID)
+			return in.Stalled != nil
+		})
+		in, _ := b.Svc.Info(d.ID)
+		if in.Stalled.Reason != cloneservice.StallHistory || in.Pending {
+			t.Fatalf("stall %+v pending %v", in.Stalled, in.Pending)
+		}
+	})
 }
