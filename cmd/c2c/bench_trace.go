@@ -29,7 +29,7 @@ type traceResult struct {
 	DeviceCPUMs  float64 `json:"device_cpu_ms"`  // device A's process
 	Commits      int     `json:"commits"`        // device A's state writes (group commits)
 	FinalMatches bool    `json:"final_matches"`  // every device's text equals endContent
-	Notes        []string
+	Notes        []string `json:"notes,omitempty"`
 }
 
 func newBenchTraceCmd(g *globals) *cobra.Command {
