@@ -24,12 +24,12 @@ type traceResult struct {
 	// receiving device shows the final text.
 	WallMs float64 `json:"wall_ms"`
 	// TypedMs: until device A had applied (and written) every keystroke.
-	TypedMs      float64 `json:"typed_ms"`
-	BytesPerEdit float64 `json:"bytes_per_edit"` // on A's link, both ways, every protocol
-	DeviceCPUMs  float64 `json:"device_cpu_ms"`  // device A's process
-	Commits      int     `json:"commits"`        // device A's state writes (group commits)
-	FinalMatches bool    `json:"final_matches"`  // every device's text equals endContent
-	Notes        []string
+	TypedMs      float64  `json:"typed_ms"`
+	BytesPerEdit float64  `json:"bytes_per_edit"` // on A's link, both ways, every protocol
+	DeviceCPUMs  float64  `json:"device_cpu_ms"`  // device A's process
+	Commits      int      `json:"commits"`        // device A's state writes (group commits)
+	FinalMatches bool     `json:"final_matches"`  // every device's text equals endContent
+	Notes        []string `json:"notes,omitempty"`
 }
 
 func newBenchTraceCmd(g *globals) *cobra.Command {
