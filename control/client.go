@@ -189,8 +189,16 @@ func (c *Client) Log(ctx context.Context, doc string, from, to uint64) ([]LogEnt
 	return out, c.do(ctx, http.MethodGet, p, nil, &out)
 }
 
+// Evidence returns the evidence the clone keeps against the document's
+// sequencer (none: an empty list).
+func (c *Client) Evidence(ctx context.Context, doc string) ([]EvidenceItem, error) {
+	var out []EvidenceItem
+	return out, c.do(ctx, http.MethodGet, docPath(doc, "/evidence"), nil, &out)
+}
+
 // Watch calls f for each event of the document until ctx ends, f returns
-// false, or the clone closes the stream. A current fork alarm comes first.
+// false, or the clone closes the stream. The current alarms (fork,
+// misbehaviour, stalled) come first.
 func (c *Client) Watch(ctx context.Context, doc string, f func(Event) bool) error {
 	resp, err := c.send(ctx, http.MethodGet, docPath(doc, "/events"), nil)
 	if err != nil {

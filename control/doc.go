@@ -18,13 +18,14 @@
 //	GET  /v1/status                  peer and member ID, service counters
 //	GET  /v1/docs                    tracked documents
 //	POST /v1/docs                    {"sequencer": addr} -> {"doc": id}
-//	GET  /v1/docs/{doc}              DocInfo: text, head seq and hash, pending, fork alarm
+//	GET  /v1/docs/{doc}              DocInfo: text, head seq and hash, pending, alarms
 //	GET  /v1/docs/{doc}/members      members with role and clone peer ID
 //	POST /v1/docs/{doc}/invite       {"user", "device", "role"} -> {"member"}
 //	POST /v1/docs/{doc}/remove       {"member": member hex or clone peer ID}
 //	POST /v1/docs/{doc}/edit         EditRequest -> EditResult (returns once durable)
 //	GET  /v1/docs/{doc}/log?from=&to=  committed entries (no plaintext)
 //	GET  /v1/docs/{doc}/events       newline-delimited JSON Events until the client leaves
+//	GET  /v1/docs/{doc}/evidence     []EvidenceItem: evidence against the sequencer, encoded
 //
 // Errors are {"error": text, "code": code} with an HTTP status; the client
 // turns them back into the sentinels below (errors.Is works across the
@@ -44,7 +45,7 @@ var (
 	ErrBadRequest = errors.New("control: bad request")
 	// ErrUnknownDoc: the clone does not track the document (or the prefix is ambiguous).
 	ErrUnknownDoc = errors.New("control: unknown document")
-	// ErrHalted: the document stopped after a fork alarm or a storage failure.
+	// ErrHalted: the document stopped after a fork or misbehaviour alarm, or a storage failure.
 	ErrHalted = errors.New("control: document halted")
 	// ErrFailed: the operation failed on the clone (network, refused, storage...).
 	ErrFailed = errors.New("control: operation failed")

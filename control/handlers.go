@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -191,7 +192,10 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	}
 	out := DocInfo{Doc: hexOf(doc[:]), Sequencer: in.Sequencer.String(), Seq: in.Seq, Applied: in.Applied,
 		Head: hexOf(in.Head[:]), Epoch: in.Epoch, Role: in.Role.String(), Members: in.Members,
-		Pending: in.Pending, Missing: in.Missing, Alarm: alarmOf(in.Halted), Text: text}
+		Pending: in.Pending, Missing: in.Missing, Alarm: alarmOf(in.Halted), Stalled: stallOf(in.Stalled), Text: text}
+	for _, k := range in.Misbehaved {
+		out.Misbehaved = append(out.Misbehaved, k.String())
+	}
 	if in.Role == 0 {
 		out.Role = "none"
 	}
@@ -431,7 +435,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	}
-	if in.Halted != nil && !send(Event{Kind: "alarm", Seq: in.Halted.A.Seq, Alarm: alarmOf(in.Halted)}) {
+	// The alarms raised before the watch began come first, stamped with
+	// the time they are sent.
+	now := time.Now()
+	if in.Halted != nil && !send(Event{Kind: "alarm", Seq: in.Halted.A.Seq, Alarm: alarmOf(in.Halted), Time: now}) {
+		return
+	}
+	if len(in.Misbehaved) > 0 {
+		evs, err := s.svc.Evidence(doc)
+		if err != nil {
+			return
+		}
+		for _, ev := range evs {
+			if ev.Kind != docsync.EvidenceFork && !send(Event{Kind: "alarm", Seq: ev.B.Seq, Misbehaviour: misbehaviourOf(ev), Time: now}) {
+				return
+			}
+		}
+	}
+	if in.Stalled != nil && !send(Event{Kind: "alarm", Stalled: stallOf(in.Stalled), Time: in.Stalled.Since}) {
 		return
 	}
 	for {
@@ -446,4 +467,29 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// evidence returns the evidence the clone keeps against the document's
+// sequencer, each encoded as c2c verify-evidence reads it.
+func (s *Server) evidence(w http.ResponseWriter, r *http.Request) {
+	doc, err := s.docOf(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	evs, err := s.svc.Evidence(doc)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := []EvidenceItem{}
+	for _, ev := range evs {
+		b, err := ev.Marshal()
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		out = append(out, EvidenceItem{Kind: ev.Kind.String(), Seq: ev.B.Seq, Data: b})
+	}
+	writeJSON(w, http.StatusOK, out)
 }

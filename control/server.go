@@ -155,6 +155,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/docs/{doc}/edit", s.edit)
 	mux.HandleFunc("GET /v1/docs/{doc}/log", s.logEntries)
 	mux.HandleFunc("GET /v1/docs/{doc}/events", s.events)
+	mux.HandleFunc("GET /v1/docs/{doc}/evidence", s.evidence)
 	return mux
 }
 

@@ -48,6 +48,42 @@ type ForkAlarm struct {
 	B   string `json:"b"` // chain hash of the other
 }
 
+// MisbehaviourAlarm: the sequencer tampered with an entry or forged a
+// seq; the evidence is kept (GET /v1/docs/{doc}/evidence).
+type MisbehaviourAlarm struct {
+	Kind string `json:"kind"` // tamper or forged-seq
+	Seq  uint64 `json:"seq"`  // the seq the sequencer signed for the bad entry
+}
+
+// StallAlarm: the sequencer withheld for the clone's stall time.
+type StallAlarm struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
+	Detail string    `json:"detail"`
+}
+
+// EvidenceItem is one element of GET /v1/docs/{doc}/evidence: Data is
+// the encoded docsync.Evidence that c2c verify-evidence checks.
+type EvidenceItem struct {
+	Kind string `json:"kind"` // fork, tamper or forged-seq
+	Seq  uint64 `json:"seq"`
+	Data []byte `json:"data"`
+}
+
+func stallOf(st *cloneservice.Stall) *StallAlarm {
+	if st == nil {
+		return nil
+	}
+	return &StallAlarm{Since: st.Since, Reason: st.Reason.String(), Detail: st.Detail}
+}
+
+func misbehaviourOf(ev *docsync.Evidence) *MisbehaviourAlarm {
+	if ev == nil {
+		return nil
+	}
+	return &MisbehaviourAlarm{Kind: ev.Kind.String(), Seq: ev.B.Seq}
+}
+
 // DocInfo is GET /v1/docs/{doc}.
 type DocInfo struct {
 	Doc       string     `json:"doc"`
@@ -60,9 +96,13 @@ type DocInfo struct {
 	Members   int        `json:"members"`
 	Pending   bool       `json:"pending"` // an edit of ours is not committed yet
 	Missing   [2]uint64  `json:"missing"`
-	Alarm     *ForkAlarm `json:"alarm,omitempty"`  // the fork that halted the document
-	Broken    string     `json:"broken,omitempty"` // the storage failure that halted it
-	Text      string     `json:"text"`
+	Alarm     *ForkAlarm `json:"alarm,omitempty"` // the fork that halted the document
+	// Misbehaved lists the kinds of evidence kept against the sequencer
+	// (tamper, forged-seq): any halted the document.
+	Misbehaved []string    `json:"misbehaved,omitempty"`
+	Stalled    *StallAlarm `json:"stalled,omitempty"` // the sequencer-stalled alarm, while raised
+	Broken     string      `json:"broken,omitempty"`  // the storage failure that halted it
+	Text       string      `json:"text"`
 }
 
 // MemberInfo is one element of GET /v1/docs/{doc}/members.
@@ -128,16 +168,20 @@ type LogEntry struct {
 
 // Event is one line of GET /v1/docs/{doc}/events.
 type Event struct {
-	Kind     string     `json:"kind"` // update, committed, membership, rejected, alarm, dropped, notice
+	Kind     string     `json:"kind"` // update, committed, membership, rejected, alarm, resumed, dropped, notice
 	Seq      uint64     `json:"seq,omitempty"`
 	Author   string     `json:"author,omitempty"`
 	Inserted string     `json:"inserted,omitempty"` // update: the text the edit inserted
 	Deleted  int        `json:"deleted,omitempty"`  // update: code points it deleted
 	Member   string     `json:"member,omitempty"`   // membership: "add <id> writer", ...
 	Alarm    *ForkAlarm `json:"alarm,omitempty"`
-	Error    string     `json:"error,omitempty"`
-	Time     time.Time  `json:"time"`
-	Lost     uint64     `json:"lost,omitempty"`
+	// Misbehaviour and Stalled are the other alarms (kind "alarm"); a
+	// stalled alarm that clears comes as kind "resumed" with Stalled set.
+	Misbehaviour *MisbehaviourAlarm `json:"misbehaviour,omitempty"`
+	Stalled      *StallAlarm        `json:"stalled,omitempty"`
+	Error        string             `json:"error,omitempty"`
+	Time         time.Time          `json:"time"`
+	Lost         uint64             `json:"lost,omitempty"`
 }
 
 // errorBody is every error response.
@@ -181,7 +225,8 @@ func memberOpText(op *docsync.MemberOp) string {
 // eventOf converts a service event for the wire.
 func eventOf(ev cloneservice.Event) Event {
 	out := Event{Kind: eventKindName(ev.Kind), Seq: ev.Seq, Time: ev.Time, Lost: ev.Lost,
-		Alarm: alarmOf(ev.Proof), Member: memberOpText(ev.Member)}
+		Alarm: alarmOf(ev.Proof), Member: memberOpText(ev.Member),
+		Misbehaviour: misbehaviourOf(ev.Evidence), Stalled: stallOf(ev.Stall)}
 	if ev.Author != (docsync.MemberID{}) {
 		out.Author = hexOf(ev.Author[:])
 	}
@@ -211,8 +256,10 @@ func eventKindName(k cloneservice.EventKind) string {
 		return "membership"
 	case cloneservice.EventRejected:
 		return "rejected"
-	case cloneservice.EventAlarm:
+	case cloneservice.EventAlarm, cloneservice.EventMisbehaviour, cloneservice.EventStalled:
 		return "alarm"
+	case cloneservice.EventResumed:
+		return "resumed"
 	case cloneservice.EventDropped:
 		return "dropped"
 	case cloneservice.EventNotice:

@@ -29,7 +29,7 @@ func (r *Replica) handle(e *Entry, signed bool) error {
 	}
 	err := r.handleEntry(e, signed)
 	if err != nil && err != errDuplicate && r.proof == nil {
-		r.event(Event{Kind: EventRejected, Seq: e.Head.Seq, Err: err})
+		r.reject(e, err)
 	}
 	if err == errDuplicate {
 		return nil
@@ -86,7 +86,7 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 		}
 		delete(r.pending, next.Head.Seq)
 		if err := r.commit(next); err != nil {
-			r.event(Event{Kind: EventRejected, Seq: next.Head.Seq, Err: err})
+			r.reject(next, err)
 			r.fetchedUpTo = r.log.Seq()
 			break
 		}

@@ -1,6 +1,7 @@
 package docsync_test
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"testing"
 
@@ -85,8 +86,23 @@ func TestEveryCheckHasTypedError(t *testing.T) {
 			}
 			evs := a.r.Ready().Events
 			a.r.Advance()
-			if len(evs) == 0 || evs[len(evs)-1].Kind != docsync.EventRejected || !errors.Is(evs[len(evs)-1].Err, tc.want) {
+			if len(evs) == 0 || evs[0].Kind != docsync.EventRejected || !errors.Is(evs[0].Err, tc.want) {
 				t.Fatalf("events %v", evs)
+			}
+			// Only the author-signature failure proves the sequencer's
+			// doing (it chained the envelope after our head): evidence.
+			var ev *docsync.Evidence
+			for _, e := range evs[1:] {
+				if e.Kind == docsync.EventEvidence {
+					ev = e.Evidence
+				}
+			}
+			if tc.want == docsync.ErrAuthorSignature {
+				if ev == nil || ev.Kind != docsync.EvidenceTamper || ev.VerifyFor(w.seqKey.Public().(ed25519.PublicKey)) != nil {
+					t.Fatalf("no verifying tamper evidence: %v", evs)
+				}
+			} else if ev != nil {
+				t.Fatalf("evidence for %v: %v", tc.want, ev.Kind)
 			}
 			if a.r.Log().Seq() != seq-1 || a.r.Text() != text {
 				t.Fatal("a failing entry changed the replica")

@@ -1,7 +1,9 @@
 // Package docsync is the pure protocol core of CloneDoc: envelopes and
 // sequencer-ordered entries with canonical signing bytes, the hash chain,
-// membership and per-epoch document keys, fork proofs, and the clone's
-// document state machine (Replica).
+// membership and per-epoch document keys, fork proofs, transferable
+// evidence of a sequencer's misbehaviour (Evidence: fork, tampered entry,
+// forged seq; the Replica emits EventEvidence when a rejected entry proves
+// one), and the clone's document state machine (Replica).
 //
 // Nothing here imports libp2p, starts a goroutine or reads a clock. The
 // Replica follows etcd raft's shape: inputs are method calls (Propose,

@@ -67,10 +67,13 @@ const (
 	EventMembership
 	// EventDropped: a local in-flight envelope or buffer was abandoned (e.g. we lost write rights).
 	EventDropped
+	// EventEvidence: a rejected entry proves the sequencer misbehaved
+	// (tamper or forged seq); Evidence holds the transferable proof.
+	EventEvidence
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped"}
+	names := [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped", "evidence"}
 	if int(k) < len(names) {
 		return names[k]
 	}
@@ -84,6 +87,8 @@ type Event struct {
 	Err   error
 	Proof *ForkProof
 	Op    *MemberOp
+	// Evidence: for EventEvidence.
+	Evidence *Evidence
 }
 
 // Marshal encodes p for persistence.

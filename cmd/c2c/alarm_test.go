@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,8 +32,15 @@ func memberParity(t *testing.T, dir string) byte {
 
 // An equivocating sequencer process (the byzantine-sequencer test tool): the owner
 // sees the fork alarm through c2c doc watch --until alarm (exit status 3)
-// and c2c doc show.
-func TestForkAlarmProcesses(t *testing.T) {
+// and c2c doc show, exports the fork evidence with c2c doc evidence, and
+// c2c verify-evidence accepts it and refuses a tampered copy.
+func TestForkAlarmProcesses(t *testing.T) { alarmProcesses(t, "equivocate", "fork") }
+
+// The same for a sequencer that tampers with an entry: a misbehaviour
+// alarm, and tamper evidence.
+func TestTamperAlarmProcesses(t *testing.T) { alarmProcesses(t, "tamper", "tamper") }
+
+func alarmProcesses(t *testing.T, behaviour, kind string) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
 	}
@@ -64,7 +72,7 @@ func TestForkAlarmProcesses(t *testing.T) {
 	bootEnv := []string{"C2C_BOOTSTRAP=" + strings.Join(strings.Fields(waitFile(t, prov, filepath.Join(pDir, addrsFile), ready)), ",")}
 	seqDir := filepath.Join(root, "seq")
 	seq := startProc(t, bin, "sequencer", bootEnv, "byzantine-sequencer", "--data", seqDir, "--listen", "/ip4/127.0.0.1/tcp/0",
-		"--behaviour", "equivocate", "--at", "4")
+		"--behaviour", behaviour, "--at", "4")
 	waitFile(t, seq, filepath.Join(seqDir, readyFile), ready)
 	seqAddr := strings.Fields(waitFile(t, seq, filepath.Join(seqDir, addrsFile), ready))[0]
 	var clients []*control.Client
@@ -127,6 +135,27 @@ func TestForkAlarmProcesses(t *testing.T) {
 			return err == nil && strings.Contains(out, "ALARM:")
 		})
 		t.Logf("clone %d shows the alarm (%v)", i, time.Since(start).Round(time.Millisecond))
+	}
+	file := filepath.Join(root, "evidence")
+	if out, errOut, err := runC2C(bin, nil, "doc", "evidence", "--data", owner, doc, "--out", file); err != nil || !strings.Contains(out, kind+" evidence") {
+		t.Fatalf("doc evidence: %v\n%s%s", err, out, errOut)
+	}
+	seqPeer := seqAddr[strings.LastIndex(seqAddr, "/")+1:]
+	out, errOut, err = runC2C(bin, nil, "verify-evidence", file, "--sequencer", seqPeer)
+	if err != nil || !strings.Contains(out, "VALID: this file proves "+kind) {
+		t.Fatalf("verify-evidence: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("c2c verify-evidence:\n%s", out)
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x04
+	if err := os.WriteFile(file+".bad", raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := runC2C(bin, nil, "verify-evidence", file+".bad"); err == nil || !strings.Contains(errOut, "REFUSED") {
+		t.Fatalf("verify-evidence of a tampered copy: %v\n%s%s", err, out, errOut)
 	}
 	for _, p := range procs {
 		p.stop(t)

@@ -41,7 +41,8 @@ digits works too. Positions count Unicode code points.
   c2c doc show DOC                             head seq/hash, pending, alarm, text
   c2c doc edit DOC --append TEXT | --insert TEXT --at N | --delete N --at P | --set FILE|-
   c2c doc log DOC [--from N] [--to M]
-  c2c doc watch DOC [--until alarm]            stream updates and fork alarms
+  c2c doc watch DOC [--until alarm]            stream updates and alarms (fork, misbehaviour, stalled)
+  c2c doc evidence DOC --out FILE              export evidence against the sequencer (c2c verify-evidence FILE checks it)
   c2c doc list                                 also lists stored documents that could not be opened
   c2c doc forget DOC                           delete a document from this clone
 
@@ -52,7 +53,7 @@ digits works too. Positions count Unicode code points.
 	cmd.AddCommand(
 		docCreateCmd(g, f), docListCmd(g, f), docInviteCmd(g, f), docRemoveCmd(g, f),
 		docMembersCmd(g, f), docShowCmd(g, f), docEditCmd(g, f), docLogCmd(g, f), docWatchCmd(g, f),
-		docForgetCmd(g, f),
+		docForgetCmd(g, f), docEvidenceCmd(g, f),
 	)
 	return cmd
 }
@@ -236,6 +237,12 @@ func printDocInfo(w io.Writer, in control.DocInfo) {
 		fmt.Fprintf(w, "ALARM:     the sequencer forked the log at seq %d (%s vs %s); the document is halted\n",
 			in.Alarm.Seq, in.Alarm.A[:16], in.Alarm.B[:16])
 	}
+	for _, k := range in.Misbehaved {
+		fmt.Fprintf(w, "ALARM:     the sequencer misbehaved (%s); evidence kept (c2c doc evidence); the document is halted\n", k)
+	}
+	if st := in.Stalled; st != nil {
+		fmt.Fprintf(w, "ALARM:     the sequencer stalled since %s: %s (%s)\n", st.Since.Format("15:04:05"), st.Reason, st.Detail)
+	}
 	if in.Broken != "" {
 		fmt.Fprintf(w, "BROKEN:    %s\n", in.Broken)
 	}
@@ -389,12 +396,12 @@ fork alarm that already halted the document is printed first. With
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&until, "until", "", `"alarm": exit with status 3 at the first fork alarm`)
+	cmd.Flags().StringVar(&until, "until", "", `"alarm": exit with status 3 at the first alarm (fork, misbehaviour or stalled)`)
 	return cmd
 }
 
 // errAlarm makes c2c doc watch --until alarm exit with status 3.
-var errAlarm = errors.New("fork alarm")
+var errAlarm = errors.New("alarm")
 
 func short(s string) string {
 	if len(s) > 16 {
@@ -423,6 +430,14 @@ func eventLine(ev control.Event) string {
 	}
 	if ev.Alarm != nil {
 		fmt.Fprintf(&b, " FORK at seq %d: %s vs %s (document halted)", ev.Alarm.Seq, short(ev.Alarm.A), short(ev.Alarm.B))
+	}
+	if m := ev.Misbehaviour; m != nil {
+		fmt.Fprintf(&b, " MISBEHAVIOUR %s at seq %d: evidence kept (document halted)", m.Kind, m.Seq)
+	}
+	if st := ev.Stalled; st != nil && ev.Kind == "alarm" {
+		fmt.Fprintf(&b, " SEQUENCER STALLED: %s (%s)", st.Reason, st.Detail)
+	} else if st != nil {
+		fmt.Fprintf(&b, " sequencer resumed (stalled since %s)", st.Since.Format("15:04:05"))
 	}
 	if ev.Error != "" {
 		fmt.Fprintf(&b, " error=%q", ev.Error)

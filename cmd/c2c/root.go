@@ -109,6 +109,7 @@ documents on a running clone through its owner-only control socket.
 		newSequencerCmd(g),
 		newByzantineSequencerCmd(g),
 		newDocCmd(g),
+		newVerifyEvidenceCmd(g),
 		newContactCmd(g),
 		newDirCmd(g),
 		newDemoCmd(g),

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"time"
 
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/replication/downloader"
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ type serveFlags struct {
 	listen        []string
 	bootstrap     []string
 	limitLoopback bool
+	stallAfter    time.Duration // clone: cloneservice.Params.StallAfter
 	// Downloads (a clone's): the largest file, and whether loopback and
 	// private addresses may be fetched.
 	downloadMax          uint64
@@ -82,6 +85,12 @@ what to run. On boot it joins through the --bootstrap providers (retrying
 with backoff, and rejoining if they restart), publishes its certificate in
 the directory and keeps it fresh.
 
+A sequencer that withholds (no entry for a submitted envelope, missing
+entries it does not serve) raises a "sequencer stalled" alarm after
+--stall-after; it clears when the sequencer resumes. A sequencer that
+forks, tampers with an entry or forges a seq leaves evidence, kept in the
+data dir before the alarm is raised (c2c doc evidence exports it).
+
 It also runs the clone's CloneDoc document service and its control socket,
 <data>/control.sock (mode 0600: only the owner's OS user can use it), which
 c2c doc talks to.
@@ -98,6 +107,8 @@ SIGINT or SIGTERM.
 	}
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
 		"providers' /p2p multiaddrs, comma-separated or repeated (required)")
+	cmd.Flags().DurationVar(&f.stallAfter, "stall-after", cloneservice.DefaultParams().StallAfter,
+		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served)")
 	return cmd
 }
 

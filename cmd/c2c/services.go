@@ -12,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/internal/keystore"
 
 	"github.com/clone2clone/c2c/control"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/replication/scanwire"
@@ -22,7 +23,7 @@ import (
 // (node.StartCloneServices: documents, device link, control socket; the
 // node's Close stops them) and the mirror, which the returned function
 // stops; on a provider the process's one scanner (replication/scanwire).
-func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, f *serveFlags, seqOpts []seqservice.Option) (func() error, error) {
+func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string, f *serveFlags, seqOpts []seqservice.Option, docOpts []cloneservice.Option) (func() error, error) {
 	none := func() error { return nil }
 	switch n.Role() {
 	case node.RoleSequencer:
@@ -36,7 +37,7 @@ func roleServices(ctx context.Context, g *globals, n *node.Node, dataDir string,
 		stopSpool := watchSigsSpool(ctx, dataDir, p, g.log) // c2c provider sigs add while running
 		return func() error { _ = stopSpool(); return p.Close() }, nil
 	case node.RoleClone:
-		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile))
+		cs, err := n.StartCloneServices(filepath.Join(dataDir, control.SocketFile), docOpts...)
 		if err != nil {
 			return none, err
 		}
@@ -90,7 +91,15 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		return err
 	}
 	defer n.Close()
-	stop, err := roleServices(runCtx, g, n, dataDir, f, seqOpts)
+	var docOpts []cloneservice.Option
+	if role == node.RoleClone {
+		p := cloneservice.DefaultParams()
+		if f.stallAfter > 0 {
+			p.StallAfter = f.stallAfter
+		}
+		docOpts = append(docOpts, cloneservice.WithParams(p))
+	}
+	stop, err := roleServices(runCtx, g, n, dataDir, f, seqOpts, docOpts)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ type Stats struct {
 	LastBundleBytes          int    // frame size of the last bundle
 	LastBundleSnapshot       bool   // the last bundle was a snapshot
 	UpdatesLost              uint64 // updates dropped because Updates() was not read
+	Alarms                   uint64 // alarm messages received (sequencer stalled, resumed)
 }
 
 // Doc is one open document.
@@ -50,6 +51,25 @@ type Doc struct {
 	changed chan struct{}
 	closed  bool
 	updates chan Update
+	alarm   *Alarm // the clone's sequencer-stalled alarm, while raised
+}
+
+// Alarm is a clone's alarm about the document's sequencer that does not
+// stop the document: it stalled (Reason says how). A fork or misbehaviour
+// stops it instead: the link ends with a Refusal.
+type Alarm struct {
+	Reason string
+}
+
+// Alarm returns the clone's current sequencer-stalled alarm (nil: none).
+func (d *Doc) Alarm() *Alarm {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.alarm == nil {
+		return nil
+	}
+	a := *d.alarm
+	return &a
 }
 
 type conn struct {
@@ -316,6 +336,13 @@ func (d *Doc) applyLocked(m *link.Message) error {
 		}
 	case link.KindRefuse:
 		return &Refusal{Code: m.Code, Reason: m.Reason}
+	case link.KindAlarm:
+		d.stats.Alarms++
+		d.alarm = nil
+		if m.Alarm == link.AlarmStalled {
+			d.alarm = &Alarm{Reason: m.Reason}
+		}
+		d.c.log.Warn("clone alarm", "doc", d.id, "alarm", m.Reason)
 	default:
 		return fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind)
 	}

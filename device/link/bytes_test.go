@@ -40,6 +40,7 @@ func TestEncodingBytes(t *testing.T) {
 		{&Message{Kind: KindOp, Op: &op}, "040000000000000000000000000000000000000000000000000000000000000000000104050e68c3a90705"},
 		{&Message{Kind: KindAck, Ack: 200}, "05c801"},
 		{&Message{Kind: KindRefuse, Code: RefuseUnknownDoc, Reason: "no doc"}, "0604066e6f20646f63"},
+		{&Message{Kind: KindAlarm, Alarm: AlarmResumed, Reason: "ok"}, "0702026f6b"},
 	} {
 		b, err := Encode(c.m)
 		if err != nil {

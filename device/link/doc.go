@@ -1,5 +1,5 @@
 // Package link is the wire format of the device link, protocol
-// /c2c/device/2.0.0: one stream per (device, document), opened by the device
+// /c2c/device/2.1.0: one stream per (device, document), opened by the device
 // to its clone. Every message is one frame (uvarint length, then a kind byte
 // and the body); integers are uvarints, byte strings are length-prefixed,
 // ops use the docsync/ot encoding.
@@ -13,6 +13,8 @@
 //	                          then a remote op, already ordered (version + 1)
 //	                  Ack     the counter of the device's edit (version + 1)
 //	                  Refuse  a reason code and text; the clone then resets
+//	                  Alarm   a code (1 sequencer stalled, 2 resumed) and text;
+//	                          the session goes on
 //
 // The package is pure: it encodes and decodes, the device and clone sides do
 // the I/O.
@@ -22,6 +24,7 @@ import "github.com/libp2p/go-libp2p/core/protocol"
 
 // Protocol is the device link's stream protocol.
 //
-// 2.0.0: an Op names the committed entry it came from (seq, author); 1.0.0
-// sent the op alone.
-const Protocol protocol.ID = "/c2c/device/2.0.0"
+// 2.1.0: the clone sends Alarm (sequencer stalled, resumed). 2.0.0: an Op
+// names the committed entry it came from (seq, author); 1.0.0 sent the op
+// alone.
+const Protocol protocol.ID = "/c2c/device/2.1.0"

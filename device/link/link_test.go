@@ -39,6 +39,7 @@ func samples(t testing.TB) []*Message {
 		{Kind: KindOp, Op: &op},
 		{Kind: KindAck, Ack: 99},
 		{Kind: KindRefuse, Code: RefuseWrongKey, Reason: "wrong key"},
+		{Kind: KindAlarm, Alarm: AlarmStalled, Reason: "no entry for a submitted envelope"},
 	}
 }
 

@@ -32,6 +32,17 @@ const (
 	KindOp
 	KindAck
 	KindRefuse
+	KindAlarm
+)
+
+// AlarmCode says what a clone's alarm about a document's sequencer is.
+type AlarmCode uint8
+
+// Alarm codes (the fork and misbehaviour alarms stop the document: they
+// come as a Refuse and the session ends).
+const (
+	AlarmStalled AlarmCode = iota + 1 // the sequencer withholds; Reason says what
+	AlarmResumed                      // it no longer does
 )
 
 // RefuseCode says why the clone refused a device.
@@ -66,7 +77,8 @@ type Message struct {
 	Author docsync.MemberID // KindOp: that entry's author (zero with Seq 0)
 	Ack    uint64           // KindAck
 	Code   RefuseCode       // KindRefuse
-	Reason string           // KindRefuse
+	Alarm  AlarmCode        // KindAlarm
+	Reason string           // KindRefuse, KindAlarm
 }
 
 // Limits bound decoding.
@@ -127,6 +139,13 @@ func Encode(m *Message) ([]byte, error) {
 			reason = strings.ToValidUTF8(reason[:MaxReason], "")
 		}
 		w.Byte(byte(m.Code))
+		w.String(reason)
+	case KindAlarm:
+		reason := m.Reason
+		if len(reason) > MaxReason {
+			reason = strings.ToValidUTF8(reason[:MaxReason], "")
+		}
+		w.Byte(byte(m.Alarm))
 		w.String(reason)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
@@ -196,6 +215,15 @@ func Decode(b []byte) (*Message, error) {
 			m.Code, m.Reason = RefuseCode(code[0]), string(reason)
 			if len(reason) > MaxReason || !utf8.Valid(reason) {
 				r.Fail("reason")
+			}
+		}
+	case KindAlarm:
+		code := r.Fixed(1)
+		reason := r.Bytes()
+		if r.Err() == nil {
+			m.Alarm, m.Reason = AlarmCode(code[0]), string(reason)
+			if m.Alarm < AlarmStalled || m.Alarm > AlarmResumed || len(reason) > MaxReason || !utf8.Valid(reason) {
+				r.Fail("alarm")
 			}
 		}
 	default:

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/device/link"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/ot"
@@ -30,6 +31,10 @@ type hub struct {
 	changed  chan struct{}
 	err      error
 	sessions map[string]*session
+	// alarm is the last sequencer alarm of the document (stalled or
+	// resumed), alarmGen counts them: each session sends each once.
+	alarm    *link.Message
+	alarmGen uint64
 }
 
 func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
@@ -64,6 +69,10 @@ func (hb *hub) observe(c cloneservice.Change) {
 	}
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
+	if c.Kind == cloneservice.EventStalled || c.Kind == cloneservice.EventResumed {
+		hb.alarmLocked(c)
+		return
+	}
 	if hb.err != nil {
 		return
 	}
@@ -72,6 +81,21 @@ func (hb *hub) observe(c cloneservice.Change) {
 		return
 	}
 	hb.publishLocked(hb.srv.Version())
+}
+
+// alarmLocked passes a sequencer alarm to every session (hb.mu held).
+func (hb *hub) alarmLocked(c cloneservice.Change) {
+	m := &link.Message{Kind: link.KindAlarm, Alarm: link.AlarmResumed, Reason: "the sequencer resumed"}
+	if c.Kind == cloneservice.EventStalled {
+		m.Alarm, m.Reason = link.AlarmStalled, "the sequencer stalled"
+		if c.Stall != nil {
+			m.Reason = fmt.Sprintf("the sequencer stalled: %v (%s)", c.Stall.Reason, c.Stall.Detail)
+		}
+	}
+	hb.alarm = m
+	hb.alarmGen++
+	close(hb.changed)
+	hb.changed = make(chan struct{})
 }
 
 // publishLocked lets sessions stream the history up to v (hb.mu held).
@@ -161,6 +185,9 @@ func (hb *hub) open(se *session, h jupiter.Hello) (jupiter.Bundle, error) {
 		}
 		old = hb.sessions[se.device]
 		hb.sessions[se.device] = se
+		if hb.alarm == nil || hb.alarm.Alarm != link.AlarmStalled {
+			se.alarmGen = hb.alarmGen // a new session hears of a stall only while it lasts
+		}
 		se.sent = b.To
 		ops, err := hb.appended(v0)
 		return ops, hb.counterMeta(se.device, c0), err
@@ -192,23 +219,27 @@ func (hb *hub) appended(v0 uint64) ([]ot.Op, error) {
 	return []ot.Op{es[0].Op}, nil
 }
 
-// next returns the entries a session may stream now and a channel closed
-// when there are more.
-func (hb *hub) next(se *session) ([]jupiter.Entry, <-chan struct{}, error) {
+// next returns the entries a session may stream now, the alarm it has not
+// sent yet (if any), and a channel closed when there are more.
+func (hb *hub) next(se *session) ([]jupiter.Entry, *link.Message, <-chan struct{}, error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if hb.err != nil {
-		return nil, nil, hb.err
+		return nil, nil, nil, hb.err
+	}
+	var alarm *link.Message
+	if se.alarmGen != hb.alarmGen {
+		se.alarmGen, alarm = hb.alarmGen, hb.alarm
 	}
 	if se.sent >= hb.limit {
-		return nil, hb.changed, nil
+		return nil, alarm, hb.changed, nil
 	}
 	es, err := hb.srv.Entries(se.sent, hb.limit)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	se.sent = hb.limit
-	return es, hb.changed, nil
+	return es, alarm, hb.changed, nil
 }
 
 func (hb *hub) leave(se *session) {

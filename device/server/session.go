@@ -21,6 +21,8 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	sent   uint64 // next version to stream (hub.mu)
+	// alarmGen is the hub's last alarm this session sent (hub.mu).
+	alarmGen uint64
 
 	wmu sync.Mutex
 }
@@ -114,10 +116,15 @@ func (s *Server) handle(st network.Stream) {
 // stream sends the session every durable history entry in order.
 func (se *session) stream(hb *hub) {
 	for {
-		es, more, err := hb.next(se)
+		es, alarm, more, err := hb.next(se)
 		if err != nil {
 			se.refuse(refuseCode(err), err)
 			return
+		}
+		if alarm != nil {
+			if err := se.write(alarm); err != nil {
+				return
+			}
 		}
 		for _, e := range es {
 			m := &link.Message{Kind: link.KindAck, Ack: e.Counter}

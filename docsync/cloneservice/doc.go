@@ -28,6 +28,7 @@
 //	Meta(ctx, doc, prefix)                read a document's meta records
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
 //	Stats()                               counters (also Prometheus, WithMetrics)
+//	Evidence(doc)                         what is kept against the sequencer
 //	Subscribe(doc)                        updates, commits, rejections, alarms
 //	                                      (buffered; a slow subscriber loses events)
 //	Attach(ctx, doc, fn)                  the text and version now, then fn called
@@ -57,9 +58,13 @@
 //
 // Per document the service joins three gossipsub topics (netproto): it
 // publishes envelopes on the submit topic, receives entries on the entries
-// topic (the validator decodes, checks the document, that the sequencer
-// published it and its signature; failures are rejected, lowering the
-// sender's score, and counted), and gossips signed heads on the heads topic.
+// topic (the validator decodes, checks the document and the sequencer's
+// signature, whoever relayed it; failures are rejected, lowering the
+// sender's score, and counted), and gossips signed heads on the heads topic
+// (each member the more rarely the more members there are: see
+// Params.HeadGossipers). A gap waits GapWait for the entries in flight
+// before it is fetched; a resubmitted envelope goes on
+// netproto.SubmitProtocol, since gossipsub names messages by their bytes.
 // Missing ranges are fetched on netproto.HistoryProtocol from the sequencer
 // first and then from member clones (entries verify end to end, so this
 // service also serves its history to anyone). Entries pushed on
@@ -69,13 +74,24 @@
 // the topics get netproto.TopicScoreParams, so each rejected message costs
 // its sender; without it the rejections are only counted.
 //
-// # Forks
+// # Forks, misbehaviour and stalls
 //
 // When the replica finds two sequencer-signed heads for one seq with
 // different hashes, the service logs an error, counts it, writes the fork
 // proof to the datastore, emits an EventAlarm to subscribers and stops
 // submitting to (and accepting entries from) that sequencer for the document,
-// also after a restart.
+// also after a restart. Evidence of a tampered entry or a forged seq
+// (docsync.EventEvidence) is written in the same batch as the Ready it came
+// in, and then raises EventMisbehaviour and stops the document the same
+// way. Evidence (Service.Evidence) is gossiped on the heads topic, where
+// each member verifies it against the document's sequencer key, within
+// Params.EvidenceRate per sending peer, before gossipsub forwards it; a
+// member keeps one of each kind. A sequencer that withholds for
+// Params.StallAfter (no entry for our submitted envelope, or missing
+// entries not served) raises EventStalled (Info.Stalled, the
+// stall_alarms_total and stalled_documents metrics, and a Change of Kind
+// EventStalled to attached observers: the device link), and EventResumed
+// once it no longer does.
 //
 // # Storage (keys under the datastore given to New; namespace it)
 //
@@ -83,6 +99,7 @@
 //	/c/<doc hex>/e/<seq hex16> committed entries
 //	/c/<doc hex>/pending       in-flight envelope, buffer, counter
 //	/c/<doc hex>/fork          fork proof, once one was found
+//	/c/<doc hex>/evidence/<k>  tamper (k=2) or forged-seq (k=3) evidence, once found
 //
 // # Wiring on a node
 //

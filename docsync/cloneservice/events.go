@@ -29,10 +29,18 @@ const (
 	// EventLocal: an edit proposed on this clone (Edit, EditFunc,
 	// EditFuncMeta); Op applies to the text just before it.
 	EventLocal
+	// EventMisbehaviour: the sequencer tampered with an entry or forged a
+	// seq (Evidence, kept on disk before this event). The document stopped.
+	EventMisbehaviour
+	// EventStalled: the sequencer withheld for Params.StallAfter (Stall);
+	// EventResumed follows when it no longer does.
+	EventStalled
+	// EventResumed: a stalled sequencer resumed (Stall: the alarm it ends).
+	EventResumed
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local"}
+	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed"}
 	if int(k) < len(names) {
 		return names[k]
 	}
@@ -48,8 +56,12 @@ type Event struct {
 	Op     *ot.Op
 	Member *docsync.MemberOp
 	Proof  *docsync.ForkProof
-	Err    error
-	Time   time.Time
+	// Evidence: EventMisbehaviour's proof.
+	Evidence *docsync.Evidence
+	// Stall: EventStalled's and EventResumed's alarm.
+	Stall *Stall
+	Err   error
+	Time  time.Time
 	// Lost counts events this subscriber missed (buffer full) before this one.
 	Lost uint64
 }

@@ -16,6 +16,9 @@ type Stats struct {
 	BadStreams    uint64 // stream messages that failed to decode or were refused
 	Fetches       uint64 // history fetches started
 	Forks         uint64 // fork alarms raised
+	Evidence      uint64 // tamper and forged-seq alarms raised (evidence kept)
+	Stalls        uint64 // sequencer-stalled alarms raised
+	Stalled       int64  // documents whose stalled alarm is raised now
 	Invitations   uint64 // invitations accepted
 	Served        uint64 // entries served to peers on history streams
 	DroppedEvents uint64 // events a slow subscriber missed
@@ -28,7 +31,8 @@ type Stats struct {
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
-	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits atomic.Uint64
+	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls atomic.Uint64
+	stalled atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -36,7 +40,8 @@ func (c *counters) snapshot() Stats {
 		Rejected: c.rejected.Load(), InvalidTopic: c.invalidTopic.Load(), BadStreams: c.badStreams.Load(),
 		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
 		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load(),
-		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load()}
+		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load(),
+		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -53,6 +58,10 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("bad_streams_total", "Stream messages rejected.", &c.badStreams),
 		f("fetches_total", "History fetches started.", &c.fetches),
 		f("fork_alarms_total", "Sequencer forks detected.", &c.forks),
+		f("misbehaviour_alarms_total", "Sequencer tampered entries and forged seqs detected (evidence kept).", &c.evidence),
+		f("stall_alarms_total", "Sequencer-stalled alarms raised.", &c.stalls),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "stalled_documents",
+			Help: "Documents whose sequencer-stalled alarm is raised now."}, func() float64 { return float64(c.stalled.Load()) }),
 		f("invitations_total", "Invitations accepted.", &c.invitations),
 		f("dropped_events_total", "Events a slow subscriber missed.", &c.droppedEvents),
 		f("served_entries_total", "Entries served to peers on history streams.", &c.served),

@@ -51,7 +51,9 @@ func (d *docState) version() Version {
 type Change struct {
 	// Kind is EventUpdate (a remote edit), EventDropped (a revert of this
 	// clone's abandoned edits) or EventLocal (an edit proposed on this
-	// clone through anything but the observer's own Attachment).
+	// clone through anything but the observer's own Attachment); or
+	// EventStalled or EventResumed, an alarm that is no text change (Stall
+	// set, Op empty, Version unchanged).
 	Kind EventKind
 	// Op applies to the text just before the change.
 	Op ot.Op
@@ -63,6 +65,8 @@ type Change struct {
 	// Err, when set, says the document stopped for this observer (a fork,
 	// a storage failure, Forget, Close): Op is empty and no call follows.
 	Err error
+	// Stall: the alarm of an EventStalled or EventResumed.
+	Stall *Stall
 }
 
 // ErrDocClosed: the document was forgotten or the service closed.

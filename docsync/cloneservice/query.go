@@ -21,7 +21,11 @@ type Info struct {
 	Pending   bool               // an edit of ours is not committed yet
 	Missing   [2]uint64          // a seq range known to exist but not received ({0,0}: none)
 	Halted    *docsync.ForkProof // the fork that stopped the document
-	Broken    error              // the storage failure that stopped it
+	// Misbehaved lists the kinds of tamper and forged-seq evidence kept
+	// (Service.Evidence has them): any stopped the document.
+	Misbehaved []docsync.EvidenceKind
+	Stalled    *Stall // the sequencer-stalled alarm, while raised
+	Broken     error  // the storage failure that stopped it
 }
 
 // Member is a document member with its clone's peer ID.
@@ -85,6 +89,13 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 			Halted:  d.proof, Broken: d.broken}
 		if from, to, ok := d.r.Missing(); ok {
 			in.Missing = [2]uint64{from, to}
+		}
+		for _, ev := range d.evidence {
+			in.Misbehaved = append(in.Misbehaved, ev.Kind)
+		}
+		if st := d.stall.raised; st != nil {
+			c := *st
+			in.Stalled = &c
 		}
 		if m, ok := l.Membership().Get(s.me); ok {
 			in.Role = m.Role

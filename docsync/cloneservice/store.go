@@ -30,6 +30,8 @@ type stored struct {
 	entries []*docsync.Entry
 	pending *docsync.Pending
 	proof   *docsync.ForkProof
+	// evidence: tamper and forged-seq evidence (evidence.go)
+	evidence []*docsync.Evidence
 }
 
 // listDocs returns the documents with a meta record.
@@ -120,6 +122,9 @@ func load(ctx context.Context, ds datastore.Datastore, doc docsync.DocID) (*stor
 			return nil, err
 		}
 	} else if !errors.Is(err, datastore.ErrNotFound) {
+		return nil, err
+	}
+	if st.evidence, err = loadEvidence(ctx, ds, doc, st.meta.Sequencer); err != nil {
 		return nil, err
 	}
 	return st, nil

@@ -42,12 +42,14 @@ func detected(b sequencer.Behaviour, byz *sequencer.Byzantine, c *Clone) bool {
 		}
 		return false
 	case sequencer.Tamper:
-		return has(docsync.EventRejected, docsync.ErrAuthorSignature)
+		// Rejected, and with evidence that the sequencer ordered it.
+		return has(docsync.EventRejected, docsync.ErrAuthorSignature) && has(docsync.EventEvidence, nil)
 	case sequencer.ForgeSeq:
 		// The skipped seq can never be filled consistently: either the next
 		// entry there breaks the chain, or the hole stays (nobody can serve it).
-		return has(docsync.EventRejected, docsync.ErrChainHash) || has(docsync.EventFork, nil) ||
-			(missing && has(docsync.EventGap, nil))
+		// A clone that saw the forged entry chained after its own head
+		// keeps the evidence.
+		return has(docsync.EventEvidence, nil)
 	}
 	return false
 }
@@ -98,6 +100,9 @@ func runByzantine(t *testing.T, b sequencer.Behaviour, seed uint64) (detectors, 
 			}
 		}
 		for _, ev := range c.Events {
+			if ev.Evidence != nil {
+				checkEvidence(t, b, seed, c.Index, ev.Evidence, net.SeqKey.Public().(ed25519.PublicKey))
+			}
 			if ev.Proof != nil {
 				if err := ev.Proof.Verify(net.SeqKey.Public().(ed25519.PublicKey)); err != nil {
 					t.Fatalf("%v seed %d: clone %d fork proof does not verify: %v", b, seed, c.Index, err)
@@ -112,6 +117,28 @@ func runByzantine(t *testing.T, b sequencer.Behaviour, seed uint64) (detectors, 
 		t.Fatalf("%v seed %d: the sequencer never misbehaved", b, seed)
 	}
 	return detectors, len(res.Net.Clones)
+}
+
+// checkEvidence fails unless ev verifies offline (through its encoding),
+// implicates the sequencer and is of the kind behaviour b leaves.
+func checkEvidence(t *testing.T, b sequencer.Behaviour, seed uint64, clone int, ev *docsync.Evidence, seqPub ed25519.PublicKey) {
+	t.Helper()
+	want := map[sequencer.Behaviour]docsync.EvidenceKind{sequencer.Tamper: docsync.EvidenceTamper,
+		sequencer.ForgeSeq: docsync.EvidenceForgedSeq}[b]
+	if ev.Kind != want {
+		t.Fatalf("%v seed %d: clone %d kept %v evidence", b, seed, clone, ev.Kind)
+	}
+	raw, err := ev.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := docsync.DecodeEvidence(raw)
+	if err == nil {
+		err = back.VerifyFor(seqPub)
+	}
+	if err != nil {
+		t.Fatalf("%v seed %d: clone %d evidence does not verify: %v", b, seed, clone, err)
+	}
 }
 
 // TestByzantineDetection: every behaviour is detected by at least one honest

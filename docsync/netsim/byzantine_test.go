@@ -25,15 +25,17 @@ func detects(b sequencer.Behaviour, ev cloneservice.Event) bool {
 	case sequencer.Equivocate:
 		return ev.Kind == cloneservice.EventAlarm || rejected(docsync.ErrParentHash)
 	case sequencer.Drop:
-		return ev.Kind == cloneservice.EventNotice && errors.Is(ev.Err, docsync.ErrGap)
+		// The gap is noticed at once; the alarm comes after StallAfter.
+		return ev.Kind == cloneservice.EventStalled && errors.Is(ev.Err, cloneservice.ErrStalled)
 	case sequencer.Reorder:
 		return ev.Kind == cloneservice.EventAlarm || ev.Kind == cloneservice.EventRejected
 	case sequencer.Duplicate, sequencer.Replay:
 		return rejected(docsync.ErrReplay)
 	case sequencer.Tamper:
-		return rejected(docsync.ErrAuthorSignature)
+		// Evidence kept, from the entry or from a member's gossip.
+		return ev.Kind == cloneservice.EventMisbehaviour && ev.Evidence.Kind == docsync.EvidenceTamper
 	case sequencer.ForgeSeq:
-		return ev.Kind == cloneservice.EventAlarm || rejected(docsync.ErrChainHash)
+		return ev.Kind == cloneservice.EventMisbehaviour && ev.Evidence.Kind == docsync.EvidenceForgedSeq
 	}
 	return false
 }
@@ -54,8 +56,10 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 			return byz
 		}))
 		var clones []*Clone
+		params := cloneservice.DefaultParams()
+		params.StallAfter = stallAfter
 		for i := range 6 {
-			c := n.AddClone()
+			c := n.AddClone(cloneservice.WithParams(params))
 			clones = append(clones, c)
 			if i%2 == 1 {
 				vmu.Lock()
@@ -161,8 +165,26 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 				if in.Missing == [2]uint64{} {
 					t.Errorf("clone %d: no missing range after the drop", i)
 				}
+				if in.Stalled == nil {
+					t.Errorf("clone %d: the stalled alarm is not raised", i)
+				}
+				if st := c.Svc.Stats(); st.Stalls == 0 || st.Stalled == 0 {
+					t.Errorf("clone %d: stall metrics %d alarms, %d stalled now", i, st.Stalls, st.Stalled)
+				}
+			case sequencer.Tamper, sequencer.ForgeSeq:
+				checkKeptEvidence(t, c, d.ID, b, seq.Svc.PublicKey())
 			}
 			delays = append(delays, detected[i].Sub(at))
+		}
+		if b == sequencer.Tamper || b == sequencer.ForgeSeq {
+			// The evidence is on disk: a restarted clone keeps it and stays stopped.
+			c := clones[0]
+			c.StopService()
+			n.StartClone(c)
+			checkKeptEvidence(t, c, d.ID, b, seq.Svc.PublicKey())
+			if err := c.Svc.EditFunc(context.Background(), d.ID, RandomEdit(rand.New(rand.NewPCG(1, 1)))); !errors.Is(err, docsync.ErrHalted) {
+				t.Fatalf("edit on a document with evidence after restart: %v", err)
+			}
 		}
 		if b == sequencer.Equivocate {
 			// The proof is on disk: a restarted clone is still stopped.
@@ -179,6 +201,39 @@ func runByzantine(t *testing.T, b sequencer.Behaviour) []time.Duration {
 		}
 	})
 	return delays
+}
+
+// stallAfter is the clones' Params.StallAfter in these tests (virtual time).
+const stallAfter = 5 * time.Second
+
+// checkKeptEvidence fails unless clone c keeps evidence of behaviour b that
+// verifies, through its encoding, against the sequencer's key.
+func checkKeptEvidence(t *testing.T, c *Clone, doc docsync.DocID, b sequencer.Behaviour, seqPub ed25519.PublicKey) {
+	t.Helper()
+	want := map[sequencer.Behaviour]docsync.EvidenceKind{sequencer.Tamper: docsync.EvidenceTamper,
+		sequencer.ForgeSeq: docsync.EvidenceForgedSeq}[b]
+	evs, err := c.Svc.Evidence(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Kind != want {
+			continue
+		}
+		raw, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := docsync.DecodeEvidence(raw)
+		if err == nil {
+			err = back.VerifyFor(seqPub)
+		}
+		if err != nil {
+			t.Fatalf("%v evidence does not verify: %v", b, err)
+		}
+		return
+	}
+	t.Fatalf("no %v evidence kept (have %d)", want, len(evs))
 }
 
 // Each Byzantine behaviour, run by the sequencer service over the real
