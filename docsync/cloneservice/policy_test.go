@@ -435,8 +435,9 @@ func TestPolicyAPICallSeesFlushedLoop(t *testing.T) {
 		if pending || dirty != 0 {
 			t.Fatalf("the API call saw unpersisted input: ready pending %v, %d dirty documents", pending, dirty)
 		}
+		synctest.Wait() // the send runs on a goroutine of its own
 		if got := h.net.took("publish submit"); len(got) != 1 {
-			t.Fatalf("the queued edit was sent %d times before the API call, want once", len(got))
+			t.Fatalf("the queued edit was sent %d times, want once", len(got))
 		}
 	})
 }
