@@ -401,3 +401,43 @@ func TestPolicyFetchRetriesAndDials(t *testing.T) {
 		}
 	})
 }
+
+// Group commit defers what inputs queued together changed until the loop
+// has run them all, but an API call queued among them runs on a flushed
+// loop: what came in before it is durable and reported (sent, observed)
+// first, so an edit built on a Base cannot overtake it.
+func TestPolicyAPICallSeesFlushedLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newPolicyHarness(t, nil)
+		release := make(chan struct{})
+		go func() { _ = h.s.do(context.Background(), func() { <-release }) }() // the loop is busy
+		synctest.Wait()
+		op, err := ot.FromPatch(0, 0, 0, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go h.s.post(func() { // an input, queued: applied, not yet persisted
+			_ = h.d.r.Propose(op)
+			h.s.markDirty(h.d)
+		})
+		synctest.Wait()
+		var pending bool
+		var dirty int
+		done := make(chan error, 1)
+		go func() {
+			done <- h.s.do(context.Background(), func() { pending, dirty = h.d.r.HasReady(), len(h.s.dirty) })
+		}()
+		synctest.Wait()
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if pending || dirty != 0 {
+			t.Fatalf("the API call saw unpersisted input: ready pending %v, %d dirty documents", pending, dirty)
+		}
+		synctest.Wait() // the send runs on a goroutine of its own
+		if got := h.net.took("publish submit"); len(got) != 1 {
+			t.Fatalf("the queued edit was sent %d times, want once", len(got))
+		}
+	})
+}
