@@ -68,6 +68,7 @@ func FuzzReceive(f *testing.F) {
 			peerRate:  guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e9}, 16),
 			userBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e12}, 16),
 			blobBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 1e12}, 16),
+			allBlobs:  guard.NewLimiter[struct{}](guard.Rate{PerSecond: 1, Burst: 1e12}, 1),
 			blobs:     boxostore.NewMem(), params: DefaultParams(), pull: noNet}
 		_, err := s.receive(context.Background(), cert.Clone, bufio.NewReader(bytes.NewReader(p)))
 		if err != nil && m.n != 0 {
@@ -113,5 +114,39 @@ func TestSenderQuotas(t *testing.T) {
 	s.userBytes = guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 10}, 16)
 	if err := send(4); !errors.Is(err, ErrRateLimited) || m.n != 2 {
 		t.Fatalf("a message over the user's bytes: %v, %d relayed", err, m.n)
+	}
+}
+
+// TestAllSendersBlobBudget: user keys are free, so fresh users each within
+// their own blob budget are stopped by the budget of every sender together,
+// before any pull.
+func TestAllSendersBlobBudget(t *testing.T) {
+	cert, _ := fuzzCert(t)
+	now := time.Unix(1e9, 0)
+	pulls := 0
+	counting := func(context.Context, host.Host, peer.ID, *dht.OwnerCert, boxostore.Ref, *boxostore.Store, func(uint64, uint64)) (blobxfer.Stats, error) {
+		pulls++
+		return blobxfer.Stats{}, nil
+	}
+	s := &Service{cert: cert, clock: func() time.Time { return now }, params: DefaultParams(), pull: counting,
+		blobs:     boxostore.NewMem(),
+		blobBytes: guard.NewLimiter[peer.ID](guard.Rate{PerSecond: 1, Burst: 10 << 20}, 64),
+		allBlobs:  guard.NewLimiter[struct{}](guard.Rate{PerSecond: 1, Burst: 25 << 20}, 1)}
+	ref, _ := boxostore.NewMem().Add([]byte("linked"))
+	ref.Size = 10 << 20 // what the sender announces; the pull is charged before it runs
+	m := &inbox.Message{Linked: []inbox.Attached{{Name: "f", Ref: ref}}}
+	for i := range 3 {
+		user, _, _ := crypto.GenerateEd25519Key(nil)
+		uid, _ := peer.IDFromPrivateKey(user)
+		err := s.pullLinked(context.Background(), cert.Clone, &dht.OwnerCert{User: uid}, m)
+		switch {
+		case i < 2 && err != nil:
+			t.Fatalf("fresh user %d: %v", i, err)
+		case i == 2 && !errors.Is(err, ErrRateLimited):
+			t.Fatalf("a third fresh user past 25 MB of every sender's: %v", err)
+		}
+	}
+	if pulls != 2 {
+		t.Fatalf("%d pulls, want 2", pulls)
 	}
 }

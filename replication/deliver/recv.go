@@ -108,7 +108,8 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 // sender's clone (remote) into this clone's store before the message is
 // relayed, so that the mirror holds what its inbox names. Each block is
 // verified as it arrives; a pull cut short resumes at the sender's retry.
-// The sending user's blob bytes are charged first.
+// The sending user's blob bytes, and those of every sender, are charged
+// first.
 func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.OwnerCert, m *inbox.Message) error {
 	var total float64
 	for _, f := range m.Linked {
@@ -121,6 +122,9 @@ func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.Owne
 	}
 	if total > 0 && !s.blobBytes.AllowN(cert.User, total, s.clock()) {
 		return fmt.Errorf("%w: blob bytes from user %s", ErrRateLimited, cert.User)
+	}
+	if total > 0 && !s.allBlobs.AllowN(struct{}{}, total, s.clock()) {
+		return fmt.Errorf("%w: blob bytes from every sender", ErrRateLimited)
 	}
 	for _, f := range m.Linked {
 		pctx, cancel := context.WithTimeout(ctx, s.params.PullTimeout)
