@@ -47,8 +47,9 @@ type Params struct {
 	MaxAttempts        int
 	RetryMin, RetryMax time.Duration // backoff between attempts
 	Parallel           int           // downloads at once
-	// AllowPrivate lets the clone fetch from loopback, private and
-	// link-local addresses (tests and the loopback demo; never a provider).
+	// AllowPrivate lets the clone fetch from addresses that are not public
+	// (publicAddr: loopback, private, link-local and the rest; tests and
+	// the loopback demo, never a provider).
 	AllowPrivate bool
 }
 
