@@ -150,3 +150,54 @@ func TestAllSendersBlobBudget(t *testing.T) {
 		t.Fatalf("%d pulls, want 2", pulls)
 	}
 }
+
+// TestRetryBesideSlowPull: a sender's retry arrives while the first
+// attempt still pulls the linked file. It is refused for later (no second
+// pull beside the first), the first relays the message once, and a retry
+// after it is a duplicate.
+func TestRetryBesideSlowPull(t *testing.T) {
+	cert, raw := fuzzCert(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	pulls := 0
+	slow := func(context.Context, host.Host, peer.ID, *dht.OwnerCert, boxostore.Ref, *boxostore.Store, func(uint64, uint64)) (blobxfer.Stats, error) {
+		pulls++
+		close(started)
+		<-release
+		return blobxfer.Stats{}, nil
+	}
+	m := &nopMirror{}
+	unlimited := guard.Rate{PerSecond: 1, Burst: 1e12}
+	s := &Service{cert: cert, ds: dssync.MutexWrap(datastore.NewMapDatastore()), clock: func() time.Time { return time.Unix(1e9, 0) },
+		mirror: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)), params: DefaultParams(), pull: slow,
+		blobs:     boxostore.NewMem(),
+		peerRate:  guard.NewLimiter[peer.ID](unlimited, 16),
+		userBytes: guard.NewLimiter[peer.ID](unlimited, 16),
+		blobBytes: guard.NewLimiter[peer.ID](unlimited, 16),
+		allBlobs:  guard.NewLimiter[struct{}](unlimited, 1)}
+	ref, _ := boxostore.NewMem().Add([]byte("linked"))
+	msg := (&inbox.Message{ID: [32]byte{7}, From: []byte(cert.User), To: []byte(cert.User),
+		Linked: []inbox.Attached{{Name: "f", Ref: ref}}}).Marshal()
+	frame := func(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+	stream := func() *bufio.Reader { return bufio.NewReader(bytes.NewReader(append(frame(raw), frame(msg)...))) }
+
+	first := make(chan error)
+	go func() {
+		_, err := s.receive(context.Background(), cert.Clone, stream())
+		first <- err
+	}()
+	<-started
+	if _, err := s.receive(context.Background(), cert.Clone, stream()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a retry beside the first attempt: %v, want ErrUnavailable", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	dup, err := s.receive(context.Background(), cert.Clone, stream())
+	if err != nil || !dup {
+		t.Fatalf("a retry after the first: dup %v, %v", dup, err)
+	}
+	if pulls != 1 || m.n != 1 {
+		t.Fatalf("%d pulls, %d relayed; want 1 and 1", pulls, m.n)
+	}
+}

@@ -80,6 +80,13 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 		return false, fmt.Errorf("%w: this clone serves %s/%s", ErrNotRecipient, s.cert.User, s.cert.Device)
 	}
 	key := datastore.NewKey(Namespace + "/seen/" + hex.EncodeToString(m.From) + "/" + hex.EncodeToString(m.ID[:]))
+	// Marked before the seen check: two streams of one message (a retry
+	// beside a slow first attempt) could otherwise both find it unseen and
+	// relay it twice.
+	if !s.begin(key.String()) {
+		return false, fmt.Errorf("%w: this message is being received on another stream", ErrUnavailable)
+	}
+	defer s.end(key.String())
 	if ok, err := s.ds.Has(ctx, key); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	} else if ok {
@@ -102,6 +109,26 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return false, nil
+}
+
+// begin marks message key as being received, unless it already is.
+func (s *Service) begin(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.receiving[key] {
+		return false
+	}
+	if s.receiving == nil {
+		s.receiving = map[string]bool{}
+	}
+	s.receiving[key] = true
+	return true
+}
+
+func (s *Service) end(key string) {
+	s.mu.Lock()
+	delete(s.receiving, key)
+	s.mu.Unlock()
 }
 
 // pullLinked gets the blocks of the message's linked files from the

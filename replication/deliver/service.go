@@ -49,9 +49,10 @@ type Params struct {
 	// this clone pull, and AllBlobBytes those of every sender together: a
 	// user key costs a stranger nothing, so the per-user bound alone is
 	// no bound (4096 fresh users with BlobBytes' burst each). PullTimeout
-	// bounds one linked file's pull. A pull longer
-	// than the sender's StreamTimeout still completes: the sender's attempt
-	// times out, and its retry is acknowledged as a duplicate.
+	// bounds one linked file's pull. A pull longer than the sender's
+	// StreamTimeout still completes: the sender's attempt times out, a
+	// retry while the pull runs is refused as unavailable (no second pull
+	// beside it), and one after it is acknowledged as a duplicate.
 	BlobBytes, AllBlobBytes guard.Rate
 	PullTimeout             time.Duration
 }
@@ -118,6 +119,11 @@ type Service struct {
 
 	mu    sync.Mutex
 	stats Stats
+	// receiving names the messages being taken now (sender, ID): a retry
+	// that arrives while the first attempt still pulls its linked files
+	// is refused for later instead of pulling them again beside it. An
+	// entry lives only as long as its stream's handler.
+	receiving map[string]bool
 
 	peerRate  *guard.Limiter[peer.ID]
 	userBytes *guard.Limiter[peer.ID]
