@@ -16,6 +16,7 @@ var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"), // reserved, and 255.255.255.255
 	netip.MustParsePrefix("100::/64"),    // discard-only
+	netip.MustParsePrefix("::/96"),       // IPv4-compatible (deprecated; a sit tunnel reaches the IPv4 address)
 }
 
 // embedsIPv4 are IPv6 prefixes whose addresses carry an IPv4 address: at

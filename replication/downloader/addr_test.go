@@ -46,6 +46,8 @@ func TestPublicAddr(t *testing.T) {
 		{"2002:a9fe:a9fe::1", false},  // 6to4 of 169.254.169.254
 		{"2002:5db8:d822::1", true},   // 6to4 of a public address
 		{"100::1", false},
+		{"::7f00:1", false},    // IPv4-compatible 127.0.0.1
+		{"::a9fe:a9fe", false}, // IPv4-compatible 169.254.169.254
 	} {
 		if got := publicAddr(netip.MustParseAddr(tc.ip)); got != tc.public {
 			t.Errorf("publicAddr(%s) = %v, want %v", tc.ip, got, tc.public)
