@@ -2,6 +2,7 @@ package downloader
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -86,16 +87,24 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 	}
 	s.report(j.id, func(r *Report) { r.State, r.Done, r.Total = StateFetching, int64(p.Offset), p.Total })
 	s.count(func(st *Stats) { st.Started++ })
+	ctx, cancel := context.WithTimeout(s.ctx, s.params.MaxDuration)
+	defer cancel()
+	tooSlow := func() *downloads.Cached {
+		return fail(fmt.Errorf("%w: not done in %v (%d bytes kept)", ErrTooSlow, s.params.MaxDuration, p.Offset))
+	}
 	for fruitless := 0; ; {
 		s.report(j.id, func(r *Report) { r.Attempts++ })
 		s.count(func(st *Stats) { st.Requests++ })
 		before, first = p.Offset, true
-		p, err = fetchOnce(s.ctx, s.client, s.params, j.url, p, sp, seen)
+		p, err = fetchOnce(ctx, s.client, s.params, j.url, p, sp, seen)
 		if s.ctx.Err() != nil {
 			return nil
 		}
 		if err == nil {
 			break
+		}
+		if ctx.Err() != nil {
+			return tooSlow()
 		}
 		if !errors.Is(err, ErrInterrupted) {
 			return fail(err)
@@ -109,6 +118,9 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 		s.log.Debug("downloader: interrupted, resuming", "job", j.key(), "at", p.Offset, "err", err)
 		if !s.sleep(s.backoff(fruitless)) {
 			return nil
+		}
+		if ctx.Err() != nil {
+			return tooSlow()
 		}
 	}
 	data, err := sp.content(p)
