@@ -79,3 +79,9 @@ func TestClientRefusesPrivateAddresses(t *testing.T) {
 		t.Fatalf("the loopback server was reached %d times", hits)
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	if got := redacted("https://alice:s3cret@example.com/f?x=1"); strings.Contains(got, "s3cret") || !strings.Contains(got, "example.com/f") {
+		t.Fatalf("redacted: %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/clone2clone/c2c/replication/downloads"
@@ -59,7 +60,7 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 		}
 		s.report(j.id, func(r *Report) { r.State, r.Err = StateFailed, reason })
 		s.count(func(st *Stats) { st.Failed++ })
-		s.log.Info("downloader: failed", "job", j.key(), "url", j.url, "err", err)
+		s.log.Info("downloader: failed", "job", j.key(), "url", redacted(j.url), "err", err)
 		return &downloads.Cached{ID: j.id, Try: j.try, Reason: reason}
 	}
 	p, err := sp.load()
@@ -144,7 +145,7 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 	}
 	s.report(j.id, func(r *Report) { r.State, r.Err = StateCached, "" })
 	s.count(func(st *Stats) { st.Cached++ })
-	s.log.Info("downloader: cached", "job", j.key(), "url", j.url, "bytes", ref.Size, "cid", ref.CID, "infected", v.Infected)
+	s.log.Info("downloader: cached", "job", j.key(), "url", redacted(j.url), "bytes", ref.Size, "cid", ref.CID, "infected", v.Infected)
 	return &downloads.Cached{ID: j.id, Try: j.try, Ref: ref, Verdict: v}
 }
 
@@ -166,4 +167,14 @@ func (s *Service) sleep(d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// redacted is a URL as logs show it: a password in it is the user's, not
+// the operator's to read.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
