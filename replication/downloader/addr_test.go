@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -60,9 +61,9 @@ func TestPublicAddr(t *testing.T) {
 // redirect nor a DNS answer that rebinds gets past it), and follows no
 // redirect to it either.
 func TestClientRefusesPrivateAddresses(t *testing.T) {
-	hits := 0
+	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits++
+		hits.Add(1)
 		_, _ = w.Write([]byte("internal"))
 	}))
 	defer srv.Close()
@@ -75,8 +76,8 @@ func TestClientRefusesPrivateAddresses(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrPrivate", u, err)
 		}
 	}
-	if hits != 0 {
-		t.Fatalf("the loopback server was reached %d times", hits)
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the loopback server was reached %d times", n)
 	}
 }
 
