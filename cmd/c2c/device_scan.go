@@ -100,36 +100,49 @@ func printScanReport(g *globals, r *scanwire.Report) {
 }
 
 func newVerifyScanReportCmd(g *globals) *cobra.Command {
-	var clone string
+	var clone, provider string
 	cmd := &cobra.Command{
-		Use:   "verify-scan-report FILE [--clone ID]",
+		Use:   "verify-scan-report FILE [--clone ID] [--provider ID]",
 		Short: "Check a report from c2c device scan offline: the clone's and the provider's signatures",
 		Long: `verify-scan-report checks a signed scan report without the network: the
 clone's signature over the whole report (under the key its peer ID holds;
 with --clone, it must be that clone), and every file's verdict signed by the
 provider for that file's SHA-256, size and database version. It prints the
-report's table on success and fails on any mismatch.`,
+report's table on success and fails on any mismatch.
+
+The report names its own clone and provider, and anyone can sign one under
+keys of their own: without --clone (and --provider, to pin the scanner
+too) a success says the report is intact, not who made it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
-			var want peer.ID
+			var want, wantProv peer.ID
 			if clone != "" {
 				if want, err = peer.Decode(clone); err != nil {
 					return fmt.Errorf("--clone: %w", err)
 				}
 			}
-			r, err := scanwire.VerifyReport(b, want)
+			if provider != "" {
+				if wantProv, err = peer.Decode(provider); err != nil {
+					return fmt.Errorf("--provider: %w", err)
+				}
+			}
+			r, err := scanwire.VerifyReportFrom(b, want, wantProv)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			printScanReport(g, r)
 			fmt.Fprintf(g.stdout, "OK: signed by clone %s at %s; every verdict signed by provider %s\n", r.Clone, r.Time, r.Provider)
+			if want == "" {
+				fmt.Fprintln(g.stdout, "note: the clone was not pinned (--clone): this shows the report is intact, not who made it")
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&clone, "clone", "", "the clone's peer ID the report must be signed by")
+	cmd.Flags().StringVar(&provider, "provider", "", "the provider's peer ID every verdict must be signed by")
 	return cmd
 }

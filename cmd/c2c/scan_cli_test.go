@@ -102,6 +102,14 @@ func TestScanCLIProcesses(t *testing.T) {
 	if v := run("verify-scan-report", report); !strings.Contains(v, "OK: signed by clone") {
 		t.Fatalf("verify-scan-report:\n%s", v)
 	}
+	// Pinned to a key that did not sign it (the user key, as a clone):
+	// refused; unpinned, the success says so.
+	if !strings.Contains(run("verify-scan-report", report), "not pinned") {
+		t.Fatal("an unpinned check did not say it is unpinned")
+	}
+	if _, errOut, err := runC2C(bin, nil, "verify-scan-report", report, "--clone", user); err == nil || !strings.Contains(errOut, "signed by") {
+		t.Fatalf("a report pinned to another clone verified: %v\n%s", err, errOut)
+	}
 	b, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func (f *serveFlags) register(cmd *cobra.Command, defaultListen []string, bootst
 		"apply the per-IP connection limits to 127.0.0.1 and ::1 too (exempt by default, for local networks; per-peer limits hold either way)")
 	cmd.Flags().Uint64Var(&f.downloadMax, "download-max-bytes", 0, "clone: the largest file c2c device download fetches (default and most: 64 MiB, the blob transfer's cap)")
 	cmd.Flags().BoolVar(&f.downloadAllowPrivate, "download-allow-private", false,
-		"clone: let c2c device download fetch from loopback, private and link-local addresses (local testing; off on a provider)")
+		"clone: let c2c device download fetch from addresses that are not public: loopback, private, link-local, carrier NAT, reserved (local testing; off on a provider)")
 }
 
 func newProviderCmd(g *globals) *cobra.Command {

@@ -78,7 +78,9 @@ func open(ctx context.Context, h host.Host, p peer.ID, hello *Msg) (*conn, netwo
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
-	c := &conn{r: bufio.NewReader(st), w: st, refresh: func() { _ = st.SetReadDeadline(time.Now().Add(IdleTimeout)) }}
+	c := &conn{r: bufio.NewReader(st), w: st,
+		refresh:      func() { _ = st.SetReadDeadline(time.Now().Add(IdleTimeout)) },
+		refreshWrite: func() { _ = st.SetWriteDeadline(time.Now().Add(IdleTimeout)) }}
 	if err := c.write(hello); err != nil {
 		stop()
 		_ = st.Reset()

@@ -30,7 +30,8 @@
 // its owner certificate, which must verify and name the stream's peer.
 // Budgets: frames are read through internal/bounded under a cap per kind
 // (hello 4.5 KiB, want about 16 KiB, block boxostore.MaxBlockBytes), a blob is at
-// most MaxBlobBytes, its DAG has at most as many blocks as its size allows,
-// streams per peer are rate limited (internal/guard), and every read has
-// an idle deadline.
+// most MaxBlobBytes, its DAG has at most as many blocks as its size allows
+// and no node more than boxostore.MaxLinks links, streams per peer are
+// rate limited (internal/guard), and every read and every write has an
+// idle deadline (a puller that stops reading does not hold the giver).
 package blobxfer

@@ -122,7 +122,8 @@ func (s *Server) count(f func(*ServerStats)) {
 func (s *Server) handle(st network.Stream) {
 	defer st.Close()
 	s.serve(st.Conn().RemotePeer(), &conn{r: bufio.NewReader(st), w: st,
-		refresh: func() { _ = st.SetReadDeadline(s.clock().Add(s.params.IdleTimeout)) }})
+		refresh:      func() { _ = st.SetReadDeadline(s.clock().Add(s.params.IdleTimeout)) },
+		refreshWrite: func() { _ = st.SetWriteDeadline(s.clock().Add(s.params.IdleTimeout)) }})
 }
 
 // serve runs one stream from remote: the hello, the checks, the transfer.

@@ -231,10 +231,17 @@ type conn struct {
 	w        io.Writer
 	sent     int
 	received int
-	refresh  func() // pushes the idle deadline back before each read
+	refresh  func() // pushes the idle read deadline back before each read
+	// refreshWrite pushes the write deadline back before each write: a
+	// peer that asks for blocks and stops reading them blocks a write
+	// once the stream's window is full, and must not hold the goroutine.
+	refreshWrite func()
 }
 
 func (c *conn) write(m *Msg) error {
+	if c.refreshWrite != nil {
+		c.refreshWrite()
+	}
 	var n int
 	var err error
 	if m.Kind == KindBlock {

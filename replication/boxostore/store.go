@@ -244,6 +244,13 @@ func Links(c cid.Cid, b []byte) ([]cid.Cid, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
+		// The pinned profile builds no node wider than MaxLinks. A wider
+		// one (a stranger's 320 KiB node names ~8,000) would have every
+		// DAG walk hold thousands of CIDs per block before any budget sees
+		// them.
+		if len(nd.Links()) > MaxLinks {
+			return nil, fmt.Errorf("%w: node of %d links, the profile's cap is %d", ErrCorrupt, len(nd.Links()), MaxLinks)
+		}
 		out := make([]cid.Cid, 0, len(nd.Links()))
 		for _, l := range nd.Links() {
 			if _, err := HashOf(l.Cid); err != nil {

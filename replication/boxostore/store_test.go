@@ -3,7 +3,11 @@ package boxostore_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ipld "github.com/ipfs/go-ipld-format"
 
 	"github.com/clone2clone/c2c/replication"
 	"github.com/clone2clone/c2c/replication/boxostore"
@@ -51,4 +55,34 @@ func FuzzReadRef(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A dag-pb node wider than the profile builds is refused by Links; the
+// widest node the profile builds (a root of MaxLinks leaves) passes.
+func TestLinksRefusesWideNodes(t *testing.T) {
+	s := boxostore.NewMem()
+	ref, err := s.Add(make([]byte, boxostore.MaxLinks*boxostore.ChunkSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := boxostore.HashOf(ref.CID)
+	root, err := s.Get(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := boxostore.Links(ref.CID, root)
+	if err != nil || len(links) != boxostore.MaxLinks {
+		t.Fatalf("the profile's widest node: %d links, %v", len(links), err)
+	}
+	leaf := links[0]
+	nd := merkledag.NodeWithData(nil)
+	for i := range boxostore.MaxLinks + 1 {
+		if err := nd.AddRawLink(fmt.Sprint(i), &ipld.Link{Cid: leaf, Size: boxostore.ChunkSize}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nd.SetCidBuilder(ref.CID.Prefix())
+	if _, err := boxostore.Links(nd.Cid(), nd.RawData()); !errors.Is(err, boxostore.ErrCorrupt) {
+		t.Fatalf("a node of %d links: %v, want ErrCorrupt", boxostore.MaxLinks+1, err)
+	}
 }

@@ -80,6 +80,13 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 		return false, fmt.Errorf("%w: this clone serves %s/%s", ErrNotRecipient, s.cert.User, s.cert.Device)
 	}
 	key := datastore.NewKey(Namespace + "/seen/" + hex.EncodeToString(m.From) + "/" + hex.EncodeToString(m.ID[:]))
+	// Marked before the seen check: two streams of one message (a retry
+	// beside a slow first attempt) could otherwise both find it unseen and
+	// relay it twice.
+	if !s.begin(key.String()) {
+		return false, fmt.Errorf("%w: this message is being received on another stream", ErrUnavailable)
+	}
+	defer s.end(key.String())
 	if ok, err := s.ds.Has(ctx, key); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	} else if ok {
@@ -104,11 +111,32 @@ func (s *Service) receive(ctx context.Context, remote peer.ID, r *bufio.Reader) 
 	return false, nil
 }
 
+// begin marks message key as being received, unless it already is.
+func (s *Service) begin(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.receiving[key] {
+		return false
+	}
+	if s.receiving == nil {
+		s.receiving = map[string]bool{}
+	}
+	s.receiving[key] = true
+	return true
+}
+
+func (s *Service) end(key string) {
+	s.mu.Lock()
+	delete(s.receiving, key)
+	s.mu.Unlock()
+}
+
 // pullLinked gets the blocks of the message's linked files from the
 // sender's clone (remote) into this clone's store before the message is
 // relayed, so that the mirror holds what its inbox names. Each block is
 // verified as it arrives; a pull cut short resumes at the sender's retry.
-// The sending user's blob bytes are charged first.
+// The sending user's blob bytes, and those of every sender, are charged
+// first.
 func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.OwnerCert, m *inbox.Message) error {
 	var total float64
 	for _, f := range m.Linked {
@@ -121,6 +149,9 @@ func (s *Service) pullLinked(ctx context.Context, remote peer.ID, cert *dht.Owne
 	}
 	if total > 0 && !s.blobBytes.AllowN(cert.User, total, s.clock()) {
 		return fmt.Errorf("%w: blob bytes from user %s", ErrRateLimited, cert.User)
+	}
+	if total > 0 && !s.allBlobs.AllowN(struct{}{}, total, s.clock()) {
+		return fmt.Errorf("%w: blob bytes from every sender", ErrRateLimited)
 	}
 	for _, f := range m.Linked {
 		pctx, cancel := context.WithTimeout(ctx, s.params.PullTimeout)

@@ -46,26 +46,31 @@ type Params struct {
 	// unavailable, and the sender retries later.
 	PeerRate, UserBytes guard.Rate
 	// BlobBytes bounds the bytes of linked files one sending user may make
-	// this clone pull; PullTimeout one linked file's pull. A pull longer
-	// than the sender's StreamTimeout still completes: the sender's attempt
-	// times out, and its retry is acknowledged as a duplicate.
-	BlobBytes   guard.Rate
-	PullTimeout time.Duration
+	// this clone pull, and AllBlobBytes those of every sender together: a
+	// user key costs a stranger nothing, so the per-user bound alone is
+	// no bound (4096 fresh users with BlobBytes' burst each). PullTimeout
+	// bounds one linked file's pull. A pull longer than the sender's
+	// StreamTimeout still completes: the sender's attempt times out, a
+	// retry while the pull runs is refused as unavailable (no second pull
+	// beside it), and one after it is acknowledged as a duplicate.
+	BlobBytes, AllBlobBytes guard.Rate
+	PullTimeout             time.Duration
 }
 
 // DefaultParams returns retries from 1 s to 5 min, 30 s streams, 8 in flight.
 func DefaultParams() Params {
 	return Params{RetryMin: time.Second, RetryMax: 5 * time.Minute, StreamTimeout: 30 * time.Second, Parallel: 8,
-		PeerRate:  guard.Rate{PerSecond: 2, Burst: 32},
-		UserBytes: guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20},
-		BlobBytes: guard.Rate{PerSecond: 16 << 20, Burst: 256 << 20}, PullTimeout: 10 * time.Minute}
+		PeerRate:     guard.Rate{PerSecond: 2, Burst: 32},
+		UserBytes:    guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20},
+		BlobBytes:    guard.Rate{PerSecond: 16 << 20, Burst: 256 << 20},
+		AllBlobBytes: guard.Rate{PerSecond: 32 << 20, Burst: 1 << 30}, PullTimeout: 10 * time.Minute}
 }
 
 // Validate reports a field out of range.
 func (p Params) Validate() error {
 	if p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.StreamTimeout <= 0 || p.Parallel < 1 ||
 		p.PeerRate.Burst < 1 || p.UserBytes.Burst < inbox.MaxMessageBytes ||
-		p.BlobBytes.Burst < blobxfer.MaxBlobBytes || p.PullTimeout <= 0 {
+		p.BlobBytes.Burst < blobxfer.MaxBlobBytes || p.AllBlobBytes.Burst < p.BlobBytes.Burst || p.PullTimeout <= 0 {
 		return fmt.Errorf("deliver: invalid params %+v", p)
 	}
 	return nil
@@ -114,11 +119,17 @@ type Service struct {
 
 	mu    sync.Mutex
 	stats Stats
+	// receiving names the messages being taken now (sender, ID): a retry
+	// that arrives while the first attempt still pulls its linked files
+	// is refused for later instead of pulling them again beside it. An
+	// entry lives only as long as its stream's handler.
+	receiving map[string]bool
 
 	peerRate  *guard.Limiter[peer.ID]
 	userBytes *guard.Limiter[peer.ID]
 	blobBytes *guard.Limiter[peer.ID]
-	pull      pullFunc // blobxfer.PullAs
+	allBlobs  *guard.Limiter[struct{}] // one bucket: every sender's linked bytes
+	pull      pullFunc                 // blobxfer.PullAs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +154,7 @@ func New(h host.Host, ds datastore.Batching, cert *dht.OwnerCert, blobs *boxosto
 	s.peerRate = guard.NewLimiter[peer.ID](s.params.PeerRate, 4096)
 	s.userBytes = guard.NewLimiter[peer.ID](s.params.UserBytes, 4096)
 	s.blobBytes = guard.NewLimiter[peer.ID](s.params.BlobBytes, 4096)
+	s.allBlobs = guard.NewLimiter[struct{}](s.params.AllBlobBytes, 1)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(Protocol, s.handle)
 	return s, nil

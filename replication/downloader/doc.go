@@ -6,7 +6,10 @@
 //
 // The HTTP client has connect, header and idle timeouts, a size limit, a
 // redirect limit, an http/https allow-list (redirects included) and, by
-// default, no loopback or private addresses. Lengths are checked: the
+// default, no address that is not public (loopback, private, link-local,
+// carrier NAT, reserved, and NAT64 or 6to4 forms of those), checked on the
+// address each connection dials, so that neither a redirect nor a DNS
+// answer that rebinds reaches the clone's own network. Lengths are checked: the
 // Content-Length against the limit before a byte is read, a 206's
 // Content-Range against the offset asked, the size announced before and
 // its Content-Length, and the bytes received against the size announced.

@@ -25,7 +25,7 @@ type spool interface {
 // newClient returns the HTTP client of downloads: connect, TLS and header
 // timeouts, at most p.MaxRedirects redirects, http and https only, no
 // transparent decompression (offsets are the file's), and unless
-// p.AllowPrivate no connection to a loopback, private or link-local address.
+// p.AllowPrivate no connection to an address that is not public (publicAddr).
 func newClient(p Params) *http.Client {
 	d := &net.Dialer{Timeout: p.ConnectTimeout}
 	if !p.AllowPrivate {
@@ -34,8 +34,9 @@ func newClient(p Params) *http.Client {
 			if err != nil {
 				return fmt.Errorf("%w: %s", ErrPrivate, address)
 			}
-			ip := ap.Addr().Unmap()
-			if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
+			// The address connected to, after DNS and every redirect: a
+			// name that rebinds to a private address is refused here.
+			if ip := ap.Addr(); !publicAddr(ip) {
 				return fmt.Errorf("%w: %s", ErrPrivate, ip)
 			}
 			return nil

@@ -22,11 +22,18 @@ const ProgressProtocol = "/c2c/downloads/progress/1.0.0"
 // Frame caps of the progress protocol.
 const (
 	maxReportBytes = 1024
+	maxReportErr   = 512 // with room for the numbers and the state
 	progressWait   = 10 * time.Second
 )
 
 // EncodeReport is a Report's frame body: 'g' done total attempts state err.
+// The error is cut to maxReportErr bytes: an interrupted request's error
+// quotes the URL (up to downloads.MaxURLBytes), and a frame over
+// maxReportBytes would be refused by the device instead of shown.
 func EncodeReport(r Report) []byte {
+	if len(r.Err) > maxReportErr {
+		r.Err = r.Err[:maxReportErr]
+	}
 	return journal.NewRec('g').I(r.Done).I(r.Total).U(uint64(r.Attempts)).B([]byte(r.State)).B([]byte(r.Err))
 }
 

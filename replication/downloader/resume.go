@@ -24,8 +24,11 @@ var (
 	ErrStatus = errors.New("downloader: HTTP error")
 	// ErrInterrupted: the transfer stopped before the end; it resumes.
 	ErrInterrupted = errors.New("downloader: interrupted")
-	// ErrPrivate: the URL's host resolves to a loopback, private or
-	// link-local address, which the clone does not fetch unless allowed.
+	// ErrTooSlow: the download did not finish within Params.MaxDuration.
+	ErrTooSlow = errors.New("downloader: too slow")
+	// ErrPrivate: a connection (to the URL's host or a redirect's) would
+	// go to an address that is not public (publicAddr), which the clone
+	// does not fetch from unless allowed.
 	ErrPrivate = errors.New("downloader: private address")
 )
 

@@ -2,7 +2,10 @@ package downloader
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/clone2clone/c2c/replication/downloads"
 )
 
 func TestHeader(t *testing.T) {
@@ -103,12 +106,23 @@ func FuzzContentRange(f *testing.F) {
 	})
 }
 
+// TestLongErrorReport: an interrupted request's error quotes a URL of up
+// to 4 KiB; its report still reaches the device, the error cut.
+func TestLongErrorReport(t *testing.T) {
+	long := "Get \"http://example.com/" + strings.Repeat("a", downloads.MaxURLBytes) + "\": connection reset"
+	r, err := DecodeReport(EncodeReport(Report{Done: 1, Total: 2, Attempts: 3, State: StateFetching, Err: long}))
+	if err != nil || r.Err != long[:maxReportErr] || r.Done != 1 || r.Total != 2 || r.Attempts != 3 {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
+
 func FuzzDecodeReport(f *testing.F) {
 	f.Add(EncodeReport(Report{Done: 10, Total: 100, Attempts: 2, State: StateFetching, Err: "cut"}))
 	f.Add([]byte{'g'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeReport(b)
 		if err == nil {
+			r.Err = r.Err[:min(len(r.Err), maxReportErr)] // what EncodeReport keeps
 			if back, err := DecodeReport(EncodeReport(r)); err != nil || back != r {
 				t.Fatalf("round trip %+v: %+v %v", r, back, err)
 			}

@@ -2,9 +2,11 @@ package downloader
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/clone2clone/c2c/replication/downloads"
@@ -58,7 +60,7 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 		}
 		s.report(j.id, func(r *Report) { r.State, r.Err = StateFailed, reason })
 		s.count(func(st *Stats) { st.Failed++ })
-		s.log.Info("downloader: failed", "job", j.key(), "url", j.url, "err", err)
+		s.log.Info("downloader: failed", "job", j.key(), "url", redacted(j.url), "err", err)
 		return &downloads.Cached{ID: j.id, Try: j.try, Reason: reason}
 	}
 	p, err := sp.load()
@@ -86,16 +88,24 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 	}
 	s.report(j.id, func(r *Report) { r.State, r.Done, r.Total = StateFetching, int64(p.Offset), p.Total })
 	s.count(func(st *Stats) { st.Started++ })
+	ctx, cancel := context.WithTimeout(s.ctx, s.params.MaxDuration)
+	defer cancel()
+	tooSlow := func() *downloads.Cached {
+		return fail(fmt.Errorf("%w: not done in %v (%d bytes kept)", ErrTooSlow, s.params.MaxDuration, p.Offset))
+	}
 	for fruitless := 0; ; {
 		s.report(j.id, func(r *Report) { r.Attempts++ })
 		s.count(func(st *Stats) { st.Requests++ })
 		before, first = p.Offset, true
-		p, err = fetchOnce(s.ctx, s.client, s.params, j.url, p, sp, seen)
+		p, err = fetchOnce(ctx, s.client, s.params, j.url, p, sp, seen)
 		if s.ctx.Err() != nil {
 			return nil
 		}
 		if err == nil {
 			break
+		}
+		if ctx.Err() != nil {
+			return tooSlow()
 		}
 		if !errors.Is(err, ErrInterrupted) {
 			return fail(err)
@@ -109,6 +119,9 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 		s.log.Debug("downloader: interrupted, resuming", "job", j.key(), "at", p.Offset, "err", err)
 		if !s.sleep(s.backoff(fruitless)) {
 			return nil
+		}
+		if ctx.Err() != nil {
+			return tooSlow()
 		}
 	}
 	data, err := sp.content(p)
@@ -132,7 +145,7 @@ func (s *Service) fetch(j job, sp *dsSpool) *downloads.Cached {
 	}
 	s.report(j.id, func(r *Report) { r.State, r.Err = StateCached, "" })
 	s.count(func(st *Stats) { st.Cached++ })
-	s.log.Info("downloader: cached", "job", j.key(), "url", j.url, "bytes", ref.Size, "cid", ref.CID, "infected", v.Infected)
+	s.log.Info("downloader: cached", "job", j.key(), "url", redacted(j.url), "bytes", ref.Size, "cid", ref.CID, "infected", v.Infected)
 	return &downloads.Cached{ID: j.id, Try: j.try, Ref: ref, Verdict: v}
 }
 
@@ -154,4 +167,14 @@ func (s *Service) sleep(d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// redacted is a URL as logs show it: a password in it is the user's, not
+// the operator's to read.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

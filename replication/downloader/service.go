@@ -47,19 +47,27 @@ type Params struct {
 	MaxAttempts        int
 	RetryMin, RetryMax time.Duration // backoff between attempts
 	Parallel           int           // downloads at once
-	// AllowPrivate lets the clone fetch from loopback, private and
-	// link-local addresses (tests and the loopback demo; never a provider).
+	// MaxDuration bounds one download's fetch in this process, resumed
+	// requests and backoff included: a server that trickles a byte just
+	// inside IdleTimeout, or one per request, would otherwise hold one of
+	// the Parallel slots for ever. Past it the download fails (the device
+	// may retry it); a restart of the clone starts the bound again.
+	MaxDuration time.Duration
+	// AllowPrivate lets the clone fetch from addresses that are not public
+	// (publicAddr: loopback, private, link-local and the rest; tests and
+	// the loopback demo, never a provider).
 	AllowPrivate bool
 }
 
 // DefaultParams returns 64 MiB files (the blob transfer's cap, which
 // MaxBytes may not pass), 5
 // redirects, 10 s connect, 30 s header and idle timeouts, 256 KiB flushes,
-// 8 fruitless attempts with 1 s to 1 min backoff, 2 at once.
+// 8 fruitless attempts with 1 s to 1 min backoff, 2 at once, 1 h each
+// at most (64 MiB at 18 KB/s).
 func DefaultParams() Params {
 	return Params{MaxBytes: 64 << 20, MaxRedirects: 5, ConnectTimeout: 10 * time.Second, HeaderTimeout: 30 * time.Second,
 		IdleTimeout: 30 * time.Second, FlushBytes: boxostore.ChunkSize, MaxAttempts: 8, RetryMin: time.Second,
-		RetryMax: time.Minute, Parallel: 2}
+		RetryMax: time.Minute, Parallel: 2, MaxDuration: time.Hour}
 }
 
 // Validate reports a field out of range.
@@ -68,7 +76,7 @@ func (p Params) Validate() error {
 		return fmt.Errorf("downloader: MaxBytes %d over the %d bytes a device can pull (blobxfer.MaxBlobBytes)", p.MaxBytes, blobxfer.MaxBlobBytes)
 	}
 	if p.MaxBytes == 0 || p.MaxRedirects < 0 || p.ConnectTimeout <= 0 || p.HeaderTimeout <= 0 ||
-		p.IdleTimeout <= 0 || p.FlushBytes < 1 || p.MaxAttempts < 1 || p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.Parallel < 1 {
+		p.IdleTimeout <= 0 || p.FlushBytes < 1 || p.MaxAttempts < 1 || p.RetryMin <= 0 || p.RetryMax < p.RetryMin || p.Parallel < 1 || p.MaxDuration <= 0 {
 		return fmt.Errorf("downloader: invalid params %+v", p)
 	}
 	return nil

@@ -512,3 +512,38 @@ func TestTimeouts(t *testing.T) {
 		t.Fatalf("never: relayed %+v", c)
 	}
 }
+
+// TestTrickleFails: a server that sends a byte well inside the idle
+// timeout, for ever, is not waited on for ever: past MaxDuration the
+// download fails, with the bytes it kept said.
+func TestTrickleFails(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"slow"`)
+		w.Header().Set("Content-Length", "1000000")
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+			}
+			if _, err := w.Write([]byte{'.'}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	p := testParams()
+	p.IdleTimeout, p.MaxDuration, p.FlushBytes = 5*time.Second, 400*time.Millisecond, 1
+	r := newRig(t, nil, p)
+	r.mirror.request(t, r.dl, srv.URL+"/slow")
+	if c := r.mirror.next(t); !c.Failed() || !strings.Contains(c.Reason, "too slow") {
+		t.Fatalf("relayed %+v, want a failure for being too slow", c)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -111,5 +113,39 @@ func TestVersionOnlyGoesUp(t *testing.T) {
 	again, err := NewClient(ctx, c.h, prov.ID(), c.c.ds, c.blobs)
 	if err != nil || again.Version() != 5 {
 		t.Fatalf("after restart: version %d, %v", again.Version(), err)
+	}
+}
+
+// TestReportPins: a report made under keys of the forger's own (clone and
+// "provider") is intact, so it verifies unpinned; pinning the real clone
+// or provider refuses it, and pins that match accept it.
+func TestReportPins(t *testing.T) {
+	cloneKey, cloneID := newKey(t)
+	provKey, provID := newKey(t)
+	_, realClone := newKey(t)
+	_, realProv := newKey(t)
+	sum := [32]byte{1}
+	v := &SignedVerdict{SHA256: sum, Size: 3, Version: 1}
+	if err := v.Sign(provKey); err != nil {
+		t.Fatal(err)
+	}
+	r := &Report{Clone: cloneID.String(), Provider: provID.String(), DBVersion: 1, Files: []ReportEntry{{
+		Path: "x", SHA256: hex.EncodeToString(sum[:]), Size: 3, DBVersion: 1,
+		Verdict: base64.StdEncoding.EncodeToString(v.Marshal())}}}
+	raw, err := SignReport(r, cloneKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyReport(raw, ""); err != nil {
+		t.Fatalf("an intact self-signed report: %v", err)
+	}
+	if _, err := VerifyReportFrom(raw, cloneID, provID); err != nil {
+		t.Fatalf("matching pins: %v", err)
+	}
+	if _, err := VerifyReport(raw, realClone); !errors.Is(err, ErrSignature) {
+		t.Fatalf("pinned to the real clone: %v", err)
+	}
+	if _, err := VerifyReportFrom(raw, "", realProv); !errors.Is(err, ErrSignature) {
+		t.Fatalf("pinned to the real provider: %v", err)
 	}
 }

@@ -16,7 +16,9 @@
 //     SHA-256 the clone named, and only then caches; the answer is a
 //     [SignedVerdict] under the provider's key). Per asking peer it keeps
 //     budgets: scans per second, bytes per second, concurrent scans, and a
-//     blob size cap.
+//     blob size cap. It answers any peer: the provider keeps no list of
+//     its clones, so a verdict from the cache (no bytes asked for) tells
+//     the asker that some clone had a blob of that SHA-256 and size.
 //   - [Store] keeps the provider's database durably in its datastore: each
 //     `c2c provider sigs add` parses and validates the files, bumps the
 //     version and signs the new manifest; nothing is written unless every

@@ -1,11 +1,21 @@
 package scanwire
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// FuzzDecoders: no input panics any decoder, and what decodes re-encodes
-// to the same bytes.
+func peerOf(k crypto.PrivKey) peer.ID {
+	id, _ := peer.IDFromPrivateKey(k)
+	return id
+}
+
+// FuzzDecoders: no input panics any decoder (VerifyReport's too, seeded
+// with a signed report), and what decodes re-encodes to the same bytes.
 func FuzzDecoders(f *testing.F) {
 	key, _ := newKey(f)
 	m := &Manifest{Version: 2, HashSigs: 1, BodySigs: 2, Files: []FileSum{{Name: "a.ndb", Size: 3}}}
@@ -17,6 +27,12 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(query{size: 5}.marshal())
 	f.Add(step(3, 9))
 	f.Add([]byte{})
+	rep := &Report{Clone: peerOf(key).String(), Provider: peerOf(key).String(), Files: []ReportEntry{
+		{Path: "x", Size: 9, DBVersion: 2, SHA256: hex.EncodeToString(v.SHA256[:]), Verdict: base64.StdEncoding.EncodeToString(v.Marshal())},
+		{Path: "y", Error: "unavailable"}}}
+	if raw, err := SignReport(rep, key); err == nil {
+		f.Add(raw)
+	}
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if m, err := UnmarshalManifest(p); err == nil {
 			if string(m.Marshal()) != string(p) {
@@ -34,5 +50,6 @@ func FuzzDecoders(f *testing.F) {
 			_ = refusalErr(p)
 		}
 		_, _ = UnmarshalReport(p)
+		_, _ = VerifyReport(p, "")
 	})
 }

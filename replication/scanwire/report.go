@@ -93,7 +93,17 @@ func UnmarshalReport(b []byte) (*Report, error) {
 // (under the key its peer ID holds; if clone is not empty, it must be that
 // clone), and each file's signed verdict under the provider's key, for the
 // file's SHA-256, size and version. It returns the report.
+//
+// With clone empty, this proves the report intact, not who made it: the
+// report names its own clone and provider, and anyone can sign one under
+// keys of their own. VerifyReportFrom also pins the provider.
 func VerifyReport(b []byte, clone peer.ID) (*Report, error) {
+	return VerifyReportFrom(b, clone, "")
+}
+
+// VerifyReportFrom is VerifyReport that also requires, if provider is not
+// empty, the verdicts to be that provider's.
+func VerifyReportFrom(b []byte, clone, provider peer.ID) (*Report, error) {
 	r, err := UnmarshalReport(b)
 	if err != nil {
 		return nil, err
@@ -117,6 +127,9 @@ func VerifyReport(b []byte, clone peer.ID) (*Report, error) {
 	prov, err := peer.Decode(r.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("%w: provider %q: %w", ErrMalformed, r.Provider, err)
+	}
+	if provider != "" && prov != provider {
+		return nil, fmt.Errorf("%w: verdicts of provider %s, not %s", ErrSignature, prov, provider)
 	}
 	for _, e := range r.Files {
 		if e.Error != "" {
