@@ -95,6 +95,13 @@ func (d *streamDevice) await(ctx context.Context, ch chan streamLine, what strin
 		return l, nil
 	case err := <-d.exit:
 		d.exit <- err
+		// The reader sends a line before the exit, but select picks at
+		// random among ready cases: a line already there wins.
+		select {
+		case l := <-ch:
+			return l, nil
+		default:
+		}
 		return streamLine{}, fmt.Errorf("device %s exited before %s: %v (see its log)", d.name, what, err)
 	case <-t.C:
 		return streamLine{}, fmt.Errorf("device %s: no %s after %v", d.name, what, limit)

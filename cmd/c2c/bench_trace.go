@@ -116,7 +116,7 @@ func runTraceBench(ctx context.Context, g *globals, file string) (*traceResult, 
 	res.Notes = append(res.Notes,
 		"trace: automerge-paper (Kleppmann & Beresford's paper as written; recorded by M. Kleppmann, editing-traces by J. Gentle), CC BY 4.0",
 		"keystrokes that arrive while device A writes its state are written and sent together (group commit)",
-		"wall time depends on the machine's load; the lead re-measures on a quiet machine")
+		"wall time depends on the machine's load: compare runs on a quiet machine")
 	return res, nil
 }
 
