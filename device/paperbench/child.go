@@ -20,6 +20,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/internal/reconnect"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -149,6 +150,11 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 		return nil, err
 	}
 	d.closer = append(d.closer, func() { d.h.Close() })
+	rw, err := reconnect.Watch(d.h, reconnect.DefaultParams(), nil)
+	if err != nil {
+		return nil, err
+	}
+	d.closer = append(d.closer, func() { rw.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	switch cfg.Mode {
