@@ -9,13 +9,14 @@
 // connection, so the restarted peer never hears the other's subscriptions
 // and gets no gossip from it until the old connection times out.
 //
-// A Watcher notices a peer's new connection while older ones are open and
-// probes each older one (a multistream negotiation on a fresh stream over
-// that very connection). A connection that does not answer within
-// Params.ProbeTimeout is closed: the streams on it end, and gossipsub,
-// still connected to the peer, reopens its stream on the live connection
-// and resends its subscriptions. A connection that answers is left alone
-// (two live connections, e.g. after a simultaneous dial, are legitimate).
+// A Watcher notices a peer's new connection while older ones are open and,
+// before the new connection carries its first stream, probes each older one
+// (a multistream negotiation on a fresh stream over that very connection).
+// A connection that does not answer within Params.ProbeTimeout is closed:
+// gossipsub's stream on it ends, it reopens one on the live connection with
+// its subscriptions, and it reads the peer's subscriptions there afterwards.
+// A connection that answers is left alone (two live connections, e.g.
+// after a simultaneous dial, are legitimate).
 package reconnect
 
 import (
@@ -26,10 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
@@ -72,10 +71,6 @@ type Watcher struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	probing map[network.Conn]bool
 
 	probed, closed atomic.Int64
 }
@@ -89,107 +84,60 @@ func Watch(h host.Host, p Params, log *slog.Logger) (*Watcher, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Watcher{h: h, p: p, log: log, ctx: ctx, cancel: cancel, probing: map[network.Conn]bool{}}
+	w := &Watcher{h: h, p: p, log: log, ctx: ctx, cancel: cancel}
 	h.Network().Notify(w)
 	return w, nil
 }
 
-// Close stops watching and waits for probes under way (they end at once).
+// Close stops watching; probes under way end at once.
 func (w *Watcher) Close() error {
 	w.h.Network().StopNotify(w)
 	w.cancel()
-	w.wg.Wait()
 	return nil
 }
 
 // Stats returns the counters.
 func (w *Watcher) Stats() Stats { return Stats{Probed: w.probed.Load(), Closed: w.closed.Load()} }
 
-// Connected implements network.Notifiee: probe the peer's other
-// connections. It must not block, so probes run on goroutines of their own
-// (at most one per connection, and connections are bounded by the
-// resource manager).
+// Connected implements network.Notifiee: it probes the peer's other
+// connections and closes those that do not answer, before it returns.
+//
+// It blocks on purpose. The swarm calls Connected before the new
+// connection accepts its first stream, so the dead connection is closed
+// (and the streams on it reset) before the peer's new gossipsub stream,
+// with its subscriptions, is read. Closing it later is too late: gossipsub,
+// seeing its outbound stream end while the peer is still connected, drops
+// the subscriptions it has learnt from the peer (on the new connection,
+// which never sends them again) and reopens only its own stream. The wait
+// is one round trip when the old connections are alive, ProbeTimeout at
+// most, and only when a peer already connected connects again.
 func (w *Watcher) Connected(n network.Network, c network.Conn) {
+	var older []network.Conn
 	for _, old := range n.ConnsToPeer(c.RemotePeer()) {
-		if old == c || old.IsClosed() {
-			continue
+		if old != c && !old.IsClosed() {
+			older = append(older, old)
 		}
-		w.mu.Lock()
-		busy := w.probing[old]
-		if !busy && w.ctx.Err() == nil {
-			w.probing[old] = true
-			w.wg.Add(1)
-		}
-		w.mu.Unlock()
-		if busy || w.ctx.Err() != nil {
-			continue
-		}
-		go w.probe(old)
 	}
+	if len(older) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, old := range older {
+		wg.Go(func() { w.probe(old) })
+	}
+	wg.Wait()
 }
 
 func (w *Watcher) probe(c network.Conn) {
-	defer w.wg.Done()
-	defer func() {
-		w.mu.Lock()
-		delete(w.probing, c)
-		w.mu.Unlock()
-	}()
 	w.probed.Add(1)
 	err := w.answers(c)
 	if err == nil || w.ctx.Err() != nil {
 		return
 	}
 	w.closed.Add(1)
-	p := c.RemotePeer()
-	w.log.Info("a peer reconnected while an older connection to it no longer answers: reconnecting it afresh",
-		"peer", p, "remote", c.RemoteMultiaddr(), "err", err)
-	_ = c.Close()
-	// Closing the dead connection alone is not enough: gossipsub, seeing
-	// its outbound stream end while the peer is still connected, forgets
-	// the peer's subscriptions (learnt on the live connection, and never
-	// resent on it) and reopens only its own stream. Closing every
-	// connection to the peer makes both sides forget each other; the
-	// redial then makes both open fresh streams and announce their
-	// subscriptions again.
-	// The addresses to redial, taken before the peerstore forgets them
-	// with the connections: identify's, and where the live ones come from.
-	ai := w.h.Peerstore().PeerInfo(p)
-	for _, live := range w.h.Network().ConnsToPeer(p) {
-		if live != c {
-			ai.Addrs = append(ai.Addrs, live.RemoteMultiaddr())
-		}
-	}
-	ctx, cancel := context.WithTimeout(w.ctx, w.p.ProbeTimeout)
-	defer cancel()
-	if err := w.disconnect(ctx, p); err != nil {
-		w.log.Info("disconnecting a reconnected peer", "peer", p, "err", err)
-		return
-	}
-	if err := w.h.Connect(ctx, ai); err != nil {
-		w.log.Info("redialling a reconnected peer", "peer", p, "err", err)
-	}
-}
-
-// disconnect closes every connection to p and waits until the host has
-// none (a Connect before that would be a no-op on a closing connection).
-func (w *Watcher) disconnect(ctx context.Context, p peer.ID) error {
-	sub, err := w.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	if err := w.h.Network().ClosePeer(p); err != nil {
-		return err
-	}
-	for w.h.Network().Connectedness(p) != network.NotConnected {
-		select {
-		case <-sub.Out():
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	w.log.Info("closing a connection that a reconnected peer no longer answers on",
+		"peer", c.RemotePeer(), "remote", c.RemoteMultiaddr(), "err", err)
+	_ = c.Close() // resets its streams now; notifications go on a goroutine
 }
 
 // answers opens a stream on c itself and negotiates the ping protocol: any
