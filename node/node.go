@@ -268,14 +268,12 @@ func (n *Node) startPubSub(ctx context.Context) error {
 	// own context, cancelled after the directory (which leaves its topic on
 	// Close) is closed.
 	ctx, cancel := context.WithCancel(ctx)
-	ps, err := pubsub.NewGossipSub(ctx, n.host,
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+	// Unsigned, content-addressed messages with room for a busy
+	// sequencer's subscription list (netproto.GossipOptions).
+	ps, err := pubsub.NewGossipSub(ctx, n.host, append(netproto.GossipOptions(),
 		// Room for the largest CloneDoc entry (a 1 MiB body plus its
 		// envelope, hashes and signatures); gossipsub's default is 1 MiB.
 		pubsub.WithMaxMessageSize(GossipMaxMessageBytes),
-		// Room for a busy sequencer's subscription list (see
-		// netproto.GossipMaxControlBytes).
-		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes),
 		// Scoring makes a validator's rejection cost the sender: services
 		// set per-topic weights (netproto.ScoreTopic), and a peer that keeps
 		// sending invalid messages drops below these thresholds and is
@@ -292,7 +290,7 @@ func (n *Node) startPubSub(ctx context.Context) error {
 			PublishThreshold:  -1000,
 			GraylistThreshold: -2500,
 		}),
-	)
+	)...)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("node: gossipsub: %w", err)
@@ -371,7 +369,7 @@ func (n *Node) Host() host.Host { return n.host }
 // DHT is the private kad-dht.
 func (n *Node) DHT() *kaddht.IpfsDHT { return n.kad }
 
-// PubSub is the gossipsub router (strict signing).
+// PubSub is the gossipsub router (unsigned, content-addressed messages: netproto.GossipOptions).
 func (n *Node) PubSub() *pubsub.PubSub { return n.ps }
 
 // Directory is the signed-record directory on this node.

@@ -10,6 +10,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
@@ -47,7 +48,7 @@ func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
 		return nil, fmt.Errorf("instance %d starts a host: %w", env.Index, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	if err != nil {
 		cancel()
 		h.Close()

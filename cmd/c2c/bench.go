@@ -34,10 +34,14 @@ the control socket, the device CLI).
   paper   the C2C paper's experiment: 16 device processes through its four
           phases in clone mode and direct mode (SPORC), device bytes, CPU,
           crypto operations and estimated energy, with charts
+  latency CloneDoc in real time on loopback: edit latency clone to clone
+          and device to device, CPU per delivery, bytes per edit
+  trace   the automerge-paper trace typed on a device, to 4 other devices:
+          wall time, bytes per edit on the device's link, device CPU
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd())
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g))
 	return cmd
 }
 

@@ -12,13 +12,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/cli"
-	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/replication/scanwire"
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
@@ -144,72 +141,25 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		opts = append(opts, node.WithMetrics(reg))
 	}
 
-	var nodes []*node.Node
+	net := &demoNet{}
 	defer func() {
-		for i := len(nodes) - 1; i >= 0; i-- {
-			if cerr := nodes[i].Close(); cerr != nil && err == nil {
-				err = cerr
-			}
+		if cerr := net.close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	var boot []peer.AddrInfo
+	if err := startDemoNet(ctx, net, base, f.providers, f.clones, opts); err != nil {
+		return err
+	}
+	// Each provider runs its process's scanner, as c2c provider does.
 	var scanners []*scanwire.Provider
-	for i := range f.providers {
-		cfg := node.DefaultConfig(node.RoleProvider, filepath.Join(base, fmt.Sprintf("provider-%d", i)))
-		cfg.ListenAddrs = node.LoopbackListenAddrs()
-		cfg.Bootstrap = slices.Clone(boot)
-		n, err := node.New(ctx, cfg, opts...)
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, n)
-		boot = append(boot, n.AddrInfo())
-		// Each provider runs its process's scanner, as c2c provider does.
+	for _, n := range net.nodes[:f.providers] {
 		sc, err := scanwire.NewProvider(ctx, n.Host(), n.Datastore(), scanwire.WithLogger(nodeLog))
 		if err != nil {
 			return err
 		}
 		scanners = append(scanners, sc)
 	}
-
-	clones := make([]demoClone, f.clones)
-	devKeys := make([]string, f.clones)
-	users := map[int]crypto.PrivKey{}
-	for i := range clones {
-		u := i / 2
-		if users[u] == nil {
-			if users[u], err = dht.GenerateUserKey(); err != nil {
-				return err
-			}
-		}
-		keyPath := filepath.Join(base, "users", fmt.Sprintf("user-%d.key", u))
-		if err := keystore.WritePrivKey(keyPath, users[u]); err != nil {
-			return err
-		}
-		device := []string{"phone", "laptop"}[i%2]
-		dir := filepath.Join(base, fmt.Sprintf("clone-%d", i))
-		devKeys[i] = filepath.Join(base, "users", fmt.Sprintf("user-%d-devices", u), device+".key")
-		cert, _, err := enroll(users[u], keyPath, device, devKeys[i], dir, time.Now(), 24*time.Hour)
-		if err != nil {
-			return err
-		}
-		cfg := node.DefaultConfig(node.RoleClone, dir)
-		cfg.ListenAddrs = node.LoopbackListenAddrs()
-		cfg.Bootstrap = boot
-		n, err := node.New(ctx, cfg, opts...)
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, n)
-		clones[i] = demoClone{user: cert.User, device: device, node: n}
-	}
-	for _, c := range clones {
-		select {
-		case <-c.node.Published():
-		case <-ctx.Done():
-			return fmt.Errorf("clone %s did not publish its record: %w", c.node.ID(), ctx.Err())
-		}
-	}
+	clones, devKeys, users, boot := net.clones, net.devKeys, net.users, net.boot
 	published := time.Since(start)
 	fmt.Fprintf(g.stdout, "[%5.1fs] %d providers and %d clones up, every owner certificate published\n", published.Seconds(), f.providers, f.clones)
 
@@ -252,18 +202,13 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		return nil
 	}
 	d := &docDemo{g: g, w: w, start: start, base: base, boot: boot, opts: opts, bwc: bwc, clones: clones,
-		closeAll: func(n *node.Node) { nodes = append(nodes, n) }, duration: f.duration}
+		closeAll: func(n *node.Node) { net.nodes = append(net.nodes, n) }, duration: f.duration}
 	// The demo's users know each other: each clone accepts invitations
-	// from all of them (its contacts file, as `c2c contact add` writes it).
-	var everyone []peer.ID
-	for _, c := range clones {
-		everyone = append(everyone, c.user)
+	// from all of them.
+	if err := net.contactsAll(base); err != nil {
+		return err
 	}
-	for i, c := range clones {
-		contacts := node.OpenContacts(filepath.Join(base, fmt.Sprintf("clone-%d", i), node.ContactsFile))
-		if err := contacts.Add(everyone...); err != nil {
-			return err
-		}
+	for _, c := range clones {
 		svc, err := c.node.StartDocs()
 		if err != nil {
 			return err

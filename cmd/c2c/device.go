@@ -40,14 +40,14 @@ clone, reached on /c2c/device/2.0.0 and authorized by the owner certificate
 (the device key that c2c enroll wrote to <dir of user key>/devices/NAME.key).
 
 Start with c2c device connect (remembered in --data), then show, type, apply,
-sync, watch or edit a document (its hex ID from c2c doc). Edits are applied
+sync, watch, stream or edit a document (its hex ID from c2c doc). Edits are applied
 and persisted at once; with --offline they stay on the device and are sent,
 exactly once, by the next command that connects (the clone answers a
 reconnect with one catch-up bundle). c2c device stats prints what the device
 spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 	}
 	cmd.AddCommand(newDeviceConnectCmd(g), newDeviceShowCmd(g), newDeviceTypeCmd(g), newDeviceApplyCmd(g),
-		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
+		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStreamCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
 		newDeviceMirrorCmd(g), newDeviceNotesCmd(g),
 		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g), newDevicePullCmd(g), newDeviceOutboxCmd(g),
 		newDeviceDownloadCmd(g), newDeviceDownloadsCmd(g), newDeviceConditionsCmd(g), newDeviceScanCmd(g))

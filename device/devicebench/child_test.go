@@ -21,6 +21,7 @@ import (
 	"github.com/clone2clone/c2c/device/direct"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/libp2p/go-libp2p"
@@ -184,7 +185,7 @@ func startEngine(ctx context.Context, h host.Host, doc docsync.DocID) (*cloneser
 	if err != nil {
 		return nil, nil, err
 	}
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	if err != nil {
 		return nil, nil, err
 	}

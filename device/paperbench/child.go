@@ -211,8 +211,7 @@ func (d *dev) openDirect(ctx context.Context, key crypto.PrivKey, out io.Writer)
 	if err != nil {
 		return err
 	}
-	ps, err := pubsub.NewGossipSub(context.Background(), d.h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes))
+	ps, err := pubsub.NewGossipSub(context.Background(), d.h, netproto.GossipOptions()...)
 	if err != nil {
 		return err
 	}

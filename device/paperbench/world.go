@@ -76,8 +76,7 @@ func (w *world) newPeer(name string) (*peerNode, error) {
 	w.closer = append(w.closer, func() { rw.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	w.closer = append(w.closer, cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	if err != nil {
 		return nil, err
 	}

@@ -57,9 +57,13 @@
 //
 // Per document the service joins three gossipsub topics (netproto): it
 // publishes envelopes on the submit topic, receives entries on the entries
-// topic (the validator decodes, checks the document, that the sequencer
-// published it and its signature; failures are rejected, lowering the
-// sender's score, and counted), and gossips signed heads on the heads topic.
+// topic (the validator decodes, checks the document and the sequencer's
+// signature, whoever relayed it; failures are rejected, lowering the
+// sender's score, and counted), and gossips signed heads on the heads topic
+// (each member the more rarely the more members there are: see
+// Params.HeadGossipers). A gap waits GapWait for the entries in flight
+// before it is fetched; a resubmitted envelope goes on
+// netproto.SubmitProtocol, since gossipsub names messages by their bytes.
 // Missing ranges are fetched on netproto.HistoryProtocol from the sequencer
 // first and then from member clones (entries verify end to end, so this
 // service also serves its history to anyone). Entries pushed on

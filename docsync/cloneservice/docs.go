@@ -31,10 +31,12 @@ type docState struct {
 	changes   uint64        // text changes since opened (Version.Changes)
 
 	submitted  time.Time     // when our in-flight envelope was last sent
+	topicSent  uint64        // the counter of our last envelope published on the submit topic
 	head       *docsync.Head // latest committed head, to gossip
 	headSent   time.Time
 	headSentAt uint64
 	fetchAt    time.Time // when the last fetch started
+	gapSeen    time.Time // when the current gap was first seen (zero: none)
 	fetchTries int
 	dialAt     time.Time
 	lastSeq    uint64 // last seq reported to subscribers
@@ -67,7 +69,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 		s.h.Peerstore().AddAddrs(seqPeer, meta.Addrs, time.Hour)
 	}
 	et, ht := netproto.EntriesTopic(d.id), netproto.HeadsTopic(d.id)
-	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, seqPeer, meta.Sequencer)); err != nil {
+	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, meta.Sequencer)); err != nil {
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
 	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, meta.Sequencer)); err != nil {
@@ -146,15 +148,13 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 }
 
 // validateEntry checks entries-topic messages: well formed, this document,
-// published by the sequencer, signed by it. Anything else is rejected.
-func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byte) pubsub.ValidatorEx {
-	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+// signed by the sequencer (whoever relayed it: messages carry no
+// publisher, see netproto.GossipOptions). Anything else is rejected.
+func (s *Service) validateEntry(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
+	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		e, err := docsync.DecodeEntry(m.Data)
 		if err == nil && (e.Head.Doc != doc || e.Envelope.Doc != doc) {
 			err = docsync.ErrWrongDoc
-		}
-		if err == nil && m.GetFrom() != seqPeer {
-			err = fmt.Errorf("%w: published by %s, not the sequencer", docsync.ErrSequencerSignature, m.GetFrom())
 		}
 		var v *docsync.SignedEntry
 		if err == nil {
@@ -162,7 +162,7 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byt
 		}
 		if err != nil {
 			s.stats.invalidTopic.Add(1)
-			s.log.Debug("rejected entry message", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
+			s.log.Debug("rejected entry message", "doc", doc, "from", from, "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
 		m.ValidatorData = v
@@ -173,7 +173,7 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPeer peer.ID, seqPub []byt
 // validateHead checks heads-topic messages: well formed, this document,
 // signed by the sequencer.
 func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
-	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		h, err := docsync.DecodeHead(m.Data)
 		if err == nil && h.Doc != doc {
 			err = docsync.ErrWrongDoc
@@ -183,7 +183,7 @@ func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.Validato
 		}
 		if err != nil {
 			s.stats.invalidTopic.Add(1)
-			s.log.Debug("rejected head message", "doc", doc, "from", m.GetFrom(), "err", netproto.ShortError(err))
+			s.log.Debug("rejected head message", "doc", doc, "from", from, "err", netproto.ShortError(err))
 			return pubsub.ValidationReject
 		}
 		m.ValidatorData = h

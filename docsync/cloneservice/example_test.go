@@ -117,8 +117,7 @@ func examplePeer(ctx context.Context) (host.Host, *pubsub.PubSub) {
 	check(err)
 	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"))
 	check(err)
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	check(err)
 	return h, ps
 }

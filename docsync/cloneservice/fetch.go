@@ -100,7 +100,15 @@ func (s *Service) tick(d *docState, now time.Time) {
 		}
 	}
 	s.maybeGossipHead(d, now)
-	if from, to, ok := d.r.Missing(); ok && now.Sub(d.fetchAt) >= s.params.FetchRetry {
+	if from, to, ok := d.r.Missing(); !ok {
+		d.gapSeen = time.Time{}
+	} else if d.gapSeen.IsZero() {
+		d.gapSeen = now
+	} else if now.Sub(d.gapSeen) < s.params.GapWait {
+		// wait: the entries in flight may fill it
+	} else if d.fetchAt.Before(d.gapSeen) {
+		s.fetch(d, from, to, false) // first ask: the sequencer, then a member
+	} else if now.Sub(d.fetchAt) >= s.params.FetchRetry {
 		d.fetchTries++
 		s.fetch(d, from, to, d.fetchTries%2 == 0)
 	}
@@ -125,12 +133,12 @@ func (s *Service) resubmitDue(d *docState, now time.Time) bool {
 const maxRegisterBackoff = 10 * time.Minute
 
 // maybeGossipHead publishes our latest committed head on the heads topic:
-// soon after it moved, and every HeadRepeat anyway.
+// soon after it moved (see headInterval), and every HeadRepeat anyway.
 func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 	if d.head == nil || d.stopped() != nil {
 		return
 	}
-	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.params.HeadInterval
+	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.headInterval(d)
 	if !moved && now.Sub(d.headSent) < s.params.HeadRepeat {
 		return
 	}
@@ -141,6 +149,17 @@ func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 	d.headSent, d.headSentAt = now, d.head.Seq
 	t := d.headsOut
 	s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
+}
+
+// headInterval is the least gap between two gossips of a moving head by
+// this member: HeadInterval x members / HeadGossipers, at least
+// HeadInterval. Members' timers drift apart, so some member gossips about
+// every HeadInterval / HeadGossipers: a fork still shows within about that
+// long, and the heads each member verifies stay HeadGossipers per interval
+// whatever the number of members.
+func (s *Service) headInterval(d *docState) time.Duration {
+	n := len(d.r.Log().Membership().Members())
+	return s.params.HeadInterval * time.Duration(max(1, n/s.params.HeadGossipers))
 }
 
 // dialMembers keeps connections to up to MemberDials member clones, so

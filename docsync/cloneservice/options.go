@@ -38,10 +38,22 @@ type Params struct {
 	Tick time.Duration
 	// ResubmitAfter re-sends an in-flight envelope not committed by then.
 	ResubmitAfter time.Duration
-	// HeadInterval is the minimum gap between two head gossips of a document.
-	HeadInterval time.Duration
+	// HeadInterval and HeadGossipers pace the head gossip of a document
+	// whose log moves: each member gossips its head at most every
+	// HeadInterval x members / HeadGossipers (at least HeadInterval), so
+	// that the members together gossip about HeadGossipers heads per
+	// HeadInterval, however many they are. Each member gossiping every
+	// HeadInterval had N members each verify N heads per interval.
+	HeadInterval  time.Duration
+	HeadGossipers int
 	// HeadRepeat re-gossips an unchanged head this often.
 	HeadRepeat time.Duration
+	// GapWait is how long a gap in the log may stay before it is fetched:
+	// gossipsub does not keep order, and an entry that overtook another,
+	// or a head gossiped by a member that is ahead, shows a gap that the
+	// entries in flight fill a moment later. Fetching at once asked the
+	// sequencer for them again, and verified them twice.
+	GapWait time.Duration
 	// FetchRetry re-asks for a range that is still missing after this long.
 	FetchRetry time.Duration
 	// DialInterval is how often member connections are checked.
@@ -77,8 +89,8 @@ type Params struct {
 // DefaultParams returns the default Params.
 func DefaultParams() Params {
 	return Params{Tick: 100 * time.Millisecond, ResubmitAfter: 2 * time.Second,
-		HeadInterval: 200 * time.Millisecond, HeadRepeat: 2 * time.Second,
-		FetchRetry: time.Second, DialInterval: 2 * time.Second, MemberDials: 8,
+		HeadInterval: 200 * time.Millisecond, HeadGossipers: 4, HeadRepeat: 2 * time.Second,
+		GapWait: 100 * time.Millisecond, FetchRetry: time.Second, DialInterval: 2 * time.Second, MemberDials: 8,
 		StreamTimeout: 10 * time.Second, TopicWait: 2 * time.Second, SubscriberBuffer: 1024, MaxDocs: 1000,
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
 		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
@@ -87,8 +99,8 @@ func DefaultParams() Params {
 
 // Validate checks the params.
 func (p Params) Validate() error {
-	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadRepeat <= 0 ||
-		p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
+	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadGossipers < 1 || p.HeadRepeat <= 0 ||
+		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)

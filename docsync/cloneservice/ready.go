@@ -26,7 +26,7 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 			break
 		}
 	}
-	s.handleReady(d)
+	s.markDirty(d)
 }
 
 // onSignedEntry feeds an entry from the entries topic, its sequencer
@@ -37,7 +37,7 @@ func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
 		return
 	}
 	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
-	s.handleReady(d)
+	s.markDirty(d)
 }
 
 // onHead feeds a gossiped head to the replica (loop only).
@@ -47,7 +47,28 @@ func (s *Service) onHead(doc docsync.DocID, h docsync.Head) {
 		return
 	}
 	_ = d.r.HandleHead(h)
-	s.handleReady(d)
+	s.markDirty(d)
+}
+
+// markDirty defers handleReady until the loop has run the requests that
+// are queued (loop only): entries that arrive together are then written
+// with one sync (group commit), not one sync each. Nothing of them is sent,
+// notified or gossiped before that sync.
+func (s *Service) markDirty(d *docState) {
+	if s.dirty == nil {
+		s.dirty = map[*docState]struct{}{}
+	}
+	s.dirty[d] = struct{}{}
+}
+
+// flushDirty runs handleReady on every document marked dirty (loop only).
+func (s *Service) flushDirty() {
+	for d := range s.dirty {
+		delete(s.dirty, d)
+		if s.docs[d.id] == d {
+			s.handleReady(d)
+		}
+	}
 }
 
 // handleReady persists the replica's output (entries, pending, fork proof)
@@ -94,8 +115,8 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 		d.head = &h
 		s.maybeGossipHead(d, s.now())
 	}
-	for _, f := range rd.Fetch {
-		s.fetch(d, f.From, f.To, false)
+	if len(rd.Fetch) > 0 && d.gapSeen.IsZero() {
+		d.gapSeen = s.now() // fetched by the tick if it outlasts GapWait
 	}
 	return nil
 }
@@ -216,6 +237,14 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 	d.submitted = s.now()
 	s.stats.submitted.Add(1)
 	genesis := env.Kind == docsync.KindMember && env.Parent == 0 && d.r.Log().Seq() == 0
+	// A resend goes on a stream: gossipsub names a message by its bytes
+	// (netproto.GossipOptions), so the same envelope published again is a
+	// duplicate to a sequencer that saw it, for its seen-cache's two
+	// minutes, and would be dropped unread.
+	resend := env.Counter <= d.topicSent
+	if !genesis && !resend {
+		d.topicSent = env.Counter
+	}
 	doc, seqPeer, topic := d.id, d.seqPeer, d.submitOut
 	s.goDo(func(ctx context.Context) {
 		if genesis {
@@ -251,6 +280,12 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 		// lost (a peer that restarted is still on a dead connection in
 		// gossipsub's view until QUIC's idle timeout). So the wait is
 		// bounded, and past it the envelope goes to the sequencer directly.
+		if resend {
+			if _, err := s.net.Request(ctx, seqPeer, netproto.SubmitProtocol, b, 1024); err != nil {
+				s.log.Debug("resend envelope", "doc", doc, "err", netproto.ShortError(err))
+			}
+			return
+		}
 		if s.awaitTopicPeer(ctx, topic, seqPeer) {
 			if err := topic.Publish(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Debug("publish envelope", "doc", doc, "err", err)

@@ -39,6 +39,7 @@ type Service struct {
 	reqs   chan func()
 
 	docs    map[docsync.DocID]*docState // owned by the loop
+	dirty   map[*docState]struct{}      // owned by the loop: see markDirty
 	waiters []*waiter                   // owned by the loop
 	// failed holds the stored documents that could not be opened at
 	// start, with why (owned by the loop); Forget removes them.
@@ -78,7 +79,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{h: h, ps: ps, ds: ds, id: id, me: id.ID(), params: o.params, opts: o, now: o.now, net: o.net,
 		log: o.log.With("service", "docsync"), ctx: ctx, cancel: cancel,
-		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}, failed: map[docsync.DocID]error{},
+		reqs: make(chan func()), docs: map[docsync.DocID]*docState{}, dirty: map[*docState]struct{}{}, failed: map[docsync.DocID]error{},
 		inviteRate:  guard.NewLimiter[peer.ID](o.params.InviteRate, o.params.MaxPeers),
 		historyRate: guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
 		waitLog:     guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
@@ -140,11 +141,14 @@ func (s *Service) closeDocs() {
 	s.docs = map[docsync.DocID]*docState{}
 }
 
-// do runs f on the loop and waits for it to finish.
+// do runs f on the loop and waits for it to finish. What the loop took in
+// before is persisted, and reported to observers, before f runs (see
+// markDirty): an API call sees only durable state, and an edit built on a
+// Base cannot overtake a remote update its observers have not seen.
 func (s *Service) do(ctx context.Context, f func()) error {
 	done := make(chan struct{})
 	select {
-	case s.reqs <- func() { f(); close(done) }:
+	case s.reqs <- func() { s.flushDirty(); f(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.ctx.Done():
@@ -213,6 +217,10 @@ func (s *Service) checkWaiters() {
 	s.waiters = kept
 }
 
+// maxGroup bounds the queued requests the loop runs before it persists
+// what they changed (see markDirty).
+const maxGroup = 256
+
 func (s *Service) loop() {
 	defer s.wg.Done()
 	tick, stop := s.opts.ticker(s.params.Tick)
@@ -223,6 +231,18 @@ func (s *Service) loop() {
 			return
 		case f := <-s.reqs:
 			f()
+			// Group commit: run what else is queued, then persist each
+			// document it changed once.
+			for range maxGroup {
+				select {
+				case f := <-s.reqs:
+					f()
+					continue
+				default:
+				}
+				break
+			}
+			s.flushDirty()
 			if len(s.waiters) > 0 {
 				s.checkWaiters()
 			}

@@ -70,9 +70,16 @@ func HeadsTopicOpts() []pubsub.TopicOpt {
 	return []pubsub.TopicOpt{pubsub.WithTopicMessageIdFn(contentID)}
 }
 
+// contentID names a message by its topic and bytes. The topic is part of
+// it because gossipsub's seen-cache is shared by all topics: bytes
+// published on one topic first would otherwise make the same bytes on
+// another a duplicate, dropped unread.
 func contentID(m *pubsubpb.Message) string {
-	sum := sha256.Sum256(m.GetData())
-	return string(sum[:])
+	h := sha256.New()
+	h.Write([]byte(m.GetTopic()))
+	h.Write([]byte{0})
+	h.Write(m.GetData())
+	return string(h.Sum(nil))
 }
 
 // WriteFrame writes one frame: a uvarint length, then b.

@@ -93,8 +93,20 @@ func TestBadInputRejectedAndCounted(t *testing.T) {
 		unsigned := *wrongDoc
 		unsigned.Doc = d.ID
 		unsigned.Sig = make([]byte, ed25519.SignatureSize)
-		// A member's genuine envelope, relayed by someone else.
+		// A member's genuine envelope, relayed by someone else. (Not one
+		// the sequencer has seen: messages are named by their bytes, and
+		// a copy of a seen one is a duplicate, dropped unread.)
 		stolen := realEntry.Envelope
+		for _, c := range clones {
+			if m, err := netproto.MemberOf(c.H.ID()); err == nil && m == stolen.Author {
+				k, err := netproto.SigningKey(c.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stolen.Counter += 1000
+				stolen.Sign(k)
+			}
+		}
 
 		submits := [][]byte{[]byte("garbage"), marshal(t, wrongDoc), marshal(t, &unsigned), marshal(t, &stolen)}
 		for _, b := range submits {
@@ -104,7 +116,9 @@ func TestBadInputRejectedAndCounted(t *testing.T) {
 		}
 		wrongEntry := *realEntry
 		wrongEntry.Head.Doc = other
-		entryMsgs := [][]byte{[]byte("garbage"), marshal(t, realEntry), marshal(t, &wrongEntry)} // the real one: not published by the sequencer
+		// (A real entry relayed by anyone is a valid message: messages carry
+		// no publisher, the sequencer's signature vouches for the entry.)
+		entryMsgs := [][]byte{[]byte("garbage"), marshal(t, &wrongEntry)}
 		for _, b := range entryMsgs {
 			if err := entries.Publish(ctx, b); err != nil {
 				t.Fatal(err)

@@ -153,8 +153,7 @@ func (n *Net) StartPeer(key crypto.PrivKey, ds datastore.Batching, ip string) *P
 	if maxControl == 0 {
 		maxControl = netproto.GossipMaxControlBytes // as node sets it
 	}
-	psOpts := []pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxControlMessageSize(maxControl)}
+	psOpts := append(netproto.GossipOptions(), pubsub.WithMaxControlMessageSize(maxControl))
 	if n.Scoring {
 		psOpts = append(psOpts, pubsub.WithPeerScore(&pubsub.PeerScoreParams{
 			SkipAtomicValidation: true, Topics: map[string]*pubsub.TopicScoreParams{},

@@ -2,6 +2,8 @@ package ot
 
 import (
 	"errors"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -32,5 +34,32 @@ func TestComposeChain(t *testing.T) {
 	}
 	if _, n, err := ComposeChain(7); n != 0 || err != nil {
 		t.Fatalf("empty: %d, %v", n, err)
+	}
+}
+
+// The balanced composition is the left fold's op, exactly, on random
+// chains of edits (the simple reference: compose one op at a time).
+func TestComposeChainMatchesLeftFold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := range 200 {
+		l := rng.IntN(20)
+		base := l
+		var ops []Op
+		for range 1 + rng.IntN(70) {
+			pos := rng.IntN(l + 1)
+			del := rng.IntN(min(3, l-pos) + 1)
+			ins := []string{"", "a", "bc", "\u00e9\U0001F600"}[rng.IntN(4)]
+			op, err := FromPatch(l, pos, del, ins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops = append(ops, op)
+			l = op.TargetLen
+		}
+		got, n, err := ComposeChain(base, ops...)
+		want, wn, werr := composeLeft(ops)
+		if err != nil || werr != nil || n != len(ops) || wn != n || !reflect.DeepEqual(got, want) {
+			t.Fatalf("trial %d: balanced %v (%d, %v), left fold %v (%d, %v)", trial, got, n, err, want, wn, werr)
+		}
 	}
 }

@@ -107,7 +107,7 @@ func runThroughput(b testing.TB, k crypto.PrivKey, envs []*docsync.Envelope) (ti
 	defer h.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,8 @@
 //
 //   - the submit topic's validator decodes envelopes and rejects (lowering
 //     the sender's gossipsub score) garbage, oversized, wrong-document,
-//     badly signed ones, ones not published by their author and ones by
+//     badly signed ones, ones not sent by their author (the peer that
+//     sent the message: gossip messages carry no publisher) and ones by
 //     non-members; rejections are counted;
 //   - one event loop owns all mutable state (go-libp2p-pubsub processLoop
 //     style): it orders a batch of envelopes with the document's

@@ -26,7 +26,7 @@ func startOffline(t *testing.T, k crypto.PrivKey, ds datastore.Batching, opts ..
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

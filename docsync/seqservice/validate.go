@@ -16,8 +16,12 @@ import (
 // validateSubmit is the submit topic's validator. It runs on pubsub's
 // goroutines, so it reads only the concurrent member set (see admit).
 func (s *Service) validateSubmit(doc docsync.DocID) pubsub.ValidatorEx {
-	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		env, res := s.admit(doc, m.GetFrom(), m.Data)
+	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		// Messages carry no publisher (netproto.GossipOptions): the peer
+		// that sent this one must be its author. Only the sequencer
+		// subscribes to a submit topic, so authors send to it directly
+		// and nobody relays.
+		env, res := s.admit(doc, from, m.Data)
 		if res == pubsub.ValidationAccept {
 			m.ValidatorData = env
 		}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// latencyFlags are c2c bench latency's flags.
+type latencyFlags struct {
+	clones, devices, providers int
+	rate                       float64
+	duration, timeout          time.Duration
+	cpuProfile, mutexProfile   string // pprof files of the measured window
+	blockProfile               string
+}
+
+// latencyResult is what c2c bench latency prints (field names from issue 13).
+type latencyResult struct {
+	Clones    int     `json:"clones"`
+	Devices   int     `json:"devices"`
+	Writers   int     `json:"writers"`
+	DurationS float64 `json:"duration_s"`
+	Edits     int64   `json:"edits"`   // acknowledged by a clone or typed on a device
+	Entries   uint64  `json:"entries"` // committed in the window (edits batch into entries)
+
+	CloneP50Ms    float64 `json:"clone_p50_ms"` // edit at a clone -> applied at each other clone
+	CloneP99Ms    float64 `json:"clone_p99_ms"`
+	CloneSamples  int     `json:"clone_samples"`
+	DeviceP50Ms   float64 `json:"device_p50_ms"` // keystroke on a device -> shown on another user's device
+	DeviceP99Ms   float64 `json:"device_p99_ms"`
+	DeviceSamples int     `json:"device_samples"`
+
+	EditsPerS        float64 `json:"edits_per_s"`
+	CPUSeconds       float64 `json:"cpu_s"`               // the clones' process over the window
+	CPUUsPerDelivery float64 `json:"cpu_us_per_delivery"` // cpu_s / (entries x receiving clones)
+
+	BytesPerEdit           float64            `json:"bytes_per_edit"` // every byte every host of the process sent
+	BytesPerEditByProtocol map[string]float64 `json:"bytes_per_edit_by_protocol"`
+	EntryBytes             float64            `json:"entry_bytes"`          // mean wire size of a committed entry
+	FloorBytesPerEdit      float64            `json:"floor_bytes_per_edit"` // one copy of each entry to each other member
+
+	Converged bool     `json:"converged"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+func newBenchLatencyCmd(g *globals) *cobra.Command {
+	f := &latencyFlags{}
+	cmd := newBenchReportCmd(g, "latency [--clones N] [--devices D] [--rate R] [--duration T] [--json]",
+		"Edit latency in real time on loopback: clone to clone, device to device; CPU per delivery; bytes per edit against the floor",
+		`latency runs a CloneDoc network on 127.0.0.1 in real time, with the same code
+as c2c provider, c2c sequencer and c2c clone: --providers providers, one
+sequencer and --clones clones in this process (real hosts: TCP and QUIC,
+pebble datastores with fsync), and --devices devices as separate processes
+(c2c device stream), each the enrolled device of a clone of another user.
+Clone 0 creates a document and invites every other clone; then for
+--duration, 16 writers or as many as there are clones (the clones without a
+device edit through the clone's API, each device's keystrokes are typed on
+the device) insert unique tokens at --rate edits per second in total.
+
+It prints the latency from an edit at one clone to its application at each
+other clone (p50, p99), from a keystroke on a device to its display on each
+other device, the edits per second, the process's CPU time per delivered
+entry per receiving clone, and the bytes every host in the process sent per
+edit (go-libp2p's bandwidth counter; by protocol) beside the floor: one copy
+of each committed entry to each other member. Wall-clock figures depend on
+the machine's load; CPU per delivery and bytes per edit less so.
+
+It fails if the clones do not converge, or an edit is lost. Progress and the
+path of the nodes' log go to stderr.`,
+		func() (*latencyResult, error) { return runLatencyBench(context.Background(), g, f) },
+		printLatency)
+	fl := cmd.Flags()
+	fl.IntVar(&f.clones, "clones", 16, "clones in this process")
+	fl.IntVar(&f.devices, "devices", 4, "devices, each a separate process on its own clone")
+	fl.IntVar(&f.providers, "providers", 1, "providers (directory)")
+	fl.Float64Var(&f.rate, "rate", 150, "edits per second, all writers together")
+	fl.DurationVar(&f.duration, "duration", 4*time.Second, "how long the writers edit")
+	fl.DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up after this long")
+	fl.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the editing window to this file")
+	fl.StringVar(&f.mutexProfile, "mutex-profile", "", "write a mutex contention profile of the editing window to this file")
+	fl.StringVar(&f.blockProfile, "block-profile", "", "write a blocking profile of the editing window to this file")
+	return cmd
+}
+
+func printLatency(w io.Writer, r *latencyResult) {
+	fmt.Fprintf(w, "%d clones, %d devices, %d writers, %.1f s: %d edits in %d entries, converged %s\n\n",
+		r.Clones, r.Devices, r.Writers, r.DurationS, r.Edits, r.Entries, yesNo(r.Converged))
+	fmt.Fprintf(w, "%-40s %12s %10s\n", "figure", "value", "goal")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "clone -> other clones p50", r.CloneP50Ms, "<=10")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "clone -> other clones p99", r.CloneP99Ms, "<=50")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "device -> other devices p50", r.DeviceP50Ms, "<=20")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "device -> other devices p99", r.DeviceP99Ms, "")
+	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "edits per second", r.EditsPerS, "")
+	fmt.Fprintf(w, "%-40s %9.0f us %10s\n", "CPU per delivery (entry x clone)", r.CPUUsPerDelivery, "<=300")
+	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "bytes per edit, all hosts", r.BytesPerEdit, fmt.Sprintf("<=%.0f", 2*r.FloorBytesPerEdit))
+	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "floor: entry to each other member", r.FloorBytesPerEdit, "")
+	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "mean entry bytes", r.EntryBytes, "")
+	protos := make([]string, 0, len(r.BytesPerEditByProtocol))
+	for p := range r.BytesPerEditByProtocol {
+		protos = append(protos, p)
+	}
+	slices.SortFunc(protos, func(a, b string) int {
+		return int(r.BytesPerEditByProtocol[b] - r.BytesPerEditByProtocol[a])
+	})
+	for _, p := range protos {
+		fmt.Fprintf(w, "  %-38s %12.0f\n", p, r.BytesPerEditByProtocol[p])
+	}
+	fmt.Fprintf(w, "\nsamples: %d clone pairs, %d device pairs\n", r.CloneSamples, r.DeviceSamples)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "# %s\n", n)
+	}
+}
