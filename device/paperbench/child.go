@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -259,17 +260,23 @@ func (d *dev) openDirect(ctx context.Context, key crypto.PrivKey, out io.Writer)
 	return nil
 }
 
-func (d *dev) dialPeers(ctx context.Context) error {
-	for _, a := range d.cfg.Peers {
+func (d *dev) dialPeers(ctx context.Context) error { return connectAll(ctx, d.h, d.cfg.Peers) }
+
+// connectAll connects h to every address at once: a peer that still holds
+// a dead connection from this identity's previous process answers only
+// after it probed that one (internal/reconnect), and those waits overlap.
+func connectAll(ctx context.Context, h host.Host, addrs []string) error {
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
 		ai, err := addrInfo(a)
 		if err != nil {
 			return err
 		}
-		if err := d.h.Connect(ctx, ai); err != nil {
-			return err
-		}
+		wg.Go(func() { errs[i] = h.Connect(ctx, ai) })
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // observe records the first time each other device's token reached the

@@ -38,13 +38,16 @@ import (
 // Params tunes a Watcher.
 type Params struct {
 	// ProbeTimeout bounds one probe of an older connection; a connection
-	// that has not answered by then is closed. Far below quic's idle
-	// timeout (30 s), far above a round trip between data centres.
+	// that has not answered by then is closed. The new connection waits
+	// for it (see Connected), so a peer restarted after kill -9 is
+	// answered that much later by each peer that held its old connection:
+	// far below quic's idle timeout (30 s), well above a round trip
+	// between data centres.
 	ProbeTimeout time.Duration
 }
 
 // DefaultParams are the production settings.
-func DefaultParams() Params { return Params{ProbeTimeout: 3 * time.Second} }
+func DefaultParams() Params { return Params{ProbeTimeout: time.Second} }
 
 // ErrParams: a Params field is out of range.
 var ErrParams = errors.New("reconnect: invalid params")
