@@ -12,7 +12,8 @@
 // A Watcher notices a peer's new connection while older ones are open and,
 // before the new connection carries its first stream, probes each older one
 // (a multistream negotiation on a fresh stream over that very connection).
-// A connection that does not answer within Params.ProbeTimeout is closed:
+// A connection that does not answer within a few of its round trips (quic's
+// estimate; Params) is closed:
 // gossipsub's stream on it ends, it reopens one on the live connection with
 // its subscriptions, and it reads the peer's subscriptions there afterwards.
 // A connection that answers is left alone (two live connections, e.g.
@@ -33,6 +34,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	msmux "github.com/multiformats/go-multistream"
+	"github.com/quic-go/quic-go"
 )
 
 // Params tunes a Watcher.
@@ -42,22 +44,52 @@ type Params struct {
 	// for it (see Connected), so a peer restarted after kill -9 is
 	// answered that much later by each peer that held its old connection:
 	// far below quic's idle timeout (30 s), well above a round trip
-	// between data centres.
+	// between data centres. It is the whole budget where the connection's
+	// round-trip time is unknown (TCP, whose connections a killed process's
+	// kernel closes anyway).
 	ProbeTimeout time.Duration
+	// MinProbeTimeout is the least a probe of a QUIC connection is given:
+	// its budget is RTTFactor times quic's own estimate of a round trip
+	// plus four deviations, within [MinProbeTimeout, ProbeTimeout]. The
+	// floor leaves a loaded machine time to schedule the answer: closing
+	// a connection that is alive would lose subscriptions the same way.
+	MinProbeTimeout time.Duration
+	RTTFactor       int
 }
 
 // DefaultParams are the production settings.
-func DefaultParams() Params { return Params{ProbeTimeout: time.Second} }
+func DefaultParams() Params {
+	return Params{ProbeTimeout: time.Second, MinProbeTimeout: 250 * time.Millisecond, RTTFactor: 3}
+}
 
 // ErrParams: a Params field is out of range.
 var ErrParams = errors.New("reconnect: invalid params")
 
 // Validate reports a Params field out of range.
 func (p Params) Validate() error {
-	if p.ProbeTimeout <= 0 {
+	if p.ProbeTimeout <= 0 || p.MinProbeTimeout <= 0 || p.MinProbeTimeout > p.ProbeTimeout || p.RTTFactor < 1 {
 		return ErrParams
 	}
 	return nil
+}
+
+// budget is how long a probe of a connection with smoothed round-trip time
+// srtt and deviation dev waits (srtt 0: unknown).
+func (p Params) budget(srtt, dev time.Duration) time.Duration {
+	if srtt <= 0 {
+		return p.ProbeTimeout
+	}
+	return min(max(time.Duration(p.RTTFactor)*(srtt+4*dev), p.MinProbeTimeout), p.ProbeTimeout)
+}
+
+// rtt is quic's round-trip estimate of c, or zeros for other transports.
+func rtt(c network.Conn) (srtt, dev time.Duration) {
+	var qc *quic.Conn
+	if !c.As(&qc) || qc == nil {
+		return 0, 0
+	}
+	st := qc.ConnectionStats()
+	return st.SmoothedRTT, st.MeanDeviation
 }
 
 // Stats counts what a Watcher did.
@@ -112,8 +144,8 @@ func (w *Watcher) Stats() Stats { return Stats{Probed: w.probed.Load(), Closed: 
 // seeing its outbound stream end while the peer is still connected, drops
 // the subscriptions it has learnt from the peer (on the new connection,
 // which never sends them again) and reopens only its own stream. The wait
-// is one round trip when the old connections are alive, ProbeTimeout at
-// most, and only when a peer already connected connects again.
+// is one round trip when the old connections are alive, the probe's budget
+// (Params) when not, and only when a peer already connected connects again.
 func (w *Watcher) Connected(n network.Network, c network.Conn) {
 	var older []network.Conn
 	for _, old := range n.ConnsToPeer(c.RemotePeer()) {
@@ -146,7 +178,7 @@ func (w *Watcher) probe(c network.Conn) {
 // answers opens a stream on c itself and negotiates the ping protocol: any
 // answer, even "not supported", proves the remote still holds c.
 func (w *Watcher) answers(c network.Conn) error {
-	ctx, cancel := context.WithTimeout(w.ctx, w.p.ProbeTimeout)
+	ctx, cancel := context.WithTimeout(w.ctx, w.p.budget(rtt(c)))
 	defer cancel()
 	s, err := c.NewStream(ctx)
 	if err != nil {
