@@ -5,19 +5,21 @@
 // (30 s) ends it. If the process restarts with the same identity and dials
 // again, the other host has two connections to the same peer ID, and
 // gossipsub, which keeps one outbound stream per peer, goes on writing to
-// the stream on the dead one: it never opens a stream on the new
-// connection, so the restarted peer never hears the other's subscriptions
-// and gets no gossip from it until the old connection times out.
+// the stream on the dead one: it opens none on the new connection, so the
+// restarted peer never hears the other's subscriptions and gets no gossip
+// from it. Nor does the timeout mend it: when the dead stream finally ends,
+// gossipsub reopens its own stream but forgets the subscriptions the peer
+// sent on the new connection, which the peer never sends again (a member
+// restarted this way still had no gossip after 70 s).
 //
 // A Watcher notices a peer's new connection while older ones are open and,
 // before the new connection carries its first stream, probes each older one
 // (a multistream negotiation on a fresh stream over that very connection).
 // A connection that does not answer within a few of its round trips (quic's
-// estimate; Params) is closed:
-// gossipsub's stream on it ends, it reopens one on the live connection with
-// its subscriptions, and it reads the peer's subscriptions there afterwards.
-// A connection that answers is left alone (two live connections, e.g.
-// after a simultaneous dial, are legitimate).
+// estimate; Params) is closed: gossipsub's stream on it ends, it reopens one
+// on the live connection with its subscriptions, and it reads the peer's
+// subscriptions there afterwards. A connection that answers is left alone
+// (two live connections, e.g. after a simultaneous dial, are legitimate).
 package reconnect
 
 import (
