@@ -200,6 +200,9 @@ func hears(t *testing.T, top *pubsub.Topic, m *member, what string) {
 // among the topic's peers; this is what a restarted direct-mode engine or
 // clone needs to hear fork proofs.
 func TestRestartedMemberReceivesGossip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts member processes")
+	}
 	cases := []struct {
 		name     string
 		graceful bool
