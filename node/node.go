@@ -14,6 +14,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/internal/reconnect"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/namespace"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -189,6 +190,13 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 	}
 	n.host = h
 	n.closers = append(n.closers, h.Close) // also closes rm and cm
+	// A peer killed and restarted with the same identity leaves a dead
+	// connection here that gossipsub would keep writing to.
+	w, err := reconnect.Watch(h, reconnect.DefaultParams(), n.log)
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, w.Close)
 	if n.opts.datastore == nil && n.cfg.DataDir != "" && len(n.cfg.ListenAddrs) > 0 {
 		if err := writeListenFile(n.cfg.DataDir, h.Network().ListenAddresses()); err != nil {
 			n.log.Warn("remembering listen addresses", "err", err)

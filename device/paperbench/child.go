@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,6 +21,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/internal/reconnect"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -149,6 +151,11 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 		return nil, err
 	}
 	d.closer = append(d.closer, func() { d.h.Close() })
+	rw, err := reconnect.Watch(d.h, reconnect.DefaultParams(), nil)
+	if err != nil {
+		return nil, err
+	}
+	d.closer = append(d.closer, func() { rw.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	switch cfg.Mode {
@@ -205,8 +212,7 @@ func (d *dev) openDirect(ctx context.Context, key crypto.PrivKey, out io.Writer)
 	if err != nil {
 		return err
 	}
-	ps, err := pubsub.NewGossipSub(context.Background(), d.h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes))
+	ps, err := pubsub.NewGossipSub(context.Background(), d.h, netproto.GossipOptions()...)
 	if err != nil {
 		return err
 	}
@@ -254,17 +260,23 @@ func (d *dev) openDirect(ctx context.Context, key crypto.PrivKey, out io.Writer)
 	return nil
 }
 
-func (d *dev) dialPeers(ctx context.Context) error {
-	for _, a := range d.cfg.Peers {
+func (d *dev) dialPeers(ctx context.Context) error { return connectAll(ctx, d.h, d.cfg.Peers) }
+
+// connectAll connects h to every address at once: a peer that still holds
+// a dead connection from this identity's previous process answers only
+// after it probed that one (internal/reconnect), and those waits overlap.
+func connectAll(ctx context.Context, h host.Host, addrs []string) error {
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
 		ai, err := addrInfo(a)
 		if err != nil {
 			return err
 		}
-		if err := d.h.Connect(ctx, ai); err != nil {
-			return err
-		}
+		wg.Go(func() { errs[i] = h.Connect(ctx, ai) })
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // observe records the first time each other device's token reached the

@@ -15,7 +15,6 @@ import (
 	"github.com/clone2clone/c2c/device"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/ot"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // command runs one command line; quit says the process should end.
@@ -55,15 +54,7 @@ func (d *dev) command(f []string) (reply string, quit bool) {
 			err = d.waitInfo(ctx, 0, func(in cloneservice.Info) bool { return in.Epoch >= e })
 		}
 	case "CONNECT": // CONNECT addr...: direct mode: the other members' engines
-		for _, a := range f[1:] {
-			var ai peer.AddrInfo
-			if ai, err = addrInfo(a); err == nil {
-				err = d.h.Connect(ctx, ai)
-			}
-			if err != nil {
-				break
-			}
-		}
+		err = connectAll(ctx, d.h, f[1:])
 	case "REPORT":
 		b, err := json.Marshal(d.report())
 		if err != nil {

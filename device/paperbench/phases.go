@@ -3,6 +3,7 @@ package paperbench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,10 +93,8 @@ func latest(ats []string) time.Time {
 // update is phase 2: the last device goes away (its process ends; what it
 // acknowledged is on its disk) while the others type UpdateEdits tokens
 // each, then comes back (a new process on the same data). It is the one
-// measured, from its start until its text is the document's. (It is also
-// the member phase 4 removes: a direct-mode engine that restarted does not
-// always receive the others' gossip afterwards, see docs/bench.md, and
-// phase 4 waits for every remaining engine.)
+// measured, from its start until its text is the document's. It stays a
+// member through phases 3 and 4, which wait for it like for every other.
 func (s *setup) update(ctx context.Context) (*phaseRun, error) {
 	ctx, cancel := s.limit(ctx)
 	defer cancel()
@@ -149,9 +148,8 @@ func (s *setup) update(ctx context.Context) (*phaseRun, error) {
 // check is phase 3: every device edits document 1, whose sequencer forks
 // the log once it reaches a given seq; the devices type rounds of
 // CheckEdits tokens until a member (clone or device engine) detects the
-// fork, and the phase ends when every member holds the proof, or when no
-// further member has detected it for detectWait (a member that never
-// detects is counted, not waited for).
+// fork, and the phase ends when every member holds the proof (within the
+// phase's limit, or the run fails).
 func (s *setup) check(ctx context.Context) (*phaseRun, error) {
 	ctx, cancel := s.limit(ctx)
 	defer cancel()
@@ -172,10 +170,7 @@ func (s *setup) check(ctx context.Context) (*phaseRun, error) {
 	for n < len(s.procs) {
 		m, at, err := s.detected(ctx, n, last)
 		if err != nil {
-			return nil, err
-		}
-		if m == n {
-			break
+			return nil, fmt.Errorf("paperbench: phase 3: %d of %d members detected the fork: %w", m, len(s.procs), err)
 		}
 		n, last = m, at
 	}
@@ -248,13 +243,19 @@ func (s *setup) waitClones(ctx context.Context, cs []*cloneNode, doc int, cond f
 	})
 }
 
-// remove is phase 4: the admin removes the last user and the document is
+// removedUser is the user phase 4 removes of n: not the admin (user 0, in
+// clone mode) nor the device that phase 2 restarted (the last), which must
+// receive the new key like the others.
+func removedUser(n int) int { return n - 2 }
+
+// remove is phase 4: the admin removes removedUser and the document is
 // rekeyed; the remaining devices are measured until each one's engine (or
 // clone) holds the new key epoch.
 func (s *setup) remove(ctx context.Context) (*phaseRun, error) {
 	ctx, cancel := s.limit(ctx)
 	defer cancel()
-	stay := s.procs[:len(s.procs)-1]
+	gone := removedUser(len(s.procs))
+	stay := slices.Delete(slices.Clone(s.procs), gone, gone+1)
 	if _, err := all(stay, "MARK", s.cfg.Limit); err != nil {
 		return nil, err
 	}
@@ -270,7 +271,7 @@ func (s *setup) remove(ctx context.Context) (*phaseRun, error) {
 		if _, err := all(stay, fmt.Sprint("EPOCH ", in.Epoch), s.cfg.Limit); err != nil {
 			return nil, err
 		}
-	} else if err := s.waitClones(ctx, s.watch[:len(s.watch)-1], 0, func(i cloneservice.Info) bool { return i.Epoch >= in.Epoch }); err != nil {
+	} else if err := s.waitClones(ctx, slices.Delete(slices.Clone(s.watch), gone, gone+1), 0, func(i cloneservice.Info) bool { return i.Epoch >= in.Epoch }); err != nil {
 		return nil, err
 	}
 	rekeyed := time.Since(start)

@@ -120,7 +120,7 @@ type setup struct {
 	ref   *cloneNode   // clone 0 (clone mode) or the admin (direct mode)
 	watch []*cloneNode // clone mode: every device's clone
 	docs  [2]docsync.DocID
-	// removed is the member phase 4 removes: the last user's.
+	// removed is the member phase 4 removes: removedUser's.
 	removed docsync.MemberID
 	tokens  int // tokens typed into document 0 so far
 	cfgs    []*childConfig
@@ -210,7 +210,7 @@ func (s *setup) start(ctx context.Context, dir string) error {
 			if d == 1 && i%2 == 1 {
 				eq.mark(m)
 			}
-			if d == 0 && i == n-1 {
+			if d == 0 && i == removedUser(n) {
 				s.removed = m
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/clone2clone/c2c/internal/reconnect"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -68,10 +69,14 @@ func (w *world) newPeer(name string) (*peerNode, error) {
 		return nil, err
 	}
 	w.closer = append(w.closer, func() { h.Close() })
+	rw, err := reconnect.Watch(h, reconnect.DefaultParams(), nil)
+	if err != nil {
+		return nil, err
+	}
+	w.closer = append(w.closer, func() { rw.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	w.closer = append(w.closer, cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxControlMessageSize(netproto.GossipMaxControlBytes))
+	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
 	if err != nil {
 		return nil, err
 	}
