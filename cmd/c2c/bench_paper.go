@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/clone2clone/c2c/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -116,7 +117,7 @@ func runBenchPaper(ctx context.Context, g *globals, f *paperFlags) (*paperbench.
 		c.Stderr = g.stderr
 		return c
 	}
-	bar := &progressBar{w: g.stderr, start: time.Now()}
+	bar := newProgressBar(g.stderr)
 	cfg.Progress = bar.step
 	raw, err := paperbench.Run(ctx, cfg)
 	bar.done()
@@ -140,20 +141,40 @@ func runBenchPaper(ctx context.Context, g *globals, f *paperFlags) (*paperbench.
 	return res, nil
 }
 
-// progressBar draws one line on w, redrawn at each step.
+// progressBar draws one line on w, redrawn at each step, when w is a
+// terminal; elsewhere (a log file, CI) it prints a plain line every tenth
+// of the way.
 type progressBar struct {
 	w     io.Writer
 	start time.Time
+	tty   bool
+	tenth int // the last tenth printed off a terminal
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	return &progressBar{w: w, start: time.Now(), tty: cli.IsTerminal(w)}
 }
 
 func (b *progressBar) step(done, total int, what string) {
 	const width = 30
-	n := done * width / max(total, 1)
+	total = max(total, 1)
+	if !b.tty {
+		if t := done * 10 / total; t > b.tenth {
+			b.tenth = t
+			fmt.Fprintf(b.w, "c2c bench paper: %d/%d %s %.0fs\n", done, total, what, time.Since(b.start).Seconds())
+		}
+		return
+	}
+	n := done * width / total
 	fmt.Fprintf(b.w, "\r[%s%s] %d/%d %-34s %5.0fs", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, what,
 		time.Since(b.start).Seconds())
 }
 
-func (b *progressBar) done() { fmt.Fprintln(b.w) }
+func (b *progressBar) done() {
+	if b.tty {
+		fmt.Fprintln(b.w)
+	}
+}
 
 // paperTables prints a table per phase and the goals.
 func paperTables(w io.Writer, r *paperbench.Result) {
