@@ -76,6 +76,18 @@ func watchStalls(t *testing.T, doc docsync.DocID, clones []*Clone) *stallEvents 
 	return se
 }
 
+// waitAllStalled waits until every clone's stalled alarm is raised.
+func waitAllStalled(t *testing.T, doc docsync.DocID, clones []*Clone) {
+	WaitUntil(t, 6*stallAfter, "the stalled alarm on every clone", func() bool {
+		for _, c := range clones {
+			if in, _ := c.Svc.Info(doc); in.Stalled == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func (se *stallEvents) stop() {
 	for _, c := range se.cancels {
 		c()
@@ -125,14 +137,7 @@ func TestIdleMembersSeeFrozenHead(t *testing.T) {
 		if err := clones[0].Svc.EditFunc(context.Background(), d.ID, RandomEdit(rng)); err != nil {
 			t.Fatal(err)
 		}
-		WaitUntil(t, 6*stallAfter, "the stalled alarm on every clone", func() bool {
-			for _, c := range clones {
-				if in, _ := c.Svc.Info(d.ID); in.Stalled == nil {
-					return false
-				}
-			}
-			return true
-		})
+		waitAllStalled(t, d.ID, clones)
 		se.mu.Lock()
 		var idle []time.Duration
 		for i := range clones {
@@ -348,14 +353,7 @@ func TestDropModeAlarmsIdleMembers(t *testing.T) {
 		if err := writer.Svc.EditFunc(context.Background(), d.ID, RandomEdit(rng)); err != nil {
 			t.Fatal(err)
 		}
-		WaitUntil(t, 6*stallAfter, "the stalled alarm on every clone", func() bool {
-			for _, c := range clones {
-				if in, _ := c.Svc.Info(d.ID); in.Stalled == nil {
-					return false
-				}
-			}
-			return true
-		})
+		waitAllStalled(t, d.ID, clones)
 		se.stop()
 		if at, _ := byz.MisbehavedAt(); at.IsZero() {
 			t.Fatal("the sequencer never dropped")
