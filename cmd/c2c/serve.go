@@ -89,9 +89,9 @@ A sequencer that withholds (no entry for a submitted envelope, missing
 entries it does not serve, or a head that stops while another member
 says, in a signed claim, that its envelope waits) raises a "sequencer
 stalled" alarm after --stall-after; it clears when the sequencer
-resumes. A sequencer that
-forks, tampers with an entry or forges a seq leaves evidence, kept in the
-data dir before the alarm is raised (c2c doc evidence exports it).
+resumes. A sequencer that forks, tampers with an entry or forges a seq
+leaves evidence, kept in the data dir before the alarm is raised (c2c doc
+evidence exports it).
 
 It also runs the clone's CloneDoc document service and its control socket,
 <data>/control.sock (mode 0600: only the owner's OS user can use it), which
