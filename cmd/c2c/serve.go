@@ -86,10 +86,12 @@ with backoff, and rejoining if they restart), publishes its certificate in
 the directory and keeps it fresh.
 
 A sequencer that withholds (no entry for a submitted envelope, missing
-entries it does not serve) raises a "sequencer stalled" alarm after
---stall-after; it clears when the sequencer resumes. A sequencer that
-forks, tampers with an entry or forges a seq leaves evidence, kept in the
-data dir before the alarm is raised (c2c doc evidence exports it).
+entries it does not serve, or a head that stops while another member
+says, in a signed claim, that its envelope waits) raises a "sequencer
+stalled" alarm after --stall-after; it clears when the sequencer
+resumes. A sequencer that forks, tampers with an entry or forges a seq
+leaves evidence, kept in the data dir before the alarm is raised (c2c doc
+evidence exports it).
 
 It also runs the clone's CloneDoc document service and its control socket,
 <data>/control.sock (mode 0600: only the owner's OS user can use it), which
@@ -108,7 +110,7 @@ SIGINT or SIGTERM.
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
 		"providers' /p2p multiaddrs, comma-separated or repeated (required)")
 	cmd.Flags().DurationVar(&f.stallAfter, "stall-after", cloneservice.DefaultParams().StallAfter,
-		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served)")
+		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
 	return cmd
 }
 

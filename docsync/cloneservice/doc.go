@@ -87,11 +87,16 @@
 // each member verifies it against the document's sequencer key, within
 // Params.EvidenceRate per sending peer, before gossipsub forwards it; a
 // member keeps one of each kind. A sequencer that withholds for
-// Params.StallAfter (no entry for our submitted envelope, or missing
-// entries not served) raises EventStalled (Info.Stalled, the
-// stall_alarms_total and stalled_documents metrics, and a Change of Kind
-// EventStalled to attached observers: the device link), and EventResumed
-// once it no longer does.
+// Params.StallAfter (no entry for our submitted envelope, missing entries
+// not served, or a current member's signed wait claim while our head does
+// not move) raises EventStalled (Info.Stalled, the stall_alarms_total and
+// stalled_documents metrics, and a Change of Kind EventStalled to attached
+// observers: the device link), and EventResumed once it no longer does.
+// A member whose envelope waits ResubmitAfter gossips a docsync.WaitClaim
+// on the heads topic every HeadRepeat, so members that do not submit see
+// heads that stop while others submit (waitclaim.go says what a lying
+// member can and cannot do with it); claims are checked by the topic
+// validator (size, document, signature, current member, WaitClaimRate).
 //
 // # Storage (keys under the datastore given to New; namespace it)
 //

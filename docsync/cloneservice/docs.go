@@ -156,6 +156,8 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 			s.post(func() { s.onHead(doc, v) })
 		case *docsync.Evidence:
 			s.post(func() { s.onEvidence(doc, v) })
+		case *docsync.WaitClaim:
+			s.post(func() { s.onWaitClaim(doc, v) })
 		}
 	}
 }
@@ -173,23 +175,20 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPub []byte) pubsub.Validat
 		if err == nil {
 			v, err = docsync.VerifyEntrySignature(e, seqPub) // kept for the loop: verified once
 		}
-		if err != nil {
-			s.stats.invalidTopic.Add(1)
-			s.log.Debug("rejected entry message", "doc", doc, "from", from, "err", netproto.ShortError(err))
-			return pubsub.ValidationReject
-		}
-		m.ValidatorData = v
-		return pubsub.ValidationAccept
+		return s.verdict("entry message", doc, from, m, v, err)
 	}
 }
 
 // validateHead checks heads-topic messages: well formed, this document,
-// signed by the sequencer. Evidence against the sequencer shares the topic
-// (validateEvidence).
+// signed by the sequencer. Evidence against the sequencer (validateEvidence)
+// and members' wait claims (validateWaitClaim) share the topic.
 func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if docsync.IsEvidence(m.Data) {
 			return s.validateEvidence(doc, seqPub, from, m)
+		}
+		if docsync.IsWaitClaim(m.Data) {
+			return s.validateWaitClaim(doc, from, m)
 		}
 		h, err := docsync.DecodeHead(m.Data)
 		if err == nil && h.Doc != doc {
@@ -198,14 +197,21 @@ func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.Validato
 		if err == nil {
 			err = h.Verify(seqPub)
 		}
-		if err != nil {
-			s.stats.invalidTopic.Add(1)
-			s.log.Debug("rejected head message", "doc", doc, "from", from, "err", netproto.ShortError(err))
-			return pubsub.ValidationReject
-		}
-		m.ValidatorData = h
-		return pubsub.ValidationAccept
+		return s.verdict("head message", doc, from, m, h, err)
 	}
+}
+
+// verdict ends a topic validator: what failed (err) is counted, logged at
+// debug and rejected (the sender's score drops; it is never forwarded);
+// what passed is accepted with v for the loop.
+func (s *Service) verdict(what string, doc docsync.DocID, from peer.ID, m *pubsub.Message, v any, err error) pubsub.ValidationResult {
+	if err != nil {
+		s.stats.invalidTopic.Add(1)
+		s.log.Debug("rejected "+what, "doc", doc, "from", from, "err", netproto.ShortError(err))
+		return pubsub.ValidationReject
+	}
+	m.ValidatorData = v
+	return pubsub.ValidationAccept
 }
 
 // subBuffer is the gossipsub subscription buffer per topic: pubsub drops

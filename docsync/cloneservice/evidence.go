@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -127,13 +126,7 @@ func (s *Service) validateEvidence(doc docsync.DocID, seqPub []byte, from peer.I
 	if err == nil {
 		err = ev.VerifyFor(seqPub)
 	}
-	if err != nil {
-		s.stats.invalidTopic.Add(1)
-		s.log.Debug("rejected evidence message", "doc", doc, "from", from, "err", netproto.ShortError(err))
-		return pubsub.ValidationReject
-	}
-	m.ValidatorData = ev
-	return pubsub.ValidationAccept
+	return s.verdict("evidence message", doc, from, m, ev, err)
 }
 
 // onEvidence takes verified evidence from a member (loop only). A fork's

@@ -109,6 +109,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 		}
 	}
 	s.maybeGossipHead(d, now)
+	s.maybeClaimWait(d, now)
 	if from, to, ok := d.r.Missing(); !ok {
 		d.gapSeen = time.Time{}
 	} else if d.gapSeen.IsZero() {

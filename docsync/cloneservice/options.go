@@ -83,12 +83,19 @@ type Params struct {
 	// RefusalLogInterval: a peer's refusals are logged at info at most this often.
 	RefusalLogInterval time.Duration
 	// StallAfter raises the sequencer-stalled alarm when the sequencer has
-	// withheld this long: no entry for our submitted envelope, or missing
-	// entries it does not serve.
+	// withheld this long: no entry for our submitted envelope, missing
+	// entries it does not serve, or (timed on our clock from the first
+	// claim) a current member claims its envelope waits while the head
+	// does not move.
 	StallAfter time.Duration
 	// EvidenceRate bounds the evidence messages one peer may gossip to us
 	// (each costs a few signature checks).
 	EvidenceRate guard.Rate
+	// WaitClaimRate bounds the wait claims one peer may gossip to us
+	// (each costs a signature check). A member that waits for an entry
+	// claims so every HeadRepeat, so one relaying peer forwards about
+	// waiting members / HeadRepeat of them.
+	WaitClaimRate guard.Rate
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
 }
@@ -102,7 +109,7 @@ func DefaultParams() Params {
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
 		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
 		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
-		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, Replica: docsync.DefaultParams()}
+		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32}, Replica: docsync.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -111,7 +118,7 @@ func (p Params) Validate() error {
 		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
-		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 {
+		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	return nil

@@ -47,6 +47,7 @@ type Service struct {
 
 	inviteRate, historyRate *guard.Limiter[peer.ID]
 	evidenceRate            *guard.Limiter[peer.ID] // evidence gossip per sending peer
+	waitRate                *guard.Limiter[peer.ID] // wait claims per sending peer (waitclaim.go)
 	refusals                *guard.Refusals
 	waitLog                 *guard.Limiter[docsync.DocID] // one topic-wait log line per doc per minute
 }
@@ -84,6 +85,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		inviteRate:   guard.NewLimiter[peer.ID](o.params.InviteRate, o.params.MaxPeers),
 		historyRate:  guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
 		evidenceRate: guard.NewLimiter[peer.ID](o.params.EvidenceRate, o.params.MaxPeers),
+		waitRate:     guard.NewLimiter[peer.ID](o.params.WaitClaimRate, o.params.MaxPeers),
 		waitLog:      guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
 	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, o.now)
 	if o.reg != nil {

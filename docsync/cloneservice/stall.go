@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/clone2clone/c2c/docsync"
 )
 
 // ErrStalled: the sequencer withholds what it owes the document (see
@@ -20,6 +22,11 @@ const (
 	// StallHistory: entries known to exist (from later entries or signed
 	// heads) stayed missing for StallAfter: history fetches go unanswered.
 	StallHistory
+	// StallWaiting: a current member claims (signed, repeated) that its
+	// envelope has no entry, and our head has not moved for StallAfter
+	// since we first heard it. How members that do not submit see heads
+	// that stop while others submit (waitclaim.go).
+	StallWaiting
 )
 
 func (r StallReason) String() string {
@@ -28,6 +35,8 @@ func (r StallReason) String() string {
 		return "no entry for a submitted envelope"
 	case StallHistory:
 		return "missing entries not served"
+	case StallWaiting:
+		return "a member's envelope has no entry and the head does not move"
 	}
 	return "?"
 }
@@ -36,7 +45,8 @@ func (r StallReason) String() string {
 type Stall struct {
 	Since  time.Time // when the alarm was raised
 	Reason StallReason
-	// Detail names what is withheld: the envelope's counter or the seq range.
+	// Detail names what is withheld: the envelope's counter, the seq
+	// range, or the claimant member and its counter.
 	Detail string
 }
 
@@ -45,6 +55,10 @@ type stall struct {
 	raised   *Stall
 	inflight uint64    // the counter of the in-flight envelope being timed
 	sentAt   time.Time // when that envelope was first sent
+	// claimSent is when we last gossiped a wait claim for it.
+	claimSent time.Time
+	// waits holds current members' wait claims (waitclaim.go).
+	waits map[docsync.MemberID]*waitSeen
 }
 
 // noteSent starts timing an in-flight envelope when it is first sent; a
@@ -73,6 +87,9 @@ func (s *Service) checkStall(d *docState, now time.Time) {
 		reason, detail = StallSubmit, fmt.Sprintf("envelope counter %d, sent %s ago", env.Counter, now.Sub(d.stall.sentAt).Round(time.Second))
 	} else if from, to, ok := d.r.Missing(); ok && !d.gapSeen.IsZero() && now.Sub(d.gapSeen) >= wait {
 		reason, detail = StallHistory, fmt.Sprintf("seqs %d..%d, missing for %s", from, to, now.Sub(d.gapSeen).Round(time.Second))
+	} else if m, ws, ok := s.waitStall(d, now); ok {
+		reason, detail = StallWaiting, fmt.Sprintf("member %v claims envelope counter %d waits; head at seq %d for %s",
+			m, ws.counter, ws.seq, now.Sub(ws.first).Round(time.Second))
 	}
 	switch {
 	case reason != 0 && d.stall.raised == nil:
