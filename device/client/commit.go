@@ -1,6 +1,9 @@
 package client
 
-import "github.com/clone2clone/c2c/device/jupiter"
+import (
+	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/docsync"
+)
 
 // Group commit of a document's persisted state. Every change that must
 // survive kill -9 (a local edit, an edit moved in flight by an ack or a
@@ -114,9 +117,16 @@ func (d *Doc) writePending() {
 		b, err := d.jc.MarshalBinary()
 		if err == nil {
 			d.mu.Unlock()
-			err = d.c.writeState(d.id, b)
+			err = d.c.write(d.id, b)
 			d.mu.Lock()
 		}
 		d.durableLocked(g, err)
 	}
+}
+
+func (c *Client) write(doc docsync.DocID, b []byte) error {
+	if c.writeHook != nil {
+		return c.writeHook(func() error { return c.writeState(doc, b) })
+	}
+	return c.writeState(doc, b)
 }
