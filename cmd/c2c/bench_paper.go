@@ -23,6 +23,7 @@ type paperFlags struct {
 	link    string
 	profile string
 	out     string
+	prof    windowProfiles // of this process (the cloud side), the whole run
 }
 
 func newBenchPaperCmd(g *globals) *cobra.Command {
@@ -74,6 +75,9 @@ bytes_down,cpu_ms,crypto_ops,energy_mj,...}). A progress bar goes to stderr.
 	fl.StringVar(&f.link, "link", f.link, "radio model for energy_mj: lte, 3g or wifi (the table shows all three)")
 	fl.StringVar(&f.profile, "profile", f.profile, "phone for the CPU energy: htc-hero or galaxy-s-plus")
 	fl.StringVar(&f.out, "out", f.out, "directory for the PNG charts (created; empty: no charts)")
+	fl.StringVar(&f.prof.cpu, "cpu-profile", "", "write a CPU profile of this process (clones, sequencers, directory) over the run to this file")
+	fl.StringVar(&f.prof.mutex, "mutex-profile", "", "write a mutex contention profile of this process over the run to this file")
+	fl.StringVar(&f.prof.block, "block-profile", "", "write a blocking profile of this process over the run to this file")
 	return cmd
 }
 
@@ -119,8 +123,14 @@ func runBenchPaper(ctx context.Context, g *globals, f *paperFlags) (*paperbench.
 	}
 	bar := newProgressBar(g.stderr)
 	cfg.Progress = bar.step
+	if err := f.prof.start(); err != nil {
+		return nil, err
+	}
 	raw, err := paperbench.Run(ctx, cfg)
 	bar.done()
+	if perr := f.prof.stop(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return nil, err
 	}

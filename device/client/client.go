@@ -68,6 +68,8 @@ type Client struct {
 	params   Params
 	stateDir string
 	log      *slog.Logger
+	// writeHook, if set (tests), runs each state write: write does it.
+	writeHook func(write func() error) error
 
 	mu     sync.Mutex
 	docs   map[docsync.DocID]*Doc

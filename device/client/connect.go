@@ -47,7 +47,12 @@ func (d *Doc) Connect(ctx context.Context) error {
 
 	d.mu.Lock()
 	hello := d.jc.Connect()
+	// The Hello carries the in-flight edit: durable before it is sent.
+	err = d.persistLocked()
 	d.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
 	n, err := link.WriteMessage(st, &link.Message{Kind: link.KindHello,
 		Hello: &link.Hello{User: c.user, Device: c.device, Doc: d.id, State: hello}})
 	if err != nil {
@@ -88,9 +93,6 @@ func (d *Doc) Connect(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := c.saveState(d.id, d.jc); err != nil {
-		return fail(err)
-	}
 	d.stats.Bundles++
 	d.stats.LastBundleBytes = rn
 	d.stats.LastBundleSnapshot = m.Bundle.Snapshot != nil
@@ -98,8 +100,12 @@ func (d *Doc) Connect(ctx context.Context) error {
 	if after := d.jc.Text(); after != before {
 		d.emitLocked(Update{Op: jupiter.Diff(before, after), Version: d.jc.Version(), Bundle: true})
 	}
-	if next != nil {
-		d.sendLocked(next)
+	d.changedLocked(next) // the bundle moved the state; next goes once durable
+	if err := d.persistLocked(); err != nil {
+		if d.conn == cn {
+			d.dropLocked(err)
+		}
+		return fail(err)
 	}
 	d.notifyLocked()
 	if d.conn == cn {

@@ -6,7 +6,9 @@
 //
 // With WithStateDir every local edit is written (atomically, synced) before
 // it is sent, so edits survive kill -9; after a restart Open resends them and
-// the clone applies each (device, counter) once.
+// the clone applies each (device, counter) once. The writes are a group
+// commit: one writer per document writes without the document's lock, and
+// what changed while a write was in flight is written by the next one.
 //
 //	c, _ := client.New(h, cloneInfo, userID, "phone", client.WithStateDir(dir))
 //	d, _ := c.Open(ctx, docID)

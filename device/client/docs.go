@@ -52,6 +52,24 @@ type Doc struct {
 	closed  bool
 	updates chan Update
 	alarm   *Alarm // the clone's sequencer-stalled alarm, while raised
+
+	// Group commit of the persisted state (see commit.go): gen counts the
+	// changes to persist, durable the last one written and synced (failed
+	// the last one whose write failed, with saveErr). The writer goroutine
+	// writes without mu held, so typing, acks and remote ops go on while a
+	// write is in flight, and whatever changed meanwhile is written next,
+	// together. unsent is the in-flight edit (by counter) that goes on
+	// unsentConn once the state holding it is durable.
+	gen, durable, failed uint64
+	saveErr              error
+	unsent               uint64 // counter; 0: nothing waits
+	unsentGen            uint64
+	unsentConn           *conn
+	persisted            sync.Cond // on mu: durable or failed moved
+	kick                 chan struct{}
+	stopWriter           chan struct{}
+	writerDone           chan struct{}
+	writerGone           bool // the writer ended (Close): nothing more is written
 }
 
 // Alarm is a clone's alarm about the document's sequencer that does not
@@ -82,7 +100,9 @@ func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}, nil
+	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}
+	d.startWriter()
+	return d, nil
 }
 
 // ID is the document.
@@ -176,21 +196,20 @@ func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
 	if opErr != nil {
 		opErr = fmt.Errorf("edit %d of %d: %w", n+1, len(ops), opErr)
 	}
-	var send *jupiter.Edit
 	if n > 0 {
 		e, err := d.jc.Local(op)
 		if err != nil {
 			return fmt.Errorf("edit 1 of %d: %w", len(ops), err)
 		}
-		send = e
-	}
-	if err := d.c.saveState(d.id, d.jc); err != nil {
-		return err
-	}
-	if send != nil {
-		d.sendLocked(send)
+		d.changedLocked(e)
 	}
 	d.notifyLocked()
+	// The text shows the edit at once; the call returns once it is durable
+	// (and, if it went in flight, sent), grouped with whatever else changed
+	// while the previous write was on its way to disk.
+	if err := d.persistLocked(); err != nil {
+		return err
+	}
 	return opErr
 }
 
@@ -235,8 +254,12 @@ func (d *Doc) dropLocked(err error) {
 func (d *Doc) Close() {
 	d.mu.Lock()
 	d.dropLocked(ErrClosed)
+	first := !d.closed
 	d.closed = true
 	d.mu.Unlock()
+	if first {
+		d.stopWriting()
+	}
 	d.c.forget(d)
 }
 
@@ -329,10 +352,8 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			return err
 		}
 		if next != nil {
-			if err := d.c.saveState(d.id, d.jc); err != nil {
-				return err
-			}
-			d.sendLocked(next)
+			// Sent by the writer once durable; the read loop goes on.
+			d.changedLocked(next)
 		}
 	case link.KindRefuse:
 		return &Refusal{Code: m.Code, Reason: m.Reason}

@@ -35,16 +35,10 @@ func (c *Client) loadState(doc docsync.DocID) (*jupiter.Client, error) {
 	return jc, nil
 }
 
-// saveState writes the state atomically and durably: a temporary file,
-// synced, renamed over the old one, then the directory synced.
-func (c *Client) saveState(doc docsync.DocID, jc *jupiter.Client) error {
-	if c.stateDir == "" {
-		return nil
-	}
-	b, err := jc.MarshalBinary()
-	if err != nil {
-		return err
-	}
+// writeState writes a marshalled state atomically and durably: a
+// temporary file, synced, renamed over the old one, then the directory
+// synced. Only the document's writer calls it (commit.go).
+func (c *Client) writeState(doc docsync.DocID, b []byte) error {
 	if err := os.MkdirAll(c.stateDir, 0o700); err != nil {
 		return fmt.Errorf("%w: %w", ErrState, err)
 	}
