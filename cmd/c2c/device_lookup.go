@@ -9,6 +9,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -49,7 +50,7 @@ func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceCon
 	if err := h.Connect(ctx, *prov); err != nil {
 		return "", fmt.Errorf("reach provider %s: %w", prov.ID, err)
 	}
-	cert, err := dht.FetchCert(ctx, h, prov.ID, user, cfg.Name, time.Now)
+	cert, err := fetchCertPatiently(ctx, h, prov.ID, user, cfg.Name)
 	if err != nil {
 		return "", fmt.Errorf("look up %s/%s: %w", user, cfg.Name, err)
 	}
@@ -68,4 +69,30 @@ func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceCon
 	fmt.Fprintf(g.stdout, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
 		prov.ID, user, cfg.Name, cert.Clone, ai.Addrs[0])
 	return addr, nil
+}
+
+// certReplicationWait is how long a device keeps asking a provider that
+// does not hold its clone's certificate yet: a clone publishes to the DHT,
+// and the providers' full replicas catch up by gossip and anti-entropy, so
+// a device enrolled a moment ago can ask a provider the record has not
+// reached.
+const certReplicationWait = 10 * time.Second
+
+// fetchCertPatiently is dht.FetchCert, asked again with doubling pauses
+// while the provider answers "not found", for certReplicationWait.
+func fetchCertPatiently(ctx context.Context, h host.Host, prov, user peer.ID, device string) (*dht.OwnerCert, error) {
+	deadline := time.Now().Add(certReplicationWait)
+	pause := 100 * time.Millisecond
+	for {
+		cert, err := dht.FetchCert(ctx, h, prov, user, device, time.Now)
+		if err == nil || !errors.Is(err, dht.ErrNotFound) || time.Now().Add(pause).After(deadline) {
+			return cert, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
 }
