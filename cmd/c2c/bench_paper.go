@@ -111,6 +111,7 @@ func runBenchPaper(ctx context.Context, g *globals, f *paperFlags) (*paperbench.
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if g.logLevelSet {
 		cfg.Log = g.log
+		cfg.DeviceLogLevel = g.logLevel
 	}
 	cfg.Device = func() *exec.Cmd {
 		c := exec.Command(self, "bench", "paper-device")
