@@ -21,16 +21,18 @@
 // subscriptions there afterwards. A connection that answers is left alone
 // (two live connections, e.g. after a simultaneous dial, are legitimate).
 //
-// "Afterwards" needs a barrier: gossipsub learns that its stream on the
-// closed connection ended on a goroutine of its own, and its event loop
-// picks at random between that news and the new connection's messages.
-// Handled second, the dead stream's end erases the subscriptions the
-// peer has just sent on the new connection, which it never sends again;
-// the bench paper's restarted member then got no gossip from that host
-// for minutes. So a host's gossipsub reports to its Watcher (Gossip, a
-// pubsub tracer option), and Connected returns, letting the new
+// "Afterwards" needs a barrier: gossipsub learns that its outbound stream
+// on the closed connection ended on a goroutine of its own, and its event
+// loop picks at random between that news and the new connection's
+// messages. Handled second, the dead stream's end would erase the
+// subscriptions the peer had just sent on the new connection, which it
+// never sends again. So a host's gossipsub reports to its Watcher (Gossip,
+// a pubsub tracer option), and Connected returns, letting the new
 // connection's streams be read, only once gossipsub has dropped the
-// stream it had on a connection the Watcher closed.
+// outbound stream it had on a connection the Watcher closed. (Its inbound
+// stream there ends on a goroutine too, with no report; gossipsub orders
+// it before a new inbound stream from the peer except in a window of a
+// few instructions, which the barrier's wait makes narrower still.)
 package reconnect
 
 import (
@@ -163,9 +165,9 @@ func (w *Watcher) Stats() Stats { return Stats{Probed: w.probed.Load(), Closed: 
 // which never sends them again) and reopens only its own stream. The wait
 // is one round trip when the old connections are alive, the probe's budget
 // (Params) when not, and only when a peer already connected connects again.
-// (gossipsub learns that the old stream ended on a goroutine of its own, so
-// that it handles this before the new stream's first message is what the
-// tests observe every time, not an order gossipsub promises.)
+// With Gossip, it also waits (at most ProbeTimeout) until gossipsub has
+// dropped its outbound stream on a connection it closed; without it, that
+// gossipsub handles the stream's end first is likely, not promised.
 func (w *Watcher) Connected(n network.Network, c network.Conn) {
 	var older []network.Conn
 	for _, old := range n.ConnsToPeer(c.RemotePeer()) {
