@@ -113,6 +113,9 @@ func rtt(c network.Conn) (srtt, dev time.Duration) {
 type Stats struct {
 	Probed int64 // older connections probed
 	Closed int64 // of them, closed because they did not answer
+	// Drained counts closed connections whose gossipsub stream Connected
+	// saw gossipsub drop before it returned (with Gossip only).
+	Drained int64
 }
 
 // Watcher probes a peer's older connections when it connects again. Start
@@ -124,9 +127,9 @@ type Watcher struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	probed, closed atomic.Int64
-	gossip         *gossipTracer // nil until Gossip is called
-	gossipMu       sync.Mutex
+	probed, closed, drained atomic.Int64
+	gossip                  *gossipTracer // nil until Gossip is called
+	gossipMu                sync.Mutex
 }
 
 // Watch starts watching h's new connections. log may be nil.
@@ -151,7 +154,9 @@ func (w *Watcher) Close() error {
 }
 
 // Stats returns the counters.
-func (w *Watcher) Stats() Stats { return Stats{Probed: w.probed.Load(), Closed: w.closed.Load()} }
+func (w *Watcher) Stats() Stats {
+	return Stats{Probed: w.probed.Load(), Closed: w.closed.Load(), Drained: w.drained.Load()}
+}
 
 // Connected implements network.Notifiee: it probes the peer's other
 // connections and closes those that do not answer, before it returns.
@@ -207,6 +212,7 @@ func (w *Watcher) probe(c network.Conn) {
 	defer cancel()
 	select {
 	case <-dropped:
+		w.drained.Add(1)
 	case <-ctx.Done():
 		w.log.Warn("gossipsub did not drop its stream on a closed connection in time",
 			"peer", c.RemotePeer(), "err", ctx.Err())
