@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/clone2clone/c2c/docsync/wire"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -127,6 +128,28 @@ func headFromWire(w *wire.Head) (Head, error) {
 
 // Marshal encodes the head.
 func (h *Head) Marshal() ([]byte, error) { return proto.Marshal(h.toWire()) }
+
+// headRepeatField is the protobuf field of a head's gossip repeat number
+// (MarshalRepeat). It is left out of the generated code on purpose:
+// DecodeHead ignores it, as proto ignores any unknown field, so a repeat
+// decodes to the very head it repeats.
+const headRepeatField = 15
+
+// MarshalRepeat encodes the head followed by repeat number n. gossipsub
+// names a c2c message by the hash of its bytes and drops, as a duplicate,
+// any message it has seen or delivered in the last two to three minutes
+// (its seen-messages cache: a 120 s TTL, swept every minute), the
+// publisher's own included: a head gossiped again unchanged goes nowhere
+// in that time. A repeat numbered n is a message of its own, delivered to
+// a member that missed the first.
+func (h *Head) MarshalRepeat(n uint64) ([]byte, error) {
+	b, err := h.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	b = protowire.AppendTag(b, headRepeatField, protowire.VarintType)
+	return protowire.AppendVarint(b, n), nil
+}
 
 // DecodeHead decodes and validates a head (not its signature).
 func DecodeHead(b []byte) (Head, error) {

@@ -43,14 +43,17 @@ type Node struct {
 	opts options
 	log  *slog.Logger
 
-	ds      datastore.Batching
-	host    host.Host
-	kad     *kaddht.IpfsDHT
-	ps      *pubsub.PubSub
-	dir     *dht.Directory
-	boot    *bootstrapper
-	metrics *metrics
-	clone   *cloneState // nil unless RoleClone
+	ds   datastore.Batching
+	host host.Host
+	// reconnect closes connections a restarted peer replaced (nil only
+	// before the host starts).
+	reconnect *reconnect.Watcher
+	kad       *kaddht.IpfsDHT
+	ps        *pubsub.PubSub
+	dir       *dht.Directory
+	boot      *bootstrapper
+	metrics   *metrics
+	clone     *cloneState // nil unless RoleClone
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -197,6 +200,7 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 		return err
 	}
 	n.closers = append(n.closers, w.Close)
+	n.reconnect = w
 	if n.opts.datastore == nil && n.cfg.DataDir != "" && len(n.cfg.ListenAddrs) > 0 {
 		if err := writeListenFile(n.cfg.DataDir, h.Network().ListenAddresses()); err != nil {
 			n.log.Warn("remembering listen addresses", "err", err)
@@ -290,6 +294,9 @@ func (n *Node) startPubSub(ctx context.Context) error {
 			PublishThreshold:  -1000,
 			GraylistThreshold: -2500,
 		}),
+		// Its reports let the reconnect watcher hold a returning peer's
+		// new connection until gossipsub has dropped the dead one's stream.
+		n.reconnect.Gossip(),
 	)...)
 	if err != nil {
 		cancel()

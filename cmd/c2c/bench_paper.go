@@ -61,6 +61,9 @@ charts into --out: per-phase energy, per-phase device bytes and the phase 1
 delivery latency CDF. With --json it prints one JSON object instead of the
 tables (phases.{edit,update,check,remove}.{clone,direct}.{bytes_up,
 bytes_down,cpu_ms,crypto_ops,energy_mj,...}). A progress bar goes to stderr.
+With --log-level the bench's nodes (sequencers, admin, clones) and every
+device process (its host, engine and link; lines tagged device=N) log to
+stderr at that level; without it they log nothing.
 
 `+envHelp,
 		func() (*paperbench.Result, error) { return runBenchPaper(cmd.Context(), g, f) },
@@ -115,6 +118,7 @@ func runBenchPaper(ctx context.Context, g *globals, f *paperFlags) (*paperbench.
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if g.logLevelSet {
 		cfg.Log = g.log
+		cfg.DeviceLogLevel = g.logLevel
 	}
 	cfg.Device = func() *exec.Cmd {
 		c := exec.Command(self, "bench", "paper-device")

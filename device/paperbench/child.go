@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -42,6 +44,7 @@ type childConfig struct {
 	Docs      [2]string   `json:"docs"`            // the edited document, the forked one
 	Data      string      `json:"data"`
 	Seed      uint64      `json:"seed"`
+	LogLevel  string      `json:"log_level,omitempty"` // "": log nothing
 }
 
 // window is what a device measured since MARK.
@@ -114,6 +117,8 @@ type dev struct {
 	rng    *rand.Rand
 	typed  int
 	closer []func()
+	log    *slog.Logger
+	rw     *reconnect.Watcher
 
 	changed chan struct{} // a remote update arrived (direct mode)
 	mu      sync.Mutex
@@ -129,7 +134,11 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dev{cfg: cfg, meter: device.NewMeter(cfg.Mode), known: map[rune]bool{},
+	log, err := childLogger(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &dev{cfg: cfg, log: log, meter: device.NewMeter(cfg.Mode), known: map[rune]bool{},
 		rng: rand.New(rand.NewPCG(cfg.Seed, 1)), changed: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
@@ -151,11 +160,10 @@ func startDevice(cfg *childConfig, out io.Writer) (_ *dev, err error) {
 		return nil, err
 	}
 	d.closer = append(d.closer, func() { d.h.Close() })
-	rw, err := reconnect.Watch(d.h, reconnect.DefaultParams(), nil)
-	if err != nil {
+	if d.rw, err = reconnect.Watch(d.h, reconnect.DefaultParams(), d.log); err != nil {
 		return nil, err
 	}
-	d.closer = append(d.closer, func() { rw.Close() })
+	d.closer = append(d.closer, func() { d.rw.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	switch cfg.Mode {
@@ -181,7 +189,7 @@ func (d *dev) openClone(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(d.h, clone, user, "phone", client.WithStateDir(filepath.Join(d.cfg.Data, "state")), client.WithLogger(quiet()))
+	c, err := client.New(d.h, clone, user, "phone", client.WithStateDir(filepath.Join(d.cfg.Data, "state")), client.WithLogger(d.log))
 	if err != nil {
 		return err
 	}
@@ -212,7 +220,7 @@ func (d *dev) openDirect(ctx context.Context, key crypto.PrivKey, out io.Writer)
 	if err != nil {
 		return err
 	}
-	ps, err := pubsub.NewGossipSub(context.Background(), d.h, netproto.GossipOptions()...)
+	ps, err := pubsub.NewGossipSub(context.Background(), d.h, append(netproto.GossipOptions(), d.rw.Gossip())...)
 	if err != nil {
 		return err
 	}
@@ -221,7 +229,7 @@ func (d *dev) openDirect(ctx context.Context, key crypto.PrivKey, out io.Writer)
 		return err
 	}
 	d.closer = append(d.closer, func() { ds.Close() })
-	svc, err := cloneservice.New(d.h, ps, ds, id, cloneservice.WithLogger(quiet()),
+	svc, err := cloneservice.New(d.h, ps, ds, id, cloneservice.WithLogger(d.log),
 		cloneservice.WithInvitePolicy(cloneservice.AcceptAll))
 	if err != nil {
 		return err
@@ -293,6 +301,19 @@ func (d *dev) observe(op ot.Op) {
 			}
 		}
 	}
+}
+
+// childLogger is the device process's logger: cfg.LogLevel's events to
+// stderr (the parent's), tagged with the device's index, or none.
+func childLogger(cfg *childConfig) (*slog.Logger, error) {
+	if cfg.LogLevel == "" {
+		return quiet(), nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("device process: log level %q: %w", cfg.LogLevel, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("device", cfg.Index), nil
 }
 
 func (d *dev) close() {

@@ -33,6 +33,11 @@ type Config struct {
 	// Progress, if set, is told of each step done, out of total.
 	Progress func(done, total int, step string)
 	Log      *slog.Logger
+	// DeviceLogLevel, if set (debug, info, warn or error), has each
+	// device process log its host's and engine's events at that level to
+	// its stderr, each line tagged with device=index; unset, they log
+	// nothing.
+	DeviceLogLevel string
 	// Limit bounds every wait on a device or the network.
 	Limit time.Duration
 }
@@ -222,7 +227,7 @@ func (s *setup) start(ctx context.Context, dir string) error {
 			return err
 		}
 		cfg := &childConfig{Mode: s.mode, Index: i, Key: keyBytes, Docs: [2]string{docHex(s.docs[0]), docHex(s.docs[1])},
-			Data: filepath.Join(dir, fmt.Sprint("device-", i)), Seed: uint64(i + 1)}
+			Data: filepath.Join(dir, fmt.Sprint("device-", i)), Seed: uint64(i + 1), LogLevel: s.cfg.DeviceLogLevel}
 		var hpkePub []byte
 		if s.mode == device.ModeClone {
 			if i > 0 {

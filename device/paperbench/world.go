@@ -76,7 +76,7 @@ func (w *world) newPeer(name string) (*peerNode, error) {
 	w.closer = append(w.closer, func() { rw.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	w.closer = append(w.closer, cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
+	ps, err := pubsub.NewGossipSub(ctx, h, append(netproto.GossipOptions(), rw.Gossip())...)
 	if err != nil {
 		return nil, err
 	}

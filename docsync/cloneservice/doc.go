@@ -80,7 +80,12 @@
 // different hashes, the service logs an error, counts it, writes the fork
 // proof to the datastore, emits an EventAlarm to subscribers and stops
 // submitting to (and accepting entries from) that sequencer for the document,
-// also after a restart. Evidence of a tampered entry or a forged seq
+// also after a restart. It gossips both heads of the proof on the heads
+// topic then and every HeadRepeat after, the repeats numbered
+// (docsync.Head.MarshalRepeat) so that gossipsub, which drops a message
+// whose bytes it saw in the last two to three minutes, delivers them to a
+// member that missed the first (one that was away or had just
+// reconnected). Evidence of a tampered entry or a forged seq
 // (docsync.EventEvidence) is written in the same batch as the Ready it came
 // in, and then raises EventMisbehaviour and stops the document the same
 // way. Evidence (Service.Evidence) is gossiped on the heads topic, where

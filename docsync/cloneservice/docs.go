@@ -39,6 +39,7 @@ type docState struct {
 	head       *docsync.Head // latest committed head, to gossip
 	headSent   time.Time
 	headSentAt uint64
+	proofSent  uint64    // repeats of the fork proof gossiped (MarshalRepeat)
 	fetchAt    time.Time // when the last fetch started
 	gapSeen    time.Time // when the current gap was first seen (zero: none)
 	fetchTries int

@@ -186,12 +186,22 @@ func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 // gossipProof publishes both heads of the fork proof on the heads topic:
 // every member that holds either branch, or neither, detects the fork from
 // them, so members on the other side of a partition learn of it even
-// though this clone stopped.
+// though this clone stopped. The first time it publishes the heads as
+// they are; each later time (tick, every HeadRepeat) as a numbered repeat
+// (Head.MarshalRepeat): the same bytes again would be dropped as a
+// duplicate for minutes, and a member that missed the first (one that had
+// just reconnected, in c2c bench paper) would learn of the fork only then.
+// Members repeat with the same numbers, so their repeats are one message.
 func (s *Service) gossipProof(d *docState, now time.Time) {
 	d.headSent = now
 	t := d.headsOut
+	n := d.proofSent
+	d.proofSent++
 	for _, h := range []docsync.Head{d.proof.A, d.proof.B} {
 		b, err := h.Marshal()
+		if n > 0 {
+			b, err = h.MarshalRepeat(n)
+		}
 		if err != nil {
 			continue
 		}

@@ -20,6 +20,19 @@
 // on the live connection with its subscriptions, and it reads the peer's
 // subscriptions there afterwards. A connection that answers is left alone
 // (two live connections, e.g. after a simultaneous dial, are legitimate).
+//
+// "Afterwards" needs a barrier: gossipsub learns that its outbound stream
+// on the closed connection ended on a goroutine of its own, and its event
+// loop picks at random between that news and the new connection's
+// messages. Handled second, the dead stream's end would erase the
+// subscriptions the peer had just sent on the new connection, which it
+// never sends again. So a host's gossipsub reports to its Watcher (Gossip,
+// a pubsub tracer option), and Connected returns, letting the new
+// connection's streams be read, only once gossipsub has dropped the
+// outbound stream it had on a connection the Watcher closed. (Its inbound
+// stream there ends on a goroutine too, with no report; gossipsub orders
+// it before a new inbound stream from the peer except in a window of a
+// few instructions, which the barrier's wait makes narrower still.)
 package reconnect
 
 import (
@@ -30,8 +43,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
@@ -98,6 +113,9 @@ func rtt(c network.Conn) (srtt, dev time.Duration) {
 type Stats struct {
 	Probed int64 // older connections probed
 	Closed int64 // of them, closed because they did not answer
+	// Drained counts closed connections whose gossipsub stream Connected
+	// saw gossipsub drop before it returned (with Gossip only).
+	Drained int64
 }
 
 // Watcher probes a peer's older connections when it connects again. Start
@@ -109,7 +127,9 @@ type Watcher struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	probed, closed atomic.Int64
+	probed, closed, drained atomic.Int64
+	gossip                  *gossipTracer // nil until Gossip is called
+	gossipMu                sync.Mutex
 }
 
 // Watch starts watching h's new connections. log may be nil.
@@ -134,7 +154,9 @@ func (w *Watcher) Close() error {
 }
 
 // Stats returns the counters.
-func (w *Watcher) Stats() Stats { return Stats{Probed: w.probed.Load(), Closed: w.closed.Load()} }
+func (w *Watcher) Stats() Stats {
+	return Stats{Probed: w.probed.Load(), Closed: w.closed.Load(), Drained: w.drained.Load()}
+}
 
 // Connected implements network.Notifiee: it probes the peer's other
 // connections and closes those that do not answer, before it returns.
@@ -148,9 +170,9 @@ func (w *Watcher) Stats() Stats { return Stats{Probed: w.probed.Load(), Closed: 
 // which never sends them again) and reopens only its own stream. The wait
 // is one round trip when the old connections are alive, the probe's budget
 // (Params) when not, and only when a peer already connected connects again.
-// (gossipsub learns that the old stream ended on a goroutine of its own, so
-// that it handles this before the new stream's first message is what the
-// tests observe every time, not an order gossipsub promises.)
+// With Gossip, it also waits (at most ProbeTimeout) until gossipsub has
+// dropped its outbound stream on a connection it closed; without it, that
+// gossipsub handles the stream's end first is likely, not promised.
 func (w *Watcher) Connected(n network.Network, c network.Conn) {
 	var older []network.Conn
 	for _, old := range n.ConnsToPeer(c.RemotePeer()) {
@@ -177,8 +199,112 @@ func (w *Watcher) probe(c network.Conn) {
 	w.closed.Add(1)
 	w.log.Info("closing a connection that a reconnected peer no longer answers on",
 		"peer", c.RemotePeer(), "remote", c.RemoteMultiaddr(), "err", err)
+	gt := w.tracer()
+	var dropped <-chan struct{}
+	if gt != nil && gt.carries(c) {
+		dropped = gt.expectDrop(c.RemotePeer())
+	}
 	_ = c.Close() // resets its streams now; notifications go on a goroutine
+	if dropped == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.p.ProbeTimeout)
+	defer cancel()
+	select {
+	case <-dropped:
+		w.drained.Add(1)
+	case <-ctx.Done():
+		w.log.Warn("gossipsub did not drop its stream on a closed connection in time",
+			"peer", c.RemotePeer(), "err", ctx.Err())
+	}
 }
+
+// Gossip returns the option that has a gossipsub instance on w's host
+// report its outbound streams to w (pass it to pubsub.NewGossipSub), so
+// that Connected waits for gossipsub to drop its stream on a connection
+// w closed (see the package doc). Call it at most once per Watcher, for
+// the host's one gossipsub.
+func (w *Watcher) Gossip() pubsub.Option {
+	w.gossipMu.Lock()
+	defer w.gossipMu.Unlock()
+	if w.gossip == nil {
+		w.gossip = &gossipTracer{protos: map[peer.ID]protocol.ID{}, drops: map[peer.ID][]chan struct{}{}}
+	}
+	return pubsub.WithRawTracer(w.gossip)
+}
+
+func (w *Watcher) tracer() *gossipTracer {
+	w.gossipMu.Lock()
+	defer w.gossipMu.Unlock()
+	return w.gossip
+}
+
+// gossipTracer follows gossipsub's outbound streams: the protocol of each
+// peer's, and when gossipsub drops one. gossipsub calls it from its event
+// loop, after it has forgotten the peer's subscriptions, so a drop seen
+// here is one whose effects are over.
+type gossipTracer struct {
+	mu     sync.Mutex
+	protos map[peer.ID]protocol.ID     // the peer's outbound stream's protocol
+	drops  map[peer.ID][]chan struct{} // closed at the peer's next drop
+}
+
+// carries says whether gossipsub's outbound stream to c's peer is on c.
+func (t *gossipTracer) carries(c network.Conn) bool {
+	t.mu.Lock()
+	proto, ok := t.protos[c.RemotePeer()]
+	t.mu.Unlock()
+	if !ok {
+		return false
+	}
+	for _, s := range c.GetStreams() {
+		if s.Stat().Direction == network.DirOutbound && s.Protocol() == proto {
+			return true
+		}
+	}
+	return false
+}
+
+// expectDrop returns a channel closed when gossipsub next drops its
+// outbound stream to p.
+func (t *gossipTracer) expectDrop(p peer.ID) <-chan struct{} {
+	ch := make(chan struct{})
+	t.mu.Lock()
+	t.drops[p] = append(t.drops[p], ch)
+	t.mu.Unlock()
+	return ch
+}
+
+func (t *gossipTracer) OnNewOutboundStream(p peer.ID, proto protocol.ID) {
+	t.mu.Lock()
+	t.protos[p] = proto
+	t.mu.Unlock()
+}
+
+func (t *gossipTracer) OnClosedOutboundStream(p peer.ID) {
+	t.mu.Lock()
+	delete(t.protos, p)
+	chs := t.drops[p]
+	delete(t.drops, p)
+	t.mu.Unlock()
+	for _, ch := range chs {
+		close(ch)
+	}
+}
+
+func (*gossipTracer) Join(string)                           {}
+func (*gossipTracer) Leave(string)                          {}
+func (*gossipTracer) Graft(peer.ID, string)                 {}
+func (*gossipTracer) Prune(peer.ID, string)                 {}
+func (*gossipTracer) ValidateMessage(*pubsub.Message)       {}
+func (*gossipTracer) DeliverMessage(*pubsub.Message)        {}
+func (*gossipTracer) RejectMessage(*pubsub.Message, string) {}
+func (*gossipTracer) DuplicateMessage(*pubsub.Message)      {}
+func (*gossipTracer) ThrottlePeer(peer.ID)                  {}
+func (*gossipTracer) RecvRPC(*pubsub.RPC)                   {}
+func (*gossipTracer) SendRPC(*pubsub.RPC, peer.ID)          {}
+func (*gossipTracer) DropRPC(*pubsub.RPC, peer.ID)          {}
+func (*gossipTracer) UndeliverableMessage(*pubsub.Message)  {}
 
 // answers opens a stream on c itself and negotiates the ping protocol: any
 // answer, even "not supported", proves the remote still holds c.

@@ -224,7 +224,7 @@ func TestRestartedMemberReceivesGossip(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { w.Close() })
-			ps, err := pubsub.NewGossipSub(t.Context(), hub)
+			ps, err := pubsub.NewGossipSub(t.Context(), hub, w.Gossip())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,6 +268,9 @@ func TestRestartedMemberReceivesGossip(t *testing.T) {
 			t.Logf("watcher: %+v", st)
 			if !tc.graceful && st.Closed < 1 {
 				t.Fatalf("watcher closed no connection after a kill -9: %+v", st)
+			}
+			if st.Drained != st.Closed {
+				t.Fatalf("gossipsub dropped its stream on %d of the %d closed connections before Connected returned: %+v", st.Drained, st.Closed, st)
 			}
 		})
 	}
