@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -83,20 +81,7 @@ func newDeviceApplyCmd(g *globals) *cobra.Command {
 			}
 			return withDeviceDoc(cmd, g, args[0], offline, func(d *client.Doc) error {
 				var patches []patch
-				sc := bufio.NewScanner(in)
-				sc.Buffer(make([]byte, 1<<20), 1<<24)
-				for line := 1; sc.Scan(); line++ {
-					if len(sc.Bytes()) == 0 {
-						continue
-					}
-					var p patch
-					if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-						return fmt.Errorf("line %d: %w", line, err)
-					}
-					p.line = line
-					patches = append(patches, p)
-				}
-				if err := sc.Err(); err != nil {
+				if err := scanPatches(in, 1<<24, func(p patch) error { patches = append(patches, p); return nil }); err != nil {
 					return err
 				}
 				// One batch: persisted and sent once, and a patch that does

@@ -217,8 +217,14 @@ func (s *deviceStream) remote(u client.Update) error {
 // readPatches sends stdin's patches to out, closing it at EOF.
 func readPatches(in io.Reader, out chan<- patch) error {
 	defer close(out)
+	return scanPatches(in, 1<<20, func(p patch) error { out <- p; return nil })
+}
+
+// scanPatches reads one JSON patch per line of in (empty lines skipped,
+// each line at most maxLine bytes) and hands each to f, numbered by line.
+func scanPatches(in io.Reader, maxLine int, f func(patch) error) error {
 	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
 	for line := 1; sc.Scan(); line++ {
 		if len(sc.Bytes()) == 0 {
 			continue
@@ -228,7 +234,9 @@ func readPatches(in io.Reader, out chan<- patch) error {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 		p.line = line
-		out <- p
+		if err := f(p); err != nil {
+			return err
+		}
 	}
 	return sc.Err()
 }
