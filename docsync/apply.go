@@ -17,10 +17,10 @@ func (r *Replica) HandleEntry(e *Entry) error { return r.handle(e, false) }
 
 // HandleSignedEntry is HandleEntry for an entry whose sequencer signature
 // VerifyEntrySignature checked already (a topic validator): it is not
-// verified a second time. One checked against another sequencer key is
-// verified again.
+// verified a second time. One checked against another key than the one
+// that signs its seq is verified again.
 func (r *Replica) HandleSignedEntry(v *SignedEntry) error {
-	return r.handle(v.e, bytes.Equal(v.by, r.cfg.Sequencer))
+	return r.handle(v.e, bytes.Equal(v.by, r.headKey(v.e)))
 }
 
 func (r *Replica) handle(e *Entry, signed bool) error {
@@ -28,10 +28,10 @@ func (r *Replica) handle(e *Entry, signed bool) error {
 		return ErrHalted
 	}
 	err := r.handleEntry(e, signed)
-	if err != nil && err != errDuplicate && r.proof == nil {
+	if err != nil && err != errDuplicate && err != errStale && r.proof == nil {
 		r.reject(e, err)
 	}
-	if err == errDuplicate {
+	if err == errDuplicate || err == errStale {
 		return nil
 	}
 	return err
@@ -46,7 +46,7 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 		return errDuplicate // the chain hash commits to the envelope: nothing new
 	}
 	if !signed {
-		if err := e.Head.Verify(r.cfg.Sequencer); err != nil {
+		if err := r.verifyHead(e); err != nil {
 			return err
 		}
 	}
@@ -135,6 +135,9 @@ func (r *Replica) commit(e *Entry) error {
 	if op != nil {
 		r.event(Event{Kind: EventMembership, Seq: e.Head.Seq, Op: op})
 		r.takeKeys(op)
+		if op.Type == OpMove {
+			defer r.moved(e.Head.Seq, op) // after our own move leaves flight
+		}
 	}
 	if len(r.locked) > 0 || (env.Kind == KindEdit && !r.HasEpochKey(env.Epoch)) {
 		if len(r.locked) == 0 {

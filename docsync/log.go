@@ -11,17 +11,20 @@ import (
 // orders an envelope that honest clones would refuse.
 type LogState struct {
 	doc       DocID
-	sequencer ed25519.PublicKey
-	hashes    []Hash // hashes[s] = h(s); hashes[0] = GenesisHash
+	sequencer ed25519.PublicKey // the current sequencer (the last span's)
+	spans     []keySpan         // which key signs which seqs (move.go)
+	hashes    []Hash            // hashes[s] = h(s); hashes[0] = GenesisHash
 	counters  map[MemberID]uint64
 	members   *Membership
 }
 
 // NewLogState returns the empty log of doc ordered by the sequencer key seqPub.
 func NewLogState(doc DocID, seqPub ed25519.PublicKey) *LogState {
+	key := append(ed25519.PublicKey(nil), seqPub...)
 	return &LogState{
 		doc:       doc,
-		sequencer: append(ed25519.PublicKey(nil), seqPub...),
+		sequencer: key,
+		spans:     []keySpan{{from: 1, key: key}},
 		hashes:    []Hash{GenesisHash(doc)},
 		counters:  map[MemberID]uint64{},
 		members:   newMembership(),
@@ -31,7 +34,8 @@ func NewLogState(doc DocID, seqPub ed25519.PublicKey) *LogState {
 // Doc returns the document ID.
 func (l *LogState) Doc() DocID { return l.doc }
 
-// Sequencer returns the sequencer's public key.
+// Sequencer returns the current sequencer's public key (the genesis one
+// until a move commits; KeyAt says who signed an earlier seq).
 func (l *LogState) Sequencer() ed25519.PublicKey { return l.sequencer }
 
 // Seq returns the last committed seq.
@@ -88,6 +92,10 @@ func (l *LogState) Check(env *Envelope) (*MemberOp, error) {
 	if err := l.members.checkOp(env.Author, seq, l.sequencer, op); err != nil {
 		return nil, err
 	}
+	if op.Type == OpMove && op.Takeover && env.Parent != seq-1 {
+		return nil, fmt.Errorf("%w: a takeover must continue from the head before it (parent %d at seq %d)",
+			ErrBadMemberOp, env.Parent, seq)
+	}
 	return op, nil
 }
 
@@ -98,6 +106,9 @@ func (l *LogState) Append(env *Envelope, op *MemberOp) Hash {
 	l.counters[env.Author] = env.Counter
 	if op != nil {
 		l.members.apply(op)
+		if op.Type == OpMove {
+			l.moveTo(op)
+		}
 	}
 	return h
 }

@@ -16,6 +16,7 @@ const (
 	OpAdd        OpType = 2 // adds a member with a role and an HPKE key
 	OpRemove     OpType = 3 // removes a member and starts a new key epoch
 	OpChangeRole OpType = 4 // changes a member's role
+	OpMove       OpType = 5 // moves the document to a new sequencer (move.go)
 )
 
 const maxWrapBytes = 4096
@@ -27,8 +28,14 @@ type MemberOp struct {
 	Member    MemberID          // subject (the creator for genesis)
 	HPKEPub   []byte            // genesis, add
 	Role      Role              // genesis (admin), add, change role
-	Sequencer ed25519.PublicKey // genesis only
+	Sequencer ed25519.PublicKey // genesis; move: the new sequencer
 	Bundle    *KeyBundle        // genesis, remove: a new epoch; add: the current key for Member
+	// Move only: the new sequencer's address (a hint for clones, not
+	// checked), and whether the new sequencer orders the move itself
+	// (Takeover: failover from a sequencer that stopped) rather than the
+	// current one (a planned handover).
+	SequencerAddr string
+	Takeover      bool
 }
 
 // KeyBundle carries one epoch's document key wrapped to members, and the
@@ -49,7 +56,7 @@ type WrappedKey struct {
 // Marshal encodes the op.
 func (o *MemberOp) Marshal() ([]byte, error) {
 	w := &wire.MemberOp{Type: uint32(o.Type), Member: o.Member[:], HpkePub: o.HPKEPub,
-		Role: uint32(o.Role), Sequencer: o.Sequencer}
+		Role: uint32(o.Role), Sequencer: o.Sequencer, SequencerAddr: o.SequencerAddr, Takeover: o.Takeover}
 	if b := o.Bundle; b != nil {
 		w.Bundle = &wire.KeyBundle{Epoch: b.Epoch, PrevNonce: b.PrevNonce, PrevKey: b.PrevKey}
 		for _, k := range b.Keys {
@@ -84,11 +91,18 @@ func DecodeMemberOp(b []byte) (*MemberOp, error) {
 		needBundle = true
 	case OpChangeRole:
 		needRole = true
+	case OpMove:
+		if err := decodeMove(&w, o); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: member op type %d", ErrMalformed, w.Type)
 	}
-	if o.Type != OpGenesis && len(w.Sequencer) != 0 {
-		return nil, fmt.Errorf("%w: sequencer key outside genesis", ErrMalformed)
+	if o.Type != OpGenesis && o.Type != OpMove && len(w.Sequencer) != 0 {
+		return nil, fmt.Errorf("%w: sequencer key outside genesis and move", ErrMalformed)
+	}
+	if o.Type != OpMove && (w.SequencerAddr != "" || w.Takeover) {
+		return nil, fmt.Errorf("%w: move fields in op type %d", ErrMalformed, w.Type)
 	}
 	if needPub {
 		if err := ParseHPKEPublic(w.HpkePub); err != nil {

@@ -138,6 +138,8 @@ func (m *Membership) checkOp(author MemberID, seq uint64, seqPub ed25519.PublicK
 		if subject.Role == RoleAdmin && op.Role != RoleAdmin && m.admins() == 1 {
 			return bad("cannot demote the last admin")
 		}
+	case OpMove:
+		return checkMove(author, seqPub, op)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func (r *Replica) evidenceFor(e *Entry, err error) *Evidence {
 		return nil
 	}
 	d := e.Envelope.Digest()
-	ev := &Evidence{Sequencer: append([]byte(nil), r.cfg.Sequencer...), B: e.Head, Envelope: &e.Envelope}
+	ev := &Evidence{Sequencer: append([]byte(nil), r.log.KeyAt(s)...), B: e.Head, Envelope: &e.Envelope}
 	switch {
 	case errors.Is(err, ErrAuthorSignature):
 		a, ok := r.headOrGenesis(s - 1)

@@ -70,10 +70,13 @@ const (
 	// EventEvidence: a rejected entry proves the sequencer misbehaved
 	// (tamper or forged seq); Evidence holds the transferable proof.
 	EventEvidence
+	// EventMoved: a move to another sequencer committed; Op names it. The
+	// service sends to the new sequencer (Log().Sequencer()) from now on.
+	EventMoved
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped", "evidence"}
+	names := [...]string{"?", "rejected", "noop", "fork", "gap", "locked", "membership", "dropped", "evidence", "moved"}
 	if int(k) < len(names) {
 		return names[k]
 	}

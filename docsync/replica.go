@@ -259,7 +259,7 @@ func (r *Replica) queueIntent(op *MemberOp) error {
 	if m, ok := r.log.Membership().Get(r.me); !creating && (!ok || m.Role != RoleAdmin) {
 		return fmt.Errorf("%w: only admins change membership", ErrNotReady)
 	}
-	if op.Type != OpRemove && !op.Role.valid() {
+	if op.Type != OpRemove && op.Type != OpMove && !op.Role.valid() {
 		return fmt.Errorf("%w: role %d", ErrBadMemberOp, op.Role)
 	}
 	r.intents = append(r.intents, op)
@@ -314,8 +314,8 @@ func (r *Replica) HandleHead(h Head) error {
 	if mine, ok := r.HeadAt(h.Seq); ok && mine.ChainHash == h.ChainHash {
 		return nil // agrees with what we verified: skip the signature check
 	}
-	if err := h.Verify(r.cfg.Sequencer); err != nil {
-		return err
+	if err := h.Verify(r.log.KeyAt(h.Seq)); err != nil {
+		return r.unverifiedHead(h, err)
 	}
 	if mine, ok := r.HeadAt(h.Seq); ok {
 		return r.compareHeads(mine, h)

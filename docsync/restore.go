@@ -60,8 +60,9 @@ func (r *Replica) restoreInFlight(env *Envelope) error {
 		if err != nil {
 			return fmt.Errorf("docsync: restore in-flight: %w", err)
 		}
-		intent := &MemberOp{Type: op.Type, Member: op.Member, HPKEPub: op.HPKEPub, Role: op.Role, Sequencer: op.Sequencer}
-		r.inflight = &inflight{env: env, intent: intent}
+		intent := *op
+		intent.Bundle = nil // rebuilt by sealMember if the op must be sealed again
+		r.inflight = &inflight{env: env, intent: &intent}
 		return nil
 	}
 	key, ok := r.keys[env.Epoch]

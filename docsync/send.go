@@ -122,7 +122,7 @@ func (r *Replica) sealMember(intent *MemberOp) (*Envelope, error) {
 			return nil, err
 		}
 	}
-	if err := m.checkOp(r.me, r.log.Seq()+1, r.cfg.Sequencer, &op); err != nil {
+	if err := m.checkOp(r.me, r.log.Seq()+1, r.log.Sequencer(), &op); err != nil {
 		return nil, err
 	}
 	body, err := op.Marshal()
@@ -185,7 +185,7 @@ func (r *Replica) revalidate() {
 	stale := m.checkEnvelope(f.env) != nil
 	if !stale && f.intent != nil {
 		op, err := DecodeMemberOp(f.env.Body)
-		stale = err != nil || m.checkOp(r.me, r.log.Seq()+1, r.cfg.Sequencer, op) != nil
+		stale = err != nil || m.checkOp(r.me, r.log.Seq()+1, r.log.Sequencer(), op) != nil
 	}
 	if !stale {
 		return

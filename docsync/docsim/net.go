@@ -33,6 +33,7 @@ type Clone struct {
 	Identity  *docsync.Identity
 	Replica   *docsync.Replica
 	Committed []*docsync.Entry
+	Pending   *docsync.Pending // the last one persisted
 	Events    []docsync.Event
 	Updates   int
 }
@@ -77,6 +78,7 @@ type Net struct {
 	order  int
 	held   map[int]bool
 	parked []*msg
+	others map[string]sequencer.Node // sequencers a document can move to, by key
 }
 
 // NewNet returns an empty network with the given seed and sequencer factory.
@@ -167,11 +169,15 @@ func (n *Net) Drain(c *Clone) {
 	}
 	rd := r.Ready()
 	c.Committed = append(c.Committed, rd.Entries...)
+	if rd.Pending != nil {
+		c.Pending = rd.Pending
+	}
 	c.Events = append(c.Events, rd.Events...)
 	c.Updates += len(rd.Updates)
 	for _, env := range rd.Submit {
 		env := env
-		n.send(-1, func() { n.publish(n.Sequencer.Submit(env)) })
+		s := n.submitTo(c, env)
+		n.send(-1, func() { n.publish(s.Submit(env)) })
 	}
 	if rd.Head != nil && len(n.Clones) > 1 {
 		h := *rd.Head
@@ -184,7 +190,8 @@ func (n *Net) Drain(c *Clone) {
 	}
 	for _, f := range rd.Fetch {
 		f := f
-		n.send(-1, func() { n.deliverAll(c, n.Sequencer.Fetch(c.Replica.ID(), f.From, f.To)) })
+		s := n.sequencerOf(c)
+		n.send(-1, func() { n.deliverAll(c, s.Fetch(c.Replica.ID(), f.From, f.To)) })
 		peer := n.Clones[n.Rand.IntN(len(n.Clones))]
 		n.send(peer.Index, func() { n.deliverAll(c, peer.serve(f.From, f.To)) })
 	}

@@ -27,6 +27,9 @@ func NewReference(doc docsync.DocID, key ed25519.PrivateKey) *Reference {
 // Order validates env and orders it as the next entry. A rejected envelope
 // leaves the state unchanged.
 func (s *Reference) Order(env *docsync.Envelope) (*docsync.Entry, error) {
+	if err := s.ordersFor(env); err != nil {
+		return nil, fmt.Errorf("sequencer: reject: %w", err)
+	}
 	op, err := s.log.Check(env)
 	if err != nil {
 		return nil, fmt.Errorf("sequencer: reject: %w", err)
@@ -43,6 +46,7 @@ func (s *Reference) Restore(e *docsync.Entry) error {
 	if e.Head.Seq != s.log.Seq()+1 {
 		return fmt.Errorf("sequencer: restore seq %d after %d: %w", e.Head.Seq, s.log.Seq(), docsync.ErrGap)
 	}
+	s.genesisKey(e)
 	op, err := s.log.Check(&e.Envelope)
 	if err != nil {
 		return fmt.Errorf("sequencer: restore: %w", err)

@@ -343,12 +343,14 @@ func (x *ForkProof) GetB() *Head {
 // MemberOp is the plaintext body of a membership envelope.
 type MemberOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          uint32                 `protobuf:"varint,1,opt,name=type,proto3" json:"type,omitempty"`                     // 1 genesis, 2 add, 3 remove, 4 change role
-	Member        []byte                 `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`                  // subject: 32-byte Ed25519 key (the creator for genesis)
-	HpkePub       []byte                 `protobuf:"bytes,3,opt,name=hpke_pub,json=hpkePub,proto3" json:"hpke_pub,omitempty"` // subject's HPKE public key (genesis, add)
-	Role          uint32                 `protobuf:"varint,4,opt,name=role,proto3" json:"role,omitempty"`                     // 1 reader, 2 writer, 3 admin (genesis, add, change role)
-	Sequencer     []byte                 `protobuf:"bytes,5,opt,name=sequencer,proto3" json:"sequencer,omitempty"`            // genesis only: the sequencer's Ed25519 key
-	Bundle        *KeyBundle             `protobuf:"bytes,6,opt,name=bundle,proto3" json:"bundle,omitempty"`                  // genesis, remove: keys of a new epoch; add: current key for the subject
+	Type          uint32                 `protobuf:"varint,1,opt,name=type,proto3" json:"type,omitempty"`                                       // 1 genesis, 2 add, 3 remove, 4 change role, 5 move
+	Member        []byte                 `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`                                    // subject: 32-byte Ed25519 key (the creator for genesis, the admin for move)
+	HpkePub       []byte                 `protobuf:"bytes,3,opt,name=hpke_pub,json=hpkePub,proto3" json:"hpke_pub,omitempty"`                   // subject's HPKE public key (genesis, add)
+	Role          uint32                 `protobuf:"varint,4,opt,name=role,proto3" json:"role,omitempty"`                                       // 1 reader, 2 writer, 3 admin (genesis, add, change role)
+	Sequencer     []byte                 `protobuf:"bytes,5,opt,name=sequencer,proto3" json:"sequencer,omitempty"`                              // genesis: the sequencer's Ed25519 key; move: the new sequencer's
+	Bundle        *KeyBundle             `protobuf:"bytes,6,opt,name=bundle,proto3" json:"bundle,omitempty"`                                    // genesis, remove: keys of a new epoch; add: current key for the subject
+	SequencerAddr string                 `protobuf:"bytes,7,opt,name=sequencer_addr,json=sequencerAddr,proto3" json:"sequencer_addr,omitempty"` // move only: where the new sequencer listens (a multiaddr, optional)
+	Takeover      bool                   `protobuf:"varint,8,opt,name=takeover,proto3" json:"takeover,omitempty"`                               // move only: ordered by the new sequencer (failover), not the current one
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -423,6 +425,20 @@ func (x *MemberOp) GetBundle() *KeyBundle {
 		return x.Bundle
 	}
 	return nil
+}
+
+func (x *MemberOp) GetSequencerAddr() string {
+	if x != nil {
+		return x.SequencerAddr
+	}
+	return ""
+}
+
+func (x *MemberOp) GetTakeover() bool {
+	if x != nil {
+		return x.Takeover
+	}
+	return false
 }
 
 // KeyBundle carries one epoch's document key wrapped to members.
@@ -832,14 +848,16 @@ const file_docsync_proto_rawDesc = "" +
 	"\aseq_sig\x18\x04 \x01(\fR\x06seqSig\"S\n" +
 	"\tForkProof\x12\"\n" +
 	"\x01a\x18\x01 \x01(\v2\x14.c2c.docsync.v1.HeadR\x01a\x12\"\n" +
-	"\x01b\x18\x02 \x01(\v2\x14.c2c.docsync.v1.HeadR\x01b\"\xb6\x01\n" +
+	"\x01b\x18\x02 \x01(\v2\x14.c2c.docsync.v1.HeadR\x01b\"\xf9\x01\n" +
 	"\bMemberOp\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\rR\x04type\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\fR\x06member\x12\x19\n" +
 	"\bhpke_pub\x18\x03 \x01(\fR\ahpkePub\x12\x12\n" +
 	"\x04role\x18\x04 \x01(\rR\x04role\x12\x1c\n" +
 	"\tsequencer\x18\x05 \x01(\fR\tsequencer\x121\n" +
-	"\x06bundle\x18\x06 \x01(\v2\x19.c2c.docsync.v1.KeyBundleR\x06bundle\"\x8b\x01\n" +
+	"\x06bundle\x18\x06 \x01(\v2\x19.c2c.docsync.v1.KeyBundleR\x06bundle\x12%\n" +
+	"\x0esequencer_addr\x18\a \x01(\tR\rsequencerAddr\x12\x1a\n" +
+	"\btakeover\x18\b \x01(\bR\btakeover\"\x8b\x01\n" +
 	"\tKeyBundle\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12.\n" +
 	"\x04keys\x18\x02 \x03(\v2\x1a.c2c.docsync.v1.WrappedKeyR\x04keys\x12\x1d\n" +

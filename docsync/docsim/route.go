@@ -1,0 +1,36 @@
+package docsim
+
+import (
+	"crypto/ed25519"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+)
+
+// AddSequencer makes s, signing with key pub, a sequencer documents can
+// move to: clones whose log names pub send to it and fetch from it.
+func (n *Net) AddSequencer(pub ed25519.PublicKey, s sequencer.Node) {
+	if n.others == nil {
+		n.others = map[string]sequencer.Node{}
+	}
+	n.others[string(pub)] = s
+}
+
+// sequencerOf returns the sequencer c's log is on.
+func (n *Net) sequencerOf(c *Clone) sequencer.Node {
+	if s, ok := n.others[string(c.Replica.Log().Sequencer())]; ok {
+		return s
+	}
+	return n.Sequencer
+}
+
+// submitTo returns where c sends env: a takeover to the sequencer it
+// names, everything else to c's current sequencer.
+func (n *Net) submitTo(c *Clone, env *docsync.Envelope) sequencer.Node {
+	if op, ok := docsync.MoveOf(env); ok && op.Takeover {
+		if s, ok := n.others[string(op.Sequencer)]; ok {
+			return s
+		}
+	}
+	return n.sequencerOf(c)
+}
