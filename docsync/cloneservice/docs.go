@@ -3,6 +3,7 @@ package cloneservice
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -22,7 +23,8 @@ type docState struct {
 	// evidence is the tamper and forged-seq evidence kept (one per kind):
 	// once there is any, the document stopped.
 	evidence []*docsync.Evidence
-	stall    stall // the sequencer-stalled alarm (stall.go)
+	stall    stall     // the sequencer-stalled alarm (stall.go)
+	mv       moveState // moves to another sequencer (move.go)
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads
@@ -76,11 +78,12 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	if len(meta.Addrs) > 0 {
 		s.h.Peerstore().AddAddrs(seqPeer, meta.Addrs, time.Hour)
 	}
+	s.followSequencer(d) // the log may have moved to another sequencer
 	et, ht := netproto.EntriesTopic(d.id), netproto.HeadsTopic(d.id)
-	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, meta.Sequencer)); err != nil {
+	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, &d.mv.keys)); err != nil {
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
-	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, meta.Sequencer)); err != nil {
+	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, &d.mv.keys)); err != nil {
 		_ = s.ps.UnregisterTopicValidator(et)
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
@@ -166,7 +169,7 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 // validateEntry checks entries-topic messages: well formed, this document,
 // signed by the sequencer (whoever relayed it: messages carry no
 // publisher, see netproto.GossipOptions). Anything else is rejected.
-func (s *Service) validateEntry(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
+func (s *Service) validateEntry(doc docsync.DocID, keys *atomic.Pointer[seqKeys]) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		e, err := docsync.DecodeEntry(m.Data)
 		if err == nil && (e.Head.Doc != doc || e.Envelope.Doc != doc) {
@@ -174,7 +177,10 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPub []byte) pubsub.Validat
 		}
 		var v *docsync.SignedEntry
 		if err == nil {
-			v, err = docsync.VerifyEntrySignature(e, seqPub) // kept for the loop: verified once
+			k := keys.Load()
+			if v, err = docsync.VerifyEntrySignature(e, k.current); err != nil { // kept for the loop: verified once
+				return s.validateMovedEntry(doc, k, from, m, e, err)
+			}
 		}
 		return s.verdict("entry message", doc, from, m, v, err)
 	}
@@ -183,10 +189,11 @@ func (s *Service) validateEntry(doc docsync.DocID, seqPub []byte) pubsub.Validat
 // validateHead checks heads-topic messages: well formed, this document,
 // signed by the sequencer. Evidence against the sequencer (validateEvidence)
 // and members' wait claims (validateWaitClaim) share the topic.
-func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.ValidatorEx {
+func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys]) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		k := keys.Load()
 		if docsync.IsEvidence(m.Data) {
-			return s.validateEvidence(doc, seqPub, from, m)
+			return s.validateEvidence(doc, k.current, from, m)
 		}
 		if docsync.IsWaitClaim(m.Data) {
 			return s.validateWaitClaim(doc, from, m)
@@ -196,7 +203,9 @@ func (s *Service) validateHead(doc docsync.DocID, seqPub []byte) pubsub.Validato
 			err = docsync.ErrWrongDoc
 		}
 		if err == nil {
-			err = h.Verify(seqPub)
+			if err = h.Verify(k.current); err != nil && signedByOld(k, h) {
+				return pubsub.ValidationIgnore // from a sequencer the document left
+			}
 		}
 		return s.verdict("head message", doc, from, m, h, err)
 	}

@@ -37,10 +37,13 @@ const (
 	EventStalled
 	// EventResumed: a stalled sequencer resumed (Stall: the alarm it ends).
 	EventResumed
+	// EventMoved: the document moved to another sequencer at Seq (Member:
+	// the signed move); the clone follows it.
+	EventMoved
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed"}
+	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed", "moved"}
 	if int(k) < len(names) {
 		return names[k]
 	}

@@ -96,6 +96,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 	if d.stopped() != nil {
 		return
 	}
+	s.tickMove(d, now)
 	if env := d.r.InFlight(); env != nil && env.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
 		s.handleReady(d)
@@ -230,6 +231,7 @@ func (s *Service) handleHistory(st network.Stream) {
 		member := false
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
+			member = member || d.mayFetchHistory(who)
 		}); err != nil && !errors.Is(err, ErrUnknownDoc) {
 			return nil, err
 		}

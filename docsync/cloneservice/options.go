@@ -137,6 +137,8 @@ type options struct {
 	now    func() time.Time
 	ticker clock.TickerFunc
 	net    Net
+	// standby is where this clone moves a stalled document it administers.
+	standby *peer.AddrInfo
 }
 
 // WithParams sets the tuning numbers.

@@ -224,6 +224,8 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 			s.emit(d, Event{Kind: EventMembership, Seq: ev.Seq, Member: ev.Op})
 		case docsync.EventDropped:
 			s.emit(d, Event{Kind: EventDropped, Seq: ev.Seq, Err: ev.Err, Member: ev.Op})
+		case docsync.EventMoved:
+			s.onMoved(d, ev)
 		default:
 			s.emit(d, Event{Kind: EventNotice, Seq: ev.Seq, Err: ev.Err})
 		}
@@ -254,6 +256,10 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 	d.submitted = s.now()
 	d.stall.noteSent(env.Counter, d.submitted)
 	s.stats.submitted.Add(1)
+	if op, ok := docsync.MoveOf(env); ok && op.Takeover {
+		s.sendTakeover(d, env) // to the sequencer it names, which adopts the document
+		return
+	}
 	genesis := env.Kind == docsync.KindMember && env.Parent == 0 && d.r.Log().Seq() == 0
 	// A resend goes on a stream: gossipsub names a message by its bytes
 	// (netproto.GossipOptions), so the same envelope published again is a

@@ -47,6 +47,7 @@ type Service struct {
 	docsBy  map[docsync.MemberID]int // documents registered per creator
 	members sync.Map                 // docsync.DocID -> *memberSet
 
+	adopting                  sync.Map // docsync.DocID -> true while an adoption runs (adopt.go)
 	registerRate, historyRate *guard.Limiter[peer.ID]
 	envRate, byteRate         *guard.Limiter[docsync.MemberID]
 	refusals                  *guard.Refusals
@@ -107,6 +108,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, key crypto.PrivK
 	h.SetStreamHandler(netproto.RegisterProtocol, s.handleRegister)
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
 	h.SetStreamHandler(netproto.SubmitProtocol, s.handleSubmit)
+	h.SetStreamHandler(netproto.AdoptProtocol, s.handleAdopt)
 	s.wg.Add(2)
 	go s.loop()
 	go s.publisher()
@@ -170,6 +172,7 @@ func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(netproto.RegisterProtocol)
 	s.h.RemoveStreamHandler(netproto.HistoryProtocol)
 	s.h.RemoveStreamHandler(netproto.SubmitProtocol)
+	s.h.RemoveStreamHandler(netproto.AdoptProtocol)
 	s.cancel()
 	s.wg.Wait()
 	s.closeDocs()

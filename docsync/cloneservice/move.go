@@ -1,0 +1,315 @@
+package cloneservice
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Moving documents to another sequencer (docsync's move.go says what a
+// move is). Move is the admin's command: a planned handover, ordered by
+// the current sequencer, or a takeover, ordered by the new one. With a
+// standby configured (WithStandby), an admin's clone whose stall alarm is
+// up takes over to the standby by itself. Every member follows a move it
+// committed: it sends to and fetches from the new sequencer, its topic
+// validators accept the new key, and it resubmits its envelope in flight.
+// The new sequencer learns the history before the move from a member: the
+// member sends it an adopt request (netproto.AdoptProtocol) and serves it
+// the history; after a handover every member does, until one succeeds.
+
+// adoptTimeout bounds one adopt request: the sequencer fetches the whole
+// history before it answers.
+const adoptTimeout = 2 * time.Minute
+
+// moveState is a document's sequencer-move state (loop only, except keys).
+type moveState struct {
+	// keys is read by the topic validators.
+	keys atomic.Pointer[seqKeys]
+	// adoptTo is the sequencer we asked to adopt the document: it may
+	// fetch our history.
+	adoptTo peer.ID
+	// handover is the seq of a handover the new sequencer has not
+	// confirmed to us yet (0: none); adopted is the last it confirmed.
+	handover, adopted uint64
+	adoptAt           time.Time // when the last adopt request went out
+	adoptBusy         bool
+	autoAt            time.Time // the last automatic takeover
+}
+
+// seqKeys are the sequencer keys a document's topics may carry: the
+// current one, and the ones it left (their later messages are ignored).
+type seqKeys struct {
+	current []byte
+	old     [][]byte
+}
+
+// WithStandby configures the standby sequencer (its peer ID and addresses):
+// when the stall alarm of a document this clone administers is up, the
+// clone moves the document to it (a takeover).
+func WithStandby(ai peer.AddrInfo) Option {
+	return func(o *options) error {
+		if _, err := netproto.MemberOf(ai.ID); err != nil {
+			return fmt.Errorf("cloneservice: standby sequencer: %w", err)
+		}
+		o.standby = &ai
+		return nil
+	}
+}
+
+// followSequencer points d at the sequencer its log is on now (loop only,
+// or before the loop starts): submissions, fetches and topic validators.
+func (s *Service) followSequencer(d *docState) {
+	l := d.r.Log()
+	keys := &seqKeys{current: append([]byte(nil), l.Sequencer()...)}
+	if n := len(l.Moves()); n > 0 {
+		keys.old = append(keys.old, d.meta.Sequencer)
+		for _, m := range l.Moves()[:n-1] {
+			keys.old = append(keys.old, m.Sequencer)
+		}
+	}
+	d.mv.keys.Store(keys)
+	p, err := netproto.PeerOf(keys.current)
+	if err != nil {
+		return // a move names a 32-byte key: every Ed25519 key is a peer ID
+	}
+	d.seqPeer = p
+	if a := l.SequencerAddr(); a != "" {
+		if ai, err := addrInfoOf(a, p); err == nil && len(ai.Addrs) > 0 {
+			s.h.Peerstore().AddAddrs(p, ai.Addrs, time.Hour)
+		}
+	}
+}
+
+// addrInfoOf parses a move's address hint; a /p2p part must name p.
+func addrInfoOf(a string, p peer.ID) (peer.AddrInfo, error) {
+	m, err := ma.NewMultiaddr(a)
+	if err != nil {
+		return peer.AddrInfo{}, err
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(m)
+	if err != nil {
+		return peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{m}}, nil
+	}
+	if ai.ID != p {
+		return peer.AddrInfo{}, fmt.Errorf("cloneservice: address names peer %s, not the sequencer %s", ai.ID, p)
+	}
+	return *ai, nil
+}
+
+// onMoved follows a committed move (loop only, from notify).
+func (s *Service) onMoved(d *docState, ev docsync.Event) {
+	s.followSequencer(d)
+	s.stats.moves.Add(1)
+	s.log.Info("document moved to another sequencer", "doc", d.id, "seq", ev.Seq, "sequencer", d.seqPeer,
+		"takeover", ev.Op.Takeover)
+	s.emit(d, Event{Kind: EventMoved, Seq: ev.Seq, Member: ev.Op})
+	if !ev.Op.Takeover {
+		d.mv.handover = ev.Seq
+		s.pushAdopt(d, nil)
+	}
+}
+
+// sendTakeover sends our takeover envelope to the sequencer it names, as
+// an adopt request (loop only, from send).
+func (s *Service) sendTakeover(d *docState, env *docsync.Envelope) { s.pushAdopt(d, env) }
+
+// pushAdopt asks the new sequencer to adopt the document: with our
+// takeover envelope, or (env nil) with the handover entry d.mv.handover
+// (loop only).
+func (s *Service) pushAdopt(d *docState, env *docsync.Envelope) {
+	if d.mv.adoptBusy {
+		return
+	}
+	req := &netproto.AdoptRequest{Takeover: env}
+	to := d.seqPeer
+	if env != nil {
+		op, _ := docsync.MoveOf(env)
+		p, err := netproto.PeerOf(op.Sequencer)
+		if err != nil {
+			return
+		}
+		to = p
+		if a := op.SequencerAddr; a != "" {
+			if ai, err := addrInfoOf(a, p); err == nil {
+				s.h.Peerstore().AddAddrs(p, ai.Addrs, time.Hour)
+			}
+		}
+	} else {
+		b, err := s.ds.Get(s.ctx, entryKey(d.id, d.mv.handover))
+		if err != nil {
+			return
+		}
+		if req.Handover, err = docsync.DecodeEntry(b); err != nil {
+			return
+		}
+	}
+	b, err := req.Marshal()
+	if err != nil {
+		return
+	}
+	d.mv.adoptTo, d.mv.adoptAt, d.mv.adoptBusy = to, s.now(), true
+	doc, seq := d.id, d.mv.handover
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, adoptTimeout)
+		defer cancel()
+		reply, err := s.net.Request(ctx, to, netproto.AdoptProtocol, b, docsync.MaxEntryBytes)
+		var e *docsync.Entry
+		if err == nil {
+			e, err = docsync.DecodeEntry(reply)
+		}
+		s.post(func() {
+			d := s.docs[doc]
+			if d == nil {
+				return
+			}
+			d.mv.adoptBusy = false
+			if err != nil {
+				s.log.Warn("the new sequencer did not adopt the document (retrying)", "doc", doc, "sequencer", to,
+					"err", netproto.ShortError(err))
+				return
+			}
+			if env == nil && d.mv.handover == seq {
+				d.mv.handover, d.mv.adopted = 0, seq
+			}
+			s.onEntries(doc, []*docsync.Entry{e})
+			s.checkWaiters()
+		})
+	}()
+}
+
+// tickMove retries an unconfirmed handover and runs the automatic
+// failover to the standby (loop only, from tick).
+func (s *Service) tickMove(d *docState, now time.Time) {
+	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= s.params.ResubmitAfter {
+		s.pushAdopt(d, nil)
+	}
+	sb := s.opts.standby
+	if sb == nil || d.stall.raised == nil || d.stopped() != nil || now.Sub(d.mv.autoAt) < s.params.StallAfter {
+		return
+	}
+	key, err := netproto.MemberOf(sb.ID)
+	if err != nil || bytes.Equal(key[:], d.r.Log().Sequencer()) {
+		return
+	}
+	if m, ok := d.r.Log().Membership().Get(s.me); !ok || m.Role != docsync.RoleAdmin {
+		return // members that are not admins follow the admins' signed move
+	}
+	if env := d.r.InFlight(); env != nil {
+		if op, ok := docsync.MoveOf(env); ok && op.Takeover {
+			return // ours is on its way
+		}
+	}
+	d.mv.autoAt = now
+	s.log.Warn("sequencer stalled: moving the document to the standby sequencer", "doc", d.id,
+		"stalled", d.stall.raised.Reason.String(), "standby", sb.ID)
+	if err := s.startMove(d, *sb, true); err != nil {
+		s.log.Warn("automatic failover not possible yet", "doc", d.id, "err", err)
+	}
+}
+
+// startMove asks the replica for a move to seq (loop only).
+func (s *Service) startMove(d *docState, seq peer.AddrInfo, takeover bool) error {
+	key, err := netproto.MemberOf(seq.ID)
+	if err != nil {
+		return err
+	}
+	if len(seq.Addrs) > 0 {
+		s.h.Peerstore().AddAddrs(seq.ID, seq.Addrs, time.Hour)
+	}
+	addr := ""
+	if len(seq.Addrs) > 0 {
+		if full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: seq.ID, Addrs: seq.Addrs[:1]}); err == nil {
+			addr = full[0].String()
+		}
+	}
+	if takeover {
+		err = d.r.Takeover(key[:], addr)
+	} else {
+		err = d.r.Move(key[:], addr)
+	}
+	if err != nil {
+		return err
+	}
+	return s.handleReady(d)
+}
+
+// Move moves doc to the sequencer seq (its peer ID is its key; Addrs are
+// where members reach it). A planned move (takeover false) is ordered by
+// the current sequencer; a takeover is ordered by the new one, from this
+// clone's head, for a current sequencer that stopped. It returns once the
+// move is committed here and the new sequencer holds the history.
+func (s *Service) Move(ctx context.Context, doc docsync.DocID, seq peer.AddrInfo, takeover bool) (docsync.Move, error) {
+	key, err := netproto.MemberOf(seq.ID)
+	if err != nil {
+		return docsync.Move{}, err
+	}
+	var merr error
+	if err := s.do(ctx, func() {
+		d := s.docs[doc]
+		if d == nil {
+			merr = ErrUnknownDoc
+			return
+		}
+		if merr = d.stopped(); merr == nil {
+			merr = s.startMove(d, seq, takeover)
+		}
+	}); err != nil {
+		return docsync.Move{}, err
+	}
+	if merr != nil {
+		return docsync.Move{}, merr
+	}
+	var mv docsync.Move
+	err = s.wait(ctx, doc, func(d *docState) (bool, error) {
+		moves := d.r.Log().Moves()
+		if len(moves) == 0 || !bytes.Equal(moves[len(moves)-1].Sequencer, key[:]) {
+			return false, d.stopped()
+		}
+		mv = moves[len(moves)-1]
+		return takeover || d.mv.adopted >= mv.Seq, d.stopped()
+	})
+	return mv, err
+}
+
+// mayFetchHistory reports whether peer p may fetch d's history although it
+// is no member: the sequencer d is on, or the one we asked to adopt it.
+func (d *docState) mayFetchHistory(p peer.ID) bool {
+	return p == d.seqPeer || (p == d.mv.adoptTo && p != "")
+}
+
+// validateMovedEntry is the entries validator's answer for an entry its
+// current sequencer key did not sign: a takeover signed by the key it
+// names is accepted (the replica checks the rest); one signed by a
+// sequencer the document left is ignored; anything else is rejected.
+func (s *Service) validateMovedEntry(doc docsync.DocID, keys *seqKeys, from peer.ID, m *pubsub.Message,
+	e *docsync.Entry, err error) pubsub.ValidationResult {
+	if op, ok := docsync.MoveOf(&e.Envelope); ok && op.Takeover {
+		if v, verr := docsync.VerifyEntrySignature(e, op.Sequencer); verr == nil {
+			return s.verdict("entry message", doc, from, m, v, nil)
+		}
+	}
+	if signedByOld(keys, e.Head) {
+		return pubsub.ValidationIgnore
+	}
+	return s.verdict("entry message", doc, from, m, nil, err)
+}
+
+// signedByOld reports whether a sequencer the document left signed h.
+func signedByOld(keys *seqKeys, h docsync.Head) bool {
+	for _, k := range keys.old {
+		if h.Verify(k) == nil {
+			return true
+		}
+	}
+	return false
+}

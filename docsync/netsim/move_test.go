@@ -1,0 +1,162 @@
+package netsim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/docsync/ot"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+)
+
+// tokenWriter types one token rune per edit right after its previous one,
+// and records the tokens of the edits that were acknowledged.
+type tokenWriter struct {
+	c     *Clone
+	w     int
+	acked []rune
+}
+
+func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
+	tok := rune(0xF0000 + tw.w*8192 + len(tw.acked))
+	err := tw.c.Svc.EditBase(ctx, doc, func(b cloneservice.Base) ([]ot.Op, error) {
+		text := []rune(b.Text())
+		pos := 0
+		if n := len(tw.acked); n > 0 {
+			pos = slices.Index(text, tw.acked[n-1]) + 1
+		}
+		op, err := ot.FromPatch(len(text), pos, 0, string(tok)+"x")
+		return []ot.Op{op}, err
+	})
+	if err == nil {
+		tw.acked = append(tw.acked, tok)
+	}
+	return err
+}
+
+// checkTokens checks that every acknowledged token is in text exactly
+// once, each writer's in the order it typed them.
+func checkTokens(t *testing.T, text string, ws []*tokenWriter) int {
+	t.Helper()
+	rs := []rune(text)
+	total := 0
+	for _, tw := range ws {
+		last := -1
+		for k, tok := range tw.acked {
+			i := slices.Index(rs, tok)
+			if i < 0 || slices.Index(rs[i+1:], tok) >= 0 {
+				t.Fatalf("writer %d's acknowledged edit %d is not in the text exactly once", tw.w, k)
+			}
+			if i < last {
+				t.Fatalf("writer %d's edit %d comes before its edit %d", tw.w, k, k-1)
+			}
+			last = i
+		}
+		total += len(tw.acked)
+	}
+	return total
+}
+
+// TestMoveAndFailover moves a document over real hosts while 4 clones
+// keep editing: a planned move from sequencer A to B (Service.Move), then
+// B stops ordering (frozen) and the admin's clone, its stall alarm up,
+// moves the document to its standby C by itself. Every acknowledged edit
+// is in the final text exactly once and in its author's order, every
+// clone is on C with the same text and chain, and a clone restarted from
+// its datastore is still on C.
+func TestMoveAndFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 10*time.Millisecond)
+		var frozen atomic.Bool
+		seqA := n.AddSequencer()
+		seqB := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
+			return freezable{sequencer.NewHonest(doc, key), &frozen}
+		}))
+		seqC := n.AddSequencer()
+		params := cloneservice.DefaultParams()
+		params.StallAfter = 5 * time.Second
+		var clones []*Clone
+		for i := range 4 {
+			opts := []cloneservice.Option{cloneservice.WithParams(params)}
+			if i == 0 {
+				opts = append(opts, cloneservice.WithStandby(seqC.Info()))
+			}
+			clones = append(clones, n.AddClone(opts...))
+		}
+		d := n.NewDoc(seqA, clones...)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+
+		ws := make([]*tokenWriter, len(clones))
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for i, c := range clones {
+			ws[i] = &tokenWriter{c: c, w: i}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					if err := ws[i].edit(ctx, d.ID); err != nil {
+						t.Errorf("writer %d: %v", i, err)
+						return
+					}
+					time.Sleep(200 * time.Millisecond) // a typist's pace (virtual time)
+				}
+			}()
+		}
+		time.Sleep(2 * time.Second)
+		mv, err := clones[0].Svc.Move(ctx, d.ID, seqB.Info(), false)
+		if err != nil {
+			t.Fatalf("planned move: %v", err)
+		}
+		t.Logf("planned move committed at seq %d; sequencer B adopted the history", mv.Seq)
+		time.Sleep(2 * time.Second)
+		frozen.Store(true)
+		frozeAt := time.Now()
+		WaitUntil(t, time.Minute, "the admin's clone fails over to the standby", func() bool {
+			in, err := clones[0].Svc.Info(d.ID)
+			return err == nil && in.Sequencer == seqC.H.ID()
+		})
+		t.Logf("failover to the standby %v after B froze (virtual time)", time.Since(frozeAt).Round(time.Millisecond))
+		time.Sleep(2 * time.Second)
+		stop.Store(true)
+		wg.Wait()
+		for _, c := range clones {
+			if err := c.Svc.WaitCommitted(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.Seq = seqC
+		d.WaitConverged(time.Minute)
+		text, err := clones[1].Svc.Text(d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked := checkTokens(t, text, ws)
+		in, _ := clones[1].Svc.Info(d.ID)
+		t.Logf("%d acknowledged edits, each once and in order; seq %d on the standby", acked, in.Seq)
+
+		// kill and restart a clone that is not the admin: it comes back on C.
+		c := clones[2]
+		c.StopService()
+		n.StartClone(c, cloneservice.WithParams(params))
+		in, err = c.Svc.Info(d.ID)
+		if err != nil || in.Sequencer != seqC.H.ID() {
+			t.Fatalf("restarted clone: sequencer %v (err %v), want the standby %v", in.Sequencer, err, seqC.H.ID())
+		}
+		if err := ws[2].edit(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		d.WaitConverged(time.Minute)
+		text, _ = clones[0].Svc.Text(d.ID)
+		checkTokens(t, text, ws)
+	})
+}

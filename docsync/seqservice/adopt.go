@@ -1,0 +1,226 @@
+package seqservice
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Adopting a document that moves here (netproto.AdoptProtocol): a member
+// names the move, this sequencer fetches the history before it from that
+// member, checks it end to end with the document's Orderer.Restore (every
+// envelope and chain hash) and the last head against the key that signed
+// it, persists it, and then orders the takeover (or, after a handover,
+// orders from the seq after the move). Nothing is registered before the
+// whole history checked out; a stranger's request costs a rate-limited
+// stream and the history fetches it leads to.
+
+// ErrNotMove: an adopt request that does not move a document here.
+var ErrNotMove = errors.New("seqservice: not a move to this sequencer")
+
+// MaxAdoptHistory caps the entries of a history this sequencer adopts.
+const MaxAdoptHistory = 1 << 24
+
+func (s *Service) handleAdopt(st network.Stream) {
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
+	from := st.Conn().RemotePeer()
+	var reply []byte
+	err := ErrRateLimited
+	if s.registerRate.Allow(from, s.opts.now()) {
+		var b []byte
+		if b, err = netproto.ReadFrame(bufio.NewReader(st), netproto.MaxAdoptBytes); err == nil {
+			reply, err = s.adopt(from, b)
+		}
+	}
+	if err != nil {
+		s.stats.badStreams.Add(1)
+		s.refusals.Refuse(from.String(), "adopt_"+reasonOf(err), err)
+	}
+	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
+	if werr := netproto.WriteReply(st, reply, err); werr != nil {
+		_ = st.Reset()
+	}
+}
+
+// adopt checks an adopt request from peer from and carries it out; it
+// returns the move's entry.
+func (s *Service) adopt(from peer.ID, b []byte) ([]byte, error) {
+	req, err := netproto.DecodeAdoptRequest(b)
+	if err != nil {
+		return nil, err
+	}
+	env := req.Takeover
+	if env == nil {
+		env = &req.Handover.Envelope
+	}
+	op, _ := docsync.MoveOf(env)
+	if !bytes.Equal(op.Sequencer, s.pub) {
+		return nil, fmt.Errorf("%w: it names another sequencer", ErrNotMove)
+	}
+	if err := env.VerifyAuthor(); err != nil {
+		return nil, err
+	}
+	if author, err := netproto.MemberOf(from); req.Takeover != nil && (err != nil || author != env.Author) {
+		return nil, fmt.Errorf("%w: a takeover is sent by its author", ErrNotMove)
+	}
+	base := req.Base()
+	if base == 0 || base > MaxAdoptHistory {
+		return nil, fmt.Errorf("%w: history of %d entries", ErrNotMove, base)
+	}
+	doc := req.Doc()
+	if reply, done, err := s.adopted(doc, req); done || err != nil {
+		return reply, err
+	}
+	if _, busy := s.adopting.LoadOrStore(doc, true); busy {
+		return nil, fmt.Errorf("%w: already adopting %v", ErrRateLimited, doc)
+	}
+	defer s.adopting.Delete(doc)
+	o, err := s.fetchHistory(from, doc, base)
+	if err != nil {
+		return nil, err
+	}
+	if req.Handover != nil {
+		if err := o.Restore(req.Handover); err != nil {
+			return nil, fmt.Errorf("seqservice: adopt: handover entry: %w", err)
+		}
+		if err := req.Handover.Head.Verify(o.Log().KeyAt(req.Handover.Head.Seq)); err != nil {
+			return nil, fmt.Errorf("seqservice: adopt: handover entry: %w", err)
+		}
+		b, err := req.Handover.Marshal()
+		if err == nil {
+			err = s.persist([]ordered{{doc: &docState{id: doc}, entry: req.Handover, bytes: b}})
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if last, ok := o.Log().HashAt(base); !ok || last != env.ParentHash {
+		return nil, fmt.Errorf("%w: the takeover's parent hash is not the history's head", ErrNotMove)
+	}
+	var reply []byte
+	var rerr error
+	if err := s.do(s.ctx, func() { reply, rerr = s.install(doc, o, req) }); err != nil {
+		return nil, err
+	}
+	return reply, rerr
+}
+
+// adopted answers a request this sequencer carried out already (the
+// member resent it, e.g. after a restart): the move's entry again.
+func (s *Service) adopted(doc docsync.DocID, req *netproto.AdoptRequest) ([]byte, bool, error) {
+	var reply []byte
+	var done bool
+	var rerr error
+	err := s.do(s.ctx, func() {
+		d := s.docs[doc]
+		if d == nil || !bytes.Equal(d.seq.Log().Sequencer(), s.pub) {
+			if d == nil && len(s.docs) >= s.params.MaxDocs {
+				rerr = ErrTooManyDocs
+			}
+			return // not here yet (or a partial adoption from before a restart)
+		}
+		done = true
+		at := req.Base() + 1
+		got := s.readRange(doc, at, at, 1)
+		var want docsync.Hash
+		if req.Takeover != nil {
+			want = req.Takeover.Digest()
+		} else {
+			want = req.Handover.Envelope.Digest()
+		}
+		if len(got) == 1 {
+			if e, err := docsync.DecodeEntry(got[0]); err == nil && e.Envelope.Digest() == want {
+				reply = got[0]
+				return
+			}
+		}
+		rerr = fmt.Errorf("%w: document %v is on this sequencer with another history", ErrNotMove, doc)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return reply, done, rerr
+}
+
+// fetchHistory fetches entries 1..base from p, restoring each into a new
+// Orderer (which checks it) and persisting it, and checks the last head's
+// signature. Off the loop: the document is not registered yet.
+func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (sequencer.Orderer, error) {
+	o := s.opts.factory(doc, s.key)
+	at := &docState{id: doc} // names the keys persist writes (the stats count them as ordered)
+	for next := uint64(1); next <= base; {
+		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
+		es, err := netproto.FetchHistory(ctx, s.h, p, doc, next, min(base, next+netproto.MaxHistoryBatch-1))
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("seqservice: adopt: fetch %d..: %w", next, err)
+		}
+		if len(es) == 0 {
+			return nil, fmt.Errorf("seqservice: adopt: %w: the member served nothing from %d", docsync.ErrGap, next)
+		}
+		out := make([]ordered, 0, len(es))
+		for _, e := range es {
+			if e.Head.Seq != next || e.Head.Doc != doc || next > base {
+				return nil, fmt.Errorf("seqservice: adopt: %w: got seq %d for %d", docsync.ErrGap, e.Head.Seq, next)
+			}
+			if err := o.Restore(e); err != nil {
+				return nil, fmt.Errorf("seqservice: adopt: %w", err)
+			}
+			b, err := e.Marshal()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ordered{doc: at, entry: e, bytes: b})
+			next++
+		}
+		if next > base {
+			last := out[len(out)-1].entry.Head
+			if err := last.Verify(o.Log().KeyAt(last.Seq)); err != nil {
+				return nil, fmt.Errorf("seqservice: adopt: head %d: %w", last.Seq, err)
+			}
+		}
+		// The entries are written under the document's keys before it is
+		// registered: the history handler serves only registered
+		// documents, and a restart in the middle reloads a log that
+		// orders nothing until an adopt request completes it.
+		if err := s.persist(out); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// install registers an adopted document with its checked Orderer and,
+// for a takeover, orders the move (loop only).
+func (s *Service) install(doc docsync.DocID, o sequencer.Orderer, req *netproto.AdoptRequest) ([]byte, error) {
+	if old := s.docs[doc]; old != nil {
+		old.close(s) // a partial adoption reloaded after a restart
+		delete(s.docs, doc)
+	}
+	d, err := s.openDoc(doc)
+	if err != nil {
+		return nil, err
+	}
+	d.seq = o
+	s.refreshMembers(d)
+	s.log.Info("adopted document", "doc", doc, "seq", o.Log().Seq(), "takeover", req.Takeover != nil)
+	if req.Handover != nil {
+		return req.Handover.Marshal()
+	}
+	s.orderBatch([]*submitted{{doc: doc, env: req.Takeover}})
+	at := req.Base() + 1
+	got := s.readRange(doc, at, at, 1)
+	if len(got) != 1 {
+		return nil, fmt.Errorf("seqservice: adopt: the takeover was not ordered")
+	}
+	return got[0], nil
+}
