@@ -26,6 +26,7 @@
 //	GET  /v1/docs/{doc}/log?from=&to=  committed entries (no plaintext)
 //	GET  /v1/docs/{doc}/events       newline-delimited JSON Events until the client leaves
 //	GET  /v1/docs/{doc}/evidence     []EvidenceItem: evidence against the sequencer, encoded
+//	POST /v1/docs/{doc}/move         MoveRequest -> MoveResult: move to another sequencer (waits)
 //
 // Errors are {"error": text, "code": code} with an HTTP status; the client
 // turns them back into the sentinels below (errors.Is works across the

@@ -156,6 +156,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/docs/{doc}/log", s.logEntries)
 	mux.HandleFunc("GET /v1/docs/{doc}/events", s.events)
 	mux.HandleFunc("GET /v1/docs/{doc}/evidence", s.evidence)
+	mux.HandleFunc("POST /v1/docs/{doc}/move", s.move)
 	return mux
 }
 

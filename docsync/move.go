@@ -161,9 +161,6 @@ func (r *Replica) Takeover(seqKey ed25519.PublicKey, addr string) error {
 	if err != nil {
 		return err
 	}
-	if m, ok := r.log.Membership().Get(r.me); !ok || m.Role != RoleAdmin {
-		return fmt.Errorf("%w: only admins move a document", ErrNotReady)
-	}
 	if from, to, missing := r.Missing(); missing {
 		return fmt.Errorf("%w: entries %d..%d are still missing", ErrNotReady, from, to)
 	}
@@ -207,6 +204,9 @@ func (r *Replica) moveOp(seqKey ed25519.PublicKey, addr string, takeover bool) (
 	}
 	if bytes.Equal(seqKey, r.log.Sequencer()) {
 		return nil, fmt.Errorf("%w: the document is on that sequencer already", ErrBadMemberOp)
+	}
+	if m, ok := r.log.Membership().Get(r.me); !ok || m.Role != RoleAdmin {
+		return nil, fmt.Errorf("%w: only admins move a document", ErrNoWriteRight)
 	}
 	return &MemberOp{Type: OpMove, Member: r.me, Sequencer: append(ed25519.PublicKey(nil), seqKey...),
 		SequencerAddr: addr, Takeover: takeover}, nil

@@ -43,6 +43,7 @@ digits works too. Positions count Unicode code points.
   c2c doc log DOC [--from N] [--to M]
   c2c doc watch DOC [--until alarm]            stream updates and alarms (fork, misbehaviour, stalled)
   c2c doc evidence DOC --out FILE              export evidence against the sequencer (c2c verify-evidence FILE checks it)
+  c2c doc move DOC --sequencer ADDR [--takeover]  move the document to another sequencer (admins)
   c2c doc list                                 also lists stored documents that could not be opened
   c2c doc forget DOC                           delete a document from this clone
 
@@ -53,7 +54,7 @@ digits works too. Positions count Unicode code points.
 	cmd.AddCommand(
 		docCreateCmd(g, f), docListCmd(g, f), docInviteCmd(g, f), docRemoveCmd(g, f),
 		docMembersCmd(g, f), docShowCmd(g, f), docEditCmd(g, f), docLogCmd(g, f), docWatchCmd(g, f),
-		docForgetCmd(g, f), docEvidenceCmd(g, f),
+		docForgetCmd(g, f), docEvidenceCmd(g, f), docMoveCmd(g, f),
 	)
 	return cmd
 }

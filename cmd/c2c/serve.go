@@ -21,6 +21,7 @@ type serveFlags struct {
 	bootstrap     []string
 	limitLoopback bool
 	stallAfter    time.Duration // clone: cloneservice.Params.StallAfter
+	standby       string        // clone: the standby sequencer's /p2p multiaddr (cloneservice.WithStandby)
 	// Downloads (a clone's): the largest file, and whether loopback and
 	// private addresses may be fetched.
 	downloadMax          uint64
@@ -89,7 +90,11 @@ A sequencer that withholds (no entry for a submitted envelope, missing
 entries it does not serve, or a head that stops while another member
 says, in a signed claim, that its envelope waits) raises a "sequencer
 stalled" alarm after --stall-after; it clears when the sequencer
-resumes. A sequencer that forks, tampers with an entry or forges a seq
+resumes. With --standby-sequencer, a document this clone administers
+moves to that sequencer by itself when its stalled alarm is up (a
+takeover: members that are not admins follow the signed move); without
+it, an admin moves it with c2c doc move. A sequencer that forks, tampers
+with an entry or forges a seq
 leaves evidence, kept in the data dir before the alarm is raised (c2c doc
 evidence exports it).
 
@@ -111,6 +116,8 @@ SIGINT or SIGTERM.
 		"providers' /p2p multiaddrs, comma-separated or repeated (required)")
 	cmd.Flags().DurationVar(&f.stallAfter, "stall-after", cloneservice.DefaultParams().StallAfter,
 		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
+	cmd.Flags().StringVar(&f.standby, "standby-sequencer", "",
+		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled alarm is up")
 	return cmd
 }
 

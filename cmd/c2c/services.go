@@ -98,6 +98,13 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 			p.StallAfter = f.stallAfter
 		}
 		docOpts = append(docOpts, cloneservice.WithParams(p))
+		if f.standby != "" {
+			ai, err := parseStandby(f.standby)
+			if err != nil {
+				return err
+			}
+			docOpts = append(docOpts, cloneservice.WithStandby(ai))
+		}
 	}
 	stop, err := roleServices(runCtx, g, n, dataDir, f, seqOpts, docOpts)
 	if err != nil {
