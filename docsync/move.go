@@ -252,8 +252,11 @@ func (r *Replica) verifyHead(e *Entry) error {
 			return errStale
 		}
 	}
-	if e.Head.Seq > r.log.Seq()+1 {
+	if s := e.Head.Seq; s > r.log.Seq()+1 {
 		r.askNext()
+	} else if op, ok := MoveOf(&e.Envelope); ok && op.Takeover && s <= r.log.Seq() && e.Head.Verify(op.Sequencer) == nil {
+		return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, and this clone committed up to seq %d from the previous sequencer",
+			ErrMoveConflict, s, e.Envelope.Parent, r.log.Seq())
 	}
 	return err
 }
