@@ -1,6 +1,8 @@
 // Package docsync is the pure protocol core of CloneDoc: envelopes and
 // sequencer-ordered entries with canonical signing bytes, the hash chain,
-// membership and per-epoch document keys, fork proofs, transferable
+// membership and per-epoch document keys, moves to another sequencer
+// (move.go: a planned handover or a takeover, which the log records as
+// which key signs which seqs), fork proofs, transferable
 // evidence of a sequencer's misbehaviour (Evidence: fork, tampered entry,
 // forged seq; the Replica emits EventEvidence when a rejected entry proves
 // one), and the clone's document state machine (Replica).

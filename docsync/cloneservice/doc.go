@@ -29,6 +29,9 @@
 //	Text(doc), Info(doc), Members(doc), Log(doc, from, to), Docs()
 //	Stats()                               counters (also Prometheus, WithMetrics)
 //	Evidence(doc)                         what is kept against the sequencer
+//	Move(ctx, doc, sequencer, takeover)   move to another sequencer (admins); waits
+//	                                      for the commit and the new sequencer's
+//	                                      adoption (move.go; WithStandby: automatic)
 //	Subscribe(doc)                        updates, commits, rejections, alarms
 //	                                      (buffered; a slow subscriber loses events)
 //	Attach(ctx, doc, fn)                  the text and version now, then fn called
@@ -102,6 +105,19 @@
 // heads that stop while others submit (waitclaim.go says what a lying
 // member can and cannot do with it); claims are checked by the topic
 // validator (size, document, signature, current member, WaitClaimRate).
+//
+// # Moves to another sequencer
+//
+// An admin moves a document with Move (docsync's move.go: a planned
+// handover ordered by the current sequencer, or a takeover ordered by the
+// new one). With WithStandby, an admin's clone whose stalled alarm is up
+// takes over to the standby by itself. Every member follows a committed
+// move (EventMoved): it sends to and fetches from the new sequencer, its
+// topic validators take the new key and ignore the old one's later
+// messages, and it resends its envelope in flight. The new sequencer gets
+// the history before the move from a member, which sends it an adopt
+// request (netproto.AdoptProtocol) and serves it the history although it
+// is no member.
 //
 // # Storage (keys under the datastore given to New; namespace it)
 //

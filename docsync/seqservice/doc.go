@@ -12,6 +12,18 @@
 // persists it, joins the document's topics and replies with the signed entry.
 // Re-sending the same genesis (a creator restarting) returns the same entry.
 //
+// # Adoption (a document moving here)
+//
+// A document created on another sequencer moves here when a member sends
+// an adopt request (netproto.AdoptProtocol): an admin's takeover envelope
+// naming this sequencer (sent by its author), or the entry of a planned
+// move to it that the previous sequencer ordered. The service fetches the
+// history before the move from that member, replays it through a new
+// Orderer's Restore (which checks every envelope and chain hash), checks
+// the last head against the key that signed it, and persists it; only then
+// does it register the document and, for a takeover, order the move. A
+// resent request is answered with the stored move entry (adopt.go).
+//
 // # Flow per document
 //
 //   - the submit topic's validator decodes envelopes and rejects (lowering
