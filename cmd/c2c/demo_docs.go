@@ -26,7 +26,8 @@ import (
 )
 
 // docDemo is the CloneDoc part of c2c demo: one sequencer, the demo's
-// clones editing one document, a removal mid-run, then a forking sequencer.
+// clones editing one document, a removal mid-run, a planned move to a
+// second sequencer at three quarters, then a forking sequencer.
 type docDemo struct {
 	g        *globals
 	w        io.Writer
@@ -136,7 +137,11 @@ func insertAt(rng *rand.Rand, s string) func(int) ([]ot.Op, error) {
 
 // run is the concurrent editing phase; see runDemo.
 func (d *docDemo) run(ctx context.Context) error {
-	seqNode, seqSvc, err := d.startSequencer(ctx, "sequencer")
+	seqNode, _, err := d.startSequencer(ctx, "sequencer")
+	if err != nil {
+		return err
+	}
+	seq2Node, seq2Svc, err := d.startSequencer(ctx, "sequencer-2")
 	if err != nil {
 		return err
 	}
@@ -248,6 +253,24 @@ func (d *docDemo) run(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
+	case <-time.After(3*d.duration/4 - time.Since(t0)):
+	}
+	// The planned move also runs beside the edits: clone 0 (the admin)
+	// moves the document to the second sequencer; every member follows.
+	moveDone := make(chan error, 1)
+	var moveSeq uint64
+	go func() {
+		t := time.Now()
+		mv, err := d.svcs[0].Move(ctx, doc, seq2Node.AddrInfo(), false)
+		if err == nil {
+			moveSeq = mv.Seq
+			d.progress("document moved to a second sequencer (planned move at seq %d, history adopted) after %v; %d edits acknowledged so far",
+				mv.Seq, time.Since(t).Round(time.Millisecond), acked.Load())
+		}
+		moveDone <- err
+	}()
+	select {
+	case <-ctx.Done():
 	case <-time.After(d.duration - time.Since(t0)):
 	}
 	close(stop)
@@ -255,11 +278,14 @@ func (d *docDemo) run(ctx context.Context) error {
 	if err := <-rmDone; err != nil {
 		return fmt.Errorf("remove clone %d: %w", removed, err)
 	}
+	if err := <-moveDone; err != nil {
+		return fmt.Errorf("move to the second sequencer: %w", err)
+	}
 	ops := acked.Load()
 	d.progress("editing stopped: %d edits acknowledged; waiting for convergence", ops)
 
 	live := d.svcs[:removed]
-	converged := poll(ctx, "convergence", func() bool { return convergedOn(seqSvc, doc, live) == nil }) == nil
+	converged := poll(ctx, "convergence", func() bool { return convergedOn(seq2Svc, doc, live) == nil }) == nil
 	after := sweptTotals(ctx, d.bwc)
 	afterProto := d.bwc.GetBandwidthByProtocol()
 	text, _ := live[0].Text(doc)
@@ -293,8 +319,9 @@ func (d *docDemo) run(ctx context.Context) error {
 	elapsed := time.Since(t0)
 
 	w := d.w
-	fmt.Fprintf(w, "CloneDoc: 1 sequencer, %d clones editing one document (%v, one removal mid-run)\n", len(d.clones), d.duration)
+	fmt.Fprintf(w, "CloneDoc: 2 sequencers, %d clones editing one document (%v, one removal mid-run, a planned move to the second sequencer at 3/4)\n", len(d.clones), d.duration)
 	fmt.Fprintf(w, "  %-28s %s\n", "converged", yesNo(converged))
+	fmt.Fprintf(w, "  %-28s planned move at seq %d; every member follows the second sequencer (%s)\n", "moved", moveSeq, seq2Node.ID())
 	fmt.Fprintf(w, "  %-28s %d edits acknowledged, %d entries committed (seq %d), %.0f edits/s\n", "ops", ops, inLive.Seq, inLive.Seq, float64(ops)/elapsed.Seconds())
 	fmt.Fprintf(w, "  %-28s %d of %d acknowledged edits of the members missing, %d duplicated\n", "acknowledged edits in text", missing, liveAcked, dup)
 	fmt.Fprintf(w, "  %-28s p50 %v, p99 %v (%d author->other-clone pairs)\n", "latency (edit -> applied)", percentile(latencies, 0.50), percentile(latencies, 0.99), len(latencies))

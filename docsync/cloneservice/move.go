@@ -180,6 +180,9 @@ func (s *Service) pushAdopt(d *docState, env *docsync.Envelope) {
 			}
 			if env == nil && d.mv.handover == seq {
 				d.mv.handover, d.mv.adopted = 0, seq
+				// What we sent it before it held the document was refused:
+				// send it again now rather than at the next resubmit.
+				d.r.Resubmit()
 			}
 			s.onEntries(doc, []*docsync.Entry{e})
 			s.checkWaiters()
@@ -190,7 +193,7 @@ func (s *Service) pushAdopt(d *docState, env *docsync.Envelope) {
 // tickMove retries an unconfirmed handover and runs the automatic
 // failover to the standby (loop only, from tick).
 func (s *Service) tickMove(d *docState, now time.Time) {
-	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= s.params.ResubmitAfter {
+	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= s.params.ResubmitAfter/4 {
 		s.pushAdopt(d, nil)
 	}
 	sb := s.opts.standby
