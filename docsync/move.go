@@ -243,6 +243,14 @@ func (r *Replica) headKey(e *Entry) ed25519.PublicKey {
 // know signed may follow a takeover we have not seen: we ask for the next
 // seq, where such a move would be.
 func (r *Replica) verifyHead(e *Entry) error {
+	if k := r.takeoverKey(); k != nil && e.Head.Seq > r.log.Seq() {
+		// Our takeover continues from our head: the old sequencer's
+		// entries after it are abandoned, like after the move.
+		if e.Head.Verify(k) != nil {
+			return errStale
+		}
+		return nil
+	}
 	err := e.Head.Verify(r.headKey(e))
 	if err == nil {
 		return nil
@@ -254,11 +262,42 @@ func (r *Replica) verifyHead(e *Entry) error {
 	}
 	if s := e.Head.Seq; s > r.log.Seq()+1 {
 		r.askNext()
-	} else if op, ok := MoveOf(&e.Envelope); ok && op.Takeover && s <= r.log.Seq() && e.Head.Verify(op.Sequencer) == nil {
+	} else if r.conflicting(e) {
+		c := *e
+		r.conflict = &c
 		return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, and this clone committed up to seq %d from the previous sequencer",
 			ErrMoveConflict, s, e.Envelope.Parent, r.log.Seq())
 	}
 	return err
+}
+
+// conflicting reports whether e is a takeover, at a seq we committed from
+// the previous sequencer, that a current admin signed and that continues
+// our chain from the seq before it: what Rollback follows. Everything is
+// checked that can be without the state at its base, so that a stranger's
+// entry never makes the service replay the log.
+func (r *Replica) conflicting(e *Entry) bool {
+	s, env := e.Head.Seq, &e.Envelope
+	op, ok := MoveOf(env)
+	if !ok || !op.Takeover || s == 0 || s > r.log.Seq() || env.Parent != s-1 || e.Head.Verify(op.Sequencer) != nil {
+		return false
+	}
+	prev, _ := r.log.HashAt(s - 1)
+	if env.ParentHash != prev || ChainHash(prev, env.Digest()) != e.Head.ChainHash || env.VerifyAuthor() != nil {
+		return false
+	}
+	m, ok := r.log.Membership().Get(env.Author)
+	return ok && m.Role == RoleAdmin && op.Member == env.Author
+}
+
+// takeoverKey returns the new sequencer's key while our takeover from our
+// head is in flight (nil otherwise).
+func (r *Replica) takeoverKey() ed25519.PublicKey {
+	f := r.inflight
+	if f == nil || f.intent == nil || f.intent.Type != OpMove || !f.intent.Takeover || f.env.Parent != r.log.Seq() {
+		return nil
+	}
+	return f.intent.Sequencer
 }
 
 // askNext requests the entry after our head without moving fetchedUpTo:
@@ -284,6 +323,9 @@ var errStale = errors.New("signed by a previous sequencer")
 // by a sequencer the document left is ignored; one beyond our seq may
 // come from a sequencer that took over, so we ask for the next entry.
 func (r *Replica) unverifiedHead(h Head, err error) error {
+	if r.takeoverKey() != nil && h.Seq > r.log.Seq() {
+		return nil // the old sequencer's, after our takeover's base
+	}
 	for _, sp := range r.log.spans[:len(r.log.spans)-1] {
 		if h.Verify(sp.key) == nil {
 			return nil

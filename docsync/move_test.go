@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
@@ -216,8 +217,9 @@ func FuzzHostileTakeover(f *testing.F) {
 	rogue := newSequencerKey(w)
 	rogueOp := &docsync.MemberOp{Type: docsync.OpMove, Member: b.r.ID(), Sequencer: rogue.Public().(ed25519.PublicKey), Takeover: true}
 	seed, _ := rogueOp.Marshal()
-	f.Add(seed, uint8(0))
-	f.Add(seed, uint8(1))
+	for _, back := range []uint8{0, 1, 2, 3} {
+		f.Add(seed, back)
+	}
 	f.Add([]byte{0x08, 0x05}, uint8(0))
 	cfg := docsync.Config{Doc: w.doc, Sequencer: w.seqPub(), Identity: a.id, Rand: seededReader{w.rng}}
 	f.Fuzz(func(t *testing.T, body []byte, back uint8) {
@@ -225,17 +227,97 @@ func FuzzHostileTakeover(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seq := r.Log().Seq() + 1
-		parent := r.Log().Seq() - uint64(back)%r.Log().Seq()
+		// Odd back: at the next seq; even: at our head (a conflicting takeover).
+		seq := r.Log().Seq() + uint64(back)%2
+		head := r.Log().Seq()
+		parent := seq - 1 - uint64(back/2)%(seq-1)
 		ph, _ := r.Log().HashAt(parent)
 		env := &docsync.Envelope{Doc: w.doc, Author: b.r.ID(), Counter: r.Log().Counter(b.r.ID()) + 1,
 			Parent: parent, ParentHash: ph, Epoch: r.Log().Membership().Epoch(), Kind: docsync.KindMember, Body: body}
 		env.Sign(b.id.Sign)
-		e := &docsync.Entry{Head: docsync.Head{Doc: w.doc, Seq: seq, ChainHash: docsync.ChainHash(r.Log().HeadHash(), env.Digest())}, Envelope: *env}
+		prev, _ := r.Log().HashAt(seq - 1)
+		e := &docsync.Entry{Head: docsync.Head{Doc: w.doc, Seq: seq, ChainHash: docsync.ChainHash(prev, env.Digest())}, Envelope: *env}
 		e.Head.Sign(rogue)
 		_ = r.HandleEntry(e)
-		if !bytes.Equal(r.Log().Sequencer(), w.seqPub()) || r.Halted() != nil || r.Log().Seq() != seq-1 {
-			t.Fatalf("a writer's takeover took effect: seq %d, halted %v", r.Log().Seq(), r.Halted())
+		if !bytes.Equal(r.Log().Sequencer(), w.seqPub()) || r.Halted() != nil || r.Log().Seq() != head || r.MoveConflict() != nil {
+			t.Fatalf("a writer's takeover took effect: seq %d, halted %v, conflict %v", r.Log().Seq(), r.Halted(), r.MoveConflict() != nil)
 		}
 	})
+}
+
+// A member ahead of a takeover's base (it committed another member's edit
+// and its own from the old sequencer) rolls back to follow it: its own
+// edit after the base and its in-flight one are sent to the new sequencer,
+// the other member resends its own, and everyone converges with every
+// edit once. The device's text goes from the old text to the new one by
+// the Update the rollback reports.
+func TestRollbackFollowsTakeover(t *testing.T) {
+	w, a, b, c := threeMembers(t)
+	if err := w.insert(a, 0, "base "); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	base := a.r.Log().Seq()
+	onlyTo := func(x *clone, es []*docsync.Entry) {
+		for _, e := range es {
+			_ = x.r.HandleEntry(e)
+			w.drain(x)
+		}
+	}
+	_ = w.insert(c, 0, "c1 ")
+	onlyTo(b, w.order()) // the old sequencer's seq base+1 reaches b only
+	_ = w.insert(b, 0, "b1 ")
+	onlyTo(b, w.order()) // b's own edit at base+2, b only
+	_ = w.insert(b, 0, "b2 ")
+	w.outbox = nil // b2 in flight to the old sequencer, which then stops
+	if b.r.Log().Seq() != base+2 || c.r.Log().Seq() != base {
+		t.Fatalf("b at %d, c at %d", b.r.Log().Seq(), c.r.Log().Seq())
+	}
+
+	newKey := newSequencerKey(w)
+	if err := a.r.Takeover(newKey.Public().(ed25519.PublicKey), ""); err != nil {
+		t.Fatal(err)
+	}
+	w.drain(a)
+	next := adopt(w, newKey, a.entries[:base])
+	mv := orderWith(w, next)
+	w.deliver(mv) // a and c follow; b refuses (ErrMoveConflict)
+	if b.r.MoveConflict() == nil {
+		t.Fatal("b did not record the conflicting takeover")
+	}
+	before := b.r.Text()
+	nb, err := b.r.Rollback(b.entries[:base], b.entries[base:], b.r.MoveConflict())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := nb.Ready()
+	if len(rd.Updates) != 1 || len(rd.Entries) != 1 || len(rd.Submit) != 1 {
+		t.Fatalf("rollback Ready: %d updates, %d entries, %d submits", len(rd.Updates), len(rd.Entries), len(rd.Submit))
+	}
+	dev, err := ot.ApplyString(before, rd.Updates[0].Op)
+	if err != nil || dev != nb.Text() {
+		t.Fatalf("device text %q after the update, replica %q (%v)", dev, nb.Text(), err)
+	}
+	b.r, b.entries = nb, b.entries[:base]
+	w.drain(b)
+	for len(w.outbox) > 0 {
+		w.deliver(orderWith(w, next))
+	}
+	for _, x := range []*clone{a, b, c} {
+		if x.r.Text() != a.r.Text() || x.r.Log().HeadHash() != a.r.Log().HeadHash() || x.r.Busy() {
+			t.Fatalf("clones differ: %q / %q", x.r.Text(), a.r.Text())
+		}
+	}
+	for _, s := range []string{"base ", "c1 ", "b1 ", "b2 "} {
+		if strings.Count(a.r.Text(), s) != 1 {
+			t.Fatalf("%q appears %d times in %q", s, strings.Count(a.r.Text(), s), a.r.Text())
+		}
+	}
+	if strings.Index(a.r.Text(), "b2 ") > strings.Index(a.r.Text(), "b1 ") {
+		t.Fatalf("b's edits out of order in %q", a.r.Text()) // b typed each at 0
+	}
+	cfg := docsync.Config{Doc: w.doc, Sequencer: w.seqPub(), Identity: b.id, Rand: seededReader{w.rng}}
+	if rb, err := docsync.Restore(cfg, b.entries, b.pending); err != nil || rb.Text() != b.r.Text() {
+		t.Fatalf("restore after the rollback: %v", err)
+	}
 }

@@ -65,8 +65,9 @@ type Replica struct {
 	buffer   *ot.Op
 	intents  []*MemberOp
 
-	proof *ForkProof
-	ready Ready
+	proof    *ForkProof
+	conflict *Entry // the last takeover refused with ErrMoveConflict (rollback.go)
+	ready    Ready
 }
 
 // New returns a replica of an existing document. It holds no keys until an
@@ -314,7 +315,11 @@ func (r *Replica) HandleHead(h Head) error {
 	if mine, ok := r.HeadAt(h.Seq); ok && mine.ChainHash == h.ChainHash {
 		return nil // agrees with what we verified: skip the signature check
 	}
-	if err := h.Verify(r.log.KeyAt(h.Seq)); err != nil {
+	key := r.log.KeyAt(h.Seq)
+	if k := r.takeoverKey(); k != nil && h.Seq > r.log.Seq() {
+		key = k
+	}
+	if err := h.Verify(key); err != nil {
 		return r.unverifiedHead(h, err)
 	}
 	if mine, ok := r.HeadAt(h.Seq); ok {

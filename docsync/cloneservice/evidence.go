@@ -23,7 +23,7 @@ func evidenceKey(doc docsync.DocID, k docsync.EvidenceKind) datastore.Key {
 // loadEvidence reads a document's kept tamper and forged-seq evidence
 // (verified before it was written; verified again here, since the disk is
 // data too).
-func loadEvidence(ctx context.Context, ds datastore.Datastore, doc docsync.DocID, seqPub []byte) ([]*docsync.Evidence, error) {
+func loadEvidence(ctx context.Context, ds datastore.Datastore, doc docsync.DocID) ([]*docsync.Evidence, error) {
 	res, err := ds.Query(ctx, query.Query{Prefix: docPrefix(doc) + "/evidence"})
 	if err != nil {
 		return nil, err
@@ -36,7 +36,10 @@ func loadEvidence(ctx context.Context, ds datastore.Datastore, doc docsync.DocID
 	for _, r := range rs {
 		ev, err := docsync.DecodeEvidence(r.Value)
 		if err == nil {
-			err = ev.VerifyFor(seqPub)
+			// Against whichever sequencer the document was on at the
+			// seq (it may have moved since): evidence that verifies
+			// proves a sequencer of the document misbehaved.
+			err = ev.Verify()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("evidence %s: %w", r.Key, err)
@@ -170,7 +173,7 @@ func (s *Service) Evidence(doc docsync.DocID) ([]*docsync.Evidence, error) {
 	var out []*docsync.Evidence
 	err := s.view(doc, func(d *docState) {
 		if d.proof != nil {
-			out = append(out, docsync.EvidenceFromFork(d.proof, d.meta.Sequencer))
+			out = append(out, docsync.EvidenceFromFork(d.proof, d.r.Log().KeyAt(d.proof.A.Seq)))
 		}
 		out = append(out, d.evidence...)
 	})

@@ -20,6 +20,7 @@ type Stats struct {
 	Stalls        uint64 // sequencer-stalled alarms raised
 	Stalled       int64  // documents whose stalled alarm is raised now
 	Moves         uint64 // moves to another sequencer followed
+	Rollbacks     uint64 // takeovers followed by rolling back entries of the previous sequencer
 	Invitations   uint64 // invitations accepted
 	Served        uint64 // entries served to peers on history streams
 	DroppedEvents uint64 // events a slow subscriber missed
@@ -32,7 +33,7 @@ type Stats struct {
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
-	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls, moves atomic.Uint64
+	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls, moves, rollbacks atomic.Uint64
 	stalled atomic.Int64
 }
 
@@ -42,7 +43,7 @@ func (c *counters) snapshot() Stats {
 		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
 		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load(),
 		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load(),
-		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(), Moves: c.moves.Load()}
+		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(), Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -62,6 +63,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("misbehaviour_alarms_total", "Sequencer tampered entries and forged seqs detected (evidence kept).", &c.evidence),
 		f("stall_alarms_total", "Sequencer-stalled alarms raised.", &c.stalls),
 		f("sequencer_moves_total", "Moves of a document to another sequencer followed.", &c.moves),
+		f("move_rollbacks_total", "Takeovers followed by rolling back entries of the previous sequencer.", &c.rollbacks),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "stalled_documents",
 			Help: "Documents whose sequencer-stalled alarm is raised now."}, func() float64 { return float64(c.stalled.Load()) }),
 		f("invitations_total", "Invitations accepted.", &c.invitations),

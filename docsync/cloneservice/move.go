@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -42,6 +43,8 @@ type moveState struct {
 	adoptAt           time.Time // when the last adopt request went out
 	adoptBusy         bool
 	autoAt            time.Time // the last automatic takeover
+	// noRollback is the takeover entry a rollback failed for (not tried again).
+	noRollback *docsync.Entry
 }
 
 // seqKeys are the sequencer keys a document's topics may carry: the
@@ -193,6 +196,9 @@ func (s *Service) pushAdopt(d *docState, env *docsync.Envelope) {
 // tickMove retries an unconfirmed handover and runs the automatic
 // failover to the standby (loop only, from tick).
 func (s *Service) tickMove(d *docState, now time.Time) {
+	if mc := d.r.MoveConflict(); mc != nil && mc != d.mv.noRollback {
+		s.rollback(d, mc)
+	}
 	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= s.params.ResubmitAfter/4 {
 		s.pushAdopt(d, nil)
 	}
@@ -296,7 +302,7 @@ func (d *docState) mayFetchHistory(p peer.ID) bool {
 // sequencer the document left is ignored; anything else is rejected.
 func (s *Service) validateMovedEntry(doc docsync.DocID, keys *seqKeys, from peer.ID, m *pubsub.Message,
 	e *docsync.Entry, err error) pubsub.ValidationResult {
-	if op, ok := docsync.MoveOf(&e.Envelope); ok && op.Takeover {
+	if op, ok := docsync.MoveOf(&e.Envelope); ok && op.Takeover && e.Envelope.VerifyAuthor() == nil {
 		if v, verr := docsync.VerifyEntrySignature(e, op.Sequencer); verr == nil {
 			return s.verdict("entry message", doc, from, m, v, nil)
 		}
@@ -315,4 +321,72 @@ func signedByOld(keys *seqKeys, h docsync.Head) bool {
 		}
 	}
 	return false
+}
+
+// rollback follows a takeover that continues from an older head than ours
+// (docsync.Replica.Rollback): the entries after its base are replaced by
+// the move in one synced batch with the new Pending, and the devices get
+// the text change (loop only).
+func (s *Service) rollback(d *docState, mv *docsync.Entry) {
+	fail := func(err error) {
+		d.mv.noRollback = mv
+		s.log.Error("cannot follow the takeover: this clone committed more from the previous sequencer", "doc", d.id,
+			"takeover_seq", mv.Head.Seq, "seq", d.r.Log().Seq(), "err", err)
+	}
+	st, err := load(s.ctx, s.ds, d.id)
+	if err != nil {
+		fail(err)
+		return
+	}
+	base := mv.Head.Seq - 1
+	if uint64(len(st.entries)) != d.r.Log().Seq() || base >= uint64(len(st.entries)) {
+		fail(fmt.Errorf("%d entries stored, seq %d", len(st.entries), d.r.Log().Seq()))
+		return
+	}
+	nr, err := d.r.Rollback(st.entries[:base], st.entries[base:], mv)
+	if err != nil {
+		fail(err)
+		return
+	}
+	// The abandoned entries go in the batch that writes the move and the
+	// Pending (handleReady writes them again, the same bytes): a restart
+	// after it replays 1..base, then the move.
+	b, err := s.ds.Batch(s.ctx)
+	if err == nil {
+		for seq := base + 2; seq <= uint64(len(st.entries)) && err == nil; seq++ {
+			err = b.Delete(s.ctx, entryKey(d.id, seq))
+		}
+	}
+	rd := nr.Ready()
+	var mb, pb []byte
+	if err == nil {
+		mb, err = mv.Marshal()
+	}
+	if err == nil && rd.Pending != nil {
+		pb, err = rd.Pending.Marshal()
+	}
+	if err == nil {
+		err = b.Put(s.ctx, entryKey(d.id, mv.Head.Seq), mb)
+	}
+	if err == nil && pb != nil {
+		err = b.Put(s.ctx, pendingKey(d.id), pb)
+	}
+	if err == nil {
+		err = b.Commit(s.ctx)
+	}
+	if err == nil {
+		err = s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(d.id)))
+	}
+	if err != nil {
+		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
+		s.log.Error("document stopped: cannot persist the rollback", "doc", d.id, "err", err)
+		s.stopObservers(d, d.broken)
+		return
+	}
+	s.log.Warn("rolled back to follow a takeover from an older head; our own edits after it are sent again",
+		"doc", d.id, "takeover_seq", mv.Head.Seq, "abandoned", uint64(len(st.entries))-base)
+	s.stats.rollbacks.Add(1)
+	d.r = nr
+	d.lastSeq = 0 // report the new head
+	s.handleReady(d)
 }

@@ -124,7 +124,7 @@ func load(ctx context.Context, ds datastore.Datastore, doc docsync.DocID) (*stor
 	} else if !errors.Is(err, datastore.ErrNotFound) {
 		return nil, err
 	}
-	if st.evidence, err = loadEvidence(ctx, ds, doc, st.meta.Sequencer); err != nil {
+	if st.evidence, err = loadEvidence(ctx, ds, doc); err != nil {
 		return nil, err
 	}
 	return st, nil

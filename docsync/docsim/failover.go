@@ -17,7 +17,11 @@ import (
 // MoveAt, the second sequencer stalls (drops everything) at StallAt, and
 // StallTicks later the admin's clone, as its stall alarm would, makes a
 // third, standby sequencer take over. At CrashAt a writer is killed and
-// restored from what it persisted.
+// restored from what it persisted. With Conflict, messages to the admin's
+// clone are held from 3 ticks before the stall until its takeover: the
+// other members commit entries it never saw, so the takeover continues
+// from an older head than theirs (and, once the held messages arrive,
+// than its own), and they follow it by rolling back.
 //
 // Every edit a writer's replica accepts (an acknowledged edit) inserts one
 // token rune unique to it, right after the writer's previous token, and
@@ -34,6 +38,7 @@ type Failover struct {
 	StallAt    int
 	StallTicks int
 	CrashAt    int // 0: no crash
+	Conflict   bool
 	Net        NetParams
 }
 
@@ -51,6 +56,7 @@ type FailoverResult struct {
 	Standby     *sequencer.Memory
 	Takeover    int // tick the takeover was sent
 	MovedEvents int // EventMoved seen by all clones together
+	Rollbacks   int // takeovers followed by rolling back
 }
 
 // stallable is a sequencer that can stop answering: while stalled it
@@ -204,6 +210,8 @@ func (f Failover) Run() (*FailoverResult, error) {
 				return res, fmt.Errorf("planned move: %w", err)
 			}
 			n.Drain(admin)
+		case f.Conflict && tick == f.StallAt-3:
+			n.Hold(admin.Index)
 		case tick == f.StallAt:
 			secondNode.stalled = true
 		case tick >= f.StallAt+f.StallTicks && res.Takeover < 0:
@@ -212,6 +220,11 @@ func (f Failover) Run() (*FailoverResult, error) {
 			if err := admin.Replica.Takeover(standbyPub, "/sim/standby"); err == nil {
 				res.Takeover = tick
 				n.Drain(admin)
+				n.Release(admin.Index)
+			} else if f.Conflict && tick == f.StallAt+f.StallTicks+10 {
+				// It knew of entries it could not fetch while cut off:
+				// reconnected, it catches up and takes over from there.
+				n.Release(admin.Index)
 			}
 		}
 		// The planned move's admin hands the log to the second sequencer
@@ -257,6 +270,7 @@ func (f Failover) Run() (*FailoverResult, error) {
 				res.MovedEvents++
 			}
 		}
+		res.Rollbacks += c.Rollbacks
 	}
 	return res, nil
 }
@@ -353,7 +367,7 @@ func (r *FailoverResult) Summary() string {
 	for _, t := range r.Acked {
 		total += len(t)
 	}
-	fmt.Fprintf(&b, "acked %d, seq %d", total, r.Net.Clones[0].Replica.Log().Seq())
+	fmt.Fprintf(&b, "acked %d, seq %d, rollbacks %d", total, r.Net.Clones[0].Replica.Log().Seq(), r.Rollbacks)
 	for _, m := range r.Moves {
 		fmt.Fprintf(&b, ", move at %d", m.Seq)
 	}

@@ -26,3 +26,30 @@ func TestFailoverUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d seeded runs passed, %d acknowledged edits in all, each present exactly once and in order", runs, acked)
 }
+
+// TestFailoverConflict is TestFailoverUnderLoad with the admin's clone cut
+// off just before the stall: the takeover continues from an older head
+// than the other members', who follow it by rolling back.
+func TestFailoverConflict(t *testing.T) {
+	runs := simRuns(20, 20)
+	acked, rollbacks := 0, 0
+	for i := range runs {
+		f := DefaultFailover(uint64(9000 + i))
+		f.Conflict = true
+		res, err := f.Run()
+		if err != nil {
+			t.Fatalf("seed %d: %v", f.Seed, err)
+		}
+		if err := res.Check(); err != nil {
+			t.Fatalf("seed %d: %v (%s)", f.Seed, err, res.Summary())
+		}
+		for _, a := range res.Acked {
+			acked += len(a)
+		}
+		rollbacks += res.Rollbacks
+	}
+	if rollbacks == 0 {
+		t.Fatal("no run needed a rollback: the scenario does not cut the admin off")
+	}
+	t.Logf("%d seeded runs passed, %d rollbacks, %d acknowledged edits in all, each present exactly once and in order", runs, rollbacks, acked)
+}

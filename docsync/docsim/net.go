@@ -34,6 +34,7 @@ type Clone struct {
 	Replica   *docsync.Replica
 	Committed []*docsync.Entry
 	Pending   *docsync.Pending // the last one persisted
+	Rollbacks int              // takeovers followed by a rollback (route.go)
 	Events    []docsync.Event
 	Updates   int
 }
@@ -163,6 +164,7 @@ func (c *Clone) handle(n *Net, f func() error) {
 
 // Drain takes a clone's Ready output and routes it.
 func (n *Net) Drain(c *Clone) {
+	n.followTakeover(c)
 	r := c.Replica
 	if !r.HasReady() {
 		return

@@ -34,3 +34,26 @@ func (n *Net) submitTo(c *Clone, env *docsync.Envelope) sequencer.Node {
 	}
 	return n.sequencerOf(c)
 }
+
+// followTakeover rolls c back to follow a takeover it refused because it
+// had committed more from the old sequencer (docsync.Replica.Rollback), as
+// the clone service does: its entries after the takeover's base are
+// dropped from what it persisted.
+func (n *Net) followTakeover(c *Clone) {
+	mv := c.Replica.MoveConflict()
+	if mv == nil {
+		return
+	}
+	base := mv.Head.Seq - 1
+	if uint64(len(c.Committed)) <= base {
+		return
+	}
+	r, err := c.Replica.Rollback(c.Committed[:base], c.Committed[base:], mv)
+	if err != nil {
+		c.Events = append(c.Events, docsync.Event{Kind: docsync.EventRejected, Seq: mv.Head.Seq, Err: err})
+		return
+	}
+	c.Committed = c.Committed[:base]
+	c.Replica = r
+	c.Rollbacks++
+}

@@ -160,3 +160,110 @@ func TestMoveAndFailover(t *testing.T) {
 		checkTokens(t, text, ws)
 	})
 }
+
+// hiding is the honest orderer that, once hide is set, shows one member
+// nothing it orders: no delivery, and history only up to hideFrom-1.
+type hiding struct {
+	sequencer.Honest
+	from     docsync.MemberID
+	hide     *atomic.Bool
+	hideFrom *atomic.Uint64
+}
+
+func (h hiding) Order(env *docsync.Envelope) (sequencer.Ordered, error) {
+	o, err := h.Honest.Order(env)
+	if err != nil || !h.hide.Load() {
+		return o, err
+	}
+	for i := range o.Publish {
+		o.Publish[i].To = func(m docsync.MemberID) bool { return m != h.from }
+	}
+	return o, nil
+}
+
+func (h hiding) Head(who docsync.MemberID) (docsync.Head, bool) {
+	hd, _ := h.Honest.Head(who)
+	return hd, !h.hide.Load()
+}
+
+func (h hiding) History(who docsync.MemberID, from, to uint64, stored func(from, to uint64) [][]byte) ([][]byte, error) {
+	if h.hide.Load() && who == h.from {
+		to = min(to, h.hideFrom.Load()-1)
+	}
+	if from > to {
+		return nil, nil
+	}
+	return stored(from, to), nil
+}
+
+// TestTakeoverRollback: the sequencer hides its last entries from the
+// admin's clone, which then takes over from its older head; the members
+// that committed those entries roll back to follow the takeover, resend
+// their edits, and every acknowledged edit ends up once in the text.
+func TestTakeoverRollback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 10*time.Millisecond)
+		var hide atomic.Bool
+		var hideFrom atomic.Uint64
+		var admin atomic.Pointer[docsync.MemberID]
+		seqA := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
+			var from docsync.MemberID
+			if p := admin.Load(); p != nil {
+				from = *p
+			}
+			return hiding{sequencer.NewHonest(doc, key), from, &hide, &hideFrom}
+		}))
+		seqC := n.AddSequencer()
+		var clones []*Clone
+		for range 3 {
+			clones = append(clones, n.AddClone())
+		}
+		m := clones[0].Svc.ID()
+		admin.Store(&m)
+		d := n.NewDoc(seqA, clones...)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		ws := make([]*tokenWriter, len(clones))
+		for i, c := range clones {
+			ws[i] = &tokenWriter{c: c, w: i}
+			if err := ws[i].edit(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.WaitConverged(time.Minute)
+		in, _ := clones[0].Svc.Info(d.ID)
+		hideFrom.Store(in.Seq + 1)
+		hide.Store(true)
+		// b's and c's edits go to A, which orders them and shows them to
+		// b and c only; meanwhile the admin takes over from its head, and
+		// the adoption's round trips make the takeover reach b and c after
+		// A's entries did.
+		for _, i := range []int{1, 2} {
+			if err := ws[i].edit(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mv, err := clones[0].Svc.Move(ctx, d.ID, seqC.Info(), true)
+		if err != nil {
+			t.Fatalf("takeover: %v", err)
+		}
+		t.Logf("takeover at seq %d; the hidden entries began at seq %d", mv.Seq, hideFrom.Load())
+		for _, tw := range ws {
+			if err := tw.edit(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.Seq = seqC
+		d.WaitConverged(time.Minute)
+		text, _ := clones[0].Svc.Text(d.ID)
+		acked := checkTokens(t, text, ws)
+		rolled := 0
+		for _, c := range clones[1:] {
+			rolled += int(c.Svc.Stats().Rollbacks)
+		}
+		if mv.Seq == hideFrom.Load() && rolled == 0 {
+			t.Fatal("the members ahead of the takeover did not roll back")
+		}
+		t.Logf("%d rollbacks; %d acknowledged edits, each once and in order", rolled, acked)
+	})
+}
