@@ -38,7 +38,8 @@ var (
 	// longer orders it.
 	ErrMoved = errors.New("docsync: document moved to another sequencer")
 	// ErrMoveConflict: a takeover continues from a head older than one
-	// this clone already committed from the previous sequencer.
+	// this clone already committed from the previous sequencer; the
+	// service follows it with Rollback (rollback.go).
 	ErrMoveConflict = errors.New("docsync: move continues from an older head than ours")
 )
 
@@ -154,8 +155,9 @@ func (r *Replica) Move(seqKey ed25519.PublicKey, addr string) error {
 // our head, for the new sequencer to order (the answer to a stalled
 // sequencer). Our envelope in flight, which the old sequencer never
 // committed, is folded back into the buffer and sealed again after the
-// move. It needs every entry we know of: a takeover from an older head
-// than another member's would strand that member (ErrMoveConflict).
+// move; until the move commits, what the old sequencer orders after our
+// head is ignored. It needs every entry we know of: a member with more
+// from the old sequencer must roll back to follow (ErrMoveConflict).
 func (r *Replica) Takeover(seqKey ed25519.PublicKey, addr string) error {
 	op, err := r.moveOp(seqKey, addr, true)
 	if err != nil {

@@ -31,10 +31,11 @@ sequencer to still order.
 
 With --takeover the new sequencer orders the move itself, continuing from
 this clone's head: the answer to a sequencer that stopped ("sequencer
-stalled" in c2c doc show). Take over only when this clone holds every
-entry (show's "missing" is empty): a member that committed more from the
-old sequencer than this clone did could not follow. A clone run with
---standby-sequencer does this by itself when the alarm is up.
+stalled" in c2c doc show). It is refused while entries this clone knows
+of are missing. A member that committed more from the old sequencer than
+this clone did rolls back to follow, and resends its own edits after the
+takeover's head. A clone run with --standby-sequencer does this by itself
+when the alarm is up.
 
 Either way the new sequencer first fetches the history from this clone
 and checks it; move returns once the move is committed and the new

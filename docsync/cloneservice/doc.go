@@ -117,7 +117,9 @@
 // messages, and it resends its envelope in flight. The new sequencer gets
 // the history before the move from a member, which sends it an adopt
 // request (netproto.AdoptProtocol) and serves it the history although it
-// is no member.
+// is no member. A member that committed more from the old sequencer than
+// a takeover's base rolls back to follow it (docsync.Replica.Rollback):
+// the abandoned entries are replaced by the move in one synced batch.
 //
 // # Storage (keys under the datastore given to New; namespace it)
 //
