@@ -62,7 +62,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("fork_alarms_total", "Sequencer forks detected.", &c.forks),
 		f("misbehaviour_alarms_total", "Sequencer tampered entries and forged seqs detected (evidence kept).", &c.evidence),
 		f("stall_alarms_total", "Sequencer-stalled alarms raised.", &c.stalls),
-		f("sequencer_moves_total", "Moves of a document to another sequencer followed.", &c.moves),
+		f("sequencer_moves_total", "Moves of a document to another sequencer followed (a restart counts the ones it replays again).", &c.moves),
 		f("move_rollbacks_total", "Takeovers followed by rolling back entries of the previous sequencer.", &c.rollbacks),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "stalled_documents",
 			Help: "Documents whose sequencer-stalled alarm is raised now."}, func() float64 { return float64(c.stalled.Load()) }),
