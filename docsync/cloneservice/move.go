@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,7 @@ type moveState struct {
 	handover, adopted uint64
 	adoptAt           time.Time // when the last adopt request went out
 	adoptBusy         bool
+	adoptFails        int       // adopt requests refused in a row (backoff)
 	autoAt            time.Time // the last automatic takeover
 	// noRollback is the takeover entry a rollback failed for (not tried again).
 	noRollback *docsync.Entry
@@ -114,8 +116,10 @@ func (s *Service) onMoved(d *docState, ev docsync.Event) {
 	s.log.Info("document moved to another sequencer", "doc", d.id, "seq", ev.Seq, "sequencer", d.seqPeer,
 		"takeover", ev.Op.Takeover)
 	s.emit(d, Event{Kind: EventMoved, Seq: ev.Seq, Member: ev.Op})
-	if !ev.Op.Takeover {
-		d.mv.handover = ev.Seq
+	// The latest handover only: a restart replays every move, and the
+	// earlier ones were adopted by sequencers the document has left.
+	if !ev.Op.Takeover && bytes.Equal(ev.Op.Sequencer, d.r.Log().Sequencer()) {
+		d.mv.handover, d.mv.adoptFails = ev.Seq, 0
 		s.pushAdopt(d, nil)
 	}
 }
@@ -177,10 +181,16 @@ func (s *Service) pushAdopt(d *docState, env *docsync.Envelope) {
 			}
 			d.mv.adoptBusy = false
 			if err != nil {
-				s.log.Warn("the new sequencer did not adopt the document (retrying)", "doc", doc, "sequencer", to,
-					"err", netproto.ShortError(err))
+				d.mv.adoptFails++
+				lvl := slog.LevelDebug
+				if d.mv.adoptFails == 1 {
+					lvl = slog.LevelWarn
+				}
+				s.log.Log(s.ctx, lvl, "the new sequencer did not adopt the document (retrying with backoff)", "doc", doc,
+					"sequencer", to, "attempt", d.mv.adoptFails, "err", netproto.ShortError(err))
 				return
 			}
+			d.mv.adoptFails = 0
 			if env == nil && d.mv.handover == seq {
 				d.mv.handover, d.mv.adopted = 0, seq
 				// What we sent it before it held the document was refused:
@@ -199,7 +209,7 @@ func (s *Service) tickMove(d *docState, now time.Time) {
 	if mc := d.r.MoveConflict(); mc != nil && mc != d.mv.noRollback {
 		s.rollback(d, mc)
 	}
-	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= s.params.ResubmitAfter/4 {
+	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= min(s.params.ResubmitAfter/4<<min(d.mv.adoptFails, 16), time.Minute) {
 		s.pushAdopt(d, nil)
 	}
 	sb := s.opts.standby

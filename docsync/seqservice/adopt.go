@@ -81,10 +81,29 @@ func (s *Service) adopt(from peer.ID, b []byte) ([]byte, error) {
 	if reply, done, err := s.adopted(doc, req); done || err != nil {
 		return reply, err
 	}
-	if _, busy := s.adopting.LoadOrStore(doc, true); busy {
-		return nil, fmt.Errorf("%w: already adopting %v", ErrRateLimited, doc)
+	done := make(chan struct{})
+	if v, busy := s.adopting.LoadOrStore(doc, done); busy {
+		// Another member asked first (after a handover every member
+		// does): answer once that adoption ended.
+		t := time.NewTimer(s.params.StreamTimeout)
+		defer t.Stop()
+		select {
+		case <-v.(chan struct{}):
+		case <-t.C:
+			return nil, fmt.Errorf("%w: still adopting %v", ErrRateLimited, doc)
+		case <-s.ctx.Done():
+			return nil, ErrClosed
+		}
+		reply, _, err := s.adopted(doc, req)
+		if reply == nil && err == nil {
+			err = fmt.Errorf("seqservice: adopt: the adoption another member asked for failed")
+		}
+		return reply, err
 	}
-	defer s.adopting.Delete(doc)
+	defer func() {
+		s.adopting.Delete(doc)
+		close(done)
+	}()
 	o, err := s.fetchHistory(from, doc, base)
 	if err != nil {
 		return nil, err

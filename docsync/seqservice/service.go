@@ -47,7 +47,7 @@ type Service struct {
 	docsBy  map[docsync.MemberID]int // documents registered per creator
 	members sync.Map                 // docsync.DocID -> *memberSet
 
-	adopting                  sync.Map // docsync.DocID -> true while an adoption runs (adopt.go)
+	adopting                  sync.Map // docsync.DocID -> chan struct{} closed when its adoption ends (adopt.go)
 	registerRate, historyRate *guard.Limiter[peer.ID]
 	envRate, byteRate         *guard.Limiter[docsync.MemberID]
 	refusals                  *guard.Refusals
