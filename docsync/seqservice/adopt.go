@@ -11,6 +11,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/sequencer"
+	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -27,8 +28,13 @@ import (
 // ErrNotMove: an adopt request that does not move a document here.
 var ErrNotMove = errors.New("seqservice: not a move to this sequencer")
 
-// MaxAdoptHistory caps the entries of a history this sequencer adopts.
-const MaxAdoptHistory = 1 << 24
+// MaxAdoptHistory caps the entries, and MaxAdoptBytes the encoded bytes,
+// of a history this sequencer adopts: what one adopt request can make it
+// fetch and store.
+const (
+	MaxAdoptHistory = 1 << 24
+	MaxAdoptBytes   = 1 << 30
+)
 
 func (s *Service) handleAdopt(st network.Stream) {
 	defer st.Close()
@@ -106,6 +112,7 @@ func (s *Service) adopt(from peer.ID, b []byte) ([]byte, error) {
 	}()
 	o, err := s.fetchHistory(from, doc, base)
 	if err != nil {
+		s.dropHistory(doc, base)
 		return nil, err
 	}
 	if req.Handover != nil {
@@ -113,6 +120,7 @@ func (s *Service) adopt(from peer.ID, b []byte) ([]byte, error) {
 			return nil, fmt.Errorf("seqservice: adopt: handover entry: %w", err)
 		}
 		if err := req.Handover.Head.Verify(o.Log().KeyAt(req.Handover.Head.Seq)); err != nil {
+			s.dropHistory(doc, base)
 			return nil, fmt.Errorf("seqservice: adopt: handover entry: %w", err)
 		}
 		b, err := req.Handover.Marshal()
@@ -123,6 +131,7 @@ func (s *Service) adopt(from peer.ID, b []byte) ([]byte, error) {
 			return nil, err
 		}
 	} else if last, ok := o.Log().HashAt(base); !ok || last != env.ParentHash {
+		s.dropHistory(doc, base)
 		return nil, fmt.Errorf("%w: the takeover's parent hash is not the history's head", ErrNotMove)
 	}
 	var reply []byte
@@ -142,8 +151,11 @@ func (s *Service) adopted(doc docsync.DocID, req *netproto.AdoptRequest) ([]byte
 	err := s.do(s.ctx, func() {
 		d := s.docs[doc]
 		if d == nil || !bytes.Equal(d.seq.Log().Sequencer(), s.pub) {
-			if d == nil && len(s.docs) >= s.params.MaxDocs {
+			switch {
+			case d == nil && len(s.docs) >= s.params.MaxDocs:
 				rerr = ErrTooManyDocs
+			case d == nil && s.docsBy[mover(req)] >= s.params.MaxDocsPerAuthor:
+				rerr = fmt.Errorf("%w: %d documents", ErrAuthorQuota, s.docsBy[mover(req)])
 			}
 			return // not here yet (or a partial adoption from before a restart)
 		}
@@ -176,6 +188,7 @@ func (s *Service) adopted(doc docsync.DocID, req *netproto.AdoptRequest) ([]byte
 func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (sequencer.Orderer, error) {
 	o := s.opts.factory(doc, s.key)
 	at := &docState{id: doc} // names the keys persist writes (the stats count them as ordered)
+	var size int
 	for next := uint64(1); next <= base; {
 		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
 		es, err := netproto.FetchHistory(ctx, s.h, p, doc, next, min(base, next+netproto.MaxHistoryBatch-1))
@@ -198,19 +211,22 @@ func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (seque
 			if err != nil {
 				return nil, err
 			}
+			if size += len(b); size > MaxAdoptBytes {
+				return nil, fmt.Errorf("%w: history over %d bytes", ErrNotMove, MaxAdoptBytes)
+			}
 			out = append(out, ordered{doc: at, entry: e, bytes: b})
 			next++
 		}
-		if next > base {
-			last := out[len(out)-1].entry.Head
-			if err := last.Verify(o.Log().KeyAt(last.Seq)); err != nil {
-				return nil, fmt.Errorf("seqservice: adopt: head %d: %w", last.Seq, err)
-			}
+		// Each batch is written once the last head of it verified against
+		// the key the log says signs its seq: the chain commits that
+		// sequencer to the whole batch. The entries are written under the
+		// document's keys before it is registered (the history handler
+		// serves only registered documents); a failed adoption deletes
+		// them again (dropHistory).
+		last := out[len(out)-1].entry.Head
+		if err := last.Verify(o.Log().KeyAt(last.Seq)); err != nil {
+			return nil, fmt.Errorf("seqservice: adopt: head %d: %w", last.Seq, err)
 		}
-		// The entries are written under the document's keys before it is
-		// registered: the history handler serves only registered
-		// documents, and a restart in the middle reloads a log that
-		// orders nothing until an adopt request completes it.
 		if err := s.persist(out); err != nil {
 			return nil, err
 		}
@@ -231,6 +247,7 @@ func (s *Service) install(doc docsync.DocID, o sequencer.Orderer, req *netproto.
 	}
 	d.seq = o
 	s.refreshMembers(d)
+	s.docsBy[mover(req)]++ // against MaxDocsPerAuthor (a restart counts creators instead)
 	s.log.Info("adopted document", "doc", doc, "seq", o.Log().Seq(), "takeover", req.Takeover != nil)
 	if req.Handover != nil {
 		return req.Handover.Marshal()
@@ -242,4 +259,32 @@ func (s *Service) install(doc docsync.DocID, o sequencer.Orderer, req *netproto.
 		return nil, fmt.Errorf("seqservice: adopt: the takeover was not ordered")
 	}
 	return got[0], nil
+}
+
+// mover is the member whose move an adopt request carries.
+func mover(req *netproto.AdoptRequest) docsync.MemberID {
+	if req.Takeover != nil {
+		return req.Takeover.Author
+	}
+	return req.Handover.Envelope.Author
+}
+
+// dropHistory deletes what a failed adoption of doc wrote, unless the
+// document is registered here (a resent request after a restart).
+func (s *Service) dropHistory(doc docsync.DocID, base uint64) {
+	_ = s.do(s.ctx, func() {
+		if s.docs[doc] != nil {
+			return
+		}
+		b, err := s.ds.Batch(s.ctx)
+		if err != nil {
+			return
+		}
+		for seq := uint64(1); seq <= base+1; seq++ {
+			_ = b.Delete(s.ctx, entryKey(doc, seq))
+		}
+		if err := b.Commit(s.ctx); err == nil {
+			_ = s.ds.Sync(s.ctx, datastore.NewKey("/d"))
+		}
+	})
 }
