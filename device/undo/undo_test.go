@@ -70,10 +70,10 @@ func redo(t *testing.T, s *Stack, text string) string {
 
 func TestUndoKeepsOthersText(t *testing.T) {
 	s := New(0)
-	text := local(t, s, "", 0, 0, "héllo")         // héllo
-	text = remote(t, s, text, 2, 0, "XY")          // héXYllo: inside our insert
-	text = remote(t, s, text, 0, 0, "¡")           // ¡héXYllo
-	text = local(t, s, text, 8, 0, " 🌍")           // ¡héXYllo 🌍
+	text := local(t, s, "", 0, 0, "héllo") // héllo
+	text = remote(t, s, text, 2, 0, "XY")  // héXYllo: inside our insert
+	text = remote(t, s, text, 0, 0, "¡")   // ¡héXYllo
+	text = local(t, s, text, 8, 0, " 🌍")   // ¡héXYllo 🌍
 	if text = undo(t, s, text); text != "¡héXYllo" {
 		t.Fatalf("first undo: %q", text)
 	}
