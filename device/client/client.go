@@ -56,6 +56,14 @@ func WithParams(p Params) Option { return func(c *Client) error { c.params = p; 
 // WithStateDir persists every document's state under dir.
 func WithStateDir(dir string) Option { return func(c *Client) error { c.stateDir = dir; return nil } }
 
+// WithUndo keeps an undo and redo history of depth edits for every
+// document (Doc.Undo, Doc.Redo; depth < 1: undo.DefaultDepth). It costs a
+// copy of the text per local edit, so only interactive editors ask for it.
+// The history lives in memory only: a restart starts it afresh.
+func WithUndo(depth int) Option {
+	return func(c *Client) error { c.undoDepth, c.undo = depth, true; return nil }
+}
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) error { c.log = l; return nil } }
 
@@ -68,6 +76,9 @@ type Client struct {
 	params   Params
 	stateDir string
 	log      *slog.Logger
+	// undo: documents keep an undo history of undoDepth edits.
+	undo      bool
+	undoDepth int
 	// writeHook, if set (tests), runs each state write: write does it.
 	writeHook func(write func() error) error
 

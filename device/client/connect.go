@@ -89,16 +89,17 @@ func (d *Doc) Connect(ctx context.Context) error {
 		d.stats.EditsSent++
 	}
 	before := d.jc.Text()
-	next, err := d.jc.Resume(*m.Bundle)
+	next, applied, err := d.jc.ResumeApplied(*m.Bundle)
 	if err != nil {
 		return fail(err)
 	}
+	d.undoRemoteLocked(applied)
 	d.stats.Bundles++
 	d.stats.LastBundleBytes = rn
 	d.stats.LastBundleSnapshot = m.Bundle.Snapshot != nil
 	d.conn, d.err = cn, nil
 	if after := d.jc.Text(); after != before {
-		d.emitLocked(Update{Op: jupiter.Diff(before, after), Version: d.jc.Version(), Bundle: true})
+		d.emitLocked(Update{Op: applied, Version: d.jc.Version(), Bundle: true})
 	}
 	d.changedLocked(next) // the bundle moved the state; next goes once durable
 	if err := d.persistLocked(); err != nil {

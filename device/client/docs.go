@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/device/link"
+	"github.com/clone2clone/c2c/device/undo"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -51,7 +52,8 @@ type Doc struct {
 	changed chan struct{}
 	closed  bool
 	updates chan Update
-	alarm   *Alarm // the clone's sequencer-stalled alarm, while raised
+	alarm   *Alarm      // the clone's sequencer-stalled alarm, while raised
+	undo    *undo.Stack // nil unless the client keeps undo histories
 
 	// Group commit of the persisted state (see commit.go): gen counts the
 	// changes to persist, durable the last one written and synced (failed
@@ -101,6 +103,9 @@ func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
 		return nil, err
 	}
 	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}
+	if c.undo {
+		d.undo = undo.New(c.undoDepth)
+	}
 	d.startWriter()
 	return d, nil
 }
@@ -197,9 +202,18 @@ func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
 		opErr = fmt.Errorf("edit %d of %d: %w", n+1, len(ops), opErr)
 	}
 	if n > 0 {
+		var before string
+		if d.undo != nil {
+			before = d.jc.Text()
+		}
 		e, err := d.jc.Local(op)
 		if err != nil {
 			return fmt.Errorf("edit 1 of %d: %w", len(ops), err)
+		}
+		if d.undo != nil {
+			if err := d.undo.Local(op, before); err != nil {
+				return err
+			}
 		}
 		d.changedLocked(e)
 	}
@@ -344,6 +358,7 @@ func (d *Doc) applyLocked(m *link.Message) error {
 		if err != nil {
 			return err
 		}
+		d.undoRemoteLocked(op)
 		d.emitLocked(Update{Op: op, Version: d.jc.Version(), Seq: m.Seq, Author: m.Author})
 	case link.KindAck:
 		d.stats.Acks++
