@@ -15,11 +15,14 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
-// Update is a remote change applied to the device's text.
+// Update is a change applied to the device's text by anything but the
+// caller's own Edit calls: a remote change, a catch-up bundle, or an Undo
+// or Redo (Own).
 type Update struct {
 	Op      ot.Op  // applies to the text before it
 	Version uint64 // clone version after it
 	Bundle  bool   // the catch-up bundle of a (re)connect
+	Own     bool   // the device's own Undo or Redo
 	// Seq and Author name the committed entry the change came from; both
 	// are zero for a bundle (it composes many) and for an edit made on the
 	// clone itself and not committed yet.
@@ -120,8 +123,9 @@ func (d *Doc) Text() string {
 	return d.jc.Text()
 }
 
-// Updates delivers remote changes as they are applied (dropped, and counted
-// in Stats, when not read).
+// Updates delivers the changes to the text not made by the caller's edits
+// (see Update) as they are applied (dropped, and counted in Stats, when
+// not read).
 func (d *Doc) Updates() <-chan Update { return d.updates }
 
 // Stats returns the link counters.
@@ -136,6 +140,14 @@ func (d *Doc) Online() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.conn != nil && d.jc.Online()
+}
+
+// Changed is closed at the next change of the document's state (text,
+// link, alarm, pending edits); call it again for the one after.
+func (d *Doc) Changed() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
 }
 
 // Err is why the last connection ended (nil while online).
@@ -188,6 +200,16 @@ func (b Base) Text() string { return b.jc.Text() }
 // before, the ops before it are applied (and sent) and the error says
 // which failed.
 func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
+	return d.editBase(build, false)
+}
+
+// EditJoined is EditBase whose edit joins the last undo step, so that one
+// Undo takes back both (an editor joins a run of typing this way).
+func (d *Doc) EditJoined(build func(b Base) ([]ot.Op, error)) error {
+	return d.editBase(build, true)
+}
+
+func (d *Doc) editBase(build func(b Base) ([]ot.Op, error), join bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -211,7 +233,11 @@ func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
 			return fmt.Errorf("edit 1 of %d: %w", len(ops), err)
 		}
 		if d.undo != nil {
-			if err := d.undo.Local(op, before); err != nil {
+			record := d.undo.Local
+			if join {
+				record = d.undo.Join
+			}
+			if err := record(op, before); err != nil {
 				return err
 			}
 		}

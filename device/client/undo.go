@@ -12,7 +12,8 @@ var ErrNoUndo = errors.New("device client: no undo history (WithUndo)")
 
 // Undo takes back the device's last edit not undone yet, as it stands now:
 // its inverse transformed past every later edit, so another member's text
-// stays. It is applied, persisted and sent like any edit. Without anything
+// stays. It is applied, persisted and sent like any edit, and shows on
+// Updates (Own). Without anything
 // to undo it returns undo.ErrEmpty.
 func (d *Doc) Undo() error { return d.undoRedo(false) }
 
@@ -64,6 +65,7 @@ func (d *Doc) undoRedo(redo bool) error {
 	if err := record(op, before); err != nil {
 		return err
 	}
+	d.emitLocked(Update{Op: op, Version: d.jc.Version(), Own: true})
 	d.changedLocked(e)
 	d.notifyLocked()
 	return d.persistLocked()

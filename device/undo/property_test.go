@@ -145,7 +145,11 @@ func (w *world) step() {
 		before := m.c.Text()
 		op := w.randomOp(before, m.id, &m.fresh)
 		w.local(m, op)
-		if err := m.stack.Local(op, before); err != nil {
+		record := m.stack.Local
+		if w.rng.IntN(3) == 0 {
+			record = m.stack.Join
+		}
+		if err := record(op, before); err != nil {
 			w.t.Fatal(err)
 		}
 	case k < 32:

@@ -61,6 +61,27 @@ func (s *Stack) Local(op ot.Op, before string) error {
 	return nil
 }
 
+// Join records op like Local, as part of the last undo step: one Undo then
+// takes back both (a run of typing). Without a step to join it is Local.
+func (s *Stack) Join(op ot.Op, before string) error {
+	n := len(s.undo)
+	if n == 0 {
+		return s.Local(op, before)
+	}
+	inv, err := ot.Invert(op, before)
+	if err != nil {
+		return fmt.Errorf("undo: %w", err)
+	}
+	// inv applies to the text now and leaves the text the top applies to.
+	joined, err := ot.Compose(inv, s.undo[n-1])
+	if err != nil {
+		return fmt.Errorf("undo: %w", err)
+	}
+	s.redo = s.redo[:0]
+	s.undo[n-1] = joined
+	return nil
+}
+
 // Remote moves both stacks past op, an edit by anyone else applied to the
 // current text.
 func (s *Stack) Remote(op ot.Op) error {

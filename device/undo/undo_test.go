@@ -129,3 +129,20 @@ func TestDepthForgetsOldest(t *testing.T) {
 		t.Fatalf("after two undos: %q, can undo %v", text, s.CanUndo())
 	}
 }
+
+func TestJoinMakesOneStep(t *testing.T) {
+	s := New(0)
+	text := local(t, s, "", 0, 0, "ab")
+	op := mustPatch(t, text, 2, 0, "cd")
+	if err := s.Join(op, text); err != nil {
+		t.Fatal(err)
+	}
+	text = apply(t, text, op)
+	text = remote(t, s, text, 2, 0, "X") // abXcd
+	if text = undo(t, s, text); text != "X" || s.CanUndo() {
+		t.Fatalf("undo of a joined step: %q, can undo %v", text, s.CanUndo())
+	}
+	if text = redo(t, s, text); text != "abXcd" {
+		t.Fatalf("redo: %q", text)
+	}
+}

@@ -1,0 +1,317 @@
+package web_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/clone2clone/c2c/device/client"
+	"github.com/clone2clone/c2c/device/devicetest"
+	"github.com/clone2clone/c2c/device/web"
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netsim"
+	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
+	"github.com/clone2clone/c2c/docsync/sequencer"
+)
+
+// chromium finds a Chromium or Chrome binary, or skips the test.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("C2C_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium found (install Debian's chromium, or set C2C_CHROMIUM): the browser tests need one")
+	return ""
+}
+
+// screenshotDir is $C2C_SCREENSHOTS, or a temporary directory.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("C2C_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// browser is one headless Chromium process with one tab.
+type browser struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+}
+
+func newBrowser(t *testing.T, ctx context.Context, bin, name string) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.WindowSize(1000, 560),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start %s's Chromium: %v", name, err)
+	}
+	return &browser{t: t, name: name, ctx: bctx}
+}
+
+func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %s: %v", b.name, what, err)
+	}
+}
+
+// poll waits until the JS expression is true in the page.
+func (b *browser) poll(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		b.t.Fatalf("%s: waiting for %s (%s): %v; text %q", b.name, what, expr, err, b.text())
+	}
+}
+
+func (b *browser) text() string {
+	s, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("text")))
+	return s
+}
+
+func (b *browser) eval(expr string) {
+	b.t.Helper()
+	b.run("eval "+expr, chromedp.Evaluate[chromedp.Void](expr))
+}
+
+// typeAt puts the caret at code point cp (-1: the end) and types s.
+func (b *browser) typeAt(cp int, s string) {
+	b.t.Helper()
+	b.eval(fmt.Sprintf(`(() => { const ta = document.getElementById("text"); ta.focus();
+		const u = %d < 0 ? ta.value.length : OT.cpToU16(ta.value, %d); ta.setSelectionRange(u, u); })()`, cp, cp))
+	b.typeHere(s)
+}
+
+// typeHere types s at the caret, a key event per character.
+func (b *browser) typeHere(s string) {
+	b.t.Helper()
+	b.run("type "+s, chromedp.KeyEvent(s))
+}
+
+func (b *browser) shot(dir, name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("%s: screenshot: %v", b.name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+type member struct {
+	dev    *devicetest.Device
+	c      *client.Client
+	srv    *web.Server
+	url    string
+	b      *browser
+	online string // JS: the page shows the device online
+}
+
+// startMember runs a device of clone on n, its web server and a browser.
+func startMember(t *testing.T, ctx context.Context, n *netsim.Net, clone *netsim.Clone, bin, name string, docs ...docsync.DocID) *member {
+	dev, c := devicetest.Attach(t, n, clone, name, client.WithUndo(0), client.WithStateDir(t.TempDir()))
+	opts := []web.Option{web.WithName(name), web.WithDocs(func() []docsync.DocID { return docs })}
+	if os.Getenv("C2C_WEB_DEBUG") != "" {
+		opts = append(opts, web.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("dev", name)))
+	}
+	srv, err := web.New(c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	return &member{dev: dev, c: c, srv: srv, url: hs.URL + "/?t=" + srv.Token(), b: newBrowser(t, ctx, bin, name)}
+}
+
+func (m *member) open(doc docsync.DocID) {
+	m.b.run("open the page", chromedp.Navigate(m.url+"#doc="+hex.EncodeToString(doc[:])))
+	m.waitOpen(doc)
+}
+
+func (m *member) waitOpen(doc docsync.DocID) {
+	m.b.poll("the document open and online", fmt.Sprintf(`document.body.dataset.doc === %q && document.body.dataset.online === "true" && !document.getElementById("text").disabled && c2c.synced()`, hex.EncodeToString(doc[:])))
+}
+
+// converged waits until every page, synced, and every device show the
+// same text, which holds every part of want and no part of not.
+func converged(t *testing.T, doc docsync.DocID, ms []*member, want []string, not ...string) string {
+	t.Helper()
+	fits := func(s string) bool {
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		for _, w := range not {
+			if strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Second)
+	for {
+		var texts []string
+		same := true
+		for _, m := range ms {
+			page, _ := chromedp.Run(m.b.ctx, chromedp.Evaluate[string](`c2c.synced() ? document.getElementById("text").value : "\x00 not synced"`))
+			d, err := m.c.Load(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, page, d.Text())
+		}
+		for _, s := range texts {
+			same = same && s == texts[0] && fits(s)
+		}
+		if same {
+			return texts[0]
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("no convergence on %q without %q: pages and devices have %q", want, not, texts)
+		}
+	}
+}
+
+// Two users' devices, each with the page open in its own headless
+// Chromium: concurrent typing converges, a reload loses nothing, an
+// offline device shows the indicator and then the merged text, undo takes
+// back only the user's own text, and a forking sequencer's alarm shows as
+// the banner.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two Chromium processes")
+	}
+	bin := chromium(t)
+	shots := screenshotDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	n := netsim.NewLoopback(t)
+	seq := n.AddSequencer()
+	var victims sync.Map
+	byz := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
+		s := sequencer.NewByzantine(doc, key, sequencer.Equivocate, 4)
+		s.Victims = func(m docsync.MemberID) bool { _, ok := victims.Load(m); return ok }
+		return seqtest.Observe(s)
+	}))
+	a, b := n.AddClone(), n.AddClone()
+	victims.Store(b.Svc.ID(), true)
+	d := n.NewDoc(seq, a, b)
+	forked := n.NewDoc(byz, a, b)
+
+	alice := startMember(t, ctx, n, a, bin, "alice-phone", d.ID, forked.ID)
+	bob := startMember(t, ctx, n, b, bin, "bob-phone", d.ID, forked.ID)
+	both := []*member{alice, bob}
+	for _, m := range both {
+		m.open(d.ID)
+	}
+
+	// A first line from Alice, then both type at once: Alice at the end of
+	// her line, Bob on a line of his own, with characters beyond the BMP
+	// (two UTF-16 units, one code point).
+	alice.b.typeAt(0, "Shopping list\n")
+	converged(t, d.ID, both, []string{"Shopping list\n"})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); alice.b.typeAt(len("Shopping list"), " for the weekend 🛒") }()
+	go func() { defer wg.Done(); bob.b.typeAt(-1, "- crème fraîche 🥛\n- bread\n") }()
+	wg.Wait()
+	text := converged(t, d.ID, both, []string{"Shopping list for the weekend 🛒\n", "- crème fraîche 🥛\n- bread\n"})
+	t.Logf("converged: %q", text)
+	alice.b.shot(shots, "editor.png")
+
+	// A reload loses nothing.
+	alice.b.run("reload", chromedp.Reload())
+	alice.waitOpen(d.ID)
+	if got := alice.b.text(); got != text {
+		t.Fatalf("after a reload: %q, before %q", got, text)
+	}
+
+	// Alice goes offline; both edit; she comes back to the merged text.
+	alice.b.run("go offline", chromedp.Click(chromedp.ID("toggle")))
+	alice.b.poll("the offline indicator", `document.body.dataset.online === "false" && document.getElementById("link").textContent === "offline"`)
+	alice.b.typeAt(-1, "- eggs (added offline)\n")
+	bob.b.typeAt(0, "TODO: ")
+	converged(t, d.ID, []*member{bob}, []string{"TODO: Shopping"})
+	alice.b.poll("her offline edit, without Bob's", `document.getElementById("text").value.includes("eggs") && !document.getElementById("text").value.includes("TODO")`)
+	alice.b.shot(shots, "offline.png")
+	alice.b.run("go online", chromedp.Click(chromedp.ID("toggle")))
+	alice.b.poll("online again", `document.body.dataset.online === "true"`)
+	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend 🛒\n", "- eggs (added offline)\n", "- bread\n"})
+
+	// Undo (Ctrl+Z) takes back Alice's last edit only; redo puts it back.
+	bob.b.typeAt(-1, "- milk\n")
+	converged(t, d.ID, both, []string{"- eggs (added offline)\n- milk\n"})
+	alice.b.eval(`document.getElementById("text").focus()`)
+	alice.b.run("Ctrl+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend 🛒\n- crème fraîche 🥛\n- bread\n- milk\n"}, "eggs")
+	alice.b.run("Ctrl+Shift+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl, chromedp.ModifierShift)))
+	converged(t, d.ID, both, []string{"- bread\n- eggs (added offline)\n- milk\n"})
+
+	// The forking sequencer: Bob's clone gets the other branch; the first
+	// device whose clone holds the proof shows the banner.
+	for _, m := range both {
+		m.b.run("open the forked document", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#docs li[data-id=%q]`, hex.EncodeToString(forked.ID[:])))))
+		m.waitOpen(forked.ID)
+	}
+	banner := `document.getElementById("banner").dataset.kind === "fork"`
+	for i := 0; ; i++ {
+		if i == 40 {
+			t.Fatal("no fork banner after 40 rounds of edits")
+		}
+		for _, m := range both {
+			m.b.typeAt(-1, string(rune('a'+i%26)))
+		}
+		if bannerShown(alice, banner) && bannerShown(bob, banner) {
+			break
+		}
+		for _, m := range both {
+			m.b.poll("the edit acknowledged or the banner", "c2c.synced() && document.body.dataset.online === 'true' || "+banner)
+		}
+	}
+	alice.b.shot(shots, "fork-banner.png")
+	shown, err := chromedp.Run(alice.b.ctx, chromedp.Text(chromedp.ID("banner")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("banner: %s", shown)
+	if !strings.Contains(shown, "fork") {
+		t.Errorf("the banner does not say fork: %q", shown)
+	}
+}
+
+func bannerShown(m *member, expr string) bool {
+	ok, _ := chromedp.Run(m.b.ctx, chromedp.Evaluate[bool](expr))
+	return ok
+}
