@@ -99,7 +99,7 @@ func TestDeviceCLI(t *testing.T) {
 		t.Fatalf("clones have %q", txt)
 	}
 	stats := w.c2c(t, "device", "stats")
-	if !strings.Contains(stats, "/c2c/device/2.1.0") || !strings.Contains(stats, "runs: 6") {
+	if !strings.Contains(stats, "/c2c/device/2.2.0") || !strings.Contains(stats, "runs: 6") {
 		t.Fatalf("stats:\n%s", stats)
 	}
 	t.Logf("c2c device stats:\n%s", stats)

@@ -1,7 +1,7 @@
 // Package client is the device side of the device link in clone mode: a
 // device host whose only peer is its own clone. Open a document to get a
 // Doc; edits apply at once (jupiter.Client) and travel on one
-// /c2c/device/2.1.0 stream per document; remote edits arrive already
+// /c2c/device/2.2.0 stream per document; remote edits arrive already
 // ordered and transformed.
 //
 // With WithStateDir every local edit is written (atomically, synced) before

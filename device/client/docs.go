@@ -40,6 +40,8 @@ type Stats struct {
 	LastBundleSnapshot       bool   // the last bundle was a snapshot
 	UpdatesLost              uint64 // updates dropped because Updates() was not read
 	Alarms                   uint64 // alarm messages received (sequencer stalled, resumed)
+	Presence                 uint64 // presence messages applied
+	PresenceStale            uint64 // presence messages for another version, dropped
 }
 
 // Doc is one open document.
@@ -57,6 +59,7 @@ type Doc struct {
 	updates chan Update
 	alarm   *Alarm      // the clone's sequencer-stalled alarm, while raised
 	undo    *undo.Stack // nil unless the client keeps undo histories
+	pres    presenceState
 
 	// Group commit of the persisted state (see commit.go): gen counts the
 	// changes to persist, durable the last one written and synced (failed
@@ -105,7 +108,8 @@ func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}
+	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer),
+		pres: presenceState{signal: make(chan struct{}, 1)}}
 	if c.undo {
 		d.undo = undo.New(c.undoDepth)
 	}
@@ -241,6 +245,7 @@ func (d *Doc) editBase(build func(b Base) ([]ot.Op, error), join bool) error {
 				return err
 			}
 		}
+		d.presenceOpLocked(op, docsync.MemberID{}, true)
 		d.changedLocked(e)
 	}
 	d.notifyLocked()
@@ -281,6 +286,7 @@ func (d *Doc) Disconnect() {
 
 func (d *Doc) dropLocked(err error) {
 	d.jc.Disconnect()
+	d.presenceOfflineLocked()
 	if d.conn != nil {
 		d.conn.cancel()
 		_ = d.conn.st.Reset()
@@ -385,6 +391,7 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			return err
 		}
 		d.undoRemoteLocked(op)
+		d.presenceOpLocked(op, m.Author, false)
 		d.emitLocked(Update{Op: op, Version: d.jc.Version(), Seq: m.Seq, Author: m.Author})
 	case link.KindAck:
 		d.stats.Acks++
@@ -396,6 +403,7 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			// Sent by the writer once durable; the read loop goes on.
 			d.changedLocked(next)
 		}
+		d.presenceAckLocked()
 	case link.KindRefuse:
 		return &Refusal{Code: m.Code, Reason: m.Reason}
 	case link.KindAlarm:
@@ -405,6 +413,8 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			d.alarm = &Alarm{Reason: m.Reason}
 		}
 		d.c.log.Warn("clone alarm", "doc", d.id, "alarm", m.Reason)
+	case link.KindPresence:
+		d.applyPresenceLocked(m)
 	default:
 		return fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind)
 	}

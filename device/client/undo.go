@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/ot"
 )
 
@@ -65,6 +66,7 @@ func (d *Doc) undoRedo(redo bool) error {
 	if err := record(op, before); err != nil {
 		return err
 	}
+	d.presenceOpLocked(op, docsync.MemberID{}, true)
 	d.emitLocked(Update{Op: op, Version: d.jc.Version(), Own: true})
 	d.changedLocked(e)
 	d.notifyLocked()

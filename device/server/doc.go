@@ -1,4 +1,4 @@
-// Package server is the clone side of the device link (/c2c/device/2.1.0):
+// Package server is the clone side of the device link (/c2c/device/2.2.0):
 // it accepts its owner's device, authorized by the clone's owner
 // certificate, and keeps the device consistent with the clone's document
 // through a jupiter.Server per document.

@@ -100,6 +100,10 @@ func (s *Server) handle(st network.Stream) {
 		if err != nil {
 			return
 		}
+		if m.Kind == link.KindSelection {
+			hb.selection(se, m.Version, m.Sel)
+			continue
+		}
 		if m.Kind != link.KindEdit {
 			se.refuse(link.RefuseState, fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind))
 			return

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"encoding/hex"
+
 	"github.com/clone2clone/c2c/device/client"
 )
 
@@ -30,8 +32,7 @@ type Member struct {
 
 // Presence is what the page needs of a document's presence: send the
 // device's selection, read the others' carets, and hear when they change.
-// The client's presence (branch presence) provides it for a client.Doc;
-// until then a Server has none and draws only the local caret.
+// ClientPresence, the default, is the device client's.
 type Presence interface {
 	SetSelection(Selection) error
 	Peers() []Peer
@@ -49,3 +50,26 @@ type PresenceFunc func(*client.Doc) Presence
 
 // MembersFunc returns a document's member list (nil: none).
 type MembersFunc func(*client.Doc) Members
+
+// clientPresence is a client.Doc's presence as the page sees it.
+type clientPresence struct{ d *client.Doc }
+
+// ClientPresence is the default PresenceFunc: the device's own presence
+// (client.Doc.SetSelection, Presence, PresenceUpdates).
+func ClientPresence(d *client.Doc) Presence { return clientPresence{d} }
+
+func (p clientPresence) SetSelection(s Selection) error {
+	return p.d.SetSelection(client.Selection{Anchor: s.Anchor, Head: s.Head})
+}
+
+func (p clientPresence) Updates() <-chan struct{} { return p.d.PresenceUpdates() }
+
+func (p clientPresence) Peers() []Peer {
+	ps := p.d.Presence()
+	out := make([]Peer, 0, len(ps))
+	for _, q := range ps {
+		out = append(out, Peer{Member: hex.EncodeToString(q.Member[:]), Name: q.Name, Color: q.Color, Device: q.Device,
+			Sel: Selection{Anchor: q.Sel.Anchor, Head: q.Sel.Head}})
+	}
+	return out
+}

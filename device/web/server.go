@@ -77,7 +77,8 @@ func WithDocs(f func() []docsync.DocID) Option {
 	return func(s *Server) error { s.docs = f; return nil }
 }
 
-// WithPresence gives each document's presence (carets of the others).
+// WithPresence gives each document's presence (carets of the others;
+// default ClientPresence, nil: none).
 func WithPresence(f PresenceFunc) Option { return func(s *Server) error { s.presence = f; return nil } }
 
 // WithMembers gives each document's member list.
@@ -114,7 +115,7 @@ type Server struct {
 // the first page that shows them.
 func New(c *client.Client, opts ...Option) (*Server, error) {
 	s := &Server{c: c, params: DefaultParams(), log: slog.Default(), docs: func() []docsync.DocID { return nil },
-		hubs: map[docsync.DocID]*hub{}}
+		presence: ClientPresence, hubs: map[docsync.DocID]*hub{}}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
