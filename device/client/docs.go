@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/clone2clone/c2c/device/jupiter"
@@ -57,8 +58,9 @@ type Doc struct {
 	changed chan struct{}
 	closed  bool
 	updates chan Update
-	alarm   *Alarm      // the clone's sequencer-stalled alarm, while raised
-	undo    *undo.Stack // nil unless the client keeps undo histories
+	alarm   *Alarm            // the clone's sequencer-stalled alarm, while raised
+	undo    *undo.Stack       // nil unless the client keeps undo histories
+	members []link.MemberInfo // the clone's last member list (nil: none yet)
 	pres    presenceState
 
 	// Group commit of the persisted state (see commit.go): gen counts the
@@ -144,6 +146,14 @@ func (d *Doc) Online() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.conn != nil && d.jc.Online()
+}
+
+// Members returns the document's members as the clone last sent them
+// (nil before the first list arrives); Changed signals a new list.
+func (d *Doc) Members() []link.MemberInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.members)
 }
 
 // Changed is closed at the next change of the document's state (text,
@@ -406,6 +416,8 @@ func (d *Doc) applyLocked(m *link.Message) error {
 		d.presenceAckLocked()
 	case link.KindRefuse:
 		return &Refusal{Code: m.Code, Reason: m.Reason}
+	case link.KindMembers:
+		d.members = m.Members
 	case link.KindAlarm:
 		d.stats.Alarms++
 		d.alarm = nil

@@ -46,6 +46,8 @@ func samples(t testing.TB) []*Message {
 		{Kind: KindPresence, Version: 12, Peers: []PeerPresence{
 			{Member: docsync.MemberID{1, 2}, Name: "alice", Device: "phone", Sel: Selection{Anchor: 5, Head: 5}, AgeMS: 1500},
 			{Member: docsync.MemberID{3}, Name: "bö", Device: "", Sel: Selection{Anchor: 9, Head: 2}}}},
+		{Kind: KindMembers, Members: []MemberInfo{{Member: docsync.MemberID{1, 2}, Role: docsync.RoleAdmin, Self: true},
+			{Member: docsync.MemberID{3}, Role: docsync.RoleReader}}},
 	}
 }
 

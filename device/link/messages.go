@@ -84,6 +84,7 @@ type Message struct {
 	Version uint64
 	Sel     Selection      // KindSelection
 	Peers   []PeerPresence // KindPresence
+	Members []MemberInfo   // KindMembers
 }
 
 // Limits bound decoding.
@@ -157,6 +158,8 @@ func Encode(m *Message) ([]byte, error) {
 		appendSelection(w, m.Sel)
 	case KindPresence:
 		encodePresence(w, m)
+	case KindMembers:
+		encodeMembers(w, m)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}
@@ -241,6 +244,8 @@ func Decode(b []byte) (*Message, error) {
 		m.Sel = readSelection(r)
 	case KindPresence:
 		decodePresence(r, m)
+	case KindMembers:
+		decodeMembers(r, m)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}

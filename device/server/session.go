@@ -23,6 +23,9 @@ type session struct {
 	sent   uint64 // next version to stream (hub.mu)
 	// alarmGen is the hub's last alarm this session sent (hub.mu).
 	alarmGen uint64
+	// The member list last sent, and when it was looked up (stream only).
+	membersSent []link.MemberInfo
+	membersAt   time.Time
 
 	wmu sync.Mutex
 }
@@ -120,6 +123,9 @@ func (s *Server) handle(st network.Stream) {
 // stream sends the session every durable history entry in order.
 func (se *session) stream(hb *hub) {
 	for {
+		if err := se.sendMembers(hb); err != nil {
+			return
+		}
 		es, alarm, more, err := hb.next(se)
 		if err != nil {
 			se.refuse(refuseCode(err), err)

@@ -235,6 +235,16 @@ func TestBrowser(t *testing.T) {
 	both := []*member{alice, bob}
 	for _, m := range both {
 		m.open(d.ID)
+		m.b.poll("the member list", `document.querySelectorAll("#members li[data-member]").length === 2 && document.querySelector("#members li[data-self] .role").textContent !== ""`)
+	}
+	var roles string
+	alice.b.run("roles", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var err error
+		roles, err = chromedp.Evaluate[string](`[...document.querySelectorAll("#members li")].map(li => li.querySelector(".name").textContent + ":" + li.querySelector(".role").textContent).join(", ")`)(ctx, t)
+		return err
+	}))
+	if !strings.Contains(roles, "alice-phone (you):admin") || !strings.Contains(roles, ":writer") {
+		t.Fatalf("alice's member list: %s", roles)
 	}
 
 	// A first line from Alice, then both type at once: Alice at the end of
@@ -244,10 +254,10 @@ func TestBrowser(t *testing.T) {
 	converged(t, d.ID, both, []string{"Shopping list\n"})
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); alice.b.typeAt(len("Shopping list"), " for the weekend 🛒") }()
-	go func() { defer wg.Done(); bob.b.typeAt(-1, "- crème fraîche 🥛\n- bread\n") }()
+	go func() { defer wg.Done(); alice.b.typeAt(len("Shopping list"), " for the weekend (𝟐 days)") }()
+	go func() { defer wg.Done(); bob.b.typeAt(-1, "- crème fraîche ×𝟐\n- bread\n") }()
 	wg.Wait()
-	text := converged(t, d.ID, both, []string{"Shopping list for the weekend 🛒\n", "- crème fraîche 🥛\n- bread\n"})
+	text := converged(t, d.ID, both, []string{"Shopping list for the weekend (𝟐 days)\n", "- crème fraîche ×𝟐\n- bread\n"})
 	t.Logf("converged: %q", text)
 	alice.b.shot(shots, "editor.png")
 
@@ -268,14 +278,14 @@ func TestBrowser(t *testing.T) {
 	alice.b.shot(shots, "offline.png")
 	alice.b.run("go online", chromedp.Click(chromedp.ID("toggle")))
 	alice.b.poll("online again", `document.body.dataset.online === "true"`)
-	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend 🛒\n", "- eggs (added offline)\n", "- bread\n"})
+	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend (𝟐 days)\n", "- eggs (added offline)\n", "- bread\n"})
 
 	// Undo (Ctrl+Z) takes back Alice's last edit only; redo puts it back.
 	bob.b.typeAt(-1, "- milk\n")
 	converged(t, d.ID, both, []string{"- eggs (added offline)\n- milk\n"})
 	alice.b.eval(`document.getElementById("text").focus()`)
 	alice.b.run("Ctrl+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
-	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend 🛒\n- crème fraîche 🥛\n- bread\n- milk\n"}, "eggs")
+	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend (𝟐 days)\n- crème fraîche ×𝟐\n- bread\n- milk\n"}, "eggs")
 	alice.b.run("Ctrl+Shift+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl, chromedp.ModifierShift)))
 	converged(t, d.ID, both, []string{"- bread\n- eggs (added offline)\n- milk\n"})
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/clone2clone/c2c/device/client"
@@ -35,7 +36,7 @@ type hub struct {
 	backoff    time.Duration
 	last       status
 	presence   Presence
-	members    Members
+	members    []Member // last sent
 }
 
 // page is one session's Jupiter client as the hub sees it.
@@ -63,9 +64,6 @@ func newHub(s *Server, id docsync.DocID) (*hub, error) {
 	if s.presence != nil {
 		h.presence = s.presence(d)
 	}
-	if s.members != nil {
-		h.members = s.members(d)
-	}
 	h.reset()
 	return h, nil
 }
@@ -86,12 +84,9 @@ func (h *hub) reset() {
 func (h *hub) run(ctx context.Context) {
 	defer h.doc.Close()
 	changed := h.doc.Changed()
-	var presUpd, memUpd <-chan struct{}
+	var presUpd <-chan struct{}
 	if h.presence != nil {
 		presUpd = h.presence.Updates()
-	}
-	if h.members != nil {
-		memUpd = h.members.Updates()
 	}
 	h.connect()
 	for {
@@ -109,6 +104,7 @@ func (h *hub) run(ctx context.Context) {
 		case <-changed:
 			changed = h.doc.Changed()
 			h.sendStatus(false)
+			h.sendMembers()
 		case r := <-h.reqs:
 			h.handle(r)
 		case err := <-h.connDone:
@@ -124,8 +120,6 @@ func (h *hub) run(ctx context.Context) {
 			h.connect()
 		case <-presUpd:
 			h.broadcast(outMsg{T: "presence", Peers: h.presence.Peers()})
-		case <-memUpd:
-			h.broadcast(outMsg{T: "members", Members: h.members.Members()})
 		}
 	}
 }
@@ -180,6 +174,16 @@ func (h *hub) sendStatus(always bool) {
 	}
 	h.last = st
 	h.broadcast(outMsg{T: "status", Status: &st})
+}
+
+// sendMembers tells every page the member list if it changed.
+func (h *hub) sendMembers() {
+	ms := members(h.doc)
+	if slices.Equal(ms, h.members) {
+		return
+	}
+	h.members = ms
+	h.broadcast(outMsg{T: "members", Members: ms})
 }
 
 func (h *hub) broadcast(m outMsg) {
@@ -242,7 +246,7 @@ func (h *hub) join(se *session) {
 	st := h.status()
 	se.send(outMsg{T: "status", Status: &st})
 	if h.members != nil {
-		se.send(outMsg{T: "members", Members: h.members.Members()})
+		se.send(outMsg{T: "members", Members: h.members})
 	}
 	if h.presence != nil {
 		se.send(outMsg{T: "presence", Peers: h.presence.Peers()})

@@ -39,17 +39,18 @@ type Presence interface {
 	Updates() <-chan struct{}
 }
 
-// Members is what the page needs of a document's member list.
-type Members interface {
-	Members() []Member
-	Updates() <-chan struct{}
-}
-
 // PresenceFunc returns a document's presence (nil: none).
 type PresenceFunc func(*client.Doc) Presence
 
-// MembersFunc returns a document's member list (nil: none).
-type MembersFunc func(*client.Doc) Members
+// members is the document's member list as the clone last sent it.
+func members(d *client.Doc) []Member {
+	ms := d.Members()
+	out := make([]Member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, Member{ID: hex.EncodeToString(m.Member[:]), Role: m.Role.String(), Self: m.Self})
+	}
+	return out
+}
 
 // clientPresence is a client.Doc's presence as the page sees it.
 type clientPresence struct{ d *client.Doc }

@@ -81,9 +81,6 @@ func WithDocs(f func() []docsync.DocID) Option {
 // default ClientPresence, nil: none).
 func WithPresence(f PresenceFunc) Option { return func(s *Server) error { s.presence = f; return nil } }
 
-// WithMembers gives each document's member list.
-func WithMembers(f MembersFunc) Option { return func(s *Server) error { s.members = f; return nil } }
-
 // WithName names this device on the page.
 func WithName(name string) Option { return func(s *Server) error { s.name = name; return nil } }
 
@@ -97,7 +94,6 @@ type Server struct {
 	log      *slog.Logger
 	docs     func() []docsync.DocID
 	presence PresenceFunc
-	members  MembersFunc
 	name     string
 	token    string
 	static   http.Handler

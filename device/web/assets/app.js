@@ -252,18 +252,21 @@
   function renderMembers() {
     const ul = $("members");
     ul.innerHTML = "";
-    const color = {};
-    for (const p of st.peers) color[p.member] = p.color;
-    const rows = st.members.length ? st.members : st.peers.map((p) => ({ id: p.member, name: p.name, role: "" }));
+    const peer = {};
+    for (const p of st.peers) peer[p.member] = p;
+    const rows = st.members.length ? st.members : st.peers.map((p) => ({ id: p.member, role: "" }));
     if (!rows.length) ul.innerHTML = '<li class="muted">members not known yet</li>';
     for (const m of rows) {
+      const p = peer[m.id];
       const li = document.createElement("li");
       li.dataset.member = m.id;
+      if (m.self) li.dataset.self = "true";
       li.innerHTML = `<span class="dot"></span><span class="name"></span><span class="role"></span>`;
-      li.querySelector(".dot").style.background = color[m.id] || (m.self ? "#1d2330" : "#aab");
-      li.querySelector(".name").textContent = (m.name || m.id.slice(0, 12)) + (m.self ? " (you)" : "");
-      li.querySelector(".role").textContent = m.role || "";
-      if (!m.role) li.querySelector(".role").remove();
+      li.querySelector(".dot").style.background = p ? p.color : (m.self ? "#1d2330" : "#aab");
+      const name = m.self ? `${st.self || "this device"} (you)` : (p && (p.name || p.device)) || `member ${m.id.slice(0, 8)}`;
+      li.querySelector(".name").textContent = name;
+      li.querySelector(".name").title = m.id;
+      if (m.role) li.querySelector(".role").textContent = m.role; else li.querySelector(".role").remove();
       ul.appendChild(li);
     }
   }
