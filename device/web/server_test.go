@@ -149,9 +149,11 @@ func TestPageMessagesAreBounded(t *testing.T) {
 	}
 	for name, send := range map[string]func(c *websocket.Conn){
 		"too large": func(c *websocket.Conn) { _ = c.WriteMessage(websocket.TextMessage, make([]byte, 5000)) },
-		"malformed": func(c *websocket.Conn) { _ = c.WriteMessage(websocket.TextMessage, []byte(`{"t":"edit","c":1,"op":[1,"",-0]}`)) },
-		"binary":    func(c *websocket.Conn) { _ = c.WriteMessage(websocket.BinaryMessage, []byte(`{}`)) },
-		"no doc":    func(c *websocket.Conn) { _ = c.WriteMessage(websocket.TextMessage, []byte(`{"t":"undo"}`)) },
+		"malformed": func(c *websocket.Conn) {
+			_ = c.WriteMessage(websocket.TextMessage, []byte(`{"t":"edit","c":1,"op":[1,"",-0]}`))
+		},
+		"binary": func(c *websocket.Conn) { _ = c.WriteMessage(websocket.BinaryMessage, []byte(`{}`)) },
+		"no doc": func(c *websocket.Conn) { _ = c.WriteMessage(websocket.TextMessage, []byte(`{"t":"undo"}`)) },
 		"flood": func(c *websocket.Conn) {
 			for range 40 {
 				_ = c.WriteMessage(websocket.TextMessage, []byte(`{"t":"open","doc":"`+strings.Repeat("ab", 32)+`"}`))
