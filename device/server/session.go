@@ -23,6 +23,8 @@ type session struct {
 	sent   uint64 // next version to stream (hub.mu)
 	// alarmGen is the hub's last alarm this session sent (hub.mu).
 	alarmGen uint64
+	// presGen is the hub's last presence set this session sent (hub.mu).
+	presGen uint64
 
 	wmu sync.Mutex
 }
@@ -120,7 +122,7 @@ func (s *Server) handle(st network.Stream) {
 // stream sends the session every durable history entry in order.
 func (se *session) stream(hb *hub) {
 	for {
-		es, alarm, more, err := hb.next(se)
+		es, alarm, pres, more, err := hb.next(se)
 		if err != nil {
 			se.refuse(refuseCode(err), err)
 			return
@@ -137,6 +139,11 @@ func (se *session) stream(hb *hub) {
 				m = &link.Message{Kind: link.KindOp, Op: &op, Seq: e.Seq, Author: e.Author}
 			}
 			if err := se.write(m); err != nil {
+				return
+			}
+		}
+		if pres != nil {
+			if err := se.write(pres); err != nil {
 				return
 			}
 		}
