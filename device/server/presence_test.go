@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -173,6 +174,45 @@ func TestPresenceExpiresAndRefreshes(t *testing.T) {
 		})
 		if took := time.Since(set); took < pa.Presence.Refresh {
 			t.Fatalf("back after %v, before a's refresh %v", took, pa.Presence.Refresh)
+		}
+	})
+}
+
+// A device whose caret moves 100 times at once sends it twice: at once,
+// and the latest once SelectionInterval has passed; the members get that
+// latest one.
+func TestPresenceDeviceCoalesces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, cl, doc, ctx := presenceWorld(t, 9, nil, nil)
+		a, b := cl[0], cl[1]
+		da := w.openDevice(ctx, w.enroll(a, "phone"), doc)
+		db := w.openDevice(ctx, w.enroll(b, "tablet"), doc)
+		if err := da.EditFunc(insertAt(0, strings.Repeat("x", 100))); err != nil {
+			t.Fatal(err)
+		}
+		if err := da.WaitSynced(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.WaitVersion(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 100 {
+			if err := da.SetSelection(client.Selection{Anchor: i, Head: i + 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := da.Stats().SelectionsSent; n != 1 {
+			t.Fatalf("%d carets sent at once, want 1", n)
+		}
+		netsim.WaitUntil(t, time.Minute, "the latest caret on the other device", func() bool {
+			p := peerOf(db, a.Svc.ID())
+			return p != nil && p.Sel == client.Selection{Anchor: 99, Head: 100}
+		})
+		if n := da.Stats().SelectionsSent; n != 2 {
+			t.Fatalf("%d carets sent, want 2 (the first and the latest)", n)
+		}
+		if n := a.Svc.Stats().PresenceSent; n > 2 {
+			t.Fatalf("the clone published %d carets for 2", n)
 		}
 	})
 }

@@ -67,12 +67,21 @@ func (s *Service) joinPresence(d *docState) error {
 	if err := s.ps.RegisterTopicValidator(t, s.validatePresence(d.id)); err != nil {
 		return fmt.Errorf("cloneservice: validator: %w", err)
 	}
-	d.pres = docPresence{table: presence.NewTable(s.params.Presence), own: map[string]*ownCaret{}}
+	s.presenceOf(d)
 	var err error
 	if d.pres.topic, err = s.ps.Join(t); err == nil {
 		d.pres.sub, err = d.pres.topic.Subscribe(pubsub.WithBufferSize(subBuffer))
 	}
 	return err
+}
+
+// presenceOf returns d's presence state, made on first use (a document
+// opened without the network, in the policies' tests, has no topic).
+func (s *Service) presenceOf(d *docState) *docPresence {
+	if d.pres.table == nil {
+		d.pres.table, d.pres.own = presence.NewTable(s.params.Presence), map[string]*ownCaret{}
+	}
+	return &d.pres
 }
 
 // leavePresence leaves the topic (docState.close).
@@ -152,7 +161,7 @@ func (s *Service) onPresence(doc docsync.DocID, u *presence.Update) {
 		s.stats.presenceRefused.Add(1)
 		return
 	}
-	changed, err := d.pres.table.Put(u, s.now())
+	changed, err := s.presenceOf(d).table.Put(u, s.now())
 	if err != nil {
 		s.stats.presenceRefused.Add(1)
 		return
@@ -166,13 +175,14 @@ func (s *Service) onPresence(doc docsync.DocID, u *presence.Update) {
 // presenceChanged gives attached observers the carets on the local text
 // now (loop only). Carets on a seq this clone has not applied yet wait.
 func (s *Service) presenceChanged(d *docState) {
-	d.pres.waiting = false
+	p := s.presenceOf(d)
+	p.waiting = false
 	var carets []Caret
-	for _, e := range d.pres.table.Entries() {
+	for _, e := range p.table.Entries() {
 		a, ok1 := d.r.LocalPos(e.Seq, e.Anchor, e.Member)
 		h, ok2 := d.r.LocalPos(e.Seq, e.Head, e.Member)
 		if !ok1 || !ok2 {
-			d.pres.waiting = d.pres.waiting || e.Seq > d.r.Applied()
+			p.waiting = p.waiting || e.Seq > d.r.Applied()
 			continue
 		}
 		carets = append(carets, Caret{Member: e.Member, Device: e.Device, Name: presence.DisplayName(e),
@@ -186,10 +196,11 @@ func (s *Service) presenceChanged(d *docState) {
 func (s *Service) presenceMembership(d *docState) {
 	ms := d.r.Log().Membership()
 	_, stillIn := ms.Get(s.me)
-	if d.pres.table.Retain(func(m docsync.MemberID) bool { _, ok := ms.Get(m); return ok && stillIn }) {
+	p := s.presenceOf(d)
+	if p.table.Retain(func(m docsync.MemberID) bool { _, ok := ms.Get(m); return ok && stillIn }) {
 		s.presenceChanged(d)
 	}
-	for _, oc := range d.pres.own {
+	for _, oc := range p.own {
 		oc.dirty = true
 	}
 }
@@ -197,12 +208,13 @@ func (s *Service) presenceMembership(d *docState) {
 // presenceTick expires carets and sends ours when due (loop only): a
 // coalesced change once Interval has passed, a refresh every Refresh.
 func (s *Service) presenceTick(d *docState, now time.Time) {
-	if d.pres.table.Expire(now) || d.pres.waiting {
+	p := s.presenceOf(d)
+	if p.table.Expire(now) || p.waiting {
 		s.presenceChanged(d)
 	}
-	p := s.params.Presence
-	for dev, oc := range d.pres.own {
-		if (oc.dirty && now.Sub(oc.sentAt) >= p.Interval) || now.Sub(oc.sentAt) >= p.Refresh {
+	lim := s.params.Presence
+	for dev, oc := range p.own {
+		if (oc.dirty && now.Sub(oc.sentAt) >= lim.Interval) || now.Sub(oc.sentAt) >= lim.Refresh {
 			s.publishCaret(d, dev, oc, false, now)
 		}
 	}
@@ -211,13 +223,14 @@ func (s *Service) presenceTick(d *docState, now time.Time) {
 // setCaret sets an attached device's caret, positions of the local text
 // (loop only); it is sent now unless one went less than Interval ago.
 func (s *Service) setCaret(d *docState, device string, anchor, head int) {
-	oc := d.pres.own[device]
+	p := s.presenceOf(d)
+	oc := p.own[device]
 	if oc == nil {
-		if len(d.pres.own) >= s.params.Presence.MaxEntries {
+		if len(p.own) >= s.params.Presence.MaxEntries {
 			return
 		}
 		oc = &ownCaret{}
-		d.pres.own[device] = oc
+		p.own[device] = oc
 	}
 	oc.seq, oc.anchor = d.r.CommittedPos(anchor)
 	_, oc.head = d.r.CommittedPos(head)
@@ -229,7 +242,7 @@ func (s *Service) setCaret(d *docState, device string, anchor, head int) {
 
 // clearCaret drops an attached device's caret and tells the members (loop only).
 func (s *Service) clearCaret(d *docState, device string) {
-	if oc := d.pres.own[device]; oc != nil {
+	if oc := s.presenceOf(d).own[device]; oc != nil {
 		delete(d.pres.own, device)
 		s.publishCaret(d, device, oc, true, s.now())
 	}
