@@ -41,6 +41,7 @@ type Stats struct {
 	LastBundleSnapshot       bool   // the last bundle was a snapshot
 	UpdatesLost              uint64 // updates dropped because Updates() was not read
 	Alarms                   uint64 // alarm messages received (sequencer stalled, resumed)
+	SelectionsSent           uint64 // carets sent (SetSelection, coalesced)
 	Presence                 uint64 // presence messages applied
 	PresenceStale            uint64 // presence messages for another version, dropped
 }

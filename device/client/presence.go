@@ -104,6 +104,7 @@ func (d *Doc) sendSelectionLocked() {
 	p.lossy = d.jc.Inflight() != nil || d.jc.Buffered()
 	n, err := link.WriteMessage(d.conn.st, m)
 	d.stats.BytesSent += uint64(n)
+	d.stats.SelectionsSent++
 	if err != nil {
 		p.dirty = true
 		d.dropLocked(err)

@@ -35,6 +35,7 @@ type hub struct {
 	// resumed), alarmGen counts them: each session sends each once.
 	alarm    *link.Message
 	alarmGen uint64
+	pres     hubPresence // the other members' carets (presence.go)
 }
 
 func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
@@ -71,6 +72,10 @@ func (hb *hub) observe(c cloneservice.Change) {
 	defer hb.mu.Unlock()
 	if c.Kind == cloneservice.EventStalled || c.Kind == cloneservice.EventResumed {
 		hb.alarmLocked(c)
+		return
+	}
+	if c.Kind == cloneservice.EventPresence {
+		hb.presenceLocked(c.Presence)
 		return
 	}
 	if hb.err != nil {
@@ -220,32 +225,34 @@ func (hb *hub) appended(v0 uint64) ([]ot.Op, error) {
 }
 
 // next returns the entries a session may stream now, the alarm it has not
-// sent yet (if any), and a channel closed when there are more.
-func (hb *hub) next(se *session) ([]jupiter.Entry, *link.Message, <-chan struct{}, error) {
+// sent yet (if any), the presence to send after the entries (if due) and
+// a channel closed when there are more.
+func (hb *hub) next(se *session) (es []jupiter.Entry, alarm, pres *link.Message, more <-chan struct{}, err error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if hb.err != nil {
-		return nil, nil, nil, hb.err
+		return nil, nil, nil, nil, hb.err
 	}
-	var alarm *link.Message
 	if se.alarmGen != hb.alarmGen {
 		se.alarmGen, alarm = hb.alarmGen, hb.alarm
 	}
-	if se.sent >= hb.limit {
-		return nil, alarm, hb.changed, nil
+	if se.sent < hb.limit {
+		if es, err = hb.srv.Entries(se.sent, hb.limit); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		se.sent = hb.limit
 	}
-	es, err := hb.srv.Entries(se.sent, hb.limit)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	se.sent = hb.limit
-	return es, alarm, hb.changed, nil
+	return es, alarm, hb.presenceFor(se, hb.s.now()), hb.changed, nil
 }
 
 func (hb *hub) leave(se *session) {
 	hb.mu.Lock()
-	if hb.sessions[se.device] == se {
+	last := hb.sessions[se.device] == se
+	if last {
 		delete(hb.sessions, se.device)
 	}
 	hb.mu.Unlock()
+	if last && hb.att != nil {
+		hb.att.ClearCaret(se.device) // the members drop its caret now
+	}
 }

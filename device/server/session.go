@@ -26,6 +26,8 @@ type session struct {
 	// The member list last sent, and when it was looked up (stream only).
 	membersSent []link.MemberInfo
 	membersAt   time.Time
+	// presGen is the hub's last presence set this session sent (hub.mu).
+	presGen uint64
 
 	wmu sync.Mutex
 }
@@ -126,7 +128,7 @@ func (se *session) stream(hb *hub) {
 		if err := se.sendMembers(hb); err != nil {
 			return
 		}
-		es, alarm, more, err := hb.next(se)
+		es, alarm, pres, more, err := hb.next(se)
 		if err != nil {
 			se.refuse(refuseCode(err), err)
 			return
@@ -143,6 +145,11 @@ func (se *session) stream(hb *hub) {
 				m = &link.Message{Kind: link.KindOp, Op: &op, Seq: e.Seq, Author: e.Author}
 			}
 			if err := se.write(m); err != nil {
+				return
+			}
+		}
+		if pres != nil {
+			if err := se.write(pres); err != nil {
 				return
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/presence"
 	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -98,6 +99,8 @@ type Params struct {
 	WaitClaimRate guard.Rate
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
+	// Presence bounds members' carets (presence.go): rate, expiry, refresh.
+	Presence presence.Params
 }
 
 // DefaultParams returns the default Params.
@@ -109,7 +112,8 @@ func DefaultParams() Params {
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
 		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
 		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
-		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32}, Replica: docsync.DefaultParams()}
+		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32}, Replica: docsync.DefaultParams(),
+		Presence: presence.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -120,6 +124,9 @@ func (p Params) Validate() error {
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
 		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
+	}
+	if err := p.Presence.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidParams, err)
 	}
 	return nil
 }
