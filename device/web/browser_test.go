@@ -259,7 +259,25 @@ func TestBrowser(t *testing.T) {
 	wg.Wait()
 	text := converged(t, d.ID, both, []string{"Shopping list for the weekend (𝟐 days)\n", "- crème fraîche ×𝟐\n- bread\n"})
 	t.Logf("converged: %q", text)
+
+	// Carets: Alice's lands on Bob's page and moves there; Bob selects a
+	// word and Alice sees it, in his colour, with his name.
+	aid, bid := a.Svc.ID(), b.Svc.ID()
+	aliceID, bobID := hex.EncodeToString(aid[:]), hex.EncodeToString(bid[:])
+	caretAt := func(member string, pos int) string {
+		return fmt.Sprintf(`(() => { const c = document.querySelector('#backdrop .caret[data-member=%q]'); return c !== null && c.dataset.pos === "%d"; })()`, member, pos)
+	}
+	alice.b.typeAt(len("Shopping"), "")
+	bob.b.poll("Alice's caret after “Shopping”", caretAt(aliceID, len("Shopping")))
+	alice.b.typeAt(len([]rune("Shopping list for the weekend (𝟐 days)\n- crème")), "")
+	bob.b.poll("Alice's caret moved into line 2", caretAt(aliceID, len([]rune("Shopping list for the weekend (𝟐 days)\n- crème"))))
+	from := len([]rune("Shopping list for the weekend (𝟐 days)\n- crème fraîche ×𝟐\n- "))
+	bob.b.eval(fmt.Sprintf(`(() => { const ta = document.getElementById("text"); ta.focus();
+		ta.setSelectionRange(OT.cpToU16(ta.value, %d), OT.cpToU16(ta.value, %d)); })()`, from, from+len("bread")))
+	alice.b.poll("Bob's selection of “bread”", caretAt(bobID, from+len("bread"))+` && document.querySelector("#backdrop .sel") !== null`)
 	alice.b.shot(shots, "editor.png")
+	bob.b.poll("Alice in Bob's member list, in her colour", fmt.Sprintf(`document.querySelector('#members li[data-member=%q] .dot').style.background !== ""`, aliceID))
+	bob.b.shot(shots, "members.png")
 
 	// A reload loses nothing.
 	alice.b.run("reload", chromedp.Reload())

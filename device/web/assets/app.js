@@ -211,8 +211,6 @@
   };
 
   // --- rendering ---
-  function esc(s) { return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
-
   function renderDocs() {
     const ul = $("docs");
     ul.innerHTML = "";
@@ -283,18 +281,37 @@
     const cuts = new Set([0, n]);
     for (const m of marks) { cuts.add(m.at); cuts.add(m.end); cuts.add(m.head); }
     const points = [...cuts].sort((x, y) => x - y);
-    let html = "";
+    // Built with the DOM, not innerHTML: the page's CSP refuses inline
+    // style attributes, and the text stays text.
+    const out = document.createDocumentFragment();
     for (let i = 0; i < points.length; i++) {
       const at = points[i];
       for (const m of marks) if (m.head === at) {
-        html += `<span class="caret" data-member="${esc(m.p.member)}" style="border-color:${esc(m.p.color)}"><span class="label" style="background:${esc(m.p.color)}">${esc(m.p.name || m.p.member.slice(0, 8))}</span></span>`;
+        const caret = document.createElement("span");
+        caret.className = "caret";
+        caret.dataset.member = m.p.member;
+        caret.dataset.pos = String(at);
+        caret.style.borderColor = m.p.color;
+        const label = document.createElement("span");
+        label.className = "label";
+        label.style.background = m.p.color;
+        label.textContent = m.p.name || m.p.device || m.p.member.slice(0, 8);
+        caret.appendChild(label);
+        out.appendChild(caret);
       }
       if (i + 1 === points.length) break;
       const seg = text.slice(OT.cpToU16(text, at), OT.cpToU16(text, points[i + 1]));
       const over = marks.find((m) => m.at <= at && points[i + 1] <= m.end && m.at !== m.end);
-      html += over ? `<span class="sel" style="background:${esc(over.p.color)}40">${esc(seg)}</span>` : esc(seg);
+      if (over) {
+        const sel = document.createElement("span");
+        sel.className = "sel";
+        sel.style.background = over.p.color + "40";
+        sel.textContent = seg;
+        out.appendChild(sel);
+      } else out.appendChild(document.createTextNode(seg));
     }
-    backdrop.innerHTML = html + "\n";
+    out.appendChild(document.createTextNode("\n"));
+    backdrop.replaceChildren(out);
     backdrop.scrollTop = ta.scrollTop;
   }
 
