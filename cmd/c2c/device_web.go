@@ -22,6 +22,7 @@ import (
 func newDeviceWebCmd(g *globals) *cobra.Command {
 	var listen string
 	var allowRemote bool
+	var mf mirrorFlags
 	cmd := &cobra.Command{
 		Use:   "web [DOC...]",
 		Short: "Serve the phone's app as a local web page: documents, live editing, undo, alarms",
@@ -30,8 +31,11 @@ an editor where your edits apply at once and the other members' appear live
 (your caret stays where you left it), undo and redo of your own edits
 (Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y), the document's members, an offline
 indicator with a button to take the device offline and back (one catch-up
-bundle updates the text in place), and a banner when the clone raises a
-sequencer alarm (stalled) or stops the document (a fork or misbehaviour).
+bundle updates the text in place), a banner when the clone raises a
+sequencer alarm (stalled) or stops the document (a fork or misbehaviour),
+and the phone's mirrored apps: files, inbox, outbox, downloads and the
+clone's signed scan results (what c2c device files ls, inbox, outbox,
+downloads and scan list).
 
 The documents offered are the ones this device holds (in --data) and the
 ones given as arguments. The page talks only to this process, over a
@@ -61,8 +65,17 @@ refused. Open the printed URL; Ctrl-C stops.`,
 			}
 			defer s.close()
 			docsDir := filepath.Join(dir, "docs")
-			srv, err := web.New(s.c, web.WithLogger(g.log), web.WithName(s.name),
-				web.WithDocs(func() []docsync.DocID { return heldDocs(docsDir, extra) }))
+			opts := []web.Option{web.WithLogger(g.log), web.WithName(s.name),
+				web.WithDocs(func() []docsync.DocID { return heldDocs(docsDir, extra) })}
+			// The mirror's views, if the clone runs the mirror (the page says
+			// so otherwise).
+			if m, err := openMirrorOn(cmd.Context(), g, s, &mf); err != nil {
+				g.log.Warn("c2c device web: no mirror views", "err", err)
+			} else {
+				defer m.closeMirror()
+				opts = append(opts, web.WithMirror(&webMirror{m: m, f: mf}))
+			}
+			srv, err := web.New(s.c, opts...)
 			if err != nil {
 				return err
 			}
@@ -89,6 +102,7 @@ refused. Open the printed URL; Ctrl-C stops.`,
 			return nil
 		},
 	}
+	mf.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&listen, "listen", "127.0.0.1:8480", "address to serve the page on (host:port; port 0 picks one)")
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a --listen address beyond loopback (anyone who can reach it and has the token can edit as this device)")

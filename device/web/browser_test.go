@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/clone2clone/c2c/device/client"
 	"github.com/clone2clone/c2c/device/devicetest"
 	"github.com/clone2clone/c2c/device/web"
+	"github.com/clone2clone/c2c/device/web/webtest"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/seqservice"
@@ -26,110 +25,12 @@ import (
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
-// chromium finds a Chromium or Chrome binary, or skips the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("C2C_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no Chromium found (install Debian's chromium, or set C2C_CHROMIUM): the browser tests need one")
-	return ""
-}
-
-// screenshotDir is $C2C_SCREENSHOTS, or a temporary directory.
-func screenshotDir(t *testing.T) string {
-	if d := os.Getenv("C2C_SCREENSHOTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
-
-// browser is one headless Chromium process with one tab.
-type browser struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
-}
-
-func newBrowser(t *testing.T, ctx context.Context, bin, name string) *browser {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.WindowSize(1000, 560),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s's Chromium: %v", name, err)
-	}
-	return &browser{t: t, name: name, ctx: bctx}
-}
-
-func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %s: %v", b.name, what, err)
-	}
-}
-
-// poll waits until the JS expression is true in the page.
-func (b *browser) poll(what, expr string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
-		b.t.Fatalf("%s: waiting for %s (%s): %v; text %q", b.name, what, expr, err, b.text())
-	}
-}
-
-func (b *browser) text() string {
-	s, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("text")))
-	return s
-}
-
-func (b *browser) eval(expr string) {
-	b.t.Helper()
-	b.run("eval "+expr, chromedp.Evaluate[chromedp.Void](expr))
-}
-
-// typeAt puts the caret at code point cp (-1: the end) and types s.
-func (b *browser) typeAt(cp int, s string) {
-	b.t.Helper()
-	b.eval(fmt.Sprintf(`(() => { const ta = document.getElementById("text"); ta.focus();
-		const u = %d < 0 ? ta.value.length : OT.cpToU16(ta.value, %d); ta.setSelectionRange(u, u); })()`, cp, cp))
-	b.typeHere(s)
-}
-
-// typeHere types s at the caret, a key event per character.
-func (b *browser) typeHere(s string) {
-	b.t.Helper()
-	b.run("type "+s, chromedp.KeyEvent(s))
-}
-
-func (b *browser) shot(dir, name string) {
-	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Fatalf("%s: screenshot: %v", b.name, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
 type member struct {
 	dev    *devicetest.Device
 	c      *client.Client
 	srv    *web.Server
 	url    string
-	b      *browser
+	b      *webtest.Browser
 	online string // JS: the page shows the device online
 }
 
@@ -146,16 +47,16 @@ func startMember(t *testing.T, ctx context.Context, n *netsim.Net, clone *netsim
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { srv.Close(); hs.Close() })
-	return &member{dev: dev, c: c, srv: srv, url: hs.URL + "/?t=" + srv.Token(), b: newBrowser(t, ctx, bin, name)}
+	return &member{dev: dev, c: c, srv: srv, url: hs.URL + "/?t=" + srv.Token(), b: webtest.NewBrowser(t, ctx, bin, name)}
 }
 
 func (m *member) open(doc docsync.DocID) {
-	m.b.run("open the page", chromedp.Navigate(m.url+"#doc="+hex.EncodeToString(doc[:])))
+	m.b.Run("open the page", chromedp.Navigate(m.url+"#doc="+hex.EncodeToString(doc[:])))
 	m.waitOpen(doc)
 }
 
 func (m *member) waitOpen(doc docsync.DocID) {
-	m.b.poll("the document open and online", fmt.Sprintf(`document.body.dataset.doc === %q && document.body.dataset.online === "true" && !document.getElementById("text").disabled && c2c.synced()`, hex.EncodeToString(doc[:])))
+	m.b.Poll("the document open and online", fmt.Sprintf(`document.body.dataset.doc === %q && document.body.dataset.online === "true" && !document.getElementById("text").disabled && c2c.synced()`, hex.EncodeToString(doc[:])))
 }
 
 // converged waits until every page, synced, and every device show the
@@ -182,7 +83,7 @@ func converged(t *testing.T, doc docsync.DocID, ms []*member, want []string, not
 		var texts []string
 		same := true
 		for _, m := range ms {
-			page, _ := chromedp.Run(m.b.ctx, chromedp.Evaluate[string](`c2c.synced() ? document.getElementById("text").value : "\x00 not synced"`))
+			page, _ := chromedp.Run(m.b.Ctx, chromedp.Evaluate[string](`c2c.synced() ? document.getElementById("text").value : "\x00 not synced"`))
 			d, err := m.c.Load(doc)
 			if err != nil {
 				t.Fatal(err)
@@ -212,8 +113,8 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two Chromium processes")
 	}
-	bin := chromium(t)
-	shots := screenshotDir(t)
+	bin := webtest.Chromium(t)
+	shots := webtest.ScreenshotDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -235,10 +136,10 @@ func TestBrowser(t *testing.T) {
 	both := []*member{alice, bob}
 	for _, m := range both {
 		m.open(d.ID)
-		m.b.poll("the member list", `document.querySelectorAll("#members li[data-member]").length === 2 && document.querySelector("#members li[data-self] .role").textContent !== ""`)
+		m.b.Poll("the member list", `document.querySelectorAll("#members li[data-member]").length === 2 && document.querySelector("#members li[data-self] .role").textContent !== ""`)
 	}
 	var roles string
-	alice.b.run("roles", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	alice.b.Run("roles", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		var err error
 		roles, err = chromedp.Evaluate[string](`[...document.querySelectorAll("#members li")].map(li => li.querySelector(".name").textContent + ":" + li.querySelector(".role").textContent).join(", ")`)(ctx, t)
 		return err
@@ -250,12 +151,12 @@ func TestBrowser(t *testing.T) {
 	// A first line from Alice, then both type at once: Alice at the end of
 	// her line, Bob on a line of his own, with characters beyond the BMP
 	// (two UTF-16 units, one code point).
-	alice.b.typeAt(0, "Shopping list\n")
+	alice.b.TypeAt(0, "Shopping list\n")
 	converged(t, d.ID, both, []string{"Shopping list\n"})
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); alice.b.typeAt(len("Shopping list"), " for the weekend (𝟐 days)") }()
-	go func() { defer wg.Done(); bob.b.typeAt(-1, "- crème fraîche ×𝟐\n- bread\n") }()
+	go func() { defer wg.Done(); alice.b.TypeAt(len("Shopping list"), " for the weekend (𝟐 days)") }()
+	go func() { defer wg.Done(); bob.b.TypeAt(-1, "- crème fraîche ×𝟐\n- bread\n") }()
 	wg.Wait()
 	text := converged(t, d.ID, both, []string{"Shopping list for the weekend (𝟐 days)\n", "- crème fraîche ×𝟐\n- bread\n"})
 	t.Logf("converged: %q", text)
@@ -267,50 +168,50 @@ func TestBrowser(t *testing.T) {
 	caretAt := func(member string, pos int) string {
 		return fmt.Sprintf(`(() => { const c = document.querySelector('#backdrop .caret[data-member=%q]'); return c !== null && c.dataset.pos === "%d"; })()`, member, pos)
 	}
-	alice.b.typeAt(len("Shopping"), "")
-	bob.b.poll("Alice's caret after “Shopping”", caretAt(aliceID, len("Shopping")))
-	alice.b.typeAt(len([]rune("Shopping list for the weekend (𝟐 days)\n- crème")), "")
-	bob.b.poll("Alice's caret moved into line 2", caretAt(aliceID, len([]rune("Shopping list for the weekend (𝟐 days)\n- crème"))))
+	alice.b.TypeAt(len("Shopping"), "")
+	bob.b.Poll("Alice's caret after “Shopping”", caretAt(aliceID, len("Shopping")))
+	alice.b.TypeAt(len([]rune("Shopping list for the weekend (𝟐 days)\n- crème")), "")
+	bob.b.Poll("Alice's caret moved into line 2", caretAt(aliceID, len([]rune("Shopping list for the weekend (𝟐 days)\n- crème"))))
 	from := len([]rune("Shopping list for the weekend (𝟐 days)\n- crème fraîche ×𝟐\n- "))
-	bob.b.eval(fmt.Sprintf(`(() => { const ta = document.getElementById("text"); ta.focus();
+	bob.b.Eval(fmt.Sprintf(`(() => { const ta = document.getElementById("text"); ta.focus();
 		ta.setSelectionRange(OT.cpToU16(ta.value, %d), OT.cpToU16(ta.value, %d)); })()`, from, from+len("bread")))
-	alice.b.poll("Bob's selection of “bread”", caretAt(bobID, from+len("bread"))+` && document.querySelector("#backdrop .sel") !== null`)
-	alice.b.shot(shots, "editor.png")
-	bob.b.poll("Alice in Bob's member list, in her colour", fmt.Sprintf(`document.querySelector('#members li[data-member=%q] .dot').style.background !== ""`, aliceID))
-	bob.b.shot(shots, "members.png")
+	alice.b.Poll("Bob's selection of “bread”", caretAt(bobID, from+len("bread"))+` && document.querySelector("#backdrop .sel") !== null`)
+	alice.b.Shot(shots, "editor.png")
+	bob.b.Poll("Alice in Bob's member list, in her colour", fmt.Sprintf(`document.querySelector('#members li[data-member=%q] .dot').style.background !== ""`, aliceID))
+	bob.b.Shot(shots, "members.png")
 
 	// A reload loses nothing.
-	alice.b.run("reload", chromedp.Reload())
+	alice.b.Run("reload", chromedp.Reload())
 	alice.waitOpen(d.ID)
-	if got := alice.b.text(); got != text {
+	if got := alice.b.Text(); got != text {
 		t.Fatalf("after a reload: %q, before %q", got, text)
 	}
 
 	// Alice goes offline; both edit; she comes back to the merged text.
-	alice.b.run("go offline", chromedp.Click(chromedp.ID("toggle")))
-	alice.b.poll("the offline indicator", `document.body.dataset.online === "false" && document.getElementById("link").textContent === "offline"`)
-	alice.b.typeAt(-1, "- eggs (added offline)\n")
-	bob.b.typeAt(0, "TODO: ")
+	alice.b.Run("go offline", chromedp.Click(chromedp.ID("toggle")))
+	alice.b.Poll("the offline indicator", `document.body.dataset.online === "false" && document.getElementById("link").textContent === "offline"`)
+	alice.b.TypeAt(-1, "- eggs (added offline)\n")
+	bob.b.TypeAt(0, "TODO: ")
 	converged(t, d.ID, []*member{bob}, []string{"TODO: Shopping"})
-	alice.b.poll("her offline edit, without Bob's", `document.getElementById("text").value.includes("eggs") && !document.getElementById("text").value.includes("TODO")`)
-	alice.b.shot(shots, "offline.png")
-	alice.b.run("go online", chromedp.Click(chromedp.ID("toggle")))
-	alice.b.poll("online again", `document.body.dataset.online === "true"`)
+	alice.b.Poll("her offline edit, without Bob's", `document.getElementById("text").value.includes("eggs") && !document.getElementById("text").value.includes("TODO")`)
+	alice.b.Shot(shots, "offline.png")
+	alice.b.Run("go online", chromedp.Click(chromedp.ID("toggle")))
+	alice.b.Poll("online again", `document.body.dataset.online === "true"`)
 	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend (𝟐 days)\n", "- eggs (added offline)\n", "- bread\n"})
 
 	// Undo (Ctrl+Z) takes back Alice's last edit only; redo puts it back.
-	bob.b.typeAt(-1, "- milk\n")
+	bob.b.TypeAt(-1, "- milk\n")
 	converged(t, d.ID, both, []string{"- eggs (added offline)\n- milk\n"})
-	alice.b.eval(`document.getElementById("text").focus()`)
-	alice.b.run("Ctrl+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	alice.b.Eval(`document.getElementById("text").focus()`)
+	alice.b.Run("Ctrl+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 	converged(t, d.ID, both, []string{"TODO: Shopping list for the weekend (𝟐 days)\n- crème fraîche ×𝟐\n- bread\n- milk\n"}, "eggs")
-	alice.b.run("Ctrl+Shift+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl, chromedp.ModifierShift)))
+	alice.b.Run("Ctrl+Shift+Z", chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl, chromedp.ModifierShift)))
 	converged(t, d.ID, both, []string{"- bread\n- eggs (added offline)\n- milk\n"})
 
 	// The forking sequencer: Bob's clone gets the other branch; the first
 	// device whose clone holds the proof shows the banner.
 	for _, m := range both {
-		m.b.run("open the forked document", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#docs li[data-id=%q]`, hex.EncodeToString(forked.ID[:])))))
+		m.b.Run("open the forked document", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#docs li[data-id=%q]`, hex.EncodeToString(forked.ID[:])))))
 		m.waitOpen(forked.ID)
 	}
 	banner := `document.getElementById("banner").dataset.kind === "fork"`
@@ -319,17 +220,17 @@ func TestBrowser(t *testing.T) {
 			t.Fatal("no fork banner after 40 rounds of edits")
 		}
 		for _, m := range both {
-			m.b.typeAt(-1, string(rune('a'+i%26)))
+			m.b.TypeAt(-1, string(rune('a'+i%26)))
 		}
 		if bannerShown(alice, banner) && bannerShown(bob, banner) {
 			break
 		}
 		for _, m := range both {
-			m.b.poll("the edit acknowledged or the banner", "c2c.synced() && document.body.dataset.online === 'true' || "+banner)
+			m.b.Poll("the edit acknowledged or the banner", "c2c.synced() && document.body.dataset.online === 'true' || "+banner)
 		}
 	}
-	alice.b.shot(shots, "fork-banner.png")
-	shown, err := chromedp.Run(alice.b.ctx, chromedp.Text(chromedp.ID("banner")))
+	alice.b.Shot(shots, "fork-banner.png")
+	shown, err := chromedp.Run(alice.b.Ctx, chromedp.Text(chromedp.ID("banner")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,6 +241,6 @@ func TestBrowser(t *testing.T) {
 }
 
 func bannerShown(m *member, expr string) bool {
-	ok, _ := chromedp.Run(m.b.ctx, chromedp.Evaluate[bool](expr))
+	ok, _ := chromedp.Run(m.b.Ctx, chromedp.Evaluate[bool](expr))
 	return ok
 }

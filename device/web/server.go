@@ -94,6 +94,7 @@ type Server struct {
 	log      *slog.Logger
 	docs     func() []docsync.DocID
 	presence PresenceFunc
+	mirror   Mirror
 	name     string
 	token    string
 	static   http.Handler

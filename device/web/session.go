@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -20,6 +21,8 @@ type session struct {
 	done chan struct{}
 	once sync.Once
 	hub  *hub // the document shown (reader goroutine only)
+	// mirrorBusy: a mirror or scan request is being answered.
+	mirrorBusy atomic.Bool
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +113,10 @@ func (se *session) readLoop() {
 		if err != nil {
 			se.refuse(err.Error())
 			return
+		}
+		if m.T == inMirror || m.T == inScan {
+			se.mirrorRequest(m.T)
+			continue
 		}
 		if m.T == inOpen {
 			if !se.open(m.Doc) {

@@ -34,6 +34,8 @@ const (
 	inRedo    = "redo"    // redo
 	inSel     = "sel"     // the caret or selection moved
 	inConnect = "connect" // go online (Online) or offline
+	inMirror  = "mirror"  // list the phone's mirrored apps
+	inScan    = "scan"    // ask the clone for a scan report
 )
 
 // decodeIn parses one page message (already bounded in size by the
@@ -62,7 +64,7 @@ func decodeIn(b []byte) (*inMsg, *ot.Op, error) {
 		if m.Anchor < 0 || m.Head < 0 {
 			return nil, nil, fmt.Errorf("%w: selection", ErrMessage)
 		}
-	case inUndo, inRedo, inConnect:
+	case inUndo, inRedo, inConnect, inMirror, inScan:
 	default:
 		return nil, nil, fmt.Errorf("%w: type %q", ErrMessage, m.T)
 	}
@@ -153,5 +155,6 @@ type outMsg struct {
 	Members []Member  `json:"members,omitempty"` // members
 	Peers   []Peer    `json:"peers,omitempty"`   // presence
 	Self    string    `json:"self,omitempty"`    // docs: this device's name
-	Error   string    `json:"error,omitempty"`   // error
+	Error   string    `json:"error,omitempty"`   // error, mirror, scan
+	Views   []View    `json:"views,omitempty"`   // mirror, scan
 }

@@ -16,6 +16,7 @@
     composing: false, held: [],                 // hub ops held while an IME composes
     status: null, peers: [], members: [], docs: [], self: "",
     sentSel: null, selTimer: 0,
+    app: "", views: {}, // the mirrored app shown instead of the editor, and the last views
   };
   // For tests and the curious: the page's state.
   window.c2c = {
@@ -73,11 +74,22 @@
     case "status": st.status = m.status; renderStatus(); break;
     case "members": st.members = m.members || []; renderMembers(); break;
     case "presence": st.peers = m.peers || []; renderMembers(); renderPeers(); break;
+    case "mirror":
+      for (const v of m.views || []) st.views[v.name] = v;
+      st.mirrorError = m.error || "";
+      renderApp();
+      break;
+    case "scan":
+      if (m.views && m.views.length) st.views.scan = m.views[0];
+      st.scanError = m.error || ""; st.scanning = false;
+      renderApp();
+      break;
     case "error": console.warn("device:", m.error); break;
     }
   }
 
   function open(id) {
+    showApp("");
     if (id === st.doc) return;
     history.replaceState(null, "", `${location.pathname}${location.search}#doc=${id}`);
     send({ t: "open", doc: id });
@@ -201,6 +213,54 @@
       st.sentSel = sel;
       send({ t: "sel", a: sel.a, h: sel.h });
     }, 50);
+  }
+
+  // --- the phone's mirrored apps ---
+  for (const li of document.querySelectorAll("#apps li")) li.onclick = () => showApp(li.dataset.app);
+  $("refresh").onclick = () => showApp(st.app, true);
+  function showApp(app, again) {
+    st.app = app;
+    $("editor").hidden = !!app;
+    $("mirror").hidden = !app;
+    for (const li of document.querySelectorAll("#apps li")) li.className = li.dataset.app === app ? "current" : "";
+    if (!app) return;
+    if (app === "scan") {
+      if (again || !st.views.scan) { st.scanning = true; send({ t: "scan" }); }
+    } else if (again || !st.views[app]) send({ t: "mirror" });
+    renderApp();
+  }
+  function renderApp() {
+    const app = st.app;
+    if (!app) return;
+    const names = { files: "Files", inbox: "Inbox", outbox: "Outbox", downloads: "Downloads", scan: "Scan results" };
+    $("appname").textContent = names[app] || app;
+    const body = $("appbody");
+    body.replaceChildren();
+    body.className = "";
+    const err = app === "scan" ? st.scanError : st.mirrorError;
+    const v = st.views[app];
+    if (app === "scan" && st.scanning) {
+      body.className = "muted"; body.textContent = "The clone is scanning the mirror (its provider's antivirus)…";
+      return;
+    }
+    if (err) { body.className = "muted"; body.textContent = err; }
+    if (!v) { if (!err) { body.className = "muted"; body.textContent = "asking the clone…"; } return; }
+    if (v.rows && v.rows.length) {
+      const table = document.createElement("table");
+      const head = table.createTHead().insertRow();
+      for (const c of v.columns || []) { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); }
+      const tb = table.createTBody();
+      for (const r of v.rows) {
+        const tr = tb.insertRow();
+        for (const cell of r) {
+          const td = tr.insertCell();
+          td.textContent = cell;
+          if (/^INFECTED|^error/.test(cell)) td.className = "bad";
+        }
+      }
+      body.appendChild(table);
+    }
+    if (v.note) { const p = document.createElement("p"); p.className = "note"; p.textContent = v.note; body.appendChild(p); }
   }
 
   $("undo").onclick = () => command("undo");
