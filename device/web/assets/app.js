@@ -289,6 +289,9 @@
   function renderStatus() {
     const s = st.status || {};
     const link = $("link");
+    // The link is per document: nothing to show before one is open.
+    link.hidden = !st.status;
+    $("toggle").disabled = !st.status;
     document.body.dataset.online = String(!!s.online);
     link.className = "pill" + (s.online ? "" : (s.wanted && !s.refused ? " connecting" : " off"));
     link.textContent = s.online ? "online" : (s.refused ? "stopped" : (s.wanted ? "connecting…" : "offline"));
@@ -300,7 +303,9 @@
     const b = $("banner");
     if (s.refused) {
       b.className = "fork"; b.dataset.kind = "fork"; b.hidden = false;
-      b.textContent = "The clone stopped this document: " + s.refused + ". Nothing more is sent; your clone keeps the evidence.";
+      b.textContent = (/fork/i.test(s.refused)
+        ? "Fork detected: the sequencer showed this document's members different histories. "
+        : "The clone stopped this document. ") + "Nothing more is sent; your clone keeps the evidence (" + s.refused + ").";
     } else if (s.alarm) {
       b.className = "stall"; b.dataset.kind = "stall"; b.hidden = false;
       b.textContent = "The sequencer is stalled: " + s.alarm + ". Your edits are kept and go out when it resumes.";
@@ -375,5 +380,6 @@
     backdrop.scrollTop = ta.scrollTop;
   }
 
+  renderStatus();
   connect();
 })();
