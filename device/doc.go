@@ -11,6 +11,10 @@
 //     and decrypts every entry. This is the SPORC baseline; it shares the
 //     document with clone-mode devices.
 //
+// A clone-mode device can keep an undo history of its own edits
+// (device/undo, client.WithUndo), and its app can run as a local web page
+// (device/web, c2c device web).
+//
 // Accounting (Meter) counts bytes per protocol on the device host, CPU time
 // of the process and the crypto operations each mode performs.
 package device

@@ -21,6 +21,11 @@
 //	                          member ID (32 bytes), name, device name, anchor,
 //	                          head, age in ms; the whole set of other members'
 //	                          carets on the clone's text at that version
+//	                  Members (kind 10) count, then per member: member ID
+//	                          (32 bytes), role (1 reader, 2 writer, 3 admin),
+//	                          flags (1: the device's own clone); the whole list,
+//	                          after the bundle, then again when it changed
+//	                          (looked up at most once a second as entries stream)
 //
 // Presence is ephemeral: a device sends Selection whenever its caret moves
 // (coalesced), and the clone answers with the current set whenever it
@@ -35,7 +40,7 @@ import "github.com/libp2p/go-libp2p/core/protocol"
 
 // Protocol is the device link's stream protocol.
 //
-// 2.2.0: presence (Selection, Presence). 2.1.0: the clone sends Alarm
+// 2.2.0: presence (Selection, Presence) and the member list (Members). 2.1.0: the clone sends Alarm
 // (sequencer stalled, resumed). 2.0.0: an Op names the committed entry it
 // came from (seq, author); 1.0.0 sent the op alone.
 const Protocol protocol.ID = "/c2c/device/2.2.0"

@@ -16,6 +16,7 @@
     composing: false, held: [],                 // hub ops held while an IME composes
     status: null, peers: [], members: [], docs: [], self: "",
     sentSel: null, selTimer: 0,
+    names: {}, // member ID -> the name presence last gave it
     app: "", views: {}, // the mirrored app shown instead of the editor, and the last views
   };
   // For tests and the curious: the page's state.
@@ -297,7 +298,9 @@
     link.textContent = s.online ? "online" : (s.refused ? "stopped" : (s.wanted ? "connecting…" : "offline"));
     link.title = s.linkErr || "the device's link to its clone";
     $("toggle").textContent = s.wanted ? "Go offline" : "Go online";
-    $("saving").hidden = !(s.pending || st.inflight || st.buffer);
+    const saving = $("saving");
+    saving.hidden = !(s.pending || st.inflight || st.buffer);
+    saving.textContent = s.online || !st.status ? "saving…" : "edits kept on this device";
     $("undo").disabled = !s.canUndo && !st.inflight && !st.buffer;
     $("redo").disabled = !s.canRedo;
     const b = $("banner");
@@ -316,7 +319,7 @@
     const ul = $("members");
     ul.innerHTML = "";
     const peer = {};
-    for (const p of st.peers) peer[p.member] = p;
+    for (const p of st.peers) { peer[p.member] = p; st.names[p.member] = p.name || p.device; }
     const rows = st.members.length ? st.members : st.peers.map((p) => ({ id: p.member, role: "" }));
     if (!rows.length) ul.innerHTML = '<li class="muted">members not known yet</li>';
     for (const m of rows) {
@@ -326,7 +329,7 @@
       if (m.self) li.dataset.self = "true";
       li.innerHTML = `<span class="dot"></span><span class="name"></span><span class="role"></span>`;
       li.querySelector(".dot").style.background = p ? p.color : (m.self ? "#1d2330" : "#aab");
-      const name = m.self ? `${st.self || "this device"} (you)` : (p && (p.name || p.device)) || `member ${m.id.slice(0, 8)}`;
+      const name = m.self ? `${st.self || "this device"} (you)` : st.names[m.id] || `member ${m.id.slice(0, 8)}`;
       li.querySelector(".name").textContent = name;
       li.querySelector(".name").title = m.id;
       if (m.role) li.querySelector(".role").textContent = m.role; else li.querySelector(".role").remove();
