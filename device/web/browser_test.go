@@ -19,6 +19,7 @@ import (
 	"github.com/clone2clone/c2c/device/web"
 	"github.com/clone2clone/c2c/device/web/webtest"
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
@@ -37,7 +38,7 @@ type member struct {
 // startMember runs a device of clone on n, its web server and a browser.
 func startMember(t *testing.T, ctx context.Context, n *netsim.Net, clone *netsim.Clone, bin, name string, docs ...docsync.DocID) *member {
 	dev, c := devicetest.Attach(t, n, clone, name, client.WithUndo(0), client.WithStateDir(t.TempDir()))
-	opts := []web.Option{web.WithName(name), web.WithDocs(func() []docsync.DocID { return docs })}
+	opts := []web.Option{web.WithName(name), web.WithDocs(func() []docsync.DocID { return docs }), web.WithLogger(n.Log)}
 	if os.Getenv("C2C_WEB_DEBUG") != "" {
 		opts = append(opts, web.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("dev", name)))
 	}
@@ -126,7 +127,10 @@ func TestBrowser(t *testing.T) {
 		s.Victims = func(m docsync.MemberID) bool { _, ok := victims.Load(m); return ok }
 		return seqtest.Observe(s)
 	}))
-	a, b := n.AddClone(), n.AddClone()
+	// A short stall alarm, so the test of its banner does not wait 30 s.
+	params := cloneservice.DefaultParams()
+	params.StallAfter = 3 * time.Second
+	a, b := n.AddClone(cloneservice.WithParams(params)), n.AddClone(cloneservice.WithParams(params))
 	victims.Store(b.Svc.ID(), true)
 	d := n.NewDoc(seq, a, b)
 	forked := n.NewDoc(byz, a, b)
@@ -235,9 +239,24 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("banner: %s", shown)
-	if !strings.Contains(shown, "fork") {
+	if !strings.Contains(shown, "Fork detected") {
 		t.Errorf("the banner does not say fork: %q", shown)
 	}
+
+	// The honest sequencer stops: after StallAfter the clone's alarm shows
+	// as the stall banner while the session goes on; when it is back the
+	// banner goes and the edit made meanwhile reaches Bob.
+	alice.b.Run("back to the shared document", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#docs li[data-id=%q]`, hex.EncodeToString(d.ID[:])))))
+	alice.waitOpen(d.ID)
+	seq.StopService()
+	alice.b.TypeAt(0, "URGENT ")
+	alice.b.Poll("the stall banner", `document.getElementById("banner").dataset.kind === "stall" && document.body.dataset.online === "true"`)
+	alice.b.Shot(shots, "stall-banner.png")
+	n.StartSequencer(seq.Peer)
+	alice.b.Poll("the stall banner gone", `document.getElementById("banner").hidden`)
+	bob.b.Run("back to the shared document", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#docs li[data-id=%q]`, hex.EncodeToString(d.ID[:])))))
+	bob.waitOpen(d.ID)
+	converged(t, d.ID, both, []string{"URGENT TODO: Shopping list"})
 }
 
 func bannerShown(m *member, expr string) bool {

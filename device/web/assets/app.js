@@ -311,7 +311,7 @@
         : "The clone stopped this document. ") + "Nothing more is sent; your clone keeps the evidence (" + s.refused + ").";
     } else if (s.alarm) {
       b.className = "stall"; b.dataset.kind = "stall"; b.hidden = false;
-      b.textContent = "The sequencer is stalled: " + s.alarm + ". Your edits are kept and go out when it resumes.";
+      b.textContent = "Sequencer alarm: " + s.alarm + ". Your edits are kept and go out when it resumes.";
     } else { b.hidden = true; b.dataset.kind = ""; }
   }
 
