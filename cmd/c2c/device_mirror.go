@@ -34,12 +34,19 @@ type mirrorFlags struct {
 }
 
 func (f *mirrorFlags) add(cmd *cobra.Command) {
+	f.addSync(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.offline, "offline", false, "keep the inputs on the device; the next command that connects sends them")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars (they show only when stdout is a terminal)")
+}
+
+// addSync adds the sync client's settings alone (a command that is always
+// online and shows no progress bars).
+func (f *mirrorFlags) addSync(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.DurationVar(&f.syncInterval, "sync-interval", time.Second, "t_syn_int for a new mirror epoch: the device sends a batch this often")
 	fl.DurationVar(&f.maxDelay, "max-delay", 100*time.Millisecond, "t_max for a new mirror epoch: the mirror replays a batch this long after it closed")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the clone to hold and replay the device's batches")
-	fl.BoolVar(&f.offline, "offline", false, "keep the inputs on the device; the next command that connects sends them")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars (they show only when stdout is a terminal)")
 }
 
 // mirrorSession is a device process running the sync client.

@@ -67,13 +67,16 @@ refused. Open the printed URL; Ctrl-C stops.`,
 			docsDir := filepath.Join(dir, "docs")
 			opts := []web.Option{web.WithLogger(g.log), web.WithName(s.name),
 				web.WithDocs(func() []docsync.DocID { return heldDocs(docsDir, extra) })}
-			// The mirror's views, if the clone runs the mirror (the page says
-			// so otherwise).
+			// The mirror's views: the sync client connects when the page first
+			// asks (the page says why if the clone cannot be reached).
+			mf.offline = true
 			if m, err := openMirrorOn(cmd.Context(), g, s, &mf); err != nil {
 				g.log.Warn("c2c device web: no mirror views", "err", err)
 			} else {
 				defer m.closeMirror()
-				opts = append(opts, web.WithMirror(&webMirror{m: m, f: mf}))
+				wf := mf
+				wf.offline = false
+				opts = append(opts, web.WithMirror(&webMirror{m: m, f: wf}))
 			}
 			srv, err := web.New(s.c, opts...)
 			if err != nil {
@@ -102,7 +105,7 @@ refused. Open the printed URL; Ctrl-C stops.`,
 			return nil
 		},
 	}
-	mf.add(cmd)
+	mf.addSync(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&listen, "listen", "127.0.0.1:8480", "address to serve the page on (host:port; port 0 picks one)")
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a --listen address beyond loopback (anyone who can reach it and has the token can edit as this device)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/clone2clone/c2c/device/web"
@@ -17,11 +18,29 @@ import (
 // webMirror is the page's view of the phone's mirror: the same listings
 // as c2c device files ls, inbox, outbox, downloads and scan.
 type webMirror struct {
-	m *mirrorSession
-	f mirrorFlags
+	m  *mirrorSession
+	f  mirrorFlags
+	mu sync.Mutex // one connect at a time
+}
+
+// connect (re)opens the sync session if it is not open: the page starts
+// without it (the clone may be unreachable) and each request asks.
+func (w *webMirror) connect(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, err := w.m.c.Status(ctx)
+	if err != nil || st.Connected {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.f.timeout)
+	defer cancel()
+	return w.m.c.Connect(ctx)
 }
 
 func (w *webMirror) Views(ctx context.Context) ([]web.View, error) {
+	if err := w.connect(ctx); err != nil {
+		return nil, fmt.Errorf("the clone's mirror: %w", err)
+	}
 	serr := w.m.sync(ctx, &w.f)
 	fv := web.View{Name: "files", Columns: []string{"path", "bytes", "sha256", "cid"}}
 	iv := web.View{Name: "inbox", Columns: []string{"#", "from", "sent", "text", "files"}}
@@ -75,6 +94,9 @@ func (w *webMirror) Views(ctx context.Context) ([]web.View, error) {
 }
 
 func (w *webMirror) Scan(ctx context.Context) (web.View, error) {
+	if err := w.connect(ctx); err != nil {
+		return web.View{}, fmt.Errorf("the clone's mirror: %w", err)
+	}
 	if err := w.m.sync(ctx, &w.f); err != nil {
 		return web.View{}, fmt.Errorf("sending the device's changes to the mirror: %w", err)
 	}
