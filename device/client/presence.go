@@ -145,11 +145,11 @@ func (d *Doc) applyPresenceLocked(m *link.Message) {
 		d.stats.PresenceStale++
 		return
 	}
-	now := d.c.now()
+	now, n := d.c.now(), d.jc.Len()
 	peers := make([]Peer, 0, len(m.Peers))
 	for _, p := range m.Peers {
 		peers = append(peers, Peer{Member: p.Member, Name: p.Name, Color: presence.Color(p.Member), Device: p.Device,
-			Sel:     Selection{Anchor: d.jc.FromVersion(p.Sel.Anchor), Head: d.jc.FromVersion(p.Sel.Head)},
+			Sel:     Selection{Anchor: min(d.jc.FromVersion(p.Sel.Anchor), n), Head: min(d.jc.FromVersion(p.Sel.Head), n)},
 			Updated: now.Add(-time.Duration(min(p.AgeMS, 1<<40)) * time.Millisecond)})
 	}
 	d.pres.peers = peers

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/device/link"
@@ -225,24 +226,25 @@ func (hb *hub) appended(v0 uint64) ([]ot.Op, error) {
 }
 
 // next returns the entries a session may stream now, the alarm it has not
-// sent yet (if any), the presence to send after the entries (if due) and
-// a channel closed when there are more.
-func (hb *hub) next(se *session) (es []jupiter.Entry, alarm, pres *link.Message, more <-chan struct{}, err error) {
+// sent yet (if any), the presence to send after the entries (if due; else
+// presWait > 0 says when it is) and a channel closed when there are more.
+func (hb *hub) next(se *session) (es []jupiter.Entry, alarm, pres *link.Message, presWait time.Duration, more <-chan struct{}, err error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if hb.err != nil {
-		return nil, nil, nil, nil, hb.err
+		return nil, nil, nil, 0, nil, hb.err
 	}
 	if se.alarmGen != hb.alarmGen {
 		se.alarmGen, alarm = hb.alarmGen, hb.alarm
 	}
 	if se.sent < hb.limit {
 		if es, err = hb.srv.Entries(se.sent, hb.limit); err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, 0, nil, err
 		}
 		se.sent = hb.limit
 	}
-	return es, alarm, hb.presenceFor(se, hb.s.now()), hb.changed, nil
+	pres, presWait = hb.presenceFor(se, hb.s.now())
+	return es, alarm, pres, presWait, hb.changed, nil
 }
 
 func (hb *hub) leave(se *session) {

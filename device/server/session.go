@@ -23,8 +23,10 @@ type session struct {
 	sent   uint64 // next version to stream (hub.mu)
 	// alarmGen is the hub's last alarm this session sent (hub.mu).
 	alarmGen uint64
-	// presGen is the hub's last presence set this session sent (hub.mu).
-	presGen uint64
+	// presGen is the hub's last presence set this session sent, at
+	// presSent (hub.mu).
+	presGen  uint64
+	presSent time.Time
 
 	wmu sync.Mutex
 }
@@ -122,7 +124,7 @@ func (s *Server) handle(st network.Stream) {
 // stream sends the session every durable history entry in order.
 func (se *session) stream(hb *hub) {
 	for {
-		es, alarm, pres, more, err := hb.next(se)
+		es, alarm, pres, presWait, more, err := hb.next(se)
 		if err != nil {
 			se.refuse(refuseCode(err), err)
 			return
@@ -147,10 +149,22 @@ func (se *session) stream(hb *hub) {
 				return
 			}
 		}
+		var held *time.Timer // a presence set held back by PresenceInterval
+		var heldC <-chan time.Time
+		if presWait > 0 {
+			held = time.NewTimer(presWait)
+			heldC = held.C
+		}
 		select {
 		case <-se.ctx.Done():
-			return
 		case <-more:
+		case <-heldC:
+		}
+		if held != nil {
+			held.Stop()
+		}
+		if se.ctx.Err() != nil {
+			return
 		}
 	}
 }
