@@ -78,7 +78,11 @@
 // presence topic (presence.go, docsync/presence, docs/presence.md): sealed
 // under the current epoch key and signed by the member, checked by the
 // validator (signature, rate per member, membership, epoch) before
-// gossipsub forwards them, never sequenced or stored. On a gossipsub router built with peer scoring,
+// gossipsub forwards them, never sequenced or stored. A topic rather than
+// direct streams (like PushProtocol) because of cost: a caret goes to
+// every member, up to 20 times a second, and is about 190 bytes; one
+// publish reaches them all over the mesh the members keep anyway, where
+// streams would cost one stream and one send per member per caret. On a gossipsub router built with peer scoring,
 // the topics get netproto.TopicScoreParams, so each rejected message costs
 // its sender; without it the rejections are only counted.
 //

@@ -11,6 +11,12 @@
 // anything else; Sealed.Open decrypts it once the caller has checked that
 // the member belongs to the document and the epoch is current.
 //
+// Why a gossipsub topic and not direct streams to each member's clone:
+// a caret goes to every member, often and small, so one publish over the
+// mesh the members already keep costs less than one stream per member per
+// caret; the topic validator makes up for the trust (nothing is forwarded
+// before its signature, rate, membership and epoch check out).
+//
 // A Table keeps one document's carets from other members, bounded
 // (Params.MaxEntries), refusing replayed, reordered and stale stamps and
 // expiring carets not refreshed within Params.TTL. Color and DisplayName
