@@ -124,3 +124,12 @@ func TestMoveCursor(t *testing.T) {
 		}
 	}
 }
+
+func TestANSIBackground(t *testing.T) {
+	if got := ansiBackground("#ff8000"); got != "\x1b[48;2;255;128;0m" {
+		t.Fatalf("got %q", got)
+	}
+	if got := ansiBackground("nope"); got != "\x1b[45m" {
+		t.Fatalf("bad colour: %q", got)
+	}
+}

@@ -10,6 +10,12 @@
 // commit: one writer per document writes without the document's lock, and
 // what changed while a write was in flight is written by the next one.
 //
+// Presence: SetSelection sends the device's caret to its clone
+// (coalesced, at most one per Params.SelectionInterval); Presence returns
+// the other members' carets on Text(), kept on their characters through
+// every op the device applies, and PresenceUpdates signals when they
+// change (docs/presence.md).
+//
 //	c, _ := client.New(h, cloneInfo, userID, "phone", client.WithStateDir(dir))
 //	d, _ := c.Open(ctx, docID)
 //	d.Edit(op)

@@ -30,7 +30,8 @@ type presenceState struct {
 	lossy    bool       // own was sent while edits were pending (re-sent after the ack)
 	lastSent time.Time
 	timer    *time.Timer
-	peers    []Peer // on the device's text
+	expiry   *time.Timer // signals PresenceUpdates when the next caret expires
+	peers    []Peer      // on the device's text
 	signal   chan struct{}
 }
 
@@ -144,16 +145,53 @@ func (d *Doc) applyPresenceLocked(m *link.Message) {
 		d.stats.PresenceStale++
 		return
 	}
-	now := d.c.now()
+	now, n := d.c.now(), d.jc.Len()
 	peers := make([]Peer, 0, len(m.Peers))
 	for _, p := range m.Peers {
 		peers = append(peers, Peer{Member: p.Member, Name: p.Name, Color: presence.Color(p.Member), Device: p.Device,
-			Sel:     Selection{Anchor: d.jc.FromVersion(p.Sel.Anchor), Head: d.jc.FromVersion(p.Sel.Head)},
+			Sel:     Selection{Anchor: min(d.jc.FromVersion(p.Sel.Anchor), n), Head: min(d.jc.FromVersion(p.Sel.Head), n)},
 			Updated: now.Add(-time.Duration(min(p.AgeMS, 1<<40)) * time.Millisecond)})
 	}
 	d.pres.peers = peers
 	d.stats.Presence++
 	d.presenceChangedLocked()
+	d.armExpiryLocked()
+}
+
+// armExpiryLocked sets a timer for the first caret to expire, so that
+// PresenceUpdates signals its going too.
+func (d *Doc) armExpiryLocked() {
+	if d.pres.expiry != nil {
+		d.pres.expiry.Stop()
+		d.pres.expiry = nil
+	}
+	var first time.Time
+	for _, p := range d.pres.peers {
+		if first.IsZero() || p.Updated.Before(first) {
+			first = p.Updated
+		}
+	}
+	if first.IsZero() {
+		return
+	}
+	wait := first.Add(d.c.params.PresenceTTL).Sub(d.c.now())
+	d.pres.expiry = time.AfterFunc(max(wait, 0), func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		cut := d.c.now().Add(-d.c.params.PresenceTTL)
+		kept := d.pres.peers[:0]
+		for _, p := range d.pres.peers {
+			if p.Updated.After(cut) {
+				kept = append(kept, p)
+			}
+		}
+		if len(kept) < len(d.pres.peers) {
+			clear(d.pres.peers[len(kept):])
+			d.pres.peers = kept
+			d.presenceChangedLocked()
+		}
+		d.armExpiryLocked()
+	})
 }
 
 // presenceOfflineLocked forgets the carets received on a connection that
@@ -162,6 +200,10 @@ func (d *Doc) presenceOfflineLocked() {
 	if d.pres.timer != nil {
 		d.pres.timer.Stop()
 		d.pres.timer = nil
+	}
+	if d.pres.expiry != nil {
+		d.pres.expiry.Stop()
+		d.pres.expiry = nil
 	}
 	if d.pres.own != nil {
 		d.pres.dirty = true

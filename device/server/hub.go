@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/device/link"
@@ -224,25 +225,35 @@ func (hb *hub) appended(v0 uint64) ([]ot.Op, error) {
 	return []ot.Op{es[0].Op}, nil
 }
 
-// next returns the entries a session may stream now, the alarm it has not
-// sent yet (if any), the presence to send after the entries (if due) and
-// a channel closed when there are more.
-func (hb *hub) next(se *session) (es []jupiter.Entry, alarm, pres *link.Message, more <-chan struct{}, err error) {
+// batch is what a session streams next: the alarm it has not sent yet
+// (if any), entries, then the presence due after them (if any; presWait >
+// 0 says when a set held back is due); more is closed when there is more.
+type batch struct {
+	entries     []jupiter.Entry
+	alarm, pres *link.Message
+	presWait    time.Duration
+	more        <-chan struct{}
+}
+
+// next returns the session's next batch.
+func (hb *hub) next(se *session) (b batch, err error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if hb.err != nil {
-		return nil, nil, nil, nil, hb.err
+		return batch{}, hb.err
 	}
 	if se.alarmGen != hb.alarmGen {
-		se.alarmGen, alarm = hb.alarmGen, hb.alarm
+		se.alarmGen, b.alarm = hb.alarmGen, hb.alarm
 	}
 	if se.sent < hb.limit {
-		if es, err = hb.srv.Entries(se.sent, hb.limit); err != nil {
-			return nil, nil, nil, nil, err
+		if b.entries, err = hb.srv.Entries(se.sent, hb.limit); err != nil {
+			return batch{}, err
 		}
 		se.sent = hb.limit
 	}
-	return es, alarm, hb.presenceFor(se, hb.s.now()), hb.changed, nil
+	b.pres, b.presWait = hb.presenceFor(se, hb.s.now())
+	b.more = hb.changed
+	return b, nil
 }
 
 func (hb *hub) leave(se *session) {

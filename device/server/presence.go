@@ -50,14 +50,18 @@ func (hb *hub) presenceLocked(carets []cloneservice.Caret) {
 
 // presenceFor returns the Presence message a session is due, if any: the
 // latest set, once the session has streamed the entries it refers to,
-// moved on to what it has streamed (hb.mu held).
-func (hb *hub) presenceFor(se *session, now time.Time) *link.Message {
+// moved on to what it has streamed, and PresenceInterval after the last
+// one; wait > 0 says when to ask again for a set held back (hb.mu held).
+func (hb *hub) presenceFor(se *session, now time.Time) (m *link.Message, wait time.Duration) {
 	p := &hb.pres
 	if se.presGen == p.gen || se.sent < p.at {
-		return nil
+		return nil, 0
 	}
-	se.presGen = p.gen
-	m := &link.Message{Kind: link.KindPresence, Version: se.sent}
+	if wait := se.presSent.Add(hb.s.params.PresenceInterval).Sub(now); wait > 0 {
+		return nil, wait
+	}
+	se.presGen, se.presSent = p.gen, now
+	m = &link.Message{Kind: link.KindPresence, Version: se.sent}
 	for _, c := range p.carets {
 		own := func(e *jupiter.Entry) bool { return e.Device == "" && e.Seq != 0 && e.Author == c.Member }
 		a, ok1 := hb.srv.MapPos(p.at, se.sent, c.Anchor, own)
@@ -68,5 +72,5 @@ func (hb *hub) presenceFor(se *session, now time.Time) *link.Message {
 		m.Peers = append(m.Peers, link.PeerPresence{Member: c.Member, Name: c.Name, Device: c.Device,
 			Sel: link.Selection{Anchor: a, Head: h}, AgeMS: uint64(max(now.Sub(c.Updated).Milliseconds(), 0))})
 	}
-	return m
+	return m, 0
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/device/client"
+	"github.com/clone2clone/c2c/device/server"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
@@ -138,6 +139,7 @@ func TestPresenceRateLimit(t *testing.T) {
 		cp := client.DefaultParams()
 		cp.SelectionInterval = 0 // a device that does not coalesce either
 		da := w.openDevice(ctx, w.enroll(a, "phone"), doc, client.WithParams(cp))
+		db := w.openDevice(ctx, w.enroll(b, "tablet"), doc)
 		if err := da.EditFunc(insertAt(0, "0123456789")); err != nil {
 			t.Fatal(err)
 		}
@@ -163,6 +165,13 @@ func TestPresenceRateLimit(t *testing.T) {
 			t.Fatalf("b took %d of %d carets in %v (bound %d), %d refused for the rate", st.PresenceTaken, n, elapsed, bound,
 				b.Svc.Refusals()["presence_rate"])
 		}
-		t.Logf("b took %d of %d carets published in %v; %d refused for the rate", st.PresenceTaken, n, elapsed, b.Svc.Refusals()["presence_rate"])
+		// b's device gets the sets coalesced too: one per PresenceInterval.
+		netsim.WaitUntil(t, time.Minute, "the caret on b's device", func() bool { return peerOf(db, a.Svc.ID()) != nil })
+		sets := db.Stats().Presence
+		if most := 2 + uint64(time.Since(start)/server.DefaultParams().PresenceInterval); sets > most {
+			t.Fatalf("b's device got %d caret sets in %v, want at most %d", sets, time.Since(start), most)
+		}
+		t.Logf("b took %d of %d carets published in %v; %d refused for the rate; its device got %d sets",
+			st.PresenceTaken, n, elapsed, b.Svc.Refusals()["presence_rate"], sets)
 	})
 }

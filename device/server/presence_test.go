@@ -216,3 +216,33 @@ func TestPresenceDeviceCoalesces(t *testing.T) {
 		}
 	})
 }
+
+// A device drops a caret its clone has not refreshed within the device's
+// PresenceTTL, though the clone still holds it.
+func TestPresenceDeviceExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pa := cloneservice.DefaultParams()
+		pa.Presence.Refresh, pa.Presence.TTL = 50*time.Second, time.Minute
+		w, cl, doc, ctx := presenceWorld(t, 10, &pa, nil)
+		a, b := cl[0], cl[1]
+		cp := client.DefaultParams()
+		cp.PresenceTTL = 3 * time.Second
+		da := w.openDevice(ctx, w.enroll(a, "phone"), doc)
+		db := w.openDevice(ctx, w.enroll(b, "tablet"), doc, client.WithParams(cp))
+		if err := da.SetSelection(client.Selection{}); err != nil {
+			t.Fatal(err)
+		}
+		netsim.WaitUntil(t, time.Minute, "the caret arrives", func() bool { return peerOf(db, a.Svc.ID()) != nil })
+		set := time.Now()
+		for peerOf(db, a.Svc.ID()) != nil { // the device signals the expiry
+			select {
+			case <-db.PresenceUpdates():
+			case <-ctx.Done():
+				t.Fatal("the caret never expired on the device")
+			}
+		}
+		if took := time.Since(set); took >= presence.DefaultParams().TTL {
+			t.Fatalf("dropped after %v: by the clone's expiry, not the device's", took)
+		}
+	})
+}

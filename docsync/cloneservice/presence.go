@@ -157,7 +157,7 @@ func (s *Service) onPresence(doc docsync.DocID, u *presence.Update) {
 	}
 	_, ok := d.r.Log().Membership().Get(u.Member)
 	epoch, _, _ := d.r.CurrentKey()
-	if !ok || u.Epoch != epoch {
+	if !ok || u.Epoch != epoch || u.Seq+s.params.Presence.MaxLag < d.r.Applied() {
 		s.stats.presenceRefused.Add(1)
 		return
 	}
@@ -177,16 +177,29 @@ func (s *Service) onPresence(doc docsync.DocID, u *presence.Update) {
 func (s *Service) presenceChanged(d *docState) {
 	p := s.presenceOf(d)
 	p.waiting = false
+	applied := d.r.Applied()
+	// Each caret moves to the last applied seq once, so that the next
+	// call maps it only through what was applied since.
+	p.table.Move(func(e *presence.Entry) bool {
+		if e.Seq > applied {
+			p.waiting = true
+			return true
+		}
+		a, ok1 := d.r.CommittedAt(e.Seq, e.Anchor, e.Member)
+		h, ok2 := d.r.CommittedAt(e.Seq, e.Head, e.Member)
+		e.Seq, e.Anchor, e.Head = applied, a, h
+		return ok1 && ok2
+	})
 	var carets []Caret
 	for _, e := range p.table.Entries() {
 		a, ok1 := d.r.LocalPos(e.Seq, e.Anchor, e.Member)
 		h, ok2 := d.r.LocalPos(e.Seq, e.Head, e.Member)
 		if !ok1 || !ok2 {
-			p.waiting = p.waiting || e.Seq > d.r.Applied()
-			continue
+			continue // on a seq not applied yet
 		}
+		n := d.r.LocalLen() // a member's positions past the text end at its end
 		carets = append(carets, Caret{Member: e.Member, Device: e.Device, Name: presence.DisplayName(e),
-			Anchor: a, Head: h, Updated: e.Received})
+			Anchor: min(a, n), Head: min(h, n), Updated: e.Received})
 	}
 	s.alertObservers(d, Change{Kind: EventPresence, Presence: carets})
 }

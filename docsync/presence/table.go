@@ -38,19 +38,23 @@ type Params struct {
 	MaxEntries int
 	// MaxSkew: a stamp this far ahead of our clock is refused.
 	MaxSkew time.Duration
+	// MaxLag: a caret on a seq this far behind the receiver's is refused
+	// (mapping it costs one transform per seq in between).
+	MaxLag uint64
 }
 
 // DefaultParams: 20 carets a second per member at most, refreshed every
 // 10 s, expired after 30 s; 256 carets per document.
 func DefaultParams() Params {
 	return Params{TTL: 30 * time.Second, Refresh: 10 * time.Second, Interval: 50 * time.Millisecond,
-		Rate: guard.Rate{PerSecond: 20, Burst: 20}, MaxEntries: 256, MaxSkew: 30 * time.Second}
+		Rate: guard.Rate{PerSecond: 20, Burst: 20}, MaxEntries: 256, MaxSkew: 30 * time.Second,
+		MaxLag: 1024}
 }
 
 // Validate checks the params.
 func (p Params) Validate() error {
 	if p.TTL <= 0 || p.Refresh <= 0 || p.Refresh >= p.TTL || p.Interval < 0 || p.Rate.PerSecond <= 0 || p.Rate.Burst < 1 ||
-		p.MaxEntries < 1 || p.MaxSkew < 0 {
+		p.MaxEntries < 1 || p.MaxSkew < 0 || p.MaxLag < 1 {
 		return fmt.Errorf("presence: invalid params %+v", p)
 	}
 	return nil
@@ -153,6 +157,16 @@ func (t *Table) forgetStamps(now time.Time) {
 	for m, s := range t.stamps {
 		if !held[m] && s < old {
 			delete(t.stamps, m)
+		}
+	}
+}
+
+// Move calls f on every caret, which may change its seq and positions
+// (to keep them on a later seq) or return false to drop it.
+func (t *Table) Move(f func(e *Entry) bool) {
+	for k, e := range t.entries {
+		if !f(e) {
+			delete(t.entries, k)
 		}
 	}
 }
