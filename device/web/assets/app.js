@@ -172,7 +172,7 @@
   function takeInput() {
     const now = ta.value;
     if (now === st.shown) return;
-    const op = OT.diff(st.shown, now);
+    const op = OT.diff(st.shown, now, ta.selectionEnd);
     st.shown = now;
     local(op, continues(op));
     for (const p of st.peers) { p.sel.a = OT.transformIndex(op, p.sel.a); p.sel.h = OT.transformIndex(op, p.sel.h); }

@@ -179,13 +179,20 @@ const OT = (() => {
 
   // diff returns the op turning a into b (UTF-16 strings): common prefix
   // and suffix kept, the middle replaced, never splitting a surrogate pair.
-  function diff(a, b) {
+  // caret, if given, is where the edit left the caret in b: the inserted
+  // text ends there (typing "a" inside "aa" inserts where it was typed).
+  function diff(a, b, caret) {
     let p = 0;
     const m = Math.min(a.length, b.length);
-    while (p < m && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+    let pmax = m, qmax = m;
+    if (caret !== undefined && caret >= 0 && caret <= b.length) {
+      pmax = Math.max(0, Math.min(m, caret - Math.max(0, b.length - a.length)));
+      qmax = b.length - caret;
+    }
+    while (p < pmax && a.charCodeAt(p) === b.charCodeAt(p)) p++;
     p = Math.min(snap(a, p), snap(b, p));
     let q = 0;
-    while (q < m - p && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
+    while (q < m - p && q < qmax && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
     // Do not start the suffix on a low surrogate.
     while (q > 0 && (snap(a, a.length - q) !== a.length - q || snap(b, b.length - q) !== b.length - q)) q--;
     const op = new Builder();
