@@ -36,6 +36,7 @@
     ws.onclose = (ev) => {
       if (st.ws !== ws) return;
       st.ws = null;
+      st.doc = ""; // the next session opens it again (from a snapshot)
       const p = $("pagelink");
       p.textContent = "The page lost its connection to the device process" + (ev.reason ? ` (${ev.reason})` : "") + "; retrying…";
       p.hidden = false;
@@ -382,6 +383,11 @@
     backdrop.replaceChildren(out);
     backdrop.scrollTop = ta.scrollTop;
   }
+
+  // Edits not yet taken by the device process would be lost by a reload.
+  window.addEventListener("beforeunload", (e) => {
+    if (st.inflight !== null || st.buffer !== null) e.preventDefault();
+  });
 
   renderStatus();
   connect();
