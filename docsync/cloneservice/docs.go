@@ -22,7 +22,8 @@ type docState struct {
 	// evidence is the tamper and forged-seq evidence kept (one per kind):
 	// once there is any, the document stopped.
 	evidence []*docsync.Evidence
-	stall    stall // the sequencer-stalled alarm (stall.go)
+	stall    stall     // the sequencer-stalled alarm (stall.go)
+	snaps    snapState // the kept snapshot and compaction point (snapshots.go)
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads

@@ -228,14 +228,19 @@ func (s *Service) handleHistory(st network.Stream) {
 			return nil, err
 		}
 		member := false
+		var compacted error
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
+			compacted = d.snaps.compacted(from)
 		}); err != nil && !errors.Is(err, ErrUnknownDoc) {
 			return nil, err
 		}
 		if !member {
 			s.refusals.Refuse(who.String(), "history_not_member", nil)
 			return nil, ErrNotMember
+		}
+		if compacted != nil {
+			return nil, compacted // the range is behind our snapshot (snapshots.go)
 		}
 		var out [][]byte
 		for seq := from; seq <= to && len(out) < max; seq++ {
