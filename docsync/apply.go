@@ -45,6 +45,9 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 	if mine, ok := r.HeadAt(s); ok && mine.ChainHash == e.Head.ChainHash {
 		return errDuplicate // the chain hash commits to the envelope: nothing new
 	}
+	if _, ok := r.log.HashAt(s); !ok && s <= r.log.Seq() {
+		return errDuplicate // before the snapshot this replica joined from: nothing to check it against
+	}
 	if !signed {
 		if err := e.Head.Verify(r.cfg.Sequencer); err != nil {
 			return err

@@ -323,6 +323,9 @@ func (r *Replica) HandleHead(h Head) error {
 	if mine, ok := r.HeadAt(h.Seq); ok && mine.ChainHash == h.ChainHash {
 		return nil // agrees with what we verified: skip the signature check
 	}
+	if _, ok := r.log.HashAt(h.Seq); !ok && h.Seq <= r.log.Seq() {
+		return nil // before the snapshot this replica joined from
+	}
 	if err := h.Verify(r.cfg.Sequencer); err != nil {
 		return err
 	}

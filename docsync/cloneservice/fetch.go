@@ -116,6 +116,8 @@ func (s *Service) tick(d *docState, now time.Time) {
 		d.gapSeen = now
 	} else if now.Sub(d.gapSeen) < s.params.GapWait {
 		// wait: the entries in flight may fill it
+	} else if s.maybeJump(d, now) {
+		// a member's snapshot, not the whole gap (jump.go)
 	} else if d.fetchAt.Before(d.gapSeen) {
 		s.fetch(d, from, to, false) // first ask: the sequencer, then a member
 	} else if now.Sub(d.fetchAt) >= s.params.FetchRetry {

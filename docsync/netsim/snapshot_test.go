@@ -159,3 +159,41 @@ func TestCompactionSurvivesKill(t *testing.T) {
 	waitConvergedReal(t, d, time.Minute)
 	t.Logf("restarted at seq %d from a compacted store (%d entries kept: %v...)", after.Seq, len(kept), kept[:2])
 }
+
+// A clone offline for longer than members keep history, with nothing
+// pending, comes back while the sequencer is gone: members compacted the
+// range it lacks, so it continues from a member's snapshot and fetches
+// only the tail from members.
+func TestLongOfflineCloneJumpsToSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 20*time.Millisecond)
+		seq := n.AddSequencer()
+		opt := cloneservice.WithParams(snapshotParams())
+		a, b, c := n.AddClone(opt), n.AddClone(opt), n.AddClone(opt)
+		d := n.NewDoc(seq, a, b, c)
+		before, _ := c.Svc.Info(d.ID)
+		c.StopService()
+		rng := rand.New(rand.NewPCG(45, 46))
+		d.Clones = []*Clone{a, b}
+		editN(t, d, rng, 90, a, b)
+		d.WaitConverged(time.Minute)
+		want, _ := a.Svc.Info(d.ID)
+		seq.StopService() // only members can help now, and they compacted
+
+		n.StartClone(c, opt)
+		WaitUntil(t, time.Minute, "the offline clone catches up", func() bool {
+			in, err := c.Svc.Info(d.ID)
+			return err == nil && in.Seq == want.Seq && in.Head == want.Head && in.Applied == in.Seq
+		})
+		ta, _ := a.Svc.Text(d.ID)
+		tc, _ := c.Svc.Text(d.ID)
+		if ta != tc {
+			t.Fatal("the caught-up clone's text differs")
+		}
+		kept := storedEntrySeqs(t, c.DS, d.ID)
+		if len(kept) < 2 || kept[1] <= before.Seq+1 {
+			t.Fatalf("the clone keeps entries %v after seq %d: it replayed the gap instead of jumping", kept, before.Seq)
+		}
+		t.Logf("offline at seq %d, back at %d: jumped to a snapshot, kept entries from %d", before.Seq, want.Seq, kept[1])
+	})
+}
