@@ -49,19 +49,11 @@ func (r *Replica) SealSnapshot(window int) (*SealedSnapshot, error) {
 	base := seq - w
 	baseHash, _ := r.log.HashAt(base)
 	head, _ := r.HeadAt(seq)
-	s := &SealedSnapshot{Maker: r.me, Head: head, Epoch: ms.Epoch(), Members: ms.Members(),
-		Wraps: map[MemberID][]byte{}, PrevKeys: map[uint64]sealedPrev{}, Counters: map[MemberID]uint64{},
+	m := metaOf(r.log)
+	s := &SealedSnapshot{Maker: r.me, Head: head, Epoch: m.epoch, Members: m.members,
+		Wraps: m.wraps, PrevKeys: m.prevKeys, Counters: m.counters,
 		WindowBase: base, WindowBaseHash: baseHash,
 		WindowDigests: append([]Hash(nil), r.digests[base+1-r.digestsBase:]...)}
-	for id, ct := range ms.wraps {
-		s.Wraps[id] = ct
-	}
-	for e, p := range ms.prevKeys {
-		s.PrevKeys[e] = p
-	}
-	for id, c := range r.log.counters {
-		s.Counters[id] = c
-	}
 	body := &wire.SnapshotBody{Text: r.committed.String()}
 	for q := base + 1; q <= seq; q++ {
 		var b []byte
@@ -190,20 +182,6 @@ func logFromSnapshot(s *SealedSnapshot, seqPub []byte) *LogState {
 	for _, d := range s.WindowDigests {
 		l.hashes = append(l.hashes, ChainHash(l.HeadHash(), d))
 	}
-	for id, c := range s.Counters {
-		l.counters[id] = c
-	}
-	m := l.members
-	m.epoch = s.Epoch
-	for _, mb := range s.Members {
-		mb := mb
-		m.members[mb.ID] = &mb
-	}
-	for e, p := range s.PrevKeys {
-		m.prevKeys[e] = p
-	}
-	for id, ct := range s.Wraps {
-		m.wraps[id] = ct
-	}
+	logMeta{epoch: s.Epoch, members: s.Members, wraps: s.Wraps, prevKeys: s.PrevKeys, counters: s.Counters}.install(l)
 	return l
 }

@@ -1,10 +1,8 @@
 package docsync
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"fmt"
-	"sort"
 
 	"github.com/clone2clone/c2c/docsync/wire"
 	"google.golang.org/protobuf/proto"
@@ -70,31 +68,10 @@ func snapshotSigningBytes(header []byte) []byte {
 
 // header encodes the fields covered by the maker's signature.
 func (s *SealedSnapshot) header() ([]byte, error) {
-	w := &wire.SnapshotHeader{Head: s.Head.toWire(), Epoch: s.Epoch, WindowBase: s.WindowBase,
+	m := logMeta{epoch: s.Epoch, members: s.Members, wraps: s.Wraps, prevKeys: s.PrevKeys, counters: s.Counters}.toWire()
+	w := &wire.SnapshotHeader{Head: s.Head.toWire(), Epoch: s.Epoch, Members: m.members, Wraps: m.wraps,
+		PrevKeys: m.prevKeys, Counters: m.counters, WindowBase: s.WindowBase,
 		WindowBaseHash: s.WindowBaseHash[:], Nonce: s.Nonce, Body: s.Body}
-	for _, m := range s.Members {
-		w.Members = append(w.Members, &wire.Member{Key: m.ID[:], HpkePub: m.HPKEPub, Role: uint32(m.Role)})
-		if ct, ok := s.Wraps[m.ID]; ok {
-			w.Wraps = append(w.Wraps, &wire.WrappedKey{Member: m.ID[:], Ciphertext: ct})
-		}
-	}
-	epochs := make([]uint64, 0, len(s.PrevKeys))
-	for e := range s.PrevKeys {
-		epochs = append(epochs, e)
-	}
-	sort.Slice(epochs, func(i, j int) bool { return epochs[i] < epochs[j] })
-	for _, e := range epochs {
-		p := s.PrevKeys[e]
-		w.PrevKeys = append(w.PrevKeys, &wire.SealedPrevKey{Epoch: e, Nonce: p.nonce, Ciphertext: p.ct})
-	}
-	ids := make([]MemberID, 0, len(s.Counters))
-	for id := range s.Counters {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
-	for _, id := range ids {
-		w.Counters = append(w.Counters, &wire.AuthorCounter{Author: id[:], Counter: s.Counters[id]})
-	}
 	w.WindowDigests = make([]byte, 0, 32*len(s.WindowDigests))
 	for _, d := range s.WindowDigests {
 		w.WindowDigests = append(w.WindowDigests, d[:]...)
@@ -156,63 +133,14 @@ func (s *SealedSnapshot) fromHeader(w *wire.SnapshotHeader) error {
 	if err != nil {
 		return err
 	}
-	if h.Seq == 0 || w.Epoch == 0 {
-		return bad("at seq %d, epoch %d", h.Seq, w.Epoch)
+	if h.Seq == 0 {
+		return bad("at seq 0")
 	}
-	s.Head, s.Epoch = h, w.Epoch
-	if len(w.Members) == 0 || len(w.Members) > MaxMembers || len(w.Wraps) > len(w.Members) ||
-		len(w.Counters) > MaxSnapshotAuthors || uint64(len(w.PrevKeys)) >= w.Epoch {
-		return bad("with %d members, %d wraps, %d counters, %d sealed keys",
-			len(w.Members), len(w.Wraps), len(w.Counters), len(w.PrevKeys))
+	m, err := metaFromWire(w.Epoch, metaWire{w.Members, w.Wraps, w.PrevKeys, w.Counters}, "snapshot")
+	if err != nil {
+		return err
 	}
-	for i, wm := range w.Members {
-		var m Member
-		if err := copy32((*[32]byte)(&m.ID), wm.Key, "member key"); err != nil {
-			return err
-		}
-		if i > 0 && bytes.Compare(s.Members[i-1].ID[:], m.ID[:]) >= 0 {
-			return bad("members not sorted or listed twice")
-		}
-		if m.Role = Role(wm.Role); !m.Role.valid() {
-			return bad("role %d", wm.Role)
-		}
-		if err := ParseHPKEPublic(wm.HpkePub); err != nil {
-			return err
-		}
-		m.HPKEPub = append([]byte(nil), wm.HpkePub...)
-		s.Members = append(s.Members, m)
-	}
-	s.Wraps = make(map[MemberID][]byte, len(w.Wraps))
-	for _, k := range w.Wraps {
-		var id MemberID
-		if err := copy32((*[32]byte)(&id), k.Member, "wrap member"); err != nil {
-			return err
-		}
-		if _, dup := s.Wraps[id]; dup || !s.isMember(id) || len(k.Ciphertext) == 0 || len(k.Ciphertext) > maxWrapBytes {
-			return bad("key wrap for %v", id)
-		}
-		s.Wraps[id] = append([]byte(nil), k.Ciphertext...)
-	}
-	s.PrevKeys = make(map[uint64]sealedPrev, len(w.PrevKeys))
-	for _, p := range w.PrevKeys {
-		_, dup := s.PrevKeys[p.Epoch]
-		if dup || p.Epoch < 2 || p.Epoch > w.Epoch || len(p.Nonce) != NonceSize ||
-			len(p.Ciphertext) == 0 || len(p.Ciphertext) > 2*KeySize {
-			return bad("sealed key of epoch %d", p.Epoch)
-		}
-		s.PrevKeys[p.Epoch] = sealedPrev{nonce: append([]byte(nil), p.Nonce...), ct: append([]byte(nil), p.Ciphertext...)}
-	}
-	s.Counters = make(map[MemberID]uint64, len(w.Counters))
-	for _, c := range w.Counters {
-		var id MemberID
-		if err := copy32((*[32]byte)(&id), c.Author, "counter author"); err != nil {
-			return err
-		}
-		if _, dup := s.Counters[id]; dup || c.Counter == 0 {
-			return bad("counter of %v", id)
-		}
-		s.Counters[id] = c.Counter
-	}
+	s.Head, s.Epoch, s.Members, s.Wraps, s.PrevKeys, s.Counters = h, m.epoch, m.members, m.wraps, m.prevKeys, m.counters
 	if w.WindowBase >= h.Seq || h.Seq-w.WindowBase > MaxSnapshotWindow ||
 		uint64(len(w.WindowDigests)) != 32*(h.Seq-w.WindowBase) {
 		return bad("window %d..%d with %d digest bytes", w.WindowBase, h.Seq, len(w.WindowDigests))
@@ -232,10 +160,7 @@ func (s *SealedSnapshot) fromHeader(w *wire.SnapshotHeader) error {
 	return nil
 }
 
-func (s *SealedSnapshot) isMember(id MemberID) bool {
-	i := sort.Search(len(s.Members), func(i int) bool { return bytes.Compare(s.Members[i].ID[:], id[:]) >= 0 })
-	return i < len(s.Members) && s.Members[i].ID == id
-}
+func (s *SealedSnapshot) isMember(id MemberID) bool { return isMemberOf(s.Members, id) }
 
 // Verify checks the snapshot against the chain of doc ordered by the
 // sequencer key seqPub: the head's sequencer signature, that the window's

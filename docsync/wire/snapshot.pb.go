@@ -327,6 +327,117 @@ func (x *SnapshotBody) GetWindowOps() [][]byte {
 	return nil
 }
 
+// LogCheckpoint is a sequencer's own log state at a seq, written with the
+// compaction of its log (seqservice): it restarts from it and the entries
+// after it. It is never sent: the sequencer computed all of it itself.
+type LogCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Doc           []byte                 `protobuf:"bytes,1,opt,name=doc,proto3" json:"doc,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Base          uint64                 `protobuf:"varint,3,opt,name=base,proto3" json:"base,omitempty"`    // the oldest seq whose chain hash is kept
+	Hashes        []byte                 `protobuf:"bytes,4,opt,name=hashes,proto3" json:"hashes,omitempty"` // h(base)..h(seq), 32 bytes each
+	Epoch         uint64                 `protobuf:"varint,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Members       []*Member              `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	Wraps         []*WrappedKey          `protobuf:"bytes,7,rep,name=wraps,proto3" json:"wraps,omitempty"`
+	PrevKeys      []*SealedPrevKey       `protobuf:"bytes,8,rep,name=prev_keys,json=prevKeys,proto3" json:"prev_keys,omitempty"`
+	Counters      []*AuthorCounter       `protobuf:"bytes,9,rep,name=counters,proto3" json:"counters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCheckpoint) Reset() {
+	*x = LogCheckpoint{}
+	mi := &file_snapshot_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCheckpoint) ProtoMessage() {}
+
+func (x *LogCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCheckpoint.ProtoReflect.Descriptor instead.
+func (*LogCheckpoint) Descriptor() ([]byte, []int) {
+	return file_snapshot_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LogCheckpoint) GetDoc() []byte {
+	if x != nil {
+		return x.Doc
+	}
+	return nil
+}
+
+func (x *LogCheckpoint) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *LogCheckpoint) GetBase() uint64 {
+	if x != nil {
+		return x.Base
+	}
+	return 0
+}
+
+func (x *LogCheckpoint) GetHashes() []byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+func (x *LogCheckpoint) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *LogCheckpoint) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *LogCheckpoint) GetWraps() []*WrappedKey {
+	if x != nil {
+		return x.Wraps
+	}
+	return nil
+}
+
+func (x *LogCheckpoint) GetPrevKeys() []*SealedPrevKey {
+	if x != nil {
+		return x.PrevKeys
+	}
+	return nil
+}
+
+func (x *LogCheckpoint) GetCounters() []*AuthorCounter {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
 var File_snapshot_proto protoreflect.FileDescriptor
 
 const file_snapshot_proto_rawDesc = "" +
@@ -359,7 +470,17 @@ const file_snapshot_proto_rawDesc = "" +
 	"\fSnapshotBody\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1d\n" +
 	"\n" +
-	"window_ops\x18\x02 \x03(\fR\twindowOpsB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
+	"window_ops\x18\x02 \x03(\fR\twindowOps\"\xd0\x02\n" +
+	"\rLogCheckpoint\x12\x10\n" +
+	"\x03doc\x18\x01 \x01(\fR\x03doc\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04base\x18\x03 \x01(\x04R\x04base\x12\x16\n" +
+	"\x06hashes\x18\x04 \x01(\fR\x06hashes\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\x04R\x05epoch\x120\n" +
+	"\amembers\x18\x06 \x03(\v2\x16.c2c.docsync.v1.MemberR\amembers\x120\n" +
+	"\x05wraps\x18\a \x03(\v2\x1a.c2c.docsync.v1.WrappedKeyR\x05wraps\x12:\n" +
+	"\tprev_keys\x18\b \x03(\v2\x1d.c2c.docsync.v1.SealedPrevKeyR\bprevKeys\x129\n" +
+	"\bcounters\x18\t \x03(\v2\x1d.c2c.docsync.v1.AuthorCounterR\bcountersB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
 
 var (
 	file_snapshot_proto_rawDescOnce sync.Once
@@ -373,28 +494,33 @@ func file_snapshot_proto_rawDescGZIP() []byte {
 	return file_snapshot_proto_rawDescData
 }
 
-var file_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_snapshot_proto_goTypes = []any{
 	(*SignedSnapshot)(nil), // 0: c2c.docsync.v1.SignedSnapshot
 	(*SnapshotHeader)(nil), // 1: c2c.docsync.v1.SnapshotHeader
 	(*SealedPrevKey)(nil),  // 2: c2c.docsync.v1.SealedPrevKey
 	(*SnapshotBody)(nil),   // 3: c2c.docsync.v1.SnapshotBody
-	(*Head)(nil),           // 4: c2c.docsync.v1.Head
-	(*Member)(nil),         // 5: c2c.docsync.v1.Member
-	(*WrappedKey)(nil),     // 6: c2c.docsync.v1.WrappedKey
-	(*AuthorCounter)(nil),  // 7: c2c.docsync.v1.AuthorCounter
+	(*LogCheckpoint)(nil),  // 4: c2c.docsync.v1.LogCheckpoint
+	(*Head)(nil),           // 5: c2c.docsync.v1.Head
+	(*Member)(nil),         // 6: c2c.docsync.v1.Member
+	(*WrappedKey)(nil),     // 7: c2c.docsync.v1.WrappedKey
+	(*AuthorCounter)(nil),  // 8: c2c.docsync.v1.AuthorCounter
 }
 var file_snapshot_proto_depIdxs = []int32{
-	4, // 0: c2c.docsync.v1.SnapshotHeader.head:type_name -> c2c.docsync.v1.Head
-	5, // 1: c2c.docsync.v1.SnapshotHeader.members:type_name -> c2c.docsync.v1.Member
-	6, // 2: c2c.docsync.v1.SnapshotHeader.wraps:type_name -> c2c.docsync.v1.WrappedKey
+	5, // 0: c2c.docsync.v1.SnapshotHeader.head:type_name -> c2c.docsync.v1.Head
+	6, // 1: c2c.docsync.v1.SnapshotHeader.members:type_name -> c2c.docsync.v1.Member
+	7, // 2: c2c.docsync.v1.SnapshotHeader.wraps:type_name -> c2c.docsync.v1.WrappedKey
 	2, // 3: c2c.docsync.v1.SnapshotHeader.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
-	7, // 4: c2c.docsync.v1.SnapshotHeader.counters:type_name -> c2c.docsync.v1.AuthorCounter
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8, // 4: c2c.docsync.v1.SnapshotHeader.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	6, // 5: c2c.docsync.v1.LogCheckpoint.members:type_name -> c2c.docsync.v1.Member
+	7, // 6: c2c.docsync.v1.LogCheckpoint.wraps:type_name -> c2c.docsync.v1.WrappedKey
+	2, // 7: c2c.docsync.v1.LogCheckpoint.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
+	8, // 8: c2c.docsync.v1.LogCheckpoint.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_snapshot_proto_init() }
@@ -409,7 +535,7 @@ func file_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapshot_proto_rawDesc), len(file_snapshot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
