@@ -14,6 +14,7 @@ import (
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 )
@@ -196,4 +197,59 @@ func TestLongOfflineCloneJumpsToSnapshot(t *testing.T) {
 		}
 		t.Logf("offline at seq %d, back at %d: jumped to a snapshot, kept entries from %d", before.Seq, want.Seq, kept[1])
 	})
+}
+
+// The sequencer compacts behind its own checkpoints; killed -9 and
+// restarted on its files it continues the chain, answers a compacted range
+// with the "compacted" frame, and a member invited afterwards joins from
+// its inviter's snapshot and the sequencer's tail.
+func TestSequencerCompactionSurvivesKill(t *testing.T) {
+	n := NewLoopback(t)
+	sp := seqservice.DefaultParams()
+	sp.CheckpointEvery, sp.KeepHistory, sp.CheckpointWindow = 16, 8, 32
+	sopt := seqservice.WithParams(sp)
+	cp := snapshotParams()
+	cp.ResubmitAfter, cp.FetchRetry, cp.DialInterval = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	copt := cloneservice.WithParams(cp)
+	seqDir := t.TempDir()
+	seq := n.StartSequencer(n.AddPeer(nil, openPebble(t, seqDir)), sopt)
+	a, b := n.AddClone(copt), n.AddClone(copt)
+	d := n.NewDoc(seq, a, b)
+	rng := rand.New(rand.NewPCG(47, 48))
+	editN(t, d, rng, 60, a, b)
+	waitConvergedReal(t, d, time.Minute)
+	before, _ := a.Svc.Info(d.ID)
+
+	addrs := seq.H.Addrs()
+	seqCopy := crashCopy(t, seq.Peer, seqDir)
+	seq2 := n.StartSequencer(n.StartPeer(seq.Key, openPebble(t, seqCopy), addrs[0].String()), sopt)
+	d.Seq = seq2
+	h, err := seq2.Svc.Head(d.ID, docsync.MemberID{})
+	if err != nil || h.Seq != before.Seq || h.ChainHash != before.Head {
+		t.Fatalf("restarted sequencer at %d (%v), the clones at %d", h.Seq, err, before.Seq)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ce *netproto.CompactedError
+	if es, err := netproto.FetchHistory(ctx, a.H, seq2.H.ID(), d.ID, 2, 10); len(es) != 0 || !errors.As(err, &ce) {
+		t.Fatalf("fetch of a compacted range from the sequencer: %d entries, %v", len(es), err)
+	}
+	editN(t, d, rng, 30, a, b)
+	c := n.AddClone(copt)
+	if _, err := a.Svc.Invite(ctx, d.ID, c.User, c.Device, docsync.RoleWriter); err != nil {
+		t.Fatal(err)
+	}
+	d.Clones = []*Clone{a, b, c}
+	WaitUntil(t, time.Minute, "the invited clone joins", func() bool {
+		in, err := c.Svc.Info(d.ID)
+		return err == nil && in.Role == docsync.RoleWriter && in.Applied == in.Seq && in.Seq > 0
+	})
+	editN(t, d, rng, 10, c, a)
+	waitConvergedReal(t, d, time.Minute)
+	if kept := storedEntrySeqs(t, c.DS, d.ID); len(kept) > 1 && kept[1] <= 2 {
+		t.Fatalf("the joiner keeps entries %v: it replayed from seq 1", kept)
+	}
+	after, _ := a.Svc.Info(d.ID)
+	t.Logf("the sequencer restarted at seq %d from its checkpoint (compacted before %d), went on to %d; a member joined meanwhile",
+		before.Seq, ce.FirstKept, after.Seq)
 }
