@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"time"
-	"unicode/utf8"
 
+	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/docsync"
-	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/ipfs/go-datastore"
 )
 
@@ -93,7 +92,8 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 	}
 	d.r, d.snaps = r, snapState{snap: snap, firstKept: snap.Seq() + 1}
 	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(), "bytes", len(snap.Bytes()))
-	if op, ok := replaceOp(oldText, r.Text()); ok {
+	if newText := r.Text(); newText != oldText {
+		op := jupiter.Diff(oldText, newText) // common prefix and suffix kept, the middle replaced
 		s.emit(d, Event{Kind: EventUpdate, Seq: snap.Seq(), Op: &op})
 		s.observe(d, Change{Kind: EventUpdate, Op: op, Seq: snap.Seq()}, nil)
 	}
@@ -101,24 +101,3 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 	s.catchUp(d)
 }
 
-// replaceOp is one op from a to b: keep the common prefix and suffix,
-// replace the middle (false when a == b).
-func replaceOp(a, b string) (ot.Op, bool) {
-	if a == b {
-		return ot.Op{}, false
-	}
-	ra, rb := []rune(a), []rune(b)
-	p := 0
-	for p < len(ra) && p < len(rb) && ra[p] == rb[p] {
-		p++
-	}
-	q := 0
-	for q < len(ra)-p && q < len(rb)-p && ra[len(ra)-1-q] == rb[len(rb)-1-q] {
-		q++
-	}
-	op, err := ot.FromPatch(utf8.RuneCountInString(a), p, len(ra)-p-q, string(rb[p:len(rb)-q]))
-	if err != nil {
-		panic("cloneservice: replace op: " + err.Error()) // positions are within a by construction
-	}
-	return op, true
-}
