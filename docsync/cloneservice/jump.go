@@ -100,4 +100,3 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 	s.handleReady(d)
 	s.catchUp(d)
 }
-
