@@ -2,7 +2,7 @@
 // one of two modes behind one interface, Doc.
 //
 //   - Clone mode (device/client): the device's only peer is its own clone;
-//     edits and updates travel on the /c2c/device/2.1.0 link (device/link)
+//     edits and updates travel on the /c2c/device/2.2.0 link (device/link)
 //     under a two-party Jupiter protocol (device/jupiter); the clone side is
 //     device/server. The device does no signature and no AEAD operation of
 //     its own: the clone verifies and decrypts.

@@ -220,7 +220,7 @@ func (r *Replica) applyContent(e *Entry) {
 	env := &e.Envelope
 	own := r.inflight != nil && env.Author == r.me && env.Counter == r.inflight.env.Counter
 	if env.Kind != KindEdit {
-		r.pushOp(nil)
+		r.pushOp(nil, env.Author)
 		if own {
 			r.inflight = nil
 			r.markPending()
@@ -230,15 +230,15 @@ func (r *Replica) applyContent(e *Entry) {
 	x, err := r.decodeEdit(e)
 	if err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: err})
-		r.pushOp(nil)
+		r.pushOp(nil, env.Author)
 		return
 	}
 	if err := r.committed.Apply(x); err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: fmt.Errorf("%w: %w", ErrBadOp, err)})
-		r.pushOp(nil)
+		r.pushOp(nil, env.Author)
 		return
 	}
-	r.pushOp(&x)
+	r.pushOp(&x, env.Author)
 	if own {
 		r.inflight = nil
 		r.markPending()
@@ -304,13 +304,15 @@ func (r *Replica) applyRemote(e *Entry, x ot.Op) {
 	r.ready.Updates = append(r.ready.Updates, Update{Seq: e.Head.Seq, Author: e.Envelope.Author, Op: x})
 }
 
-// pushOp records the committed op of seq Applied()+1, keeping only the
-// window that a valid parent can reach (MaxParentLag).
-func (r *Replica) pushOp(op *ot.Op) {
+// pushOp records the committed op of seq Applied()+1 and its author,
+// keeping only the window that a valid parent can reach (MaxParentLag).
+func (r *Replica) pushOp(op *ot.Op, author MemberID) {
 	r.ops = append(r.ops, op)
+	r.opAuthors = append(r.opAuthors, author)
 	if len(r.ops) > 2*MaxParentLag {
 		cut := len(r.ops) - MaxParentLag
 		r.ops = append([]*ot.Op(nil), r.ops[cut:]...)
+		r.opAuthors = append([]MemberID(nil), r.opAuthors[cut:]...)
 		r.opsBase += uint64(cut)
 	}
 }

@@ -106,7 +106,7 @@ func Join(cfg Config, s *SealedSnapshot, trusted func(MemberID) bool) (*Replica,
 	r.sigs[len(r.sigs)-1] = s.Head.Sig
 	r.digests, r.digestsBase = append([]Hash(nil), s.WindowDigests...), s.WindowBase+1
 	r.counter = r.log.Counter(r.me)
-	r.ops, r.opsBase = nil, s.Head.Seq+1 // Applied() = the snapshot's seq; the window comes with the body
+	r.ops, r.opAuthors, r.opsBase = nil, nil, s.Head.Seq+1 // Applied() = the snapshot's seq; the window comes with the body
 	r.sealed = s
 	if ct, ok := s.Wraps[r.me]; ok {
 		k, err := unwrapKey(cfg.Doc, s.Epoch, cfg.Identity, ct)
@@ -156,7 +156,9 @@ func (r *Replica) openSealed() error {
 		ops[i] = &op
 	}
 	r.committed, r.local = ot.NewDoc(b.Text), ot.NewDoc(b.Text)
-	r.ops, r.opsBase = ops, s.WindowBase+1
+	// The window's authors are not in the snapshot: a caret at a window
+	// op's insert stays before it (presencepos.go).
+	r.ops, r.opAuthors, r.opsBase = ops, make([]MemberID, len(ops)), s.WindowBase+1
 	r.sealed = nil
 	return nil
 }

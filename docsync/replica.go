@@ -51,8 +51,9 @@ type Replica struct {
 	sigs      [][]byte // sequencer signature per committed seq (index = seq - log.Base())
 	ops       []*ot.Op // committed op of seq opsBase+i relative to the seq before; nil = no-op
 	opsBase   uint64
-	committed *ot.Doc // text at the last content-applied seq
-	local     *ot.Doc // committed + in-flight + buffer: the device's text
+	opAuthors []MemberID // author of ops[i] (presence carets move past their owner's inserts)
+	committed *ot.Doc    // text at the last content-applied seq
+	local     *ot.Doc    // committed + in-flight + buffer: the device's text
 	keys      map[uint64]EpochKey
 	locked    []*Entry // committed entries whose content waits for a key
 
@@ -95,6 +96,7 @@ func New(cfg Config) (*Replica, error) {
 		log:         NewLogState(cfg.Doc, cfg.Sequencer),
 		sigs:        [][]byte{nil},
 		ops:         []*ot.Op{nil},
+		opAuthors:   []MemberID{{}},
 		digestsBase: 1,
 		committed:   ot.NewDoc(""),
 		local:       ot.NewDoc(""),

@@ -36,7 +36,7 @@ func newDeviceCmd(g *globals) *cobra.Command {
 		Use:   "device",
 		Short: "Be a device (thin client) of your clone: edit documents through the device link",
 		Long: `device runs the thin phone client in clone mode: its only peer is its own
-clone, reached on /c2c/device/2.1.0 and authorized by the owner certificate
+clone, reached on /c2c/device/2.2.0 and authorized by the owner certificate
 (the device key that c2c enroll wrote to <dir of user key>/devices/NAME.key).
 
 Start with c2c device connect (remembered in --data), then show, type, apply,

@@ -36,6 +36,9 @@ type Stats struct {
 	LastBundleSnapshot       bool   // the last bundle was a snapshot
 	UpdatesLost              uint64 // updates dropped because Updates() was not read
 	Alarms                   uint64 // alarm messages received (sequencer stalled, resumed)
+	SelectionsSent           uint64 // carets sent (SetSelection, coalesced)
+	Presence                 uint64 // presence messages applied
+	PresenceStale            uint64 // presence messages for another version, dropped
 }
 
 // Doc is one open document.
@@ -52,6 +55,7 @@ type Doc struct {
 	closed  bool
 	updates chan Update
 	alarm   *Alarm // the clone's sequencer-stalled alarm, while raised
+	pres    presenceState
 
 	// Group commit of the persisted state (see commit.go): gen counts the
 	// changes to persist, durable the last one written and synced (failed
@@ -100,7 +104,8 @@ func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}
+	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer),
+		pres: presenceState{signal: make(chan struct{}, 1)}}
 	d.startWriter()
 	return d, nil
 }
@@ -201,6 +206,7 @@ func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
 		if err != nil {
 			return fmt.Errorf("edit 1 of %d: %w", len(ops), err)
 		}
+		d.presenceOpLocked(op, docsync.MemberID{}, true)
 		d.changedLocked(e)
 	}
 	d.notifyLocked()
@@ -241,6 +247,7 @@ func (d *Doc) Disconnect() {
 
 func (d *Doc) dropLocked(err error) {
 	d.jc.Disconnect()
+	d.presenceOfflineLocked()
 	if d.conn != nil {
 		d.conn.cancel()
 		_ = d.conn.st.Reset()
@@ -344,6 +351,7 @@ func (d *Doc) applyLocked(m *link.Message) error {
 		if err != nil {
 			return err
 		}
+		d.presenceOpLocked(op, m.Author, false)
 		d.emitLocked(Update{Op: op, Version: d.jc.Version(), Seq: m.Seq, Author: m.Author})
 	case link.KindAck:
 		d.stats.Acks++
@@ -355,6 +363,7 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			// Sent by the writer once durable; the read loop goes on.
 			d.changedLocked(next)
 		}
+		d.presenceAckLocked()
 	case link.KindRefuse:
 		return &Refusal{Code: m.Code, Reason: m.Reason}
 	case link.KindAlarm:
@@ -364,6 +373,8 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			d.alarm = &Alarm{Reason: m.Reason}
 		}
 		d.c.log.Warn("clone alarm", "doc", d.id, "alarm", m.Reason)
+	case link.KindPresence:
+		d.applyPresenceLocked(m)
 	default:
 		return fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind)
 	}

@@ -35,7 +35,11 @@
 //	                                      on the loop with every durable change of
 //	                                      the text, in order, none lost; edits
 //	                                      through the Attachment are not reported
-//	                                      back (the device link's hub)
+//	                                      back (the device link's hub); the
+//	                                      Attachment also sets and clears its
+//	                                      device's caret (SetCaret, ClearCaret),
+//	                                      and the observer gets the others'
+//	                                      (Change of Kind EventPresence)
 //	Close()
 //
 // The package's example (Example_replayTrace) replays a two-author editing
@@ -67,7 +71,7 @@
 //
 // # Network
 //
-// Per document the service joins three gossipsub topics (netproto): it
+// Per document the service joins four gossipsub topics (netproto): it
 // publishes envelopes on the submit topic, receives entries on the entries
 // topic (the validator decodes, checks the document and the sequencer's
 // signature, whoever relayed it; failures are rejected, lowering the
@@ -81,7 +85,15 @@
 // service also serves its history to anyone). Entries pushed on
 // netproto.PushProtocol are handled like fetched ones. The genesis goes to
 // the sequencer on netproto.RegisterProtocol. Invitations arrive on
-// netproto.InviteProtocol. On a gossipsub router built with peer scoring,
+// netproto.InviteProtocol. Members' carets go on a fourth topic, the
+// presence topic (presence.go, docsync/presence, docs/presence.md): sealed
+// under the current epoch key and signed by the member, checked by the
+// validator (signature, rate per member, membership, epoch) before
+// gossipsub forwards them, never sequenced or stored. A topic rather than
+// direct streams (like PushProtocol) because of cost: a caret goes to
+// every member, up to 20 times a second, and is 193 bytes (c2c bench presence); one
+// publish reaches them all over the mesh the members keep anyway, where
+// streams would cost one stream and one send per member per caret. On a gossipsub router built with peer scoring,
 // the topics get netproto.TopicScoreParams, so each rejected message costs
 // its sender; without it the rejections are only counted.
 //

@@ -37,10 +37,13 @@ const (
 	EventStalled
 	// EventResumed: a stalled sequencer resumed (Stall: the alarm it ends).
 	EventResumed
+	// EventPresence: other members' carets changed (Change.Presence; for
+	// attached observers only).
+	EventPresence
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed"}
+	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed", "presence"}
 	if int(k) < len(names) {
 		return names[k]
 	}

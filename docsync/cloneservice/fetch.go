@@ -96,6 +96,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 	if d.stopped() != nil {
 		return
 	}
+	s.presenceTick(d, now)
 	if env := d.r.InFlight(); env != nil && env.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
 		s.handleReady(d)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/presence"
 	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -104,6 +105,8 @@ type Params struct {
 	SnapshotWindow             int
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
+	// Presence bounds members' carets (presence.go): rate, expiry, refresh.
+	Presence presence.Params
 }
 
 // DefaultParams returns the default Params.
@@ -117,7 +120,7 @@ func DefaultParams() Params {
 		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
 		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32},
 		SnapshotEvery: 1024, KeepHistory: 4096, SnapshotWindow: docsync.DefaultSnapshotWindow,
-		Replica: docsync.DefaultParams()}
+		Replica: docsync.DefaultParams(), Presence: presence.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -129,6 +132,9 @@ func (p Params) Validate() error {
 		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 ||
 		(p.SnapshotEvery > 0 && (p.SnapshotWindow < 1 || p.SnapshotWindow > docsync.MaxSnapshotWindow)) {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
+	}
+	if err := p.Presence.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidParams, err)
 	}
 	return nil
 }

@@ -225,6 +225,7 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 			s.emit(d, Event{Kind: EventRejected, Seq: ev.Seq, Err: ev.Err})
 		case docsync.EventMembership:
 			s.emit(d, Event{Kind: EventMembership, Seq: ev.Seq, Member: ev.Op})
+			s.presenceMembership(d)
 		case docsync.EventDropped:
 			s.emit(d, Event{Kind: EventDropped, Seq: ev.Seq, Err: ev.Err, Member: ev.Op})
 		default:
@@ -240,6 +241,9 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 		s.stats.updates.Add(1)
 		s.emit(d, Event{Kind: kind, Seq: u.Seq, Author: u.Author, Op: &op})
 		s.observe(d, Change{Kind: kind, Op: op, Seq: u.Seq, Author: u.Author}, nil)
+	}
+	if d.pres.waiting && len(rd.Entries) > 0 {
+		s.presenceChanged(d) // carets on the seqs just applied
 	}
 	if seq := d.r.Log().Seq(); seq != d.lastSeq {
 		d.lastSeq = seq

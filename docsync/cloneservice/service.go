@@ -46,8 +46,10 @@ type Service struct {
 	failed map[docsync.DocID]error
 
 	inviteRate, historyRate *guard.Limiter[peer.ID]
-	evidenceRate            *guard.Limiter[peer.ID] // evidence gossip per sending peer
-	waitRate                *guard.Limiter[peer.ID] // wait claims per sending peer (waitclaim.go)
+	evidenceRate            *guard.Limiter[peer.ID]          // evidence gossip per sending peer
+	waitRate                *guard.Limiter[peer.ID]          // wait claims per sending peer (waitclaim.go)
+	presenceRate            *guard.Limiter[docsync.MemberID] // carets per member (presence.go)
+	presenceStamp           uint64                           // the last stamp we sent (loop only)
 	refusals                *guard.Refusals
 	waitLog                 *guard.Limiter[docsync.DocID] // one topic-wait log line per doc per minute
 }
@@ -86,6 +88,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		historyRate:  guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
 		evidenceRate: guard.NewLimiter[peer.ID](o.params.EvidenceRate, o.params.MaxPeers),
 		waitRate:     guard.NewLimiter[peer.ID](o.params.WaitClaimRate, o.params.MaxPeers),
+		presenceRate: guard.NewLimiter[docsync.MemberID](o.params.Presence.Rate, o.params.MaxPeers),
 		waitLog:      guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
 	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, o.now)
 	if o.reg != nil {

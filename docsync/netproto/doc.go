@@ -9,6 +9,7 @@
 //	/c2c/doc/<doc>/submit   clone -> sequencer: an encoded docsync.Envelope
 //	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry
 //	/c2c/doc/<doc>/heads    clones (and the sequencer) gossip a docsync.Head
+//	/c2c/doc/<doc>/presence members' carets (docsync/presence), ephemeral
 //
 // Streams (every message is one frame: uvarint length, then the bytes):
 //
