@@ -41,10 +41,12 @@ the control socket, the device CLI).
           wall time, bytes per edit on the device's link, device CPU
   presence  a caret's bytes on each hop (device link, presence topic) and
           the CPU of sealing, checking and moving it
+  join    a new member joining a long document from a snapshot and the
+          tail, against replaying from seq 1: time, bytes, log compaction
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g), newBenchJoinCmd(g))
 	return cmd
 }
 

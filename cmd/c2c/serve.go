@@ -21,6 +21,8 @@ type serveFlags struct {
 	bootstrap     []string
 	limitLoopback bool
 	stallAfter    time.Duration // clone: cloneservice.Params.StallAfter
+	// clone: cloneservice.Params.SnapshotEvery and KeepHistory
+	snapshotEvery, keepHistory uint64
 	// Downloads (a clone's): the largest file, and whether loopback and
 	// private addresses may be fetched.
 	downloadMax          uint64
@@ -93,6 +95,12 @@ resumes. A sequencer that forks, tampers with an entry or forges a seq
 leaves evidence, kept in the data dir before the alarm is raised (c2c doc
 evidence exports it).
 
+Every --snapshot-every committed entries of a document the clone seals a
+signed snapshot, encrypted under the document key, and deletes the log
+before the last --keep-history entries in the same synced write; members
+it invites join from its snapshot and the tail instead of replaying the
+whole log (docs/snapshots.md).
+
 It also runs the clone's CloneDoc document service and its control socket,
 <data>/control.sock (mode 0600: only the owner's OS user can use it), which
 c2c doc talks to.
@@ -111,6 +119,10 @@ SIGINT or SIGTERM.
 		"providers' /p2p multiaddrs, comma-separated or repeated (required)")
 	cmd.Flags().DurationVar(&f.stallAfter, "stall-after", cloneservice.DefaultParams().StallAfter,
 		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
+	cmd.Flags().Uint64Var(&f.snapshotEvery, "snapshot-every", cloneservice.DefaultParams().SnapshotEvery,
+		"seal a snapshot of a document every this many committed entries (0: never, and never compact)")
+	cmd.Flags().Uint64Var(&f.keepHistory, "keep-history", cloneservice.DefaultParams().KeepHistory,
+		"entries of a document's log kept before its latest snapshot; older ones are deleted")
 	return cmd
 }
 

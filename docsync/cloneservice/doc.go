@@ -56,7 +56,18 @@
 // envelope, buffer, counter) that contains it has been written and synced.
 // kill -9 at any later point loses nothing: on restart docsync.Restore
 // re-sends the in-flight envelope (its counter makes that idempotent) and the
-// buffer; committed entries are replayed and verified again.
+// buffer; committed entries are replayed and verified again, from the
+// kept snapshot on when the log was compacted.
+//
+// # Snapshots and compaction
+//
+// Every Params.SnapshotEvery committed entries the clone seals a snapshot
+// of the document and, in the same synced batch, deletes its log before the
+// last Params.KeepHistory entries (the genesis stays). It serves the
+// snapshot to members on netproto.SnapshotProtocol and answers history
+// requests for deleted ranges with netproto.CompactedError. An invited clone
+// joins from its inviter's snapshot when it verifies (docsync.Join), and
+// otherwise by replay from seq 1 (snapshots.go, docs/snapshots.md).
 //
 // # Network
 //

@@ -25,6 +25,9 @@ type docState struct {
 	evidence []*docsync.Evidence
 	stall    stall // the sequencer-stalled alarm (stall.go)
 	pres     docPresence
+	snaps    snapState // the kept snapshot and compaction point (snapshots.go)
+	jumping  bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
+	jumpAt   time.Time
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads

@@ -117,6 +117,8 @@ func (s *Service) tick(d *docState, now time.Time) {
 		d.gapSeen = now
 	} else if now.Sub(d.gapSeen) < s.params.GapWait {
 		// wait: the entries in flight may fill it
+	} else if s.maybeJump(d, now) {
+		// a member's snapshot, not the whole gap (jump.go)
 	} else if d.fetchAt.Before(d.gapSeen) {
 		s.fetch(d, from, to, false) // first ask: the sequencer, then a member
 	} else if now.Sub(d.fetchAt) >= s.params.FetchRetry {
@@ -229,14 +231,19 @@ func (s *Service) handleHistory(st network.Stream) {
 			return nil, err
 		}
 		member := false
+		var compacted error
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
+			compacted = d.snaps.compacted(from)
 		}); err != nil && !errors.Is(err, ErrUnknownDoc) {
 			return nil, err
 		}
 		if !member {
 			s.refusals.Refuse(who.String(), "history_not_member", nil)
 			return nil, ErrNotMember
+		}
+		if compacted != nil {
+			return nil, compacted // the range is behind our snapshot (snapshots.go)
 		}
 		var out [][]byte
 		for seq := from; seq <= to && len(out) < max; seq++ {

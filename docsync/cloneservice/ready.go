@@ -122,7 +122,10 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if len(rd.Fetch) > 0 && d.gapSeen.IsZero() {
 		d.gapSeen = s.now() // fetched by the tick if it outlasts GapWait
 	}
-	return nil
+	if len(rd.Entries) > 0 {
+		s.maybeSnapshot(d)
+	}
+	return d.broken
 }
 
 func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof, evs []*docsync.Evidence, meta map[string][]byte) error {

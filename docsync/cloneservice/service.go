@@ -104,6 +104,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		return nil, err
 	}
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
+	h.SetStreamHandler(netproto.SnapshotProtocol, s.handleSnapshot)
 	h.SetStreamHandler(netproto.PushProtocol, s.handlePush)
 	h.SetStreamHandler(netproto.InviteProtocol, s.handleInvite)
 	s.wg.Add(1)
@@ -121,6 +122,7 @@ func (s *Service) Stats() Stats { return s.stats.snapshot() }
 // Close does not close the datastore.
 func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(netproto.HistoryProtocol)
+	s.h.RemoveStreamHandler(netproto.SnapshotProtocol)
 	s.h.RemoveStreamHandler(netproto.PushProtocol)
 	s.h.RemoveStreamHandler(netproto.InviteProtocol)
 	s.cancel()
@@ -268,7 +270,12 @@ func (s *Service) restoreDoc(doc docsync.DocID) (*docState, *stored, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloneservice: load %v: %w", doc, err)
 	}
-	r, err := docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
+	var r *docsync.Replica
+	if st.snaps.snap != nil {
+		r, err = docsync.RestoreFromSnapshot(s.config(doc, st.meta), st.snaps.snap, st.entries, st.pending)
+	} else {
+		r, err = docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloneservice: restore %v: %w", doc, err)
 	}
@@ -276,6 +283,7 @@ func (s *Service) restoreDoc(doc docsync.DocID) (*docState, *stored, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloneservice: open %v: %w", doc, err)
 	}
+	d.snaps = st.snaps
 	return d, st, nil
 }
 
