@@ -2,7 +2,7 @@
 // one of two modes behind one interface, Doc.
 //
 //   - Clone mode (device/client): the device's only peer is its own clone;
-//     edits and updates travel on the /c2c/device/2.1.0 link (device/link)
+//     edits and updates travel on the /c2c/device/2.2.0 link (device/link)
 //     under a two-party Jupiter protocol (device/jupiter); the clone side is
 //     device/server. The device does no signature and no AEAD operation of
 //     its own: the clone verifies and decrypts.
@@ -10,6 +10,10 @@
 //     (docsync/cloneservice) on its own host, joins gossipsub and verifies
 //     and decrypts every entry. This is the SPORC baseline; it shares the
 //     document with clone-mode devices.
+//
+// A clone-mode device can keep an undo history of its own edits
+// (device/undo, client.WithUndo), and its app can run as a local web page
+// (device/web, c2c device web).
 //
 // Accounting (Meter) counts bytes per protocol on the device host, CPU time
 // of the process and the crypto operations each mode performs.

@@ -45,6 +45,9 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 	if mine, ok := r.HeadAt(s); ok && mine.ChainHash == e.Head.ChainHash {
 		return errDuplicate // the chain hash commits to the envelope: nothing new
 	}
+	if _, ok := r.log.HashAt(s); !ok && s <= r.log.Seq() {
+		return errDuplicate // before the snapshot this replica joined from: nothing to check it against
+	}
 	if !signed {
 		if err := r.verifyHead(e); err != nil {
 			return err
@@ -125,6 +128,7 @@ func (r *Replica) commit(e *Entry) error {
 	}
 	r.log.Append(env, op)
 	r.sigs = append(r.sigs, e.Head.Sig)
+	r.pushDigest(env.Digest())
 	delete(r.knownHeads, e.Head.Seq)
 	r.ready.Entries = append(r.ready.Entries, e)
 	h := e.Head
@@ -139,7 +143,7 @@ func (r *Replica) commit(e *Entry) error {
 			defer r.moved(e.Head.Seq, op) // after our own move leaves flight
 		}
 	}
-	if len(r.locked) > 0 || (env.Kind == KindEdit && !r.HasEpochKey(env.Epoch)) {
+	if len(r.locked) > 0 || r.sealed != nil || (env.Kind == KindEdit && !r.HasEpochKey(env.Epoch)) {
 		if len(r.locked) == 0 {
 			r.event(Event{Kind: EventLocked, Seq: e.Head.Seq,
 				Err: fmt.Errorf("%w: epoch %d", ErrNoEpochKey, env.Epoch)})
@@ -172,7 +176,12 @@ func (r *Replica) takeKeys(op *MemberOp) {
 		return
 	}
 	r.keys[op.Bundle.Epoch] = k
-	for e := op.Bundle.Epoch; e > 1; e-- {
+	r.unchainKeys(op.Bundle.Epoch)
+}
+
+// unchainKeys opens the older epoch keys sealed under the key of epoch from.
+func (r *Replica) unchainKeys(from uint64) {
+	for e := from; e > 1; e-- {
 		if r.HasEpochKey(e - 1) {
 			break
 		}
@@ -190,6 +199,15 @@ func (r *Replica) takeKeys(op *MemberOp) {
 }
 
 func (r *Replica) drainLocked() {
+	if r.sealed != nil {
+		if err := r.openSealed(); err != nil {
+			r.event(Event{Kind: EventLocked, Seq: r.sealed.Head.Seq, Err: err})
+			return
+		}
+		if r.sealed != nil {
+			return // still no key
+		}
+	}
 	for len(r.locked) > 0 {
 		e := r.locked[0]
 		if e.Envelope.Kind == KindEdit && !r.HasEpochKey(e.Envelope.Epoch) {
@@ -205,7 +223,7 @@ func (r *Replica) applyContent(e *Entry) {
 	env := &e.Envelope
 	own := r.inflight != nil && env.Author == r.me && env.Counter == r.inflight.env.Counter
 	if env.Kind != KindEdit {
-		r.pushOp(nil)
+		r.pushOp(nil, env.Author)
 		if own {
 			r.inflight = nil
 			r.markPending()
@@ -215,15 +233,15 @@ func (r *Replica) applyContent(e *Entry) {
 	x, err := r.decodeEdit(e)
 	if err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: err})
-		r.pushOp(nil)
+		r.pushOp(nil, env.Author)
 		return
 	}
 	if err := r.committed.Apply(x); err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: fmt.Errorf("%w: %w", ErrBadOp, err)})
-		r.pushOp(nil)
+		r.pushOp(nil, env.Author)
 		return
 	}
-	r.pushOp(&x)
+	r.pushOp(&x, env.Author)
 	if own {
 		r.inflight = nil
 		r.markPending()
@@ -289,14 +307,27 @@ func (r *Replica) applyRemote(e *Entry, x ot.Op) {
 	r.ready.Updates = append(r.ready.Updates, Update{Seq: e.Head.Seq, Author: e.Envelope.Author, Op: x})
 }
 
-// pushOp records the committed op of seq Applied()+1, keeping only the
-// window that a valid parent can reach (MaxParentLag).
-func (r *Replica) pushOp(op *ot.Op) {
+// pushOp records the committed op of seq Applied()+1 and its author,
+// keeping only the window that a valid parent can reach (MaxParentLag).
+func (r *Replica) pushOp(op *ot.Op, author MemberID) {
 	r.ops = append(r.ops, op)
+	r.opAuthors = append(r.opAuthors, author)
 	if len(r.ops) > 2*MaxParentLag {
 		cut := len(r.ops) - MaxParentLag
 		r.ops = append([]*ot.Op(nil), r.ops[cut:]...)
+		r.opAuthors = append([]MemberID(nil), r.opAuthors[cut:]...)
 		r.opsBase += uint64(cut)
+	}
+}
+
+// pushDigest records the envelope digest of the seq just committed,
+// keeping the window a snapshot can carry (MaxSnapshotWindow).
+func (r *Replica) pushDigest(d Hash) {
+	r.digests = append(r.digests, d)
+	if len(r.digests) > 2*MaxSnapshotWindow {
+		cut := len(r.digests) - MaxSnapshotWindow
+		r.digests = append([]Hash(nil), r.digests[cut:]...)
+		r.digestsBase += uint64(cut)
 	}
 }
 

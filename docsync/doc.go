@@ -5,7 +5,10 @@
 // which key signs which seqs), fork proofs, transferable
 // evidence of a sequencer's misbehaviour (Evidence: fork, tampered entry,
 // forged seq; the Replica emits EventEvidence when a rejected entry proves
-// one), and the clone's document state machine (Replica).
+// one), signed and encrypted snapshots that a new member joins from
+// instead of replaying the log from seq 1 (SealedSnapshot, Replica.
+// SealSnapshot, Join; docs/snapshots.md), and the clone's document state
+// machine (Replica).
 //
 // Nothing here imports libp2p, starts a goroutine or reads a clock. The
 // Replica follows etcd raft's shape: inputs are method calls (Propose,

@@ -13,9 +13,13 @@ type LogState struct {
 	doc       DocID
 	sequencer ed25519.PublicKey // the current sequencer (the last span's)
 	spans     []keySpan         // which key signs which seqs (move.go)
-	hashes    []Hash            // hashes[s] = h(s); hashes[0] = GenesisHash
-	counters  map[MemberID]uint64
-	members   *Membership
+	// hashes[i] = h(base+i): base is 0 (hashes[0] = GenesisHash) for a log
+	// replayed from seq 1, the snapshot's window base for one joined from a
+	// snapshot (snapshotlog.go).
+	hashes   []Hash
+	base     uint64
+	counters map[MemberID]uint64
+	members  *Membership
 }
 
 // NewLogState returns the empty log of doc ordered by the sequencer key seqPub.
@@ -39,17 +43,21 @@ func (l *LogState) Doc() DocID { return l.doc }
 func (l *LogState) Sequencer() ed25519.PublicKey { return l.sequencer }
 
 // Seq returns the last committed seq.
-func (l *LogState) Seq() uint64 { return uint64(len(l.hashes) - 1) }
+func (l *LogState) Seq() uint64 { return l.base + uint64(len(l.hashes)-1) }
+
+// Base returns the oldest seq whose chain hash this log holds: 0 for a log
+// replayed from seq 1; parents before it cannot be checked.
+func (l *LogState) Base() uint64 { return l.base }
 
 // HeadHash returns h(Seq()).
 func (l *LogState) HeadHash() Hash { return l.hashes[len(l.hashes)-1] }
 
 // HashAt returns h(seq) if seq is committed.
 func (l *LogState) HashAt(seq uint64) (Hash, bool) {
-	if seq >= uint64(len(l.hashes)) {
+	if seq < l.base || seq-l.base >= uint64(len(l.hashes)) {
 		return Hash{}, false
 	}
-	return l.hashes[seq], true
+	return l.hashes[seq-l.base], true
 }
 
 // Membership returns the membership state (read-only for callers).
@@ -73,7 +81,10 @@ func (l *LogState) Check(env *Envelope) (*MemberOp, error) {
 	if env.Parent >= seq || seq-env.Parent > MaxParentLag {
 		return nil, fmt.Errorf("%w: parent %d at seq %d", ErrParentRange, env.Parent, seq)
 	}
-	if env.ParentHash != l.hashes[env.Parent] {
+	if env.Parent < l.base {
+		return nil, fmt.Errorf("%w: parent %d is before the snapshot window (%d)", ErrParentRange, env.Parent, l.base)
+	}
+	if env.ParentHash != l.hashes[env.Parent-l.base] {
 		return nil, fmt.Errorf("%w: at parent %d", ErrParentHash, env.Parent)
 	}
 	if err := l.members.checkEnvelope(env); err != nil {

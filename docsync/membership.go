@@ -25,10 +25,15 @@ type Membership struct {
 	epoch    uint64
 	members  map[MemberID]*Member
 	prevKeys map[uint64]sealedPrev
+	// wraps holds the current epoch's key as the log wrapped it to each
+	// member (genesis, remove, add bundles): public data a snapshot carries
+	// so that a joiner can unwrap its key without the op that gave it.
+	wraps map[MemberID][]byte
 }
 
 func newMembership() *Membership {
-	return &Membership{members: map[MemberID]*Member{}, prevKeys: map[uint64]sealedPrev{}}
+	return &Membership{members: map[MemberID]*Member{}, prevKeys: map[uint64]sealedPrev{},
+		wraps: map[MemberID][]byte{}}
 }
 
 // Epoch returns the current key epoch (0 before genesis).
@@ -152,12 +157,27 @@ func (m *Membership) apply(op *MemberOp) {
 		if op.Type == OpGenesis {
 			m.epoch = 1
 		}
+		m.takeWraps(op.Bundle)
 	case OpRemove:
 		delete(m.members, op.Member)
 		m.epoch = op.Bundle.Epoch
 		m.prevKeys[m.epoch] = sealedPrev{nonce: op.Bundle.PrevNonce, ct: op.Bundle.PrevKey}
+		m.wraps = map[MemberID][]byte{}
+		m.takeWraps(op.Bundle)
 	case OpChangeRole:
 		m.members[op.Member].Role = op.Role
+	}
+}
+
+// takeWraps records the wrapped keys of a checked bundle of the current epoch.
+func (m *Membership) takeWraps(kb *KeyBundle) {
+	if kb == nil || kb.Epoch != m.epoch {
+		return
+	}
+	for id := range kb.recipients() {
+		if ct, ok := kb.keyFor(id); ok {
+			m.wraps[id] = ct
+		}
 	}
 }
 

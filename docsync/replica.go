@@ -48,13 +48,22 @@ type Replica struct {
 	me  MemberID
 	log *LogState
 
-	sigs      [][]byte // sequencer signature per committed seq (index = seq)
+	sigs      [][]byte // sequencer signature per committed seq (index = seq - log.Base())
 	ops       []*ot.Op // committed op of seq opsBase+i relative to the seq before; nil = no-op
 	opsBase   uint64
-	committed *ot.Doc // text at the last content-applied seq
-	local     *ot.Doc // committed + in-flight + buffer: the device's text
+	opAuthors []MemberID // author of ops[i] (presence carets move past their owner's inserts)
+	committed *ot.Doc    // text at the last content-applied seq
+	local     *ot.Doc    // committed + in-flight + buffer: the device's text
 	keys      map[uint64]EpochKey
 	locked    []*Entry // committed entries whose content waits for a key
+
+	// digests[i] is the envelope digest of seq digestsBase+i: the window a
+	// snapshot carries (join.go), bounded like ops.
+	digests     []Hash
+	digestsBase uint64
+	// sealed is the snapshot this replica joined from while its body waits
+	// for an epoch key (join.go); content of later entries waits with it.
+	sealed *SealedSnapshot
 
 	pending     map[uint64]*Entry // verified entries beyond a gap
 	knownHeads  map[uint64]Head   // verified heads beyond our seq
@@ -83,16 +92,18 @@ func New(cfg Config) (*Replica, error) {
 		cfg.Params = DefaultParams()
 	}
 	return &Replica{
-		cfg:        cfg,
-		me:         cfg.Identity.ID(),
-		log:        NewLogState(cfg.Doc, cfg.Sequencer),
-		sigs:       [][]byte{nil},
-		ops:        []*ot.Op{nil},
-		committed:  ot.NewDoc(""),
-		local:      ot.NewDoc(""),
-		keys:       map[uint64]EpochKey{},
-		pending:    map[uint64]*Entry{},
-		knownHeads: map[uint64]Head{},
+		cfg:         cfg,
+		me:          cfg.Identity.ID(),
+		log:         NewLogState(cfg.Doc, cfg.Sequencer),
+		sigs:        [][]byte{nil},
+		ops:         []*ot.Op{nil},
+		opAuthors:   []MemberID{{}},
+		digestsBase: 1,
+		committed:   ot.NewDoc(""),
+		local:       ot.NewDoc(""),
+		keys:        map[uint64]EpochKey{},
+		pending:     map[uint64]*Entry{},
+		knownHeads:  map[uint64]Head{},
 	}, nil
 }
 
@@ -165,10 +176,10 @@ func (r *Replica) HasEpochKey(e uint64) bool { _, ok := r.keys[e]; return ok }
 // HeadAt returns the committed, sequencer-signed head at seq.
 func (r *Replica) HeadAt(seq uint64) (Head, bool) {
 	h, ok := r.log.HashAt(seq)
-	if !ok || seq == 0 {
+	if !ok || seq == 0 || r.sigs[seq-r.log.Base()] == nil {
 		return Head{}, false
 	}
-	return Head{Doc: r.cfg.Doc, Seq: seq, ChainHash: h, Sig: r.sigs[seq]}, true
+	return Head{Doc: r.cfg.Doc, Seq: seq, ChainHash: h, Sig: r.sigs[seq-r.log.Base()]}, true
 }
 
 // Missing returns the range of seqs this replica knows exist (from entries
@@ -203,7 +214,7 @@ func (r *Replica) canEdit() error {
 		return ErrHalted
 	}
 	m, ok := r.log.Membership().Get(r.me)
-	if !ok || m.Role < RoleWriter || len(r.locked) > 0 || !r.HasEpochKey(r.log.Membership().Epoch()) {
+	if !ok || m.Role < RoleWriter || len(r.locked) > 0 || r.sealed != nil || !r.HasEpochKey(r.log.Membership().Epoch()) {
 		return ErrNotReady
 	}
 	return nil
@@ -314,6 +325,9 @@ func (r *Replica) HandleHead(h Head) error {
 	}
 	if mine, ok := r.HeadAt(h.Seq); ok && mine.ChainHash == h.ChainHash {
 		return nil // agrees with what we verified: skip the signature check
+	}
+	if _, ok := r.log.HashAt(h.Seq); !ok && h.Seq <= r.log.Seq() {
+		return nil // before the snapshot this replica joined from
 	}
 	key := r.log.KeyAt(h.Seq)
 	if k := r.takeoverKey(); k != nil && h.Seq > r.log.Seq() {

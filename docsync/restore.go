@@ -15,6 +15,13 @@ func Restore(cfg Config, entries []*Entry, p *Pending) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.restoreOnto(entries, p)
+}
+
+// restoreOnto replays persisted entries (the ones after r's seq) and the
+// last Pending onto a fresh or snapshot-joined replica.
+func (r *Replica) restoreOnto(entries []*Entry, p *Pending) (*Replica, error) {
+	start := r.log.Seq()
 	for _, e := range entries {
 		if err := r.HandleEntry(e); err != nil {
 			return nil, fmt.Errorf("docsync: restore seq %d: %w", e.Head.Seq, err)
@@ -24,7 +31,7 @@ func Restore(cfg Config, entries []*Entry, p *Pending) (*Replica, error) {
 		// op and entry in the history.
 		r.ready.Updates, r.ready.Entries = nil, nil
 	}
-	if r.log.Seq() != uint64(len(entries)) {
+	if r.log.Seq() != start+uint64(len(entries)) {
 		return nil, fmt.Errorf("docsync: restore: %w: entries not contiguous", ErrGap)
 	}
 	r.ready = Ready{Events: r.ready.Events}

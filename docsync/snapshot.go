@@ -24,7 +24,7 @@ type Snapshot struct {
 // Snapshot returns the committed state at the last applied head.
 func (r *Replica) Snapshot() (*Snapshot, error) {
 	h, ok := r.HeadAt(r.Applied())
-	if !ok || r.Applied() != r.log.Seq() {
+	if !ok || r.Applied() != r.log.Seq() || r.sealed != nil {
 		return nil, fmt.Errorf("%w: no applied head to snapshot", ErrNotReady)
 	}
 	s := &Snapshot{Head: h, Text: r.committed.String(), Epoch: r.log.Membership().Epoch(),

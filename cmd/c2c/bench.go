@@ -39,10 +39,14 @@ the control socket, the device CLI).
           and device to device, CPU per delivery, bytes per edit
   trace   the automerge-paper trace typed on a device, to 4 other devices:
           wall time, bytes per edit on the device's link, device CPU
+  presence  a caret's bytes on each hop (device link, presence topic) and
+          the CPU of sealing, checking and moving it
+  join    a new member joining a long document from a snapshot and the
+          tail, against replaying from seq 1: time, bytes, log compaction
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g), newBenchJoinCmd(g))
 	return cmd
 }
 

@@ -36,7 +36,7 @@ func newDeviceCmd(g *globals) *cobra.Command {
 		Use:   "device",
 		Short: "Be a device (thin client) of your clone: edit documents through the device link",
 		Long: `device runs the thin phone client in clone mode: its only peer is its own
-clone, reached on /c2c/device/2.1.0 and authorized by the owner certificate
+clone, reached on /c2c/device/2.2.0 and authorized by the owner certificate
 (the device key that c2c enroll wrote to <dir of user key>/devices/NAME.key).
 
 Start with c2c device connect (remembered in --data), then show, type, apply,
@@ -50,7 +50,8 @@ spent: bytes per protocol, CPU time, signature and AEAD operations.`,
 		newDeviceSyncCmd(g), newDeviceWatchCmd(g), newDeviceStreamCmd(g), newDeviceStatsCmd(g), newDeviceEditCmd(g),
 		newDeviceMirrorCmd(g), newDeviceNotesCmd(g),
 		newDeviceFilesCmd(g), newDeviceSendCmd(g), newDeviceInboxCmd(g), newDevicePullCmd(g), newDeviceOutboxCmd(g),
-		newDeviceDownloadCmd(g), newDeviceDownloadsCmd(g), newDeviceConditionsCmd(g), newDeviceScanCmd(g))
+		newDeviceDownloadCmd(g), newDeviceDownloadsCmd(g), newDeviceConditionsCmd(g), newDeviceScanCmd(g),
+		newDeviceWebCmd(g))
 	return cmd
 }
 
@@ -111,6 +112,7 @@ the certificate names when dialed.`,
 type deviceSession struct {
 	g     *globals
 	dir   string
+	name  string // the enrolled device name
 	h     host.Host
 	clone peer.AddrInfo
 	c     *client.Client
@@ -120,7 +122,7 @@ type deviceSession struct {
 
 // openDevice starts the device host from cfg (or the saved config when
 // cfg is nil).
-func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig) (*deviceSession, error) {
+func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig, opts ...client.Option) (*deviceSession, error) {
 	if cfg == nil {
 		b, err := os.ReadFile(filepath.Join(dir, deviceConfigFile))
 		if err != nil {
@@ -156,7 +158,8 @@ func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(h, *clone, user, cfg.Name, client.WithStateDir(filepath.Join(dir, "docs")), client.WithLogger(g.log))
+	c, err := client.New(h, *clone, user, cfg.Name, append([]client.Option{client.WithStateDir(filepath.Join(dir, "docs")),
+		client.WithLogger(g.log)}, opts...)...)
 	if err != nil {
 		h.Close()
 		return nil, err
@@ -170,7 +173,7 @@ func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig) 
 			return nil, err
 		}
 	}
-	return &deviceSession{g: g, dir: dir, h: h, clone: *clone, c: c, meter: meter}, nil
+	return &deviceSession{g: g, dir: dir, name: cfg.Name, h: h, clone: *clone, c: c, meter: meter}, nil
 }
 
 // deviceFromFlags opens the saved device.

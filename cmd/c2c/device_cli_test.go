@@ -99,7 +99,7 @@ func TestDeviceCLI(t *testing.T) {
 		t.Fatalf("clones have %q", txt)
 	}
 	stats := w.c2c(t, "device", "stats")
-	if !strings.Contains(stats, "/c2c/device/2.1.0") || !strings.Contains(stats, "runs: 6") {
+	if !strings.Contains(stats, "/c2c/device/2.2.0") || !strings.Contains(stats, "runs: 6") {
 		t.Fatalf("stats:\n%s", stats)
 	}
 	t.Logf("c2c device stats:\n%s", stats)
@@ -122,5 +122,14 @@ func TestMoveCursor(t *testing.T) {
 		if got := moveCursor(c.cursor, op); got != c.want {
 			t.Errorf("cursor %d through patch(%d,%d,%q) = %d, want %d", c.cursor, c.pos, c.del, c.ins, got, c.want)
 		}
+	}
+}
+
+func TestANSIBackground(t *testing.T) {
+	if got := ansiBackground("#ff8000"); got != "\x1b[48;2;255;128;0m" {
+		t.Fatalf("got %q", got)
+	}
+	if got := ansiBackground("nope"); got != "\x1b[45m" {
+		t.Fatalf("bad colour: %q", got)
 	}
 }

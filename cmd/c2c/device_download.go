@@ -132,6 +132,36 @@ func pullDownload(ctx context.Context, g *globals, m *mirrorSession, f *download
 
 func shortID(id [32]byte) string { return hex.EncodeToString(id[:6]) }
 
+// downloadColumns head c2c device downloads' table.
+var downloadColumns = []string{"ID", "STATUS", "WHEN", "BYTES", "VERDICT/STATE", "URL"}
+
+// downloadRow is one download's row: for one the clone is still fetching,
+// the bytes it kept so far (asked of the clone).
+func downloadRow(ctx context.Context, m *mirrorSession, it *downloads.Item) []string {
+	size, verdict := "-", "-"
+	if it.Status == downloads.StatusCached || it.Status == downloads.StatusPulled {
+		size, verdict = fmt.Sprint(it.Ref.Size), "clean"
+		if it.Verdict.Infected {
+			verdict = "INFECTED " + it.Verdict.Name
+		}
+	}
+	if it.Status == downloads.StatusFailed {
+		verdict = it.Reason
+	}
+	if it.Status == downloads.StatusRequested {
+		if rep, err := downloader.AskProgress(ctx, m.dev.h, m.dev.clone.ID, it.ID); err == nil && rep.State != "unknown" {
+			size, verdict = fmt.Sprint(rep.Done), rep.State
+			if rep.Total >= 0 {
+				size += "/" + fmt.Sprint(rep.Total)
+			}
+			if rep.Attempts > 1 {
+				verdict += fmt.Sprintf(", %d attempts", rep.Attempts)
+			}
+		}
+	}
+	return []string{shortID(it.ID), it.Status.String(), it.When.String(), size, verdict, it.URL}
+}
+
 // findDownload returns the download whose hex ID starts with prefix.
 func findDownload(ctx context.Context, m *mirrorSession, prefix string) (*downloads.Item, error) {
 	var list []*downloads.Item
@@ -352,31 +382,12 @@ URL; for a download the clone is still fetching, the bytes it kept so far.
 			}
 			var list []*downloads.Item
 			_ = m.c.View(ctx, func(s *replication.AppSet) { list = downloadsApp(s).List() })
-			fmt.Fprintf(g.stdout, "%-12s  %-9s  %-6s  %10s  %-28s  %s\n", "ID", "STATUS", "WHEN", "BYTES", "VERDICT/STATE", "URL")
+			row := func(r []string) {
+				fmt.Fprintf(g.stdout, "%-12s  %-9s  %-6s  %10s  %-28s  %s\n", r[0], r[1], r[2], r[3], r[4], r[5])
+			}
+			row(downloadColumns)
 			for _, it := range list {
-				size, verdict := "-", "-"
-				if it.Status == downloads.StatusCached || it.Status == downloads.StatusPulled {
-					size, verdict = fmt.Sprint(it.Ref.Size), "clean"
-					if it.Verdict.Infected {
-						verdict = "INFECTED " + it.Verdict.Name
-					}
-				}
-				if it.Status == downloads.StatusFailed {
-					verdict = it.Reason
-				}
-				if it.Status == downloads.StatusRequested {
-					// Where the clone's fetch stands (bytes kept so far).
-					if rep, err := downloader.AskProgress(ctx, m.dev.h, m.dev.clone.ID, it.ID); err == nil && rep.State != "unknown" {
-						size, verdict = fmt.Sprint(rep.Done), rep.State
-						if rep.Total >= 0 {
-							size += "/" + fmt.Sprint(rep.Total)
-						}
-						if rep.Attempts > 1 {
-							verdict += fmt.Sprintf(", %d attempts", rep.Attempts)
-						}
-					}
-				}
-				fmt.Fprintf(g.stdout, "%-12s  %-9s  %-6s  %10s  %-28s  %s\n", shortID(it.ID), it.Status, it.When, size, verdict, it.URL)
+				row(downloadRow(ctx, m, it))
 			}
 			return nil
 		},

@@ -21,8 +21,10 @@ func newDeviceEditCmd(g *globals) *cobra.Command {
 		Long: `edit opens a full-screen editor on the device's copy of DOC. Typing, Enter,
 Backspace, Delete (Ctrl-D) and the arrow keys edit at the cursor; every
 keystroke is applied at once and sent to the clone, and remote edits appear
-as they arrive. Ctrl-O goes offline (edits are kept) and back online (one
-catch-up bundle); Ctrl-Q quits.`,
+as they arrive. The other members' cursors show in their colours, their
+names on the status line, and yours goes to them (presence: never stored,
+sealed under the document key). Ctrl-O goes offline (edits are kept) and
+back online (one catch-up bundle); Ctrl-Q quits.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fd := int(os.Stdin.Fd())
@@ -43,7 +45,7 @@ catch-up bundle); Ctrl-Q quits.`,
 				return err
 			}
 			defer term.Restore(fd, old)
-			e := &editor{d: d, out: os.Stdout, doc: args[0]}
+			e := &editor{d: d, out: os.Stdout, doc: args[0], sent: -1}
 			err = e.run(cmd.Context(), os.Stdin, func() (int, int) {
 				w, h, err := term.GetSize(fd)
 				if err != nil {
@@ -65,6 +67,7 @@ type editor struct {
 	doc    string
 	cursor int
 	status string
+	sent   int // the cursor last given to SetSelection (-1: none)
 }
 
 func (e *editor) run(ctx context.Context, in io.Reader, size func() (int, int)) error {
@@ -88,6 +91,7 @@ func (e *editor) run(ctx context.Context, in io.Reader, size func() (int, int)) 
 			return nil
 		case u := <-e.d.Updates():
 			e.cursor = moveCursor(e.cursor, u.Op)
+		case <-e.d.PresenceUpdates():
 		case err := <-reconnected:
 			e.status = "online"
 			if err != nil {
@@ -103,6 +107,10 @@ func (e *editor) run(ctx context.Context, in io.Reader, size func() (int, int)) 
 			}
 			if quit {
 				return nil
+			}
+			if e.cursor != e.sent {
+				e.sent = e.cursor
+				_ = e.d.SetSelection(client.Selection{Anchor: e.cursor, Head: e.cursor})
 			}
 		}
 		e.draw(size())
@@ -242,39 +250,23 @@ func (e *editor) arrow(c byte) {
 	}
 }
 
-// moveCursor moves a cursor through a remote op: inserts before it push
-// it right, deletes before or around it pull it left.
-func moveCursor(cursor int, op ot.Op) int {
-	in, out := 0, 0
-	for _, c := range op.Comps {
-		if in > cursor || (in == cursor && c.Kind != ot.Insert) {
-			break
-		}
-		switch c.Kind {
-		case ot.Retain:
-			step := min(c.N, cursor-in)
-			in += step
-			out += step
-			if step < c.N {
-				return out
-			}
-		case ot.Insert:
-			out += c.N
-		case ot.Delete:
-			if cursor < in+c.N {
-				return out
-			}
-			in += c.N
-		}
-	}
-	return out + (cursor - in)
-}
+// moveCursor moves a cursor through a remote op: inserts before it (or at
+// it) push it right, deletes before or around it pull it left.
+func moveCursor(cursor int, op ot.Op) int { return ot.TransformIndex(op, cursor, true) }
 
 // draw repaints the screen: the text (wrapped to the width), a status line.
 func (e *editor) draw(width, height int) {
 	text := []rune(e.d.Text())
 	e.cursor = min(max(e.cursor, 0), len(text))
 	width = max(width, 10)
+	peers := e.d.Presence()
+	carets := map[int]string{} // position -> the background colour of a member's caret there
+	var names []string
+	for _, p := range peers {
+		bg := ansiBackground(p.Color)
+		carets[p.Sel.Head] = bg
+		names = append(names, bg+" "+p.Name+" \x1b[0m\x1b[7m")
+	}
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
 	row, col, crow, ccol := 0, 0, 0, 0
@@ -283,14 +275,24 @@ func (e *editor) draw(width, height int) {
 			crow, ccol = row, col
 		}
 		if r == '\n' || col == width {
+			if bg, ok := carets[i]; ok && r == '\n' {
+				b.WriteString(bg + " \x1b[0m") // a caret at the end of a line
+			}
 			b.WriteString("\r\n")
 			row, col = row+1, 0
 			if r == '\n' {
 				continue
 			}
 		}
-		b.WriteRune(r)
+		if bg, ok := carets[i]; ok {
+			b.WriteString(bg + string(r) + "\x1b[0m")
+		} else {
+			b.WriteRune(r)
+		}
 		col++
+	}
+	if bg, ok := carets[len(text)]; ok {
+		b.WriteString(bg + " \x1b[0m")
 	}
 	if e.cursor == len(text) {
 		crow, ccol = row, col
@@ -302,8 +304,21 @@ func (e *editor) draw(width, height int) {
 	if e.d.Pending() {
 		state += ", sending"
 	}
-	fmt.Fprintf(&b, "\x1b[%d;1H\x1b[7m %s | %s | v%d | %s | Ctrl-O offline/online, Ctrl-Q quit \x1b[0m",
-		height, e.doc[:min(8, len(e.doc))], state, e.d.Version(), e.status)
+	others := ""
+	if len(names) > 0 {
+		others = " | " + strings.Join(names, " ")
+	}
+	fmt.Fprintf(&b, "\x1b[%d;1H\x1b[7m %s | %s | v%d%s | %s | Ctrl-O offline/online, Ctrl-Q quit \x1b[0m",
+		height, e.doc[:min(8, len(e.doc))], state, e.d.Version(), others, e.status)
 	fmt.Fprintf(&b, "\x1b[%d;%dH", crow+1, ccol+1)
 	_, _ = io.WriteString(e.out, b.String())
+}
+
+// ansiBackground turns a "#rrggbb" colour into a 24-bit background escape.
+func ansiBackground(hex string) string {
+	var r, g, b uint8
+	if _, err := fmt.Sscanf(hex, "#%02x%02x%02x", &r, &g, &b); err != nil {
+		return "\x1b[45m" // magenta
+	}
+	return fmt.Sprintf("\x1b[48;2;%d;%d;%dm", r, g, b)
 }

@@ -254,19 +254,10 @@ reach the phone only when it asks.`,
 				items = app.List()
 			})
 			for _, it := range items {
-				from, err := peer.IDFromBytes(it.From)
-				sender := hex.EncodeToString(it.From)
-				if err == nil {
-					sender = from.String()
-				}
-				fmt.Fprintf(g.stdout, "#%d from %s/%s sent %s: %q\n", it.NetSeq, sender, it.FromDevice,
+				fmt.Fprintf(g.stdout, "#%d from %s/%s sent %s: %q\n", it.NetSeq, inboxSender(it), it.FromDevice,
 					time.UnixMilli(int64(it.Sent)).UTC().Format(time.RFC3339), it.Text)
 				for _, a := range it.Files {
-					held := "on the phone"
-					if !app.Held(a) {
-						held = "on the clone (c2c device pull " + a.Ref.CID.String() + ")"
-					}
-					fmt.Fprintf(g.stdout, "    %s %d bytes sha256:%s %s\n", a.Name, a.Ref.Size, hex.EncodeToString(a.Ref.SHA256[:8]), held)
+					fmt.Fprintf(g.stdout, "    %s %d bytes sha256:%s %s\n", a.Name, a.Ref.Size, hex.EncodeToString(a.Ref.SHA256[:8]), heldWhere(app, a))
 					if save == "" {
 						continue
 					}
@@ -288,6 +279,22 @@ reach the phone only when it asks.`,
 	f.add(cmd)
 	cmd.Flags().StringVar(&save, "save", "", "write the attachments into this directory")
 	return cmd
+}
+
+// inboxSender names a message's sender: its user ID.
+func inboxSender(it *inbox.Item) string {
+	if from, err := peer.IDFromBytes(it.From); err == nil {
+		return from.String()
+	}
+	return hex.EncodeToString(it.From)
+}
+
+// heldWhere says whether the phone holds an attachment yet.
+func heldWhere(app *inbox.App, a inbox.Attached) string {
+	if app.Held(a) {
+		return "on the phone"
+	}
+	return "on the clone (c2c device pull " + a.Ref.CID.String() + ")"
 }
 
 // pullRef returns a blob's content, pulled from the clone first (with a

@@ -34,12 +34,19 @@ type mirrorFlags struct {
 }
 
 func (f *mirrorFlags) add(cmd *cobra.Command) {
+	f.addSync(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.offline, "offline", false, "keep the inputs on the device; the next command that connects sends them")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars (they show only when stdout is a terminal)")
+}
+
+// addSync adds the sync client's settings alone (a command that is always
+// online and shows no progress bars).
+func (f *mirrorFlags) addSync(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.DurationVar(&f.syncInterval, "sync-interval", time.Second, "t_syn_int for a new mirror epoch: the device sends a batch this often")
 	fl.DurationVar(&f.maxDelay, "max-delay", 100*time.Millisecond, "t_max for a new mirror epoch: the mirror replays a batch this long after it closed")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the clone to hold and replay the device's batches")
-	fl.BoolVar(&f.offline, "offline", false, "keep the inputs on the device; the next command that connects sends them")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars (they show only when stdout is a terminal)")
 }
 
 // mirrorSession is a device process running the sync client.
@@ -60,39 +67,46 @@ func openMirror(cmd *cobra.Command, g *globals, f *mirrorFlags) (*mirrorSession,
 	if err != nil {
 		return nil, err
 	}
+	m, err := openMirrorOn(cmd.Context(), g, s, f)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// openMirrorOn starts the sync client on an open device session (which
+// stays open if this fails).
+func openMirrorOn(ctx context.Context, g *globals, s *deviceSession, f *mirrorFlags) (*mirrorSession, error) {
 	var cfg deviceConfig
 	b, err := os.ReadFile(filepath.Join(s.dir, deviceConfigFile))
 	if err == nil {
 		err = json.Unmarshal(b, &cfg)
 	}
 	if err != nil {
-		s.close()
 		return nil, err
 	}
 	user, err := peer.Decode(cfg.User)
 	if err != nil {
-		s.close()
 		return nil, err
 	}
 	ds, err := pebbleds.NewDatastore(filepath.Join(s.dir, deviceMirrorDir))
 	if err != nil {
-		s.close()
 		return nil, err
 	}
 	blobs := boxostore.New(ds)
-	c, err := syncclient.New(cmd.Context(), s.h, s.clone, ds, builtin.Registry(blobs), syncclient.Config{User: user, Device: cfg.Name,
+	c, err := syncclient.New(ctx, s.h, s.clone, ds, builtin.Registry(blobs), syncclient.Config{User: user, Device: cfg.Name,
 		Apps: builtin.Apps, SyncInterval: f.syncInterval, MaxDelay: f.maxDelay}, syncclient.WithLogger(g.log))
 	if err != nil {
 		_ = ds.Close()
-		s.close()
 		return nil, err
 	}
 	m := &mirrorSession{dev: s, ds: ds, c: c, blobs: blobs}
 	if !f.offline {
-		ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+		ctx, cancel := context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 		if err := c.Connect(ctx); err != nil {
-			m.close()
+			m.closeMirror()
 			return nil, err
 		}
 	}
@@ -110,9 +124,14 @@ func (m *mirrorSession) sync(ctx context.Context, f *mirrorFlags) error {
 }
 
 func (m *mirrorSession) close() {
+	m.closeMirror()
+	m.dev.close()
+}
+
+// closeMirror stops the sync client and leaves the device session open.
+func (m *mirrorSession) closeMirror() {
 	_ = m.c.Close()
 	_ = m.ds.Close()
-	m.dev.close()
 }
 
 func newDeviceMirrorCmd(g *globals) *cobra.Command {

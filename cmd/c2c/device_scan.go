@@ -86,16 +86,25 @@ says which.
 func printScanReport(g *globals, r *scanwire.Report) {
 	fmt.Fprintf(g.stdout, "%-40s %-32s %-16s %s\n", "path", "verdict", "sha256", "cid")
 	for _, e := range r.Files {
-		verdict := "clean"
-		switch {
-		case e.Error != "":
-			verdict = "error: " + e.Error
-		case e.Infected:
-			verdict = "INFECTED " + e.Name
-		}
-		fmt.Fprintf(g.stdout, "%-40s %-32s %-16s %s\n", e.Path, verdict, e.SHA256[:min(16, len(e.SHA256))], e.CID)
+		fmt.Fprintf(g.stdout, "%-40s %-32s %-16s %s\n", e.Path, scanVerdict(e), e.SHA256[:min(16, len(e.SHA256))], e.CID)
 	}
-	fmt.Fprintf(g.stdout, "%d files, %d infected, %d errors; signature database version %d (provider %s)\n",
+	fmt.Fprintln(g.stdout, scanSummary(r))
+}
+
+// scanVerdict says a report entry's verdict in a word or two.
+func scanVerdict(e scanwire.ReportEntry) string {
+	switch {
+	case e.Error != "":
+		return "error: " + e.Error
+	case e.Infected:
+		return "INFECTED " + e.Name
+	}
+	return "clean"
+}
+
+// scanSummary is a report's last line: counts and the signature database.
+func scanSummary(r *scanwire.Report) string {
+	return fmt.Sprintf("%d files, %d infected, %d errors; signature database version %d (provider %s)",
 		len(r.Files), r.Infected, r.Errors, r.DBVersion, r.Provider)
 }
 

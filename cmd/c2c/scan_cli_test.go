@@ -118,4 +118,9 @@ func TestScanCLIProcesses(t *testing.T) {
 	if _, errOut, err := runC2C(bin, nil, "verify-scan-report", forged); err == nil || !strings.Contains(errOut, "bad signature") {
 		t.Fatalf("a changed report verified: %v\n%s", err, errOut)
 	}
+
+	// The same on the phone's page (c2c device web).
+	checkWebMirror(t, bin, phone, []string{"eicar-at-end.bin | 200068", "clean.txt | 20"},
+		[]string{"eicar-at-end.bin | INFECTED " + scan.EICARName, "known.txt | INFECTED Test.Known.Bad", "clean.txt | clean",
+			"5 files, 4 infected, 0 errors; signature database version 2"})
 }

@@ -14,6 +14,8 @@ import (
 type seqLimitFlags struct {
 	maxDocs, perAuthor int
 	registerRate       float64
+	// checkpointEvery and keepHistory: compaction (seqservice.Params)
+	checkpointEvery, keepHistory uint64
 }
 
 func (l *seqLimitFlags) register(cmd *cobra.Command) {
@@ -22,6 +24,10 @@ func (l *seqLimitFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&l.perAuthor, "max-docs-per-author", d.MaxDocsPerAuthor, "documents one creator may register")
 	cmd.Flags().Float64Var(&l.registerRate, "register-rate", d.RegisterRate.PerSecond,
 		fmt.Sprintf("registrations per second one peer may make (burst: the larger of this and %.0f)", d.RegisterRate.Burst))
+	cmd.Flags().Uint64Var(&l.checkpointEvery, "checkpoint-every", d.CheckpointEvery,
+		"checkpoint a document's log state every this many entries and compact its log behind it (0: never)")
+	cmd.Flags().Uint64Var(&l.keepHistory, "keep-history", d.KeepHistory,
+		"entries of a document's log kept before its latest checkpoint; older ones are deleted (the genesis stays)")
 }
 
 // option returns the sequencer's params with the flags applied.
@@ -30,6 +36,7 @@ func (l *seqLimitFlags) option() seqservice.Option {
 	p.MaxDocs, p.MaxDocsPerAuthor = l.maxDocs, l.perAuthor
 	p.RegisterRate.PerSecond = l.registerRate
 	p.RegisterRate.Burst = max(p.RegisterRate.Burst, l.registerRate)
+	p.CheckpointEvery, p.KeepHistory = l.checkpointEvery, l.keepHistory
 	return seqservice.WithParams(p)
 }
 
@@ -46,6 +53,12 @@ ordered entry durable in <data>/datastore before publishing it, and serves
 history ranges. It never sees plaintext; clones verify all it signs and raise
 a fork alarm if it equivocates. After a restart (even kill -9) it continues
 from its log and never reuses a seq.
+
+Every --checkpoint-every entries of a document it writes a checkpoint of
+the log state it computed (membership, counters, recent chain hashes) and
+deletes the entries before the last --keep-history ones in the same synced
+write; a request for a deleted range is answered "compacted", and members
+serve snapshots of the document instead (docs/snapshots.md).
 
 Its peer ID is its signing key: give clones one of the /p2p multiaddrs it
 prints (also written to <data>/addrs). It writes <data>/ready once joined to

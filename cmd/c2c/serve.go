@@ -22,6 +22,8 @@ type serveFlags struct {
 	limitLoopback bool
 	stallAfter    time.Duration // clone: cloneservice.Params.StallAfter
 	standby       string        // clone: the standby sequencer's /p2p multiaddr (cloneservice.WithStandby)
+	// clone: cloneservice.Params.SnapshotEvery and KeepHistory
+	snapshotEvery, keepHistory uint64
 	// Downloads (a clone's): the largest file, and whether loopback and
 	// private addresses may be fetched.
 	downloadMax          uint64
@@ -98,6 +100,12 @@ with an entry or forges a seq
 leaves evidence, kept in the data dir before the alarm is raised (c2c doc
 evidence exports it).
 
+Every --snapshot-every committed entries of a document the clone seals a
+signed snapshot, encrypted under the document key, and deletes the log
+before the last --keep-history entries in the same synced write; members
+it invites join from its snapshot and the tail instead of replaying the
+whole log (docs/snapshots.md).
+
 It also runs the clone's CloneDoc document service and its control socket,
 <data>/control.sock (mode 0600: only the owner's OS user can use it), which
 c2c doc talks to.
@@ -118,6 +126,10 @@ SIGINT or SIGTERM.
 		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
 	cmd.Flags().StringVar(&f.standby, "standby-sequencer", "",
 		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled alarm is up")
+	cmd.Flags().Uint64Var(&f.snapshotEvery, "snapshot-every", cloneservice.DefaultParams().SnapshotEvery,
+		"seal a snapshot of a document every this many committed entries (0: never, and never compact)")
+	cmd.Flags().Uint64Var(&f.keepHistory, "keep-history", cloneservice.DefaultParams().KeepHistory,
+		"entries of a document's log kept before its latest snapshot; older ones are deleted")
 	return cmd
 }
 

@@ -97,6 +97,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		if f.stallAfter > 0 {
 			p.StallAfter = f.stallAfter
 		}
+		p.SnapshotEvery, p.KeepHistory = f.snapshotEvery, f.keepHistory
 		docOpts = append(docOpts, cloneservice.WithParams(p))
 		if f.standby != "" {
 			ai, err := parseStandby(f.standby)

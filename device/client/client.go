@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/device/link"
 	"github.com/clone2clone/c2c/docsync"
@@ -42,10 +43,19 @@ func (r *Refusal) Unwrap() error { return ErrRefused }
 type Params struct {
 	MaxFrame      int // largest frame accepted from the clone
 	UpdatesBuffer int // remote updates buffered for Updates()
+	// SelectionInterval is the least time between two carets sent
+	// (SetSelection coalesces to the latest in between).
+	SelectionInterval time.Duration
+	// PresenceTTL: Presence leaves out a caret not refreshed for this long.
+	PresenceTTL time.Duration
 }
 
-// DefaultParams returns the defaults.
-func DefaultParams() Params { return Params{MaxFrame: link.DefaultMaxFrame, UpdatesBuffer: 4096} }
+// DefaultParams returns the defaults: at most 20 carets a second, and a
+// caret expires after 30 s (the clone refreshes it every 10 s).
+func DefaultParams() Params {
+	return Params{MaxFrame: link.DefaultMaxFrame, UpdatesBuffer: 4096,
+		SelectionInterval: 50 * time.Millisecond, PresenceTTL: 30 * time.Second}
+}
 
 // Option configures New.
 type Option func(*Client) error
@@ -55,6 +65,17 @@ func WithParams(p Params) Option { return func(c *Client) error { c.params = p; 
 
 // WithStateDir persists every document's state under dir.
 func WithStateDir(dir string) Option { return func(c *Client) error { c.stateDir = dir; return nil } }
+
+// WithUndo keeps an undo and redo history of depth edits for every
+// document (Doc.Undo, Doc.Redo; depth < 1: undo.DefaultDepth). It costs a
+// copy of the text per local edit, so only interactive editors ask for it.
+// The history lives in memory only: a restart starts it afresh.
+func WithUndo(depth int) Option {
+	return func(c *Client) error { c.undoDepth, c.undo = depth, true; return nil }
+}
+
+// WithClock sets the clock of presence (rate limit, expiry).
+func WithClock(now func() time.Time) Option { return func(c *Client) error { c.now = now; return nil } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) error { c.log = l; return nil } }
@@ -68,6 +89,10 @@ type Client struct {
 	params   Params
 	stateDir string
 	log      *slog.Logger
+	// undo: documents keep an undo history of undoDepth edits.
+	undo      bool
+	undoDepth int
+	now       func() time.Time
 	// writeHook, if set (tests), runs each state write: write does it.
 	writeHook func(write func() error) error
 
@@ -79,14 +104,14 @@ type Client struct {
 // New makes a client on h (whose identity is the device key) for the clone
 // at clone, as device of user.
 func New(h host.Host, clone peer.AddrInfo, user peer.ID, device string, opts ...Option) (*Client, error) {
-	c := &Client{h: h, clone: clone, user: user, device: device, params: DefaultParams(), log: slog.Default(),
+	c := &Client{h: h, clone: clone, user: user, device: device, params: DefaultParams(), log: slog.Default(), now: time.Now,
 		docs: map[docsync.DocID]*Doc{}}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
 		}
 	}
-	if c.params.MaxFrame < 1 || c.params.UpdatesBuffer < 1 {
+	if c.params.MaxFrame < 1 || c.params.UpdatesBuffer < 1 || c.params.SelectionInterval < 0 || c.params.PresenceTTL <= 0 {
 		return nil, fmt.Errorf("device client: invalid params %+v", c.params)
 	}
 	return c, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/device/link"
+	"github.com/clone2clone/c2c/docsync"
 )
 
 // Connect (re)connects the document: it says Hello with the in-flight edit,
@@ -89,16 +90,18 @@ func (d *Doc) Connect(ctx context.Context) error {
 		d.stats.EditsSent++
 	}
 	before := d.jc.Text()
-	next, err := d.jc.Resume(*m.Bundle)
+	next, applied, err := d.jc.ResumeApplied(*m.Bundle)
 	if err != nil {
 		return fail(err)
 	}
+	d.undoRemoteLocked(applied)
 	d.stats.Bundles++
 	d.stats.LastBundleBytes = rn
 	d.stats.LastBundleSnapshot = m.Bundle.Snapshot != nil
 	d.conn, d.err = cn, nil
 	if after := d.jc.Text(); after != before {
-		d.emitLocked(Update{Op: jupiter.Diff(before, after), Version: d.jc.Version(), Bundle: true})
+		d.presenceOpLocked(applied, docsync.MemberID{}, false)
+		d.emitLocked(Update{Op: applied, Version: d.jc.Version(), Bundle: true})
 	}
 	d.changedLocked(next) // the bundle moved the state; next goes once durable
 	if err := d.persistLocked(); err != nil {
@@ -110,6 +113,7 @@ func (d *Doc) Connect(ctx context.Context) error {
 	d.notifyLocked()
 	if d.conn == cn {
 		go d.readLoop(cctx, cn, r)
+		d.sendSelectionLocked() // the caret set while offline
 	}
 	return nil
 }

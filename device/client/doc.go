@@ -1,7 +1,7 @@
 // Package client is the device side of the device link in clone mode: a
 // device host whose only peer is its own clone. Open a document to get a
 // Doc; edits apply at once (jupiter.Client) and travel on one
-// /c2c/device/2.1.0 stream per document; remote edits arrive already
+// /c2c/device/2.2.0 stream per document; remote edits arrive already
 // ordered and transformed.
 //
 // With WithStateDir every local edit is written (atomically, synced) before
@@ -9,6 +9,12 @@
 // the clone applies each (device, counter) once. The writes are a group
 // commit: one writer per document writes without the document's lock, and
 // what changed while a write was in flight is written by the next one.
+//
+// Presence: SetSelection sends the device's caret to its clone
+// (coalesced, at most one per Params.SelectionInterval); Presence returns
+// the other members' carets on Text(), kept on their characters through
+// every op the device applies, and PresenceUpdates signals when they
+// change (docs/presence.md).
 //
 //	c, _ := client.New(h, cloneInfo, userID, "phone", client.WithStateDir(dir))
 //	d, _ := c.Open(ctx, docID)

@@ -5,20 +5,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/device/link"
+	"github.com/clone2clone/c2c/device/undo"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
-// Update is a remote change applied to the device's text.
+// Update is a change applied to the device's text by anything but the
+// caller's own Edit calls: a remote change, a catch-up bundle, or an Undo
+// or Redo (Own).
 type Update struct {
 	Op      ot.Op  // applies to the text before it
 	Version uint64 // clone version after it
 	Bundle  bool   // the catch-up bundle of a (re)connect
+	Own     bool   // the device's own Undo or Redo
 	// Seq and Author name the committed entry the change came from; both
 	// are zero for a bundle (it composes many) and for an edit made on the
 	// clone itself and not committed yet.
@@ -36,6 +41,9 @@ type Stats struct {
 	LastBundleSnapshot       bool   // the last bundle was a snapshot
 	UpdatesLost              uint64 // updates dropped because Updates() was not read
 	Alarms                   uint64 // alarm messages received (sequencer stalled, resumed)
+	SelectionsSent           uint64 // carets sent (SetSelection, coalesced)
+	Presence                 uint64 // presence messages applied
+	PresenceStale            uint64 // presence messages for another version, dropped
 }
 
 // Doc is one open document.
@@ -51,7 +59,10 @@ type Doc struct {
 	changed chan struct{}
 	closed  bool
 	updates chan Update
-	alarm   *Alarm // the clone's sequencer-stalled alarm, while raised
+	alarm   *Alarm            // the clone's sequencer-stalled alarm, while raised
+	undo    *undo.Stack       // nil unless the client keeps undo histories
+	members []link.MemberInfo // the clone's last member list (nil: none yet)
+	pres    presenceState
 
 	// Group commit of the persisted state (see commit.go): gen counts the
 	// changes to persist, durable the last one written and synced (failed
@@ -100,7 +111,11 @@ func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer)}
+	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer),
+		pres: presenceState{signal: make(chan struct{}, 1)}}
+	if c.undo {
+		d.undo = undo.New(c.undoDepth)
+	}
 	d.startWriter()
 	return d, nil
 }
@@ -115,8 +130,9 @@ func (d *Doc) Text() string {
 	return d.jc.Text()
 }
 
-// Updates delivers remote changes as they are applied (dropped, and counted
-// in Stats, when not read).
+// Updates delivers the changes to the text not made by the caller's edits
+// (see Update) as they are applied (dropped, and counted in Stats, when
+// not read).
 func (d *Doc) Updates() <-chan Update { return d.updates }
 
 // Stats returns the link counters.
@@ -131,6 +147,22 @@ func (d *Doc) Online() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.conn != nil && d.jc.Online()
+}
+
+// Members returns the document's members as the clone last sent them
+// (nil before the first list arrives); Changed signals a new list.
+func (d *Doc) Members() []link.MemberInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.members)
+}
+
+// Changed is closed at the next change of the document's state (text,
+// link, alarm, pending edits); call it again for the one after.
+func (d *Doc) Changed() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
 }
 
 // Err is why the last connection ended (nil while online).
@@ -183,6 +215,16 @@ func (b Base) Text() string { return b.jc.Text() }
 // before, the ops before it are applied (and sent) and the error says
 // which failed.
 func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
+	return d.editBase(build, false)
+}
+
+// EditJoined is EditBase whose edit joins the last undo step, so that one
+// Undo takes back both (an editor joins a run of typing this way).
+func (d *Doc) EditJoined(build func(b Base) ([]ot.Op, error)) error {
+	return d.editBase(build, true)
+}
+
+func (d *Doc) editBase(build func(b Base) ([]ot.Op, error), join bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -197,10 +239,24 @@ func (d *Doc) EditBase(build func(b Base) ([]ot.Op, error)) error {
 		opErr = fmt.Errorf("edit %d of %d: %w", n+1, len(ops), opErr)
 	}
 	if n > 0 {
+		var before string
+		if d.undo != nil {
+			before = d.jc.Text()
+		}
 		e, err := d.jc.Local(op)
 		if err != nil {
 			return fmt.Errorf("edit 1 of %d: %w", len(ops), err)
 		}
+		if d.undo != nil {
+			record := d.undo.Local
+			if join {
+				record = d.undo.Join
+			}
+			if err := record(op, before); err != nil {
+				return err
+			}
+		}
+		d.presenceOpLocked(op, docsync.MemberID{}, true)
 		d.changedLocked(e)
 	}
 	d.notifyLocked()
@@ -241,6 +297,7 @@ func (d *Doc) Disconnect() {
 
 func (d *Doc) dropLocked(err error) {
 	d.jc.Disconnect()
+	d.presenceOfflineLocked()
 	if d.conn != nil {
 		d.conn.cancel()
 		_ = d.conn.st.Reset()
@@ -344,6 +401,8 @@ func (d *Doc) applyLocked(m *link.Message) error {
 		if err != nil {
 			return err
 		}
+		d.undoRemoteLocked(op)
+		d.presenceOpLocked(op, m.Author, false)
 		d.emitLocked(Update{Op: op, Version: d.jc.Version(), Seq: m.Seq, Author: m.Author})
 	case link.KindAck:
 		d.stats.Acks++
@@ -355,8 +414,11 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			// Sent by the writer once durable; the read loop goes on.
 			d.changedLocked(next)
 		}
+		d.presenceAckLocked()
 	case link.KindRefuse:
 		return &Refusal{Code: m.Code, Reason: m.Reason}
+	case link.KindMembers:
+		d.members = m.Members
 	case link.KindAlarm:
 		d.stats.Alarms++
 		d.alarm = nil
@@ -364,6 +426,8 @@ func (d *Doc) applyLocked(m *link.Message) error {
 			d.alarm = &Alarm{Reason: m.Reason}
 		}
 		d.c.log.Warn("clone alarm", "doc", d.id, "alarm", m.Reason)
+	case link.KindPresence:
+		d.applyPresenceLocked(m)
 	default:
 		return fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind)
 	}

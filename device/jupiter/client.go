@@ -164,22 +164,30 @@ func (c *Client) flush() *Edit {
 // the in-flight edit, rebased, if the server has not applied it, or the
 // buffer if it has.
 func (c *Client) Resume(b Bundle) (*Edit, error) {
-	if c.online {
-		return nil, fmt.Errorf("%w: bundle while online", ErrProtocol)
-	}
-	saved := c.copy()
-	e, err := c.resume(b)
-	if err != nil {
-		*c = *saved // a bad bundle changes nothing
-		return nil, err
-	}
-	c.online = true
-	return e, nil
+	e, _, err := c.ResumeApplied(b)
+	return e, err
 }
 
-func (c *Client) resume(b Bundle) (*Edit, error) {
+// ResumeApplied is Resume that also returns the op it applied to the
+// text (the bundle transformed past the pending edits), for whoever keeps
+// positions in the text (carets, undo histories).
+func (c *Client) ResumeApplied(b Bundle) (*Edit, ot.Op, error) {
+	if c.online {
+		return nil, ot.Op{}, fmt.Errorf("%w: bundle while online", ErrProtocol)
+	}
+	saved := c.copy()
+	e, applied, err := c.resume(b)
+	if err != nil {
+		*c = *saved // a bad bundle changes nothing
+		return nil, ot.Op{}, err
+	}
+	c.online = true
+	return e, applied, nil
+}
+
+func (c *Client) resume(b Bundle) (*Edit, ot.Op, error) {
 	if b.Snapshot == nil && (b.Epoch != c.epoch || b.From != c.version) {
-		return nil, fmt.Errorf("%w: bundle from %x/%d, client at %x/%d", ErrProtocol, b.Epoch, b.From, c.epoch, c.version)
+		return nil, ot.Op{}, fmt.Errorf("%w: bundle from %x/%d, client at %x/%d", ErrProtocol, b.Epoch, b.From, c.epoch, c.version)
 	}
 	if c.inflight != nil && b.Snapshot != nil && b.Unapplied {
 		// Not applied: it becomes the head of the buffer, rebased below
@@ -188,7 +196,7 @@ func (c *Client) resume(b Bundle) (*Edit, error) {
 		if c.buffer != nil {
 			var err error
 			if pending, err = ot.Compose(pending, *c.buffer); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrOp, err)
+				return nil, ot.Op{}, fmt.Errorf("%w: %w", ErrOp, err)
 			}
 		}
 		c.buffer, c.inflight = &pending, nil
@@ -196,7 +204,7 @@ func (c *Client) resume(b Bundle) (*Edit, error) {
 	// The bundle acknowledges the in-flight edit.
 	if c.inflight != nil {
 		if err := c.base.Apply(c.inflight.Op); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrOp, err)
+			return nil, ot.Op{}, fmt.Errorf("%w: %w", ErrOp, err)
 		}
 		c.inflight = nil
 	}
@@ -206,11 +214,12 @@ func (c *Client) resume(b Bundle) (*Edit, error) {
 		// history) are rebased through the diff to the snapshot.
 		op = Diff(c.base.String(), *b.Snapshot)
 	}
-	if _, err := c.Remote(op); err != nil {
-		return nil, err
+	applied, err := c.Remote(op)
+	if err != nil {
+		return nil, ot.Op{}, err
 	}
 	c.epoch, c.version = b.Epoch, b.To
-	return c.flush(), nil
+	return c.flush(), applied, nil
 }
 
 // Diff returns one op turning a into b: keep the common prefix and suffix,

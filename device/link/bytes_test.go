@@ -41,6 +41,13 @@ func TestEncodingBytes(t *testing.T) {
 		{&Message{Kind: KindAck, Ack: 200}, "05c801"},
 		{&Message{Kind: KindRefuse, Code: RefuseUnknownDoc, Reason: "no doc"}, "0604066e6f20646f63"},
 		{&Message{Kind: KindAlarm, Alarm: AlarmResumed, Reason: "ok"}, "0702026f6b"},
+		// 2.2.0: presence.
+		{&Message{Kind: KindSelection, Version: 300, Sel: Selection{Anchor: 3, Head: 200}}, "08ac0203c801"},
+		{&Message{Kind: KindPresence, Version: 2, Peers: []PeerPresence{{Member: author, Name: "al", Device: "ph", Sel: Selection{Anchor: 1, Head: 1}, AgeMS: 300}}},
+			"090201aa000000000000000000000000000000000000000000000000000000000000bb02616c0270680101ac02"},
+		// Kind 10: the member list.
+		{&Message{Kind: KindMembers, Members: []MemberInfo{{Member: author, Role: docsync.RoleWriter, Self: true}}},
+			"0a01aa000000000000000000000000000000000000000000000000000000000000bb0201"},
 	} {
 		b, err := Encode(c.m)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -40,6 +41,13 @@ func samples(t testing.TB) []*Message {
 		{Kind: KindAck, Ack: 99},
 		{Kind: KindRefuse, Code: RefuseWrongKey, Reason: "wrong key"},
 		{Kind: KindAlarm, Alarm: AlarmStalled, Reason: "no entry for a submitted envelope"},
+		{Kind: KindSelection, Version: 12, Sel: Selection{Anchor: 3, Head: 7}},
+		{Kind: KindPresence, Version: 12},
+		{Kind: KindPresence, Version: 12, Peers: []PeerPresence{
+			{Member: docsync.MemberID{1, 2}, Name: "alice", Device: "phone", Sel: Selection{Anchor: 5, Head: 5}, AgeMS: 1500},
+			{Member: docsync.MemberID{3}, Name: "bö", Device: "", Sel: Selection{Anchor: 9, Head: 2}}}},
+		{Kind: KindMembers, Members: []MemberInfo{{Member: docsync.MemberID{1, 2}, Role: docsync.RoleAdmin, Self: true},
+			{Member: docsync.MemberID{3}, Role: docsync.RoleReader}}},
 	}
 }
 
@@ -130,4 +138,31 @@ func FuzzReadHello(f *testing.F) {
 			t.Fatalf("a message read does not encode: %v", err)
 		}
 	})
+}
+
+// TestPresenceLimits: a presence message announcing more peers than it
+// carries, too many peers, a long name or a position out of range is
+// refused; a long name is cut on encoding.
+func TestPresenceLimits(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"count past the bytes": {byte(KindPresence), 0, 5},
+		"too many peers":       append([]byte{byte(KindPresence), 0}, binary.AppendUvarint(nil, MaxPresencePeers+1)...),
+		"position":             append(append([]byte{byte(KindSelection), 0}, binary.AppendUvarint(nil, MaxPosition)...), 0),
+	} {
+		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	long := string(bytes.Repeat([]byte("é"), MaxPeerName))
+	b, err := Encode(&Message{Kind: KindPresence, Peers: []PeerPresence{{Name: long}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Peers[0].Name; len(got) > MaxPeerName || got != long[:MaxPeerName] {
+		t.Fatalf("name cut to %d bytes: %q", len(got), got)
+	}
 }

@@ -79,6 +79,12 @@ type Message struct {
 	Code   RefuseCode       // KindRefuse
 	Alarm  AlarmCode        // KindAlarm
 	Reason string           // KindRefuse, KindAlarm
+	// Version: the clone version a KindSelection's or KindPresence's
+	// positions refer to.
+	Version uint64
+	Sel     Selection      // KindSelection
+	Peers   []PeerPresence // KindPresence
+	Members []MemberInfo   // KindMembers
 }
 
 // Limits bound decoding.
@@ -147,6 +153,13 @@ func Encode(m *Message) ([]byte, error) {
 		}
 		w.Byte(byte(m.Alarm))
 		w.String(reason)
+	case KindSelection:
+		w.Uvarint(m.Version)
+		appendSelection(w, m.Sel)
+	case KindPresence:
+		encodePresence(w, m)
+	case KindMembers:
+		encodeMembers(w, m)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}
@@ -226,6 +239,13 @@ func Decode(b []byte) (*Message, error) {
 				r.Fail("alarm")
 			}
 		}
+	case KindSelection:
+		m.Version = r.Uvarint()
+		m.Sel = readSelection(r)
+	case KindPresence:
+		decodePresence(r, m)
+	case KindMembers:
+		decodeMembers(r, m)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}

@@ -1,4 +1,4 @@
-// Package server is the clone side of the device link (/c2c/device/2.1.0):
+// Package server is the clone side of the device link (/c2c/device/2.2.0):
 // it accepts its owner's device, authorized by the clone's owner
 // certificate, and keeps the device consistent with the clone's document
 // through a jupiter.Server per document.
@@ -19,6 +19,14 @@
 // on the loop too, and are not reported back. Nothing is dropped on the
 // way: a slow device reads the hub's history at its own pace, and only
 // one that falls past its end (Params.History) gets a new bundle.
+//
+// Presence: a device's Selection (its caret on the hub's text at a
+// version) is moved to the text now and handed to the engine
+// (Attachment.SetCaret), which shares it with the members; the other
+// members' carets come back through the observer (EventPresence), and each
+// session sends the latest set as one Presence message once it has
+// streamed the entries the set refers to, moved on to what it streamed.
+// When a device's session ends its caret is cleared (ClearCaret).
 //
 // Each device's last applied edit counter is an engine meta record written
 // in the same durable batch as the edit (EditFuncMeta), so the counters

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/device/link"
@@ -35,6 +36,7 @@ type hub struct {
 	// resumed), alarmGen counts them: each session sends each once.
 	alarm    *link.Message
 	alarmGen uint64
+	pres     hubPresence // the other members' carets (presence.go)
 }
 
 func startHub(s *Server, doc docsync.DocID, epoch uint64) (*hub, error) {
@@ -71,6 +73,10 @@ func (hb *hub) observe(c cloneservice.Change) {
 	defer hb.mu.Unlock()
 	if c.Kind == cloneservice.EventStalled || c.Kind == cloneservice.EventResumed {
 		hb.alarmLocked(c)
+		return
+	}
+	if c.Kind == cloneservice.EventPresence {
+		hb.presenceLocked(c.Presence)
 		return
 	}
 	if hb.err != nil {
@@ -219,33 +225,45 @@ func (hb *hub) appended(v0 uint64) ([]ot.Op, error) {
 	return []ot.Op{es[0].Op}, nil
 }
 
-// next returns the entries a session may stream now, the alarm it has not
-// sent yet (if any), and a channel closed when there are more.
-func (hb *hub) next(se *session) ([]jupiter.Entry, *link.Message, <-chan struct{}, error) {
+// batch is what a session streams next: the alarm it has not sent yet
+// (if any), entries, then the presence due after them (if any; presWait >
+// 0 says when a set held back is due); more is closed when there is more.
+type batch struct {
+	entries     []jupiter.Entry
+	alarm, pres *link.Message
+	presWait    time.Duration
+	more        <-chan struct{}
+}
+
+// next returns the session's next batch.
+func (hb *hub) next(se *session) (b batch, err error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if hb.err != nil {
-		return nil, nil, nil, hb.err
+		return batch{}, hb.err
 	}
-	var alarm *link.Message
 	if se.alarmGen != hb.alarmGen {
-		se.alarmGen, alarm = hb.alarmGen, hb.alarm
+		se.alarmGen, b.alarm = hb.alarmGen, hb.alarm
 	}
-	if se.sent >= hb.limit {
-		return nil, alarm, hb.changed, nil
+	if se.sent < hb.limit {
+		if b.entries, err = hb.srv.Entries(se.sent, hb.limit); err != nil {
+			return batch{}, err
+		}
+		se.sent = hb.limit
 	}
-	es, err := hb.srv.Entries(se.sent, hb.limit)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	se.sent = hb.limit
-	return es, alarm, hb.changed, nil
+	b.pres, b.presWait = hb.presenceFor(se, hb.s.now())
+	b.more = hb.changed
+	return b, nil
 }
 
 func (hb *hub) leave(se *session) {
 	hb.mu.Lock()
-	if hb.sessions[se.device] == se {
+	last := hb.sessions[se.device] == se
+	if last {
 		delete(hb.sessions, se.device)
 	}
 	hb.mu.Unlock()
+	if last && hb.att != nil {
+		hb.att.ClearCaret(se.device) // the members drop its caret now
+	}
 }

@@ -47,11 +47,16 @@ type Params struct {
 	MaxFrame     int           // largest frame accepted from a device
 	HelloTimeout time.Duration // a device must say Hello within this
 	History      jupiter.Params
+	// PresenceInterval is the least time between two sets of the other
+	// members' carets sent to a device (the latest goes; the phone's radio
+	// pays for each).
+	PresenceInterval time.Duration
 }
 
 // DefaultParams returns the defaults.
 func DefaultParams() Params {
-	return Params{MaxFrame: 16 << 20, HelloTimeout: 10 * time.Second, History: jupiter.DefaultParams()}
+	return Params{MaxFrame: 16 << 20, HelloTimeout: 10 * time.Second, History: jupiter.DefaultParams(),
+		PresenceInterval: 100 * time.Millisecond}
 }
 
 // Option configures New.
@@ -60,7 +65,7 @@ type Option func(*Server) error
 // WithParams sets the tuning numbers.
 func WithParams(p Params) Option {
 	return func(s *Server) error {
-		if p.MaxFrame < 1 || p.HelloTimeout <= 0 {
+		if p.MaxFrame < 1 || p.HelloTimeout <= 0 || p.PresenceInterval < 0 {
 			return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 		}
 		s.params = p

@@ -23,6 +23,13 @@ type session struct {
 	sent   uint64 // next version to stream (hub.mu)
 	// alarmGen is the hub's last alarm this session sent (hub.mu).
 	alarmGen uint64
+	// The member list last sent, and when it was looked up (stream only).
+	membersSent []link.MemberInfo
+	membersAt   time.Time
+	// presGen is the hub's last presence set this session sent, at
+	// presSent (hub.mu).
+	presGen  uint64
+	presSent time.Time
 
 	wmu sync.Mutex
 }
@@ -100,6 +107,10 @@ func (s *Server) handle(st network.Stream) {
 		if err != nil {
 			return
 		}
+		if m.Kind == link.KindSelection {
+			hb.selection(se, m.Version, m.Sel)
+			continue
+		}
 		if m.Kind != link.KindEdit {
 			se.refuse(link.RefuseState, fmt.Errorf("%w: unexpected message kind %d", jupiter.ErrProtocol, m.Kind))
 			return
@@ -113,20 +124,24 @@ func (s *Server) handle(st network.Stream) {
 	}
 }
 
-// stream sends the session every durable history entry in order.
+// stream sends the session every durable history entry in order, the
+// alarms and the other members' carets.
 func (se *session) stream(hb *hub) {
 	for {
-		es, alarm, more, err := hb.next(se)
+		if err := se.sendMembers(hb); err != nil {
+			return
+		}
+		b, err := hb.next(se)
 		if err != nil {
 			se.refuse(refuseCode(err), err)
 			return
 		}
-		if alarm != nil {
-			if err := se.write(alarm); err != nil {
+		if b.alarm != nil {
+			if err := se.write(b.alarm); err != nil {
 				return
 			}
 		}
-		for _, e := range es {
+		for _, e := range b.entries {
 			m := &link.Message{Kind: link.KindAck, Ack: e.Counter}
 			if e.Device != se.device {
 				op := e.Op
@@ -136,12 +151,33 @@ func (se *session) stream(hb *hub) {
 				return
 			}
 		}
-		select {
-		case <-se.ctx.Done():
+		if b.pres != nil {
+			if err := se.write(b.pres); err != nil {
+				return
+			}
+		}
+		if !se.wait(b) {
 			return
-		case <-more:
 		}
 	}
+}
+
+// wait waits for more to stream, or for a presence set held back to be
+// due; false: the session ended.
+func (se *session) wait(b batch) bool {
+	var held <-chan time.Time
+	if b.presWait > 0 {
+		t := time.NewTimer(b.presWait)
+		defer t.Stop()
+		held = t.C
+	}
+	select {
+	case <-se.ctx.Done():
+		return false
+	case <-b.more:
+	case <-held:
+	}
+	return true
 }
 
 func refuseCode(err error) link.RefuseCode {

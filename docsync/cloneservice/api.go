@@ -93,6 +93,14 @@ func (s *Service) join(ctx context.Context, inv *netproto.Invitation) error {
 		// Best effort: members also serve history and the loop re-dials.
 		_ = s.h.Connect(ctx, peer.AddrInfo{ID: seqPeer, Addrs: inv.Addrs})
 	}
+	var snap *docsync.SealedSnapshot
+	if inv.Added != nil {
+		tracked := true
+		_ = s.do(ctx, func() { tracked = s.docs[inv.Doc] != nil })
+		if inviter, err := netproto.PeerOf(inv.Added.Envelope.Author[:]); err == nil && !tracked {
+			snap = s.snapshotFrom(ctx, inviter, inv.Doc) // verified by docsync.Join in the loop
+		}
+	}
 	var jerr error
 	err = s.do(ctx, func() {
 		d := s.docs[inv.Doc]
@@ -112,10 +120,17 @@ func (s *Service) join(ctx context.Context, inv *netproto.Invitation) error {
 		}
 		if d == nil {
 			var r *docsync.Replica
-			if r, jerr = docsync.New(s.config(inv.Doc, inv)); jerr != nil {
+			var ss snapState
+			if r, ss, jerr = s.joinReplica(inv, snap); jerr != nil {
 				return
 			}
 			if d, jerr = s.track(inv, r); jerr != nil {
+				return
+			}
+			d.snaps = ss
+			if ss.snap != nil {
+				s.handleReady(d)
+				s.catchUp(d)
 				return
 			}
 		}

@@ -38,7 +38,11 @@
 //	                                      on the loop with every durable change of
 //	                                      the text, in order, none lost; edits
 //	                                      through the Attachment are not reported
-//	                                      back (the device link's hub)
+//	                                      back (the device link's hub); the
+//	                                      Attachment also sets and clears its
+//	                                      device's caret (SetCaret, ClearCaret),
+//	                                      and the observer gets the others'
+//	                                      (Change of Kind EventPresence)
 //	Close()
 //
 // The package's example (Example_replayTrace) replays a two-author editing
@@ -55,11 +59,22 @@
 // envelope, buffer, counter) that contains it has been written and synced.
 // kill -9 at any later point loses nothing: on restart docsync.Restore
 // re-sends the in-flight envelope (its counter makes that idempotent) and the
-// buffer; committed entries are replayed and verified again.
+// buffer; committed entries are replayed and verified again, from the
+// kept snapshot on when the log was compacted.
+//
+// # Snapshots and compaction
+//
+// Every Params.SnapshotEvery committed entries the clone seals a snapshot
+// of the document and, in the same synced batch, deletes its log before the
+// last Params.KeepHistory entries (the genesis stays). It serves the
+// snapshot to members on netproto.SnapshotProtocol and answers history
+// requests for deleted ranges with netproto.CompactedError. An invited clone
+// joins from its inviter's snapshot when it verifies (docsync.Join), and
+// otherwise by replay from seq 1 (snapshots.go, docs/snapshots.md).
 //
 // # Network
 //
-// Per document the service joins three gossipsub topics (netproto): it
+// Per document the service joins four gossipsub topics (netproto): it
 // publishes envelopes on the submit topic, receives entries on the entries
 // topic (the validator decodes, checks the document and the sequencer's
 // signature, whoever relayed it; failures are rejected, lowering the
@@ -73,7 +88,15 @@
 // service also serves its history to anyone). Entries pushed on
 // netproto.PushProtocol are handled like fetched ones. The genesis goes to
 // the sequencer on netproto.RegisterProtocol. Invitations arrive on
-// netproto.InviteProtocol. On a gossipsub router built with peer scoring,
+// netproto.InviteProtocol. Members' carets go on a fourth topic, the
+// presence topic (presence.go, docsync/presence, docs/presence.md): sealed
+// under the current epoch key and signed by the member, checked by the
+// validator (signature, rate per member, membership, epoch) before
+// gossipsub forwards them, never sequenced or stored. A topic rather than
+// direct streams (like PushProtocol) because of cost: a caret goes to
+// every member, up to 20 times a second, and is 193 bytes (c2c bench presence); one
+// publish reaches them all over the mesh the members keep anyway, where
+// streams would cost one stream and one send per member per caret. On a gossipsub router built with peer scoring,
 // the topics get netproto.TopicScoreParams, so each rejected message costs
 // its sender; without it the rejections are only counted.
 //

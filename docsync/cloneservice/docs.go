@@ -8,6 +8,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/presence"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -25,6 +26,10 @@ type docState struct {
 	evidence []*docsync.Evidence
 	stall    stall     // the sequencer-stalled alarm (stall.go)
 	mv       moveState // moves to another sequencer (move.go)
+	pres     docPresence
+	snaps    snapState // the kept snapshot and compaction point (snapshots.go)
+	jumping  bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
+	jumpAt   time.Time
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads
@@ -96,6 +101,9 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 			}
 		}
 	}
+	if err == nil {
+		err = s.joinPresence(d)
+	}
 	if err != nil {
 		d.close(s)
 		return nil, fmt.Errorf("cloneservice: join topics: %w", err)
@@ -108,9 +116,10 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	d.cancel = cancel
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.readTopic(ctx, d.id, d.entriesSub)
 	go s.readTopic(ctx, d.id, d.headsSub)
+	go s.readTopic(ctx, d.id, d.pres.sub)
 	s.docs[d.id] = d
 	return d, nil
 }
@@ -135,6 +144,7 @@ func (d *docState) close(s *Service) {
 	}
 	_ = s.ps.UnregisterTopicValidator(netproto.EntriesTopic(d.id))
 	_ = s.ps.UnregisterTopicValidator(netproto.HeadsTopic(d.id))
+	s.leavePresence(d)
 	s.stopObservers(d, ErrDocClosed)
 	for id, sub := range d.subs {
 		close(sub.ch)
@@ -162,6 +172,8 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 			s.post(func() { s.onEvidence(doc, v) })
 		case *docsync.WaitClaim:
 			s.post(func() { s.onWaitClaim(doc, v) })
+		case *presence.Update:
+			s.post(func() { s.onPresence(doc, v) })
 		}
 	}
 }

@@ -37,13 +37,16 @@ const (
 	EventStalled
 	// EventResumed: a stalled sequencer resumed (Stall: the alarm it ends).
 	EventResumed
+	// EventPresence: other members' carets changed (Change.Presence; for
+	// attached observers only).
+	EventPresence
 	// EventMoved: the document moved to another sequencer at Seq (Member:
 	// the signed move); the clone follows it.
 	EventMoved
 )
 
 func (k EventKind) String() string {
-	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed", "moved"}
+	names := [...]string{"?", "update", "committed", "membership", "rejected", "alarm", "dropped", "notice", "local", "misbehaviour", "stalled", "resumed", "presence", "moved"}
 	if int(k) < len(names) {
 		return names[k]
 	}

@@ -96,6 +96,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 	if d.stopped() != nil {
 		return
 	}
+	s.presenceTick(d, now)
 	s.tickMove(d, now)
 	if env := d.r.InFlight(); env != nil && env.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
@@ -117,6 +118,8 @@ func (s *Service) tick(d *docState, now time.Time) {
 		d.gapSeen = now
 	} else if now.Sub(d.gapSeen) < s.params.GapWait {
 		// wait: the entries in flight may fill it
+	} else if s.maybeJump(d, now) {
+		// a member's snapshot, not the whole gap (jump.go)
 	} else if d.fetchAt.Before(d.gapSeen) {
 		s.fetch(d, from, to, false) // first ask: the sequencer, then a member
 	} else if now.Sub(d.fetchAt) >= s.params.FetchRetry {
@@ -229,15 +232,20 @@ func (s *Service) handleHistory(st network.Stream) {
 			return nil, err
 		}
 		member := false
+		var compacted error
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
 			member = member || d.mayFetchHistory(who)
+			compacted = d.snaps.compacted(from)
 		}); err != nil && !errors.Is(err, ErrUnknownDoc) {
 			return nil, err
 		}
 		if !member {
 			s.refusals.Refuse(who.String(), "history_not_member", nil)
 			return nil, ErrNotMember
+		}
+		if compacted != nil {
+			return nil, compacted // the range is behind our snapshot (snapshots.go)
 		}
 		var out [][]byte
 		for seq := from; seq <= to && len(out) < max; seq++ {

@@ -29,11 +29,16 @@ type Stats struct {
 	// TopicWaits counts sends that gave up waiting for the sequencer to
 	// show on a submit topic and went to it directly instead.
 	TopicWaits uint64
+	// Presence: carets published, and received from members and taken;
+	// PresenceRefused: presence messages refused (not a member, another
+	// epoch, over the rate, replayed or stale, undecryptable).
+	PresenceSent, PresenceTaken, PresenceRefused uint64
 }
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
-	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls, moves, rollbacks atomic.Uint64
+	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls,
+	presenceSent, presenceTaken, presenceRefused, moves, rollbacks atomic.Uint64
 	stalled atomic.Int64
 }
 
@@ -43,7 +48,9 @@ func (c *counters) snapshot() Stats {
 		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
 		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load(),
 		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load(),
-		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(), Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load()}
+		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(),
+		PresenceSent: c.presenceSent.Load(), PresenceTaken: c.presenceTaken.Load(), PresenceRefused: c.presenceRefused.Load(),
+		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -70,6 +77,9 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("dropped_events_total", "Events a slow subscriber missed.", &c.droppedEvents),
 		f("served_entries_total", "Entries served to peers on history streams.", &c.served),
 		f("restore_failures_total", "Stored documents that could not be opened at start.", &c.restoreFailures),
+		f("presence_sent_total", "Carets published to members.", &c.presenceSent),
+		f("presence_taken_total", "Carets received from members and taken.", &c.presenceTaken),
+		f("presence_refused_total", "Presence messages refused (non-member, other epoch, rate, replay, stale, undecryptable).", &c.presenceRefused),
 		f("sequencer_topic_waits_total", "Sends that timed out waiting for the sequencer on the submit topic and went to it directly.", &c.topicWaits),
 	}
 }

@@ -67,6 +67,9 @@ type Change struct {
 	Err error
 	// Stall: the alarm of an EventStalled or EventResumed.
 	Stall *Stall
+	// Presence: with Kind EventPresence (no text change, Version
+	// unchanged), every other member device's caret on the text now.
+	Presence []Caret
 }
 
 // ErrDocClosed: the document was forgotten or the service closed.
@@ -85,6 +88,13 @@ type Attachment interface {
 	// that the edit is not reported back to this attachment's observer:
 	// the caller applied it already.
 	EditFuncMeta(ctx context.Context, build func(b Base) ([]ot.Op, map[string][]byte, error)) error
+	// SetCaret sets the caret of device (attached through this
+	// observer): at runs on the loop and returns positions of the text
+	// then (ok false: nothing to set). The members get it coalesced and
+	// refreshed (Params.Presence) until ClearCaret.
+	SetCaret(ctx context.Context, device string, at func() (anchor, head int, ok bool)) error
+	// ClearCaret drops device's caret and tells the members; it never blocks long.
+	ClearCaret(device string)
 	// Detach ends the observer's calls. It never blocks and is safe from
 	// any goroutine, the observer itself included.
 	Detach()

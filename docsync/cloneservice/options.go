@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/docsync/presence"
 	"github.com/clone2clone/c2c/internal/clock"
 	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -96,8 +97,16 @@ type Params struct {
 	// claims so every HeadRepeat, so one relaying peer forwards about
 	// waiting members / HeadRepeat of them.
 	WaitClaimRate guard.Rate
+	// SnapshotEvery seals a snapshot every this many committed entries (0:
+	// never); KeepHistory entries before the latest snapshot stay on disk,
+	// older ones are compacted away (snapshots.go). SnapshotWindow is the
+	// seqs before its head a snapshot covers (docsync.SealSnapshot).
+	SnapshotEvery, KeepHistory uint64
+	SnapshotWindow             int
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
+	// Presence bounds members' carets (presence.go): rate, expiry, refresh.
+	Presence presence.Params
 }
 
 // DefaultParams returns the default Params.
@@ -109,7 +118,9 @@ func DefaultParams() Params {
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
 		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
 		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
-		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32}, Replica: docsync.DefaultParams()}
+		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32},
+		SnapshotEvery: 1024, KeepHistory: 4096, SnapshotWindow: docsync.DefaultSnapshotWindow,
+		Replica: docsync.DefaultParams(), Presence: presence.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -118,8 +129,12 @@ func (p Params) Validate() error {
 		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
-		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 {
+		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 ||
+		(p.SnapshotEvery > 0 && (p.SnapshotWindow < 1 || p.SnapshotWindow > docsync.MaxSnapshotWindow)) {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
+	}
+	if err := p.Presence.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidParams, err)
 	}
 	return nil
 }

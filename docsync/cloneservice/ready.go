@@ -122,7 +122,10 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	if len(rd.Fetch) > 0 && d.gapSeen.IsZero() {
 		d.gapSeen = s.now() // fetched by the tick if it outlasts GapWait
 	}
-	return nil
+	if len(rd.Entries) > 0 {
+		s.maybeSnapshot(d)
+	}
+	return d.broken
 }
 
 func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkProof, evs []*docsync.Evidence, meta map[string][]byte) error {
@@ -222,6 +225,7 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 			s.emit(d, Event{Kind: EventRejected, Seq: ev.Seq, Err: ev.Err})
 		case docsync.EventMembership:
 			s.emit(d, Event{Kind: EventMembership, Seq: ev.Seq, Member: ev.Op})
+			s.presenceMembership(d)
 		case docsync.EventDropped:
 			s.emit(d, Event{Kind: EventDropped, Seq: ev.Seq, Err: ev.Err, Member: ev.Op})
 		case docsync.EventMoved:
@@ -239,6 +243,9 @@ func (s *Service) notify(d *docState, rd *docsync.Ready) {
 		s.stats.updates.Add(1)
 		s.emit(d, Event{Kind: kind, Seq: u.Seq, Author: u.Author, Op: &op})
 		s.observe(d, Change{Kind: kind, Op: op, Seq: u.Seq, Author: u.Author}, nil)
+	}
+	if d.pres.waiting && len(rd.Entries) > 0 {
+		s.presenceChanged(d) // carets on the seqs just applied
 	}
 	if seq := d.r.Log().Seq(); seq != d.lastSeq {
 		d.lastSeq = seq

@@ -46,8 +46,10 @@ type Service struct {
 	failed map[docsync.DocID]error
 
 	inviteRate, historyRate *guard.Limiter[peer.ID]
-	evidenceRate            *guard.Limiter[peer.ID] // evidence gossip per sending peer
-	waitRate                *guard.Limiter[peer.ID] // wait claims per sending peer (waitclaim.go)
+	evidenceRate            *guard.Limiter[peer.ID]          // evidence gossip per sending peer
+	waitRate                *guard.Limiter[peer.ID]          // wait claims per sending peer (waitclaim.go)
+	presenceRate            *guard.Limiter[docsync.MemberID] // carets per member (presence.go)
+	presenceStamp           uint64                           // the last stamp we sent (loop only)
 	refusals                *guard.Refusals
 	waitLog                 *guard.Limiter[docsync.DocID] // one topic-wait log line per doc per minute
 }
@@ -86,6 +88,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		historyRate:  guard.NewLimiter[peer.ID](o.params.HistoryRate, o.params.MaxPeers),
 		evidenceRate: guard.NewLimiter[peer.ID](o.params.EvidenceRate, o.params.MaxPeers),
 		waitRate:     guard.NewLimiter[peer.ID](o.params.WaitClaimRate, o.params.MaxPeers),
+		presenceRate: guard.NewLimiter[docsync.MemberID](o.params.Presence.Rate, o.params.MaxPeers),
 		waitLog:      guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, o.params.MaxDocs)}
 	s.refusals = guard.NewRefusals(s.log, "docsync", "request", o.params.RefusalLogInterval, o.now)
 	if o.reg != nil {
@@ -101,6 +104,7 @@ func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Iden
 		return nil, err
 	}
 	h.SetStreamHandler(netproto.HistoryProtocol, s.handleHistory)
+	h.SetStreamHandler(netproto.SnapshotProtocol, s.handleSnapshot)
 	h.SetStreamHandler(netproto.PushProtocol, s.handlePush)
 	h.SetStreamHandler(netproto.InviteProtocol, s.handleInvite)
 	s.wg.Add(1)
@@ -118,6 +122,7 @@ func (s *Service) Stats() Stats { return s.stats.snapshot() }
 // Close does not close the datastore.
 func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(netproto.HistoryProtocol)
+	s.h.RemoveStreamHandler(netproto.SnapshotProtocol)
 	s.h.RemoveStreamHandler(netproto.PushProtocol)
 	s.h.RemoveStreamHandler(netproto.InviteProtocol)
 	s.cancel()
@@ -265,7 +270,12 @@ func (s *Service) restoreDoc(doc docsync.DocID) (*docState, *stored, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloneservice: load %v: %w", doc, err)
 	}
-	r, err := docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
+	var r *docsync.Replica
+	if st.snaps.snap != nil {
+		r, err = docsync.RestoreFromSnapshot(s.config(doc, st.meta), st.snaps.snap, st.entries, st.pending)
+	} else {
+		r, err = docsync.Restore(s.config(doc, st.meta), st.entries, st.pending)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloneservice: restore %v: %w", doc, err)
 	}
@@ -273,6 +283,7 @@ func (s *Service) restoreDoc(doc docsync.DocID) (*docState, *stored, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloneservice: open %v: %w", doc, err)
 	}
+	d.snaps = st.snaps
 	return d, st, nil
 }
 

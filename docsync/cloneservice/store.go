@@ -32,6 +32,8 @@ type stored struct {
 	proof   *docsync.ForkProof
 	// evidence: tamper and forged-seq evidence (evidence.go)
 	evidence []*docsync.Evidence
+	// snaps: the kept snapshot; entries holds only those after it (snapshots.go)
+	snaps snapState
 }
 
 // listDocs returns the documents with a meta record.
@@ -96,7 +98,10 @@ func load(ctx context.Context, ds datastore.Datastore, doc docsync.DocID) (*stor
 	if st.meta, err = netproto.DecodeInvitation(b); err != nil {
 		return nil, err
 	}
-	for seq := uint64(1); ; seq++ {
+	if st.snaps, err = loadSnapshot(ctx, ds, doc); err != nil {
+		return nil, err
+	}
+	for seq := st.snaps.lastSeq() + 1; ; seq++ {
 		b, err := ds.Get(ctx, entryKey(doc, seq))
 		if errors.Is(err, datastore.ErrNotFound) {
 			break

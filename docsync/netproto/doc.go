@@ -9,6 +9,7 @@
 //	/c2c/doc/<doc>/submit   clone -> sequencer: an encoded docsync.Envelope
 //	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry
 //	/c2c/doc/<doc>/heads    clones (and the sequencer) gossip a docsync.Head
+//	/c2c/doc/<doc>/presence members' carets (docsync/presence), ephemeral
 //
 // Streams (every message is one frame: uvarint length, then the bytes):
 //
@@ -21,7 +22,12 @@
 //	/c2c/doc/history/1.0.0   member clone -> sequencer or member clone:
 //	                         frame(HistoryRequest); reply: frames of entries,
 //	                         then an empty frame; a non-member's request is
-//	                         refused (the stream is reset)
+//	                         refused (the stream is reset); a range behind
+//	                         the peer's snapshot is answered by one
+//	                         "compacted" frame (0x00 'C' || first kept seq ||
+//	                         snapshot seq) instead of entries
+//	/c2c/doc/snapshot/1.0.0  member -> member clone: frame(doc); reply
+//	                         frame(status || signed snapshot, empty if none)
 //	/c2c/doc/push/1.0.0      sequencer -> clone: frames of entries, then an
 //	                         empty frame (used for targeted delivery)
 //	/c2c/doc/invite/2.0.0    admin clone -> invited clone: frame(Invitation,

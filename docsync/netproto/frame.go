@@ -61,6 +61,10 @@ func EntriesTopic(doc docsync.DocID) string { return topic(doc, "entries") }
 // HeadsTopicOpts.
 func HeadsTopic(doc docsync.DocID) string { return topic(doc, "heads") }
 
+// PresenceTopic is the topic members publish their devices' carets on
+// (docsync/presence: sealed under the epoch key, signed by the member).
+func PresenceTopic(doc docsync.DocID) string { return topic(doc, "presence") }
+
 // HeadsTopicOpts make the heads topic content-addressed: a message's ID is
 // the hash of its bytes, not its publisher and counter. Every honest member
 // gossips the same sequencer-signed head for a seq, so gossipsub spreads it

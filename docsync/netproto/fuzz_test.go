@@ -20,6 +20,7 @@ func FuzzReadFrames(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Add([]byte{0x80})
 	f.Add([]byte{5, 1, 2})
+	f.Add(append([]byte{compactedFrameSize}, (&CompactedError{FirstKept: 2, Snapshot: 9}).frame()...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bufio.NewReader(bytes.NewReader(b))
 		for {

@@ -46,6 +46,11 @@ func ServeHistory(s network.Stream, src EntrySource, deadline time.Duration) err
 		return err
 	}
 	entries, err := src(s.Conn().RemotePeer(), req.Doc, req.From, req.To, MaxHistoryBatch)
+	var compacted *CompactedError
+	if errors.As(err, &compacted) {
+		// The range is behind our snapshot: say so, and where the snapshot is.
+		entries, err = [][]byte{compacted.frame()}, nil
+	}
 	if err != nil {
 		_ = s.Reset()
 		return err
@@ -65,7 +70,8 @@ func ServeHistory(s network.Stream, src EntrySource, deadline time.Duration) err
 }
 
 // FetchHistory asks p for the entries of doc in from..to. It returns what p
-// sent (decoded, not verified: the replica verifies them) before an error.
+// sent (decoded, not verified: the replica verifies them) before an error;
+// a *CompactedError when p keeps only a snapshot of the start of the range.
 func FetchHistory(ctx context.Context, h host.Host, p peer.ID, doc docsync.DocID, from, to uint64) ([]*docsync.Entry, error) {
 	s, err := h.NewStream(ctx, p, HistoryProtocol)
 	if err != nil {
@@ -100,6 +106,9 @@ func ReadEntries(r *bufio.Reader, maxEntries, maxBytes int) ([]*docsync.Entry, e
 		}
 		if len(out) >= maxEntries {
 			return out, fmt.Errorf("%w: more than %d entries", ErrMalformed, maxEntries)
+		}
+		if c, ok := decodeCompacted(b); ok {
+			return out, c
 		}
 		maxBytes -= len(b)
 		e, err := docsync.DecodeEntry(b)

@@ -54,6 +54,14 @@
 //
 // On a node (role sequencer), node.Node.StartSequencer wires it.
 //
+// Every Params.CheckpointEvery entries of a document it writes a checkpoint
+// of its own log state and deletes the entries before the last
+// Params.KeepHistory, in one synced batch; it restarts from the checkpoint,
+// and answers history requests for deleted ranges with
+// netproto.CompactedError (compact.go, docs/snapshots.md).
+//
 // Data layout in the datastore given to New (namespace it):
-// /d/<doc hex>/<seq as 16 hex digits> -> encoded docsync.Entry.
+// /d/<doc hex>/<seq as 16 hex digits> -> encoded docsync.Entry;
+// /ck/<doc hex>/log -> docsync.LogState.Checkpoint, /ck/<doc hex>/first ->
+// the first seq after the genesis whose entry is kept (big-endian uint64).
 package seqservice

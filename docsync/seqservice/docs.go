@@ -25,6 +25,10 @@ type docState struct {
 	sub                    *pubsub.Subscription
 	cancel                 context.CancelFunc
 
+	// ckptSeq and firstKept: the last checkpoint and the first entry
+	// kept after the genesis (compact.go).
+	ckptSeq, firstKept uint64
+
 	headSeq   uint64 // seq of the last head published
 	headTicks int    // ticks since then
 	headEvery int    // ticks between republishes of an unchanged head
@@ -165,8 +169,12 @@ func (d *docState) maybePublishHead(s *Service) {
 	}
 }
 
-// restore reloads every persisted document.
+// restore reloads every persisted document: from its checkpoint, if it has
+// one, then the entries after it.
 func (s *Service) restore() error {
+	if err := s.openCheckpointed(s.ctx); err != nil {
+		return err
+	}
 	res, err := s.ds.Query(s.ctx, query.Query{Prefix: "/d", Orders: []query.Order{query.OrderByKey{}}})
 	if err != nil {
 		return fmt.Errorf("seqservice: restore: %w", err)
@@ -194,11 +202,14 @@ func (s *Service) restore() error {
 		if e.Head.Seq != seq {
 			return fmt.Errorf("seqservice: restore %v: key seq %d holds seq %d", doc, seq, e.Head.Seq)
 		}
-		if err := d.seq.Restore(e); err != nil {
-			return fmt.Errorf("seqservice: restore %v: %w", doc, err)
-		}
 		if seq == 1 {
 			s.docsBy[e.Envelope.Author]++
+		}
+		if seq <= d.seq.Log().Seq() {
+			continue // kept history behind the checkpoint (compact.go)
+		}
+		if err := d.seq.Restore(e); err != nil {
+			return fmt.Errorf("seqservice: restore %v: %w", doc, err)
 		}
 	}
 	for _, d := range s.docs {

@@ -42,6 +42,12 @@ type Params struct {
 	MaxPeers int
 	// RefusalLogInterval: a peer's refusals are logged at info at most this often.
 	RefusalLogInterval time.Duration
+	// CheckpointEvery checkpoints a document's log state every this many
+	// entries (0: never, and never compact) and deletes the entries before
+	// the last KeepHistory; CheckpointWindow chain hashes are kept, so a
+	// parent older than that is refused after a restart (compact.go).
+	CheckpointEvery, KeepHistory uint64
+	CheckpointWindow             int
 }
 
 // DefaultParams returns the default Params.
@@ -53,7 +59,8 @@ func DefaultParams() Params {
 		HistoryRate:      guard.Rate{PerSecond: 50, Burst: 200},
 		EnvelopeRate:     guard.Rate{PerSecond: 200, Burst: 1000},
 		ByteRate:         guard.Rate{PerSecond: 4 << 20, Burst: 16 << 20},
-		MaxPeers:         8192, RefusalLogInterval: time.Minute}
+		MaxPeers:         8192, RefusalLogInterval: time.Minute,
+		CheckpointEvery: 4096, KeepHistory: docsync.MaxParentLag, CheckpointWindow: 4096}
 }
 
 // MaxDocsCeiling bounds MaxDocs: the sequencer's subscriptions, one submit
@@ -67,7 +74,8 @@ func (p Params) Validate() error {
 	if p.MaxDocs < 1 || p.MaxDocs > MaxDocsCeiling || p.MaxBatch < 1 || p.QueueSize < 1 || p.HeadInterval <= 0 || p.StreamTimeout <= 0 ||
 		p.MaxDocsPerAuthor < 1 || p.MaxPeers < 1 || p.RefusalLogInterval <= 0 ||
 		p.RegisterRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.EnvelopeRate.Burst < 1 ||
-		p.ByteRate.Burst < docsync.MaxEnvelopeBytes {
+		p.ByteRate.Burst < docsync.MaxEnvelopeBytes ||
+		(p.CheckpointEvery > 0 && (p.CheckpointWindow < 1 || p.CheckpointWindow > docsync.MaxParentLag)) {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	return nil

@@ -80,6 +80,7 @@ func (s *Service) orderBatch(batch []*submitted) {
 	for d := range members {
 		s.refreshMembers(d)
 	}
+	defer s.maybeCompact(docsOf(out)) // after publishing: compaction is not on an entry's path
 	for _, p := range pub {
 		if p.to != nil {
 			s.pushTo(p)
@@ -188,8 +189,13 @@ func (s *Service) persist(out []ordered) error {
 // fail reloads d from the datastore after a failed write.
 func (s *Service) fail(d *docState, err error) {
 	s.log.Error("sequencer write failed; reloading the document from disk", "doc", d.id, "err", err)
-	seq := s.opts.factory(d.id, s.key)
-	for n := uint64(1); ; n++ {
+	seq, cp, cerr := s.newOrderer(d.id)
+	if cerr != nil {
+		s.log.Error("cannot reload the checkpoint; reloading from seq 1", "doc", d.id, "err", cerr)
+		seq, cp = s.opts.factory(d.id, s.key), compactPoint{}
+	}
+	d.ckptSeq, d.firstKept = cp.checkpoint, cp.firstKept
+	for n := seq.Log().Seq() + 1; ; n++ {
 		b, gerr := s.ds.Get(s.ctx, entryKey(d.id, n))
 		if gerr != nil {
 			break

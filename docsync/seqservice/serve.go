@@ -126,6 +126,9 @@ func (s *Service) handleHistory(st network.Stream) {
 			s.refusals.Refuse(who.String(), "history_not_member", nil)
 			return nil, ErrNotMember
 		}
+		if err := s.compactedAnswer(doc, from); err != nil {
+			return nil, err // behind our checkpoint: members keep snapshots (compact.go)
+		}
 		m, _ := netproto.MemberOf(who)
 		to = min(to, from+uint64(max)-1)
 		out, err := seq.History(m, from, to, func(from, to uint64) [][]byte { return s.readRange(doc, from, to, max) })

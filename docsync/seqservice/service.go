@@ -46,6 +46,8 @@ type Service struct {
 	docs    map[docsync.DocID]*docState
 	docsBy  map[docsync.MemberID]int // documents registered per creator
 	members sync.Map                 // docsync.DocID -> *memberSet
+	// compacted is read by the history handler: docsync.DocID -> compactPoint (compact.go).
+	compacted sync.Map
 
 	adopting                  sync.Map // docsync.DocID -> chan struct{} closed when its adoption ends (adopt.go)
 	registerRate, historyRate *guard.Limiter[peer.ID]

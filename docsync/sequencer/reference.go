@@ -68,3 +68,14 @@ func (s *Reference) Head() docsync.Head {
 
 // Log exposes the validated log state (read-only).
 func (s *Reference) Log() *docsync.LogState { return s.log }
+
+// RestoreCheckpoint starts the log from a checkpoint of this sequencer's
+// own log state (docsync.LogState.Checkpoint): a sequencer that compacted
+// its log restarts from it, then Restore the entries after it.
+func (s *Reference) RestoreCheckpoint(l *docsync.LogState) error {
+	if s.log.Seq() != 0 || l.Doc() != s.log.Doc() {
+		return fmt.Errorf("sequencer: checkpoint of %v at %d onto a log at %d", l.Doc(), l.Seq(), s.log.Seq())
+	}
+	s.log = l
+	return nil
+}

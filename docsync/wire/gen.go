@@ -4,4 +4,4 @@
 // Validation, size caps and canonical signing bytes live in package docsync.
 package wire
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative docsync.proto
+//go:generate protoc --go_out=. --go_opt=paths=source_relative docsync.proto snapshot.proto

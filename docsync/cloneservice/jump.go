@@ -1,0 +1,102 @@
+package cloneservice
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/clone2clone/c2c/device/jupiter"
+	"github.com/clone2clone/c2c/docsync"
+	"github.com/ipfs/go-datastore"
+)
+
+// A clone that was offline long enough that the missing range is more than
+// members keep (KeepHistory + SnapshotEvery entries), and that holds no
+// pending edit of its own, continues from a member's snapshot instead of
+// replaying the gap (docs/snapshots.md). With pending edits it replays from
+// the sequencer: rebasing them onto a snapshot's text is not done.
+
+// jumpRetry is the least time between two jumps of one document.
+const jumpRetry = 30 * time.Second
+
+// maybeJump starts a jump when the gap is that long (loop only). It
+// reports whether it did.
+func (s *Service) maybeJump(d *docState, now time.Time) bool {
+	from, to, ok := d.r.Missing()
+	if !ok || s.params.SnapshotEvery == 0 || to-from+1 <= s.params.KeepHistory+s.params.SnapshotEvery ||
+		d.r.Busy() || d.jumping || (!d.jumpAt.IsZero() && now.Sub(d.jumpAt) < jumpRetry) || d.stopped() != nil {
+		return false
+	}
+	p, ok := s.randomMember(d)
+	if !ok {
+		return false
+	}
+	trusted := map[docsync.MemberID]bool{}
+	for _, m := range d.r.Log().Membership().Members() {
+		trusted[m.ID] = true
+	}
+	d.jumping, d.jumpAt = true, now
+	doc := d.id
+	s.goDo(func(ctx context.Context) {
+		snap := s.snapshotFrom(ctx, p, doc)
+		s.post(func() { s.jumpTo(doc, snap, trusted) })
+	})
+	return true
+}
+
+// jumpTo replaces the replica of doc by one joined from snap, if it
+// verifies, is ahead, agrees with our chain where the two overlap, and we
+// still hold nothing pending (loop only). The snapshot, the new compaction
+// point and the deletion of our whole log before it are one synced batch;
+// the devices get the change of text as one op.
+func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, trusted map[docsync.MemberID]bool) {
+	d := s.docs[doc]
+	if d == nil {
+		return
+	}
+	d.jumping = false
+	seq := d.r.Log().Seq()
+	if snap == nil || snap.Seq() <= seq || d.r.Busy() || d.stopped() != nil {
+		return
+	}
+	r, err := docsync.Join(s.config(doc, d.meta), snap, func(m docsync.MemberID) bool { return trusted[m] })
+	if err == nil {
+		if h, ok := r.Log().HashAt(seq); ok && h != d.r.Log().HeadHash() {
+			err = docsync.ErrSnapshotChain // the snapshot's chain is not ours at our head
+		}
+	}
+	if err != nil {
+		s.log.Warn("refused a member's snapshot; replaying the gap", "doc", doc, "err", err)
+		return
+	}
+	oldText := d.r.Text()
+	b, err := s.ds.Batch(s.ctx)
+	if err == nil {
+		err = b.Put(s.ctx, snapKey(doc), snap.Bytes())
+	}
+	if err == nil {
+		err = b.Put(s.ctx, firstKeptKey(doc), binary.BigEndian.AppendUint64(nil, snap.Seq()+1))
+	}
+	for q := max(d.snaps.firstKept, 2); err == nil && q <= seq; q++ {
+		err = b.Delete(s.ctx, entryKey(doc, q))
+	}
+	if err == nil {
+		err = b.Commit(s.ctx)
+	}
+	if err == nil {
+		err = s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(doc)))
+	}
+	if err != nil {
+		s.log.Error("cannot persist a member's snapshot; replaying the gap", "doc", doc, "err", err)
+		return
+	}
+	d.r, d.snaps = r, snapState{snap: snap, firstKept: snap.Seq() + 1}
+	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(), "bytes", len(snap.Bytes()))
+	if newText := r.Text(); newText != oldText {
+		op := jupiter.Diff(oldText, newText) // common prefix and suffix kept, the middle replaced
+		s.emit(d, Event{Kind: EventUpdate, Seq: snap.Seq(), Op: &op})
+		s.observe(d, Change{Kind: EventUpdate, Op: op, Seq: snap.Seq()}, nil)
+	}
+	s.handleReady(d)
+	s.catchUp(d)
+}
