@@ -105,9 +105,10 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	d.cancel = cancel
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.readTopic(ctx, d.id, d.entriesSub)
 	go s.readTopic(ctx, d.id, d.headsSub)
+	go s.follow(ctx, d.id, seqPeer, meta.Sequencer)
 	s.docs[d.id] = d
 	return d, nil
 }

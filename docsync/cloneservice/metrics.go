@@ -27,12 +27,16 @@ type Stats struct {
 	// TopicWaits counts sends that gave up waiting for the sequencer to
 	// show on a submit topic and went to it directly instead.
 	TopicWaits uint64
+	// FeedEntries counts entries that came on the sequencer's feeds
+	// (netproto.FeedProtocol), Feeds the feeds open now.
+	FeedEntries uint64
+	Feeds       int64
 }
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
-	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls atomic.Uint64
-	stalled atomic.Int64
+	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls, feedEntries atomic.Uint64
+	stalled, feeds atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -41,7 +45,8 @@ func (c *counters) snapshot() Stats {
 		Fetches: c.fetches.Load(), Forks: c.forks.Load(), Invitations: c.invitations.Load(),
 		DroppedEvents: c.droppedEvents.Load(), Served: c.served.Load(),
 		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load(),
-		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load()}
+		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(),
+		FeedEntries: c.feedEntries.Load(), Feeds: c.feeds.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -67,5 +72,8 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("served_entries_total", "Entries served to peers on history streams.", &c.served),
 		f("restore_failures_total", "Stored documents that could not be opened at start.", &c.restoreFailures),
 		f("sequencer_topic_waits_total", "Sends that timed out waiting for the sequencer on the submit topic and went to it directly.", &c.topicWaits),
+		f("feed_entries_total", "Entries received on the sequencer's feeds.", &c.feedEntries),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "feeds",
+			Help: "Feeds of entries open to sequencers."}, func() float64 { return float64(c.feeds.Load()) }),
 	}
 }

@@ -96,6 +96,13 @@ type Params struct {
 	// claims so every HeadRepeat, so one relaying peer forwards about
 	// waiting members / HeadRepeat of them.
 	WaitClaimRate guard.Rate
+	// FeedRetry is the first wait before a document's feed of entries
+	// (netproto.FeedProtocol) is opened again after it failed or ended;
+	// it doubles up to FeedRetryMax while the feed delivers nothing.
+	FeedRetry, FeedRetryMax time.Duration
+	// FeedRate bounds the entries one document's feed may deliver; a feed
+	// past it is closed (the entries are then fetched).
+	FeedRate guard.Rate
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
 }
@@ -109,7 +116,9 @@ func DefaultParams() Params {
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
 		HistoryRate: guard.Rate{PerSecond: 50, Burst: 200}, MaxPeers: 4096,
 		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
-		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32}, Replica: docsync.DefaultParams()}
+		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32},
+		FeedRetry: 250 * time.Millisecond, FeedRetryMax: 10 * time.Second,
+		FeedRate: guard.Rate{PerSecond: 2000, Burst: 2 * netproto.MaxFeedCatchUp}, Replica: docsync.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -118,7 +127,8 @@ func (p Params) Validate() error {
 		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
-		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 {
+		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 ||
+		p.FeedRetry <= 0 || p.FeedRetryMax < p.FeedRetry || p.FeedRate.Burst < 1 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	return nil

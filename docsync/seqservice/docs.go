@@ -25,6 +25,8 @@ type docState struct {
 	sub                    *pubsub.Subscription
 	cancel                 context.CancelFunc
 
+	feeds map[docsync.MemberID]*feed // members' feeds (feed.go)
+
 	headSeq   uint64 // seq of the last head published
 	headTicks int    // ticks since then
 	headEvery int    // ticks between republishes of an unchanged head
@@ -51,7 +53,7 @@ func entryKey(doc docsync.DocID, seq uint64) datastore.Key {
 
 // openDoc creates the state of doc and joins its topics (loop only).
 func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
-	d := &docState{id: doc, seq: s.opts.factory(doc, s.key)}
+	d := &docState{id: doc, seq: s.opts.factory(doc, s.key), feeds: map[docsync.MemberID]*feed{}}
 	sub := netproto.SubmitTopic(doc)
 	if err := s.ps.RegisterTopicValidator(sub, s.validateSubmit(doc)); err != nil {
 		return nil, fmt.Errorf("seqservice: validator: %w", err)
@@ -92,6 +94,10 @@ func (d *docState) close(s *Service) {
 	if d.sub != nil {
 		d.sub.Cancel()
 	}
+	for m, f := range d.feeds {
+		f.stop()
+		delete(d.feeds, m)
+	}
 	for _, t := range []*pubsub.Topic{d.submit, d.entries, d.heads} {
 		if t != nil {
 			_ = t.Close()
@@ -128,6 +134,21 @@ func (s *Service) refreshMembers(d *docState) {
 		ms.roles[m.ID] = m.Role
 	}
 	s.members.Store(d.id, ms)
+	d.dropFormerMembers(ms.roles)
+}
+
+// hasUnfedPeer reports whether a peer on the entries topic has no feed
+// (loop only).
+func (d *docState) hasUnfedPeer() bool {
+	if d.entries == nil {
+		return false
+	}
+	for _, p := range d.entries.ListPeers() {
+		if m, err := netproto.MemberOf(p); err != nil || d.feeds[m] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // maybePublishHead republishes the signed head on the heads topic: at once
