@@ -15,8 +15,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// errFeedDone: the document is closed or stopped; its feed is not reopened.
-var errFeedDone = errors.New("cloneservice: document closed or stopped")
+var (
+	// errFeedDone: the document is closed or stopped; its feed is not reopened.
+	errFeedDone = errors.New("cloneservice: document closed or stopped")
+	// errNoLogYet: the document has no entry yet; the feed opens later.
+	errNoLogYet = errors.New("cloneservice: no entry yet")
+)
 
 // feedBatch caps the entries one read of a feed hands the loop at once.
 const feedBatch = 64
@@ -38,7 +42,7 @@ func (s *Service) follow(ctx context.Context, doc docsync.DocID, seqPeer peer.ID
 		if ctx.Err() != nil || errors.Is(err, errFeedDone) {
 			return
 		}
-		if got > 0 {
+		if got > 0 || errors.Is(err, errNoLogYet) {
 			wait = s.params.FeedRetry
 		}
 		s.log.Debug("feed ended; reopening", "doc", doc, "entries", got, "retry", wait, "err", netproto.ShortError(err))
@@ -72,8 +76,13 @@ func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer pee
 	if err != nil {
 		return 0, err
 	}
-	if from == 0 {
+	switch from {
+	case 0:
 		return 0, errFeedDone
+	case 1:
+		// No entry yet: the genesis is still on its way to the
+		// sequencer (we created the document) or from it (we joined).
+		return 0, errNoLogYet
 	}
 	octx, cancel := context.WithTimeout(ctx, s.params.StreamTimeout)
 	st, err := s.h.NewStream(octx, seqPeer, netproto.FeedProtocol)
