@@ -137,14 +137,18 @@ func (s *Service) refreshMembers(d *docState) {
 	d.dropFormerMembers(ms.roles)
 }
 
-// hasUnfedPeer reports whether a peer on the entries topic has no feed
-// (loop only).
-func (d *docState) hasUnfedPeer() bool {
-	if d.entries == nil {
+// hasUnfedMember reports whether a member on the entries topic has no
+// feed (loop only). Other peers on the topic (a removed member, a
+// stranger) need no entry.
+func (s *Service) hasUnfedMember(d *docState) bool {
+	v, _ := s.members.Load(d.id)
+	ms, _ := v.(*memberSet)
+	if d.entries == nil || ms == nil {
 		return false
 	}
 	for _, p := range d.entries.ListPeers() {
-		if m, err := netproto.MemberOf(p); err != nil || d.feeds[m] == nil {
+		m, err := netproto.MemberOf(p)
+		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
 			return true
 		}
 	}

@@ -139,7 +139,13 @@ func (s *Service) writeFeed(st network.Stream, f *feed, first [][]byte) error {
 		case <-s.ctx.Done():
 			return s.ctx.Err()
 		case <-f.done:
-			return nil
+			// What was queued before the stop still goes: a removed
+			// member gets the entry that removed it.
+			batch = batch[:0]
+			for len(f.ch) > 0 && len(batch) < cap(batch) {
+				batch = append(batch, <-f.ch)
+			}
+			return flush(batch)
 		case b := <-f.ch:
 			batch = append(batch[:0], b)
 		more:

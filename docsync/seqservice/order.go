@@ -77,11 +77,8 @@ func (s *Service) orderBatch(batch []*submitted) {
 		}
 		return
 	}
-	for d := range members {
-		s.refreshMembers(d)
-	}
 	// Each entry goes to the members' feeds; gossipsub carries it only
-	// when a peer on the entries topic has no feed (one that is still
+	// when a member on the entries topic has no feed (one that is still
 	// opening it, or cannot reach us directly), and a targeted delivery
 	// is pushed to such peers.
 	unfed := map[*docState]bool{}
@@ -94,7 +91,7 @@ func (s *Service) orderBatch(batch []*submitted) {
 		}
 		need, ok := unfed[p.doc]
 		if !ok {
-			need = p.doc.hasUnfedPeer()
+			need = s.hasUnfedMember(p.doc)
 			unfed[p.doc] = need
 		}
 		if !need {
@@ -106,6 +103,12 @@ func (s *Service) orderBatch(batch []*submitted) {
 		case <-s.ctx.Done():
 			return
 		}
+	}
+	// Membership changes apply after the batch's deliveries: a member
+	// removed in this batch gets the entries up to its removal, then its
+	// feed ends.
+	for d := range members {
+		s.refreshMembers(d)
 	}
 }
 
