@@ -56,9 +56,15 @@
 //
 // # Network
 //
-// Per document the service joins three gossipsub topics (netproto): it
-// publishes envelopes on the submit topic, receives entries on the entries
-// topic (the validator decodes, checks the document and the sequencer's
+// Per document the service keeps a feed of entries open at the document's
+// sequencer (netproto.FeedProtocol, feed.go): each entry comes once, in
+// order, straight from the sequencer; its document and sequencer signature
+// are checked on the feed's goroutine and the replica checks the rest.
+// A feed that ends is opened again from the next missing seq (FeedRetry,
+// backing off to FeedRetryMax). It also joins three gossipsub topics
+// (netproto): it publishes envelopes on the submit topic, receives on the
+// entries topic what the sequencer publishes there for members without a
+// feed (the validator decodes, checks the document and the sequencer's
 // signature, whoever relayed it; failures are rejected, lowering the
 // sender's score, and counted), and gossips signed heads on the heads topic
 // (each member the more rarely the more members there are: see
@@ -68,7 +74,8 @@
 // Missing ranges are fetched on netproto.HistoryProtocol from the sequencer
 // first and then from member clones (entries verify end to end, so this
 // service also serves its history to anyone). Entries pushed on
-// netproto.PushProtocol are handled like fetched ones. The genesis goes to
+// netproto.PushProtocol by the document's sequencer (by nobody else) are
+// handled like fetched ones. The genesis goes to
 // the sequencer on netproto.RegisterProtocol. Invitations arrive on
 // netproto.InviteProtocol. On a gossipsub router built with peer scoring,
 // the topics get netproto.TopicScoreParams, so each rejected message costs

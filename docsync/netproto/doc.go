@@ -7,7 +7,8 @@
 // Topics (one set per document, <doc> = 64 hex digits of the DocID):
 //
 //	/c2c/doc/<doc>/submit   clone -> sequencer: an encoded docsync.Envelope
-//	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry
+//	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry,
+//	                        only for members without a feed (the repair path)
 //	/c2c/doc/<doc>/heads    clones (and the sequencer) gossip a docsync.Head
 //
 // Streams (every message is one frame: uvarint length, then the bytes):
@@ -22,8 +23,16 @@
 //	                         frame(HistoryRequest); reply: frames of entries,
 //	                         then an empty frame; a non-member's request is
 //	                         refused (the stream is reset)
+//	/c2c/doc/feed/1.0.0      member clone -> its document's sequencer:
+//	                         frame(FeedRequest); the sequencer writes the
+//	                         stored entries from its From (at most
+//	                         MaxFeedCatchUp), then each new entry as it
+//	                         is durable, one frame each, for as long as
+//	                         the stream lives: how entries reach members
 //	/c2c/doc/push/1.0.0      sequencer -> clone: frames of entries, then an
-//	                         empty frame (used for targeted delivery)
+//	                         empty frame (targeted delivery to a clone
+//	                         without a feed; accepted from the document's
+//	                         sequencer only)
 //	/c2c/doc/invite/2.0.0    admin clone -> invited clone: frame(Invitation,
 //	                         carrying the genesis and add-member entries and
 //	                         the inviter's owner certificate); reply
