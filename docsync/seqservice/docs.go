@@ -146,6 +146,16 @@ func (s *Service) hasUnfedMember(d *docState) bool {
 	if d.entries == nil || ms == nil {
 		return false
 	}
+	unfed := false
+	for m := range ms.roles {
+		if d.feeds[m] == nil {
+			unfed = true
+			break
+		}
+	}
+	if !unfed {
+		return false // the usual case, without asking gossipsub's loop
+	}
 	for _, p := range d.entries.ListPeers() {
 		m, err := netproto.MemberOf(p)
 		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
