@@ -105,7 +105,8 @@ func (s *Service) orderBatch(batch []*submitted) {
 		}
 	}
 	// Membership changes apply after the batch's deliveries: a member
-	// removed in this batch gets the entries up to its removal, then its
+	// removed in this batch gets the entry that removed it (and the rest
+	// of the batch, under the new key epoch it has no key for), then its
 	// feed ends.
 	for d := range members {
 		s.refreshMembers(d)
