@@ -37,6 +37,8 @@ func fail(w http.ResponseWriter, err error) {
 		status, code = http.StatusNotFound, codeUnknownDoc
 	case errors.Is(err, docsync.ErrHalted), errors.Is(err, cloneservice.ErrStorage):
 		status, code = http.StatusConflict, codeHalted
+	case errors.Is(err, netproto.ErrCompacted): // the message names the first entry kept
+		status = http.StatusGone
 	}
 	writeJSON(w, status, errorBody{Error: err.Error(), Code: code})
 }

@@ -48,6 +48,9 @@ func (m *Membership) Get(id MemberID) (Member, bool) {
 	return *p, true
 }
 
+// Len is the number of members (Members without the copy and the sort).
+func (m *Membership) Len() int { return len(m.members) }
+
 // Members returns all members sorted by ID.
 func (m *Membership) Members() []Member {
 	out := make([]Member, 0, len(m.members))

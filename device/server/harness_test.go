@@ -14,6 +14,7 @@ import (
 	"github.com/clone2clone/c2c/device/devicetest"
 	"github.com/clone2clone/c2c/device/server"
 	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -121,8 +122,8 @@ func (w *world) sequencer() *netsim.Sequencer {
 	return s
 }
 
-func (w *world) clone() *netsim.Clone {
-	c := w.n.AddClone()
+func (w *world) clone(opts ...cloneservice.Option) *netsim.Clone {
+	c := w.n.AddClone(opts...)
 	w.t.Cleanup(c.Close)
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/device/client"
 	"github.com/clone2clone/c2c/device/link"
 	"github.com/clone2clone/c2c/device/server"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netsim"
 	"github.com/clone2clone/c2c/docsync/ot"
 )
@@ -146,7 +147,11 @@ func TestCatchUpBundle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, 3, 10*time.Millisecond, 5*time.Millisecond, 40*time.Millisecond)
 		seq := w.sequencer()
-		a, b := w.clone(), w.clone()
+		// a keeps its whole log: the test weighs the envelopes the
+		// device missed against the bundle (compaction would delete them).
+		keepAll := cloneservice.DefaultParams()
+		keepAll.SnapshotEvery = 0
+		a, b := w.clone(cloneservice.WithParams(keepAll)), w.clone()
 		d := w.n.NewDoc(seq, a, b)
 		e := w.enroll(a, "phone")
 		_, dc := w.device(e)

@@ -74,9 +74,15 @@
 //
 // # Network
 //
-// Per document the service joins four gossipsub topics (netproto): it
-// publishes envelopes on the submit topic, receives entries on the entries
-// topic (the validator decodes, checks the document and the sequencer's
+// Per document the service keeps a feed of entries open at the document's
+// sequencer (netproto.FeedProtocol, feed.go): each entry comes once, in
+// order, straight from the sequencer; its document and sequencer signature
+// are checked on the feed's goroutine and the replica checks the rest.
+// A feed that ends is opened again from the next missing seq (FeedRetry,
+// backing off to FeedRetryMax). It also joins four gossipsub topics
+// (netproto): it publishes envelopes on the submit topic, receives on the
+// entries topic what the sequencer publishes there for members without a
+// feed (the validator decodes, checks the document and the sequencer's
 // signature, whoever relayed it; failures are rejected, lowering the
 // sender's score, and counted), and gossips signed heads on the heads topic
 // (each member the more rarely the more members there are: see
@@ -86,7 +92,8 @@
 // Missing ranges are fetched on netproto.HistoryProtocol from the sequencer
 // first and then from member clones (entries verify end to end, so this
 // service also serves its history to anyone). Entries pushed on
-// netproto.PushProtocol are handled like fetched ones. The genesis goes to
+// netproto.PushProtocol by the document's sequencer (by nobody else) are
+// handled like fetched ones. The genesis goes to
 // the sequencer on netproto.RegisterProtocol. Invitations arrive on
 // netproto.InviteProtocol. Members' carets go on a fourth topic, the
 // presence topic (presence.go, docsync/presence, docs/presence.md): sealed

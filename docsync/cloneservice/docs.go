@@ -116,10 +116,11 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	d.cancel = cancel
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.readTopic(ctx, d.id, d.entriesSub)
 	go s.readTopic(ctx, d.id, d.headsSub)
 	go s.readTopic(ctx, d.id, d.pres.sub)
+	go s.follow(ctx, d.id, seqPeer, meta.Sequencer)
 	s.docs[d.id] = d
 	return d, nil
 }

@@ -172,7 +172,7 @@ func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 // long, and the heads each member verifies stay HeadGossipers per interval
 // whatever the number of members.
 func (s *Service) headInterval(d *docState) time.Duration {
-	n := len(d.r.Log().Membership().Members())
+	n := d.r.Log().Membership().Len()
 	return s.params.HeadInterval * time.Duration(max(1, n/s.params.HeadGossipers))
 }
 

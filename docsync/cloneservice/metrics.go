@@ -33,13 +33,17 @@ type Stats struct {
 	// PresenceRefused: presence messages refused (not a member, another
 	// epoch, over the rate, replayed or stale, undecryptable).
 	PresenceSent, PresenceTaken, PresenceRefused uint64
+	// FeedEntries counts entries that came on the sequencer's feeds
+	// (netproto.FeedProtocol), Feeds the feeds open now.
+	FeedEntries uint64
+	Feeds       int64
 }
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
 	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls,
-	presenceSent, presenceTaken, presenceRefused, moves, rollbacks atomic.Uint64
-	stalled atomic.Int64
+	presenceSent, presenceTaken, presenceRefused, feedEntries, moves, rollbacks atomic.Uint64
+	stalled, feeds atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -50,6 +54,7 @@ func (c *counters) snapshot() Stats {
 		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load(),
 		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(),
 		PresenceSent: c.presenceSent.Load(), PresenceTaken: c.presenceTaken.Load(), PresenceRefused: c.presenceRefused.Load(),
+		FeedEntries: c.feedEntries.Load(), Feeds: c.feeds.Load(),
 		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load()}
 }
 
@@ -81,5 +86,8 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("presence_taken_total", "Carets received from members and taken.", &c.presenceTaken),
 		f("presence_refused_total", "Presence messages refused (non-member, other epoch, rate, replay, stale, undecryptable).", &c.presenceRefused),
 		f("sequencer_topic_waits_total", "Sends that timed out waiting for the sequencer on the submit topic and went to it directly.", &c.topicWaits),
+		f("feed_entries_total", "Entries received on the sequencer's feeds.", &c.feedEntries),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "feeds",
+			Help: "Feeds of entries open to sequencers."}, func() float64 { return float64(c.feeds.Load()) }),
 	}
 }

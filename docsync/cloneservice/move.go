@@ -47,6 +47,9 @@ type moveState struct {
 	autoAt            time.Time // the last automatic takeover
 	// noRollback is the takeover entry a rollback failed for (not tried again).
 	noRollback *docsync.Entry
+	// feedReset ends the open feed (feed.go), which is at the sequencer
+	// the document was on when it opened.
+	feedReset func()
 }
 
 // seqKeys are the sequencer keys a document's topics may carry: the
@@ -112,6 +115,10 @@ func addrInfoOf(a string, p peer.ID) (peer.AddrInfo, error) {
 // onMoved follows a committed move (loop only, from notify).
 func (s *Service) onMoved(d *docState, ev docsync.Event) {
 	s.followSequencer(d)
+	if d.mv.feedReset != nil {
+		d.mv.feedReset() // the feed reopens at the new sequencer
+		d.mv.feedReset = nil
+	}
 	s.stats.moves.Add(1)
 	s.log.Info("document moved to another sequencer", "doc", d.id, "seq", ev.Seq, "sequencer", d.seqPeer,
 		"takeover", ev.Op.Takeover)

@@ -103,6 +103,13 @@ type Params struct {
 	// seqs before its head a snapshot covers (docsync.SealSnapshot).
 	SnapshotEvery, KeepHistory uint64
 	SnapshotWindow             int
+	// FeedRetry is the first wait before a document's feed of entries
+	// (netproto.FeedProtocol) is opened again after it failed or ended;
+	// it doubles up to FeedRetryMax while the feed delivers nothing.
+	FeedRetry, FeedRetryMax time.Duration
+	// FeedRate bounds the entries one document's feed may deliver; a feed
+	// past it is closed (the entries are then fetched).
+	FeedRate guard.Rate
 	// Replica tunes each docsync.Replica.
 	Replica docsync.Params
 	// Presence bounds members' carets (presence.go): rate, expiry, refresh.
@@ -120,7 +127,9 @@ func DefaultParams() Params {
 		RefusalLogInterval: time.Minute, StallAfter: 30 * time.Second,
 		EvidenceRate: guard.Rate{PerSecond: 1, Burst: 8}, WaitClaimRate: guard.Rate{PerSecond: 8, Burst: 32},
 		SnapshotEvery: 1024, KeepHistory: 4096, SnapshotWindow: docsync.DefaultSnapshotWindow,
-		Replica: docsync.DefaultParams(), Presence: presence.DefaultParams()}
+		FeedRetry: 250 * time.Millisecond, FeedRetryMax: 10 * time.Second,
+		FeedRate: guard.Rate{PerSecond: 2000, Burst: 2 * netproto.MaxFeedCatchUp},
+		Replica:  docsync.DefaultParams(), Presence: presence.DefaultParams()}
 }
 
 // Validate checks the params.
@@ -130,7 +139,8 @@ func (p Params) Validate() error {
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
 		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 ||
-		(p.SnapshotEvery > 0 && (p.SnapshotWindow < 1 || p.SnapshotWindow > docsync.MaxSnapshotWindow)) {
+		(p.SnapshotEvery > 0 && (p.SnapshotWindow < 1 || p.SnapshotWindow > docsync.MaxSnapshotWindow)) ||
+		p.FeedRetry <= 0 || p.FeedRetryMax < p.FeedRetry || p.FeedRate.Burst < 1 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	if err := p.Presence.Validate(); err != nil {

@@ -116,13 +116,19 @@ func (s *Service) Members(doc docsync.DocID) ([]Member, error) {
 	return out, err
 }
 
-// Log returns committed entries from..to (inclusive, at most 10,000).
+// Log returns committed entries from..to (inclusive, at most 10,000). A
+// range that starts behind the compaction point (docs/snapshots.md) is a
+// *netproto.CompactedError naming the first entry kept.
 func (s *Service) Log(doc docsync.DocID, from, to uint64) ([]LogEntry, error) {
 	var last uint64
-	if err := s.view(doc, func(d *docState) { last = d.r.Log().Seq() }); err != nil {
+	var compacted error
+	from = max(from, 1)
+	if err := s.view(doc, func(d *docState) { last, compacted = d.r.Log().Seq(), d.snaps.compacted(from) }); err != nil {
 		return nil, err
 	}
-	from = max(from, 1)
+	if compacted != nil {
+		return nil, compacted
+	}
 	to = min(to, last, from+9999)
 	var out []LogEntry
 	for seq := from; seq <= to; seq++ {

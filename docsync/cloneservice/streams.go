@@ -13,11 +13,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// handlePush takes entries pushed to us (a sequencer's targeted delivery,
-// or anyone's: they are verified like any other).
+// handlePush takes entries pushed to us: a sequencer's targeted delivery
+// to a clone without a feed. Only a document's sequencer peer may push its
+// entries; they are verified like any other.
 func (s *Service) handlePush(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
+	from := st.Conn().RemotePeer()
 	es, err := netproto.ReadEntries(bufio.NewReader(st), netproto.MaxPushEntries, 2*netproto.MaxFrame)
 	if err != nil {
 		s.stats.badStreams.Add(1)
@@ -29,7 +31,14 @@ func (s *Service) handlePush(st network.Stream) {
 		byDoc[e.Head.Doc] = append(byDoc[e.Head.Doc], e)
 	}
 	for doc, es := range byDoc {
-		s.post(func() { s.onEntries(doc, es) })
+		s.post(func() {
+			if d := s.docs[doc]; d == nil || d.seqPeer != from {
+				s.stats.badStreams.Add(1)
+				s.refusals.Refuse(from.String(), "push_not_sequencer", nil)
+				return
+			}
+			s.onEntries(doc, es)
+		})
 	}
 }
 

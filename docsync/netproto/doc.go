@@ -7,7 +7,8 @@
 // Topics (one set per document, <doc> = 64 hex digits of the DocID):
 //
 //	/c2c/doc/<doc>/submit   clone -> sequencer: an encoded docsync.Envelope
-//	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry
+//	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry,
+//	                        only for members without a feed (the repair path)
 //	/c2c/doc/<doc>/heads    clones (and the sequencer) gossip a docsync.Head
 //	/c2c/doc/<doc>/presence members' carets (docsync/presence), ephemeral
 //
@@ -26,10 +27,18 @@
 //	                         the peer's snapshot is answered by one
 //	                         "compacted" frame (0x00 'C' || first kept seq ||
 //	                         snapshot seq) instead of entries
+//	/c2c/doc/feed/1.0.0      member clone -> its document's sequencer:
+//	                         frame(FeedRequest); the sequencer writes the
+//	                         stored entries from its From (at most
+//	                         MaxFeedCatchUp), then each new entry as it
+//	                         is durable, one frame each, for as long as
+//	                         the stream lives: how entries reach members
 //	/c2c/doc/snapshot/1.0.0  member -> member clone: frame(doc); reply
 //	                         frame(status || signed snapshot, empty if none)
 //	/c2c/doc/push/1.0.0      sequencer -> clone: frames of entries, then an
-//	                         empty frame (used for targeted delivery)
+//	                         empty frame (targeted delivery to a clone
+//	                         without a feed; accepted from the document's
+//	                         sequencer only)
 //	/c2c/doc/invite/2.0.0    admin clone -> invited clone: frame(Invitation,
 //	                         carrying the genesis and add-member entries and
 //	                         the inviter's owner certificate); reply

@@ -34,9 +34,14 @@
 //   - one event loop owns all mutable state (go-libp2p-pubsub processLoop
 //     style): it orders a batch of envelopes with the document's
 //     sequencer.Orderer (sequencer.Honest: the Reference sequencer), writes
-//     the entries in one datastore batch, syncs it (durable), then publishes
-//     each entry on the entries topic and, periodically, its signed head on
-//     the heads topic;
+//     the entries in one datastore batch, syncs it (durable), then hands
+//     each entry to the feeds of the members (netproto.FeedProtocol,
+//     feed.go: one long-lived stream per member clone and document, written
+//     by its own goroutine, as many entries per write as are queued; a
+//     feed that falls QueueSize behind is dropped and the clone reopens it
+//     from where it is), publishes it on the entries topic only if a
+//     member on that topic has no feed, and, periodically, its signed head
+//     on the heads topic;
 //   - history ranges are served from the datastore over
 //     netproto.HistoryProtocol.
 //
@@ -48,8 +53,9 @@
 // the members-only checks. WithSequencer plugs another sequencer.Orderer
 // in place of the honest one, for tests and the demo only (seqtest wraps
 // sequencer.Byzantine): its log is persisted like the honest one's, its
-// deliveries to everyone go on the entries topic, its targeted ones are
-// pushed on netproto.PushProtocol to the subscribed peers they name, and
+// deliveries go to the feeds of the members they are for, and to those
+// without a feed on the entries topic (deliveries to everyone) or on
+// netproto.PushProtocol (targeted ones, to the subscribed peers they name), and
 // the history it serves (Orderer.History) may be a view of its own.
 //
 // On a node (role sequencer), node.Node.StartSequencer wires it.

@@ -28,6 +28,7 @@ type docState struct {
 	// ckptSeq and firstKept: the last checkpoint and the first entry
 	// kept after the genesis (compact.go).
 	ckptSeq, firstKept uint64
+	feeds              map[docsync.MemberID]*feed // members' feeds (feed.go)
 
 	headSeq   uint64 // seq of the last head published
 	headTicks int    // ticks since then
@@ -55,7 +56,7 @@ func entryKey(doc docsync.DocID, seq uint64) datastore.Key {
 
 // openDoc creates the state of doc and joins its topics (loop only).
 func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
-	d := &docState{id: doc, seq: s.opts.factory(doc, s.key)}
+	d := &docState{id: doc, seq: s.opts.factory(doc, s.key), feeds: map[docsync.MemberID]*feed{}}
 	sub := netproto.SubmitTopic(doc)
 	if err := s.ps.RegisterTopicValidator(sub, s.validateSubmit(doc)); err != nil {
 		return nil, fmt.Errorf("seqservice: validator: %w", err)
@@ -96,6 +97,10 @@ func (d *docState) close(s *Service) {
 	if d.sub != nil {
 		d.sub.Cancel()
 	}
+	for m, f := range d.feeds {
+		f.stop()
+		delete(d.feeds, m)
+	}
 	for _, t := range []*pubsub.Topic{d.submit, d.entries, d.heads} {
 		if t != nil {
 			_ = t.Close()
@@ -132,6 +137,35 @@ func (s *Service) refreshMembers(d *docState) {
 		ms.roles[m.ID] = m.Role
 	}
 	s.members.Store(d.id, ms)
+	d.dropFormerMembers(ms.roles)
+}
+
+// hasUnfedMember reports whether a member on the entries topic has no
+// feed (loop only). Other peers on the topic (a removed member, a
+// stranger) need no entry.
+func (s *Service) hasUnfedMember(d *docState) bool {
+	v, _ := s.members.Load(d.id)
+	ms, _ := v.(*memberSet)
+	if d.entries == nil || ms == nil {
+		return false
+	}
+	unfed := false
+	for m := range ms.roles {
+		if d.feeds[m] == nil {
+			unfed = true
+			break
+		}
+	}
+	if !unfed {
+		return false // the usual case, without asking gossipsub's loop
+	}
+	for _, p := range d.entries.ListPeers() {
+		m, err := netproto.MemberOf(p)
+		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // maybePublishHead republishes the signed head on the heads topic: at once

@@ -15,16 +15,20 @@ type Stats struct {
 	Invalid    uint64 // messages rejected by a topic validator
 	BadStreams uint64 // stream requests that failed to decode or were refused
 	Served     uint64 // entries served on history streams
+	Feeds      int64  // members' feeds open now (netproto.FeedProtocol)
+	Fed        uint64 // entries handed to members' feeds
+	Gossiped   uint64 // entries published on an entries topic (a peer on it had no feed)
 }
 
 type counters struct {
-	docs, ordered, batches, refused, invalid, badStreams, served atomic.Uint64
+	docs, ordered, batches, refused, invalid, badStreams, served, fed, gossiped atomic.Uint64
+	feeds                                                                       atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Docs: c.docs.Load(), Ordered: c.ordered.Load(), Batches: c.batches.Load(),
 		Refused: c.refused.Load(), Invalid: c.invalid.Load(), BadStreams: c.badStreams.Load(),
-		Served: c.served.Load()}
+		Served: c.served.Load(), Feeds: c.feeds.Load(), Fed: c.fed.Load(), Gossiped: c.gossiped.Load()}
 }
 
 // collectors exposes the counters to Prometheus.
@@ -41,5 +45,9 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("invalid_messages_total", "Topic messages rejected by validators.", &c.invalid),
 		f("bad_streams_total", "Stream requests that failed.", &c.badStreams),
 		f("served_entries_total", "Entries served on history streams.", &c.served),
+		f("fed_entries_total", "Entries handed to members' feeds.", &c.fed),
+		f("gossiped_entries_total", "Entries published on an entries topic for peers without a feed.", &c.gossiped),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "sequencer",
+			Name: "feeds", Help: "Members' feeds open."}, func() float64 { return float64(c.feeds.Load()) }),
 	}
 }

@@ -77,20 +77,40 @@ func (s *Service) orderBatch(batch []*submitted) {
 		}
 		return
 	}
-	for d := range members {
-		s.refreshMembers(d)
-	}
 	defer s.maybeCompact(docsOf(out)) // after publishing: compaction is not on an entry's path
+	// Each entry goes to the members' feeds; gossipsub carries it only
+	// when a member on the entries topic has no feed (one that is still
+	// opening it, or cannot reach us directly), and a targeted delivery
+	// is pushed to such peers.
+	unfed := map[*docState]bool{}
 	for _, p := range pub {
+		fed := p.doc.deliver(p)
+		s.stats.fed.Add(uint64(len(fed)))
 		if p.to != nil {
-			s.pushTo(p)
+			s.pushTo(p, fed)
 			continue
 		}
+		need, ok := unfed[p.doc]
+		if !ok {
+			need = s.hasUnfedMember(p.doc)
+			unfed[p.doc] = need
+		}
+		if !need {
+			continue
+		}
+		s.stats.gossiped.Add(1)
 		select {
 		case s.outbox <- outgoing{topic: p.doc.entriesOut, bytes: p.bytes, doc: p.doc.id, seq: p.seq}:
 		case <-s.ctx.Done():
 			return
 		}
+	}
+	// Membership changes apply after the batch's deliveries: a member
+	// removed in this batch gets the entry that removed it (and the rest
+	// of the batch, under the new key epoch it has no key for), then its
+	// feed ends.
+	for d := range members {
+		s.refreshMembers(d)
 	}
 }
 
@@ -209,11 +229,12 @@ func (s *Service) fail(d *docState, err error) {
 	s.refreshMembers(d)
 }
 
-// pushTo pushes a targeted delivery to the subscribed peers it names.
-func (s *Service) pushTo(dl delivery) {
+// pushTo pushes a targeted delivery to the subscribed peers it names
+// that are not in fed (those have it on their feed).
+func (s *Service) pushTo(dl delivery, fed map[docsync.MemberID]bool) {
 	for _, p := range dl.doc.entries.ListPeers() {
 		m, err := netproto.MemberOf(p)
-		if err != nil || !dl.to(m) {
+		if err != nil || !dl.to(m) || fed[m] {
 			continue
 		}
 		s.push(p, dl.bytes)
