@@ -148,8 +148,12 @@ func Watch(h host.Host, p Params, log *slog.Logger) (*Watcher, error) {
 
 // Close stops watching; probes under way end at once.
 func (w *Watcher) Close() error {
-	w.h.Network().StopNotify(w)
+	// Cancel first: StopNotify waits for the swarm's notification lock,
+	// which a Connected call holds while its probes run. (Under synctest a
+	// goroutine blocked on that lock is not durably blocked, so virtual
+	// time stops and a probe's own timeout never fires.)
 	w.cancel()
+	w.h.Network().StopNotify(w)
 	return nil
 }
 
