@@ -151,6 +151,10 @@ func (n *Node) openDatastore() error {
 		n.ds = n.opts.datastore
 		return nil
 	}
+	if n.opts.sharedDS != nil {
+		n.ds = n.opts.sharedDS // its owner closes it
+		return nil
+	}
 	path := filepath.Join(n.cfg.DataDir, DatastoreDir)
 	ds, err := pebbleds.NewDatastore(path)
 	if err != nil {
@@ -162,7 +166,7 @@ func (n *Node) openDatastore() error {
 }
 
 func (n *Node) startHost(key crypto.PrivKey) error {
-	rm, err := newResourceManager(n.cfg.Params)
+	rm, err := n.resourceManager()
 	if err != nil {
 		return err
 	}
@@ -179,7 +183,7 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 	if err != nil && !slices.EqualFunc(listen, n.cfg.ListenAddrs, ma.Multiaddr.Equal) {
 		// A remembered port is taken: fall back to fresh ones.
 		n.log.Warn("previous listen ports unavailable; listening on new ones", "err", err)
-		if rm, err = newResourceManager(n.cfg.Params); err != nil {
+		if rm, err = n.resourceManager(); err != nil {
 			return err
 		}
 		if cm, err = newConnManager(n.cfg.Params); err != nil {
@@ -207,6 +211,15 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 		}
 	}
 	return nil
+}
+
+// resourceManager is the host's: its own, or the process's shared one
+// behind a Close that leaves it open for the other hosts.
+func (n *Node) resourceManager() (network.ResourceManager, error) {
+	if n.opts.sharedRM != nil {
+		return keepOpen{n.opts.sharedRM}, nil
+	}
+	return newResourceManager(n.cfg.Params)
 }
 
 // newHost builds the libp2p host listening on listen. On error the host

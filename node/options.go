@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,6 +23,10 @@ type options struct {
 	dirOpts    []dht.Option
 	logger     *slog.Logger
 	datastore  datastore.Batching
+	// A provider hosting clones (Shared): the datastore they all live in
+	// and the resource manager of all their hosts.
+	sharedDS datastore.Batching
+	sharedRM network.ResourceManager
 	registerer prometheus.Registerer
 	now        func() time.Time
 	rand       func() float64

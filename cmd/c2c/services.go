@@ -79,6 +79,16 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []node.Option{node.WithLogger(g.log)}
+	var hosting *clonesHosting
+	if role == node.RoleProvider && f.hostClones {
+		// The provider and its hosted clones share one datastore (the
+		// provider's, at its root as before) and one resource budget.
+		if hosting, err = openHosting(dataDir, cfg); err != nil {
+			return err
+		}
+		defer hosting.close()
+		opts = append(opts, node.WithSharedDatastore(hosting.shared, ""))
+	}
 	reg, err := g.metricsRegistry(runCtx)
 	if err != nil {
 		return err
@@ -105,6 +115,12 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	}
 	stopServices := sync.OnceValue(stop)
 	defer stopServices()
+	if hosting != nil {
+		if err := hosting.start(runCtx, g, n, cfg, f); err != nil {
+			return err
+		}
+		defer hosting.stopClones()
+	}
 
 	var lines []string
 	for _, a := range n.P2PAddrs() {
@@ -132,6 +148,11 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		<-ctx.Done()
 	}
 	g.log.Info("shutting down")
+	if hosting != nil {
+		if err := hosting.stopClones(); err != nil {
+			return err
+		}
+	}
 	if err := stopServices(); err != nil {
 		return err
 	}
