@@ -25,8 +25,8 @@ type options struct {
 	datastore  datastore.Batching
 	// A provider hosting clones (Shared): the datastore they all live in
 	// and the resource manager of all their hosts.
-	sharedDS datastore.Batching
-	sharedRM network.ResourceManager
+	sharedDS   datastore.Batching
+	sharedRM   network.ResourceManager
 	registerer prometheus.Registerer
 	now        func() time.Time
 	rand       func() float64
