@@ -16,7 +16,14 @@ import (
 // raised, and the per-address limits replaced. rcmgr's own defaults allow 8
 // concurrent connections per IPv4 address and 0.2 new ones per second, which
 // is what a provider serving thousands of clones behind one NAT must not have.
-func newResourceManager(p Params) (network.ResourceManager, error) {
+func newResourceManager(p Params) (network.ResourceManager, error) { return scaledResourceManager(p, 1) }
+
+// scaledResourceManager is newResourceManager with every per-peer limit
+// multiplied by hosts: rcmgr counts a remote peer per resource manager,
+// not per host, so one shared by many hosts (Shared) sees a provider
+// connected to each of them as one peer with that many connections.
+func scaledResourceManager(p Params, hosts int) (network.ResourceManager, error) {
+	hosts = max(hosts, 1)
 	raise := rcmgr.ResourceLimits{
 		Conns:           rcmgr.LimitVal(p.MaxConns),
 		ConnsInbound:    rcmgr.LimitVal(p.MaxConns),
@@ -27,10 +34,18 @@ func newResourceManager(p Params) (network.ResourceManager, error) {
 		FD:              rcmgr.LimitVal(p.MaxConns),
 	}
 	perPeer := rcmgr.ResourceLimits{
-		StreamsInbound: rcmgr.LimitVal(p.StreamsPerPeer),
-		Streams:        rcmgr.LimitVal(2 * p.StreamsPerPeer),
-		ConnsInbound:   rcmgr.LimitVal(p.ConnsPerPeer),
-		Conns:          rcmgr.LimitVal(p.ConnsPerPeer),
+		StreamsInbound: rcmgr.LimitVal(p.StreamsPerPeer * hosts),
+		Streams:        rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts),
+		ConnsInbound:   rcmgr.LimitVal(p.ConnsPerPeer * hosts),
+		Conns:          rcmgr.LimitVal(p.ConnsPerPeer * hosts),
+	}
+	if hosts > 1 {
+		// rcmgr's own per-peer defaults (8 outbound connections, 4 file
+		// descriptors, 512 outbound streams, 64 MiB) scaled the same way.
+		perPeer.ConnsOutbound = rcmgr.LimitVal(p.ConnsPerPeer * hosts)
+		perPeer.StreamsOutbound = rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts)
+		perPeer.FD = rcmgr.LimitVal(4 * hosts)
+		perPeer.Memory = rcmgr.LimitVal64(int64(64<<20) * int64(hosts))
 	}
 	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise, PeerDefault: perPeer}
 	limits := partial.Build(rcmgr.DefaultLimits.AutoScale())

@@ -27,14 +27,16 @@ type Shared struct {
 
 // OpenShared opens the pebble datastore at path and, for the hosts of the
 // nodes that will run on it, one resource manager from p with its per-peer
-// limits multiplied by peers (see sharedResourceManager).
-func OpenShared(path string, p Params, peers int) (*Shared, error) {
+// limits multiplied by hosts, the number of hosts that will share it
+// (scaledResourceManager says why). The system and per-IP limits stay
+// p's: they bound the whole process.
+func OpenShared(path string, p Params, hosts int) (*Shared, error) {
 	ds, err := pebbleds.NewDatastore(path)
 	if err != nil {
 		return nil, fmt.Errorf("node: datastore %s: %w", path, err)
 	}
 	s := &Shared{ds: ds, closers: []func() error{ds.Close}}
-	rm, err := sharedResourceManager(p, peers)
+	rm, err := scaledResourceManager(p, hosts)
 	if err != nil {
 		_ = ds.Close()
 		return nil, err
@@ -42,19 +44,6 @@ func OpenShared(path string, p Params, peers int) (*Shared, error) {
 	s.rm = rm
 	s.closers = append(s.closers, func() error { return rm.Close() })
 	return s, nil
-}
-
-// sharedResourceManager is newResourceManager for the hosts of n nodes in
-// one process. rcmgr counts a remote peer's connections and streams per
-// resource manager, not per host, so a provider connected to each of n
-// hosted clones holds n connections in one peer scope: the per-peer limits
-// are p's times n. The system and per-IP limits stay p's: they bound the
-// whole process.
-func sharedResourceManager(p Params, n int) (network.ResourceManager, error) {
-	n = max(n, 1)
-	p.ConnsPerPeer *= n
-	p.StreamsPerPeer *= n
-	return newResourceManager(p)
 }
 
 // Datastore is the shared datastore (the provider's own node keeps its

@@ -39,10 +39,13 @@ the control socket, the device CLI).
           and device to device, CPU per delivery, bytes per edit
   trace   the automerge-paper trace typed on a device, to 4 other devices:
           wall time, bytes per edit on the device's link, device CPU
+  density many clones per provider process (c2c provider --host-clones):
+          RSS per idle clone, idle CPU, start time, every record found,
+          a sample of devices editing one document
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchDensityCmd(g))
 	return cmd
 }
 

@@ -115,12 +115,6 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	}
 	stopServices := sync.OnceValue(stop)
 	defer stopServices()
-	if hosting != nil {
-		if err := hosting.start(runCtx, g, n, cfg, f); err != nil {
-			return err
-		}
-		defer hosting.stopClones()
-	}
 
 	var lines []string
 	for _, a := range n.P2PAddrs() {
@@ -132,6 +126,14 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	}
 	if err := keystore.WriteFile(filepath.Join(dataDir, addrsFile), []byte(strings.Join(lines, "\n")+"\n")); err != nil {
 		return err
+	}
+	if hosting != nil {
+		// After the addrs file: other providers can join this one while
+		// its clones start.
+		if err := hosting.start(runCtx, g, n, cfg, f); err != nil {
+			return err
+		}
+		defer hosting.stopClones()
 	}
 
 	ready := n.Joined()
