@@ -16,7 +16,9 @@ import (
 // raised, and the per-address limits replaced. rcmgr's own defaults allow 8
 // concurrent connections per IPv4 address and 0.2 new ones per second, which
 // is what a provider serving thousands of clones behind one NAT must not have.
-func newResourceManager(p Params) (network.ResourceManager, error) { return scaledResourceManager(p, 1) }
+func newResourceManager(p Params) (network.ResourceManager, error) {
+	return scaledResourceManager(p, 1)
+}
 
 // scaledResourceManager is newResourceManager with every per-peer limit
 // multiplied by hosts: rcmgr counts a remote peer per resource manager,
