@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/clone2clone/c2c/control"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
@@ -51,12 +52,18 @@ type Params struct {
 	ConnsLow, ConnsHigh int
 	// StartParallel clones are built at once while the host starts.
 	StartParallel int
+	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
+	// and connection-manager check interval (node.Params): the timers
+	// that wake an idle clone most often.
+	GossipHeartbeat, ConnCheck time.Duration
 }
 
 // DefaultParams are the defaults: DHT clients, 8 to 32 connections per
-// clone, 8 clones built at once.
+// clone, 8 clones built at once, a gossipsub heartbeat of 5 s (gossipsub's
+// is 1 s: it forwards messages at once either way; the heartbeat repairs
+// meshes and gossips message IDs) and a connection check every minute.
 func DefaultParams() Params {
-	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8}
+	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute}
 }
 
 // ErrNoClones means the clones directory holds no enrolled clone.
@@ -205,6 +212,7 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
 	cfg.Bootstrap = h.boot
 	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = h.params.ConnsLow, h.params.ConnsHigh
+	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = h.params.GossipHeartbeat, h.params.ConnCheck
 	log := h.log.With("clone", name)
 	opts := []node.Option{
 		node.WithLogger(log),
@@ -212,6 +220,7 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		// the clone's whatever its directory is called.
 		node.WithSharedDatastore(h.shared, "/clones/"+cert.Clone.String()),
 		node.WithSharedLimits(h.shared),
+		node.WithQUICOnly(),
 	}
 	if !h.params.DHTServer {
 		opts = append(opts, node.WithKadOptions(kaddht.Mode(kaddht.ModeClient)))

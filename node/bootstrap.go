@@ -128,6 +128,8 @@ func (b *bootstrapper) run(ctx context.Context) {
 				// Joined means usable: a provider connection alone is not
 				// enough for a DHT put until kad has it in its table.
 				b.markJoined()
+			} else if b.addToTable(states) > 0 {
+				b.markJoined()
 			} else {
 				// Connected but nobody in the table yet: identify is still
 				// running (kad adds the peer right after it), or the table
@@ -176,6 +178,31 @@ func (b *bootstrapper) run(ctx context.Context) {
 		case <-timer.C:
 		}
 	}
+}
+
+// kadProtocol is the private DHT's protocol ID.
+const kadProtocol = ProtocolPrefix + "/kad/1.0.0"
+
+// addToTable puts the connected providers that speak the DHT protocol
+// into the routing table and returns how many it added. kad-dht adds a
+// new peer only after a lookup check, one request with a timeout, and
+// forgets a peer whose check failed (a provider busy with hundreds of
+// clones joining at once): the node then stays connected with an empty
+// table, never joined. A configured provider needs no such check.
+func (b *bootstrapper) addToTable(states map[peer.ID]*providerState) int {
+	added := 0
+	for id := range states {
+		if b.h.Network().Connectedness(id) != network.Connected {
+			continue
+		}
+		if ok, err := b.h.Peerstore().SupportsProtocols(id, kadProtocol); err != nil || len(ok) == 0 {
+			continue // not identified yet
+		}
+		if ok, err := b.kad.RoutingTable().TryAddPeer(id, true, false); ok && err == nil {
+			added++
+		}
+	}
+	return added
 }
 
 // dial connects to one provider, bypassing the swarm's own dial backoff: the

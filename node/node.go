@@ -228,10 +228,12 @@ func (n *Node) newHost(key crypto.PrivKey, listen []ma.Multiaddr, rm network.Res
 	lopts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+	}
+	if !n.opts.quicOnly {
+		lopts = append(lopts, libp2p.Transport(tcp.NewTCPTransport))
 	}
 	if len(listen) == 0 {
 		lopts = append(lopts, libp2p.NoListenAddrs)
@@ -285,9 +287,17 @@ func (n *Node) startPubSub(ctx context.Context) error {
 	// own context, cancelled after the directory (which leaves its topic on
 	// Close) is closed.
 	ctx, cancel := context.WithCancel(ctx)
+	decay := time.Second
+	gopts := netproto.GossipOptions()
+	if hb := n.cfg.Params.GossipHeartbeat; hb > 0 {
+		gp := netproto.GossipParams()
+		gp.HeartbeatInterval = hb
+		gopts = append(gopts, pubsub.WithGossipSubParams(gp))
+		decay = max(decay, hb)
+	}
 	// Unsigned, content-addressed messages with room for a busy
 	// sequencer's subscription list (netproto.GossipOptions).
-	ps, err := pubsub.NewGossipSub(ctx, n.host, append(netproto.GossipOptions(),
+	ps, err := pubsub.NewGossipSub(ctx, n.host, append(gopts,
 		// Room for the largest CloneDoc entry (a 1 MiB body plus its
 		// envelope, hashes and signatures); gossipsub's default is 1 MiB.
 		pubsub.WithMaxMessageSize(GossipMaxMessageBytes),
@@ -299,7 +309,7 @@ func (n *Node) startPubSub(ctx context.Context) error {
 		pubsub.WithPeerScore(&pubsub.PeerScoreParams{
 			Topics:           map[string]*pubsub.TopicScoreParams{},
 			AppSpecificScore: func(peer.ID) float64 { return 0 },
-			DecayInterval:    time.Second,
+			DecayInterval:    decay,
 			DecayToZero:      0.01,
 			RetainScore:      10 * time.Minute,
 		}, &pubsub.PeerScoreThresholds{

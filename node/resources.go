@@ -50,6 +50,18 @@ func scaledResourceManager(p Params, hosts int) (network.ResourceManager, error)
 		perPeer.Memory = rcmgr.LimitVal64(int64(64<<20) * int64(hosts))
 	}
 	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise, PeerDefault: perPeer}
+	if hosts > 1 {
+		// One protocol's or service's streams to one peer as well: every
+		// hosted clone's kad requests to its provider meet in one
+		// protocol-peer scope, which rcmgr caps at a few hundred; kad-dht
+		// drops a provider whose request failed from its table.
+		streams := rcmgr.ResourceLimits{
+			Streams:         rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts),
+			StreamsInbound:  rcmgr.LimitVal(p.StreamsPerPeer * hosts),
+			StreamsOutbound: rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts),
+		}
+		partial.ProtocolPeerDefault, partial.ServicePeerDefault = streams, streams
+	}
 	limits := partial.Build(rcmgr.DefaultLimits.AutoScale())
 
 	perIP := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: p.MaxConnsPerIP}}
@@ -82,7 +94,11 @@ func scaledResourceManager(p Params, hosts int) (network.ResourceManager, error)
 
 // newConnManager builds the connection manager from p's watermarks.
 func newConnManager(p Params) (*connmgr.BasicConnMgr, error) {
-	cm, err := connmgr.NewConnManager(p.ConnsLow, p.ConnsHigh, connmgr.WithGracePeriod(p.ConnGrace))
+	opts := []connmgr.Option{connmgr.WithGracePeriod(p.ConnGrace)}
+	if p.ConnCheck > 0 {
+		opts = append(opts, connmgr.WithSilencePeriod(p.ConnCheck))
+	}
+	cm, err := connmgr.NewConnManager(p.ConnsLow, p.ConnsHigh, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("node: connection manager: %w", err)
 	}
