@@ -27,17 +27,22 @@ type densityResult struct {
 	IdleCPUPercent   float64 `json:"idle_cpu_percent"` // of one core, every provider process together
 	StartS           float64 `json:"start_s"`          // first provider started -> every clone published
 
-	Providers      int      `json:"providers"`
-	CloneDHT       string   `json:"clone_dht"`
-	RSSBytes       uint64   `json:"rss_bytes"` // every provider process together, after the idle window
-	IdleWindowS    float64  `json:"idle_window_s"`
-	ConnsPerClone  float64  `json:"conns_per_clone"` // mean over clones, after the idle window
-	LookupP50Ms    float64  `json:"lookup_p50_ms"`
-	LookupP99Ms    float64  `json:"lookup_p99_ms"`
-	Devices        int      `json:"devices"`         // devices that connected to their clone
-	EditsDelivered int      `json:"edits_delivered"` // device edits that reached clone 0's text
-	DocMembers     int      `json:"doc_members"`     // clones in the shared document
-	Notes          []string `json:"notes,omitempty"`
+	Providers      int     `json:"providers"`
+	CloneDHT       string  `json:"clone_dht"`
+	RSSBytes       uint64  `json:"rss_bytes"` // every provider process together, after the idle window
+	IdleWindowS    float64 `json:"idle_window_s"`
+	ConnsPerClone  float64 `json:"conns_per_clone"` // mean over clones, after the idle window
+	LookupP50Ms    float64 `json:"lookup_p50_ms"`
+	LookupP99Ms    float64 `json:"lookup_p99_ms"`
+	Devices        int     `json:"devices"`         // devices that connected to their clone
+	EditsDelivered int     `json:"edits_delivered"` // device edits that reached clone 0's text
+	DocMembers     int     `json:"doc_members"`     // clones in the shared document
+
+	// The same idle window again after the edit, with the document.
+	IdleCPUAfterEditPercent   float64  `json:"idle_cpu_after_edit_percent"`
+	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
+	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
+	Notes                     []string `json:"notes,omitempty"`
 }
 
 func newBenchDensityCmd(g *globals) *cobra.Command {
@@ -55,16 +60,18 @@ Then, in order:
   found   every clone k is looked up from clone k+1 (a clone of another
           provider when P > 1) through that clone's own directory, via the
           providers' admin sockets (found, lookup p50/p99);
+  idle    nothing is sent for --idle, and the providers' CPU time over that
+          window (from /proc) gives idle_cpu_percent, of one core, all
+          providers together; their RSS after it, divided by N, gives
+          rss_bytes_per_clone (it includes the provider nodes themselves);
   edit    a sample of --devices clones (default min(100, N)) share one
           document created on clone 0; each sample clone's device (a
           c2c device process) connects to its clone and types one token,
           and the bench waits until clone 0's text holds every token;
-  idle    nothing is sent for --idle, and the providers' CPU time over that
-          window (from /proc) gives idle_cpu_percent, of one core, all
-          providers together; their RSS after it, divided by N, gives
-          rss_bytes_per_clone (it includes the provider nodes themselves).
+  idle    the same window again, now with the document and its members
+          (idle_cpu_after_edit_percent, rss_bytes_per_clone_after_edit).
 
-live is the clones still hosted and published after the idle window.
+live is the clones still hosted and published after the last window.
 Progress goes to stderr; the processes' logs stay in the bench's
 temporary directory, whose path is printed (removed unless --keep).`,
 		func() (*densityResult, error) { return runDensityBench(context.Background(), g, f) },
@@ -95,6 +102,11 @@ func printDensity(w io.Writer, r *densityResult) {
 	fmt.Fprintf(w, "%-40s %11.1f ms %10s\n", "lookup p50", r.LookupP50Ms, "")
 	fmt.Fprintf(w, "%-40s %11.1f ms %10s\n", "lookup p99", r.LookupP99Ms, "")
 	fmt.Fprintf(w, "%-40s %14s %10s\n", "device edits delivered", fmt.Sprintf("%d/%d", r.EditsDelivered, r.Devices), "")
+	if r.DocMembers > 0 {
+		fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", "idle CPU again, with the document", r.IdleCPUAfterEditPercent, "")
+		fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone, with the document", r.RSSBytesPerCloneAfterEdit/1e6, "")
+		fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone, with it", r.ConnsPerCloneAfterEdit, "")
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s\n", n)
 	}

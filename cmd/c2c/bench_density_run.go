@@ -80,7 +80,7 @@ func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*density
 	}
 	r.say("working in %s", r.base)
 	defer r.close()
-	for _, step := range []func(context.Context) error{r.enroll, r.start, r.lookups, r.edit, r.measureIdle} {
+	for _, step := range []func(context.Context) error{r.enroll, r.start, r.lookups, r.measureIdle, r.edit, r.measureAfterEdit} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
@@ -334,10 +334,53 @@ func pollEvery[T any](ctx context.Context, every, limit time.Duration, what stri
 	}
 }
 
-// measureIdle measures the providers over the idle window, then counts
-// the live clones and their connections.
+// measureIdle measures the providers over the idle window (every clone
+// published, none with a document), then counts the live clones and
+// their connections.
 func (r *densityRun) measureIdle(ctx context.Context) error {
-	r.say("idle for %v", r.f.idle)
+	cpu, rss, window, err := r.idleWindow(ctx, "idle")
+	if err != nil {
+		return err
+	}
+	r.res.IdleWindowS = window.Seconds()
+	r.res.IdleCPUPercent = cpu
+	r.res.RSSBytes = rss
+	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
+	live, conns, err := r.census(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.Live = live
+	r.res.ConnsPerClone = float64(conns) / float64(r.f.clones)
+	return nil
+}
+
+// measureAfterEdit is the same window once the sample's document exists:
+// its members keep gossiping its head (cloneservice's HeadRepeat), and
+// their devices stay enrolled. live is counted again, at the very end.
+func (r *densityRun) measureAfterEdit(ctx context.Context) error {
+	if r.f.devices == 0 {
+		return nil
+	}
+	cpu, rss, _, err := r.idleWindow(ctx, "idle again, with the document")
+	if err != nil {
+		return err
+	}
+	r.res.IdleCPUAfterEditPercent = cpu
+	r.res.RSSBytesPerCloneAfterEdit = float64(rss) / float64(r.f.clones)
+	live, conns, err := r.census(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.Live = min(r.res.Live, live)
+	r.res.ConnsPerCloneAfterEdit = float64(conns) / float64(r.f.clones)
+	return nil
+}
+
+// idleWindow sends nothing for --idle and returns the providers' CPU over
+// it (percent of one core, all of them together) and their RSS after it.
+func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, uint64, time.Duration, error) {
+	r.say("%s for %v", what, r.f.idle)
 	before := make([]time.Duration, len(r.provs))
 	for i, p := range r.provs {
 		before[i] = p.cpu()
@@ -345,7 +388,7 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 	t0 := time.Now()
 	select { // the window being measured, not a wait for anything
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, 0, 0, ctx.Err()
 	case <-time.After(r.f.idle):
 	}
 	window := time.Since(t0)
@@ -355,31 +398,32 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 		cpu += p.cpu() - before[i]
 		st, err := procstat.Read(p.pid())
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return 0, 0, 0, fmt.Errorf("%s: %w", p.name, err)
 		}
 		rss += st.RSS
 	}
-	r.res.IdleWindowS = window.Seconds()
-	r.res.IdleCPUPercent = 100 * cpu.Seconds() / window.Seconds()
-	r.res.RSSBytes = rss
-	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
-	conns := 0
+	pct := 100 * cpu.Seconds() / window.Seconds()
+	r.say("  providers: %.2f%% of one core, RSS %.1f MB", pct, float64(rss)/1e6)
+	return pct, rss, window, nil
+}
+
+// census counts the clones hosted and published, and their connections.
+func (r *densityRun) census(ctx context.Context) (live, conns int, err error) {
 	for _, a := range r.admins {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		infos, err := a.Clones(qctx)
 		cancel()
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		for _, in := range infos {
 			if in.Published {
-				r.res.Live++
+				live++
 			}
 			conns += in.Conns
 		}
 	}
-	r.res.ConnsPerClone = float64(conns) / float64(r.f.clones)
-	return nil
+	return live, conns, nil
 }
 
 // fileAddr is the first /p2p multiaddr in a clone's addrs file.
