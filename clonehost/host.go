@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/control"
+	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
@@ -79,13 +80,14 @@ type Clone struct {
 
 // Host runs the clones of one directory on one Shared.
 type Host struct {
-	dir    string
-	shared *node.Shared
-	boot   []peer.AddrInfo
-	listen string // the IPv4 address clones listen on
-	params Params
-	log    *slog.Logger
-	docs   []cloneservice.Option
+	dir     string
+	shared  *node.Shared
+	boot    []peer.AddrInfo
+	listen  string // the IPv4 address clones listen on
+	params  Params
+	log     *slog.Logger
+	docs    []cloneservice.Option
+	replica *dht.Directory // the provider's replica, or nil
 
 	mu     sync.Mutex
 	clones []*Clone // sorted by name
@@ -109,6 +111,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// DocOptions are passed to every clone's document service.
 	DocOptions []cloneservice.Option
+	// Replica is the hosting provider's directory: each clone's records
+	// go into its replica once published (dht.Directory.Hold). Optional.
+	Replica *dht.Directory
 }
 
 // Open starts every enrolled clone under cfg.Dir; progress(done, total)
@@ -133,7 +138,7 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
-		log: cfg.Logger, docs: cfg.DocOptions, cancel: cancel}
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_ = h.Close()
@@ -241,11 +246,17 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	return &Clone{Name: name, Dir: dir, Node: n, Services: svc}, nil
 }
 
-// markReady writes c's ready file once its certificate is published.
+// markReady writes c's ready file once its certificate is published, and
+// puts its records into the provider's replica.
 func (h *Host) markReady(ctx context.Context, c *Clone) {
 	select {
 	case <-ctx.Done():
 	case <-c.Node.Published():
+		if h.replica != nil {
+			if err := h.replica.Hold(ctx, c.Node.OwnerCert(), c.Node.DeviceIndex()); err != nil {
+				h.log.Warn("provider replica does not hold the clone's records", "clone", c.Name, "err", err)
+			}
+		}
 		if err := keystore.WriteFile(filepath.Join(c.Dir, ReadyFile), []byte(c.Node.ID().String()+"\n")); err != nil {
 			h.log.Warn("writing ready file", "clone", c.Name, "err", err)
 		}

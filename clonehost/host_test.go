@@ -91,7 +91,8 @@ func (p *provider) start(t testing.TB, params Params) *Host {
 		t.Fatal(err)
 	}
 	h, err := Open(ctx, Config{Dir: filepath.Join(p.dir, "clones"), Shared: p.shared,
-		Bootstrap: []peer.AddrInfo{p.node.AddrInfo()}, ListenIP: "127.0.0.1", Params: params, Logger: quiet()}, nil)
+		Bootstrap: []peer.AddrInfo{p.node.AddrInfo()}, ListenIP: "127.0.0.1", Params: params, Logger: quiet(),
+		Replica: p.node.Directory()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +157,15 @@ func TestHostedClones(t *testing.T) {
 		if err != nil || res.Clone != target.Clone.String() {
 			t.Fatalf("clone %d looking up clone %d: %+v, %v", i, (i+1)%len(clones), res, err)
 		}
+	}
+	// The provider's replica holds every hosted clone's record (Hold,
+	// right after each publication).
+	deadline := time.Now().Add(time.Minute)
+	for p.node.Directory().Stats().Records < len(clones) {
+		if time.Now().After(deadline) {
+			t.Fatalf("provider replica holds %d records, want %d", p.node.Directory().Stats().Records, len(clones))
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 	// Each clone's directory records live under /clones/<its peer ID>.
 	for _, c := range clones {

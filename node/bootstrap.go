@@ -180,23 +180,18 @@ func (b *bootstrapper) run(ctx context.Context) {
 	}
 }
 
-// kadProtocol is the private DHT's protocol ID.
-const kadProtocol = ProtocolPrefix + "/kad/1.0.0"
-
-// addToTable puts the connected providers that speak the DHT protocol
-// into the routing table and returns how many it added. kad-dht adds a
-// new peer only after a lookup check, one request with a timeout, and
-// forgets a peer whose check failed (a provider busy with hundreds of
-// clones joining at once): the node then stays connected with an empty
-// table, never joined. A configured provider needs no such check.
+// addToTable puts the connected providers into the routing table and
+// returns how many it added. kad-dht adds a new peer only once identify
+// said it speaks the DHT protocol and a lookup check (one request with a
+// timeout) passed, and forgets a peer whose check failed: under a
+// provider busy with hundreds of clones joining at once, the node stayed
+// connected with an empty table, never joined. A configured provider
+// runs a DHT server by definition and needs neither check.
 func (b *bootstrapper) addToTable(states map[peer.ID]*providerState) int {
 	added := 0
 	for id := range states {
 		if b.h.Network().Connectedness(id) != network.Connected {
 			continue
-		}
-		if ok, err := b.h.Peerstore().SupportsProtocols(id, kadProtocol); err != nil || len(ok) == 0 {
-			continue // not identified yet
 		}
 		if ok, err := b.kad.RoutingTable().TryAddPeer(id, true, false); ok && err == nil {
 			added++

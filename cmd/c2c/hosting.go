@@ -82,7 +82,7 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 	}
 	progress := newNamedProgressBar(g.stderr, "c2c provider")
 	h, err := clonehost.Open(ctx, clonehost.Config{Dir: c.dir, Shared: c.shared, Bootstrap: boot, ListenIP: ip,
-		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}},
+		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}, Replica: n.Directory()},
 		func(done, total int) { progress.step(done, total, "hosted clones started") })
 	progress.done()
 	if err != nil {
