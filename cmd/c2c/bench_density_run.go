@@ -426,7 +426,8 @@ func (r *densityRun) census(ctx context.Context) (live, conns int, err error) {
 	return live, conns, nil
 }
 
-// fileAddr is the first /p2p multiaddr in a clone's addrs file.
+// fileAddr is the first QUIC /p2p multiaddr in an addrs file (hosted
+// clones dial QUIC only).
 func fileAddr(dir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, addrsFile))
 	if err != nil {
@@ -436,5 +437,5 @@ func fileAddr(dir string) (string, error) {
 	if len(f) == 0 {
 		return "", fmt.Errorf("%s/%s is empty", dir, addrsFile)
 	}
-	return f[0], nil
+	return quicAddr(f), nil
 }

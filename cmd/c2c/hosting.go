@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/clone2clone/c2c/clonehost"
@@ -120,4 +121,18 @@ func firstIPv4(addrs []ma.Multiaddr) string {
 		}
 	}
 	return ""
+}
+
+// quicAddr is the first QUIC address of addrs (hosted clones dial QUIC
+// only), or the first address if none is.
+func quicAddr(addrs []string) string {
+	for _, a := range addrs {
+		if strings.Contains(a, "/quic-v1") {
+			return a
+		}
+	}
+	if len(addrs) == 0 {
+		return ""
+	}
+	return addrs[0]
 }

@@ -59,7 +59,8 @@ func TestHostedClonesSurviveKill9(t *testing.T) {
 	seqDir := filepath.Join(root, "seq")
 	seq := startProc(t, bin, "sequencer", nil, "sequencer", "--data", seqDir, "--listen", loopback, "--bootstrap", boot)
 	waitFile(t, seq, filepath.Join(seqDir, readyFile), ready)
-	seqAddr := strings.Fields(waitFile(t, seq, filepath.Join(seqDir, addrsFile), ready))[0]
+	// Hosted clones dial QUIC only.
+	seqAddr := quicAddr(strings.Fields(waitFile(t, seq, filepath.Join(seqDir, addrsFile), ready)))
 
 	out, errOut, err = runC2C(bin, nil, "doc", "create", "--data", cloneDir(0), "--sequencer", seqAddr)
 	if err != nil {
