@@ -338,6 +338,15 @@ func pollEvery[T any](ctx context.Context, every, limit time.Duration, what stri
 // published, none with a document), then counts the live clones and
 // their connections.
 func (r *densityRun) measureIdle(ctx context.Context) error {
+	if r.f.settle > 0 {
+		r.say("settling for %v", r.f.settle)
+		select { // quiet time before the window, not a wait for anything
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.f.settle):
+		}
+		r.res.SettleS = r.f.settle.Seconds()
+	}
 	cpu, rss, window, err := r.idleWindow(ctx, "idle")
 	if err != nil {
 		return err
