@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/internal/procstat"
+	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -190,19 +192,28 @@ func (r *densityRun) enrollOne(k int) (*densityClone, error) {
 // it) and the sequencer, and waits until every clone has published.
 func (r *densityRun) start(ctx context.Context) error {
 	t0 := time.Now()
-	var boot string
+	// Every provider lists every other, as an operator configures them
+	// (a provider pulls and serves replicas of the providers it knows):
+	// identities made and ports picked before any starts.
+	listen, addrs, err := r.providerAddrs()
+	if err != nil {
+		return err
+	}
 	for i := range r.f.providers {
 		dir := r.provDir(i)
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return err
-		}
-		args := []string{"provider", "--host-clones", "--data", dir, "--listen", benchLoopback, "--log-level", r.childLogLevel(),
+		args := []string{"provider", "--host-clones", "--data", dir, "--listen", listen[i], "--log-level", r.childLogLevel(),
 			"--clone-dht", r.f.cloneDHT}
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}
-		if boot != "" {
-			args = append(args, "--bootstrap", boot)
+		var others []string
+		for j, a := range addrs {
+			if j != i {
+				others = append(others, a...)
+			}
+		}
+		if len(others) > 0 {
+			args = append(args, "--bootstrap", strings.Join(others, ","))
 		}
 		c, err := startChild(r.bin, fmt.Sprintf("provider-%d", i), dir, r.logDir, args...)
 		if err != nil {
@@ -210,14 +221,13 @@ func (r *densityRun) start(ctx context.Context) error {
 		}
 		r.provs = append(r.provs, c)
 		r.admins = append(r.admins, clonehost.NewAdminClient(filepath.Join(dir, clonehost.AdminSocket)))
-		addrs, err := c.waitFile(ctx, addrsFile, 2*time.Minute)
-		if err != nil {
+	}
+	for _, c := range r.provs {
+		if _, err := c.waitFile(ctx, addrsFile, 2*time.Minute); err != nil {
 			return err
 		}
-		if i == 0 {
-			boot = strings.Join(strings.Fields(addrs), ",")
-		}
 	}
+	boot := strings.Join(addrs[0], ",")
 	seqDir := filepath.Join(r.base, "sequencer")
 	seq, err := startChild(r.bin, "sequencer", seqDir, r.logDir, "sequencer", "--data", seqDir, "--listen", benchLoopback,
 		"--log-level", "warn", "--bootstrap", boot)
@@ -245,6 +255,50 @@ func (r *densityRun) start(ctx context.Context) error {
 	}
 	r.say("%d providers up, %d clones published after %.1f s", r.f.providers, r.f.clones, r.res.StartS)
 	return nil
+}
+
+// providerAddrs makes each provider's identity and picks its loopback
+// ports: its --listen value and its /p2p multiaddrs.
+func (r *densityRun) providerAddrs() (listen []string, addrs [][]string, err error) {
+	for i := range r.f.providers {
+		dir := r.provDir(i)
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		key, _, err := keystore.LoadOrCreatePrivKey(filepath.Join(dir, node.IdentityFile))
+		if err != nil {
+			return nil, nil, err
+		}
+		id, err := peer.IDFromPrivateKey(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		tcp, udp, err := freeLoopbackPorts()
+		if err != nil {
+			return nil, nil, err
+		}
+		t := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp)
+		u := fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", udp)
+		listen = append(listen, t+","+u)
+		addrs = append(addrs, []string{u + "/p2p/" + id.String(), t + "/p2p/" + id.String()})
+	}
+	return listen, addrs, nil
+}
+
+// freeLoopbackPorts returns a TCP and a UDP port of 127.0.0.1 that were
+// free a moment ago.
+func freeLoopbackPorts() (int, int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer l.Close()
+	u, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer u.Close()
+	return l.Addr().(*net.TCPAddr).Port, u.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // published counts the published clones over every provider's admin
