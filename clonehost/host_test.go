@@ -224,7 +224,7 @@ func BenchmarkIdleHostedClones(b *testing.B) {
 	p := newProvider(b, b.TempDir(), n)
 	h := p.start(b, DefaultParams())
 	defer p.stop(b, h)
-	waitPublished(b, h, time.Minute)
+	waitPublished(b, h, 5*time.Minute)
 	if path := os.Getenv("C2C_IDLE_PROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
