@@ -249,3 +249,33 @@ func readSummaries(r bounded.Reader, max int, keep func(key string) bool) (map[s
 		}
 	}
 }
+
+// Hold stores a clone's record, validated as gossip is, in this
+// provider's replica, without the network: a provider hosting the clone in
+// its own process (package clonehost) holds each hosted clone's records
+// once published, so lookups that fall back to the replicas find them even
+// when a gossip publish timed out under load; anti-entropy carries them to
+// the other providers. It returns ErrInvalidParams on a node without a
+// replica.
+func (d *Directory) Hold(ctx context.Context, c *OwnerCert, idx *DeviceIndex) error {
+	if !d.opts.replica {
+		return fmt.Errorf("%w: Hold needs a provider's replica", ErrInvalidParams)
+	}
+	raw, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := d.store.put(ctx, c.Key(), raw, false); err != nil && !errors.Is(err, ErrStaleSeq) {
+		return err
+	}
+	if idx == nil {
+		return nil
+	}
+	if raw, err = idx.Marshal(); err != nil {
+		return err
+	}
+	if _, err := d.store.put(ctx, idx.Key(), raw, false); err != nil && !errors.Is(err, ErrStaleSeq) {
+		return err
+	}
+	return nil
+}

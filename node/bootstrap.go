@@ -39,11 +39,17 @@ type bootstrapper struct {
 // whose identification kad-dht has not processed yet.
 const emptyTableRecheck = 50 * time.Millisecond
 
+// tableGrace is how long a provider stays connected with the routing
+// table empty before the bootstrapper adds it itself (kad-dht's lookup
+// check times out after 10 s).
+const tableGrace = 15 * time.Second
+
 type providerState struct {
-	info    peer.AddrInfo
-	backoff backoff
-	next    time.Time // earliest next dial
-	dialing bool
+	info      peer.AddrInfo
+	connected time.Time // since when it has been connected (zero: it is not)
+	backoff   backoff
+	next      time.Time // earliest next dial
+	dialing   bool
 }
 
 type dialResult struct {
@@ -106,8 +112,12 @@ func (b *bootstrapper) run(ctx context.Context) {
 		for _, st := range states {
 			if b.h.Network().Connectedness(st.info.ID) == network.Connected {
 				connected++
+				if st.connected.IsZero() {
+					st.connected = now
+				}
 				continue
 			}
+			st.connected = time.Time{}
 			if st.dialing {
 				continue
 			}
@@ -127,6 +137,8 @@ func (b *bootstrapper) run(ctx context.Context) {
 			if b.kad.RoutingTable().Size() > 0 {
 				// Joined means usable: a provider connection alone is not
 				// enough for a DHT put until kad has it in its table.
+				b.markJoined()
+			} else if b.addToTable(states, now) > 0 {
 				b.markJoined()
 			} else {
 				// Connected but nobody in the table yet: identify is still
@@ -176,6 +188,29 @@ func (b *bootstrapper) run(ctx context.Context) {
 		case <-timer.C:
 		}
 	}
+}
+
+// addToTable puts the connected providers into the routing table and
+// returns how many it added. kad-dht adds a new peer only once identify
+// said it speaks the DHT protocol and a lookup check (one request with a
+// timeout) passed, and forgets a peer whose check failed: under a
+// provider busy with hundreds of clones joining at once, the node stayed
+// connected with an empty table, never joined. A configured provider
+// runs a DHT server by definition and needs neither check.
+func (b *bootstrapper) addToTable(states map[peer.ID]*providerState, now time.Time) int {
+	added := 0
+	for id, st := range states {
+		// kad-dht's own way first: it adds the provider right after
+		// identify and a passed check, with gossipsub and the rest of
+		// the host aware of the peer by then.
+		if st.connected.IsZero() || now.Sub(st.connected) < tableGrace {
+			continue
+		}
+		if ok, err := b.kad.RoutingTable().TryAddPeer(id, true, false); ok && err == nil {
+			added++
+		}
+	}
+	return added
 }
 
 // dial connects to one provider, bypassing the swarm's own dial backoff: the

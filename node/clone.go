@@ -115,6 +115,15 @@ func (n *Node) OwnerCert() *dht.OwnerCert {
 	return n.clone.cert
 }
 
+// DeviceIndex is the user's device index the clone publishes, if enroll
+// left one (nil otherwise, and for other roles).
+func (n *Node) DeviceIndex() *dht.DeviceIndex {
+	if n.clone == nil {
+		return nil
+	}
+	return n.clone.index
+}
+
 // Published is closed once a clone has published its owner certificate (and
 // device index, if it has one) and verified it by a get. It is never closed
 // for other roles.

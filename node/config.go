@@ -118,6 +118,13 @@ type Params struct {
 	// Connection manager watermarks and grace period.
 	ConnsLow, ConnsHigh int
 	ConnGrace           time.Duration
+	// ConnCheck is how often the connection manager looks whether it is
+	// above its high watermark (0: connmgr's 10 s).
+	ConnCheck time.Duration
+	// GossipHeartbeat is gossipsub's heartbeat, and its score decay
+	// interval (0: gossipsub's 1 s). Each heartbeat wakes the node: a
+	// provider hosting thousands of idle clones sets it longer.
+	GossipHeartbeat time.Duration
 	// Resource manager: total connections and streams, and connections
 	// per IPv4 address (/32) and IPv6 /56. A provider serving thousands of
 	// clones behind one NAT needs these far above rcmgr's default of 8.
@@ -210,6 +217,8 @@ func (p Params) Validate() error {
 		return bad("backoff min=%v max=%v", p.BackoffMin, p.BackoffMax)
 	case p.PublishRetryMin <= 0 || p.PublishRetryMax < p.PublishRetryMin:
 		return bad("publish retry min=%v max=%v", p.PublishRetryMin, p.PublishRetryMax)
+	case p.ConnCheck < 0 || p.GossipHeartbeat < 0:
+		return bad("ConnCheck %v, GossipHeartbeat %v", p.ConnCheck, p.GossipHeartbeat)
 	case p.BackoffJitter < 0 || p.BackoffJitter >= 1:
 		return bad("backoff jitter %v outside [0, 1)", p.BackoffJitter)
 	}

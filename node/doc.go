@@ -11,4 +11,9 @@
 //
 // Clones additionally keep an HPKE key and the owner certificate written by
 // `c2c enroll` in their data dir and publish the certificate once joined.
+//
+// Many nodes of one process (a provider hosting its clones, package
+// clonehost) can share a Shared: one pebble datastore, each node under its
+// own prefix (WithSharedDatastore), and one resource manager for all their
+// hosts (WithSharedLimits). Neither is closed by the nodes.
 package node

@@ -151,6 +151,10 @@ func (n *Node) openDatastore() error {
 		n.ds = n.opts.datastore
 		return nil
 	}
+	if n.opts.sharedDS != nil {
+		n.ds = n.opts.sharedDS // its owner closes it
+		return nil
+	}
 	path := filepath.Join(n.cfg.DataDir, DatastoreDir)
 	ds, err := pebbleds.NewDatastore(path)
 	if err != nil {
@@ -162,7 +166,7 @@ func (n *Node) openDatastore() error {
 }
 
 func (n *Node) startHost(key crypto.PrivKey) error {
-	rm, err := newResourceManager(n.cfg.Params)
+	rm, err := n.resourceManager()
 	if err != nil {
 		return err
 	}
@@ -179,7 +183,7 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 	if err != nil && !slices.EqualFunc(listen, n.cfg.ListenAddrs, ma.Multiaddr.Equal) {
 		// A remembered port is taken: fall back to fresh ones.
 		n.log.Warn("previous listen ports unavailable; listening on new ones", "err", err)
-		if rm, err = newResourceManager(n.cfg.Params); err != nil {
+		if rm, err = n.resourceManager(); err != nil {
 			return err
 		}
 		if cm, err = newConnManager(n.cfg.Params); err != nil {
@@ -209,16 +213,27 @@ func (n *Node) startHost(key crypto.PrivKey) error {
 	return nil
 }
 
+// resourceManager is the host's: its own, or the process's shared one
+// behind a Close that leaves it open for the other hosts.
+func (n *Node) resourceManager() (network.ResourceManager, error) {
+	if n.opts.sharedRM != nil {
+		return keepOpen{n.opts.sharedRM}, nil
+	}
+	return newResourceManager(n.cfg.Params)
+}
+
 // newHost builds the libp2p host listening on listen. On error the host
 // owns nothing: rm and cm are closed.
 func (n *Node) newHost(key crypto.PrivKey, listen []ma.Multiaddr, rm network.ResourceManager, cm connmgr.ConnManager) (host.Host, error) {
 	lopts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+	}
+	if !n.opts.quicOnly {
+		lopts = append(lopts, libp2p.Transport(tcp.NewTCPTransport))
 	}
 	if len(listen) == 0 {
 		lopts = append(lopts, libp2p.NoListenAddrs)
@@ -272,9 +287,17 @@ func (n *Node) startPubSub(ctx context.Context) error {
 	// own context, cancelled after the directory (which leaves its topic on
 	// Close) is closed.
 	ctx, cancel := context.WithCancel(ctx)
+	decay := time.Second
+	gopts := netproto.GossipOptions()
+	if hb := n.cfg.Params.GossipHeartbeat; hb > 0 {
+		gp := netproto.GossipParams()
+		gp.HeartbeatInterval = hb
+		gopts = append(gopts, pubsub.WithGossipSubParams(gp))
+		decay = max(decay, hb)
+	}
 	// Unsigned, content-addressed messages with room for a busy
 	// sequencer's subscription list (netproto.GossipOptions).
-	ps, err := pubsub.NewGossipSub(ctx, n.host, append(netproto.GossipOptions(),
+	ps, err := pubsub.NewGossipSub(ctx, n.host, append(gopts,
 		// Room for the largest CloneDoc entry (a 1 MiB body plus its
 		// envelope, hashes and signatures); gossipsub's default is 1 MiB.
 		pubsub.WithMaxMessageSize(GossipMaxMessageBytes),
@@ -286,7 +309,7 @@ func (n *Node) startPubSub(ctx context.Context) error {
 		pubsub.WithPeerScore(&pubsub.PeerScoreParams{
 			Topics:           map[string]*pubsub.TopicScoreParams{},
 			AppSpecificScore: func(peer.ID) float64 { return 0 },
-			DecayInterval:    time.Second,
+			DecayInterval:    decay,
 			DecayToZero:      0.01,
 			RetainScore:      10 * time.Minute,
 		}, &pubsub.PeerScoreThresholds{

@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,6 +23,11 @@ type options struct {
 	dirOpts    []dht.Option
 	logger     *slog.Logger
 	datastore  datastore.Batching
+	// A provider hosting clones (Shared): the datastore they all live in
+	// and the resource manager of all their hosts.
+	sharedDS   datastore.Batching
+	sharedRM   network.ResourceManager
+	quicOnly   bool // no TCP transport
 	registerer prometheus.Registerer
 	now        func() time.Time
 	rand       func() float64
@@ -40,6 +46,16 @@ func defaultOptions() options {
 func WithLibp2pOptions(opts ...libp2p.Option) Option {
 	return func(o *options) error {
 		o.libp2pOpts = append(o.libp2pOpts, opts...)
+		return nil
+	}
+}
+
+// WithQUICOnly leaves the TCP transport out: the host dials and listens on
+// QUIC only. A hosted clone uses it, so that it holds one connection to
+// each provider, not one per transport, and one socket of its own.
+func WithQUICOnly() Option {
+	return func(o *options) error {
+		o.quicOnly = true
 		return nil
 	}
 }

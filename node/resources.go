@@ -17,6 +17,15 @@ import (
 // concurrent connections per IPv4 address and 0.2 new ones per second, which
 // is what a provider serving thousands of clones behind one NAT must not have.
 func newResourceManager(p Params) (network.ResourceManager, error) {
+	return scaledResourceManager(p, 1)
+}
+
+// scaledResourceManager is newResourceManager with every per-peer limit
+// multiplied by hosts: rcmgr counts a remote peer per resource manager,
+// not per host, so one shared by many hosts (Shared) sees a provider
+// connected to each of them as one peer with that many connections.
+func scaledResourceManager(p Params, hosts int) (network.ResourceManager, error) {
+	hosts = max(hosts, 1)
 	raise := rcmgr.ResourceLimits{
 		Conns:           rcmgr.LimitVal(p.MaxConns),
 		ConnsInbound:    rcmgr.LimitVal(p.MaxConns),
@@ -27,12 +36,32 @@ func newResourceManager(p Params) (network.ResourceManager, error) {
 		FD:              rcmgr.LimitVal(p.MaxConns),
 	}
 	perPeer := rcmgr.ResourceLimits{
-		StreamsInbound: rcmgr.LimitVal(p.StreamsPerPeer),
-		Streams:        rcmgr.LimitVal(2 * p.StreamsPerPeer),
-		ConnsInbound:   rcmgr.LimitVal(p.ConnsPerPeer),
-		Conns:          rcmgr.LimitVal(p.ConnsPerPeer),
+		StreamsInbound: rcmgr.LimitVal(p.StreamsPerPeer * hosts),
+		Streams:        rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts),
+		ConnsInbound:   rcmgr.LimitVal(p.ConnsPerPeer * hosts),
+		Conns:          rcmgr.LimitVal(p.ConnsPerPeer * hosts),
+	}
+	if hosts > 1 {
+		// rcmgr's own per-peer defaults (8 outbound connections, 4 file
+		// descriptors, 512 outbound streams, 64 MiB) scaled the same way.
+		perPeer.ConnsOutbound = rcmgr.LimitVal(p.ConnsPerPeer * hosts)
+		perPeer.StreamsOutbound = rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts)
+		perPeer.FD = rcmgr.LimitVal(4 * hosts)
+		perPeer.Memory = rcmgr.LimitVal64(int64(64<<20) * int64(hosts))
 	}
 	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise, PeerDefault: perPeer}
+	if hosts > 1 {
+		// One protocol's or service's streams to one peer as well: every
+		// hosted clone's kad requests to its provider meet in one
+		// protocol-peer scope, which rcmgr caps at a few hundred; kad-dht
+		// drops a provider whose request failed from its table.
+		streams := rcmgr.ResourceLimits{
+			Streams:         rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts),
+			StreamsInbound:  rcmgr.LimitVal(p.StreamsPerPeer * hosts),
+			StreamsOutbound: rcmgr.LimitVal(2 * p.StreamsPerPeer * hosts),
+		}
+		partial.ProtocolPeerDefault, partial.ServicePeerDefault = streams, streams
+	}
 	limits := partial.Build(rcmgr.DefaultLimits.AutoScale())
 
 	perIP := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: p.MaxConnsPerIP}}
@@ -65,7 +94,11 @@ func newResourceManager(p Params) (network.ResourceManager, error) {
 
 // newConnManager builds the connection manager from p's watermarks.
 func newConnManager(p Params) (*connmgr.BasicConnMgr, error) {
-	cm, err := connmgr.NewConnManager(p.ConnsLow, p.ConnsHigh, connmgr.WithGracePeriod(p.ConnGrace))
+	opts := []connmgr.Option{connmgr.WithGracePeriod(p.ConnGrace)}
+	if p.ConnCheck > 0 {
+		opts = append(opts, connmgr.WithSilencePeriod(p.ConnCheck))
+	}
+	cm, err := connmgr.NewConnManager(p.ConnsLow, p.ConnsHigh, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("node: connection manager: %w", err)
 	}

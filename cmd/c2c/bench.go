@@ -43,10 +43,13 @@ the control socket, the device CLI).
           the CPU of sealing, checking and moving it
   join    a new member joining a long document from a snapshot and the
           tail, against replaying from seq 1: time, bytes, log compaction
+  density many clones per provider process (c2c provider --host-clones):
+          RSS per idle clone, idle CPU, start time, every record found,
+          a sample of devices editing one document
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g), newBenchJoinCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g), newBenchJoinCmd(g), newBenchDensityCmd(g))
 	return cmd
 }
 

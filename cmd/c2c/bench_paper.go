@@ -162,11 +162,15 @@ type progressBar struct {
 	w     io.Writer
 	start time.Time
 	tty   bool
-	tenth int // the last tenth printed off a terminal
+	tenth int    // the last tenth printed off a terminal
+	name  string // what the plain lines start with
 }
 
-func newProgressBar(w io.Writer) *progressBar {
-	return &progressBar{w: w, start: time.Now(), tty: cli.IsTerminal(w)}
+func newProgressBar(w io.Writer) *progressBar { return newNamedProgressBar(w, "c2c bench paper") }
+
+// newNamedProgressBar is a progress bar whose plain lines start with name.
+func newNamedProgressBar(w io.Writer, name string) *progressBar {
+	return &progressBar{w: w, start: time.Now(), tty: cli.IsTerminal(w), name: name}
 }
 
 func (b *progressBar) step(done, total int, what string) {
@@ -175,7 +179,7 @@ func (b *progressBar) step(done, total int, what string) {
 	if !b.tty {
 		if t := done * 10 / total; t > b.tenth {
 			b.tenth = t
-			fmt.Fprintf(b.w, "c2c bench paper: %d/%d %s %.0fs\n", done, total, what, time.Since(b.start).Seconds())
+			fmt.Fprintf(b.w, "%s: %d/%d %s %.0fs\n", b.name, done, total, what, time.Since(b.start).Seconds())
 		}
 		return
 	}

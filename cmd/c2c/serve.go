@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/clone2clone/c2c/clonehost"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/replication/downloader"
@@ -28,6 +29,11 @@ type serveFlags struct {
 	// private addresses may be fetched.
 	downloadMax          uint64
 	downloadAllowPrivate bool
+	// Provider: host the clones enrolled under <data>/clones in this process.
+	hostClones     bool
+	cloneListenIP  string
+	cloneDHT       string // "client" or "server"
+	cloneConnsHigh int
 }
 
 // downloadParams are the clone's downloader settings.
@@ -65,6 +71,18 @@ per line) to <data>/addrs, writes <data>/ready once up, and stops cleanly on
 SIGINT or SIGTERM. The identity and the DHT records live in <data> and
 survive restarts.
 
+With --host-clones it also runs every clone enrolled under <data>/clones
+(one directory each, as c2c enroll --clone-data <data>/clones/NAME leaves
+it) in this same process. Each hosted clone keeps its own peer ID (the one
+its owner certificate names), its own device link, documents and control
+socket (<data>/clones/NAME/control.sock, owner-only as with c2c clone), and
+keeps its data under its own prefix of the provider's one datastore; all
+of them draw on one resource budget. Hosted clones listen on QUIC only and
+are DHT clients of the providers by default (--clone-dht). Each writes
+addrs and, once published, ready into its directory; the operator's socket
+<data>/clonehost.sock lists them. The mirror is not run for hosted clones
+yet: run c2c clone for a phone that needs one.
+
 ` + envHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +91,12 @@ survive restarts.
 	}
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 		"the other providers' /p2p multiaddrs, comma-separated or repeated")
+	fl := cmd.Flags()
+	fl.BoolVar(&f.hostClones, "host-clones", false,
+		"also run, in this process, every clone enrolled under <data>/clones/NAME (c2c enroll --clone-data <data>/clones/NAME); see below")
+	fl.StringVar(&f.cloneListenIP, "clone-listen-ip", "", "--host-clones: the IPv4 address hosted clones listen on (QUIC, one random port each; default: the address of the first --listen)")
+	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
+	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
 	cmd.AddCommand(newProviderSigsCmd(g))
 	return cmd
 }

@@ -79,6 +79,16 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []node.Option{node.WithLogger(g.log)}
+	var hosting *clonesHosting
+	if role == node.RoleProvider && f.hostClones {
+		// The provider and its hosted clones share one datastore (the
+		// provider's, at its root as before) and one resource budget.
+		if hosting, err = openHosting(dataDir, cfg); err != nil {
+			return err
+		}
+		defer hosting.close()
+		opts = append(opts, node.WithSharedDatastore(hosting.shared, ""))
+	}
 	reg, err := g.metricsRegistry(runCtx)
 	if err != nil {
 		return err
@@ -125,6 +135,14 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	if err := keystore.WriteFile(filepath.Join(dataDir, addrsFile), []byte(strings.Join(lines, "\n")+"\n")); err != nil {
 		return err
 	}
+	if hosting != nil {
+		// After the addrs file: other providers can join this one while
+		// its clones start.
+		if err := hosting.start(runCtx, g, n, cfg, f); err != nil {
+			return err
+		}
+		defer hosting.stopClones()
+	}
 
 	ready := n.Joined()
 	if role == node.RoleClone {
@@ -140,6 +158,11 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		<-ctx.Done()
 	}
 	g.log.Info("shutting down")
+	if hosting != nil {
+		if err := hosting.stopClones(); err != nil {
+			return err
+		}
+	}
 	if err := stopServices(); err != nil {
 		return err
 	}

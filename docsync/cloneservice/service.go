@@ -235,6 +235,13 @@ func (s *Service) loop() {
 	tick, stop := s.opts.ticker(s.params.Tick)
 	defer stop()
 	for {
+		// A clone with no document has nothing to tick for: leaving the
+		// ticker out of the select keeps it from waking the loop ten
+		// times a second (a provider hosting thousands of idle clones).
+		tickC := tick
+		if len(s.docs) == 0 {
+			tickC = nil
+		}
 		select {
 		case <-s.ctx.Done():
 			return
@@ -255,7 +262,7 @@ func (s *Service) loop() {
 			if len(s.waiters) > 0 {
 				s.checkWaiters()
 			}
-		case <-tick:
+		case <-tickC:
 			now := s.now()
 			for _, d := range s.docs {
 				s.tick(d, now)

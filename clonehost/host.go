@@ -1,0 +1,315 @@
+// Package clonehost runs many clones in one provider process (c2c provider
+// --host-clones). Each hosted clone is a whole clone as `c2c clone` runs
+// it (its own libp2p identity, the one its owner certificate names; its
+// device link; its documents; its control socket, one per clone, with the
+// same owner-only checks), built by node.New and node.StartCloneServices
+// on parts the process shares: one go-ds-pebble datastore, where clone P
+// keeps its data under /clones/P, and one resource-manager budget for
+// every host.
+//
+// The clones live in one directory, one subdirectory each, as `c2c enroll
+// --clone-data DIR/NAME` leaves them. A hosted clone listens on QUIC only
+// (one UDP socket each: a QUIC connection cannot be told apart by the
+// peer it is for before its handshake, so hosts cannot share a socket)
+// and, by default, runs as a DHT client of the providers, whose DHT
+// servers hold and replicate the directory's records (docs/scale.md says
+// why, with figures).
+package clonehost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/clone2clone/c2c/control"
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/node"
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Files a hosted clone's directory gets from its host, for scripts (the
+// same names `c2c clone` writes).
+const (
+	AddrsFile = "addrs" // its /p2p multiaddrs, one a line, once listening
+	ReadyFile = "ready" // its peer ID, once its certificate is published
+)
+
+// Params are the tuning numbers of hosted clones.
+type Params struct {
+	// DHTServer makes hosted clones DHT servers, as a `c2c clone` is,
+	// instead of DHT clients of the providers.
+	DHTServer bool
+	// ConnsLow, ConnsHigh are each clone's connection-manager watermarks.
+	ConnsLow, ConnsHigh int
+	// StartParallel clones are built at once while the host starts.
+	StartParallel int
+	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
+	// and connection-manager check interval (node.Params): the timers
+	// that wake an idle clone most often.
+	GossipHeartbeat, ConnCheck time.Duration
+}
+
+// DefaultParams are the defaults: DHT clients, 8 to 32 connections per
+// clone, 8 clones built at once, a gossipsub heartbeat of 5 s (gossipsub's
+// is 1 s: it forwards messages at once either way; the heartbeat repairs
+// meshes and gossips message IDs) and a connection check every minute.
+func DefaultParams() Params {
+	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute}
+}
+
+// ErrNoClones means the clones directory holds no enrolled clone.
+var ErrNoClones = errors.New("clonehost: no enrolled clone")
+
+// Clone is one hosted clone.
+type Clone struct {
+	Name     string // its directory's name under the clones directory
+	Dir      string
+	Node     *node.Node
+	Services *node.CloneServices
+}
+
+// Host runs the clones of one directory on one Shared.
+type Host struct {
+	dir     string
+	shared  *node.Shared
+	boot    []peer.AddrInfo
+	listen  string // the IPv4 address clones listen on
+	params  Params
+	log     *slog.Logger
+	docs    []cloneservice.Option
+	replica *dht.Directory // the provider's replica, or nil
+
+	mu     sync.Mutex
+	clones []*Clone // sorted by name
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Config says what clones to host and how they join.
+type Config struct {
+	// Dir holds one subdirectory per enrolled clone.
+	Dir string
+	// Shared is the process's datastore and resource manager.
+	Shared *node.Shared
+	// Bootstrap are the providers the clones join through: the hosting
+	// provider first (its scanner and the clones' own provider), then the
+	// others.
+	Bootstrap []peer.AddrInfo
+	// ListenIP is the IPv4 address the clones listen on.
+	ListenIP string
+	Params   Params
+	Logger   *slog.Logger
+	// DocOptions are passed to every clone's document service.
+	DocOptions []cloneservice.Option
+	// Replica is the hosting provider's directory: each clone's records
+	// go into its replica once published (dht.Directory.Hold). Optional.
+	Replica *dht.Directory
+}
+
+// Open starts every enrolled clone under cfg.Dir; progress(done, total)
+// is called as they come up (nil: no progress). On error the clones
+// already started are closed.
+func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *Host, err error) {
+	if cfg.Shared == nil || len(cfg.Bootstrap) == 0 || cfg.ListenIP == "" {
+		return nil, errors.New("clonehost: Shared, Bootstrap and ListenIP are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Params.StartParallel < 1 {
+		cfg.Params.StartParallel = 1
+	}
+	names, err := Enrolled(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w in %s (enroll one with c2c enroll --clone-data %s/NAME)", ErrNoClones, cfg.Dir, cfg.Dir)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, cancel: cancel}
+	defer func() {
+		if err != nil {
+			_ = h.Close()
+		}
+	}()
+	clones := make([]*Clone, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, cfg.Params.StartParallel)
+	var wg sync.WaitGroup
+	var done sync.Mutex
+	started := 0
+	for i, name := range names {
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			clones[i], errs[i] = h.start(ctx, name)
+			done.Lock()
+			started++
+			if progress != nil {
+				progress(started, len(names))
+			}
+			done.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, c := range clones {
+		if c != nil {
+			h.clones = append(h.clones, c)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, c := range h.clones {
+		h.wg.Go(func() { h.markReady(runCtx, c) })
+	}
+	return h, nil
+}
+
+// Enrolled lists the subdirectories of dir that hold an owner
+// certificate, sorted.
+func Enrolled(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("clonehost: clones directory: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), node.OwnerCertFile)); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// start builds one clone: its node on the shared parts, then its services.
+func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
+	dir := filepath.Join(h.dir, name)
+	cert, err := node.ReadOwnerCert(dir)
+	if err != nil {
+		return nil, err
+	}
+	// A ready file from a previous run must not fool scripts.
+	if err := os.Remove(filepath.Join(dir, ReadyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	cfg := node.DefaultConfig(node.RoleClone, dir)
+	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
+	cfg.Bootstrap = h.boot
+	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = h.params.ConnsLow, h.params.ConnsHigh
+	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = h.params.GossipHeartbeat, h.params.ConnCheck
+	log := h.log.With("clone", name)
+	opts := []node.Option{
+		node.WithLogger(log),
+		// Keyed by the peer ID, not the directory's name: the data stays
+		// the clone's whatever its directory is called.
+		node.WithSharedDatastore(h.shared, "/clones/"+cert.Clone.String()),
+		node.WithSharedLimits(h.shared),
+		node.WithQUICOnly(),
+	}
+	if !h.params.DHTServer {
+		opts = append(opts, node.WithKadOptions(kaddht.Mode(kaddht.ModeClient)))
+	}
+	n, err := node.New(ctx, cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
+	}
+	svc, err := n.StartCloneServices(filepath.Join(dir, control.SocketFile), h.docs...)
+	if err != nil {
+		_ = n.Close()
+		return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
+	}
+	if err := writeLines(filepath.Join(dir, AddrsFile), n.P2PAddrs()); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	return &Clone{Name: name, Dir: dir, Node: n, Services: svc}, nil
+}
+
+// markReady writes c's ready file once its certificate is published, and
+// puts its records into the provider's replica.
+func (h *Host) markReady(ctx context.Context, c *Clone) {
+	select {
+	case <-ctx.Done():
+	case <-c.Node.Published():
+		if h.replica != nil {
+			if err := h.replica.Hold(ctx, c.Node.OwnerCert(), c.Node.DeviceIndex()); err != nil {
+				h.log.Warn("provider replica does not hold the clone's records", "clone", c.Name, "err", err)
+			}
+		}
+		if err := keystore.WriteFile(filepath.Join(c.Dir, ReadyFile), []byte(c.Node.ID().String()+"\n")); err != nil {
+			h.log.Warn("writing ready file", "clone", c.Name, "err", err)
+		}
+	}
+}
+
+func writeLines(path string, addrs []ma.Multiaddr) error {
+	var b []byte
+	for _, a := range addrs {
+		b = append(b, a.String()...)
+		b = append(b, '\n')
+	}
+	return keystore.WriteFile(path, b)
+}
+
+// Clones are the hosted clones, sorted by name.
+func (h *Host) Clones() []*Clone {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.clones)
+}
+
+// Clone is the hosted clone with peer ID id, or nil.
+func (h *Host) Clone(id peer.ID) *Clone {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.clones {
+		if c.Node.ID() == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// Close stops every clone (in parallel: each waits for its own
+// connections to close) and leaves the Shared open for its owner.
+func (h *Host) Close() error {
+	h.cancel()
+	h.wg.Wait()
+	h.mu.Lock()
+	clones := h.clones
+	h.clones = nil
+	h.mu.Unlock()
+	errs := make([]error, len(clones))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, c := range clones {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = c.Node.Close()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,260 @@
+package clonehost
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/clone2clone/c2c/dht"
+	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/node"
+	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func quiet() *slog.Logger {
+	if os.Getenv("C2C_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// enrollInto writes what c2c enroll writes into dir/name for a user of
+// its own, and returns the certificate.
+func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
+	t.Helper()
+	cdir := filepath.Join(dir, name)
+	key, _, err := keystore.LoadOrCreatePrivKey(filepath.Join(cdir, node.IdentityFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pub, _, err := keystore.LoadOrCreateHPKEKey(filepath.Join(cdir, node.HPKEKeyFile), dht.GenerateHPKEKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := dht.GenerateUserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: id, Clone: id, CloneHPKE: pub,
+		Seq: 1, EOL: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.WriteOwnerCert(cdir, cert); err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// provider is a provider node on loopback with its clones directory
+// enrolled with n clones, on one Shared, as c2c provider --host-clones
+// assembles them.
+type provider struct {
+	dir    string
+	shared *node.Shared
+	node   *node.Node
+	certs  []*dht.OwnerCert
+}
+
+func newProvider(t testing.TB, dir string, n int) *provider {
+	t.Helper()
+	p := &provider{dir: dir}
+	for i := range n {
+		p.certs = append(p.certs, enrollInto(t, filepath.Join(dir, "clones"), "c"+strconv.Itoa(i)))
+	}
+	return p
+}
+
+func (p *provider) start(t testing.TB, params Params) *Host {
+	t.Helper()
+	cfg := node.DefaultConfig(node.RoleProvider, p.dir)
+	cfg.ListenAddrs = node.LoopbackListenAddrs()
+	var err error
+	if p.shared, err = node.OpenShared(filepath.Join(p.dir, node.DatastoreDir), cfg.Params, len(p.certs)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if p.node, err = node.New(ctx, cfg, node.WithLogger(quiet()), node.WithSharedDatastore(p.shared, "")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(ctx, Config{Dir: filepath.Join(p.dir, "clones"), Shared: p.shared,
+		Bootstrap: []peer.AddrInfo{p.node.AddrInfo()}, ListenIP: "127.0.0.1", Params: params, Logger: quiet(),
+		Replica: p.node.Directory()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (p *provider) stop(t testing.TB, h *Host) {
+	t.Helper()
+	if err := h.Close(); err != nil {
+		t.Errorf("close host: %v", err)
+	}
+	if err := p.node.Close(); err != nil {
+		t.Errorf("close provider: %v", err)
+	}
+	if err := p.shared.Close(); err != nil {
+		t.Errorf("close shared: %v", err)
+	}
+}
+
+// waitPublished waits (bounded) until every hosted clone has published.
+func waitPublished(t testing.TB, h *Host, limit time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for _, c := range h.Clones() {
+		select {
+		case <-c.Node.Published():
+		case <-deadline.C:
+			joined := false
+			select {
+			case <-c.Node.Joined():
+				joined = true
+			default:
+			}
+			t.Fatalf("clone %s not published within %v (joined %v, %d in its routing table, %d connections)",
+				c.Name, limit, joined, c.Node.DHT().RoutingTable().Size(), len(c.Node.Host().Network().Conns()))
+		}
+	}
+}
+
+// Hosted clones run under their certificates' peer IDs, publish, find
+// each other through their own directories, keep their data under their
+// own prefix of the one datastore, and come back from a restart with it.
+func TestHostedClones(t *testing.T) {
+	p := newProvider(t, t.TempDir(), 4)
+	h := p.start(t, DefaultParams())
+	waitPublished(t, h, time.Minute)
+	clones := h.Clones()
+	if len(clones) != 4 {
+		t.Fatalf("%d clones hosted, want 4", len(clones))
+	}
+	for i, c := range clones {
+		if c.Node.ID() != p.certs[i].Clone {
+			t.Fatalf("clone %s runs as %s, its certificate names %s", c.Name, c.Node.ID(), p.certs[i].Clone)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range clones {
+		target := p.certs[(i+1)%len(clones)]
+		res, err := h.Lookup(ctx, LookupRequest{From: clones[i].Node.ID().String(), User: target.User.String(), Device: "phone"})
+		if err != nil || res.Clone != target.Clone.String() {
+			t.Fatalf("clone %d looking up clone %d: %+v, %v", i, (i+1)%len(clones), res, err)
+		}
+	}
+	// The provider's replica holds every hosted clone's record (Hold,
+	// right after each publication).
+	deadline := time.Now().Add(time.Minute)
+	for p.node.Directory().Stats().Records < len(clones) {
+		if time.Now().After(deadline) {
+			t.Fatalf("provider replica holds %d records, want %d", p.node.Directory().Stats().Records, len(clones))
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	// Each clone's directory records live under /clones/<its peer ID>.
+	for _, c := range clones {
+		prefix := "/clones/" + c.Node.ID().String() + "/dir"
+		res, err := p.shared.Datastore().Query(ctx, query.Query{Prefix: prefix, KeysOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := res.Rest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) == 0 {
+			t.Fatalf("nothing under %s", prefix)
+		}
+	}
+	mark := datastore.NewKey("/docs/test-mark")
+	if err := clones[0].Node.Datastore().Put(ctx, mark, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := clones[1].Node.Datastore().Has(ctx, mark); ok {
+		t.Fatal("clone 1 sees clone 0's key")
+	}
+	p.stop(t, h)
+
+	h = p.start(t, DefaultParams())
+	defer p.stop(t, h)
+	waitPublished(t, h, time.Minute)
+	back := h.Clones()
+	if ok, err := back[0].Node.Datastore().Has(ctx, mark); !ok || err != nil {
+		t.Fatalf("after a restart clone 0's key is gone: %v, %v", ok, err)
+	}
+	for i, c := range back {
+		if c.Node.ID() != p.certs[i].Clone {
+			t.Fatalf("after a restart clone %s runs as %s", c.Name, c.Node.ID())
+		}
+	}
+	in := h.Info()
+	for _, c := range in {
+		if !c.Published {
+			t.Fatalf("admin lists %s as not published", c.Name)
+		}
+	}
+}
+
+// BenchmarkIdleHostedClones hosts C2C_BENCH_CLONES clones (default 50)
+// behind one provider in this process and then idles 10 s per iteration;
+// with C2C_IDLE_PROFILE=FILE it writes a CPU profile of the idle windows
+// only, to see where idle clones spend CPU, and with C2C_HEAP_PROFILE=FILE
+// a heap profile after them.
+func BenchmarkIdleHostedClones(b *testing.B) {
+	n := 50
+	if v, err := strconv.Atoi(os.Getenv("C2C_BENCH_CLONES")); err == nil && v > 0 {
+		n = v
+	}
+	p := newProvider(b, b.TempDir(), n)
+	h := p.start(b, DefaultParams())
+	defer p.stop(b, h)
+	waitPublished(b, h, 5*time.Minute)
+	if path := os.Getenv("C2C_IDLE_PROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		time.Sleep(10 * time.Second) // the idle window being profiled
+	}
+	b.StopTimer()
+	if path := os.Getenv("C2C_HEAP_PROFILE"); path != "" {
+		runtime.GC()
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/float64(n), "heap-bytes/clone")
+	b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/clone")
+	b.ReportMetric(float64(n), "clones")
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// densityFlags are c2c bench density's flags.
+type densityFlags struct {
+	clones, providers, devices int
+	cloneDHT                   string
+	connsHigh                  int
+	idle, settle, timeout      time.Duration
+	keep                       bool
+}
+
+// densityResult is what c2c bench density prints (field names from issue 16).
+type densityResult struct {
+	Clones           int     `json:"clones"`
+	Live             int     `json:"live"`  // hosted and published at the end of the idle window
+	Found            int     `json:"found"` // clones a lookup from another clone found
+	RSSBytesPerClone float64 `json:"rss_bytes_per_clone"`
+	IdleCPUPercent   float64 `json:"idle_cpu_percent"` // of one core, every provider process together
+	StartS           float64 `json:"start_s"`          // first provider started -> every clone published
+
+	Providers      int     `json:"providers"`
+	CloneDHT       string  `json:"clone_dht"`
+	RSSBytes       uint64  `json:"rss_bytes"` // every provider process together, after the idle window
+	IdleWindowS    float64 `json:"idle_window_s"`
+	SettleS        float64 `json:"settle_s"`        // quiet time before the first idle window
+	ConnsPerClone  float64 `json:"conns_per_clone"` // mean over clones, after the idle window
+	LookupP50Ms    float64 `json:"lookup_p50_ms"`
+	LookupP99Ms    float64 `json:"lookup_p99_ms"`
+	Devices        int     `json:"devices"`         // devices that connected to their clone
+	EditsDelivered int     `json:"edits_delivered"` // device edits that reached clone 0's text
+	DocMembers     int     `json:"doc_members"`     // clones in the shared document
+
+	// The same idle window again after the edit, with the document.
+	IdleCPUAfterEditPercent   float64  `json:"idle_cpu_after_edit_percent"`
+	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
+	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
+	Notes                     []string `json:"notes,omitempty"`
+}
+
+func newBenchDensityCmd(g *globals) *cobra.Command {
+	f := &densityFlags{}
+	cmd := newBenchReportCmd(g, "density [--clones N] [--providers P] [--json]",
+		"Many clones per provider process: RSS per idle clone, idle CPU, start time, every record found",
+		`density enrolls --clones clones (each of its own user, with a device key)
+into the data dirs of --providers provider processes and starts them as
+c2c provider --host-clones on 127.0.0.1, plus one sequencer process: the
+same binary and code as an operator runs. Clone k lives in provider k mod P.
+
+Then, in order:
+  start   the time from the first provider's start until every hosted
+          clone has published its record (start_s);
+  found   every clone k is looked up from clone k+1 (a clone of another
+          provider when P > 1) through that clone's own directory, via the
+          providers' admin sockets (found, lookup p50/p99);
+  idle    after --settle of quiet, nothing is sent for --idle, and the providers' CPU time over that
+          window (from /proc) gives idle_cpu_percent, of one core, all
+          providers together; their RSS after it, divided by N, gives
+          rss_bytes_per_clone (it includes the provider nodes themselves);
+  edit    a sample of --devices clones (default min(100, N)) share one
+          document created on clone 0; each sample clone's device (a
+          c2c device process) connects to its clone and types one token,
+          and the bench waits until clone 0's text holds every token;
+  idle    the same window again, now with the document and its members
+          (idle_cpu_after_edit_percent, rss_bytes_per_clone_after_edit).
+
+live is the clones still hosted and published after the last window.
+Progress goes to stderr; the processes' logs stay in the bench's
+temporary directory, whose path is printed (removed unless --keep).`,
+		func() (*densityResult, error) { return runDensityBench(context.Background(), g, f) },
+		printDensity)
+	fl := cmd.Flags()
+	fl.IntVar(&f.clones, "clones", 200, "clones in total")
+	fl.IntVar(&f.providers, "providers", 2, "provider processes hosting them")
+	fl.IntVar(&f.devices, "devices", -1, "devices that connect and edit the shared document (default min(100, clones))")
+	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "hosted clones' DHT mode: client or server (c2c provider --clone-dht)")
+	fl.IntVar(&f.connsHigh, "clone-conns-high", 0, "each clone's connection-manager high watermark (default c2c provider's)")
+	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
+	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
+	return cmd
+}
+
+func printDensity(w io.Writer, r *densityResult) {
+	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s), %d devices edited a document of %d clones\n\n",
+		r.Clones, r.Providers, r.CloneDHT, r.Devices, r.DocMembers)
+	fmt.Fprintf(w, "%-40s %14s %10s\n", "figure", "value", "goal")
+	fmt.Fprintf(w, "%-40s %14d %10s\n", "live clones", r.Live, fmt.Sprint(r.Clones))
+	fmt.Fprintf(w, "%-40s %14d %10s\n", "found by a lookup from another clone", r.Found, fmt.Sprint(r.Clones))
+	fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone (providers' RSS / N)", r.RSSBytesPerClone/1e6, "<=2")
+	fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", fmt.Sprintf("idle CPU, one core, %.0f s after %.0f s", r.IdleWindowS, r.SettleS), r.IdleCPUPercent, "<=5 (2000)")
+	fmt.Fprintf(w, "%-40s %12.1f s %10s\n", "start until every record published", r.StartS, "")
+	fmt.Fprintf(w, "%-40s %11.1f MB %10s\n", "providers' RSS together", float64(r.RSSBytes)/1e6, "")
+	fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone", r.ConnsPerClone, "")
+	fmt.Fprintf(w, "%-40s %11.1f ms %10s\n", "lookup p50", r.LookupP50Ms, "")
+	fmt.Fprintf(w, "%-40s %11.1f ms %10s\n", "lookup p99", r.LookupP99Ms, "")
+	fmt.Fprintf(w, "%-40s %14s %10s\n", "device edits delivered", fmt.Sprintf("%d/%d", r.EditsDelivered, r.Devices), "")
+	if r.DocMembers > 0 {
+		fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", "idle CPU again, with the document", r.IdleCPUAfterEditPercent, "")
+		fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone, with the document", r.RSSBytesPerCloneAfterEdit/1e6, "")
+		fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone, with it", r.ConnsPerCloneAfterEdit, "")
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "# %s\n", n)
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/clone2clone/c2c/clonehost"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/node"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// clonesDir, in a provider's data dir, holds the clones it hosts
+// (c2c provider --host-clones), one directory each.
+const clonesDir = "clones"
+
+// clonesHosting is a provider's hosted clones: the parts they share with
+// the provider, then the clones.
+type clonesHosting struct {
+	dir       string
+	shared    *node.Shared
+	host      *clonehost.Host
+	stopAdmin func() error
+	stopOnce  sync.Once
+	stopErr   error
+}
+
+// openHosting opens the datastore the provider and its clones share, with
+// one resource budget for the clones' hosts: the provider's system
+// limits, per-peer limits for as many hosts as there are clones.
+func openHosting(dataDir string, cfg node.Config) (*clonesHosting, error) {
+	dir := filepath.Join(dataDir, clonesDir)
+	names, err := clonehost.Enrolled(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--host-clones: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("--host-clones: no enrolled clone in %s: enroll each with c2c enroll --clone-data %s/NAME", dir, dir)
+	}
+	shared, err := node.OpenShared(filepath.Join(dataDir, node.DatastoreDir), cfg.Params, len(names))
+	if err != nil {
+		return nil, err
+	}
+	return &clonesHosting{dir: dir, shared: shared}, nil
+}
+
+// start runs the clones, joined through the provider n first and then the
+// other providers, and serves the admin socket.
+func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg node.Config, f *serveFlags) error {
+	ip := f.cloneListenIP
+	if ip == "" {
+		ip = firstIPv4(cfg.ListenAddrs)
+	}
+	if ip == "" {
+		return errors.New("--host-clones: no IPv4 --listen address for the clones; set --clone-listen-ip")
+	}
+	p := clonehost.DefaultParams()
+	switch f.cloneDHT {
+	case "client":
+	case "server":
+		p.DHTServer = true
+	default:
+		return fmt.Errorf("--clone-dht %q: want client or server", f.cloneDHT)
+	}
+	if f.cloneConnsHigh < 4 {
+		return fmt.Errorf("--clone-conns-high %d: want at least 4", f.cloneConnsHigh)
+	}
+	p.ConnsHigh, p.ConnsLow = f.cloneConnsHigh, f.cloneConnsHigh/4
+	dp := cloneservice.DefaultParams()
+	if f.stallAfter > 0 {
+		dp.StallAfter = f.stallAfter
+	}
+	boot := []peer.AddrInfo{n.AddrInfo()}
+	for _, b := range cfg.Bootstrap {
+		if b.ID != n.ID() {
+			boot = append(boot, b)
+		}
+	}
+	progress := newNamedProgressBar(g.stderr, "c2c provider")
+	h, err := clonehost.Open(ctx, clonehost.Config{Dir: c.dir, Shared: c.shared, Bootstrap: boot, ListenIP: ip,
+		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}, Replica: n.Directory()},
+		func(done, total int) { progress.step(done, total, "hosted clones started") })
+	progress.done()
+	if err != nil {
+		return err
+	}
+	c.host = h
+	if c.stopAdmin, err = h.ServeAdmin(ctx, filepath.Join(filepath.Dir(c.dir), clonehost.AdminSocket)); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "hosting %d clones\n", len(h.Clones()))
+	return nil
+}
+
+// stopClones stops the admin socket and every clone; the shared parts
+// stay open for the provider node, closed after it.
+func (c *clonesHosting) stopClones() error {
+	c.stopOnce.Do(func() {
+		if c.stopAdmin != nil {
+			c.stopErr = c.stopAdmin()
+		}
+		if c.host != nil {
+			c.stopErr = errors.Join(c.stopErr, c.host.Close())
+		}
+	})
+	return c.stopErr
+}
+
+func (c *clonesHosting) close() { _ = c.stopClones(); _ = c.shared.Close() }
+
+// firstIPv4 is the IPv4 address of the first address in addrs that has one.
+func firstIPv4(addrs []ma.Multiaddr) string {
+	for _, a := range addrs {
+		if ip, err := a.ValueForProtocol(ma.P_IP4); err == nil {
+			return ip
+		}
+	}
+	return ""
+}
+
+// quicAddr is the first QUIC address of addrs (hosted clones dial QUIC
+// only), or the first address if none is.
+func quicAddr(addrs []string) string {
+	for _, a := range addrs {
+		if strings.Contains(a, "/quic-v1") {
+			return a
+		}
+	}
+	if len(addrs) == 0 {
+		return ""
+	}
+	return addrs[0]
+}
