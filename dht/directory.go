@@ -41,6 +41,7 @@ type Directory struct {
 	store       *recordStore
 	topic       *pubsub.Topic // nil without pubsub
 	resolveRate *guard.Limiter[peer.ID]
+	repairRate  *guard.Limiter[struct{}] // misses a provider asks the others about (replica.go)
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -52,6 +53,7 @@ type Directory struct {
 		lookupsDHT, lookupsReplica, lookupsFailed  atomic.Uint64
 		republished, republishFailed               atomic.Uint64
 		gossipStored, syncPulled, replicaGetServed atomic.Uint64
+		replicaRepaired                            atomic.Uint64
 	}
 }
 
@@ -61,6 +63,7 @@ type Stats struct {
 	Republished, RepublishFailed              uint64
 	GossipStored, SyncPulled                  uint64
 	GetServed                                 uint64
+	Repaired                                  uint64 // misses answered from another provider
 	Records                                   int // records held (own + replica)
 }
 
@@ -111,6 +114,7 @@ func New(h host.Host, kad *kaddht.IpfsDHT, ps *pubsub.PubSub, opts ...Option) (*
 		// records and need not accept anyone's summary.
 		h.SetStreamHandler(SyncProtocol, d.handleSync)
 		d.resolveRate = guard.NewLimiter[peer.ID](resolveRate, 4096)
+		d.repairRate = guard.NewLimiter[struct{}](repairRate, 1)
 		h.SetStreamHandler(ResolveProtocol, d.handleResolve)
 	}
 	return d, nil
@@ -123,7 +127,8 @@ func (d *Directory) Stats() Stats {
 		LookupsFailed: d.stats.lookupsFailed.Load(),
 		Republished:   d.stats.republished.Load(), RepublishFailed: d.stats.republishFailed.Load(),
 		GossipStored: d.stats.gossipStored.Load(), SyncPulled: d.stats.syncPulled.Load(),
-		GetServed: d.stats.replicaGetServed.Load(), Records: d.store.size(),
+		GetServed: d.stats.replicaGetServed.Load(), Repaired: d.stats.replicaRepaired.Load(),
+		Records: d.store.size(),
 	}
 }
 

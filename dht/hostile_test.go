@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -140,4 +141,44 @@ func TestGossipValidator(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// TestReplicaRepairsAMiss: a provider asked for a record that only another
+// provider holds (its gossip was missed) answers from that provider and
+// keeps the record; a provider's own repair is not forwarded back, and a
+// record nobody holds stays "not found".
+func TestReplicaRepairsAMiss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newSimCluster(t, 20*time.Millisecond, false)
+		defer c.close()
+		a := c.addNode(nil, WithReplica())
+		b := c.addNode([]peer.ID{a.h.ID()}, WithReplica(), WithProviders(a.h.ID()))
+		a.dir.opts.providers = []peer.ID{b.h.ID()}
+		device := c.addNode([]peer.ID{a.h.ID()})
+		device.h.Peerstore().AddAddrs(b.h.ID(), b.h.Addrs(), time.Hour)
+
+		alice := seededKey(t, 1)
+		cert := testCertAt(t, alice, device.h.ID(), 1)
+		if _, err := a.dir.store.put(ctx, cert.Key(), mustMarshal(t, cert), false); err != nil {
+			t.Fatal(err)
+		}
+		got, err := FetchCert(ctx, device.h, b.h.ID(), cert.User, cert.Device, time.Now)
+		if err != nil || got.Seq != 1 {
+			t.Fatalf("fetch from the provider that missed the gossip: %v", err)
+		}
+		if _, err := b.dir.store.get(ctx, cert.Key()); err != nil {
+			t.Fatalf("the repaired record was not kept: %v", err)
+		}
+		if st := b.dir.Stats(); st.Repaired != 1 {
+			t.Fatalf("repaired %d, want 1", st.Repaired)
+		}
+		missing := testCertAt(t, seededKey(t, 3), device.h.ID(), 1)
+		if _, err := FetchCert(ctx, device.h, b.h.ID(), missing.User, missing.Device, time.Now); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a record nobody holds: %v", err)
+		}
+		if a.dir.Stats().Repaired != 0 || b.dir.Stats().Repaired != 1 {
+			t.Fatalf("repairs a=%d b=%d: a provider's repair was forwarded back", a.dir.Stats().Repaired, b.dir.Stats().Repaired)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/internal/bounded"
+	"github.com/clone2clone/c2c/internal/guard"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -33,13 +34,49 @@ func (d *Directory) handleGet(s network.Stream) {
 	}
 	raw, err := d.store.get(d.ctx, string(req))
 	if err != nil {
-		raw = nil
-	} else {
+		raw = d.repair(s.Conn().RemotePeer(), string(req))
+	}
+	if raw != nil {
 		d.stats.replicaGetServed.Add(1)
 	}
 	if err := writeFrame(s, encodeGetResponse(raw)); err != nil {
 		_ = s.Reset()
 	}
+}
+
+// repairRate bounds, for the whole provider, the misses it asks the other
+// providers about: a stranger asking for random keys costs each of them at
+// most this many requests a second.
+var repairRate = guard.Rate{PerSecond: 20, Burst: 20}
+
+// repair answers a miss on a provider from the other providers' replicas
+// and keeps what it finds (nil: nobody has it). A record gossiped while
+// the providers' gossipsub mesh was still forming reaches only some of
+// them; without this, a device asking another would get "not found"
+// until the next anti-entropy pull (ReplicaSyncInterval). A provider's
+// own miss is not forwarded again, so providers never ask in circles.
+func (d *Directory) repair(from peer.ID, key string) []byte {
+	if d.repairRate == nil || !d.repairRate.Allow(struct{}{}, d.opts.now()) {
+		return nil
+	}
+	peers := d.replicaPeers()
+	for _, p := range peers {
+		if p == from {
+			return nil // a provider's own repair: answer from the store only
+		}
+	}
+	for _, p := range peers {
+		raw, err := d.getFrom(d.ctx, p, key)
+		if err != nil || raw == nil {
+			continue
+		}
+		if _, err := d.store.put(d.ctx, key, raw, false); err != nil && !errors.Is(err, ErrStaleSeq) {
+			d.log.Debug("repaired record not stored", "key", key, "err", err)
+		}
+		d.stats.replicaRepaired.Add(1)
+		return raw
+	}
+	return nil
 }
 
 // getFrom asks one peer for key over GetProtocol and validates the answer.
