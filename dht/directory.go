@@ -64,7 +64,7 @@ type Stats struct {
 	GossipStored, SyncPulled                  uint64
 	GetServed                                 uint64
 	Repaired                                  uint64 // misses answered from another provider
-	Records                                   int // records held (own + replica)
+	Records                                   int    // records held (own + replica)
 }
 
 // New wires the directory onto an existing host, kad-dht and gossipsub.
