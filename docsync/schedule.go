@@ -167,3 +167,27 @@ func copySpans(spans []keySpan) []keySpan {
 	}
 	return append([]keySpan(nil), spans...)
 }
+
+// GenesisSequencer checks that e is doc's genesis entry (seq 1 on the
+// genesis hash, signed by its author and by the sequencer key its genesis
+// op names) and returns that key: where a schedule starts.
+func GenesisSequencer(doc DocID, e *Entry) (ed25519.PublicKey, error) {
+	env := &e.Envelope
+	if e.Head.Doc != doc || env.Doc != doc || e.Head.Seq != 1 || env.Kind != KindMember {
+		return nil, fmt.Errorf("%w: not the genesis entry of %v", ErrMalformed, doc)
+	}
+	op, err := DecodeMemberOp(env.Body)
+	if err != nil || op.Type != OpGenesis {
+		return nil, fmt.Errorf("%w: entry 1 is not a genesis", ErrMalformed)
+	}
+	if ChainHash(GenesisHash(doc), env.Digest()) != e.Head.ChainHash {
+		return nil, fmt.Errorf("%w: genesis entry", ErrChainHash)
+	}
+	if err := e.Head.Verify(op.Sequencer); err != nil {
+		return nil, err
+	}
+	if err := env.VerifyAuthor(); err != nil {
+		return nil, err
+	}
+	return append(ed25519.PublicKey(nil), op.Sequencer...), nil
+}

@@ -91,6 +91,7 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 		return
 	}
 	d.r, d.snaps = r, snapState{snap: snap, firstKept: snap.Seq() + 1}
+	s.followSequencer(d) // the snapshot may be after a move we never saw
 	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(), "bytes", len(snap.Bytes()))
 	if newText := r.Text(); newText != oldText {
 		op := jupiter.Diff(oldText, newText) // common prefix and suffix kept, the middle replaced
