@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // The key schedule: which sequencer key signs which seqs, as (from seq,
@@ -190,4 +191,71 @@ func GenesisSequencer(doc DocID, e *Entry) (ed25519.PublicKey, error) {
 		return nil, err
 	}
 	return append(ed25519.PublicKey(nil), op.Sequencer...), nil
+}
+
+// MaxScheduleBytes caps an encoded KeySchedule.
+const MaxScheduleBytes = 1 << 20
+
+// Schedule is a document's key schedule on its own, as an invitation
+// carries it: decoded only through DecodeSchedule, which checks every move.
+type Schedule struct{ spans []keySpan }
+
+// KeySchedule returns l's schedule (nil while the document never moved).
+func (l *LogState) KeySchedule() *Schedule {
+	if len(l.spans) <= 1 {
+		return nil
+	}
+	return &Schedule{spans: copySpans(l.spans)}
+}
+
+// Marshal encodes the schedule with each move's signed entry.
+func (s *Schedule) Marshal() ([]byte, error) {
+	w, err := spansToWire(s.spans)
+	if err != nil {
+		return nil, err
+	}
+	for i, sp := range w[1:] {
+		if len(sp.Move) == 0 {
+			return nil, fmt.Errorf("%w: move %d of the schedule has no signed entry", ErrNotReady, i+1)
+		}
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&wire.KeySchedule{Spans: w})
+}
+
+// DecodeSchedule decodes doc's schedule up to seq upTo (bounded) and
+// checks it: it starts with genesisKey and every later span is justified
+// by its signed move.
+func DecodeSchedule(doc DocID, b []byte, genesisKey ed25519.PublicKey, upTo uint64) (*Schedule, error) {
+	var w wire.KeySchedule
+	if err := unmarshal(b, MaxScheduleBytes, &w, "key schedule"); err != nil {
+		return nil, err
+	}
+	if len(w.Spans) < 2 {
+		return nil, fmt.Errorf("%w: a key schedule without a move", ErrMalformed)
+	}
+	spans, err := spansFromWire(doc, w.Spans, upTo, true)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(spans[0].key, genesisKey) {
+		return nil, fmt.Errorf("%w: the key schedule starts with another sequencer", ErrSnapshotChain)
+	}
+	return &Schedule{spans: spans}, nil
+}
+
+// KeyAt returns the key that signs the head at seq.
+func (s *Schedule) KeyAt(seq uint64) ed25519.PublicKey {
+	key := s.spans[0].key
+	for _, sp := range s.spans[1:] {
+		if seq >= sp.from {
+			key = sp.key
+		}
+	}
+	return key
+}
+
+// Current returns the last span's key and address hint.
+func (s *Schedule) Current() (ed25519.PublicKey, string) {
+	sp := s.spans[len(s.spans)-1]
+	return sp.key, sp.addr
 }

@@ -41,6 +41,7 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			if d == nil || d.stopped() != nil {
 				return
 			}
+			s.jumpCompacted(d, from, err)
 			seq := d.r.Log().Seq()
 			switch {
 			case seq < to && target == d.seqPeer && !fromMember:

@@ -541,6 +541,53 @@ func (x *LogCheckpoint) GetSequencers() []*SequencerSpan {
 	return nil
 }
 
+// KeySchedule is a document's key schedule on its own: what an invitation
+// after a move carries, so that the invited clone can check an add-member
+// entry another sequencer than the genesis one signed.
+type KeySchedule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spans         []*SequencerSpan       `protobuf:"bytes,1,rep,name=spans,proto3" json:"spans,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeySchedule) Reset() {
+	*x = KeySchedule{}
+	mi := &file_snapshot_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeySchedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeySchedule) ProtoMessage() {}
+
+func (x *KeySchedule) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeySchedule.ProtoReflect.Descriptor instead.
+func (*KeySchedule) Descriptor() ([]byte, []int) {
+	return file_snapshot_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *KeySchedule) GetSpans() []*SequencerSpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
 var File_snapshot_proto protoreflect.FileDescriptor
 
 const file_snapshot_proto_rawDesc = "" +
@@ -597,7 +644,9 @@ const file_snapshot_proto_rawDesc = "" +
 	"\n" +
 	"sequencers\x18\n" +
 	" \x03(\v2\x1d.c2c.docsync.v1.SequencerSpanR\n" +
-	"sequencersB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
+	"sequencers\"B\n" +
+	"\vKeySchedule\x123\n" +
+	"\x05spans\x18\x01 \x03(\v2\x1d.c2c.docsync.v1.SequencerSpanR\x05spansB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
 
 var (
 	file_snapshot_proto_rawDescOnce sync.Once
@@ -611,7 +660,7 @@ func file_snapshot_proto_rawDescGZIP() []byte {
 	return file_snapshot_proto_rawDescData
 }
 
-var file_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_snapshot_proto_goTypes = []any{
 	(*SignedSnapshot)(nil), // 0: c2c.docsync.v1.SignedSnapshot
 	(*SnapshotHeader)(nil), // 1: c2c.docsync.v1.SnapshotHeader
@@ -619,28 +668,30 @@ var file_snapshot_proto_goTypes = []any{
 	(*SealedPrevKey)(nil),  // 3: c2c.docsync.v1.SealedPrevKey
 	(*SnapshotBody)(nil),   // 4: c2c.docsync.v1.SnapshotBody
 	(*LogCheckpoint)(nil),  // 5: c2c.docsync.v1.LogCheckpoint
-	(*Head)(nil),           // 6: c2c.docsync.v1.Head
-	(*Member)(nil),         // 7: c2c.docsync.v1.Member
-	(*WrappedKey)(nil),     // 8: c2c.docsync.v1.WrappedKey
-	(*AuthorCounter)(nil),  // 9: c2c.docsync.v1.AuthorCounter
+	(*KeySchedule)(nil),    // 6: c2c.docsync.v1.KeySchedule
+	(*Head)(nil),           // 7: c2c.docsync.v1.Head
+	(*Member)(nil),         // 8: c2c.docsync.v1.Member
+	(*WrappedKey)(nil),     // 9: c2c.docsync.v1.WrappedKey
+	(*AuthorCounter)(nil),  // 10: c2c.docsync.v1.AuthorCounter
 }
 var file_snapshot_proto_depIdxs = []int32{
-	6,  // 0: c2c.docsync.v1.SnapshotHeader.head:type_name -> c2c.docsync.v1.Head
-	7,  // 1: c2c.docsync.v1.SnapshotHeader.members:type_name -> c2c.docsync.v1.Member
-	8,  // 2: c2c.docsync.v1.SnapshotHeader.wraps:type_name -> c2c.docsync.v1.WrappedKey
+	7,  // 0: c2c.docsync.v1.SnapshotHeader.head:type_name -> c2c.docsync.v1.Head
+	8,  // 1: c2c.docsync.v1.SnapshotHeader.members:type_name -> c2c.docsync.v1.Member
+	9,  // 2: c2c.docsync.v1.SnapshotHeader.wraps:type_name -> c2c.docsync.v1.WrappedKey
 	3,  // 3: c2c.docsync.v1.SnapshotHeader.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
-	9,  // 4: c2c.docsync.v1.SnapshotHeader.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	10, // 4: c2c.docsync.v1.SnapshotHeader.counters:type_name -> c2c.docsync.v1.AuthorCounter
 	2,  // 5: c2c.docsync.v1.SnapshotHeader.sequencers:type_name -> c2c.docsync.v1.SequencerSpan
-	7,  // 6: c2c.docsync.v1.LogCheckpoint.members:type_name -> c2c.docsync.v1.Member
-	8,  // 7: c2c.docsync.v1.LogCheckpoint.wraps:type_name -> c2c.docsync.v1.WrappedKey
+	8,  // 6: c2c.docsync.v1.LogCheckpoint.members:type_name -> c2c.docsync.v1.Member
+	9,  // 7: c2c.docsync.v1.LogCheckpoint.wraps:type_name -> c2c.docsync.v1.WrappedKey
 	3,  // 8: c2c.docsync.v1.LogCheckpoint.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
-	9,  // 9: c2c.docsync.v1.LogCheckpoint.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	10, // 9: c2c.docsync.v1.LogCheckpoint.counters:type_name -> c2c.docsync.v1.AuthorCounter
 	2,  // 10: c2c.docsync.v1.LogCheckpoint.sequencers:type_name -> c2c.docsync.v1.SequencerSpan
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	2,  // 11: c2c.docsync.v1.KeySchedule.spans:type_name -> c2c.docsync.v1.SequencerSpan
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_snapshot_proto_init() }
@@ -655,7 +706,7 @@ func file_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapshot_proto_rawDesc), len(file_snapshot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
