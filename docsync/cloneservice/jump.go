@@ -13,9 +13,10 @@ import (
 )
 
 // A clone that was offline long enough that the missing range is more than
-// members keep (KeepHistory + SnapshotEvery entries), and that holds no
-// pending edit of its own, continues from a member's snapshot instead of
-// replaying the gap (docs/snapshots.md). With pending edits it replays from
+// members keep (KeepHistory + SnapshotEvery entries), or whose fetch after
+// its head was answered "compacted", and that holds no pending edit of its
+// own, continues from a member's snapshot instead of replaying the gap
+// (docs/snapshots.md). With pending edits it replays from
 // the sequencer: rebasing them onto a snapshot's text is not done.
 
 // jumpRetry is the least time between two jumps of one document.
