@@ -81,3 +81,27 @@ func TestJoinFromSnapshotAfterMove(t *testing.T) {
 		t.Fatalf("log from the snapshot: %v", err)
 	}
 }
+
+// A maker who lies about the schedule: a sequencer key no move names, or a
+// span without its signed move, and the snapshot is refused at decoding
+// even though the maker's signature is good.
+func TestSnapshotScheduleLies(t *testing.T) {
+	w, a, _, _ := movedDoc(t)
+	stranger := newSequencerKey(w).Public().(ed25519.PublicKey)
+	for name, lie := range map[string]func(*docsync.SealedSnapshot){
+		"spliced key":    func(s *docsync.SealedSnapshot) { docsync.SpliceSequencerForTest(s, stranger) },
+		"no signed move": docsync.DropMoveProofForTest,
+	} {
+		s, err := a.r.SealSnapshot(docsync.DefaultSnapshotWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lie(s)
+		if err := docsync.ResignSnapshotForTest(s, a.id.Sign); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := docsync.DecodeSealedSnapshot(s.Bytes()); !errors.Is(err, docsync.ErrMalformed) {
+			t.Errorf("%s: decode = %v, want ErrMalformed", name, err)
+		}
+	}
+}
