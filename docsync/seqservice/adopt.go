@@ -194,7 +194,9 @@ func (s *Service) adopted(doc docsync.DocID, req *netproto.AdoptRequest) ([]byte
 
 // fetchHistory fetches entries 1..base from p, restoring each into a new
 // Orderer (which checks it) and persisting it, and checks the last head's
-// signature. Off the loop: the document is not registered yet.
+// signature; when p compacted its log, it starts from p's snapshot
+// instead and returns the compaction point that wrote (adoptsnap.go).
+// Off the loop: the document is not registered yet.
 func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (sequencer.Orderer, *compactPoint, error) {
 	o := s.opts.factory(doc, s.key)
 	var cp *compactPoint
