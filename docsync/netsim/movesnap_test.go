@@ -111,10 +111,10 @@ func TestMovesOfCompactedDoc(t *testing.T) {
 	})
 }
 
-// An admin invites a member after the document moved: the
-// invitation's add-member entry is signed by the current sequencer, and
-// the invited clone joins from the inviter's snapshot (which carries the
-// schedule) and edits.
+// An admin invites a member after the document moved and its members
+// compacted past the move: the invitation's add-member entry is signed by
+// the new sequencer (the invitation carries the schedule), and the invited
+// clone joins from the inviter's post-move snapshot and edits.
 func TestInviteAfterMove(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
@@ -127,11 +127,21 @@ func TestInviteAfterMove(t *testing.T) {
 		d.WaitConverged(time.Minute)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if _, err := a.Svc.Move(ctx, d.ID, seqB.Info(), false); err != nil {
+		mv, err := a.Svc.Move(ctx, d.ID, seqB.Info(), false)
+		if err != nil {
 			t.Fatal(err)
 		}
-		editN(t, d, rng, 40, a, b)
 		waitOn(t, d, seqB)
+		for round := 0; ; round++ { // until A's snapshot is after the move
+			editN(t, d, rng, 20, a, b)
+			d.WaitConverged(time.Minute)
+			if kept := storedEntrySeqs(t, a.DS, d.ID); len(kept) >= 2 && kept[1] > mv.Seq+1 {
+				break
+			}
+			if round == 20 {
+				t.Fatalf("clone A keeps entries %v: not compacted past the move at %d", storedEntrySeqs(t, a.DS, d.ID), mv.Seq)
+			}
+		}
 
 		e := n.AddClone(opt)
 		if _, err := a.Svc.Invite(ctx, d.ID, e.User, e.Device, docsync.RoleWriter); err != nil {
@@ -142,10 +152,15 @@ func TestInviteAfterMove(t *testing.T) {
 			in, err := e.Svc.Info(d.ID)
 			return err == nil && in.Role == docsync.RoleWriter && in.Applied == in.Seq && in.Seq > 0
 		})
+		eKept := storedEntrySeqs(t, e.DS, d.ID)
+		if len(eKept) < 2 || eKept[1] <= mv.Seq+1 {
+			t.Fatalf("the invited clone keeps entries %v: it did not join from the post-move snapshot (move at %d)", eKept, mv.Seq)
+		}
 		editN(t, d, rng, 10, e, a)
 		waitOn(t, d, seqB)
 		in, _ := e.Svc.Info(d.ID)
-		t.Logf("invited after the move; joined and converged at seq %d on B", in.Seq)
+		t.Logf("invited after the move at %d; joined from a snapshot (keeps entries from %d) and converged at seq %d on B",
+			mv.Seq, eKept[1], in.Seq)
 	})
 }
 
