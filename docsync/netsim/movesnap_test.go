@@ -36,6 +36,20 @@ func waitOn(t *testing.T, d *Doc, s *Sequencer) {
 	d.WaitConverged(time.Minute)
 }
 
+// editUntilCompactedPast edits in rounds of 20 until clone c compacted
+// behind a snapshot after seq (at most 20 rounds).
+func editUntilCompactedPast(t *testing.T, d *Doc, rng *rand.Rand, c *Clone, seq uint64, by ...*Clone) {
+	t.Helper()
+	for range 20 {
+		editN(t, d, rng, 20, by...)
+		d.WaitConverged(time.Minute)
+		if kept := storedEntrySeqs(t, c.DS, d.ID); len(kept) >= 2 && kept[1] > seq+1 {
+			return
+		}
+	}
+	t.Fatalf("the clone keeps entries %v: not compacted past seq %d", storedEntrySeqs(t, c.DS, d.ID), seq)
+}
+
 // Moves of a document whose members and sequencers compacted: a planned
 // move to B, then a takeover to C, each adopted from a member's snapshot
 // (the second one's snapshot carries the schedule with the first move);
@@ -67,18 +81,8 @@ func TestMovesOfCompactedDoc(t *testing.T) {
 			t.Fatalf("planned move of a compacted document: %v", err)
 		}
 		waitOn(t, d, seqB)
-		// Edit until clone A's snapshot is past the move (it carries the
-		// schedule) and A compacted behind it.
-		for round := 0; ; round++ {
-			editN(t, d, rng, 20, a, b)
-			d.WaitConverged(time.Minute)
-			if kept := storedEntrySeqs(t, a.DS, d.ID); len(kept) >= 2 && kept[1] > mv.Seq+1 {
-				break
-			}
-			if round == 20 {
-				t.Fatalf("clone A keeps entries %v: not compacted past the move at %d", storedEntrySeqs(t, a.DS, d.ID), mv.Seq)
-			}
-		}
+		// Clone A's snapshot past the move carries the schedule.
+		editUntilCompactedPast(t, d, rng, a, mv.Seq, a, b)
 
 		tk, err := a.Svc.Move(ctx, d.ID, seqC.Info(), true)
 		if err != nil {
@@ -132,16 +136,7 @@ func TestInviteAfterMove(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitOn(t, d, seqB)
-		for round := 0; ; round++ { // until A's snapshot is after the move
-			editN(t, d, rng, 20, a, b)
-			d.WaitConverged(time.Minute)
-			if kept := storedEntrySeqs(t, a.DS, d.ID); len(kept) >= 2 && kept[1] > mv.Seq+1 {
-				break
-			}
-			if round == 20 {
-				t.Fatalf("clone A keeps entries %v: not compacted past the move at %d", storedEntrySeqs(t, a.DS, d.ID), mv.Seq)
-			}
-		}
+		editUntilCompactedPast(t, d, rng, a, mv.Seq, a, b)
 
 		e := n.AddClone(opt)
 		if _, err := a.Svc.Invite(ctx, d.ID, e.User, e.Device, docsync.RoleWriter); err != nil {
