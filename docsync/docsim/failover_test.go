@@ -88,6 +88,20 @@ func TestFailoverConflict(t *testing.T) {
 			acked += len(a)
 		}
 		rollbacks += res.Rollbacks
+		joinsAfterMoves(t, res)
+		for _, c := range res.Net.Clones {
+			if c.Rollbacks == 0 {
+				continue
+			}
+			// A clone that rolled back records the takeover's signed move too.
+			s, err := c.Replica.SealSnapshot(docsync.DefaultSnapshotWindow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := docsync.DecodeSealedSnapshot(s.Bytes()); err != nil {
+				t.Fatalf("seed %d: snapshot of a clone that rolled back: %v", f.Seed, err)
+			}
+		}
 	}
 	if rollbacks == 0 {
 		t.Fatal("no run needed a rollback: the scenario does not cut the admin off")
