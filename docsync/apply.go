@@ -127,6 +127,7 @@ func (r *Replica) commit(e *Entry) error {
 		return fmt.Errorf("seq %d: %w", e.Head.Seq, err)
 	}
 	r.log.Append(env, op)
+	r.log.NoteHead(e.Head)
 	r.sigs = append(r.sigs, e.Head.Sig)
 	r.pushDigest(env.Digest())
 	delete(r.knownHeads, e.Head.Seq)

@@ -26,6 +26,10 @@ func (l *LogState) Checkpoint(window int) ([]byte, error) {
 	m := metaOf(l).toWire()
 	c := &wire.LogCheckpoint{Doc: l.doc[:], Seq: l.Seq(), Base: base, Epoch: l.members.epoch,
 		Members: m.members, Wraps: m.wraps, PrevKeys: m.prevKeys, Counters: m.counters}
+	var err error
+	if c.Sequencers, err = spansToWire(l.spans); err != nil {
+		return nil, err
+	}
 	c.Hashes = make([]byte, 0, 32*(l.Seq()-base+1))
 	for _, h := range l.hashes[base-l.base:] {
 		c.Hashes = append(c.Hashes, h[:]...)
@@ -33,7 +37,8 @@ func (l *LogState) Checkpoint(window int) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(c)
 }
 
-// RestoreLogState decodes a Checkpoint of doc's log ordered by seqPub
+// RestoreLogState decodes a Checkpoint of doc's log whose genesis
+// sequencer key is seqPub (the schedule it carries says who signs later seqs)
 // (bounded and checked: it is disk data). Entries after its seq are then
 // restored as usual.
 func RestoreLogState(b []byte, doc DocID, seqPub ed25519.PublicKey) (*LogState, error) {
@@ -65,5 +70,10 @@ func RestoreLogState(b []byte, doc DocID, seqPub ed25519.PublicKey) (*LogState, 
 		copy(l.hashes[i][:], w.Hashes[32*i:])
 	}
 	m.install(l)
+	spans, err := spansFromWire(doc, w.Sequencers, w.Seq, false)
+	if err != nil {
+		return nil, err
+	}
+	l.installSpans(spans)
 	return l, nil
 }

@@ -57,7 +57,14 @@ func FuzzRestoreLogState(f *testing.F) {
 	f.Add(cp)
 	f.Add(cp[:len(cp)/2])
 	f.Add([]byte{})
+	mw, ma, _, _ := movedDoc(&testing.T{}) // a checkpoint with a key schedule
+	mcp, err := ma.r.Log().Checkpoint(4)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mcp)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = docsync.RestoreLogState(b, w.doc, w.seqPub())
+		_, _ = docsync.RestoreLogState(b, mw.doc, mw.seqPub())
 	})
 }

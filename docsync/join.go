@@ -1,6 +1,7 @@
 package docsync
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -53,7 +54,8 @@ func (r *Replica) SealSnapshot(window int) (*SealedSnapshot, error) {
 	s := &SealedSnapshot{Maker: r.me, Head: head, Epoch: m.epoch, Members: m.members,
 		Wraps: m.wraps, PrevKeys: m.prevKeys, Counters: m.counters,
 		WindowBase: base, WindowBaseHash: baseHash,
-		WindowDigests: append([]Hash(nil), r.digests[base+1-r.digestsBase:]...)}
+		WindowDigests: append([]Hash(nil), r.digests[base+1-r.digestsBase:]...),
+		spans:         r.log.Schedule()}
 	body := &wire.SnapshotBody{Text: r.committed.String()}
 	for q := base + 1; q <= seq; q++ {
 		var b []byte
@@ -101,7 +103,9 @@ func Join(cfg Config, s *SealedSnapshot, trusted func(MemberID) bool) (*Replica,
 	if trusted == nil || !trusted(s.Maker) {
 		return nil, fmt.Errorf("%w: %v", ErrUntrustedSnapshot, s.Maker)
 	}
-	r.log = logFromSnapshot(s, cfg.Sequencer)
+	if r.log, err = logFromSnapshot(s, cfg.Sequencer); err != nil {
+		return nil, err
+	}
 	r.sigs = make([][]byte, s.Head.Seq-s.WindowBase+1)
 	r.sigs[len(r.sigs)-1] = s.Head.Sig
 	r.digests, r.digestsBase = append([]Hash(nil), s.WindowDigests...), s.WindowBase+1
@@ -175,8 +179,18 @@ func RestoreFromSnapshot(cfg Config, s *SealedSnapshot, entries []*Entry, p *Pen
 	return r.restoreOnto(entries, p)
 }
 
+// LogFromSnapshot is the log state at the head of snapshot s of a
+// document whose genesis sequencer key is seqPub, once s verifies: what a
+// sequencer adopting a compacted document starts from.
+func LogFromSnapshot(s *SealedSnapshot, seqPub ed25519.PublicKey) (*LogState, error) {
+	if err := s.Verify(s.Head.Doc, seqPub); err != nil {
+		return nil, err
+	}
+	return logFromSnapshot(s, seqPub)
+}
+
 // logFromSnapshot is the log state at a verified snapshot's head.
-func logFromSnapshot(s *SealedSnapshot, seqPub []byte) *LogState {
+func logFromSnapshot(s *SealedSnapshot, seqPub []byte) (*LogState, error) {
 	l := NewLogState(s.Head.Doc, seqPub)
 	l.base = s.WindowBase
 	l.hashes = make([]Hash, 1, len(s.WindowDigests)+1)
@@ -185,5 +199,9 @@ func logFromSnapshot(s *SealedSnapshot, seqPub []byte) *LogState {
 		l.hashes = append(l.hashes, ChainHash(l.HeadHash(), d))
 	}
 	logMeta{epoch: s.Epoch, members: s.Members, wraps: s.Wraps, prevKeys: s.PrevKeys, counters: s.Counters}.install(l)
-	return l
+	l.installSpans(copySpans(s.spans))
+	if err := l.checkScheduleChain(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }

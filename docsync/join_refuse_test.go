@@ -113,12 +113,19 @@ func FuzzDecodeSealedSnapshot(f *testing.F) {
 	f.Add(s.Bytes()[:len(s.Bytes())/2])
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x20})
+	mw, ma, _, _ := movedDoc(&testing.T{}) // a snapshot with a key schedule and its signed move
+	ms, err := ma.r.SealSnapshot(8)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ms.Bytes())
 	cfg := docsync.Config{Doc: w.doc, Sequencer: w.seqPub(), Identity: b.id}
 	f.Fuzz(func(t *testing.T, bs []byte) {
 		s, err := docsync.DecodeSealedSnapshot(bs)
 		if err != nil {
 			return
 		}
+		_ = s.Verify(mw.doc, mw.seqPub())
 		_ = s.Verify(w.doc, w.seqPub())
 		_, _ = docsync.Join(cfg, s, func(docsync.MemberID) bool { return true })
 	})

@@ -112,13 +112,14 @@ func (l *LogState) Check(env *Envelope) (*MemberOp, error) {
 
 // Append commits a checked envelope as the next entry and returns its chain hash.
 func (l *LogState) Append(env *Envelope, op *MemberOp) Hash {
-	h := ChainHash(l.HeadHash(), env.Digest())
+	prev := l.HeadHash()
+	h := ChainHash(prev, env.Digest())
 	l.hashes = append(l.hashes, h)
 	l.counters[env.Author] = env.Counter
 	if op != nil {
 		l.members.apply(op)
 		if op.Type == OpMove {
-			l.moveTo(op)
+			l.moveTo(env, op, prev)
 		}
 	}
 	return h

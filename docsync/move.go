@@ -53,6 +53,11 @@ type keySpan struct {
 	key      ed25519.PublicKey
 	addr     string
 	takeover bool // the new key signed the move itself, at from
+	// move is the signed entry of the move that started the span, and
+	// movePrev the chain hash before it (schedule.go): nil for the
+	// genesis span and in a schedule restored from a checkpoint.
+	move     *Entry
+	movePrev Hash
 }
 
 // Move is one change of sequencer in a document's log.
@@ -87,14 +92,17 @@ func checkMove(author MemberID, seqPub ed25519.PublicKey, op *MemberOp) error {
 	return nil
 }
 
-// moveTo switches the sequencer after the move op just appended.
-func (l *LogState) moveTo(op *MemberOp) {
+// moveTo switches the sequencer after the move op in env just appended
+// after the chain hash prev (the head's signature comes with NoteHead).
+func (l *LogState) moveTo(env *Envelope, op *MemberOp, prev Hash) {
 	from := l.Seq() + 1
 	if op.Takeover {
 		from = l.Seq()
 	}
 	key := append(ed25519.PublicKey(nil), op.Sequencer...)
-	l.spans = append(l.spans, keySpan{from: from, key: key, addr: op.SequencerAddr, takeover: op.Takeover})
+	mv := &Entry{Head: Head{Doc: l.doc, Seq: l.Seq(), ChainHash: l.HeadHash()}, Envelope: *env}
+	l.spans = append(l.spans, keySpan{from: from, key: key, addr: op.SequencerAddr, takeover: op.Takeover,
+		move: mv, movePrev: prev})
 	l.sequencer = key
 }
 

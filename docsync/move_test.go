@@ -253,6 +253,11 @@ func FuzzHostileTakeover(f *testing.F) {
 // the Update the rollback reports.
 func TestRollbackFollowsTakeover(t *testing.T) {
 	w, a, b, c := threeMembers(t)
+	w.settle()
+	snapB, err := b.r.SealSnapshot(docsync.DefaultSnapshotWindow) // what b keeps once it compacted
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := w.insert(a, 0, "base "); err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +294,19 @@ func TestRollbackFollowsTakeover(t *testing.T) {
 	nb, err := b.r.Rollback(b.entries[:base], b.entries[base:], b.r.MoveConflict())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A compacted b rolls back from its snapshot and the entries after it
+	// to the same replica.
+	p := snapB.Seq()
+	ns, err := b.r.RollbackFromSnapshot(snapB, b.entries[p:base], b.entries[base:], b.r.MoveConflict())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.Text() != nb.Text() || ns.Log().HeadHash() != nb.Log().HeadHash() || !bytes.Equal(ns.Log().Sequencer(), nb.Log().Sequencer()) {
+		t.Fatalf("rollback from the snapshot at %d: %q, want %q", p, ns.Text(), nb.Text())
+	}
+	if _, err := b.r.RollbackFromSnapshot(snapB, b.entries[p+1:base], b.entries[base:], b.r.MoveConflict()); err == nil {
+		t.Fatal("rollback with a gap after the snapshot succeeded")
 	}
 	rd := nb.Ready()
 	if len(rd.Updates) != 1 || len(rd.Entries) != 1 || len(rd.Submit) != 1 {

@@ -32,7 +32,19 @@ func (r *Replica) MoveConflict() *Entry { return r.conflict }
 // seqs S+2.. must be deleted in the same batch as the move entry and the
 // Pending are written.
 func (r *Replica) Rollback(upTo, after []*Entry, move *Entry) (*Replica, error) {
-	s := uint64(len(upTo))
+	return r.RollbackFromSnapshot(nil, upTo, after, move)
+}
+
+// RollbackFromSnapshot is Rollback for a clone that compacted its log: it
+// restores from its kept snapshot snap (at seq P <= S, verified when it
+// was kept) and upTo are the entries P+1..S. A snapshot after S cannot
+// serve: the state at S is then out of reach (ErrGap).
+func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entry, move *Entry) (*Replica, error) {
+	var p uint64
+	if snap != nil {
+		p = snap.Seq()
+	}
+	s := p + uint64(len(upTo))
 	switch {
 	case r.proof != nil:
 		return nil, ErrHalted
@@ -49,7 +61,13 @@ func (r *Replica) Rollback(upTo, after []*Entry, move *Entry) (*Replica, error) 
 			return nil, fmt.Errorf("%w: entry %d is not ours", ErrChainHash, e.Head.Seq)
 		}
 	}
-	nr, err := Restore(r.cfg, upTo, nil)
+	var nr *Replica
+	var err error
+	if snap != nil {
+		nr, err = RestoreFromSnapshot(r.cfg, snap, upTo, nil)
+	} else {
+		nr, err = Restore(r.cfg, upTo, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

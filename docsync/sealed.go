@@ -1,6 +1,7 @@
 package docsync
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 
@@ -48,7 +49,8 @@ type SealedSnapshot struct {
 	WindowDigests  []Hash // envelope digests of WindowBase+1..Head.Seq
 	Nonce, Body    []byte
 
-	raw []byte // the SignedSnapshot encoding, as made or received
+	spans []keySpan // the key schedule up to the head (schedule.go); nil: the genesis key throughout
+	raw   []byte    // the SignedSnapshot encoding, as made or received
 }
 
 // Bytes returns the encoding that was signed or decoded.
@@ -72,6 +74,11 @@ func (s *SealedSnapshot) header() ([]byte, error) {
 	w := &wire.SnapshotHeader{Head: s.Head.toWire(), Epoch: s.Epoch, Members: m.members, Wraps: m.wraps,
 		PrevKeys: m.prevKeys, Counters: m.counters, WindowBase: s.WindowBase,
 		WindowBaseHash: s.WindowBaseHash[:], Nonce: s.Nonce, Body: s.Body}
+	sw, err := spansToWire(s.spans)
+	if err != nil {
+		return nil, err
+	}
+	w.Sequencers = sw
 	w.WindowDigests = make([]byte, 0, 32*len(s.WindowDigests))
 	for _, d := range s.WindowDigests {
 		w.WindowDigests = append(w.WindowDigests, d[:]...)
@@ -157,13 +164,28 @@ func (s *SealedSnapshot) fromHeader(w *wire.SnapshotHeader) error {
 		return bad("body nonce of %d bytes", len(w.Nonce))
 	}
 	s.Nonce, s.Body = append([]byte(nil), w.Nonce...), append([]byte(nil), w.Body...)
-	return nil
+	s.spans, err = spansFromWire(h.Doc, w.Sequencers, h.Seq, true)
+	return err
+}
+
+// keyAt is the key the snapshot's schedule says signs seq, given the
+// genesis key first.
+func (s *SealedSnapshot) keyAt(seq uint64, first ed25519.PublicKey) ed25519.PublicKey {
+	key := first
+	for _, sp := range s.spans {
+		if seq >= sp.from {
+			key = sp.key
+		}
+	}
+	return key
 }
 
 func (s *SealedSnapshot) isMember(id MemberID) bool { return isMemberOf(s.Members, id) }
 
-// Verify checks the snapshot against the chain of doc ordered by the
-// sequencer key seqPub: the head's sequencer signature, that the window's
+// Verify checks the snapshot against the chain of doc whose genesis
+// sequencer key is seqPub: that its key schedule starts with that key
+// (each later span was checked against its signed move when it was
+// decoded), the head's signature by the key the schedule names for it, that the window's
 // digests chain from the window base hash to the head's chain hash, that
 // the base is the genesis hash when the window starts at seq 0, and that
 // the maker is a member at the head. It does not open the body.
@@ -171,7 +193,10 @@ func (s *SealedSnapshot) Verify(doc DocID, seqPub ed25519.PublicKey) error {
 	if s.Head.Doc != doc {
 		return fmt.Errorf("%w: snapshot of %v", ErrWrongDoc, s.Head.Doc)
 	}
-	if err := s.Head.Verify(seqPub); err != nil {
+	if len(s.spans) > 0 && !bytes.Equal(s.spans[0].key, seqPub) {
+		return fmt.Errorf("%w: its key schedule starts with another sequencer", ErrSnapshotChain)
+	}
+	if err := s.Head.Verify(s.keyAt(s.Head.Seq, seqPub)); err != nil {
 		return err
 	}
 	if s.WindowBase == 0 && s.WindowBaseHash != GenesisHash(doc) {

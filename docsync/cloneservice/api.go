@@ -176,13 +176,20 @@ func (s *Service) Invite(ctx context.Context, doc docsync.DocID, user peer.ID, d
 		return id, err
 	}
 	var addSeq uint64
+	var sched *docsync.Schedule
 	_ = s.do(ctx, func() {
 		if d := s.docs[doc]; d != nil {
-			addSeq = d.r.Log().Seq()
+			addSeq, sched = d.r.Log().Seq(), d.r.Log().KeySchedule()
 		}
 	})
 	inv := &netproto.Invitation{Doc: doc, Sequencer: meta.Sequencer, Addrs: meta.Addrs, Role: role,
 		Credential: s.opts.cred}
+	if sched != nil { // the document moved: the add-member entry is another key's
+		var err error
+		if inv.Schedule, err = sched.Marshal(); err != nil {
+			return id, err
+		}
+	}
 	if err := s.attachEvidence(ctx, inv, id, addSeq); err != nil {
 		return id, err
 	}

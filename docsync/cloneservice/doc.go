@@ -147,9 +147,12 @@
 // messages, and it resends its envelope in flight. The new sequencer gets
 // the history before the move from a member, which sends it an adopt
 // request (netproto.AdoptProtocol) and serves it the history although it
-// is no member. A member that committed more from the old sequencer than
-// a takeover's base rolls back to follow it (docsync.Replica.Rollback):
-// the abandoned entries are replaced by the move in one synced batch.
+// is no member (and, once it compacted, its snapshot). A member that
+// committed more from the old sequencer than a takeover's base rolls back
+// to follow it (docsync.Replica.RollbackFromSnapshot, from its kept
+// snapshot when it compacted): the abandoned entries are replaced by the
+// move in one synced batch. Invitations after a move carry the key
+// schedule (netproto.Invitation.Schedule).
 //
 // # Storage (keys under the datastore given to New; namespace it)
 //

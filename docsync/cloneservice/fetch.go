@@ -41,6 +41,7 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			if d == nil || d.stopped() != nil {
 				return
 			}
+			s.jumpCompacted(d, from, err)
 			seq := d.r.Log().Seq()
 			switch {
 			case seq < to && target == d.seqPeer && !fromMember:
@@ -236,7 +237,9 @@ func (s *Service) handleHistory(st network.Stream) {
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
 			member = member || d.mayFetchHistory(who)
-			compacted = d.snaps.compacted(from)
+			if from > 1 || to > 1 { // the genesis entry is kept (an adopting sequencer asks for it)
+				compacted = d.snaps.compacted(from)
+			}
 		}); err != nil && !errors.Is(err, ErrUnknownDoc) {
 			return nil, err
 		}

@@ -3,17 +3,20 @@ package cloneservice
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/ipfs/go-datastore"
 )
 
 // A clone that was offline long enough that the missing range is more than
-// members keep (KeepHistory + SnapshotEvery entries), and that holds no
-// pending edit of its own, continues from a member's snapshot instead of
-// replaying the gap (docs/snapshots.md). With pending edits it replays from
+// members keep (KeepHistory + SnapshotEvery entries), or whose fetch after
+// its head was answered "compacted", and that holds no pending edit of its
+// own, continues from a member's snapshot instead of replaying the gap
+// (docs/snapshots.md). With pending edits it replays from
 // the sequencer: rebasing them onto a snapshot's text is not done.
 
 // jumpRetry is the least time between two jumps of one document.
@@ -23,8 +26,27 @@ const jumpRetry = 30 * time.Second
 // reports whether it did.
 func (s *Service) maybeJump(d *docState, now time.Time) bool {
 	from, to, ok := d.r.Missing()
-	if !ok || s.params.SnapshotEvery == 0 || to-from+1 <= s.params.KeepHistory+s.params.SnapshotEvery ||
-		d.r.Busy() || d.jumping || (!d.jumpAt.IsZero() && now.Sub(d.jumpAt) < jumpRetry) || d.stopped() != nil {
+	if !ok || to-from+1 <= s.params.KeepHistory+s.params.SnapshotEvery {
+		return false
+	}
+	return s.jump(d, now)
+}
+
+// jumpCompacted starts a jump when a fetch of the entries after our head
+// was answered "compacted": the range is gone wherever we asked, whatever
+// heads we know of (after a move we never saw, we may verify none of the
+// members' heads). Loop only.
+func (s *Service) jumpCompacted(d *docState, from uint64, err error) {
+	var ce *netproto.CompactedError
+	if errors.As(err, &ce) && from == d.r.Log().Seq()+1 && from < ce.FirstKept {
+		s.jump(d, s.now())
+	}
+}
+
+// jump fetches a member's snapshot to continue from, unless one is on
+// the way, was tried just now, or our own edits are pending (loop only).
+func (s *Service) jump(d *docState, now time.Time) bool {
+	if s.params.SnapshotEvery == 0 || d.r.Busy() || d.jumping || (!d.jumpAt.IsZero() && now.Sub(d.jumpAt) < jumpRetry) || d.stopped() != nil {
 		return false
 	}
 	p, ok := s.randomMember(d)
@@ -91,6 +113,7 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 		return
 	}
 	d.r, d.snaps = r, snapState{snap: snap, firstKept: snap.Seq() + 1}
+	s.followSequencer(d) // the snapshot may be after a move we never saw
 	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(), "bytes", len(snap.Bytes()))
 	if newText := r.Text(); newText != oldText {
 		op := jupiter.Diff(oldText, newText) // common prefix and suffix kept, the middle replaced

@@ -356,11 +356,14 @@ func (s *Service) rollback(d *docState, mv *docsync.Entry) {
 		return
 	}
 	base := mv.Head.Seq - 1
-	if uint64(len(st.entries)) != d.r.Log().Seq() || base >= uint64(len(st.entries)) {
-		fail(fmt.Errorf("%d entries stored, seq %d", len(st.entries), d.r.Log().Seq()))
+	snapSeq := st.snaps.lastSeq() // the entries after it are stored (compaction)
+	last := snapSeq + uint64(len(st.entries))
+	if last != d.r.Log().Seq() || base >= last || base < snapSeq {
+		fail(fmt.Errorf("%d entries stored after the snapshot at %d, seq %d, takeover base %d",
+			len(st.entries), snapSeq, d.r.Log().Seq(), base))
 		return
 	}
-	nr, err := d.r.Rollback(st.entries[:base], st.entries[base:], mv)
+	nr, err := d.r.RollbackFromSnapshot(st.snaps.snap, st.entries[:base-snapSeq], st.entries[base-snapSeq:], mv)
 	if err != nil {
 		fail(err)
 		return
@@ -370,7 +373,7 @@ func (s *Service) rollback(d *docState, mv *docsync.Entry) {
 	// after it replays 1..base, then the move.
 	b, err := s.ds.Batch(s.ctx)
 	if err == nil {
-		for seq := base + 2; seq <= uint64(len(st.entries)) && err == nil; seq++ {
+		for seq := base + 2; seq <= last && err == nil; seq++ {
 			err = b.Delete(s.ctx, entryKey(d.id, seq))
 		}
 	}

@@ -136,7 +136,8 @@ func loadSnapshot(ctx context.Context, ds datastore.Datastore, doc docsync.DocID
 	return ss, nil
 }
 
-// handleSnapshot serves our kept snapshot to the document's current members.
+// handleSnapshot serves our kept snapshot to the document's current
+// members and to the sequencer we asked to adopt it.
 func (s *Service) handleSnapshot(st network.Stream) {
 	err := netproto.ServeSnapshot(st, func(who peer.ID, doc docsync.DocID) ([]byte, error) {
 		if !s.historyRate.Allow(who, s.now()) {
@@ -151,6 +152,7 @@ func (s *Service) handleSnapshot(st network.Stream) {
 		member := false
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
+			member = member || d.mayFetchHistory(who) // the sequencer adopting a compacted document
 			if d.snaps.snap != nil {
 				out = d.snaps.snap.Bytes()
 			}

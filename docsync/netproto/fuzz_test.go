@@ -65,6 +65,9 @@ func FuzzDecodeMessages(f *testing.F) {
 	full, _, _ := invitedLog(f)
 	b, _ = full.Marshal()
 	f.Add(b)
+	moved, _, _ := movedInvitation(f) // version 3, with a key schedule
+	b, _ = moved.Marshal()
+	f.Add(b)
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := DecodeHistoryRequest(b); err == nil && !bytes.Equal(r.Marshal(), b) {
@@ -74,6 +77,7 @@ func FuzzDecodeMessages(f *testing.F) {
 		if err != nil {
 			return
 		}
+		_ = inv.Verify(docsync.MemberID{}, docsync.MemberID{}) // the evidence checks, the key schedule's included
 		out, err := inv.Marshal()
 		if err != nil {
 			t.Fatalf("accepted invitation does not encode: %v", err)

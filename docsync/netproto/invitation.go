@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/clone2clone/c2c/docsync"
 	ma "github.com/multiformats/go-multiaddr"
@@ -31,11 +32,19 @@ type Invitation struct {
 	// Credential is the inviting clone's owner certificate (dht.OwnerCert
 	// bytes), for invite policies that accept a user's contacts. Opaque here.
 	Credential []byte
+	// Schedule is the document's key schedule (docsync.Schedule encoding)
+	// when it moved before Seq: the add-member entry is signed by the key
+	// it names for Seq. Empty: the document never moved.
+	Schedule []byte
 }
 
 const (
 	invitationV1 = 1 // no entries, no credential: read from old meta records only
 	invitationV2 = 2
+	invitationV3 = 3 // v2 and the key schedule after a move
+	// MaxInviteScheduleBytes caps the key schedule an invitation carries:
+	// a few moves, each one signed membership entry.
+	MaxInviteScheduleBytes = 64 << 10
 	// MaxInviteAddrs caps the address hints in an invitation.
 	MaxInviteAddrs = 8
 	maxAddrBytes   = 256
@@ -47,7 +56,7 @@ const (
 	invitationHeader   = 1 + 32 + 32 + 1 + 8 + 1
 	// MaxInvitationBytes caps an encoded invitation.
 	MaxInvitationBytes = invitationHeader + MaxInviteAddrs*(2+maxAddrBytes) +
-		2*(3+MaxInviteEntryBytes) + 2 + MaxCredentialBytes
+		2*(3+MaxInviteEntryBytes) + 2 + MaxCredentialBytes + 3 + MaxInviteScheduleBytes
 )
 
 // ErrBadInvitation: an invitation's evidence does not verify.
@@ -67,7 +76,13 @@ func (inv *Invitation) Marshal() ([]byte, error) {
 	if len(inv.Credential) > MaxCredentialBytes {
 		return nil, fmt.Errorf("%w: credential of %d bytes", ErrMalformed, len(inv.Credential))
 	}
+	if len(inv.Schedule) > MaxInviteScheduleBytes {
+		return nil, fmt.Errorf("%w: key schedule of %d bytes", ErrMalformed, len(inv.Schedule))
+	}
 	b := []byte{invitationV2}
+	if len(inv.Schedule) > 0 {
+		b[0] = invitationV3
+	}
 	b = append(b, inv.Doc[:]...)
 	b = append(b, inv.Sequencer...)
 	b = append(b, byte(inv.Role))
@@ -96,7 +111,12 @@ func (inv *Invitation) Marshal() ([]byte, error) {
 		b = append(b, eb...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(inv.Credential)))
-	return append(b, inv.Credential...), nil
+	b = append(b, inv.Credential...)
+	if len(inv.Schedule) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(inv.Schedule)))
+		b = append(b, inv.Schedule...)
+	}
+	return b, nil
 }
 
 // DecodeInvitation decodes and checks an invitation's shape (Verify checks
@@ -106,7 +126,7 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 	if len(b) > MaxInvitationBytes {
 		return nil, bad("too large")
 	}
-	if len(b) < invitationHeader || (b[0] != invitationV1 && b[0] != invitationV2) {
+	if len(b) < invitationHeader || (b[0] != invitationV1 && b[0] != invitationV2 && b[0] != invitationV3) {
 		return nil, bad("header")
 	}
 	inv := &Invitation{}
@@ -139,7 +159,7 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 		inv.Addrs = append(inv.Addrs, a)
 		p = p[l:]
 	}
-	if b[0] == invitationV2 {
+	if b[0] >= invitationV2 {
 		var err error
 		field := func(max int) []byte {
 			l, k := binary.Uvarint(p)
@@ -156,6 +176,12 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 		}
 		entries := [][]byte{field(MaxInviteEntryBytes), field(MaxInviteEntryBytes)}
 		cred := field(MaxCredentialBytes)
+		var sched []byte
+		if b[0] == invitationV3 {
+			if sched = field(MaxInviteScheduleBytes); err == nil && len(sched) == 0 {
+				err = bad("empty key schedule")
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -176,6 +202,9 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 		if len(cred) > 0 {
 			inv.Credential = append([]byte(nil), cred...)
 		}
+		if len(sched) > 0 {
+			inv.Schedule = append([]byte(nil), sched...)
+		}
 	}
 	if len(p) != 0 {
 		return nil, bad("trailing bytes")
@@ -185,8 +214,8 @@ func DecodeInvitation(b []byte) (*Invitation, error) {
 
 // Verify checks the invitation's evidence for the invited clone me, sent by
 // the clone from: the genesis entry is entry 1 of Doc, signed by Sequencer
-// and naming it, with the right chain hash; the added entry is signed by
-// Sequencer at Seq and is from's signed op adding me with Role. It costs
+// and naming it, with the right chain hash; the added entry is signed at
+// Seq by Sequencer, or after a move by the key the checked Schedule names and is from's signed op adding me with Role. It costs
 // four signature checks and no I/O.
 //
 // What it cannot check from two entries alone, whether from was still an
@@ -226,7 +255,17 @@ func (inv *Invitation) Verify(me, from docsync.MemberID) error {
 	if err := a.Envelope.VerifyAuthor(); err != nil {
 		return bad("add-member entry: %v", err)
 	}
-	if err := a.Head.Verify(inv.Sequencer); err != nil {
+	key := inv.Sequencer
+	if len(inv.Schedule) > 0 {
+		// The inviter's schedule may end with a move after Seq: every
+		// span is checked against its signed move anyway.
+		sched, err := docsync.DecodeSchedule(inv.Doc, inv.Schedule, inv.Sequencer, math.MaxUint64-1)
+		if err != nil {
+			return bad("key schedule: %v", err)
+		}
+		key = sched.KeyAt(inv.Seq)
+	}
+	if err := a.Head.Verify(key); err != nil {
 		return bad("add-member entry: %v", err)
 	}
 	add, err := docsync.DecodeMemberOp(a.Envelope.Body)

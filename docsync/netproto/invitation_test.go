@@ -112,3 +112,88 @@ func TestInvitationV1StillDecodes(t *testing.T) {
 		t.Fatalf("v1 meta: %+v %v", inv, err)
 	}
 }
+
+// movedInvitation is an invitation to a document that moved from the
+// genesis sequencer to another before the invitee was added.
+func movedInvitation(t testing.TB) (inv *Invitation, admin, invitee *docsync.Identity) {
+	t.Helper()
+	_, seqKey, _ := ed25519.GenerateKey(nil)
+	_, newKey, _ := ed25519.GenerateKey(nil)
+	var err error
+	if admin, err = docsync.NewIdentity(nil); err != nil {
+		t.Fatal(err)
+	}
+	if invitee, err = docsync.NewIdentity(nil); err != nil {
+		t.Fatal(err)
+	}
+	doc := docsync.DocID{0xd0, 0xd}
+	seqPub := seqKey.Public().(ed25519.PublicKey)
+	r, err := docsync.Create(docsync.Config{Doc: doc, Sequencer: seqPub, Identity: admin, Params: docsync.DefaultParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := sequencer.NewReference(doc, seqKey)
+	entries, err := ref.Drive(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Move(newKey.Public().(ed25519.PublicKey), "/ip4/1.2.3.4/udp/9/quic-v1"); err != nil {
+		t.Fatal(err)
+	}
+	mv, err := ref.Drive(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries = append(entries, mv...)
+	next, err := sequencer.Adopt(doc, newKey, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddMember(invitee.ID(), invitee.HPKEPublic(), docsync.RoleWriter); err != nil {
+		t.Fatal(err)
+	}
+	added, err := next.Drive(r)
+	if err != nil || len(added) != 1 {
+		t.Fatalf("%d entries after the move: %v", len(added), err)
+	}
+	sched, err := r.Log().KeySchedule().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Invitation{Doc: doc, Sequencer: seqPub, Role: docsync.RoleWriter, Seq: added[0].Head.Seq,
+		Genesis: entries[0], Added: added[0], Schedule: sched}, admin, invitee
+}
+
+// An invitation after a move carries the key schedule: the add-member
+// entry the new sequencer signed verifies against it, and not without it
+// or with a schedule that does not check out.
+func TestInvitationAfterMove(t *testing.T) {
+	inv, admin, invitee := movedInvitation(t)
+	b, err := inv.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != invitationV3 {
+		t.Fatalf("version %d, want %d", b[0], invitationV3)
+	}
+	got, err := DecodeInvitation(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Verify(invitee.ID(), admin.ID()); err != nil {
+		t.Fatalf("an invitation after a move does not verify: %v", err)
+	}
+	other, _, _ := movedInvitation(t)
+	for name, mutate := range map[string]func(*Invitation){
+		"no schedule":                  func(i *Invitation) { i.Schedule = nil },
+		"truncated schedule":           func(i *Invitation) { i.Schedule = i.Schedule[:len(i.Schedule)/2] },
+		"another document's schedule":  func(i *Invitation) { i.Schedule = other.Schedule },
+		"schedule with a flipped byte": func(i *Invitation) { s := append([]byte(nil), i.Schedule...); s[len(s)-40] ^= 1; i.Schedule = s },
+	} {
+		c := *got
+		mutate(&c)
+		if err := c.Verify(invitee.ID(), admin.ID()); !errors.Is(err, ErrBadInvitation) {
+			t.Errorf("%s: Verify = %v, want ErrBadInvitation", name, err)
+		}
+	}
+}

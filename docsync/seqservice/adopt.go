@@ -110,36 +110,46 @@ func (s *Service) adopt(from peer.ID, b []byte) ([]byte, error) {
 		s.adopting.Delete(doc)
 		close(done)
 	}()
-	o, err := s.fetchHistory(from, doc, base)
+	o, cp, err := s.fetchHistory(from, doc, base)
 	if err != nil {
 		s.dropHistory(doc, base)
 		return nil, err
 	}
 	if req.Handover != nil {
-		if err := o.Restore(req.Handover); err != nil {
-			return nil, fmt.Errorf("seqservice: adopt: handover entry: %w", err)
-		}
-		if err := req.Handover.Head.Verify(o.Log().KeyAt(req.Handover.Head.Seq)); err != nil {
+		if err := s.takeHandover(o, req.Handover, base); err != nil {
 			s.dropHistory(doc, base)
-			return nil, fmt.Errorf("seqservice: adopt: handover entry: %w", err)
-		}
-		b, err := req.Handover.Marshal()
-		if err == nil {
-			err = s.persist([]ordered{{doc: &docState{id: doc}, entry: req.Handover, bytes: b}})
-		}
-		if err != nil {
 			return nil, err
 		}
-	} else if last, ok := o.Log().HashAt(base); !ok || last != env.ParentHash {
+	} else if last, ok := o.Log().HashAt(base); !ok || last != env.ParentHash || o.Log().Seq() != base {
 		s.dropHistory(doc, base)
 		return nil, fmt.Errorf("%w: the takeover's parent hash is not the history's head", ErrNotMove)
 	}
 	var reply []byte
 	var rerr error
-	if err := s.do(s.ctx, func() { reply, rerr = s.install(doc, o, req) }); err != nil {
+	if err := s.do(s.ctx, func() { reply, rerr = s.install(doc, o, cp, req) }); err != nil {
 		return nil, err
 	}
 	return reply, rerr
+}
+
+// takeHandover checks the handover entry at base+1 onto o, unless o
+// started from a member's snapshot at that entry, and persists it.
+func (s *Service) takeHandover(o sequencer.Orderer, e *docsync.Entry, base uint64) error {
+	if o.Log().Seq() == base+1 {
+		if h, _ := o.Log().HashAt(base + 1); h != e.Head.ChainHash {
+			return fmt.Errorf("%w: the snapshot's head is not the handover", ErrNotMove)
+		}
+	} else if err := o.Restore(e); err != nil {
+		return fmt.Errorf("seqservice: adopt: handover entry: %w", err)
+	}
+	if err := e.Head.Verify(o.Log().KeyAt(e.Head.Seq)); err != nil {
+		return fmt.Errorf("seqservice: adopt: handover entry: %w", err)
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		return err
+	}
+	return s.persist([]ordered{{doc: &docState{id: e.Head.Doc}, entry: e, bytes: b}})
 }
 
 // adopted answers a request this sequencer carried out already (the
@@ -184,35 +194,47 @@ func (s *Service) adopted(doc docsync.DocID, req *netproto.AdoptRequest) ([]byte
 
 // fetchHistory fetches entries 1..base from p, restoring each into a new
 // Orderer (which checks it) and persisting it, and checks the last head's
-// signature. Off the loop: the document is not registered yet.
-func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (sequencer.Orderer, error) {
+// signature; when p compacted its log, it starts from p's snapshot
+// instead and returns the compaction point that wrote (adoptsnap.go).
+// Off the loop: the document is not registered yet.
+func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (sequencer.Orderer, *compactPoint, error) {
 	o := s.opts.factory(doc, s.key)
+	var cp *compactPoint
 	at := &docState{id: doc} // names the keys persist writes (the stats count them as ordered)
 	var size int
 	for next := uint64(1); next <= base; {
 		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
 		es, err := netproto.FetchHistory(ctx, s.h, p, doc, next, min(base, next+netproto.MaxHistoryBatch-1))
 		cancel()
+		if next == 1 && isCompacted(err) {
+			// The member compacted its log: start from its snapshot (adoptsnap.go).
+			st, err := s.startFromSnapshot(p, doc, base)
+			if err != nil {
+				return nil, nil, err
+			}
+			o, cp, next = st.o, &st.cp, st.next
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("seqservice: adopt: fetch %d..: %w", next, err)
+			return nil, nil, fmt.Errorf("seqservice: adopt: fetch %d..: %w", next, err)
 		}
 		if len(es) == 0 {
-			return nil, fmt.Errorf("seqservice: adopt: %w: the member served nothing from %d", docsync.ErrGap, next)
+			return nil, nil, fmt.Errorf("seqservice: adopt: %w: the member served nothing from %d", docsync.ErrGap, next)
 		}
 		out := make([]ordered, 0, len(es))
 		for _, e := range es {
 			if e.Head.Seq != next || e.Head.Doc != doc || next > base {
-				return nil, fmt.Errorf("seqservice: adopt: %w: got seq %d for %d", docsync.ErrGap, e.Head.Seq, next)
+				return nil, nil, fmt.Errorf("seqservice: adopt: %w: got seq %d for %d", docsync.ErrGap, e.Head.Seq, next)
 			}
 			if err := o.Restore(e); err != nil {
-				return nil, fmt.Errorf("seqservice: adopt: %w", err)
+				return nil, nil, fmt.Errorf("seqservice: adopt: %w", err)
 			}
 			b, err := e.Marshal()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if size += len(b); size > MaxAdoptBytes {
-				return nil, fmt.Errorf("%w: history over %d bytes", ErrNotMove, MaxAdoptBytes)
+				return nil, nil, fmt.Errorf("%w: history over %d bytes", ErrNotMove, MaxAdoptBytes)
 			}
 			out = append(out, ordered{doc: at, entry: e, bytes: b})
 			next++
@@ -225,18 +247,18 @@ func (s *Service) fetchHistory(p peer.ID, doc docsync.DocID, base uint64) (seque
 		// them again (dropHistory).
 		last := out[len(out)-1].entry.Head
 		if err := last.Verify(o.Log().KeyAt(last.Seq)); err != nil {
-			return nil, fmt.Errorf("seqservice: adopt: head %d: %w", last.Seq, err)
+			return nil, nil, fmt.Errorf("seqservice: adopt: head %d: %w", last.Seq, err)
 		}
 		if err := s.persist(out); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return o, nil
+	return o, cp, nil
 }
 
 // install registers an adopted document with its checked Orderer and,
 // for a takeover, orders the move (loop only).
-func (s *Service) install(doc docsync.DocID, o sequencer.Orderer, req *netproto.AdoptRequest) ([]byte, error) {
+func (s *Service) install(doc docsync.DocID, o sequencer.Orderer, cp *compactPoint, req *netproto.AdoptRequest) ([]byte, error) {
 	if old := s.docs[doc]; old != nil {
 		old.close(s) // a partial adoption reloaded after a restart
 		delete(s.docs, doc)
@@ -246,6 +268,10 @@ func (s *Service) install(doc docsync.DocID, o sequencer.Orderer, req *netproto.
 		return nil, err
 	}
 	d.seq = o
+	if cp != nil { // adopted from a member's snapshot: the history before it is not here
+		d.ckptSeq, d.firstKept = cp.checkpoint, cp.firstKept
+		s.compacted.Store(doc, *cp)
+	}
 	s.refreshMembers(d)
 	s.docsBy[mover(req)]++ // against MaxDocsPerAuthor (a restart counts creators instead)
 	s.log.Info("adopted document", "doc", doc, "seq", o.Log().Seq(), "takeover", req.Takeover != nil)
@@ -283,8 +309,10 @@ func (s *Service) dropHistory(doc docsync.DocID, base uint64) {
 		for seq := uint64(1); seq <= base+1; seq++ {
 			_ = b.Delete(s.ctx, entryKey(doc, seq))
 		}
+		_ = b.Delete(s.ctx, ckptKey(doc)) // an adoption from a snapshot wrote these
+		_ = b.Delete(s.ctx, ckptFirstKey(doc))
 		if err := b.Commit(s.ctx); err == nil {
-			_ = s.ds.Sync(s.ctx, datastore.NewKey("/d"))
+			_ = s.ds.Sync(s.ctx, datastore.NewKey("/"))
 		}
 	})
 }

@@ -64,7 +64,10 @@
 // of its own log state and deletes the entries before the last
 // Params.KeepHistory, in one synced batch; it restarts from the checkpoint,
 // and answers history requests for deleted ranges with
-// netproto.CompactedError (compact.go, docs/snapshots.md).
+// netproto.CompactedError (compact.go, docs/snapshots.md). A document that
+// moves here from a member that compacted its log is started from that
+// member's verified snapshot (its key schedule included) and the tail
+// after it (adoptsnap.go).
 //
 // Data layout in the datastore given to New (namespace it):
 // /d/<doc hex>/<seq as 16 hex digits> -> encoded docsync.Entry;

@@ -37,6 +37,7 @@ func (s *Reference) Order(env *docsync.Envelope) (*docsync.Entry, error) {
 	h := s.log.Append(env, op)
 	e := &docsync.Entry{Head: docsync.Head{Doc: s.log.Doc(), Seq: s.log.Seq(), ChainHash: h}, Envelope: *env}
 	e.Head.Sign(s.key)
+	s.log.NoteHead(e.Head)
 	return e, nil
 }
 
@@ -56,6 +57,7 @@ func (s *Reference) Restore(e *docsync.Entry) error {
 		return fmt.Errorf("sequencer: restore seq %d: %w", e.Head.Seq, docsync.ErrChainHash)
 	}
 	s.log.Append(&e.Envelope, op)
+	s.log.NoteHead(e.Head)
 	return nil
 }
 

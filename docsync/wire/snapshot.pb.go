@@ -103,6 +103,7 @@ type SnapshotHeader struct {
 	WindowDigests  []byte                 `protobuf:"bytes,9,opt,name=window_digests,json=windowDigests,proto3" json:"window_digests,omitempty"`      // envelope digests of B+1..head.seq, 32 bytes each
 	Nonce          []byte                 `protobuf:"bytes,10,opt,name=nonce,proto3" json:"nonce,omitempty"`                                          // AEAD nonce of body
 	Body           []byte                 `protobuf:"bytes,11,opt,name=body,proto3" json:"body,omitempty"`                                            // SnapshotBody sealed under the epoch key
+	Sequencers     []*SequencerSpan       `protobuf:"bytes,12,rep,name=sequencers,proto3" json:"sequencers,omitempty"`                                // which key signs which seqs; empty = the genesis key throughout
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -214,6 +215,100 @@ func (x *SnapshotHeader) GetBody() []byte {
 	return nil
 }
 
+func (x *SnapshotHeader) GetSequencers() []*SequencerSpan {
+	if x != nil {
+		return x.Sequencers
+	}
+	return nil
+}
+
+// SequencerSpan says that key signs the heads from seq from on, until the
+// next span. Every span after the first is justified by its move: the
+// sequencer-signed entry of the admin's OpMove and the chain hash before it.
+type SequencerSpan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`                         // the move's address hint
+	Takeover      bool                   `protobuf:"varint,4,opt,name=takeover,proto3" json:"takeover,omitempty"`                // the new key signed the move itself, at from
+	Move          []byte                 `protobuf:"bytes,5,opt,name=move,proto3" json:"move,omitempty"`                         // Entry encoding of the move (empty for the first span)
+	MovePrev      []byte                 `protobuf:"bytes,6,opt,name=move_prev,json=movePrev,proto3" json:"move_prev,omitempty"` // h(seq before the move entry)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SequencerSpan) Reset() {
+	*x = SequencerSpan{}
+	mi := &file_snapshot_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SequencerSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SequencerSpan) ProtoMessage() {}
+
+func (x *SequencerSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SequencerSpan.ProtoReflect.Descriptor instead.
+func (*SequencerSpan) Descriptor() ([]byte, []int) {
+	return file_snapshot_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SequencerSpan) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *SequencerSpan) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *SequencerSpan) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *SequencerSpan) GetTakeover() bool {
+	if x != nil {
+		return x.Takeover
+	}
+	return false
+}
+
+func (x *SequencerSpan) GetMove() []byte {
+	if x != nil {
+		return x.Move
+	}
+	return nil
+}
+
+func (x *SequencerSpan) GetMovePrev() []byte {
+	if x != nil {
+		return x.MovePrev
+	}
+	return nil
+}
+
 type SealedPrevKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"` // the epoch whose key seals the previous one
@@ -225,7 +320,7 @@ type SealedPrevKey struct {
 
 func (x *SealedPrevKey) Reset() {
 	*x = SealedPrevKey{}
-	mi := &file_snapshot_proto_msgTypes[2]
+	mi := &file_snapshot_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -237,7 +332,7 @@ func (x *SealedPrevKey) String() string {
 func (*SealedPrevKey) ProtoMessage() {}
 
 func (x *SealedPrevKey) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_proto_msgTypes[2]
+	mi := &file_snapshot_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -250,7 +345,7 @@ func (x *SealedPrevKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedPrevKey.ProtoReflect.Descriptor instead.
 func (*SealedPrevKey) Descriptor() ([]byte, []int) {
-	return file_snapshot_proto_rawDescGZIP(), []int{2}
+	return file_snapshot_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SealedPrevKey) GetEpoch() uint64 {
@@ -285,7 +380,7 @@ type SnapshotBody struct {
 
 func (x *SnapshotBody) Reset() {
 	*x = SnapshotBody{}
-	mi := &file_snapshot_proto_msgTypes[3]
+	mi := &file_snapshot_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +392,7 @@ func (x *SnapshotBody) String() string {
 func (*SnapshotBody) ProtoMessage() {}
 
 func (x *SnapshotBody) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_proto_msgTypes[3]
+	mi := &file_snapshot_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +405,7 @@ func (x *SnapshotBody) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBody.ProtoReflect.Descriptor instead.
 func (*SnapshotBody) Descriptor() ([]byte, []int) {
-	return file_snapshot_proto_rawDescGZIP(), []int{3}
+	return file_snapshot_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SnapshotBody) GetText() string {
@@ -341,13 +436,14 @@ type LogCheckpoint struct {
 	Wraps         []*WrappedKey          `protobuf:"bytes,7,rep,name=wraps,proto3" json:"wraps,omitempty"`
 	PrevKeys      []*SealedPrevKey       `protobuf:"bytes,8,rep,name=prev_keys,json=prevKeys,proto3" json:"prev_keys,omitempty"`
 	Counters      []*AuthorCounter       `protobuf:"bytes,9,rep,name=counters,proto3" json:"counters,omitempty"`
+	Sequencers    []*SequencerSpan       `protobuf:"bytes,10,rep,name=sequencers,proto3" json:"sequencers,omitempty"` // empty = the key it is restored with throughout
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogCheckpoint) Reset() {
 	*x = LogCheckpoint{}
-	mi := &file_snapshot_proto_msgTypes[4]
+	mi := &file_snapshot_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +455,7 @@ func (x *LogCheckpoint) String() string {
 func (*LogCheckpoint) ProtoMessage() {}
 
 func (x *LogCheckpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_snapshot_proto_msgTypes[4]
+	mi := &file_snapshot_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +468,7 @@ func (x *LogCheckpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogCheckpoint.ProtoReflect.Descriptor instead.
 func (*LogCheckpoint) Descriptor() ([]byte, []int) {
-	return file_snapshot_proto_rawDescGZIP(), []int{4}
+	return file_snapshot_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LogCheckpoint) GetDoc() []byte {
@@ -438,6 +534,60 @@ func (x *LogCheckpoint) GetCounters() []*AuthorCounter {
 	return nil
 }
 
+func (x *LogCheckpoint) GetSequencers() []*SequencerSpan {
+	if x != nil {
+		return x.Sequencers
+	}
+	return nil
+}
+
+// KeySchedule is a document's key schedule on its own: what an invitation
+// after a move carries, so that the invited clone can check an add-member
+// entry another sequencer than the genesis one signed.
+type KeySchedule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spans         []*SequencerSpan       `protobuf:"bytes,1,rep,name=spans,proto3" json:"spans,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeySchedule) Reset() {
+	*x = KeySchedule{}
+	mi := &file_snapshot_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeySchedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeySchedule) ProtoMessage() {}
+
+func (x *KeySchedule) ProtoReflect() protoreflect.Message {
+	mi := &file_snapshot_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeySchedule.ProtoReflect.Descriptor instead.
+func (*KeySchedule) Descriptor() ([]byte, []int) {
+	return file_snapshot_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *KeySchedule) GetSpans() []*SequencerSpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
 var File_snapshot_proto protoreflect.FileDescriptor
 
 const file_snapshot_proto_rawDesc = "" +
@@ -446,7 +596,7 @@ const file_snapshot_proto_rawDesc = "" +
 	"\x0eSignedSnapshot\x12\x14\n" +
 	"\x05maker\x18\x01 \x01(\fR\x05maker\x12\x16\n" +
 	"\x06header\x18\x02 \x01(\fR\x06header\x12\x10\n" +
-	"\x03sig\x18\x03 \x01(\fR\x03sig\"\xc7\x03\n" +
+	"\x03sig\x18\x03 \x01(\fR\x03sig\"\x86\x04\n" +
 	"\x0eSnapshotHeader\x12(\n" +
 	"\x04head\x18\x01 \x01(\v2\x14.c2c.docsync.v1.HeadR\x04head\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x120\n" +
@@ -460,7 +610,17 @@ const file_snapshot_proto_rawDesc = "" +
 	"\x0ewindow_digests\x18\t \x01(\fR\rwindowDigests\x12\x14\n" +
 	"\x05nonce\x18\n" +
 	" \x01(\fR\x05nonce\x12\x12\n" +
-	"\x04body\x18\v \x01(\fR\x04body\"[\n" +
+	"\x04body\x18\v \x01(\fR\x04body\x12=\n" +
+	"\n" +
+	"sequencers\x18\f \x03(\v2\x1d.c2c.docsync.v1.SequencerSpanR\n" +
+	"sequencers\"\x96\x01\n" +
+	"\rSequencerSpan\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x1a\n" +
+	"\btakeover\x18\x04 \x01(\bR\btakeover\x12\x12\n" +
+	"\x04move\x18\x05 \x01(\fR\x04move\x12\x1b\n" +
+	"\tmove_prev\x18\x06 \x01(\fR\bmovePrev\"[\n" +
 	"\rSealedPrevKey\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x1e\n" +
@@ -470,7 +630,7 @@ const file_snapshot_proto_rawDesc = "" +
 	"\fSnapshotBody\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1d\n" +
 	"\n" +
-	"window_ops\x18\x02 \x03(\fR\twindowOps\"\xd0\x02\n" +
+	"window_ops\x18\x02 \x03(\fR\twindowOps\"\x8f\x03\n" +
 	"\rLogCheckpoint\x12\x10\n" +
 	"\x03doc\x18\x01 \x01(\fR\x03doc\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -480,7 +640,13 @@ const file_snapshot_proto_rawDesc = "" +
 	"\amembers\x18\x06 \x03(\v2\x16.c2c.docsync.v1.MemberR\amembers\x120\n" +
 	"\x05wraps\x18\a \x03(\v2\x1a.c2c.docsync.v1.WrappedKeyR\x05wraps\x12:\n" +
 	"\tprev_keys\x18\b \x03(\v2\x1d.c2c.docsync.v1.SealedPrevKeyR\bprevKeys\x129\n" +
-	"\bcounters\x18\t \x03(\v2\x1d.c2c.docsync.v1.AuthorCounterR\bcountersB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
+	"\bcounters\x18\t \x03(\v2\x1d.c2c.docsync.v1.AuthorCounterR\bcounters\x12=\n" +
+	"\n" +
+	"sequencers\x18\n" +
+	" \x03(\v2\x1d.c2c.docsync.v1.SequencerSpanR\n" +
+	"sequencers\"B\n" +
+	"\vKeySchedule\x123\n" +
+	"\x05spans\x18\x01 \x03(\v2\x1d.c2c.docsync.v1.SequencerSpanR\x05spansB)Z'github.com/clone2clone/c2c/docsync/wireb\x06proto3"
 
 var (
 	file_snapshot_proto_rawDescOnce sync.Once
@@ -494,33 +660,38 @@ func file_snapshot_proto_rawDescGZIP() []byte {
 	return file_snapshot_proto_rawDescData
 }
 
-var file_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_snapshot_proto_goTypes = []any{
 	(*SignedSnapshot)(nil), // 0: c2c.docsync.v1.SignedSnapshot
 	(*SnapshotHeader)(nil), // 1: c2c.docsync.v1.SnapshotHeader
-	(*SealedPrevKey)(nil),  // 2: c2c.docsync.v1.SealedPrevKey
-	(*SnapshotBody)(nil),   // 3: c2c.docsync.v1.SnapshotBody
-	(*LogCheckpoint)(nil),  // 4: c2c.docsync.v1.LogCheckpoint
-	(*Head)(nil),           // 5: c2c.docsync.v1.Head
-	(*Member)(nil),         // 6: c2c.docsync.v1.Member
-	(*WrappedKey)(nil),     // 7: c2c.docsync.v1.WrappedKey
-	(*AuthorCounter)(nil),  // 8: c2c.docsync.v1.AuthorCounter
+	(*SequencerSpan)(nil),  // 2: c2c.docsync.v1.SequencerSpan
+	(*SealedPrevKey)(nil),  // 3: c2c.docsync.v1.SealedPrevKey
+	(*SnapshotBody)(nil),   // 4: c2c.docsync.v1.SnapshotBody
+	(*LogCheckpoint)(nil),  // 5: c2c.docsync.v1.LogCheckpoint
+	(*KeySchedule)(nil),    // 6: c2c.docsync.v1.KeySchedule
+	(*Head)(nil),           // 7: c2c.docsync.v1.Head
+	(*Member)(nil),         // 8: c2c.docsync.v1.Member
+	(*WrappedKey)(nil),     // 9: c2c.docsync.v1.WrappedKey
+	(*AuthorCounter)(nil),  // 10: c2c.docsync.v1.AuthorCounter
 }
 var file_snapshot_proto_depIdxs = []int32{
-	5, // 0: c2c.docsync.v1.SnapshotHeader.head:type_name -> c2c.docsync.v1.Head
-	6, // 1: c2c.docsync.v1.SnapshotHeader.members:type_name -> c2c.docsync.v1.Member
-	7, // 2: c2c.docsync.v1.SnapshotHeader.wraps:type_name -> c2c.docsync.v1.WrappedKey
-	2, // 3: c2c.docsync.v1.SnapshotHeader.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
-	8, // 4: c2c.docsync.v1.SnapshotHeader.counters:type_name -> c2c.docsync.v1.AuthorCounter
-	6, // 5: c2c.docsync.v1.LogCheckpoint.members:type_name -> c2c.docsync.v1.Member
-	7, // 6: c2c.docsync.v1.LogCheckpoint.wraps:type_name -> c2c.docsync.v1.WrappedKey
-	2, // 7: c2c.docsync.v1.LogCheckpoint.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
-	8, // 8: c2c.docsync.v1.LogCheckpoint.counters:type_name -> c2c.docsync.v1.AuthorCounter
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	7,  // 0: c2c.docsync.v1.SnapshotHeader.head:type_name -> c2c.docsync.v1.Head
+	8,  // 1: c2c.docsync.v1.SnapshotHeader.members:type_name -> c2c.docsync.v1.Member
+	9,  // 2: c2c.docsync.v1.SnapshotHeader.wraps:type_name -> c2c.docsync.v1.WrappedKey
+	3,  // 3: c2c.docsync.v1.SnapshotHeader.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
+	10, // 4: c2c.docsync.v1.SnapshotHeader.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	2,  // 5: c2c.docsync.v1.SnapshotHeader.sequencers:type_name -> c2c.docsync.v1.SequencerSpan
+	8,  // 6: c2c.docsync.v1.LogCheckpoint.members:type_name -> c2c.docsync.v1.Member
+	9,  // 7: c2c.docsync.v1.LogCheckpoint.wraps:type_name -> c2c.docsync.v1.WrappedKey
+	3,  // 8: c2c.docsync.v1.LogCheckpoint.prev_keys:type_name -> c2c.docsync.v1.SealedPrevKey
+	10, // 9: c2c.docsync.v1.LogCheckpoint.counters:type_name -> c2c.docsync.v1.AuthorCounter
+	2,  // 10: c2c.docsync.v1.LogCheckpoint.sequencers:type_name -> c2c.docsync.v1.SequencerSpan
+	2,  // 11: c2c.docsync.v1.KeySchedule.spans:type_name -> c2c.docsync.v1.SequencerSpan
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_snapshot_proto_init() }
@@ -535,7 +706,7 @@ func file_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_snapshot_proto_rawDesc), len(file_snapshot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
