@@ -60,18 +60,22 @@ measured against its bound t_syn_int + t_max.
 Then (unless --docs=false) it starts a sequencer and the clones' document
 services: clone 0 creates a document and invites every other clone through
 the directory; all clones edit it concurrently for --duration while clone 0
-removes the last clone mid-run. It prints whether the clones converged
-(same seq, chain head and text as the sequencer), the ops, the latency from
+removes the last clone mid-run and, at three quarters, moves the document
+to a second sequencer (every member follows). It prints whether the clones
+converged (same seq, chain head and text as the sequencer), the ops, the latency from
 an edit at its author to its application at each other clone (p50/p99), and
 the bytes per op: every byte written on a libp2p stream by any of the
 demo's hosts during the editing window (go-libp2p's bandwidth counter,
 all protocols; it includes gossipsub fan-out, heads and history fetches),
-divided by the acknowledged edits. Last, a second sequencer equivocates on a
-document shared by 6 clones; it prints which clones raised the fork alarm
+divided by the acknowledged edits; then clone 0 puts a selection on the
+text, as its device would, and it prints how soon clone 1 saw it (presence:
+clone to clone, sealed under the key epoch, never sequenced). Last, a
+second sequencer equivocates on a document shared by 6 clones; it prints which clones raised the fork alarm
 and how long after the first forked entry.
 
 It exits nonzero if a record is missing, the clones do not converge, an
-acknowledged edit is missing or duplicated, or a clone misses the alarm.
+acknowledged edit is missing or duplicated, a selection does not reach
+the other clone, or a clone misses the alarm.
 
 Data dirs go under --data if given, else a temporary directory that is
 removed afterwards, all but the log.
