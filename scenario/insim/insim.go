@@ -100,6 +100,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 		Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 	}
+	var hostStart sync.Mutex // simnet endpoints are created without a lock
 	transport := func() []libp2p.Option {
 		return []libp2p.Option{
 			simlibp2p.QUICSimnet(sn, link),
@@ -153,7 +154,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 			return nil, err
 		}
 		env := &scenario.Env{
-			Index: i, Params: p, Sync: gs, Transport: transport, DataDir: dir,
+			Index: i, Params: p, Sync: gs, Transport: transport, HostStart: &hostStart, DataDir: dir,
 			ListenAddrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(i+1)))},
 			Log:         log.With("instance", i),
 		}
