@@ -171,7 +171,7 @@ func TestDirectoryMultiNode(t *testing.T) {
 		}
 		oldRaw := mustMarshal(t, old)
 		_ = clones[5].node.kad.PutValue(ctx, old.Key(), oldRaw) // a replay through another node
-		for _, r := range []enrolled{clones[3], clones[9], clones[17]} {
+		for _, r := range []enrolled{clones[3], clones[len(clones)/2+1], clones[len(clones)-3]} {
 			got, err := r.node.dir.Lookup(ctx, e.userID, e.device)
 			if err != nil || got.Seq != 2 {
 				t.Fatalf("after the replay a lookup returned %v, %v; want seq 2", got, err)
