@@ -228,7 +228,13 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		node.WithQUICOnly(),
 	}
 	if !h.params.DHTServer {
-		opts = append(opts, node.WithKadOptions(kaddht.Mode(kaddht.ModeClient)))
+		// A DHT client's routing table holds DHT servers only, here the
+		// providers it bootstraps from: fewer than kad's threshold of 10,
+		// so kad ran a full table refresh (a self lookup and one per
+		// bucket) every 2 minutes per clone, finding nobody new. The
+		// node's bootstrapper still refreshes the table each time a
+		// provider connects or reconnects.
+		opts = append(opts, node.WithKadOptions(kaddht.Mode(kaddht.ModeClient), kaddht.DisableAutoRefresh()))
 	}
 	n, err := node.New(ctx, cfg, opts...)
 	if err != nil {

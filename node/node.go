@@ -219,7 +219,7 @@ func (n *Node) resourceManager() (network.ResourceManager, error) {
 	if n.opts.sharedRM != nil {
 		return keepOpen{n.opts.sharedRM}, nil
 	}
-	return newResourceManager(n.cfg.Params)
+	return newResourceManager(n.cfg.Params, n.opts.registerer != nil)
 }
 
 // newHost builds the libp2p host listening on listen. On error the host

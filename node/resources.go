@@ -16,15 +16,21 @@ import (
 // raised, and the per-address limits replaced. rcmgr's own defaults allow 8
 // concurrent connections per IPv4 address and 0.2 new ones per second, which
 // is what a provider serving thousands of clones behind one NAT must not have.
-func newResourceManager(p Params) (network.ResourceManager, error) {
-	return scaledResourceManager(p, 1)
+// metrics says whether the node exports Prometheus metrics (WithMetrics).
+func newResourceManager(p Params, metrics bool) (network.ResourceManager, error) {
+	return scaledResourceManager(p, 1, metrics)
 }
 
 // scaledResourceManager is newResourceManager with every per-peer limit
 // multiplied by hosts: rcmgr counts a remote peer per resource manager,
 // not per host, so one shared by many hosts (Shared) sees a provider
 // connected to each of them as one peer with that many connections.
-func scaledResourceManager(p Params, hosts int) (network.ResourceManager, error) {
+//
+// Without metrics, rcmgr's statistics are off: rcmgr otherwise feeds every
+// scope change (each stream opened or closed) to Prometheus collectors
+// that nothing exports, and the hosts of a provider hosting clones opened
+// and closed enough streams at idle for it to show in their CPU profile.
+func scaledResourceManager(p Params, hosts int, metrics bool) (network.ResourceManager, error) {
 	hosts = max(hosts, 1)
 	raise := rcmgr.ResourceLimits{
 		Conns:           rcmgr.LimitVal(p.MaxConns),
@@ -75,6 +81,9 @@ func scaledResourceManager(p Params, hosts int) (network.ResourceManager, error)
 		},
 	}
 	opts := []rcmgr.Option{rcmgr.WithLimitPerSubnet(perIP, perIP6), rcmgr.WithConnRateLimiters(limiter)}
+	if !metrics {
+		opts = append(opts, rcmgr.WithMetricsDisabled())
+	}
 	if p.LimitLoopback {
 		// No network-prefix exemptions: loopback counts like any address.
 		opts = append(opts, rcmgr.WithNetworkPrefixLimit([]rcmgr.NetworkPrefixLimit{}, []rcmgr.NetworkPrefixLimit{}))

@@ -30,7 +30,7 @@ func TestProviderResourceManagerAcceptsManyConnsPerIP(t *testing.T) {
 	}
 
 	p := DefaultParams(RoleProvider)
-	rm, err := newResourceManager(p)
+	rm, err := newResourceManager(p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestProviderResourceManagerAcceptsManyConnsPerIP(t *testing.T) {
 
 func TestCloneResourceManagerStillLimitsPerIP(t *testing.T) {
 	p := DefaultParams(RoleClone)
-	rm, err := newResourceManager(p)
+	rm, err := newResourceManager(p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestLoopbackExemptionIsConfigurable(t *testing.T) {
 	for _, limit := range []bool{false, true} {
 		p := DefaultParams(RoleClone)
 		p.LimitLoopback = limit
-		rm, err := newResourceManager(p)
+		rm, err := newResourceManager(p, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func TestLoopbackExemptionIsConfigurable(t *testing.T) {
 func TestPerPeerLimits(t *testing.T) {
 	p := DefaultParams(RoleClone)
 	p.StreamsPerPeer, p.ConnsPerPeer = 16, 3
-	rm, err := newResourceManager(p)
+	rm, err := newResourceManager(p, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func OpenShared(path string, p Params, hosts int) (*Shared, error) {
 		return nil, fmt.Errorf("node: datastore %s: %w", path, err)
 	}
 	s := &Shared{ds: ds, closers: []func() error{ds.Close}}
-	rm, err := scaledResourceManager(p, hosts)
+	rm, err := scaledResourceManager(p, hosts, false) // hosted clones export no metrics
 	if err != nil {
 		_ = ds.Close()
 		return nil, err

@@ -14,6 +14,7 @@ type densityFlags struct {
 	clones, providers, devices int
 	cloneDHT                   string
 	connsHigh                  int
+	pprofPort                  int // provider i serves pprof on 127.0.0.1:pprofPort+i
 	idle, settle, timeout      time.Duration
 	keep                       bool
 }
@@ -83,6 +84,7 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.IntVar(&f.devices, "devices", -1, "devices that connect and edit the shared document (default min(100, clones))")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "hosted clones' DHT mode: client or server (c2c provider --clone-dht)")
 	fl.IntVar(&f.connsHigh, "clone-conns-high", 0, "each clone's connection-manager high watermark (default c2c provider's)")
+	fl.IntVar(&f.pprofPort, "pprof-port", 0, "provider i serves Go's profiling endpoints on 127.0.0.1:PORT+i (c2c provider --pprof), to profile the idle window with go tool pprof")
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
 	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")

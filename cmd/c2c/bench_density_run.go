@@ -203,6 +203,9 @@ func (r *densityRun) start(ctx context.Context) error {
 		dir := r.provDir(i)
 		args := []string{"provider", "--host-clones", "--data", dir, "--listen", listen[i], "--log-level", r.childLogLevel(),
 			"--clone-dht", r.f.cloneDHT}
+		if r.f.pprofPort > 0 {
+			args = append(args, "--pprof", fmt.Sprintf("127.0.0.1:%d", r.f.pprofPort+i))
+		}
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}

@@ -34,6 +34,7 @@ type serveFlags struct {
 	cloneListenIP  string
 	cloneDHT       string // "client" or "server"
 	cloneConnsHigh int
+	pprof          string // provider: serve net/http/pprof on this address
 }
 
 // downloadParams are the clone's downloader settings.
@@ -97,6 +98,7 @@ yet: run c2c clone for a phone that needs one.
 	fl.StringVar(&f.cloneListenIP, "clone-listen-ip", "", "--host-clones: the IPv4 address hosted clones listen on (QUIC, one random port each; default: the address of the first --listen)")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
+	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiling endpoints on http://ADDR/debug/pprof/ (e.g. 127.0.0.1:6060; keep it on loopback), for go tool pprof http://ADDR/debug/pprof/profile?seconds=30")
 	cmd.AddCommand(newProviderSigsCmd(g))
 	return cmd
 }

@@ -89,6 +89,13 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		defer hosting.close()
 		opts = append(opts, node.WithSharedDatastore(hosting.shared, ""))
 	}
+	if f.pprof != "" {
+		addr, err := servePprof(runCtx, f.pprof, g.log)
+		if err != nil {
+			return err
+		}
+		g.log.Info("serving pprof", "url", "http://"+addr.String()+"/debug/pprof/")
+	}
 	reg, err := g.metricsRegistry(runCtx)
 	if err != nil {
 		return err
