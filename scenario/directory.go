@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
+	"github.com/clone2clone/c2c/clonehost"
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
-	"github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -41,7 +41,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	var err error
 	var mine []byte
 	if isProvider {
-		if n, err = startNode(ctx, env, node.RoleProvider, nil); err != nil {
+		if n, err = startProvider(ctx, env); err != nil {
 			return nil, err
 		}
 		defer func() { n.Close() }()
@@ -80,7 +80,10 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		if err := sleepCtx(ctx, p.joinDelay(env.Index-p.Providers)); err != nil {
 			return nil, err
 		}
-		if n, err = startClone(ctx, env, providers); err != nil {
+		// The hosting provider first, as clonehost.Config.Bootstrap has it.
+		host := p.HostOf(env.Index)
+		providers = append([]peer.AddrInfo{providers[host]}, slices.Delete(slices.Clone(providers), host, host+1)...)
+		if n, err = startClone(ctx, env, cert.Clone, providers); err != nil {
 			return nil, err
 		}
 		defer func() { n.Close() }()
@@ -110,7 +113,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	// 3. Clones look each other up for Duration under churn.
 	if !isProvider {
 		me := env.Index - p.Providers
-		l := &looker{env: env, res: res, records: records, me: me, node: n, providers: providers}
+		l := &looker{env: env, res: res, records: records, me: me, node: n, id: n.ID(), providers: providers}
 		if err := l.run(ctx, churned(p)[me]); err != nil {
 			return nil, err
 		}
@@ -135,6 +138,7 @@ type looker struct {
 	records   []record
 	me        int
 	node      *node.Node
+	id        peer.ID
 	providers []peer.AddrInfo
 }
 
@@ -171,7 +175,8 @@ func (l *looker) run(ctx context.Context, churns bool) error {
 }
 
 // churn takes the clone down at leaveAt and brings it back DownFor later,
-// with the same data dir (identity, certificate) and a fresh datastore.
+// with the same data dir (identity, certificate) and, when hosted, the same
+// data in its provider's datastore (an unhosted one gets a fresh one).
 func (l *looker) churn(ctx context.Context, leaveAt time.Time) error {
 	time.Sleep(time.Until(leaveAt))
 	l.res.Left = true
@@ -179,7 +184,7 @@ func (l *looker) churn(ctx context.Context, leaveAt time.Time) error {
 		return fmt.Errorf("clone %d leaves: %w", l.env.Index, err)
 	}
 	time.Sleep(l.env.Params.DownFor)
-	n, err := startClone(ctx, l.env, l.providers)
+	n, err := startClone(ctx, l.env, l.id, l.providers)
 	if err != nil {
 		return fmt.Errorf("clone %d rejoins: %w", l.env.Index, err)
 	}
@@ -208,28 +213,51 @@ func (l *looker) lookup(ctx context.Context, r record) {
 	l.res.LookupLat = append(l.res.LookupLat, lat)
 }
 
-// startNode starts a node of role with the env's transport and an
-// in-memory datastore.
-func startNode(ctx context.Context, env *Env, role node.Role, boot []peer.AddrInfo) (*node.Node, error) {
-	cfg := node.DefaultConfig(role, env.DataDir)
+// startProvider starts a provider node with the env's transport, on its
+// process's shared datastore (its root) if the env has one.
+func startProvider(ctx context.Context, env *Env) (*node.Node, error) {
+	cfg := node.DefaultConfig(node.RoleProvider, env.DataDir)
 	cfg.ListenAddrs = env.ListenAddrs
-	cfg.Bootstrap = boot
-	if h := env.Params.ConnsHigh; h > 0 && role == node.RoleClone {
-		cfg.Params.ConnsLow, cfg.Params.ConnsHigh, cfg.Params.ConnGrace = h/2, h, 10*time.Second
+	opts := []node.Option{node.WithLogger(env.Log), node.WithLibp2pOptions(env.transport()...)}
+	if env.Shared != nil {
+		opts = append(opts, node.WithSharedDatastore(env.Shared, ""))
+	} else {
+		opts = append(opts, node.WithDatastore(memStore()))
 	}
-	n, err := node.New(ctx, cfg,
-		node.WithLogger(env.Log),
-		node.WithLibp2pOptions(env.transport()...),
-		node.WithDatastore(dssync.MutexWrap(datastore.NewMapDatastore())))
+	n, err := node.New(ctx, cfg, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("instance %d starts a %s: %w", env.Index, role, err)
+		return nil, fmt.Errorf("instance %d starts a provider: %w", env.Index, err)
+	}
+	return n, nil
+}
+
+// startCloneNode starts a clone node the way a provider hosts one
+// (clonehost.NodeConfig, clonehost.NodeOptions): a DHT client of the
+// providers unless Params.ServerClones, with the hosted clones' timers, on
+// the env's shared datastore and resource budget if it has them. Its
+// hosting provider comes first in providers.
+func startCloneNode(ctx context.Context, env *Env, id peer.ID, providers []peer.AddrInfo) (*node.Node, error) {
+	hp := clonehost.DefaultParams()
+	hp.DHTServer = env.Params.ServerClones
+	if h := env.Params.ConnsHigh; h > 0 {
+		hp.ConnsLow, hp.ConnsHigh = h/2, h
+	}
+	cfg := clonehost.NodeConfig(env.DataDir, env.ListenAddrs, providers, hp)
+	opts := append(clonehost.NodeOptions(env.Shared, id, hp),
+		node.WithLogger(env.Log), node.WithLibp2pOptions(env.transport()...))
+	if env.Shared == nil {
+		opts = append(opts, node.WithDatastore(memStore()))
+	}
+	n, err := node.New(ctx, cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("instance %d starts a clone: %w", env.Index, err)
 	}
 	return n, nil
 }
 
 // startClone starts a clone and waits until it has published its record.
-func startClone(ctx context.Context, env *Env, providers []peer.AddrInfo) (*node.Node, error) {
-	n, err := startNode(ctx, env, node.RoleClone, providers)
+func startClone(ctx context.Context, env *Env, id peer.ID, providers []peer.AddrInfo) (*node.Node, error) {
+	n, err := startCloneNode(ctx, env, id, providers)
 	if err != nil {
 		return nil, err
 	}

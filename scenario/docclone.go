@@ -52,7 +52,15 @@ func newDocClone(ctx context.Context, env *Env, key crypto.PrivKey, seqInfo peer
 	if err != nil {
 		return nil, err
 	}
-	c := &docClone{env: env, key: key, hpke: priv, seqInfo: seqInfo, ds: memStore(), dir: &lazyDirectory{},
+	ds := memStore()
+	if env.Shared != nil { // its provider process's datastore, as a hosted clone's
+		self, err := peer.IDFromPrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		ds = env.Shared.Sub("/clones/" + self.String())
+	}
+	c := &docClone{env: env, key: key, hpke: priv, seqInfo: seqInfo, ds: ds, dir: &lazyDirectory{},
 		rng: env.rng(2), recv: map[uint64]time.Time{}}
 	if err := c.start(ctx); err != nil {
 		return nil, err

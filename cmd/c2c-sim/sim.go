@@ -156,6 +156,7 @@ instances.
 	f.Uint64Var(&p.Seed, "seed", d.Seed, "seed of the run's random choices")
 	f.DurationVar(&p.JoinOver, "join-over", 0, "spread the clones' start over this long (0: all at once); large runs use it to avoid a start-up peak")
 	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); trims connections kad-dht does not protect")
+	f.BoolVar(&p.ServerClones, "server-clones", false, "directory: clones are DHT servers, as a c2c clone process is, instead of DHT clients of the providers as c2c provider --host-clones runs them")
 	f.StringVar(&out, "out", ".", "directory for the JSON summary")
 	f.BoolVar(&nodeLogs, "node-logs", false, "let the nodes log (at --log-level)")
 	f.StringVar(&logLevel, "log-level", "info", "log level of --node-logs: debug, info, warn or error (logs go to stderr)")
