@@ -14,6 +14,7 @@ import (
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // record is what a clone shares about itself: where its certificate is.
@@ -242,7 +243,7 @@ func startCloneNode(ctx context.Context, env *Env, id peer.ID, providers []peer.
 	if h := env.Params.ConnsHigh; h > 0 {
 		hp.ConnsLow, hp.ConnsHigh = h/2, h
 	}
-	cfg := clonehost.NodeConfig(env.DataDir, env.ListenAddrs, providers, hp)
+	cfg := clonehost.NodeConfig(env.DataDir, quicOnly(env.ListenAddrs), providers, hp)
 	opts := append(clonehost.NodeOptions(env.Shared, id, hp),
 		node.WithLogger(env.Log), node.WithLibp2pOptions(env.transport()...))
 	if env.Shared == nil {
@@ -253,6 +254,18 @@ func startCloneNode(ctx context.Context, env *Env, id peer.ID, providers []peer.
 		return nil, fmt.Errorf("instance %d starts a clone: %w", env.Index, err)
 	}
 	return n, nil
+}
+
+// quicOnly keeps the QUIC addresses of addrs: a hosted clone has no TCP
+// transport (clonehost.NodeOptions).
+func quicOnly(addrs []ma.Multiaddr) []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, a := range addrs {
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // startClone starts a clone and waits until it has published its record.
