@@ -31,7 +31,8 @@ type ackedEdit struct {
 // sequencer, the others are clones. Up to docsync.MaxMembers clones share
 // one document (more make several documents on the same sequencer, see
 // Params.docGroups); the first clone of each group creates its document
-// and invites the rest. It returns every instance's result.
+// and invites the rest. Instance 0 returns every instance's result, the
+// others nil.
 func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	p := env.Params
 	key, _, err := crypto.GenerateEd25519Key(nil)
