@@ -55,10 +55,15 @@ beside it, and exits nonzero when a pass criterion fails: lookups succeed
 >= 99%, every acknowledged edit reaches every clone, every clone detects a
 fork. Progress goes to stderr, one line per phase.
 
-Large runs: memory grows with the connections each node holds (40-70 KB
-of QUIC and TLS state per connection). The GC's soft limit is set to 3/4 of RAM
-unless GOMEMLIMIT is set; docs/scale.md has the measured figures for 1000
-instances.
+Clones are hosted as c2c provider --host-clones hosts them: DHT clients of
+the providers (--server-clones for DHT servers, as a c2c clone process is),
+and clone k shares the pebble datastore and resource budget of provider
+k mod --providers. c2c sim runs this binary too.
+
+Large runs: memory grows with the hosts and the connections each holds
+(40-70 KB of QUIC and TLS state per connection; a hosted clone holds one
+per provider). The GC's soft limit is set to 3/4 of RAM unless GOMEMLIMIT
+is set; docs/scale.md has the measured figures up to 10,000 instances.
 
 ` + envHelp,
 		SilenceUsage:  true,
