@@ -17,6 +17,8 @@ type densityFlags struct {
 	pprofPort                  int // provider i serves pprof on 127.0.0.1:pprofPort+i
 	idle, settle, timeout      time.Duration
 	keep                       bool
+	kill                       bool // the kill phase (bench_density_kill.go)
+	killEditors                int
 }
 
 // densityResult is what c2c bench density prints (field names from issue 16).
@@ -45,6 +47,8 @@ type densityResult struct {
 	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
 	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
 	Notes                     []string `json:"notes,omitempty"`
+
+	*densityKillResult // with --kill only
 }
 
 func newBenchDensityCmd(g *globals) *cobra.Command {
@@ -73,6 +77,18 @@ Then, in order:
   idle    the same window again, now with the document and its members
           (idle_cpu_after_edit_percent, rss_bytes_per_clone_after_edit).
 
+With --kill, last:
+  kill    --kill-editors of the sample's devices keep typing (c2c device
+          type, one token a call; acknowledged when the call returned:
+          the clone took the edit) while provider 0 is killed with
+          SIGKILL and restarted on its data dir, until each has had an
+          edit acknowledged after the restart; then every killed clone
+          must be back under its own peer ID with its documents and
+          published (back, restart_s: restart until every one is), found
+          again by a lookup from another clone (found_after), and every
+          acknowledged edit must be in the document, once, at every
+          member (acked_edits, lost_edits).
+
 live is the clones still hosted and published after the last window.
 Progress goes to stderr; the processes' logs stay in the bench's
 temporary directory, whose path is printed (removed unless --keep).`,
@@ -89,6 +105,8 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
+	fl.BoolVar(&f.kill, "kill", false, "last, kill provider 0 with SIGKILL while devices edit, restart it and check every clone and acknowledged edit")
+	fl.IntVar(&f.killEditors, "kill-editors", 8, "--kill: devices of the sample that keep editing through the kill")
 	return cmd
 }
 
@@ -110,6 +128,9 @@ func printDensity(w io.Writer, r *densityResult) {
 		fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", "idle CPU again, with the document", r.IdleCPUAfterEditPercent, "")
 		fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone, with the document", r.RSSBytesPerCloneAfterEdit/1e6, "")
 		fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone, with it", r.ConnsPerCloneAfterEdit, "")
+	}
+	if r.densityKillResult != nil {
+		printDensityKill(w, r.densityKillResult)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s\n", n)
