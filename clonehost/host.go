@@ -76,6 +76,7 @@ type Clone struct {
 	Dir      string
 	Node     *node.Node
 	Services *node.CloneServices
+	detach   func() error // stops what Config.Attach started
 }
 
 // Host runs the clones of one directory on one Shared.
@@ -88,6 +89,8 @@ type Host struct {
 	log     *slog.Logger
 	docs    []cloneservice.Option
 	replica *dht.Directory // the provider's replica, or nil
+	attach  func(context.Context, *Clone) (func() error, error)
+	runCtx  context.Context // the clones' lifetime: until Close
 
 	mu     sync.Mutex
 	clones []*Clone // sorted by name
@@ -114,6 +117,11 @@ type Config struct {
 	// Replica is the hosting provider's directory: each clone's records
 	// go into its replica once published (dht.Directory.Hold). Optional.
 	Replica *dht.Directory
+	// Attach starts more services on each clone once its own are up (the
+	// mirror: cmd/c2c assembles it, as for c2c clone), with a context that
+	// lasts until the host closes; the function it returns stops them
+	// before the clone's node closes. Optional.
+	Attach func(ctx context.Context, c *Clone) (func() error, error)
 }
 
 // Open starts every enrolled clone under cfg.Dir; progress(done, total)
@@ -138,7 +146,7 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
-		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, cancel: cancel}
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, attach: cfg.Attach, runCtx: runCtx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_ = h.Close()
@@ -245,11 +253,19 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		_ = n.Close()
 		return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
 	}
+	c := &Clone{Name: name, Dir: dir, Node: n, Services: svc, detach: func() error { return nil }}
+	if h.attach != nil {
+		if c.detach, err = h.attach(h.runCtx, c); err != nil {
+			_ = n.Close()
+			return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
+		}
+	}
 	if err := writeLines(filepath.Join(dir, AddrsFile), n.P2PAddrs()); err != nil {
+		_ = c.detach()
 		_ = n.Close()
 		return nil, err
 	}
-	return &Clone{Name: name, Dir: dir, Node: n, Services: svc}, nil
+	return c, nil
 }
 
 // markReady writes c's ready file once its certificate is published, and
@@ -313,7 +329,7 @@ func (h *Host) Close() error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = c.Node.Close()
+			errs[i] = errors.Join(c.detach(), c.Node.Close())
 		})
 	}
 	wg.Wait()
