@@ -82,12 +82,19 @@ func TestHostedClonesSurviveKill9(t *testing.T) {
 	app.start()
 	waitCond(t, ready, "20 edits acknowledged", func() bool { return app.count() >= 20 })
 	prov.kill(t)
-	app.halt()
-	acked := app.ackedBefore(time.Now())
-	t.Logf("provider killed with %d edits acknowledged", len(acked))
+	killedAt := time.Now()
+	t.Logf("provider killed with %d edits acknowledged", len(app.ackedBefore(killedAt)))
 
+	// The owner keeps editing through the kill and the restart: the edits
+	// the restarted clone acknowledges count too.
 	prov = startProvider("provider-restarted")
 	defer prov.stop(t)
+	waitCond(t, ready, "edits acknowledged after the restart", func() bool {
+		return len(app.ackedBefore(time.Now())) >= len(app.ackedBefore(killedAt))+5
+	})
+	app.halt()
+	acked := app.ackedBefore(time.Now())
+	t.Logf("%d edits acknowledged in all", len(acked))
 	defer seq.stop(t)
 	admin := clonehost.NewAdminClient(filepath.Join(pDir, clonehost.AdminSocket))
 	defer admin.Close()
