@@ -10,7 +10,8 @@
 // The clones live in one directory, one subdirectory each, as `c2c enroll
 // --clone-data DIR/NAME` leaves them. A hosted clone listens on QUIC only
 // (one UDP socket each: a QUIC connection cannot be told apart by the
-// peer it is for before its handshake, so hosts cannot share a socket)
+// peer it is for before its handshake, so hosts cannot share a socket;
+// Params.TCP adds a TCP port each, for networks that block UDP)
 // and, by default, runs as a DHT client of the providers, whose DHT
 // servers hold and replicate the directory's records (docs/scale.md says
 // why, with figures).
@@ -53,6 +54,10 @@ type Params struct {
 	ConnsLow, ConnsHigh int
 	// StartParallel clones are built at once while the host starts.
 	StartParallel int
+	// TCP makes hosted clones listen (one TCP port each) and dial on TCP
+	// too, for peers and devices whose networks block UDP; by default
+	// they use QUIC only.
+	TCP bool
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
@@ -223,6 +228,9 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	}
 	cfg := node.DefaultConfig(node.RoleClone, dir)
 	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
+	if h.params.TCP {
+		cfg.ListenAddrs = append(cfg.ListenAddrs, ma.StringCast("/ip4/"+h.listen+"/tcp/0"))
+	}
 	cfg.Bootstrap = h.boot
 	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = h.params.ConnsLow, h.params.ConnsHigh
 	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = h.params.GossipHeartbeat, h.params.ConnCheck
@@ -233,7 +241,9 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		// the clone's whatever its directory is called.
 		node.WithSharedDatastore(h.shared, "/clones/"+cert.Clone.String()),
 		node.WithSharedLimits(h.shared),
-		node.WithQUICOnly(),
+	}
+	if !h.params.TCP {
+		opts = append(opts, node.WithQUICOnly())
 	}
 	if !h.params.DHTServer {
 		// A DHT client's routing table holds DHT servers only, here the

@@ -13,7 +13,7 @@ import (
 type densityFlags struct {
 	clones, providers, devices int
 	cloneDHT                   string
-	cloneMirror                bool
+	cloneMirror, cloneTCP      bool
 	connsHigh                  int
 	pprofPort                  int // provider i serves pprof on 127.0.0.1:pprofPort+i
 	idle, settle, timeout      time.Duration
@@ -34,6 +34,7 @@ type densityResult struct {
 	Providers      int     `json:"providers"`
 	CloneDHT       string  `json:"clone_dht"`
 	CloneMirror    bool    `json:"clone_mirror"` // hosted clones run their mirrors (c2c provider --clone-mirror)
+	CloneTCP       bool    `json:"clone_tcp"`    // hosted clones listen and dial on TCP too (c2c provider --clone-tcp)
 	RSSBytes       uint64  `json:"rss_bytes"`    // every provider process together, after the idle window
 	IdleWindowS    float64 `json:"idle_window_s"`
 	SettleS        float64 `json:"settle_s"`        // quiet time before the first idle window
@@ -102,6 +103,7 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.IntVar(&f.devices, "devices", -1, "devices that connect and edit the shared document (default min(100, clones))")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "hosted clones' DHT mode: client or server (c2c provider --clone-dht)")
 	fl.BoolVar(&f.cloneMirror, "clone-mirror", true, "hosted clones run their phones' mirrors (c2c provider --clone-mirror)")
+	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "hosted clones also listen and dial on TCP (c2c provider --clone-tcp)")
 	fl.IntVar(&f.connsHigh, "clone-conns-high", 0, "each clone's connection-manager high watermark (default c2c provider's)")
 	fl.IntVar(&f.pprofPort, "pprof-port", 0, "provider i serves Go's profiling endpoints on 127.0.0.1:PORT+i (c2c provider --pprof), to profile the idle window with go tool pprof")
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
@@ -114,8 +116,8 @@ temporary directory, whose path is printed (removed unless --keep).`,
 }
 
 func printDensity(w io.Writer, r *densityResult) {
-	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v), %d devices edited a document of %d clones\n\n",
-		r.Clones, r.Providers, r.CloneDHT, r.CloneMirror, r.Devices, r.DocMembers)
+	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v, TCP %v), %d devices edited a document of %d clones\n\n",
+		r.Clones, r.Providers, r.CloneDHT, r.CloneMirror, r.CloneTCP, r.Devices, r.DocMembers)
 	fmt.Fprintf(w, "%-40s %14s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "live clones", r.Live, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "found by a lookup from another clone", r.Found, fmt.Sprint(r.Clones))

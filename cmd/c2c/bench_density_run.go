@@ -68,7 +68,7 @@ func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*density
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	r := &densityRun{g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT, CloneMirror: f.cloneMirror}}
+	r := &densityRun{g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT, CloneMirror: f.cloneMirror, CloneTCP: f.cloneTCP}}
 	var err error
 	if r.bin, err = os.Executable(); err != nil {
 		return nil, err
@@ -205,7 +205,7 @@ func (r *densityRun) start(ctx context.Context) error {
 	for i := range r.f.providers {
 		dir := r.provDir(i)
 		args := []string{"provider", "--host-clones", "--data", dir, "--listen", listen[i], "--log-level", r.childLogLevel(),
-			"--clone-dht", r.f.cloneDHT, fmt.Sprintf("--clone-mirror=%v", r.f.cloneMirror)}
+			"--clone-dht", r.f.cloneDHT, fmt.Sprintf("--clone-mirror=%v", r.f.cloneMirror), fmt.Sprintf("--clone-tcp=%v", r.f.cloneTCP)}
 		if r.f.pprofPort > 0 {
 			args = append(args, "--pprof", fmt.Sprintf("127.0.0.1:%d", r.f.pprofPort+i))
 		}

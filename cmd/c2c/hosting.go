@@ -71,6 +71,7 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 		return fmt.Errorf("--clone-conns-high %d: want at least 4", f.cloneConnsHigh)
 	}
 	p.ConnsHigh, p.ConnsLow = f.cloneConnsHigh, f.cloneConnsHigh/4
+	p.TCP = f.cloneTCP
 	dp := cloneservice.DefaultParams()
 	if f.stallAfter > 0 {
 		dp.StallAfter = f.stallAfter

@@ -34,6 +34,7 @@ type serveFlags struct {
 	cloneListenIP  string
 	cloneDHT       string // "client" or "server"
 	cloneMirror    bool   // run each hosted clone's mirror
+	cloneTCP       bool   // hosted clones listen and dial on TCP too
 	cloneConnsHigh int
 	pprof          string // provider: serve net/http/pprof on this address
 }
@@ -80,7 +81,8 @@ its owner certificate names), its own device link, documents and control
 socket (<data>/clones/NAME/control.sock, owner-only as with c2c clone), and
 keeps its data under its own prefix of the provider's one datastore; all
 of them draw on one resource budget. Hosted clones listen on QUIC only and
-are DHT clients of the providers by default (--clone-dht). Each writes
+are DHT clients of the providers by default (--clone-dht); --clone-tcp adds
+a TCP port each where UDP is blocked. Each writes
 addrs and, once published, ready into its directory; the operator's socket
 <data>/clonehost.sock lists them. Each runs its phone's mirror as c2c clone
 does (files, inbox and outbox, downloads, scans; --clone-mirror=false
@@ -98,6 +100,7 @@ leaves it out), with the provider's one scan engine for all of them.
 	fl.BoolVar(&f.hostClones, "host-clones", false,
 		"also run, in this process, every clone enrolled under <data>/clones/NAME (c2c enroll --clone-data <data>/clones/NAME); see below")
 	fl.StringVar(&f.cloneListenIP, "clone-listen-ip", "", "--host-clones: the IPv4 address hosted clones listen on (QUIC, one random port each; default: the address of the first --listen)")
+	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "--host-clones: hosted clones also listen (a TCP port each, on --clone-listen-ip) and dial on TCP, for devices and peers whose networks block UDP (default QUIC only)")
 	fl.BoolVar(&f.cloneMirror, "clone-mirror", true, "--host-clones: run each hosted clone's mirror of its phone (files, inbox/outbox, downloads, scans)")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
