@@ -271,7 +271,10 @@ func newMirrorCmd(g *globals) *cobra.Command {
 		Short: "Print the mirror's state: epoch, t_syn_int, batches, lag, divergences, state hash",
 		Long: `show rebuilds the mirror from the clone's datastore (the clone must not be
 running), or, while the clone runs and holds its datastore, prints the
-status it writes to mirror.json every second.`,
+status it writes to mirror.json every second. For a clone hosted by a
+provider (c2c provider --host-clones; --data <provider>/clones/NAME),
+whose data is in the provider's datastore, it prints the mirror.json the
+provider writes there whenever the mirror changes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dataDir("clone")
