@@ -19,7 +19,7 @@ type densityFlags struct {
 	idle, settle, timeout      time.Duration
 	keep                       bool
 	kill                       bool // the kill phase (bench_density_kill.go)
-	killEditors                int
+	killEditors, killAfter     int
 }
 
 // densityResult is what c2c bench density prints (field names from issue 16).
@@ -83,7 +83,8 @@ Then, in order:
 With --kill, last:
   kill    --kill-editors of the sample's devices keep typing (c2c device
           type, one token a call; acknowledged when the call returned:
-          the clone took the edit) while provider 0 is killed with
+          the clone took the edit); once each has had --kill-after
+          acknowledged, and while they keep typing, provider 0 is killed with
           SIGKILL and restarted on its data dir, until each has had an
           edit acknowledged after the restart; then every killed clone
           must be back under its own peer ID with its documents and
@@ -112,6 +113,7 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
 	fl.BoolVar(&f.kill, "kill", false, "last, kill provider 0 with SIGKILL while devices edit, restart it and check every clone and acknowledged edit")
 	fl.IntVar(&f.killEditors, "kill-editors", 8, "--kill: devices of the sample that keep editing through the kill")
+	fl.IntVar(&f.killAfter, "kill-after", 5, "--kill: edits each editing device has had acknowledged when the provider is killed")
 	return cmd
 }
 

@@ -55,10 +55,10 @@ func (r *densityRun) killPhase(ctx context.Context) error {
 		}
 	}
 	defer halt()
-	allAcked := func(what string, since time.Time) error {
+	allAcked := func(what string, since time.Time, n int) error {
 		_, err := pollEvery(ctx, time.Second, 5*time.Minute, what, func() (struct{}, bool, error) {
 			for _, e := range eds {
-				if len(e.ackedIn(since, time.Now())) == 0 {
+				if len(e.ackedIn(since, time.Now())) < n {
 					return struct{}{}, false, nil
 				}
 			}
@@ -66,7 +66,7 @@ func (r *densityRun) killPhase(ctx context.Context) error {
 		})
 		return err
 	}
-	if err := allAcked("every editing device has an edit acknowledged", time.Time{}); err != nil {
+	if err := allAcked(fmt.Sprintf("every editing device has %d edits acknowledged", r.f.killAfter), time.Time{}, r.f.killAfter); err != nil {
 		return err
 	}
 	prov := r.provs[0]
@@ -98,7 +98,7 @@ func (r *densityRun) killPhase(ctx context.Context) error {
 	r.say("%d/%d killed clones back after %.1f s", kr.Back, kr.KilledClones, kr.RestartS)
 	// The devices keep typing until each has had an edit acknowledged by
 	// the restarted clones too.
-	if err := allAcked("every editing device has an edit acknowledged after the restart", time.Now()); err != nil {
+	if err := allAcked("every editing device has an edit acknowledged after the restart", time.Now(), 1); err != nil {
 		r.res.Notes = append(r.res.Notes, err.Error())
 	}
 	halt()

@@ -63,8 +63,8 @@ func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*density
 		return nil, errors.New("--devices: 0, or 2 to min(--clones, 256) (a document holds at most 256 members)")
 	case f.idle <= 0:
 		return nil, errors.New("--idle must be positive")
-	case f.kill && (f.devices < 2 || f.killEditors < 1 || f.killEditors > f.devices):
-		return nil, errors.New("--kill: needs --devices >= 2 and 1 <= --kill-editors <= --devices (the editors are the sample's first devices)")
+	case f.kill && (f.devices < 2 || f.killEditors < 1 || f.killEditors > f.devices || f.killAfter < 1):
+		return nil, errors.New("--kill: needs --devices >= 2, 1 <= --kill-editors <= --devices (the editors are the sample's first devices) and --kill-after >= 1")
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
