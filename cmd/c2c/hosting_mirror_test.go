@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +18,10 @@ import (
 // clones hosted by one provider process (c2c provider --host-clones); each
 // phone connects to its clone, phone A stores files in its mirrored files
 // app, its mirror replays them (state hashes match) and sends one to phone
-// B, whose inbox gets it through B's hosted clone; c2c mirror show reads a
-// hosted clone's status file, never an empty datastore of its own.
+// B, whose inbox gets it through B's hosted clone; phone A has its clone
+// download a file, scanned by the provider's engine, and pulls it; c2c
+// mirror show reads a hosted clone's status file, never an empty
+// datastore of its own.
 func TestHostedClonesMirror(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
@@ -34,7 +40,14 @@ func TestHostedClonesMirror(t *testing.T) {
 	if err := os.Chmod(pDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	p := startProc(t, bin, "provider", nil, "provider", "--host-clones", "--data", pDir, "--listen", loopback)
+	dl := make([]byte, 1<<20+17)
+	_, _ = rand.Read(dl)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "dl.bin", time.Time{}, bytes.NewReader(dl))
+	}))
+	defer srv.Close()
+	p := startProc(t, bin, "provider", nil, "provider", "--host-clones", "--data", pDir, "--listen", loopback,
+		"--download-allow-private")
 	defer p.stop(t)
 	waitFile(t, p, filepath.Join(pDir, readyFile), ready)
 	for _, u := range []string{"a", "b"} {
@@ -70,6 +83,16 @@ func TestHostedClonesMirror(t *testing.T) {
 	waitCond(t, ready, "phone A's outbox shows the delivery", func() bool {
 		return strings.Contains(run("device", "outbox", "--data", phoneA), "delivered to phone")
 	})
+	out := run("device", "download", "--data", phoneA, srv.URL+"/dl.bin", "--when", "wifi", "--wait")
+	if !strings.Contains(out, "cached by the clone: 1048593 bytes") || !strings.Contains(out, "clean") {
+		t.Fatalf("download --wait on a hosted clone:\n%s", out)
+	}
+	if out := run("device", "conditions", "--data", phoneA, "--wifi"); !strings.Contains(out, "verified, saved to") {
+		t.Fatalf("conditions --wifi:\n%s", out)
+	}
+	if got, err := os.ReadFile(filepath.Join(phoneA, "downloads", "dl.bin")); err != nil || !bytes.Equal(got, dl) {
+		t.Fatalf("the pulled download differs (%d bytes, %v)", len(got), err)
+	}
 	waitCond(t, ready, "c2c mirror show of hosted clone a shows its replayed batches", func() bool {
 		show := run("mirror", "show", "--data", filepath.Join(pDir, clonesDir, "a"))
 		return strings.Contains(show, `"enrolled": true`) && !strings.Contains(show, `"batches_replayed": 0`)
