@@ -84,14 +84,14 @@ With --kill, last:
   kill    --kill-editors of the sample's devices keep typing (c2c device
           type, one token a call; acknowledged when the call returned:
           the clone took the edit); once each has had --kill-after
-          acknowledged, and while they keep typing, provider 0 is killed with
-          SIGKILL and restarted on its data dir, until each has had an
-          edit acknowledged after the restart; then every killed clone
-          must be back under its own peer ID with its documents and
-          published (back, restart_s: restart until every one is), found
-          again by a lookup from another clone (found_after), and every
-          acknowledged edit must be in the document, once, at every
-          member (acked_edits, lost_edits).
+          acknowledged, and while they keep typing, provider 0 is killed
+          with SIGKILL and restarted on its data dir; they type until
+          each has had an edit acknowledged after the restart; then
+          every killed clone must be back under its own peer ID with its
+          documents and published (back, restart_s: restart until every
+          one is), found again by a lookup from another clone
+          (found_after), and every acknowledged edit must be in the
+          document, once, at every member (acked_edits, lost_edits).
 
 live is the clones still hosted and published after the last window.
 Progress goes to stderr; the processes' logs stay in the bench's
