@@ -10,7 +10,8 @@
 // The clones live in one directory, one subdirectory each, as `c2c enroll
 // --clone-data DIR/NAME` leaves them. A hosted clone listens on QUIC only
 // (one UDP socket each: a QUIC connection cannot be told apart by the
-// peer it is for before its handshake, so hosts cannot share a socket)
+// peer it is for before its handshake, so hosts cannot share a socket;
+// Params.TCP adds a TCP port each, for networks that block UDP)
 // and, by default, runs as a DHT client of the providers, whose DHT
 // servers hold and replicate the directory's records (docs/scale.md says
 // why, with figures).
@@ -53,6 +54,10 @@ type Params struct {
 	ConnsLow, ConnsHigh int
 	// StartParallel clones are built at once while the host starts.
 	StartParallel int
+	// TCP makes hosted clones listen (one TCP port each) and dial on TCP
+	// too, for peers and devices whose networks block UDP; by default
+	// they use QUIC only.
+	TCP bool
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
@@ -76,6 +81,7 @@ type Clone struct {
 	Dir      string
 	Node     *node.Node
 	Services *node.CloneServices
+	detach   func() error // stops what Config.Attach started
 }
 
 // Host runs the clones of one directory on one Shared.
@@ -88,6 +94,8 @@ type Host struct {
 	log     *slog.Logger
 	docs    []cloneservice.Option
 	replica *dht.Directory // the provider's replica, or nil
+	attach  func(context.Context, *Clone) (func() error, error)
+	runCtx  context.Context // the clones' lifetime: until Close
 
 	mu     sync.Mutex
 	clones []*Clone // sorted by name
@@ -114,6 +122,11 @@ type Config struct {
 	// Replica is the hosting provider's directory: each clone's records
 	// go into its replica once published (dht.Directory.Hold). Optional.
 	Replica *dht.Directory
+	// Attach starts more services on each clone once its own are up (the
+	// mirror: cmd/c2c assembles it, as for c2c clone), with a context that
+	// lasts until the host closes; the function it returns stops them
+	// before the clone's node closes. Optional.
+	Attach func(ctx context.Context, c *Clone) (func() error, error)
 }
 
 // Open starts every enrolled clone under cfg.Dir; progress(done, total)
@@ -138,7 +151,7 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
-		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, cancel: cancel}
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, attach: cfg.Attach, runCtx: runCtx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_ = h.Close()
@@ -215,6 +228,9 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	}
 	cfg := node.DefaultConfig(node.RoleClone, dir)
 	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
+	if h.params.TCP {
+		cfg.ListenAddrs = append(cfg.ListenAddrs, ma.StringCast("/ip4/"+h.listen+"/tcp/0"))
+	}
 	cfg.Bootstrap = h.boot
 	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = h.params.ConnsLow, h.params.ConnsHigh
 	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = h.params.GossipHeartbeat, h.params.ConnCheck
@@ -225,7 +241,9 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		// the clone's whatever its directory is called.
 		node.WithSharedDatastore(h.shared, "/clones/"+cert.Clone.String()),
 		node.WithSharedLimits(h.shared),
-		node.WithQUICOnly(),
+	}
+	if !h.params.TCP {
+		opts = append(opts, node.WithQUICOnly())
 	}
 	if !h.params.DHTServer {
 		// A DHT client's routing table holds DHT servers only, here the
@@ -245,11 +263,19 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		_ = n.Close()
 		return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
 	}
+	c := &Clone{Name: name, Dir: dir, Node: n, Services: svc, detach: func() error { return nil }}
+	if h.attach != nil {
+		if c.detach, err = h.attach(h.runCtx, c); err != nil {
+			_ = n.Close()
+			return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
+		}
+	}
 	if err := writeLines(filepath.Join(dir, AddrsFile), n.P2PAddrs()); err != nil {
+		_ = c.detach()
 		_ = n.Close()
 		return nil, err
 	}
-	return &Clone{Name: name, Dir: dir, Node: n, Services: svc}, nil
+	return c, nil
 }
 
 // markReady writes c's ready file once its certificate is published, and
@@ -313,7 +339,7 @@ func (h *Host) Close() error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = c.Node.Close()
+			errs[i] = errors.Join(c.detach(), c.Node.Close())
 		})
 	}
 	wg.Wait()

@@ -17,7 +17,10 @@ import (
 	"github.com/clone2clone/c2c/node"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 func quiet() *slog.Logger {
@@ -257,4 +260,40 @@ func BenchmarkIdleHostedClones(b *testing.B) {
 	b.ReportMetric(float64(ms.HeapInuse)/float64(n), "heap-bytes/clone")
 	b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/clone")
 	b.ReportMetric(float64(n), "clones")
+}
+
+// With Params.TCP a hosted clone also listens on TCP, and a peer that can
+// only speak TCP (its network blocks UDP) reaches it there.
+func TestHostedClonesOverTCP(t *testing.T) {
+	p := newProvider(t, t.TempDir(), 2)
+	params := DefaultParams()
+	params.TCP = true
+	h := p.start(t, params)
+	defer p.stop(t, h)
+	waitPublished(t, h, time.Minute)
+	c := h.Clones()[0]
+	var tcpAddrs []ma.Multiaddr
+	for _, a := range c.Node.Host().Addrs() {
+		if _, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+			tcpAddrs = append(tcpAddrs, a)
+		}
+	}
+	if len(tcpAddrs) == 0 {
+		t.Fatalf("clone %s listens on %v: no TCP address", c.Name, c.Node.Host().Addrs())
+	}
+	tcpOnly, err := libp2p.New(libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport), libp2p.NoListenAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcpOnly.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := tcpOnly.Connect(ctx, peer.AddrInfo{ID: c.Node.ID(), Addrs: tcpAddrs}); err != nil {
+		t.Fatalf("a TCP-only peer cannot reach the hosted clone: %v", err)
+	}
+	target := p.certs[0]
+	res, err := h.Lookup(ctx, LookupRequest{From: h.Clones()[1].Node.ID().String(), User: target.User.String(), Device: "phone"})
+	if err != nil || res.Clone != target.Clone.String() {
+		t.Fatalf("clone 1 looking up clone 0 with TCP on: %+v, %v", res, err)
+	}
 }

@@ -71,6 +71,7 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 		return fmt.Errorf("--clone-conns-high %d: want at least 4", f.cloneConnsHigh)
 	}
 	p.ConnsHigh, p.ConnsLow = f.cloneConnsHigh, f.cloneConnsHigh/4
+	p.TCP = f.cloneTCP
 	dp := cloneservice.DefaultParams()
 	if f.stallAfter > 0 {
 		dp.StallAfter = f.stallAfter
@@ -81,9 +82,14 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 			boot = append(boot, b)
 		}
 	}
+	var attach func(context.Context, *clonehost.Clone) (func() error, error)
+	if f.cloneMirror {
+		attach = hostedMirror(g, f)
+	}
 	progress := newNamedProgressBar(g.stderr, "c2c provider")
 	h, err := clonehost.Open(ctx, clonehost.Config{Dir: c.dir, Shared: c.shared, Bootstrap: boot, ListenIP: ip,
-		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}, Replica: n.Directory()},
+		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}, Replica: n.Directory(),
+		Attach: attach},
 		func(done, total int) { progress.step(done, total, "hosted clones started") })
 	progress.done()
 	if err != nil {
@@ -95,6 +101,25 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 	}
 	fmt.Fprintf(g.stdout, "hosting %d clones\n", len(h.Clones()))
 	return nil
+}
+
+// hostedMirror runs a hosted clone's mirror as c2c clone runs its own,
+// on the clone's prefix of the shared datastore, with what the process
+// shares shared: downloads and blobs are scanned by the hosting
+// provider's one engine and verdict cache (the clone's first bootstrap
+// peer), the built-in engine is one per process. Per clone: one download
+// at a time, no metrics, and mirror.json written when the mirror changes,
+// not every second.
+func hostedMirror(g *globals, f *serveFlags) func(context.Context, *clonehost.Clone) (func() error, error) {
+	dlp := f.downloadParams()
+	dlp.Parallel = 1
+	return func(ctx context.Context, c *clonehost.Clone) (func() error, error) {
+		m, err := openCloneMirror(ctx, g.log.With("clone", c.Name), c.Node, c.Dir, mirrorConfig{downloads: dlp})
+		if err != nil {
+			return nil, err
+		}
+		return m.stop, nil
+	}
 }
 
 // stopClones stops the admin socket and every clone; the shared parts

@@ -33,6 +33,8 @@ type serveFlags struct {
 	hostClones     bool
 	cloneListenIP  string
 	cloneDHT       string // "client" or "server"
+	cloneMirror    bool   // run each hosted clone's mirror
+	cloneTCP       bool   // hosted clones listen and dial on TCP too
 	cloneConnsHigh int
 	pprof          string // provider: serve net/http/pprof on this address
 }
@@ -79,10 +81,12 @@ its owner certificate names), its own device link, documents and control
 socket (<data>/clones/NAME/control.sock, owner-only as with c2c clone), and
 keeps its data under its own prefix of the provider's one datastore; all
 of them draw on one resource budget. Hosted clones listen on QUIC only and
-are DHT clients of the providers by default (--clone-dht). Each writes
+are DHT clients of the providers by default (--clone-dht); --clone-tcp adds
+a TCP port each where UDP is blocked. Each writes
 addrs and, once published, ready into its directory; the operator's socket
-<data>/clonehost.sock lists them. The mirror is not run for hosted clones
-yet: run c2c clone for a phone that needs one.
+<data>/clonehost.sock lists them. Each runs its phone's mirror as c2c clone
+does (files, inbox and outbox, downloads, scans; --clone-mirror=false
+leaves it out), with the provider's one scan engine for all of them.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
@@ -96,6 +100,8 @@ yet: run c2c clone for a phone that needs one.
 	fl.BoolVar(&f.hostClones, "host-clones", false,
 		"also run, in this process, every clone enrolled under <data>/clones/NAME (c2c enroll --clone-data <data>/clones/NAME); see below")
 	fl.StringVar(&f.cloneListenIP, "clone-listen-ip", "", "--host-clones: the IPv4 address hosted clones listen on (QUIC, one random port each; default: the address of the first --listen)")
+	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "--host-clones: hosted clones also listen (a TCP port each, on --clone-listen-ip) and dial on TCP, for devices and peers whose networks block UDP (default QUIC only)")
+	fl.BoolVar(&f.cloneMirror, "clone-mirror", true, "--host-clones: run each hosted clone's mirror of its phone (files, inbox/outbox, downloads, scans)")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
 	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiling endpoints on http://ADDR/debug/pprof/ (e.g. 127.0.0.1:6060; keep it on loopback), for go tool pprof http://ADDR/debug/pprof/profile?seconds=30")
