@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +57,10 @@ type Params struct {
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
-	GossipHeartbeat, ConnCheck time.Duration
+	GossipHeartbeat, ConnCheck time.Duration	// Capacity is the most clones the host holds, running and stopped
+	// (0: no limit); Enrol and Import refuse more. The shared resource
+	// manager's per-peer limits are sized for it.
+	Capacity int
 }
 
 // DefaultParams are the defaults: DHT clients, 8 to 32 connections per
@@ -89,10 +93,20 @@ type Host struct {
 	docs    []cloneservice.Option
 	replica *dht.Directory // the provider's replica, or nil
 
-	mu     sync.Mutex
-	clones []*Clone // sorted by name
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	entries map[string]*entry // by name: every enrolled clone, running or stopped
+	runCtx  context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// entry is one enrolled clone of a Host.
+type entry struct {
+	name  string
+	cert  *dht.OwnerCert
+	clone *Clone             // nil while stopped
+	stop  context.CancelFunc // ends its markReady
+	busy  bool               // an admin operation on it is under way
 }
 
 // Config says what clones to host and how they join.
@@ -133,17 +147,28 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%w in %s (enroll one with c2c enroll --clone-data %s/NAME)", ErrNoClones, cfg.Dir, cfg.Dir)
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
-		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, cancel: cancel}
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, entries: map[string]*entry{}, runCtx: runCtx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_ = h.Close()
 		}
 	}()
+	clearImports(cfg.Dir)
+	// Clones the operator stopped stay stopped (listed, not started).
+	var run []string
+	for _, name := range names {
+		cert, err := node.ReadOwnerCert(filepath.Join(cfg.Dir, name))
+		if err != nil {
+			return nil, err
+		}
+		h.entries[name] = &entry{name: name, cert: cert}
+		if !isStopped(filepath.Join(cfg.Dir, name)) {
+			run = append(run, name)
+		}
+	}
+	names = run
 	clones := make([]*Clone, len(names))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, cfg.Params.StartParallel)
@@ -170,20 +195,23 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	wg.Wait()
 	for _, c := range clones {
 		if c != nil {
-			h.clones = append(h.clones, c)
+			h.entries[c.Name].clone = c
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	for _, c := range h.clones {
-		h.wg.Go(func() { h.markReady(runCtx, c) })
+	for _, e := range h.entries {
+		if e.clone != nil {
+			h.watch(e)
+		}
 	}
 	return h, nil
 }
 
 // Enrolled lists the subdirectories of dir that hold an owner
-// certificate, sorted.
+// certificate, sorted (not those whose name starts with a dot: an
+// import under way).
 func Enrolled(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -191,7 +219,7 @@ func Enrolled(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), node.OwnerCertFile)); err == nil {
@@ -252,6 +280,15 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	return &Clone{Name: name, Dir: dir, Node: n, Services: svc}, nil
 }
 
+// watch runs markReady for e's running clone until the clone stops or
+// the host closes. Call with e.clone set, before anyone else sees it.
+func (h *Host) watch(e *entry) {
+	ctx, cancel := context.WithCancel(h.runCtx)
+	e.stop = cancel
+	c := e.clone
+	h.wg.Go(func() { h.markReady(ctx, c) })
+}
+
 // markReady writes c's ready file once its certificate is published, and
 // puts its records into the provider's replica.
 func (h *Host) markReady(ctx context.Context, c *Clone) {
@@ -278,33 +315,46 @@ func writeLines(path string, addrs []ma.Multiaddr) error {
 	return keystore.WriteFile(path, b)
 }
 
-// Clones are the hosted clones, sorted by name.
+// Clones are the running hosted clones, sorted by name.
 func (h *Host) Clones() []*Clone {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.clones)
+	var out []*Clone
+	for _, e := range h.entries {
+		if e.clone != nil {
+			out = append(out, e.clone)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Clone) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
-// Clone is the hosted clone with peer ID id, or nil.
+// Clone is the running hosted clone with peer ID id, or nil.
 func (h *Host) Clone(id peer.ID) *Clone {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, c := range h.clones {
-		if c.Node.ID() == id {
-			return c
+	for _, e := range h.entries {
+		if e.clone != nil && e.clone.Node.ID() == id {
+			return e.clone
 		}
 	}
 	return nil
 }
 
 // Close stops every clone (in parallel: each waits for its own
-// connections to close) and leaves the Shared open for its owner.
+// connections to close) and leaves the Shared open for its owner. It
+// does not mark them stopped: the next Open starts them again.
 func (h *Host) Close() error {
 	h.cancel()
 	h.wg.Wait()
 	h.mu.Lock()
-	clones := h.clones
-	h.clones = nil
+	var clones []*Clone
+	for _, e := range h.entries {
+		if e.clone != nil {
+			clones = append(clones, e.clone)
+			e.clone = nil
+		}
+	}
 	h.mu.Unlock()
 	errs := make([]error, len(clones))
 	var wg sync.WaitGroup
