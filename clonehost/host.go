@@ -57,7 +57,7 @@ type Params struct {
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
-	GossipHeartbeat, ConnCheck time.Duration	// Capacity is the most clones the host holds, running and stopped
+	GossipHeartbeat, ConnCheck time.Duration // Capacity is the most clones the host holds, running and stopped
 	// (0: no limit); Enrol and Import refuse more. The shared resource
 	// manager's per-peer limits are sized for it.
 	Capacity int
