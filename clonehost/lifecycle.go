@@ -155,11 +155,12 @@ func (h *Host) Start(ctx context.Context, name string) error {
 // Stop stops clone name: its host closes (its device link, documents and
 // control socket with it; every acknowledged edit is already on disk),
 // and it stays stopped across restarts of the host until Start. Its
-// records stay in the directory until their DHT expiry (48 h after a
-// node received them; nothing republishes them meanwhile): a record is
-// signed by the user's key, which the provider does not hold, so the
-// provider cannot withdraw it. A lookup still finds the certificate, and
-// dialing the clone fails. Stopping a stopped clone does nothing.
+// records are not withdrawn: they are signed by the user's key, which the
+// provider does not hold. The DHT's copies stay until 48 h after each
+// node received them (dht.MaxRecordAge; nothing republishes them
+// meanwhile), the providers' replicas until the certificate's end of
+// life. A lookup still finds the certificate; resolving the clone's
+// address and dialing it fail. Stopping a stopped clone does nothing.
 func (h *Host) Stop(name string) error {
 	e, err := h.claim(name)
 	if err != nil {

@@ -65,9 +65,17 @@ func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceCon
 	if err != nil {
 		return "", err
 	}
-	addr := fmt.Sprintf("%s/p2p/%s", ai.Addrs[0], ai.ID)
+	// The provider may still list addresses the clone had before it moved
+	// (to another port or another provider): keep the one that answers.
+	at := ai.Addrs[0]
+	if err := h.Connect(ctx, ai); err == nil {
+		if conns := h.Network().ConnsToPeer(ai.ID); len(conns) > 0 {
+			at = conns[0].RemoteMultiaddr()
+		}
+	}
+	addr := fmt.Sprintf("%s/p2p/%s", at, ai.ID)
 	fmt.Fprintf(g.stdout, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
-		prov.ID, user, cfg.Name, cert.Clone, ai.Addrs[0])
+		prov.ID, user, cfg.Name, cert.Clone, at)
 	return addr, nil
 }
 

@@ -34,6 +34,8 @@ type serveFlags struct {
 	cloneListenIP  string
 	cloneDHT       string // "client" or "server"
 	cloneConnsHigh int
+	cloneCapacity  int    // 0: twice the enrolled clones plus 16
+	cloneMetrics   string // "per-clone" or "totals"
 	pprof          string // provider: serve net/http/pprof on this address
 }
 
@@ -80,9 +82,13 @@ socket (<data>/clones/NAME/control.sock, owner-only as with c2c clone), and
 keeps its data under its own prefix of the provider's one datastore; all
 of them draw on one resource budget. Hosted clones listen on QUIC only and
 are DHT clients of the providers by default (--clone-dht). Each writes
-addrs and, once published, ready into its directory; the operator's socket
-<data>/clonehost.sock lists them. The mirror is not run for hosted clones
-yet: run c2c clone for a phone that needs one.
+addrs and, once published, ready into its directory. The operator's socket
+<data>/clonehost.sock (0600) lists, enrols, stops, starts, removes, exports
+and imports them while the provider runs: see c2c provider clones --help.
+With --metrics the endpoint also has the hosted clones' connections,
+documents, devices and a memory estimate, per clone labelled by its name
+(--clone-metrics per-clone) or only their totals. The mirror is not run
+for hosted clones yet: run c2c clone for a phone that needs one.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
@@ -98,8 +104,10 @@ yet: run c2c clone for a phone that needs one.
 	fl.StringVar(&f.cloneListenIP, "clone-listen-ip", "", "--host-clones: the IPv4 address hosted clones listen on (QUIC, one random port each; default: the address of the first --listen)")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
+	fl.IntVar(&f.cloneCapacity, "clone-capacity", 0, "--host-clones: the most clones the provider holds, enrolled, imported or stopped (sizes the shared per-peer limits; default twice those enrolled at start plus 16)")
+	fl.StringVar(&f.cloneMetrics, "clone-metrics", "per-clone", "--host-clones with --metrics: per-clone (4 series per clone, labelled clone=NAME) or totals (the sums only)")
 	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiling endpoints on http://ADDR/debug/pprof/ (e.g. 127.0.0.1:6060; keep it on loopback), for go tool pprof http://ADDR/debug/pprof/profile?seconds=30")
-	cmd.AddCommand(newProviderSigsCmd(g))
+	cmd.AddCommand(newProviderSigsCmd(g), newProviderClonesCmd(g))
 	return cmd
 }
 
