@@ -34,6 +34,7 @@ type densityClone struct {
 }
 
 type densityRun struct {
+	name   string // the bench, for progress lines
 	g      *globals
 	f      *densityFlags
 	bin    string
@@ -48,7 +49,7 @@ type densityRun struct {
 }
 
 func (r *densityRun) say(format string, args ...any) {
-	fmt.Fprintf(r.g.stderr, "c2c bench density: "+format+"\n", args...)
+	fmt.Fprintf(r.g.stderr, r.name+": "+format+"\n", args...)
 }
 
 func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*densityResult, error) {
@@ -65,22 +66,10 @@ func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*density
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	r := &densityRun{g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT}}
-	var err error
-	if r.bin, err = os.Executable(); err != nil {
+	r, err := newDensityRun(g, f, "density")
+	if err != nil {
 		return nil, err
 	}
-	if r.base, err = os.MkdirTemp("", "c2c-bench-density-"); err != nil {
-		return nil, err
-	}
-	r.logDir = filepath.Join(r.base, "logs")
-	if err := os.MkdirAll(r.logDir, 0o700); err != nil {
-		return nil, err
-	}
-	if r.cmdLog, err = os.OpenFile(filepath.Join(r.logDir, "commands.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return nil, err
-	}
-	r.say("working in %s", r.base)
 	defer r.close()
 	for _, step := range []func(context.Context) error{r.enroll, r.start, r.lookups, r.measureIdle, r.edit, r.measureAfterEdit} {
 		if err := step(ctx); err != nil {
@@ -133,7 +122,7 @@ func (r *densityRun) provDir(i int) string {
 // would only measure process start-up).
 func (r *densityRun) enroll(ctx context.Context) error {
 	start := time.Now()
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	r.clones = make([]*densityClone, r.f.clones)
 	var next, done atomic.Int64
 	var mu sync.Mutex
@@ -238,7 +227,7 @@ func (r *densityRun) start(ctx context.Context) error {
 		return err
 	}
 	r.seq = seq
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	limit := time.Duration(r.f.clones)*100*time.Millisecond + 2*time.Minute
 	_, err = pollEvery(ctx, time.Second, limit, "every clone publishes its record", func() (struct{}, bool, error) {
 		n, err := r.published(ctx)
@@ -329,7 +318,7 @@ func (r *densityRun) published(ctx context.Context) (int, error) {
 
 // lookups has clone k+1 look clone k up, for every k, 8 at a time.
 func (r *densityRun) lookups(ctx context.Context) error {
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	var next, done, found atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
