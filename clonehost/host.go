@@ -14,6 +14,12 @@
 // and, by default, runs as a DHT client of the providers, whose DHT
 // servers hold and replicate the directory's records (docs/scale.md says
 // why, with figures).
+//
+// While the host runs, its operator enrols, stops, starts, removes,
+// exports and imports clones through the admin socket (AdminSocket, for
+// c2c provider clones); Migrate moves one to another provider, and the
+// export's format is package bundle. Collector exports the clones on the
+// provider's --metrics endpoint.
 package clonehost
 
 import (
