@@ -101,6 +101,7 @@ type Host struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry // by name: every enrolled clone, running or stopped
+	closed  bool              // Close ran: a clone started after it is closed at once
 	runCtx  context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -112,6 +113,7 @@ type entry struct {
 	cert  *dht.OwnerCert
 	clone *Clone             // nil while stopped
 	stop  context.CancelFunc // ends its markReady
+	ready chan struct{}      // closed when its markReady has returned
 	busy  bool               // an admin operation on it is under way
 }
 
@@ -290,9 +292,13 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 // the host closes. Call with e.clone set, before anyone else sees it.
 func (h *Host) watch(e *entry) {
 	ctx, cancel := context.WithCancel(h.runCtx)
-	e.stop = cancel
+	done := make(chan struct{})
+	e.stop, e.ready = cancel, done
 	c := e.clone
-	h.wg.Go(func() { h.markReady(ctx, c) })
+	h.wg.Go(func() {
+		defer close(done)
+		h.markReady(ctx, c)
+	})
 }
 
 // markReady writes c's ready file once its certificate is published, and
@@ -352,6 +358,9 @@ func (h *Host) Clone(id peer.ID) *Clone {
 // does not mark them stopped: the next Open starts them again.
 func (h *Host) Close() error {
 	h.cancel()
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.wg.Wait()
 	h.mu.Lock()
 	var clones []*Clone

@@ -124,6 +124,11 @@ func (h *Host) run(ctx context.Context, e *entry) error {
 		return err
 	}
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		_ = c.Node.Close()
+		return errors.New("clonehost: the host is closing")
+	}
 	e.clone = c
 	h.watch(e)
 	h.mu.Unlock()
@@ -178,12 +183,13 @@ func (h *Host) stopLocked(e *entry) error {
 		return err
 	}
 	h.mu.Lock()
-	c, stop := e.clone, e.stop
+	c, stop, ready := e.clone, e.stop, e.ready
 	h.mu.Unlock()
 	if c == nil {
 		return nil
 	}
 	stop()
+	<-ready // its markReady writes no ready file after the removal below
 	err := c.Node.Close()
 	h.mu.Lock()
 	e.clone = nil
