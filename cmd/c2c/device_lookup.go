@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
@@ -18,9 +19,10 @@ import (
 // (the C2C paper's "user lookup"): it fetches the owner certificate of
 // (user, name), checks it names this device's key and is valid now, asks
 // the provider for the clone's addresses, and returns the clone's /p2p
-// multiaddr. The lookup uses a short-lived client host with the device
-// key; afterwards the device talks only to its clone.
-func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceConfig) (string, error) {
+// multiaddr, saying what it found on note. The lookup uses a short-lived
+// client host with the device key; afterwards the device talks only to
+// its clone.
+func lookUpClone(ctx context.Context, note io.Writer, provider string, cfg deviceConfig) (string, error) {
 	if cfg.User == "" || cfg.Name == "" || cfg.Key == "" {
 		return "", errors.New("need --user, --name and --key")
 	}
@@ -74,7 +76,7 @@ func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceCon
 		}
 	}
 	addr := fmt.Sprintf("%s/p2p/%s", at, ai.ID)
-	fmt.Fprintf(g.stdout, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
+	fmt.Fprintf(note, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
 		prov.ID, user, cfg.Name, cert.Clone, at)
 	return addr, nil
 }

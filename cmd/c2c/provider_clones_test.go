@@ -86,7 +86,12 @@ func TestProviderClonesEnrolMigrateCLI(t *testing.T) {
 		acked = append(acked, tok)
 	}
 
-	// Migrate it, and refuse to write an export over a file.
+	// The phone connects through provider 1's directory, which it keeps.
+	phone := filepath.Join(root, "phone")
+	must("device", "connect", "--data", phone, "--provider", boot1[0], "--user", user,
+		"--name", "phone", "--key", filepath.Join(root, "user", "devices", "phone.key"))
+
+	// Migrate it.
 	out := must("provider", "clones", "migrate", "alice", "--data", p1, "--to", p2, "--json")
 	var res struct {
 		Bytes int64 `json:"bytes"`
@@ -109,18 +114,26 @@ func TestProviderClonesEnrolMigrateCLI(t *testing.T) {
 		}
 	}
 
-	// The phone knows only provider 1: it looks its clone up there.
-	phone := filepath.Join(root, "phone")
-	waitCond(t, ready, "the phone reaches its clone through provider 1's directory", func() bool {
-		_, _, err := runC2C(bin, nil, "device", "connect", "--data", phone, "--provider", boot1[0], "--user", user,
-			"--name", "phone", "--key", filepath.Join(root, "user", "devices", "phone.key"))
+	// The phone knows only provider 1 and the clone's old address: its
+	// next command finds the clone at provider 2 through provider 1's
+	// directory and saves the new address.
+	var text, stderr string
+	waitCond(t, ready, "the phone reaches its moved clone", func() bool {
+		var err error
+		text, stderr, err = runC2C(bin, nil, "device", "show", "--data", phone, doc)
 		return err == nil
 	})
-	text := must("device", "show", "--data", phone, doc)
+	if !strings.Contains(stderr, "moved") {
+		t.Fatalf("the phone did not say its clone moved: %q", stderr)
+	}
 	for _, tok := range acked {
 		if !strings.Contains(text, tok) {
 			t.Fatalf("the phone does not see %s: %q", tok, text)
 		}
+	}
+
+	if out := must("device", "show", "--data", phone, doc); !strings.Contains(out, acked[0]) {
+		t.Fatalf("the saved address: %q", out)
 	}
 
 	// An export is written 0600 and never over an existing file.
