@@ -171,7 +171,14 @@ func (h *Host) Import(ctx context.Context, name string, r io.Reader, lim bundle.
 		h.mu.Unlock()
 		return err
 	}
-	return h.run(ctx, e)
+	if err := h.run(ctx, e); err != nil {
+		// Stored but not running: keep it stopped, so that a restart of
+		// this provider does not run it too while the old one runs it
+		// again (Migrate restarts it there when the import fails).
+		_ = keystore.WriteFile(filepath.Join(h.dir, name, StoppedFile), []byte("import did not start\n"))
+		return fmt.Errorf("clonehost: import %s: stored, but it did not start (left stopped here): %w", name, err)
+	}
+	return nil
 }
 
 // admits checks, under h.mu, that clone id may join as name.

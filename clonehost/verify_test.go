@@ -2,7 +2,9 @@ package clonehost
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/clone2clone/c2c/clonehost/bundle"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
+	"github.com/ipfs/go-datastore"
 )
 
 // validBundle is the export of a freshly enrolled clone, made without a
@@ -98,4 +101,60 @@ func FuzzImportBundle(f *testing.F) {
 		}
 		_, _ = verifyBundle(b, time.Now())
 	})
+}
+
+// What an import cut short by a crash leaves (its staging directory, and
+// entries under the clone's prefix written before the rename that would
+// have enrolled it) enrols nothing: the next start clears the staging
+// directory, and the next import of that clone replaces the entries.
+func TestImportAfterCrashLeftovers(t *testing.T) {
+	ctx := context.Background()
+	raw := validBundle(t)
+	b, err := bundle.Decode(bytes.NewReader(raw), bundle.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := verifyBundle(b, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProvider(t, t.TempDir(), 1)
+	stage := filepath.Join(p.dir, "clones", importPrefix+"moved")
+	if err := os.MkdirAll(stage, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range b.Files {
+		if err := keystore.WriteFile(filepath.Join(stage, f.Name), f.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := p.start(t, DefaultParams())
+	defer func() { p.stop(t, h) }()
+	if _, err := os.Stat(stage); !os.IsNotExist(err) {
+		t.Fatalf("staging directory left after a start: %v", err)
+	}
+	if len(h.Info()) != 1 {
+		t.Fatalf("a cut-short import enrolled something: %+v", h.Info())
+	}
+	// An entry the crashed import wrote that the export does not have.
+	orphan := p.shared.Sub(prefix(cert.Clone.String()))
+	if err := orphan.Put(ctx, datastore.NewKey("/stale"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Import(ctx, "moved", bytes.NewReader(raw), bundle.DefaultLimits()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := orphan.Has(ctx, datastore.NewKey("/stale")); ok {
+		t.Fatal("the import kept an entry its export does not have")
+	}
+	if v, err := orphan.Get(ctx, datastore.NewKey("/docs/x")); err != nil || string(v) != "v" {
+		t.Fatalf("imported entry: %q, %v", v, err)
+	}
+	if h.Clone(cert.Clone) == nil {
+		t.Fatal("the imported clone does not run")
+	}
+	// The same clone again, under another name: refused.
+	if err := h.Import(ctx, "again", bytes.NewReader(raw), bundle.DefaultLimits()); !errors.Is(err, ErrExists) {
+		t.Fatalf("importing a hosted clone again: %v", err)
+	}
 }
