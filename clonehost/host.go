@@ -77,9 +77,6 @@ func DefaultParams() Params {
 	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute}
 }
 
-// ErrNoClones means the clones directory holds no enrolled clone.
-var ErrNoClones = errors.New("clonehost: no enrolled clone")
-
 // Clone is one hosted clone.
 type Clone struct {
 	Name     string // its directory's name under the clones directory
@@ -138,9 +135,11 @@ type Config struct {
 	Replica *dht.Directory
 }
 
-// Open starts every enrolled clone under cfg.Dir; progress(done, total)
-// is called as they come up (nil: no progress). On error the clones
-// already started are closed.
+// Open starts every enrolled clone under cfg.Dir but those the operator
+// stopped (StoppedFile), which it lists; the directory may hold none, and
+// clones come later through Enrol and Import. progress(done, total) is
+// called as they come up (nil: no progress). On error the clones already
+// started are closed.
 func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *Host, err error) {
 	if cfg.Shared == nil || len(cfg.Bootstrap) == 0 || cfg.ListenIP == "" {
 		return nil, errors.New("clonehost: Shared, Bootstrap and ListenIP are required")
