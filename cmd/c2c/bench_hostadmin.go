@@ -38,7 +38,12 @@ type hostadminResult struct {
 	// Migration of one clone with a document of MigrateEdits acknowledged
 	// edits to a second provider (clonehost.Migrate: export, import,
 	// start, published there, removed here).
-	MigrateEdits      int     `json:"migrate_edits"`
+	MigrateEdits int `json:"migrate_edits"`
+	// MigrateDocEntries is the document's committed entries when it
+	// moved: edits typed while one is in flight are composed into the
+	// next, so there are at most as many entries as edits, and the
+	// export's size follows the entries.
+	MigrateDocEntries uint64  `json:"migrate_doc_entries"`
 	MigrateBytes      int64   `json:"migrate_bytes"`
 	MigrateMovedS     float64 `json:"migrate_moved_s"`     // stop here -> running there
 	MigratePublishedS float64 `json:"migrate_published_s"` // stop here -> published there
@@ -89,6 +94,7 @@ func printHostadmin(w io.Writer, r *hostadminResult) {
 	fmt.Fprintf(w, "%-44s %10.3f s %10.3f s\n", "stop + start, until published again", r.RestartP50S, r.RestartMaxS)
 	fmt.Fprintf(w, "%-44s %12s\n", "", "value")
 	fmt.Fprintf(w, "%-44s %10.1f s\n", fmt.Sprintf("typing %d acknowledged edits", r.MigrateEdits), r.EditsS)
+	fmt.Fprintf(w, "%-44s %12d\n", "migrate: the document's committed entries", r.MigrateDocEntries)
 	fmt.Fprintf(w, "%-44s %8.1f KiB\n", "migrate: export size", float64(r.MigrateBytes)/1024)
 	fmt.Fprintf(w, "%-44s %10.3f s\n", "migrate: stopped here -> running there", r.MigrateMovedS)
 	fmt.Fprintf(w, "%-44s %10.3f s\n", "migrate: stopped here -> published there", r.MigratePublishedS)
@@ -291,6 +297,7 @@ func (r *hostadminRun) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the migrated clone's document: %w", err)
 	}
+	r.out.MigrateDocEntries = in.Seq
 	for i := range r.hf.edits {
 		if strings.Count(in.Text, hostadminToken(i)) != 1 {
 			r.out.MigrateLost++
