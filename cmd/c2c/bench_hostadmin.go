@@ -39,16 +39,21 @@ type hostadminResult struct {
 	// edits to a second provider (clonehost.Migrate: export, import,
 	// start, published there, removed here).
 	MigrateEdits int `json:"migrate_edits"`
-	// MigrateDocEntries is the document's committed entries when it
-	// moved: edits typed while one is in flight are composed into the
-	// next, so there are at most as many entries as edits, and the
-	// export's size follows the entries.
-	MigrateDocEntries uint64  `json:"migrate_doc_entries"`
-	MigrateBytes      int64   `json:"migrate_bytes"`
-	MigrateMovedS     float64 `json:"migrate_moved_s"`     // stop here -> running there
-	MigratePublishedS float64 `json:"migrate_published_s"` // stop here -> published there
-	MigrateLost       int     `json:"migrate_lost"`        // acknowledged edits missing after it
-	EditsS            float64 `json:"edits_s"`             // typing the edits, one acknowledged at a time
+	// MigrateDocEntries is the document's committed entries when the
+	// moved clone first showed it: edits typed while one is in flight
+	// are composed into the next, so there are at most as many entries
+	// as edits, and the export's size follows the entries.
+	MigrateDocEntries uint64 `json:"migrate_doc_entries"`
+	// MigratePendingMoved says edits acknowledged but not yet committed
+	// moved with the clone; MigrateCommittedS is the time from the stop
+	// until the new provider's clone had them all committed.
+	MigratePendingMoved bool    `json:"migrate_pending_moved"`
+	MigrateCommittedS   float64 `json:"migrate_committed_s"`
+	MigrateBytes        int64   `json:"migrate_bytes"`
+	MigrateMovedS       float64 `json:"migrate_moved_s"`     // stop here -> running there
+	MigratePublishedS   float64 `json:"migrate_published_s"` // stop here -> published there
+	MigrateLost         int     `json:"migrate_lost"`        // acknowledged edits missing after it
+	EditsS              float64 `json:"edits_s"`             // typing the edits, one acknowledged at a time
 }
 
 func newBenchHostadminCmd(g *globals) *cobra.Command {
@@ -70,8 +75,10 @@ sockets (what c2c provider clones calls):
            its control socket, then moves to the second provider
            (clonehost.Migrate, what c2c provider clones migrate runs); the
            figures are its export's size, the time until it runs there and
-           until it is published there; migrate_lost counts the
-           acknowledged edits missing from its text there (must be 0).
+           until it is published there, whether edits acknowledged but not
+           yet committed moved with it, and the time until the new
+           provider's clone has them all committed; migrate_lost counts
+           the acknowledged edits missing from its text there (must be 0).
 
 Progress goes to stderr; the processes' logs stay in the bench's temporary
 directory, whose path is printed (removed unless --keep).`,
@@ -98,6 +105,8 @@ func printHostadmin(w io.Writer, r *hostadminResult) {
 	fmt.Fprintf(w, "%-44s %8.1f KiB\n", "migrate: export size", float64(r.MigrateBytes)/1024)
 	fmt.Fprintf(w, "%-44s %10.3f s\n", "migrate: stopped here -> running there", r.MigrateMovedS)
 	fmt.Fprintf(w, "%-44s %10.3f s\n", "migrate: stopped here -> published there", r.MigratePublishedS)
+	fmt.Fprintf(w, "%-44s %12v\n", "migrate: edits not yet committed moved too", r.MigratePendingMoved)
+	fmt.Fprintf(w, "%-44s %10.3f s\n", "migrate: stopped here -> all committed there", r.MigrateCommittedS)
 	fmt.Fprintf(w, "%-44s %12d\n", "migrate: acknowledged edits lost", r.MigrateLost)
 }
 
@@ -286,6 +295,7 @@ func (r *hostadminRun) migrate(ctx context.Context) error {
 	}
 	bar.done()
 	r.out.EditsS = time.Since(t0).Seconds()
+	m0 := time.Now()
 	res, err := clonehost.Migrate(ctx, r.admins[0], r.dst, name, name, 2*time.Minute)
 	if err != nil {
 		return err
@@ -297,7 +307,14 @@ func (r *hostadminRun) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the migrated clone's document: %w", err)
 	}
-	r.out.MigrateDocEntries = in.Seq
+	r.out.MigrateDocEntries, r.out.MigratePendingMoved = in.Seq, in.Pending
+	if _, err := pollFor(ctx, 2*time.Minute, "the moved clone's edits committed", func() (struct{}, bool, error) {
+		in, err := moved.Show(ctx, doc)
+		return struct{}{}, err == nil && !in.Pending, nil
+	}); err != nil {
+		return err
+	}
+	r.out.MigrateCommittedS = time.Since(m0).Seconds()
 	for i := range r.hf.edits {
 		if strings.Count(in.Text, hostadminToken(i)) != 1 {
 			r.out.MigrateLost++
