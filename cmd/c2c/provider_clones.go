@@ -86,8 +86,8 @@ func newProviderClonesCmd(g *globals) *cobra.Command {
 		}
 		return clonehost.NewAdminClient(sock), dir, nil
 	}
-	one := func(use, short string, f func(a *clonehost.AdminClient, ctx context.Context, name string) error, done string) *cobra.Command {
-		return &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
+	one := func(use, short, long string, f func(a *clonehost.AdminClient, ctx context.Context, name string) error, done string) *cobra.Command {
+		return &cobra.Command{Use: use + " NAME", Short: short, Long: long, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				a, _, err := admin()
 				if err != nil {
@@ -103,10 +103,33 @@ func newProviderClonesCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newProviderClonesListCmd(g, admin),
-		one("enrol", "Start hosting <data>/clones/NAME (enrolled with c2c enroll) without a restart", (*clonehost.AdminClient).Enrol, "enrolled and started"),
-		one("stop", "Stop a hosted clone (stays stopped across restarts; its records are not withdrawn)", (*clonehost.AdminClient).Stop, "stopped"),
-		one("start", "Start a stopped hosted clone again, with its state", (*clonehost.AdminClient).Start, "started"),
-		one("remove", "Delete a stopped hosted clone: its data and its directory", (*clonehost.AdminClient).Remove, "removed"),
+		one("enrol", "Start hosting <data>/clones/NAME (enrolled with c2c enroll) without a restart",
+			`enrol starts hosting the clone in <data>/clones/NAME while the provider runs.
+Enroll it there first, with its user's key:
+
+  c2c enroll --key USER.key --device phone --clone-data <data>/clones/NAME
+
+NAME is [A-Za-z0-9._-], at most 64 bytes. It refuses a name or a clone
+already hosted and a provider at its --clone-capacity.`,
+			(*clonehost.AdminClient).Enrol, "enrolled and started"),
+		one("stop", "Stop a hosted clone (stays stopped across restarts; its records are not withdrawn)",
+			`stop closes the clone's host (device link, documents, control socket; every
+acknowledged edit is already on disk) and marks it stopped, so it stays
+stopped across restarts of the provider until c2c provider clones start.
+Its records are not withdrawn (the user's key signed them, the provider
+does not hold it): the DHT's copies stay until 48 h after each node got
+them, the providers' replicas until the certificate's end of life; lookups
+find the certificate and dialing the clone fails.`,
+			(*clonehost.AdminClient).Stop, "stopped"),
+		one("start", "Start a stopped hosted clone again, with its state",
+			`start starts a stopped clone again with its state; it publishes its records
+and stays running across restarts of the provider.`,
+			(*clonehost.AdminClient).Start, "started"),
+		one("remove", "Delete a stopped hosted clone: its data and its directory",
+			`remove deletes a stopped clone: its entries in the provider's datastore, then
+its directory with its identity and keys. It refuses a running clone. Use
+it after the clone was exported and imported elsewhere.`,
+			(*clonehost.AdminClient).Remove, "removed"),
 		newProviderClonesExportCmd(g, admin),
 		newProviderClonesImportCmd(g, admin),
 		newProviderClonesMigrateCmd(g, admin),
