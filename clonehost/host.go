@@ -15,6 +15,12 @@
 // and, by default, runs as a DHT client of the providers, whose DHT
 // servers hold and replicate the directory's records (docs/scale.md says
 // why, with figures).
+//
+// While the host runs, its operator enrols, stops, starts, removes,
+// exports and imports clones through the admin socket (AdminSocket, for
+// c2c provider clones); Migrate moves one to another provider, and the
+// export's format is package bundle. Collector exports the clones on the
+// provider's --metrics endpoint.
 package clonehost
 
 import (
@@ -25,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,7 +68,10 @@ type Params struct {
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
-	GossipHeartbeat, ConnCheck time.Duration
+	GossipHeartbeat, ConnCheck time.Duration // Capacity is the most clones the host holds, running and stopped
+	// (0: no limit); Enrol and Import refuse more. The shared resource
+	// manager's per-peer limits are sized for it.
+	Capacity int
 }
 
 // DefaultParams are the defaults: DHT clients, 8 to 32 connections per
@@ -71,9 +81,6 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute}
 }
-
-// ErrNoClones means the clones directory holds no enrolled clone.
-var ErrNoClones = errors.New("clonehost: no enrolled clone")
 
 // Clone is one hosted clone.
 type Clone struct {
@@ -95,12 +102,23 @@ type Host struct {
 	docs    []cloneservice.Option
 	replica *dht.Directory // the provider's replica, or nil
 	attach  func(context.Context, *Clone) (func() error, error)
-	runCtx  context.Context // the clones' lifetime: until Close
 
-	mu     sync.Mutex
-	clones []*Clone // sorted by name
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	entries map[string]*entry // by name: every enrolled clone, running or stopped
+	closed  bool              // Close ran: a clone started after it is closed at once
+	runCtx  context.Context   // the clones' lifetime: until Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// entry is one enrolled clone of a Host.
+type entry struct {
+	name  string
+	cert  *dht.OwnerCert
+	clone *Clone             // nil while stopped
+	stop  context.CancelFunc // ends its markReady
+	ready chan struct{}      // closed when its markReady has returned
+	busy  bool               // an admin operation on it is under way
 }
 
 // Config says what clones to host and how they join.
@@ -129,9 +147,11 @@ type Config struct {
 	Attach func(ctx context.Context, c *Clone) (func() error, error)
 }
 
-// Open starts every enrolled clone under cfg.Dir; progress(done, total)
-// is called as they come up (nil: no progress). On error the clones
-// already started are closed.
+// Open starts every enrolled clone under cfg.Dir but those the operator
+// stopped (StoppedFile), which it lists; the directory may hold none, and
+// clones come later through Enrol and Import. progress(done, total) is
+// called as they come up (nil: no progress). On error the clones already
+// started are closed.
 func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *Host, err error) {
 	if cfg.Shared == nil || len(cfg.Bootstrap) == 0 || cfg.ListenIP == "" {
 		return nil, errors.New("clonehost: Shared, Bootstrap and ListenIP are required")
@@ -146,17 +166,29 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%w in %s (enroll one with c2c enroll --clone-data %s/NAME)", ErrNoClones, cfg.Dir, cfg.Dir)
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
-		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, attach: cfg.Attach, runCtx: runCtx, cancel: cancel}
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, attach: cfg.Attach, entries: map[string]*entry{},
+		runCtx: runCtx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_ = h.Close()
 		}
 	}()
+	clearImports(cfg.Dir)
+	// Clones the operator stopped stay stopped (listed, not started).
+	var run []string
+	for _, name := range names {
+		cert, err := node.ReadOwnerCert(filepath.Join(cfg.Dir, name))
+		if err != nil {
+			return nil, err
+		}
+		h.entries[name] = &entry{name: name, cert: cert}
+		if !isStopped(filepath.Join(cfg.Dir, name)) {
+			run = append(run, name)
+		}
+	}
+	names = run
 	clones := make([]*Clone, len(names))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, cfg.Params.StartParallel)
@@ -183,20 +215,23 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	wg.Wait()
 	for _, c := range clones {
 		if c != nil {
-			h.clones = append(h.clones, c)
+			h.entries[c.Name].clone = c
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	for _, c := range h.clones {
-		h.wg.Go(func() { h.markReady(runCtx, c) })
+	for _, e := range h.entries {
+		if e.clone != nil {
+			h.watch(e)
+		}
 	}
 	return h, nil
 }
 
 // Enrolled lists the subdirectories of dir that hold an owner
-// certificate, sorted.
+// certificate, sorted (not those whose name starts with a dot: an
+// import under way).
 func Enrolled(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -204,7 +239,7 @@ func Enrolled(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), node.OwnerCertFile)); err == nil {
@@ -278,6 +313,19 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	return c, nil
 }
 
+// watch runs markReady for e's running clone until the clone stops or
+// the host closes. Call with e.clone set, before anyone else sees it.
+func (h *Host) watch(e *entry) {
+	ctx, cancel := context.WithCancel(h.runCtx)
+	done := make(chan struct{})
+	e.stop, e.ready = cancel, done
+	c := e.clone
+	h.wg.Go(func() {
+		defer close(done)
+		h.markReady(ctx, c)
+	})
+}
+
 // markReady writes c's ready file once its certificate is published, and
 // puts its records into the provider's replica.
 func (h *Host) markReady(ctx context.Context, c *Clone) {
@@ -304,33 +352,49 @@ func writeLines(path string, addrs []ma.Multiaddr) error {
 	return keystore.WriteFile(path, b)
 }
 
-// Clones are the hosted clones, sorted by name.
+// Clones are the running hosted clones, sorted by name.
 func (h *Host) Clones() []*Clone {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.clones)
+	var out []*Clone
+	for _, e := range h.entries {
+		if e.clone != nil {
+			out = append(out, e.clone)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Clone) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
-// Clone is the hosted clone with peer ID id, or nil.
+// Clone is the running hosted clone with peer ID id, or nil.
 func (h *Host) Clone(id peer.ID) *Clone {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, c := range h.clones {
-		if c.Node.ID() == id {
-			return c
+	for _, e := range h.entries {
+		if e.clone != nil && e.clone.Node.ID() == id {
+			return e.clone
 		}
 	}
 	return nil
 }
 
 // Close stops every clone (in parallel: each waits for its own
-// connections to close) and leaves the Shared open for its owner.
+// connections to close) and leaves the Shared open for its owner. It
+// does not mark them stopped: the next Open starts them again.
 func (h *Host) Close() error {
 	h.cancel()
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.wg.Wait()
 	h.mu.Lock()
-	clones := h.clones
-	h.clones = nil
+	var clones []*Clone
+	for _, e := range h.entries {
+		if e.clone != nil {
+			clones = append(clones, e.clone)
+			e.clone = nil
+		}
+	}
 	h.mu.Unlock()
 	errs := make([]error, len(clones))
 	var wg sync.WaitGroup

@@ -18,6 +18,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -31,8 +32,16 @@ func quiet() *slog.Logger {
 }
 
 // enrollInto writes what c2c enroll writes into dir/name for a user of
-// its own, and returns the certificate.
+// its own, the clone's own key standing in for the device's, and returns
+// the certificate.
 func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
+	t.Helper()
+	cert, _ := enroll(t, dir, name, false)
+	return cert
+}
+
+// enroll is enrollInto, with a device key of its own when withDevice.
+func enroll(t testing.TB, dir, name string, withDevice bool) (*dht.OwnerCert, crypto.PrivKey) {
 	t.Helper()
 	cdir := filepath.Join(dir, name)
 	key, _, err := keystore.LoadOrCreatePrivKey(filepath.Join(cdir, node.IdentityFile))
@@ -51,7 +60,14 @@ func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: id, Clone: id, CloneHPKE: pub,
+	dev, devID := key, id
+	if withDevice {
+		if dev, _, err = crypto.GenerateEd25519Key(nil); err != nil {
+			t.Fatal(err)
+		}
+		devID, _ = peer.IDFromPrivateKey(dev)
+	}
+	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: devID, Clone: id, CloneHPKE: pub,
 		Seq: 1, EOL: time.Now().Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +75,7 @@ func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
 	if err := node.WriteOwnerCert(cdir, cert); err != nil {
 		t.Fatal(err)
 	}
-	return cert
+	return cert, dev
 }
 
 // provider is a provider node on loopback with its clones directory
@@ -67,6 +83,7 @@ func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
 // assembles them.
 type provider struct {
 	dir    string
+	boot   []peer.AddrInfo // other providers, for the provider and its clones
 	shared *node.Shared
 	node   *node.Node
 	certs  []*dht.OwnerCert
@@ -75,6 +92,9 @@ type provider struct {
 func newProvider(t testing.TB, dir string, n int) *provider {
 	t.Helper()
 	p := &provider{dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "clones"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
 		p.certs = append(p.certs, enrollInto(t, filepath.Join(dir, "clones"), "c"+strconv.Itoa(i)))
 	}
@@ -85,8 +105,9 @@ func (p *provider) start(t testing.TB, params Params) *Host {
 	t.Helper()
 	cfg := node.DefaultConfig(node.RoleProvider, p.dir)
 	cfg.ListenAddrs = node.LoopbackListenAddrs()
+	cfg.Bootstrap = p.boot
 	var err error
-	if p.shared, err = node.OpenShared(filepath.Join(p.dir, node.DatastoreDir), cfg.Params, len(p.certs)); err != nil {
+	if p.shared, err = node.OpenShared(filepath.Join(p.dir, node.DatastoreDir), cfg.Params, max(len(p.certs), params.Capacity)); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -94,7 +115,7 @@ func (p *provider) start(t testing.TB, params Params) *Host {
 		t.Fatal(err)
 	}
 	h, err := Open(ctx, Config{Dir: filepath.Join(p.dir, "clones"), Shared: p.shared,
-		Bootstrap: []peer.AddrInfo{p.node.AddrInfo()}, ListenIP: "127.0.0.1", Params: params, Logger: quiet(),
+		Bootstrap: append([]peer.AddrInfo{p.node.AddrInfo()}, p.boot...), ListenIP: "127.0.0.1", Params: params, Logger: quiet(),
 		Replica: p.node.Directory()}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ type densityClone struct {
 }
 
 type densityRun struct {
+	name   string // the bench, for progress lines
 	g      *globals
 	f      *densityFlags
 	bin    string
@@ -49,7 +50,7 @@ type densityRun struct {
 }
 
 func (r *densityRun) say(format string, args ...any) {
-	fmt.Fprintf(r.g.stderr, "c2c bench density: "+format+"\n", args...)
+	fmt.Fprintf(r.g.stderr, r.name+": "+format+"\n", args...)
 }
 
 func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*densityResult, error) {
@@ -68,22 +69,10 @@ func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*density
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	r := &densityRun{g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT, CloneMirror: f.cloneMirror, CloneTCP: f.cloneTCP}}
-	var err error
-	if r.bin, err = os.Executable(); err != nil {
+	r, err := newDensityRun(g, f, "density")
+	if err != nil {
 		return nil, err
 	}
-	if r.base, err = os.MkdirTemp("", "c2c-bench-density-"); err != nil {
-		return nil, err
-	}
-	r.logDir = filepath.Join(r.base, "logs")
-	if err := os.MkdirAll(r.logDir, 0o700); err != nil {
-		return nil, err
-	}
-	if r.cmdLog, err = os.OpenFile(filepath.Join(r.logDir, "commands.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return nil, err
-	}
-	r.say("working in %s", r.base)
 	defer r.close()
 	for _, step := range []func(context.Context) error{r.enroll, r.start, r.lookups, r.measureIdle, r.edit, r.measureAfterEdit, r.killPhase} {
 		if err := step(ctx); err != nil {
@@ -136,7 +125,7 @@ func (r *densityRun) provDir(i int) string {
 // would only measure process start-up).
 func (r *densityRun) enroll(ctx context.Context) error {
 	start := time.Now()
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	r.clones = make([]*densityClone, r.f.clones)
 	var next, done atomic.Int64
 	var mu sync.Mutex
@@ -241,7 +230,7 @@ func (r *densityRun) start(ctx context.Context) error {
 		return err
 	}
 	r.seq = seq
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	limit := time.Duration(r.f.clones)*100*time.Millisecond + 2*time.Minute
 	_, err = pollEvery(ctx, time.Second, limit, "every clone publishes its record", func() (struct{}, bool, error) {
 		n, err := r.published(ctx)
@@ -351,7 +340,7 @@ func (r *densityRun) lookups(ctx context.Context) error {
 // time, through the providers' admin sockets: how many were found, the
 // lookups' latencies and the first failure.
 func (r *densityRun) lookUp(ctx context.Context, targets []int, what string) (int, []time.Duration, error) {
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	var next, done, found atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration

@@ -112,7 +112,7 @@ func TestCloneWithoutCertSaysWhatToRun(t *testing.T) {
 
 func TestHelpExplainsEnvAndData(t *testing.T) {
 	for _, cmd := range [][]string{{"--help"}, {"provider", "--help"}, {"clone", "--help"}, {"enroll", "--help"}, {"dir", "lookup", "--help"}, {"demo", "--help"}, {"keygen", "--help"}, {"sequencer", "--help"}, {"doc", "--help"}, {"bench", "--help"}, {"bench", "abuse", "--help"},
-		{"provider", "sigs", "--help"}, {"device", "scan", "--help"}} {
+		{"provider", "sigs", "--help"}, {"provider", "clones", "--help"}, {"device", "scan", "--help"}} {
 		code, out, _ := c2c(t, cmd...)
 		if code != 0 || !strings.Contains(out, "C2C_DATA") || !strings.Contains(out, "--data") || !strings.Contains(out, "--metrics") {
 			t.Errorf("%v: code %d, help lacks env/data/metrics:\n%s", cmd, code, out)

@@ -36,6 +36,8 @@ type serveFlags struct {
 	cloneMirror    bool   // run each hosted clone's mirror
 	cloneTCP       bool   // hosted clones listen and dial on TCP too
 	cloneConnsHigh int
+	cloneCapacity  int    // 0: twice the enrolled clones plus 16
+	cloneMetrics   string // "per-clone" or "totals"
 	pprof          string // provider: serve net/http/pprof on this address
 }
 
@@ -82,11 +84,16 @@ socket (<data>/clones/NAME/control.sock, owner-only as with c2c clone), and
 keeps its data under its own prefix of the provider's one datastore; all
 of them draw on one resource budget. Hosted clones listen on QUIC only and
 are DHT clients of the providers by default (--clone-dht); --clone-tcp adds
-a TCP port each where UDP is blocked. Each writes
-addrs and, once published, ready into its directory; the operator's socket
-<data>/clonehost.sock lists them. Each runs its phone's mirror as c2c clone
-does (files, inbox and outbox, downloads, scans; --clone-mirror=false
-leaves it out), with the provider's one scan engine for all of them.
+a TCP port each where UDP is blocked. Each writes addrs and, once
+published, ready into its directory. The operator's socket
+<data>/clonehost.sock (0600) lists, enrols, stops, starts, removes, exports
+and imports them while the provider runs: see c2c provider clones --help.
+With --metrics the endpoint also has the hosted clones' connections,
+documents, devices and a memory estimate, per clone labelled by its name
+(--clone-metrics per-clone) or only their totals. Each runs its phone's
+mirror as c2c clone does (files, inbox and outbox, downloads, scans;
+--clone-mirror=false leaves it out), with the provider's one scan engine
+for all of them.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
@@ -104,8 +111,10 @@ leaves it out), with the provider's one scan engine for all of them.
 	fl.BoolVar(&f.cloneMirror, "clone-mirror", true, "--host-clones: run each hosted clone's mirror of its phone (files, inbox/outbox, downloads, scans)")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
+	fl.IntVar(&f.cloneCapacity, "clone-capacity", 0, "--host-clones: the most clones the provider holds, enrolled, imported or stopped (sizes the shared per-peer limits; default twice those enrolled at start plus 16)")
+	fl.StringVar(&f.cloneMetrics, "clone-metrics", "per-clone", "--host-clones with --metrics: per-clone (4 series per clone, labelled clone=NAME) or totals (the sums only)")
 	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiling endpoints on http://ADDR/debug/pprof/ (e.g. 127.0.0.1:6060; keep it on loopback), for go tool pprof http://ADDR/debug/pprof/profile?seconds=30")
-	cmd.AddCommand(newProviderSigsCmd(g))
+	cmd.AddCommand(newProviderSigsCmd(g), newProviderClonesCmd(g))
 	return cmd
 }
 
