@@ -25,6 +25,13 @@ func (r *Replica) HandleSignedEntry(v *SignedEntry) error {
 
 func (r *Replica) handle(e *Entry, signed bool) error {
 	if r.proof != nil {
+		if e.Head.Doc == r.cfg.Doc && r.followable(e) {
+			// Fork recovery (recover.go): the service rolls back to follow it.
+			c := *e
+			r.conflict = &c
+			return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, after the fork", ErrMoveConflict,
+				e.Head.Seq, e.Envelope.Parent)
+		}
 		return ErrHalted
 	}
 	err := r.handleEntry(e, signed)
@@ -59,7 +66,7 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 		}
 		return errDuplicate
 	}
-	if kh, ok := r.knownHeads[s]; ok {
+	if kh, ok := r.knownHeads[s]; ok && !r.isTakeoverAt(e) {
 		if err := r.compareHeads(kh, e.Head); err != nil {
 			return err
 		}
@@ -141,6 +148,9 @@ func (r *Replica) commit(e *Entry) error {
 		r.event(Event{Kind: EventMembership, Seq: e.Head.Seq, Op: op})
 		r.takeKeys(op)
 		if op.Type == OpMove {
+			if op.Takeover {
+				r.dropAbandoned(op.Sequencer)
+			}
 			defer r.moved(e.Head.Seq, op) // after our own move leaves flight
 		}
 	}
