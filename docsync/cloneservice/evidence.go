@@ -142,7 +142,7 @@ func (s *Service) onEvidence(doc docsync.DocID, ev *docsync.Evidence) {
 		return
 	}
 	if ev.Kind == docsync.EvidenceFork {
-		if d.proof == nil {
+		if d.proof == nil || d.misbehaved() == nil {
 			_ = d.r.HandleHead(ev.A)
 			_ = d.r.HandleHead(ev.B)
 			s.markDirty(d)
@@ -173,7 +173,11 @@ func (s *Service) Evidence(doc docsync.DocID) ([]*docsync.Evidence, error) {
 	var out []*docsync.Evidence
 	err := s.view(doc, func(d *docState) {
 		if d.proof != nil {
-			out = append(out, docsync.EvidenceFromFork(d.proof, d.r.Log().KeyAt(d.proof.A.Seq)))
+			key := d.proofSigner() // after a recovery the document is on another sequencer
+			if key == nil {
+				key = d.r.Log().KeyAt(d.proof.A.Seq)
+			}
+			out = append(out, docsync.EvidenceFromFork(d.proof, key))
 		}
 		out = append(out, d.evidence...)
 	})
