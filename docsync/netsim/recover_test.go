@@ -82,7 +82,7 @@ func recoverOnStandby(t *testing.T, b sequencer.Behaviour) {
 		recovered := time.Since(at)
 		before := 0
 		for _, tw := range ws {
-			before += len(tw.acked)
+			before += int(tw.n.Load())
 		}
 		time.Sleep(3 * time.Second) // editing goes on on the standby
 		stopWriters()
