@@ -134,3 +134,56 @@ func TestRecoverFromThreeBranches(t *testing.T) {
 		t.Fatal("an edit refused while halted was applied")
 	}
 }
+
+// FuzzAgreedPrefix: a member's head report is a stranger's bytes. Whatever
+// heads it holds (genuine ones with bytes flipped, out of order, a decoded
+// extra one), AgreedPrefix never panics, never agrees beyond our head or
+// the report, and agrees on exactly our head when the report is our own
+// chain untouched.
+func FuzzAgreedPrefix(f *testing.F) {
+	t := &testing.T{}
+	w, a, _, _ := threeMembers(t)
+	for _, s := range []string{"one ", "two ", "three "} {
+		_ = w.insert(a, 0, s)
+		w.settle()
+	}
+	top := a.r.Log().Seq()
+	genuine := headsOf(a, 1)
+	raw, _ := genuine[2].Marshal()
+	f.Add([]byte{}, uint8(0), uint8(len(genuine)), []byte(nil))
+	f.Add([]byte{0, 5, 1}, uint8(1), uint8(3), raw)
+	f.Add([]byte{3, 40, 0x80}, uint8(2), uint8(2), []byte("not a head"))
+	f.Fuzz(func(t *testing.T, flips []byte, lo, n uint8, extra []byte) {
+		start := int(lo) % len(genuine)
+		end := min(len(genuine), start+int(n))
+		hs := append([]docsync.Head(nil), genuine[start:end]...)
+		for i := 0; i+2 < len(flips) && len(hs) > 0; i += 3 {
+			h := &hs[int(flips[i])%len(hs)]
+			switch flips[i+1] % 3 {
+			case 0:
+				h.ChainHash[int(flips[i+2])%len(h.ChainHash)] ^= 1
+			case 1:
+				h.Seq ^= uint64(flips[i+2])
+			case 2:
+				if len(h.Sig) > 0 {
+					sig := append([]byte(nil), h.Sig...)
+					sig[int(flips[i+2])%len(sig)] ^= 1
+					h.Sig = sig
+				}
+			}
+		}
+		if x, err := docsync.DecodeHead(extra); err == nil {
+			hs = append(hs, x)
+		}
+		s, err := a.r.AgreedPrefix(hs)
+		if err != nil {
+			return
+		}
+		if s > top || (len(hs) > 0 && s > hs[len(hs)-1].Seq) {
+			t.Fatalf("agreed on seq %d: our head is %d, the report ends at %d", s, top, hs[len(hs)-1].Seq)
+		}
+		if len(flips) < 3 && len(extra) == 0 && end == len(genuine) && s != top {
+			t.Fatalf("our own chain from seq %d agrees up to %d, want %d", start+1, s, top)
+		}
+	})
+}

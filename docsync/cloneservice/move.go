@@ -116,6 +116,7 @@ func addrInfoOf(a string, p peer.ID) (peer.AddrInfo, error) {
 // onMoved follows a committed move (loop only, from notify).
 func (s *Service) onMoved(d *docState, ev docsync.Event) {
 	s.followSequencer(d)
+	d.rec.probes = 0 // a later alarm probes from the start again (recover.go)
 	if d.mv.feedReset != nil {
 		d.mv.feedReset() // the feed reopens at the new sequencer
 		d.mv.feedReset = nil

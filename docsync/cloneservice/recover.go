@@ -35,6 +35,7 @@ type recState struct {
 	busy    bool      // head reports are being collected
 	err     error     // why the last recovery a Move waits for did not start
 	probeAt time.Time // when a stopped member last asked a member for a takeover
+	probes  int       // probes since the document stopped (backoff and window)
 	// proofFor and proofKey cache the key that signed d.proof's heads.
 	proofFor *docsync.ForkProof
 	proofKey []byte
@@ -115,9 +116,13 @@ func (s *Service) tickStopped(d *docState, now time.Time) {
 		s.handleReady(d)
 		return
 	}
-	if now.Sub(d.rec.probeAt) >= s.params.FetchRetry {
+	// Ask a member for a takeover: every FetchRetry at first, backing off
+	// to one a minute, so that a document nobody recovers costs a member
+	// one small history request a minute.
+	if now.Sub(d.rec.probeAt) >= min(s.params.FetchRetry<<min(d.rec.probes, 16), time.Minute) {
 		d.rec.probeAt = now
-		s.probeTakeover(d)
+		s.probeTakeover(d, recoverWindow<<min(d.rec.probes, 4))
+		d.rec.probes++
 	}
 	if sb := s.opts.standby; sb != nil && now.Sub(d.mv.autoAt) >= s.params.StallAfter {
 		key, err := netproto.MemberOf(sb.ID)
@@ -145,16 +150,16 @@ func (s *Service) takeoverInFlight(d *docState) bool {
 	return env != nil && isTakeover(env)
 }
 
-// probeTakeover asks a connected member for the entries from a history
-// batch before our head to the next seq, where a takeover we can follow
-// would be: a stopped member that missed its gossip finds it (loop only).
-func (s *Service) probeTakeover(d *docState) {
+// probeTakeover asks a connected member for the entries from window
+// before our head to the next seq, where a takeover we can follow would
+// be: a stopped member that missed its gossip finds it (loop only).
+func (s *Service) probeTakeover(d *docState, window uint64) {
 	p, ok := s.randomMember(d)
 	if !ok {
 		return
 	}
 	seq := d.r.Log().Seq()
-	from := max(1, seq+2-min(seq+1, netproto.MaxHistoryBatch))
+	from := max(1, seq+2-min(seq+1, window, netproto.MaxHistoryBatch))
 	doc := d.id
 	s.goDo(func(ctx context.Context) {
 		es, err := s.net.FetchHistory(ctx, p, doc, from, seq+1)
