@@ -26,9 +26,13 @@ func (r *Replica) HandleSignedEntry(v *SignedEntry) error {
 func (r *Replica) handle(e *Entry, signed bool) error {
 	if r.proof != nil {
 		if e.Head.Doc == r.cfg.Doc && r.followable(e) {
-			// Fork recovery (recover.go): the service rolls back to follow it.
-			c := *e
-			r.conflict = &c
+			// Fork recovery (recover.go): the service rolls back to follow
+			// it. The same entry again keeps the one recorded, so that a
+			// rollback that failed for it is not tried again.
+			if c := r.conflict; c == nil || c.Head.Seq != e.Head.Seq || c.Head.ChainHash != e.Head.ChainHash {
+				c := *e
+				r.conflict = &c
+			}
 			return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, after the fork", ErrMoveConflict,
 				e.Head.Seq, e.Envelope.Parent)
 		}
