@@ -22,7 +22,9 @@ import (
 // shares (docsync.Replica.AgreedPrefix) and moves the document to a
 // standby sequencer with a takeover from there (TakeoverFrom); every
 // member follows it, rolling back what it committed after that seq, and
-// resends its own edits. Editing goes on until Ticks, before and after.
+// resends its own edits. Editing goes on until Ticks, before and after;
+// CrashAfter ticks after the takeover a writer is killed and restored from
+// what it persisted (its rollback included).
 //
 // Acknowledged edits are the ones a replica accepted, with tokens as in
 // Failover; a halted replica accepts none.
@@ -38,13 +40,16 @@ type Recover struct {
 	// reports first; a report that differs already at its first head is
 	// asked again for the window before it.
 	ReportWindow uint64
-	Net          NetParams
+	// CrashAfter ticks after the takeover a writer other than the admin is
+	// killed and restored from what it persisted (0: no crash).
+	CrashAfter int
+	Net        NetParams
 }
 
 // DefaultRecover returns the scenario of seed with 4 writers and fault.
 func DefaultRecover(seed uint64, fault sequencer.Behaviour) Recover {
 	return Recover{Seed: seed, Writers: 4, Ticks: 160, EditProb: 0.5, Fault: fault, At: 20 + seed%20,
-		AlarmTicks: 12, ReportWindow: 2 + seed%7, Net: DefaultNetParams()}
+		AlarmTicks: 12, ReportWindow: 2 + seed%7, CrashAfter: 10 + int(seed%20), Net: DefaultNetParams()}
 }
 
 // RecoverResult is what a Recover run produced.
@@ -135,6 +140,11 @@ func (f Recover) Run() (*RecoverResult, error) {
 				n.Drain(admin)
 			} else if !errors.Is(err, docsync.ErrNotReady) {
 				return res, fmt.Errorf("recovery at tick %d: %w", tick, err)
+			}
+		}
+		if f.CrashAfter > 0 && res.TakeoverTick >= 0 && tick == res.TakeoverTick+f.CrashAfter {
+			if err := n.crash(n.Clones[1+int(f.Seed)%(f.Writers-1)]); err != nil {
+				return res, err
 			}
 		}
 		n.editRound(f.Writers, f.EditProb, res.Acked)
