@@ -291,8 +291,12 @@ func (s *Service) rememberAddrs(seq peer.AddrInfo) string {
 // Move moves doc to the sequencer seq (its peer ID is its key; Addrs are
 // where members reach it). A planned move (takeover false) is ordered by
 // the current sequencer; a takeover is ordered by the new one, from this
-// clone's head, for a current sequencer that stopped. It returns once the
-// move is committed here and the new sequencer holds the history.
+// clone's head, for a current sequencer that stopped (or, while it
+// withholds entries this clone knows exist, from the last head every
+// member shares). On a document stopped by a fork proof or evidence it
+// recovers it, whatever takeover says: a takeover from the last head every
+// member's chain shares (recover.go). It returns once the move is
+// committed here and the new sequencer holds the history.
 func (s *Service) Move(ctx context.Context, doc docsync.DocID, seq peer.AddrInfo, takeover bool) (docsync.Move, error) {
 	key, err := netproto.MemberOf(seq.ID)
 	if err != nil {
