@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -204,10 +205,12 @@ func (s *Service) startRecovery(d *docState, seq peer.AddrInfo, done func(error)
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, recoverTimeout)
 		defer cancel()
-		reports := make([][]docsync.Head, 0, len(members))
-		for _, p := range members {
-			reports = append(reports, s.reportOf(ctx, p, doc, top))
+		reports := make([][]docsync.Head, len(members))
+		var asked sync.WaitGroup
+		for i, p := range members { // at once: one slow member costs one timeout, not one each
+			asked.Go(func() { reports[i] = s.reportOf(ctx, p, doc, top) })
 		}
+		asked.Wait()
 		s.post(func() {
 			d := s.docs[doc]
 			if d == nil {
