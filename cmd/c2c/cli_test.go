@@ -141,6 +141,7 @@ func TestDemoFindsEveryRecord(t *testing.T) {
 	}
 	if !strings.Contains(out, "records found") || !strings.Contains(out, "6/6") ||
 		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") ||
+		!strings.Contains(out, "recovered onto the standby") || !strings.Contains(out, "none missing") ||
 		!strings.Contains(out, "SHA-256 matches") || !strings.Contains(out, "hashes match again") || !strings.Contains(out, "t_syn_int + t_max = 350ms") ||
 		!strings.Contains(out, "dl/game.apk: Eicar-Test-Signature") || !strings.Contains(out, "from the cache the provider shares") {
 		t.Fatalf("demo output:\n%s", out)

@@ -139,7 +139,10 @@ takeover: members that are not admins follow the signed move); without
 it, an admin moves it with c2c doc move. A sequencer that forks, tampers
 with an entry or forges a seq
 leaves evidence, kept in the data dir before the alarm is raised (c2c doc
-evidence exports it).
+evidence exports it); the document stops until an admin recovers it onto
+another sequencer (c2c doc move), which --standby-sequencer also does by
+itself: from the last seq every member's chain shares, every member
+rolling back to it and resending its own edits.
 
 Every --snapshot-every committed entries of a document the clone seals a
 signed snapshot, encrypted under the document key, and deletes the log
@@ -166,7 +169,7 @@ SIGINT or SIGTERM.
 	cmd.Flags().DurationVar(&f.stallAfter, "stall-after", cloneservice.DefaultParams().StallAfter,
 		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
 	cmd.Flags().StringVar(&f.standby, "standby-sequencer", "",
-		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled alarm is up")
+		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled, fork or misbehaviour alarm is up")
 	cmd.Flags().Uint64Var(&f.snapshotEvery, "snapshot-every", cloneservice.DefaultParams().SnapshotEvery,
 		"seal a snapshot of a document every this many committed entries (0: never, and never compact)")
 	cmd.Flags().Uint64Var(&f.keepHistory, "keep-history", cloneservice.DefaultParams().KeepHistory,

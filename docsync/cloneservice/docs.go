@@ -26,6 +26,7 @@ type docState struct {
 	evidence []*docsync.Evidence
 	stall    stall     // the sequencer-stalled alarm (stall.go)
 	mv       moveState // moves to another sequencer (move.go)
+	rec      recState  // recovery from a misbehaving sequencer (recover.go)
 	pres     docPresence
 	snaps    snapState // the kept snapshot and compaction point (snapshots.go)
 	jumping  bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
@@ -60,11 +61,8 @@ type docState struct {
 
 // stopped reports why the document takes no more input, if it does not.
 func (d *docState) stopped() error {
-	if d.proof != nil {
-		return docsync.ErrHalted
-	}
-	if len(d.evidence) > 0 {
-		return fmt.Errorf("%w: %w (%v)", docsync.ErrHalted, ErrMisbehaved, d.evidence[0].Kind)
+	if err := d.misbehaved(); err != nil {
+		return err // until the document moves away from that sequencer (recover.go)
 	}
 	return d.broken
 }

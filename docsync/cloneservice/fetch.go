@@ -1,6 +1,7 @@
 package cloneservice
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -82,19 +83,23 @@ func (s *Service) randomMember(d *docState) (peer.ID, bool) {
 
 // tick runs the document's timers (loop only).
 func (s *Service) tick(d *docState, now time.Time) {
-	if (d.proof != nil || len(d.evidence) > 0) && now.Sub(d.headSent) >= s.params.HeadRepeat {
+	if d.misbehaved() != nil && now.Sub(d.headSent) >= s.params.HeadRepeat {
 		// Keep telling members (and late joiners) about the fork, tamper
 		// or forged seq.
-		if d.proof != nil {
+		cur := d.r.Log().Sequencer()
+		if d.proof != nil && bytes.Equal(d.proofSigner(), cur) {
 			s.gossipProof(d, now)
 		}
 		d.headSent = now
 		for _, ev := range d.evidence {
-			s.gossipEvidence(d, ev)
+			if bytes.Equal(ev.Sequencer, cur) { // not the sequencer the document left
+				s.gossipEvidence(d, ev)
+			}
 		}
 	}
 	s.checkStall(d, now)
 	if d.stopped() != nil {
+		s.tickStopped(d, now)
 		return
 	}
 	s.presenceTick(d, now)

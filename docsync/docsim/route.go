@@ -45,7 +45,7 @@ func (n *Net) followTakeover(c *Clone) {
 		return
 	}
 	base := mv.Head.Seq - 1
-	if uint64(len(c.Committed)) <= base {
+	if uint64(len(c.Committed)) < base {
 		return
 	}
 	r, err := c.Replica.Rollback(c.Committed[:base], c.Committed[base:], mv)
