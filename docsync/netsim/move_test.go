@@ -42,6 +42,33 @@ func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
 	return err
 }
 
+// startWriters starts one tokenWriter per clone of d, each editing every
+// pace(i) (a typist's pace, virtual time) until the returned stop, which
+// waits for them.
+func startWriters(ctx context.Context, t *testing.T, d *Doc, pace func(i int) time.Duration) ([]*tokenWriter, func()) {
+	ws := make([]*tokenWriter, len(d.Clones))
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i, c := range d.Clones {
+		ws[i] = &tokenWriter{c: c, w: i}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if err := ws[i].edit(ctx, d.ID); err != nil {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+				time.Sleep(pace(i))
+			}
+		}()
+	}
+	return ws, func() {
+		stop.Store(true)
+		wg.Wait()
+	}
+}
+
 // checkTokens checks that every acknowledged token is in text exactly
 // once, each writer's in the order it typed them.
 func checkTokens(t *testing.T, text string, ws []*tokenWriter) int {
@@ -95,23 +122,7 @@ func TestMoveAndFailover(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 
-		ws := make([]*tokenWriter, len(clones))
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		for i, c := range clones {
-			ws[i] = &tokenWriter{c: c, w: i}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					if err := ws[i].edit(ctx, d.ID); err != nil {
-						t.Errorf("writer %d: %v", i, err)
-						return
-					}
-					time.Sleep(200 * time.Millisecond) // a typist's pace (virtual time)
-				}
-			}()
-		}
+		ws, stopWriters := startWriters(ctx, t, d, func(int) time.Duration { return 200 * time.Millisecond })
 		time.Sleep(2 * time.Second)
 		mv, err := clones[0].Svc.Move(ctx, d.ID, seqB.Info(), false)
 		if err != nil {
@@ -127,8 +138,7 @@ func TestMoveAndFailover(t *testing.T) {
 		})
 		t.Logf("failover to the standby %v after B froze (virtual time)", time.Since(frozeAt).Round(time.Millisecond))
 		time.Sleep(2 * time.Second)
-		stop.Store(true)
-		wg.Wait()
+		stopWriters()
 		for _, c := range clones {
 			if err := c.Svc.WaitCommitted(ctx, d.ID); err != nil {
 				t.Fatal(err)

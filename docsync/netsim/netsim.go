@@ -46,6 +46,7 @@ type Net struct {
 
 	next  int
 	peers []*Peer
+	cut   partition
 }
 
 // Peer is one host with gossipsub and a datastore.
@@ -67,9 +68,10 @@ type Peer struct {
 // New starts a simulated network whose packets take oneWay to cross it
 // (simnet v0.0.7 applies the latency once per packet, on the receiving side).
 func New(t testing.TB, oneWay time.Duration) *Net {
-	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay)}
+	n := &Net{}
+	sn := &simnet.Simnet{LatencyFunc: n.latency(oneWay)}
 	sn.Start()
-	n := &Net{T: t, SN: sn, Dir: NewMemDirectory(),
+	*n = Net{T: t, SN: sn, Dir: NewMemDirectory(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Link: simnet.NodeBiDiLinkSettings{
 			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
