@@ -59,6 +59,9 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 		}
 		return errDuplicate
 	}
+	if s == r.log.Seq()+1 {
+		r.abandonOld(e)
+	}
 	if kh, ok := r.knownHeads[s]; ok {
 		if err := r.compareHeads(kh, e.Head); err != nil {
 			return err

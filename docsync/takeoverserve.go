@@ -1,12 +1,15 @@
 package docsync
 
+import "bytes"
+
 // Healing a split brain. A takeover continues the chain from its admin's
 // head S; members cut off from it (a partition) keep committing S+1.. from
 // the previous sequencer, and the takeover's own entry may never reach
 // them. After the heal everything they then hear from the other side is
 // signed by a key they do not know, at seqs whose chain is not theirs: a
 // head or an entry there only makes them ask for their next entry
-// (unverifiedHead). So a member that committed a takeover serves, with
+// (unverifiedHead), and the clone service asks a member too when one is
+// gossiped (cloneservice/heal.go). So a member that committed a takeover serves, with
 // any range it is asked for from after the takeover, the takeover entry
 // itself: the asker then meets the move at S+1, checks it (Replica's
 // conflicting) and rolls back to follow it. It costs one extra entry per
@@ -23,13 +26,37 @@ func (l *LogState) LastTakeover() *Entry {
 	return nil
 }
 
-// ServeWithTakeover returns what a member answers a history fetch of
-// from.. with: es (its entries from from on), preceded by its latest
-// takeover entry when that is before from.
-func ServeWithTakeover(l *LogState, from uint64, es []*Entry) []*Entry {
-	t := l.LastTakeover()
-	if t == nil || t.Head.Seq >= from {
-		return es
+// TakeoverFor returns the entry a member serves first in its answer to a
+// history fetch from seq from: its latest takeover's, when that is before
+// from (nil otherwise).
+func (l *LogState) TakeoverFor(from uint64) *Entry {
+	if t := l.LastTakeover(); t != nil && t.Head.Seq < from {
+		return t
 	}
-	return append([]*Entry{t}, es...)
+	return nil
+}
+
+// abandonOld drops, when e is a takeover for our next seq signed by the
+// sequencer it names, the heads and entries from e's seq on that the
+// sequencer we are on signed: its chain after the takeover's base is
+// abandoned. Two heads for one seq by two different keys are no fork (a
+// fork proof needs one key's two signatures), and a member that heard the
+// old sequencer's head for that seq during a partition must still follow
+// the takeover rather than halt.
+func (r *Replica) abandonOld(e *Entry) {
+	op, ok := MoveOf(&e.Envelope)
+	cur := r.log.Sequencer()
+	if !ok || !op.Takeover || bytes.Equal(op.Sequencer, cur) || e.Head.Verify(op.Sequencer) != nil {
+		return
+	}
+	for s, h := range r.knownHeads {
+		if s >= e.Head.Seq && h.Verify(cur) == nil {
+			delete(r.knownHeads, s)
+		}
+	}
+	for s, p := range r.pending {
+		if s > e.Head.Seq && p.Head.Verify(cur) == nil {
+			delete(r.pending, s)
+		}
+	}
 }

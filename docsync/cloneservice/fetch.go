@@ -99,6 +99,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 	}
 	s.presenceTick(d, now)
 	s.tickMove(d, now)
+	s.tickHeal(d, now)
 	if env := d.r.InFlight(); env != nil && env.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
 		s.handleReady(d)
@@ -234,7 +235,9 @@ func (s *Service) handleHistory(st network.Stream) {
 		}
 		member := false
 		var compacted error
+		var takeover *docsync.Entry
 		if err := s.view(doc, func(d *docState) {
+			takeover = d.r.Log().TakeoverFor(from) // heals a split brain (heal.go)
 			_, member = d.r.Log().Membership().Get(m)
 			member = member || d.mayFetchHistory(who)
 			if from > 1 || to > 1 { // the genesis entry is kept (an adopting sequencer asks for it)
@@ -251,6 +254,13 @@ func (s *Service) handleHistory(st network.Stream) {
 			return nil, compacted // the range is behind our snapshot (snapshots.go)
 		}
 		var out [][]byte
+		if takeover != nil {
+			b, err := takeover.Marshal()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
 		for seq := from; seq <= to && len(out) < max; seq++ {
 			b, err := s.ds.Get(context.Background(), entryKey(doc, seq))
 			if err != nil {

@@ -203,15 +203,18 @@ func (n *Net) Drain(c *Clone) {
 
 // serve returns what this clone persisted in from..to (any member may serve:
 // entries verify end to end), after its latest takeover's entry if that
-// is before from (docsync.ServeWithTakeover).
+// is before from (docsync.LogState.TakeoverFor).
 func (c *Clone) serve(from, to uint64) []*docsync.Entry {
 	var out []*docsync.Entry
+	if t := c.Replica.Log().TakeoverFor(from); t != nil {
+		out = append(out, t)
+	}
 	for _, e := range c.Committed {
 		if e.Head.Seq >= from && e.Head.Seq <= to {
 			out = append(out, e)
 		}
 	}
-	return docsync.ServeWithTakeover(c.Replica.Log(), from, out)
+	return out
 }
 
 // gossipHead sends head h of clone c to HeadFanout random clones.
