@@ -193,20 +193,28 @@ func (s *Service) dialMembers(d *docState) {
 		}
 		if s.net.Connected(p) {
 			connected++
+			s.dialed(p)
 		} else {
 			toDial = append(toDial, p)
 		}
 	}
 	if !s.net.Connected(d.seqPeer) {
 		toDial = append(toDial, d.seqPeer)
+	} else {
+		s.dialed(d.seqPeer)
 	}
 	rand.Shuffle(len(toDial), func(i, j int) { toDial[i], toDial[j] = toDial[j], toDial[i] })
+	now := s.now()
 	for _, p := range toDial {
 		if connected >= s.params.MemberDials && p != d.seqPeer {
 			continue
 		}
 		connected++
+		if !s.dialDue(p, now) {
+			continue
+		}
 		s.goDo(func(ctx context.Context) {
+			ctx = network.WithForceDirectDial(ctx, "c2c: member dial, own backoff") // heal.go
 			ai := s.net.PeerInfo(p)
 			if len(ai.Addrs) == 0 && s.opts.dir != nil {
 				if r, err := s.opts.dir.Resolve(ctx, p); err == nil {

@@ -94,7 +94,7 @@ func runPartitionFor(t *testing.T, standby bool, cutFor time.Duration) {
 		if standby {
 			d.Seq = seqS
 		}
-		d.WaitConverged(6 * time.Minute)
+		d.WaitConverged(time.Minute)
 		text, err := clones[1].Svc.Text(d.ID)
 		if err != nil {
 			t.Fatal(err)
