@@ -344,8 +344,8 @@ func (r *Replica) unverifiedHead(h Head, err error) error {
 	// Beyond our seq it may follow a takeover we have not seen; at or
 	// below it, it may too: a takeover from an older head than ours, whose
 	// entry we missed (a partition dropped it). A member that took over
-	// serves its takeover entry with any later range (TakeoverFor),
-	// so asking for our next entry finds it either way.
+	// answers a fetch of one entry after it with the takeover entry first
+	// (TakeoverFor), so asking for our next entry finds it either way.
 	r.askNext()
 	return err
 }

@@ -71,10 +71,10 @@ func TestSplitBrainHeals(t *testing.T) {
 	if len(b.fetch) != 1 || b.fetch[0].From != b.r.Log().Seq()+1 {
 		t.Fatalf("b asked for %v after a head signed by the new key", b.fetch)
 	}
-	if a.r.Log().TakeoverFor(base+1) != nil {
-		t.Fatal("a serves its takeover before a range that holds it")
+	if a.r.Log().TakeoverFor(base+1, base+1) != nil || a.r.Log().TakeoverFor(base+2, base+3) != nil {
+		t.Fatal("a serves its takeover before a range, or one entry, that holds it")
 	}
-	tk := a.r.Log().TakeoverFor(b.fetch[0].From)
+	tk := a.r.Log().TakeoverFor(b.fetch[0].From, b.fetch[0].To)
 	if tk == nil || tk.Head.Seq != base+1 {
 		t.Fatalf("a serves %v first, want its takeover at %d", tk, base+1)
 	}

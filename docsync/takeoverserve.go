@@ -7,13 +7,13 @@ import "bytes"
 // the previous sequencer, and the takeover's own entry may never reach
 // them. After the heal everything they then hear from the other side is
 // signed by a key they do not know, at seqs whose chain is not theirs: a
-// head or an entry there only makes them ask for their next entry
-// (unverifiedHead), and the clone service asks a member too when one is
-// gossiped (cloneservice/heal.go). So a member that committed a takeover serves, with
-// any range it is asked for from after the takeover, the takeover entry
-// itself: the asker then meets the move at S+1, checks it (Replica's
-// conflicting) and rolls back to follow it. It costs one extra entry per
-// answer, which verifies end to end like the rest.
+// head or an entry there only makes them ask for their next entry, one
+// entry (unverifiedHead; the clone service asks a member too when such a
+// head is gossiped, cloneservice/heal.go). A member that committed a
+// takeover answers a fetch of one entry after the takeover with the
+// takeover entry first: the asker then meets the move at S+1, checks it
+// (Replica's conflicting) and rolls back to follow it. It costs one extra
+// entry, which verifies end to end like the rest.
 
 // LastTakeover returns the entry of the latest takeover this log
 // committed, with its sequencer signature (nil if none).
@@ -27,10 +27,12 @@ func (l *LogState) LastTakeover() *Entry {
 }
 
 // TakeoverFor returns the entry a member serves first in its answer to a
-// history fetch from seq from: its latest takeover's, when that is before
-// from (nil otherwise).
-func (l *LogState) TakeoverFor(from uint64) *Entry {
-	if t := l.LastTakeover(); t != nil && t.Head.Seq < from {
+// history fetch of from..to: its latest takeover's, when the fetch is for
+// one entry (what a clone asks when it cannot place a head, askNext) and
+// the takeover is before it; nil otherwise. Ranges (catch-up, adoption)
+// are answered as they are, so their replies stay contiguous and full.
+func (l *LogState) TakeoverFor(from, to uint64) *Entry {
+	if t := l.LastTakeover(); t != nil && from == to && t.Head.Seq < from {
 		return t
 	}
 	return nil

@@ -245,8 +245,10 @@ func (s *Service) handleHistory(st network.Stream) {
 		var compacted error
 		var takeover *docsync.Entry
 		if err := s.view(doc, func(d *docState) {
-			takeover = d.r.Log().TakeoverFor(from) // heals a split brain (heal.go)
 			_, member = d.r.Log().Membership().Get(m)
+			if member { // not the adopting sequencer: its replies must be contiguous
+				takeover = d.r.Log().TakeoverFor(from, to) // heals a split brain (heal.go)
+			}
 			member = member || d.mayFetchHistory(who)
 			if from > 1 || to > 1 { // the genesis entry is kept (an adopting sequencer asks for it)
 				compacted = d.snaps.compacted(from)

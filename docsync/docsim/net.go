@@ -202,11 +202,11 @@ func (n *Net) Drain(c *Clone) {
 }
 
 // serve returns what this clone persisted in from..to (any member may serve:
-// entries verify end to end), after its latest takeover's entry if that
-// is before from (docsync.LogState.TakeoverFor).
+// entries verify end to end), after its latest takeover's entry for a
+// fetch of one entry after it (docsync.LogState.TakeoverFor).
 func (c *Clone) serve(from, to uint64) []*docsync.Entry {
 	var out []*docsync.Entry
-	if t := c.Replica.Log().TakeoverFor(from); t != nil {
+	if t := c.Replica.Log().TakeoverFor(from, to); t != nil {
 		out = append(out, t)
 	}
 	for _, e := range c.Committed {
