@@ -1,6 +1,7 @@
 // Package docsim is a deterministic in-memory network for CloneDoc: clones
 // (docsync.Replica), a sequencer (honest or Byzantine) and seeded random
-// delays, reorders and duplicates. Scenarios drive it with random edits and
+// delays, reorders and duplicates, and cuts that drop what crosses them (a
+// partition, partition.go). Scenarios drive it with random edits and
 // membership changes and then check convergence or detection.
 package docsim
 

@@ -1,8 +1,9 @@
 // Package netsim runs CloneDoc over go-libp2p's simulated network
 // (x/simlibp2p + simnet) for tests and benchmarks: a sequencer service and
 // clone services on real hosts with gossipsub (strict signing), streams and
-// datastores, plus an in-memory directory of signed owner certificates.
-// Run it inside testing/synctest so time is virtual.
+// datastores, plus an in-memory directory of signed owner certificates
+// and network partitions (Partition, Heal: packets between the sides are
+// lost). Run it inside testing/synctest so time is virtual.
 package netsim
 
 import (
