@@ -3,6 +3,7 @@ package docsim
 import (
 	"crypto/ed25519"
 	"fmt"
+	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/sequencer"
@@ -12,8 +13,8 @@ import (
 // clones (clone 0 the admin) edit with Failover's token scheme; at CutAt
 // the network splits into two halves, one with the sequencer, and drops
 // every message between them until HealAt (the network buffers nothing).
-// A tick stands for 50 ms of virtual time: the default cut lasts 600
-// ticks, 30 s. Every RetryTicks each clone runs the clone service's
+// A tick stands for 50 ms of virtual time (tickTime): the default cut lasts
+// 600 ticks, 30 s. Every RetryTicks each clone runs the clone service's
 // timers: it resends its envelope in flight, refetches entries that stay
 // missing and gossips its head again.
 //
@@ -38,6 +39,9 @@ type Partition struct {
 	SettleTicks int  // bound on the ticks after editing stops
 	Net         NetParams
 }
+
+// tickTime is the virtual time a Partition tick stands for.
+const tickTime = 50 * time.Millisecond
 
 // DefaultPartition returns the scenario of seed: 6 clones, 5 s of edits,
 // a 30 s cut, 5 s of edits after the heal; a stall alarm after 10 s and
