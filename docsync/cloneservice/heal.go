@@ -23,8 +23,8 @@ import (
 // across it fails, and libp2p's swarm backs off from a peer for up to
 // 5 min (BackoffMax): after a 3 min cut the halves stayed apart for
 // another 3 min (measured on simnet: TestPartitionSplitBrainLongCut
-// converged 3 min after the heal; 5.4 s with a 10 s BackoffMax, and with
-// the dials below). So the member dials bypass the swarm's backoff
+// converged 3 min after the heal; 5.4 s with a 10 s BackoffMax, and 5.4
+// to 5.8 s with the dials below). So the member dials bypass the swarm's backoff
 // (network.WithForceDirectDial) and keep their own per peer, from
 // DialInterval doubling to maxDialBackoff: an unreachable member costs
 // one dial per half minute.
