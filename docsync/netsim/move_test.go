@@ -23,6 +23,7 @@ type tokenWriter struct {
 	c     *Clone
 	w     int
 	acked []rune
+	n     atomic.Int64 // len(acked), for readers while it edits
 }
 
 func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
@@ -38,6 +39,7 @@ func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
 	})
 	if err == nil {
 		tw.acked = append(tw.acked, tok)
+		tw.n.Add(1)
 	}
 	return err
 }

@@ -69,15 +69,15 @@ type Peer struct {
 // New starts a simulated network whose packets take oneWay to cross it
 // (simnet v0.0.7 applies the latency once per packet, on the receiving side).
 func New(t testing.TB, oneWay time.Duration) *Net {
-	n := &Net{}
-	sn := &simnet.Simnet{LatencyFunc: n.latency(oneWay)}
-	sn.Start()
-	*n = Net{T: t, SN: sn, Dir: NewMemDirectory(),
+	n := &Net{T: t, Dir: NewMemDirectory(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Link: simnet.NodeBiDiLinkSettings{
 			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 		}}
+	sn := &simnet.Simnet{LatencyFunc: n.latency(oneWay)} // partition.go
+	sn.Start()
+	n.SN = sn
 	t.Cleanup(func() {
 		for _, p := range n.peers {
 			p.Close()
