@@ -342,8 +342,11 @@ func (r *Replica) unverifiedHead(h Head, err error) error {
 			return nil
 		}
 	}
-	if h.Seq > r.log.Seq() {
-		r.askNext()
-	}
+	// Beyond our seq it may follow a takeover we have not seen; at or
+	// below it, it may too: a takeover from an older head than ours, whose
+	// entry we missed (a partition dropped it). A member that took over
+	// answers a fetch of one entry after it with the takeover entry first
+	// (TakeoverFor), so asking for our next entry finds it either way.
+	r.askNext()
 	return err
 }

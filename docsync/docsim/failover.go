@@ -351,35 +351,7 @@ func checkConverged(n *Net, seq ed25519.PublicKey, last *sequencer.Memory, acked
 	if h := last.Head(ref.ID()); h.Seq != ref.Log().Seq() || h.ChainHash != ref.Log().HeadHash() {
 		return fmt.Errorf("standby head %d differs from the clones' %d", h.Seq, ref.Log().Seq())
 	}
-	text := []rune(ref.Text())
-	pos := map[rune]int{}
-	for i, c := range text {
-		if isToken(c) {
-			if _, dup := pos[c]; dup {
-				return fmt.Errorf("token %U appears twice", c)
-			}
-			pos[c] = i
-		}
-	}
-	total := 0
-	for w, toks := range acked {
-		last := -1
-		for k, t := range toks {
-			p, ok := pos[t]
-			if !ok {
-				return fmt.Errorf("writer %d's acknowledged edit %d is missing", w, k)
-			}
-			if p < last {
-				return fmt.Errorf("writer %d's edit %d comes before its edit %d", w, k, k-1)
-			}
-			last = p
-		}
-		total += len(toks)
-	}
-	if total != len(pos) {
-		return fmt.Errorf("%d tokens in the text, %d acknowledged", len(pos), total)
-	}
-	return nil
+	return checkTokens(ref.Text(), acked)
 }
 
 // Summary is a one-line account of the run.

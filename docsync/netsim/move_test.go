@@ -44,6 +44,33 @@ func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
 	return err
 }
 
+// startWriters starts one tokenWriter per clone of d, each editing every
+// pace(i) (a typist's pace, virtual time) until the returned stop, which
+// waits for them.
+func startWriters(ctx context.Context, t *testing.T, d *Doc, pace func(i int) time.Duration) ([]*tokenWriter, func()) {
+	ws := make([]*tokenWriter, len(d.Clones))
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i, c := range d.Clones {
+		ws[i] = &tokenWriter{c: c, w: i}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if err := ws[i].edit(ctx, d.ID); err != nil {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+				time.Sleep(pace(i))
+			}
+		}()
+	}
+	return ws, func() {
+		stop.Store(true)
+		wg.Wait()
+	}
+}
+
 // checkTokens checks that every acknowledged token is in text exactly
 // once, each writer's in the order it typed them.
 func checkTokens(t *testing.T, text string, ws []*tokenWriter) int {
