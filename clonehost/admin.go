@@ -11,30 +11,52 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // AdminSocket, in the provider's data dir, is the operator's socket of a
-// host (mode 0600 in a 0700 directory): it lists the hosted clones and
-// lets one of them look another up, the check `c2c bench density` runs.
-// It reaches no clone's documents: those stay behind each clone's own
-// control socket.
+// host (mode 0600 in a 0700 directory), HTTP with JSON:
+//
+//	GET    /clones               list (CloneInfo, running and stopped)
+//	POST   /clones/NAME/enrol    start hosting <clones dir>/NAME (c2c enroll wrote it)
+//	POST   /clones/NAME/stop     stop it; it stays stopped across restarts
+//	POST   /clones/NAME/start    start it again, with its state
+//	DELETE /clones/NAME          delete a stopped clone and its data
+//	GET    /clones/NAME/export   stop it and stream its export (a bundle)
+//	POST   /clones/NAME/import   verify the bundle in the body, persist it as NAME, start it
+//	POST   /lookup               have one hosted clone look another up
+//
+// It has no call that reads or edits a document: those stay behind each
+// clone's own control socket, for its owner. An export carries the
+// clone's whole datastore as the provider's disk holds it, to the
+// operator who holds that disk already.
 const AdminSocket = "clonehost.sock"
 
 // lookupTimeout bounds one admin lookup.
 const lookupTimeout = 30 * time.Second
 
-// CloneInfo is one hosted clone as the admin socket lists it.
+// CloneInfo is one hosted clone as the admin socket lists it. Conns,
+// Docs, Devices and MemoryBytes are 0 for a stopped clone.
 type CloneInfo struct {
 	Name      string `json:"name"`
 	Peer      string `json:"peer"`
 	User      string `json:"user"`
 	Device    string `json:"device"`
+	State     State  `json:"state"`
 	Published bool   `json:"published"`
 	Conns     int    `json:"conns"`
 	Docs      int    `json:"docs"`
+	// Devices is how many of the clone's devices are connected to it (the
+	// owner certificate names one).
+	Devices int `json:"devices"`
+	// MemoryBytes is an estimate (MemoryModel), not a measurement: the
+	// clones share one heap.
+	MemoryBytes int64 `json:"memory_bytes"`
 }
 
 // LookupRequest asks hosted clone From to find User's Device.
@@ -50,17 +72,31 @@ type LookupResult struct {
 	Ms    float64 `json:"ms"`
 }
 
-// Info lists the hosted clones.
+// Info lists the hosted clones, running and stopped, sorted by name.
 func (h *Host) Info() []CloneInfo {
-	var out []CloneInfo
-	for _, c := range h.Clones() {
-		cert := c.Node.OwnerCert()
-		in := CloneInfo{Name: c.Name, Peer: c.Node.ID().String(), User: cert.User.String(), Device: cert.Device,
-			Conns: len(c.Node.Host().Network().Conns()), Docs: len(c.Services.Docs.Docs())}
-		select {
-		case <-c.Node.Published():
-			in.Published = true
-		default:
+	h.mu.Lock()
+	entries := make([]entry, 0, len(h.entries))
+	for _, e := range h.entries {
+		entries = append(entries, *e)
+	}
+	h.mu.Unlock()
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	out := make([]CloneInfo, 0, len(entries))
+	for _, e := range entries {
+		in := CloneInfo{Name: e.name, Peer: e.cert.Clone.String(), User: e.cert.User.String(), Device: e.cert.Device, State: Stopped}
+		if c := e.clone; c != nil {
+			in.State = Running
+			net := c.Node.Host().Network()
+			in.Conns, in.Docs = len(net.Conns()), len(c.Services.Docs.Docs())
+			if net.Connectedness(e.cert.DeviceKey) == network.Connected {
+				in.Devices = 1
+			}
+			in.MemoryBytes = DefaultMemoryModel().Estimate(in.Conns, in.Docs)
+			select {
+			case <-c.Node.Published():
+				in.Published = true
+			default:
+			}
 		}
 		out = append(out, in)
 	}
@@ -109,6 +145,7 @@ func (h *Host) ServeAdmin(ctx context.Context, path string) (func() error, error
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /clones", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, h.Info()) })
+	h.adminRoutes(mux)
 	mux.HandleFunc("POST /lookup", func(w http.ResponseWriter, r *http.Request) {
 		var req LookupRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
@@ -182,19 +219,29 @@ func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) 
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://clonehost"+path, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var msg [512]byte
-		n, _ := resp.Body.Read(msg[:])
-		return fmt.Errorf("clonehost: %s %s: %s: %s", method, path, resp.Status, msg[:n])
-	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// send makes one call and turns a status other than 200 into an error
+// carrying the host's message.
+func (c *AdminClient) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://clonehost"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("clonehost: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
+	}
+	return resp, nil
 }

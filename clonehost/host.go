@@ -10,10 +10,17 @@
 // The clones live in one directory, one subdirectory each, as `c2c enroll
 // --clone-data DIR/NAME` leaves them. A hosted clone listens on QUIC only
 // (one UDP socket each: a QUIC connection cannot be told apart by the
-// peer it is for before its handshake, so hosts cannot share a socket)
+// peer it is for before its handshake, so hosts cannot share a socket;
+// Params.TCP adds a TCP port each, for networks that block UDP)
 // and, by default, runs as a DHT client of the providers, whose DHT
 // servers hold and replicate the directory's records (docs/scale.md says
 // why, with figures).
+//
+// While the host runs, its operator enrols, stops, starts, removes,
+// exports and imports clones through the admin socket (AdminSocket, for
+// c2c provider clones); Migrate moves one to another provider, and the
+// export's format is package bundle. Collector exports the clones on the
+// provider's --metrics endpoint.
 package clonehost
 
 import (
@@ -24,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,10 +61,17 @@ type Params struct {
 	ConnsLow, ConnsHigh int
 	// StartParallel clones are built at once while the host starts.
 	StartParallel int
+	// TCP makes hosted clones listen (one TCP port each) and dial on TCP
+	// too, for peers and devices whose networks block UDP; by default
+	// they use QUIC only.
+	TCP bool
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
-	GossipHeartbeat, ConnCheck time.Duration
+	GossipHeartbeat, ConnCheck time.Duration // Capacity is the most clones the host holds, running and stopped
+	// (0: no limit); Enrol and Import refuse more. The shared resource
+	// manager's per-peer limits are sized for it.
+	Capacity int
 }
 
 // DefaultParams are the defaults: DHT clients, 8 to 32 connections per
@@ -67,15 +82,13 @@ func DefaultParams() Params {
 	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute}
 }
 
-// ErrNoClones means the clones directory holds no enrolled clone.
-var ErrNoClones = errors.New("clonehost: no enrolled clone")
-
 // Clone is one hosted clone.
 type Clone struct {
 	Name     string // its directory's name under the clones directory
 	Dir      string
 	Node     *node.Node
 	Services *node.CloneServices
+	detach   func() error // stops what Config.Attach started
 }
 
 // Host runs the clones of one directory on one Shared.
@@ -88,11 +101,24 @@ type Host struct {
 	log     *slog.Logger
 	docs    []cloneservice.Option
 	replica *dht.Directory // the provider's replica, or nil
+	attach  func(context.Context, *Clone) (func() error, error)
 
-	mu     sync.Mutex
-	clones []*Clone // sorted by name
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	entries map[string]*entry // by name: every enrolled clone, running or stopped
+	closed  bool              // Close ran: a clone started after it is closed at once
+	runCtx  context.Context   // the clones' lifetime: until Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// entry is one enrolled clone of a Host.
+type entry struct {
+	name  string
+	cert  *dht.OwnerCert
+	clone *Clone             // nil while stopped
+	stop  context.CancelFunc // ends its markReady
+	ready chan struct{}      // closed when its markReady has returned
+	busy  bool               // an admin operation on it is under way
 }
 
 // Config says what clones to host and how they join.
@@ -114,11 +140,18 @@ type Config struct {
 	// Replica is the hosting provider's directory: each clone's records
 	// go into its replica once published (dht.Directory.Hold). Optional.
 	Replica *dht.Directory
+	// Attach starts more services on each clone once its own are up (the
+	// mirror: cmd/c2c assembles it, as for c2c clone), with a context that
+	// lasts until the host closes; the function it returns stops them
+	// before the clone's node closes. Optional.
+	Attach func(ctx context.Context, c *Clone) (func() error, error)
 }
 
-// Open starts every enrolled clone under cfg.Dir; progress(done, total)
-// is called as they come up (nil: no progress). On error the clones
-// already started are closed.
+// Open starts every enrolled clone under cfg.Dir but those the operator
+// stopped (StoppedFile), which it lists; the directory may hold none, and
+// clones come later through Enrol and Import. progress(done, total) is
+// called as they come up (nil: no progress). On error the clones already
+// started are closed.
 func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *Host, err error) {
 	if cfg.Shared == nil || len(cfg.Bootstrap) == 0 || cfg.ListenIP == "" {
 		return nil, errors.New("clonehost: Shared, Bootstrap and ListenIP are required")
@@ -133,17 +166,29 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%w in %s (enroll one with c2c enroll --clone-data %s/NAME)", ErrNoClones, cfg.Dir, cfg.Dir)
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
-		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, cancel: cancel}
+		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, attach: cfg.Attach, entries: map[string]*entry{},
+		runCtx: runCtx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_ = h.Close()
 		}
 	}()
+	clearImports(cfg.Dir)
+	// Clones the operator stopped stay stopped (listed, not started).
+	var run []string
+	for _, name := range names {
+		cert, err := node.ReadOwnerCert(filepath.Join(cfg.Dir, name))
+		if err != nil {
+			return nil, err
+		}
+		h.entries[name] = &entry{name: name, cert: cert}
+		if !isStopped(filepath.Join(cfg.Dir, name)) {
+			run = append(run, name)
+		}
+	}
+	names = run
 	clones := make([]*Clone, len(names))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, cfg.Params.StartParallel)
@@ -170,20 +215,23 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	wg.Wait()
 	for _, c := range clones {
 		if c != nil {
-			h.clones = append(h.clones, c)
+			h.entries[c.Name].clone = c
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	for _, c := range h.clones {
-		h.wg.Go(func() { h.markReady(runCtx, c) })
+	for _, e := range h.entries {
+		if e.clone != nil {
+			h.watch(e)
+		}
 	}
 	return h, nil
 }
 
 // Enrolled lists the subdirectories of dir that hold an owner
-// certificate, sorted.
+// certificate, sorted (not those whose name starts with a dot: an
+// import under way).
 func Enrolled(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -191,7 +239,7 @@ func Enrolled(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), node.OwnerCertFile)); err == nil {
@@ -213,7 +261,11 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	if err := os.Remove(filepath.Join(dir, ReadyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	cfg := NodeConfig(dir, []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}, h.boot, h.params)
+	listen := []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
+	if h.params.TCP {
+		listen = append(listen, ma.StringCast("/ip4/"+h.listen+"/tcp/0"))
+	}
+	cfg := NodeConfig(dir, listen, h.boot, h.params)
 	log := h.log.With("clone", name)
 	opts := append(NodeOptions(h.shared, cert.Clone, h.params), node.WithLogger(log))
 	n, err := node.New(ctx, cfg, opts...)
@@ -225,11 +277,32 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		_ = n.Close()
 		return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
 	}
+	c := &Clone{Name: name, Dir: dir, Node: n, Services: svc, detach: func() error { return nil }}
+	if h.attach != nil {
+		if c.detach, err = h.attach(h.runCtx, c); err != nil {
+			_ = n.Close()
+			return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
+		}
+	}
 	if err := writeLines(filepath.Join(dir, AddrsFile), n.P2PAddrs()); err != nil {
+		_ = c.detach()
 		_ = n.Close()
 		return nil, err
 	}
-	return &Clone{Name: name, Dir: dir, Node: n, Services: svc}, nil
+	return c, nil
+}
+
+// watch runs markReady for e's running clone until the clone stops or
+// the host closes. Call with e.clone set, before anyone else sees it.
+func (h *Host) watch(e *entry) {
+	ctx, cancel := context.WithCancel(h.runCtx)
+	done := make(chan struct{})
+	e.stop, e.ready = cancel, done
+	c := e.clone
+	h.wg.Go(func() {
+		defer close(done)
+		h.markReady(ctx, c)
+	})
 }
 
 // NodeConfig is the node config of a hosted clone whose data dir is dir,
@@ -248,10 +321,13 @@ func NodeConfig(dir string, listen []ma.Multiaddr, boot []peer.AddrInfo, p Param
 // NodeOptions are the node options of the hosted clone clone: its data
 // under /clones/<peer ID> in shared's datastore and its host on shared's
 // resource budget (shared nil: a datastore and budget of its own, for a
-// clone that is a process of its own, as under Testground), QUIC only,
-// and unless p.DHTServer a DHT client of the providers.
+// clone that is a process of its own, as under Testground), QUIC only
+// unless p.TCP, and unless p.DHTServer a DHT client of the providers.
 func NodeOptions(shared *node.Shared, clone peer.ID, p Params) []node.Option {
-	opts := []node.Option{node.WithQUICOnly()}
+	var opts []node.Option
+	if !p.TCP {
+		opts = append(opts, node.WithQUICOnly())
+	}
 	if shared != nil {
 		opts = append(opts,
 			// Keyed by the peer ID, not the directory's name: the data
@@ -297,33 +373,49 @@ func writeLines(path string, addrs []ma.Multiaddr) error {
 	return keystore.WriteFile(path, b)
 }
 
-// Clones are the hosted clones, sorted by name.
+// Clones are the running hosted clones, sorted by name.
 func (h *Host) Clones() []*Clone {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.clones)
+	var out []*Clone
+	for _, e := range h.entries {
+		if e.clone != nil {
+			out = append(out, e.clone)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Clone) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
-// Clone is the hosted clone with peer ID id, or nil.
+// Clone is the running hosted clone with peer ID id, or nil.
 func (h *Host) Clone(id peer.ID) *Clone {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, c := range h.clones {
-		if c.Node.ID() == id {
-			return c
+	for _, e := range h.entries {
+		if e.clone != nil && e.clone.Node.ID() == id {
+			return e.clone
 		}
 	}
 	return nil
 }
 
 // Close stops every clone (in parallel: each waits for its own
-// connections to close) and leaves the Shared open for its owner.
+// connections to close) and leaves the Shared open for its owner. It
+// does not mark them stopped: the next Open starts them again.
 func (h *Host) Close() error {
 	h.cancel()
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.wg.Wait()
 	h.mu.Lock()
-	clones := h.clones
-	h.clones = nil
+	var clones []*Clone
+	for _, e := range h.entries {
+		if e.clone != nil {
+			clones = append(clones, e.clone)
+			e.clone = nil
+		}
+	}
 	h.mu.Unlock()
 	errs := make([]error, len(clones))
 	var wg sync.WaitGroup
@@ -332,7 +424,7 @@ func (h *Host) Close() error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = c.Node.Close()
+			errs[i] = errors.Join(c.detach(), c.Node.Close())
 		})
 	}
 	wg.Wait()

@@ -17,7 +17,11 @@ import (
 	"github.com/clone2clone/c2c/node"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 func quiet() *slog.Logger {
@@ -28,8 +32,16 @@ func quiet() *slog.Logger {
 }
 
 // enrollInto writes what c2c enroll writes into dir/name for a user of
-// its own, and returns the certificate.
+// its own, the clone's own key standing in for the device's, and returns
+// the certificate.
 func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
+	t.Helper()
+	cert, _ := enroll(t, dir, name, false)
+	return cert
+}
+
+// enroll is enrollInto, with a device key of its own when withDevice.
+func enroll(t testing.TB, dir, name string, withDevice bool) (*dht.OwnerCert, crypto.PrivKey) {
 	t.Helper()
 	cdir := filepath.Join(dir, name)
 	key, _, err := keystore.LoadOrCreatePrivKey(filepath.Join(cdir, node.IdentityFile))
@@ -48,7 +60,14 @@ func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: id, Clone: id, CloneHPKE: pub,
+	dev, devID := key, id
+	if withDevice {
+		if dev, _, err = crypto.GenerateEd25519Key(nil); err != nil {
+			t.Fatal(err)
+		}
+		devID, _ = peer.IDFromPrivateKey(dev)
+	}
+	cert, err := dht.SignOwnerCert(user, dht.OwnerCert{Device: "phone", DeviceKey: devID, Clone: id, CloneHPKE: pub,
 		Seq: 1, EOL: time.Now().Add(24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +75,7 @@ func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
 	if err := node.WriteOwnerCert(cdir, cert); err != nil {
 		t.Fatal(err)
 	}
-	return cert
+	return cert, dev
 }
 
 // provider is a provider node on loopback with its clones directory
@@ -64,6 +83,7 @@ func enrollInto(t testing.TB, dir, name string) *dht.OwnerCert {
 // assembles them.
 type provider struct {
 	dir    string
+	boot   []peer.AddrInfo // other providers, for the provider and its clones
 	shared *node.Shared
 	node   *node.Node
 	certs  []*dht.OwnerCert
@@ -72,6 +92,9 @@ type provider struct {
 func newProvider(t testing.TB, dir string, n int) *provider {
 	t.Helper()
 	p := &provider{dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "clones"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
 		p.certs = append(p.certs, enrollInto(t, filepath.Join(dir, "clones"), "c"+strconv.Itoa(i)))
 	}
@@ -82,8 +105,9 @@ func (p *provider) start(t testing.TB, params Params) *Host {
 	t.Helper()
 	cfg := node.DefaultConfig(node.RoleProvider, p.dir)
 	cfg.ListenAddrs = node.LoopbackListenAddrs()
+	cfg.Bootstrap = p.boot
 	var err error
-	if p.shared, err = node.OpenShared(filepath.Join(p.dir, node.DatastoreDir), cfg.Params, len(p.certs)); err != nil {
+	if p.shared, err = node.OpenShared(filepath.Join(p.dir, node.DatastoreDir), cfg.Params, max(len(p.certs), params.Capacity)); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -91,7 +115,7 @@ func (p *provider) start(t testing.TB, params Params) *Host {
 		t.Fatal(err)
 	}
 	h, err := Open(ctx, Config{Dir: filepath.Join(p.dir, "clones"), Shared: p.shared,
-		Bootstrap: []peer.AddrInfo{p.node.AddrInfo()}, ListenIP: "127.0.0.1", Params: params, Logger: quiet(),
+		Bootstrap: append([]peer.AddrInfo{p.node.AddrInfo()}, p.boot...), ListenIP: "127.0.0.1", Params: params, Logger: quiet(),
 		Replica: p.node.Directory()}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -257,4 +281,40 @@ func BenchmarkIdleHostedClones(b *testing.B) {
 	b.ReportMetric(float64(ms.HeapInuse)/float64(n), "heap-bytes/clone")
 	b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/clone")
 	b.ReportMetric(float64(n), "clones")
+}
+
+// With Params.TCP a hosted clone also listens on TCP, and a peer that can
+// only speak TCP (its network blocks UDP) reaches it there.
+func TestHostedClonesOverTCP(t *testing.T) {
+	p := newProvider(t, t.TempDir(), 2)
+	params := DefaultParams()
+	params.TCP = true
+	h := p.start(t, params)
+	defer p.stop(t, h)
+	waitPublished(t, h, time.Minute)
+	c := h.Clones()[0]
+	var tcpAddrs []ma.Multiaddr
+	for _, a := range c.Node.Host().Addrs() {
+		if _, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+			tcpAddrs = append(tcpAddrs, a)
+		}
+	}
+	if len(tcpAddrs) == 0 {
+		t.Fatalf("clone %s listens on %v: no TCP address", c.Name, c.Node.Host().Addrs())
+	}
+	tcpOnly, err := libp2p.New(libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport), libp2p.NoListenAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcpOnly.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := tcpOnly.Connect(ctx, peer.AddrInfo{ID: c.Node.ID(), Addrs: tcpAddrs}); err != nil {
+		t.Fatalf("a TCP-only peer cannot reach the hosted clone: %v", err)
+	}
+	target := p.certs[0]
+	res, err := h.Lookup(ctx, LookupRequest{From: h.Clones()[1].Node.ID().String(), User: target.User.String(), Device: "phone"})
+	if err != nil || res.Clone != target.Clone.String() {
+		t.Fatalf("clone 1 looking up clone 0 with TCP on: %+v, %v", res, err)
+	}
 }

@@ -198,6 +198,9 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	for _, k := range in.Misbehaved {
 		out.Misbehaved = append(out.Misbehaved, k.String())
 	}
+	for _, k := range in.Recovered {
+		out.Recovered = append(out.Recovered, k.String())
+	}
 	if in.Role == 0 {
 		out.Role = "none"
 	}

@@ -54,7 +54,7 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("document moved", "doc", hexOf(doc[:]), "sequencer", info.ID, "seq", mv.Seq, "takeover", req.Takeover)
-	writeJSON(w, http.StatusOK, MoveResult{Seq: mv.Seq, From: mv.From, Sequencer: info.ID.String(), Takeover: req.Takeover})
+	writeJSON(w, http.StatusOK, MoveResult{Seq: mv.Seq, From: mv.From, Sequencer: info.ID.String(), Takeover: mv.From == mv.Seq})
 }
 
 // Move moves the document to another sequencer (see MoveRequest).

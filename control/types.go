@@ -99,10 +99,13 @@ type DocInfo struct {
 	Alarm     *ForkAlarm `json:"alarm,omitempty"` // the fork that halted the document
 	// Misbehaved lists the kinds of evidence kept against the sequencer
 	// (tamper, forged-seq): any halted the document.
-	Misbehaved []string    `json:"misbehaved,omitempty"`
-	Stalled    *StallAlarm `json:"stalled,omitempty"` // the sequencer-stalled alarm, while raised
-	Broken     string      `json:"broken,omitempty"`  // the storage failure that halted it
-	Text       string      `json:"text"`
+	Misbehaved []string `json:"misbehaved,omitempty"`
+	// Recovered lists the kinds of the alarms (fork, tamper, forged-seq)
+	// the document recovered from onto another sequencer.
+	Recovered []string    `json:"recovered,omitempty"`
+	Stalled   *StallAlarm `json:"stalled,omitempty"` // the sequencer-stalled alarm, while raised
+	Broken    string      `json:"broken,omitempty"`  // the storage failure that halted it
+	Text      string      `json:"text"`
 }
 
 // MemberInfo is one element of GET /v1/docs/{doc}/members.

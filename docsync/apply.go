@@ -25,6 +25,17 @@ func (r *Replica) HandleSignedEntry(v *SignedEntry) error {
 
 func (r *Replica) handle(e *Entry, signed bool) error {
 	if r.proof != nil {
+		if e.Head.Doc == r.cfg.Doc && r.followable(e) {
+			// Fork recovery (recover.go): the service rolls back to follow
+			// it. The same entry again keeps the one recorded, so that a
+			// rollback that failed for it is not tried again.
+			if c := r.conflict; c == nil || c.Head.Seq != e.Head.Seq || c.Head.ChainHash != e.Head.ChainHash {
+				c := *e
+				r.conflict = &c
+			}
+			return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, after the fork", ErrMoveConflict,
+				e.Head.Seq, e.Envelope.Parent)
+		}
 		return ErrHalted
 	}
 	err := r.handleEntry(e, signed)
@@ -59,7 +70,7 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 		}
 		return errDuplicate
 	}
-	if kh, ok := r.knownHeads[s]; ok {
+	if kh, ok := r.knownHeads[s]; ok && !r.isTakeoverAt(e) {
 		if err := r.compareHeads(kh, e.Head); err != nil {
 			return err
 		}
@@ -119,8 +130,12 @@ func (v *SignedEntry) Entry() *Entry { return v.e }
 // commit checks e as the next entry and applies it.
 func (r *Replica) commit(e *Entry) error {
 	env := &e.Envelope
-	if want := ChainHash(r.log.HeadHash(), env.Digest()); want != e.Head.ChainHash {
+	d := env.Digest()
+	if want := ChainHash(r.log.HeadHash(), d); want != e.Head.ChainHash {
 		return fmt.Errorf("%w: seq %d", ErrChainHash, e.Head.Seq)
+	}
+	if in := r.inflight; in != nil && in.env.checked == d {
+		env.checked = d // the bytes of our own envelope, signed here: Check need not verify them
 	}
 	op, err := r.log.Check(env)
 	if err != nil {
@@ -129,7 +144,7 @@ func (r *Replica) commit(e *Entry) error {
 	r.log.Append(env, op)
 	r.log.NoteHead(e.Head)
 	r.sigs = append(r.sigs, e.Head.Sig)
-	r.pushDigest(env.Digest())
+	r.pushDigest(d)
 	delete(r.knownHeads, e.Head.Seq)
 	r.ready.Entries = append(r.ready.Entries, e)
 	h := e.Head
@@ -141,6 +156,9 @@ func (r *Replica) commit(e *Entry) error {
 		r.event(Event{Kind: EventMembership, Seq: e.Head.Seq, Op: op})
 		r.takeKeys(op)
 		if op.Type == OpMove {
+			if op.Takeover {
+				r.dropAbandoned(op.Sequencer)
+			}
 			defer r.moved(e.Head.Seq, op) // after our own move leaves flight
 		}
 	}

@@ -2,7 +2,10 @@
 // sequencer-ordered entries with canonical signing bytes, the hash chain,
 // membership and per-epoch document keys, moves to another sequencer
 // (move.go: a planned handover or a takeover, which the log records as
-// which key signs which seqs), fork proofs, transferable
+// which key signs which seqs), recovery from a fork, a tampered entry or a
+// withheld one (recover.go: the last seq every member's chain shares,
+// AgreedPrefix, and a takeover from it, TakeoverFrom; a halted replica
+// follows it by rolling back), fork proofs, transferable
 // evidence of a sequencer's misbehaviour (Evidence: fork, tampered entry,
 // forged seq; the Replica emits EventEvidence when a rejected entry proves
 // one), signed and encrypted snapshots that a new member joins from

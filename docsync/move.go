@@ -272,7 +272,7 @@ func (r *Replica) verifyHead(e *Entry) error {
 	}
 	if s := e.Head.Seq; s > r.log.Seq()+1 {
 		r.askNext()
-	} else if r.conflicting(e) {
+	} else if r.conflicting(e, r.log.Seq()) {
 		c := *e
 		r.conflict = &c
 		return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, and this clone committed up to seq %d from the previous sequencer",
@@ -281,15 +281,16 @@ func (r *Replica) verifyHead(e *Entry) error {
 	return err
 }
 
-// conflicting reports whether e is a takeover, at a seq we committed from
-// the previous sequencer, that a current admin signed and that continues
-// our chain from the seq before it: what Rollback follows. Everything is
-// checked that can be without the state at its base, so that a stranger's
-// entry never makes the service replay the log.
-func (r *Replica) conflicting(e *Entry) bool {
+// conflicting reports whether e is a takeover, at a seq up to last (one
+// we committed from the previous sequencer; after a fork also the next),
+// that a current admin signed and that continues our chain from the seq
+// before it: what Rollback follows. Everything is checked that can be
+// without the state at its base, so that a stranger's entry never makes
+// the service replay the log.
+func (r *Replica) conflicting(e *Entry, last uint64) bool {
 	s, env := e.Head.Seq, &e.Envelope
 	op, ok := MoveOf(env)
-	if !ok || !op.Takeover || s == 0 || s > r.log.Seq() || env.Parent != s-1 || e.Head.Verify(op.Sequencer) != nil {
+	if !ok || !op.Takeover || s == 0 || s > last || env.Parent != s-1 || e.Head.Verify(op.Sequencer) != nil {
 		return false
 	}
 	prev, _ := r.log.HashAt(s - 1)
@@ -341,8 +342,11 @@ func (r *Replica) unverifiedHead(h Head, err error) error {
 			return nil
 		}
 	}
-	if h.Seq > r.log.Seq() {
-		r.askNext()
-	}
+	// Beyond our seq it may follow a takeover we have not seen; at or
+	// below it, it may too: a takeover from an older head than ours, whose
+	// entry we missed (a partition dropped it). A member that took over
+	// answers a fetch of one entry after it with the takeover entry first
+	// (TakeoverFor), so asking for our next entry finds it either way.
+	r.askNext()
 	return err
 }

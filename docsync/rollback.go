@@ -30,7 +30,9 @@ func (r *Replica) MoveConflict() *Entry { return r.conflict }
 // and one Update that takes the local text from what the device has to
 // the new one. The caller persists it in place of the abandoned entries:
 // seqs S+2.. must be deleted in the same batch as the move entry and the
-// Pending are written.
+// Pending are written. A replica halted by a fork follows a takeover
+// whose base S is on its chain the same way (recover.go), after possibly
+// empty: its entries after S, if any, are on a branch the takeover left.
 func (r *Replica) Rollback(upTo, after []*Entry, move *Entry) (*Replica, error) {
 	return r.RollbackFromSnapshot(nil, upTo, after, move)
 }
@@ -40,25 +42,46 @@ func (r *Replica) Rollback(upTo, after []*Entry, move *Entry) (*Replica, error) 
 // was kept) and upTo are the entries P+1..S. A snapshot after S cannot
 // serve: the state at S is then out of reach (ErrGap).
 func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entry, move *Entry) (*Replica, error) {
+	nr, s, err := r.rebase(snap, upTo, after, move.Envelope.Author)
+	if err != nil {
+		return nil, err
+	}
+	if move.Head.Seq != s+1 {
+		return nil, fmt.Errorf("%w: the move at seq %d does not follow seq %d", ErrGap, move.Head.Seq, s)
+	}
+	if err := nr.HandleEntry(move); err != nil {
+		return nil, fmt.Errorf("docsync: rollback: the move: %w", err)
+	}
+	if nr.log.Seq() != s+1 {
+		return nil, fmt.Errorf("docsync: rollback: the move was not committed")
+	}
+	return nr, nil
+}
+
+// rebase returns a replica of this clone at S = the end of snap and upTo
+// (a prefix of our chain) whose local edits are this clone's own edits
+// among after (our entries S+1..Log().Seq(), possibly none), rebased onto
+// the text at S, then its in-flight op and buffer. Its Ready holds the
+// new Pending and one Update (credited to by) that takes the device's text
+// to the new one. A halted replica may rebase: the fork is behind S.
+func (r *Replica) rebase(snap *SealedSnapshot, upTo, after []*Entry, by MemberID) (*Replica, uint64, error) {
 	var p uint64
 	if snap != nil {
 		p = snap.Seq()
 	}
 	s := p + uint64(len(upTo))
 	switch {
-	case r.proof != nil:
-		return nil, ErrHalted
-	case move.Head.Seq != s+1 || s+uint64(len(after)) != r.log.Seq() || len(after) == 0:
-		return nil, fmt.Errorf("%w: rollback from %d with %d entries after, at seq %d", ErrGap, s, len(after), r.log.Seq())
+	case s+uint64(len(after)) != r.log.Seq():
+		return nil, 0, fmt.Errorf("%w: rollback to %d with %d entries after, at seq %d", ErrGap, s, len(after), r.log.Seq())
 	case r.Applied() != r.log.Seq() || s+1 < r.opsBase:
-		return nil, fmt.Errorf("%w: content after seq %d is not all at hand", ErrNotReady, s)
+		return nil, 0, fmt.Errorf("%w: content after seq %d is not all at hand", ErrNotReady, s)
 	}
 	for i, e := range after {
 		if e.Head.Seq != s+1+uint64(i) {
-			return nil, fmt.Errorf("%w: entry %d where %d was due", ErrGap, e.Head.Seq, s+1+uint64(i))
+			return nil, 0, fmt.Errorf("%w: entry %d where %d was due", ErrGap, e.Head.Seq, s+1+uint64(i))
 		}
 		if h, _ := r.log.HashAt(e.Head.Seq); h != e.Head.ChainHash {
-			return nil, fmt.Errorf("%w: entry %d is not ours", ErrChainHash, e.Head.Seq)
+			return nil, 0, fmt.Errorf("%w: entry %d is not ours", ErrChainHash, e.Head.Seq)
 		}
 	}
 	var nr *Replica
@@ -69,16 +92,16 @@ func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entr
 		nr, err = Restore(r.cfg, upTo, nil)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if h, _ := r.log.HashAt(s); h != nr.log.HeadHash() {
-		return nil, fmt.Errorf("%w: history 1..%d is not ours", ErrChainHash, s)
+		return nil, 0, fmt.Errorf("%w: history 1..%d is not ours", ErrChainHash, s)
 	}
 	ex := newExcluder(nr.committed.String())
 	for _, e := range after {
 		if op := r.opAt(e.Head.Seq); op != nil {
 			if err := ex.add(*op, e.Envelope.Author == r.me); err != nil {
-				return nil, fmt.Errorf("docsync: rollback at seq %d: %w", e.Head.Seq, err)
+				return nil, 0, fmt.Errorf("docsync: rollback at seq %d: %w", e.Head.Seq, err)
 			}
 		}
 	}
@@ -91,11 +114,11 @@ func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entr
 	}
 	pending, upd, err := ex.finish(local)
 	if err != nil {
-		return nil, fmt.Errorf("docsync: rollback: %w", err)
+		return nil, 0, fmt.Errorf("docsync: rollback: %w", err)
 	}
 	if pending != nil {
 		if err := nr.local.Apply(*pending); err != nil {
-			return nil, fmt.Errorf("docsync: rollback: %w", err)
+			return nil, 0, fmt.Errorf("docsync: rollback: %w", err)
 		}
 	}
 	nr.counter = max(nr.counter, r.counter)
@@ -106,16 +129,10 @@ func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entr
 	}
 	nr.ready = Ready{}
 	if upd != nil {
-		nr.ready.Updates = []Update{{Seq: s + 1, Author: move.Envelope.Author, Op: *upd}}
+		nr.ready.Updates = []Update{{Seq: s + 1, Author: by, Op: *upd}}
 	}
 	nr.markPending()
-	if err := nr.HandleEntry(move); err != nil {
-		return nil, fmt.Errorf("docsync: rollback: the move: %w", err)
-	}
-	if nr.log.Seq() != s+1 {
-		return nil, fmt.Errorf("docsync: rollback: the move was not committed")
-	}
-	return nr, nil
+	return nr, s, nil
 }
 
 // excluder separates a run of committed ops into our own, rebased onto

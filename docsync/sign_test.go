@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 
@@ -111,5 +112,52 @@ func TestIdentityPersists(t *testing.T) {
 	}
 	if _, err := docsync.IdentityFromKeys(id.Sign, kb[:5]); err == nil {
 		t.Fatal("short hpke key accepted")
+	}
+}
+
+// VerifyAuthor skips only the bytes it verified (or Sign made with the
+// author's key) unchanged: a changed body, a changed signature, or a
+// signature made with another key than the author's is verified, and fails.
+func TestVerifyAuthorOnlySkipsWhatItChecked(t *testing.T) {
+	id, err := docsync.NewIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := docsync.Envelope{Doc: fill(1), Author: id.ID(), Counter: 1, Kind: docsync.KindEdit, Nonce: make([]byte, docsync.NonceSize), Body: []byte("hi")}
+	env.Sign(id.Sign)
+	if err := env.VerifyAuthor(); err != nil {
+		t.Fatal(err)
+	}
+	env.Body = []byte("ho")
+	if err := env.VerifyAuthor(); !errors.Is(err, docsync.ErrAuthorSignature) {
+		t.Fatalf("changed body: %v, want ErrAuthorSignature", err)
+	}
+	env.Body = []byte("hi")
+	if err := env.VerifyAuthor(); err != nil {
+		t.Fatalf("restored body: %v", err)
+	}
+	env.Sig = append([]byte(nil), env.Sig...)
+	env.Sig[0] ^= 1
+	if err := env.VerifyAuthor(); !errors.Is(err, docsync.ErrAuthorSignature) {
+		t.Fatalf("changed signature: %v, want ErrAuthorSignature", err)
+	}
+	other, err := docsync.NewIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Sign(other.Sign) // forged: the author is id
+	if err := env.VerifyAuthor(); !errors.Is(err, docsync.ErrAuthorSignature) {
+		t.Fatalf("signed with another key: %v, want ErrAuthorSignature", err)
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := docsync.DecodeEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.VerifyAuthor(); !errors.Is(err, docsync.ErrAuthorSignature) {
+		t.Fatalf("decoded forgery: %v, want ErrAuthorSignature", err)
 	}
 }

@@ -91,6 +91,11 @@ type Envelope struct {
 	Nonce      []byte
 	Body       []byte
 	Sig        []byte
+
+	// checked is the digest of the bytes whose author signature this
+	// process made or verified (zero: none), so that an unchanged
+	// envelope is not verified twice (VerifyAuthor).
+	checked Hash
 }
 
 // Head is a sequencer attestation of the chain hash at a seq.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,8 @@ func memberParity(t *testing.T, dir string) byte {
 // An equivocating sequencer process (the byzantine-sequencer test tool): the owner
 // sees the fork alarm through c2c doc watch --until alarm (exit status 3)
 // and c2c doc show, exports the fork evidence with c2c doc evidence, and
-// c2c verify-evidence accepts it and refuses a tampered copy.
+// c2c verify-evidence accepts it and refuses a tampered copy; then the
+// owner recovers the document onto an honest sequencer with c2c doc move.
 func TestForkAlarmProcesses(t *testing.T) { alarmProcesses(t, "equivocate", "fork") }
 
 // The same for a sequencer that tampers with an entry: a misbehaviour
@@ -157,9 +159,54 @@ func alarmProcesses(t *testing.T, behaviour, kind string) {
 	if out, errOut, err := runC2C(bin, nil, "verify-evidence", file+".bad"); err == nil || !strings.Contains(errOut, "REFUSED") {
 		t.Fatalf("verify-evidence of a tampered copy: %v\n%s%s", err, out, errOut)
 	}
+	recoverProcesses(t, bin, bootEnv, root, owner, doc, dirs, clients)
 	for _, p := range procs {
 		p.stop(t)
 	}
 	seq.stop(t)
 	prov.stop(t)
+}
+
+// recoverProcesses: the owner recovers the halted document onto an honest
+// sequencer process with c2c doc move; both clones then show the alarm as
+// recovered, edit again, and converge on the new sequencer's head.
+func recoverProcesses(t *testing.T, bin string, bootEnv []string, root, owner, doc string, dirs map[byte]string, clients []*control.Client) {
+	const ready = 60 * time.Second
+	ctx := context.Background()
+	seq2Dir := filepath.Join(root, "seq2")
+	seq2 := startProc(t, bin, "sequencer2", bootEnv, "sequencer", "--data", seq2Dir, "--listen", "/ip4/127.0.0.1/tcp/0")
+	defer seq2.stop(t)
+	waitFile(t, seq2, filepath.Join(seq2Dir, readyFile), ready)
+	seq2Addr := strings.Fields(waitFile(t, seq2, filepath.Join(seq2Dir, addrsFile), ready))[0]
+	out, errOut, err := runC2C(bin, nil, "doc", "move", "--data", owner, doc, "--sequencer", seq2Addr)
+	if err != nil || !strings.Contains(out, "takeover committed") {
+		t.Fatalf("doc move on the halted document: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("c2c doc move: %s", strings.TrimSpace(out))
+	var shown string
+	for _, dir := range []string{dirs[0], dirs[1]} {
+		waitCond(t, ready, "doc show lists the alarm as recovered", func() bool {
+			shown, _, err = runC2C(bin, nil, "doc", "show", "--data", dir, doc)
+			return err == nil && strings.Contains(shown, "recovered:") && !strings.Contains(shown, "ALARM:")
+		})
+	}
+	var texts []string
+	for i, c := range clients {
+		r, err := c.Edit(ctx, doc, control.EditRequest{Kind: control.EditAppend, Text: fmt.Sprintf("<after recovery %d>", i)})
+		if err != nil {
+			t.Fatalf("clone %d edits after the recovery: %v (%+v)", i, err, r)
+		}
+	}
+	waitCond(t, ready, "both clones converge on the new sequencer", func() bool {
+		a, err1 := clients[0].Show(ctx, doc)
+		b, err2 := clients[1].Show(ctx, doc)
+		texts = []string{a.Text, b.Text}
+		return err1 == nil && err2 == nil && !a.Pending && !b.Pending && a.Seq == b.Seq && a.Head == b.Head && a.Text == b.Text
+	})
+	for i := range clients {
+		if n := strings.Count(texts[0], fmt.Sprintf("<after recovery %d>", i)); n != 1 {
+			t.Fatalf("clone %d's edit after the recovery is in the text %d times: %q", i, n, texts[0])
+		}
+	}
+	t.Logf("recovered; doc show:\n%s", shown)
 }

@@ -46,10 +46,13 @@ the control socket, the device CLI).
   density many clones per provider process (c2c provider --host-clones):
           RSS per idle clone, idle CPU, start time, every record found,
           a sample of devices editing one document
+  hostadmin  admin of hosted clones: enrol into and stop/start on a
+          provider hosting N clones, migrate one with a 1,000-edit
+          document to another provider
 
 ` + envHelp,
 	}
-	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g), newBenchJoinCmd(g), newBenchDensityCmd(g))
+	cmd.AddCommand(newBenchAbuseCmd(g), newBenchMirrorCmd(g), newBenchScanCmd(g), newBenchTransferCmd(g), newBenchPaperCmd(g), newBenchPaperDeviceCmd(), newBenchLatencyCmd(g), newBenchTraceCmd(g), newBenchPresenceCmd(g), newBenchJoinCmd(g), newBenchDensityCmd(g), newBenchHostadminCmd(g))
 	return cmd
 }
 

@@ -13,10 +13,13 @@ import (
 type densityFlags struct {
 	clones, providers, devices int
 	cloneDHT                   string
+	cloneMirror, cloneTCP      bool
 	connsHigh                  int
 	pprofPort                  int // provider i serves pprof on 127.0.0.1:pprofPort+i
 	idle, settle, timeout      time.Duration
 	keep                       bool
+	kill                       bool // the kill phase (bench_density_kill.go)
+	killEditors, killAfter     int
 }
 
 // densityResult is what c2c bench density prints (field names from issue 16).
@@ -30,7 +33,9 @@ type densityResult struct {
 
 	Providers      int     `json:"providers"`
 	CloneDHT       string  `json:"clone_dht"`
-	RSSBytes       uint64  `json:"rss_bytes"` // every provider process together, after the idle window
+	CloneMirror    bool    `json:"clone_mirror"` // hosted clones run their mirrors (c2c provider --clone-mirror)
+	CloneTCP       bool    `json:"clone_tcp"`    // hosted clones listen and dial on TCP too (c2c provider --clone-tcp)
+	RSSBytes       uint64  `json:"rss_bytes"`    // every provider process together, after the idle window
 	IdleWindowS    float64 `json:"idle_window_s"`
 	SettleS        float64 `json:"settle_s"`        // quiet time before the first idle window
 	ConnsPerClone  float64 `json:"conns_per_clone"` // mean over clones, after the idle window
@@ -45,6 +50,8 @@ type densityResult struct {
 	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
 	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
 	Notes                     []string `json:"notes,omitempty"`
+
+	*densityKillResult // with --kill only
 }
 
 func newBenchDensityCmd(g *globals) *cobra.Command {
@@ -73,6 +80,19 @@ Then, in order:
   idle    the same window again, now with the document and its members
           (idle_cpu_after_edit_percent, rss_bytes_per_clone_after_edit).
 
+With --kill, last:
+  kill    --kill-editors of the sample's devices keep typing (c2c device
+          type, one token a call; acknowledged when the call returned:
+          the clone took the edit); once each has had --kill-after
+          acknowledged, and while they keep typing, provider 0 is killed
+          with SIGKILL and restarted on its data dir; they type until
+          each has had an edit acknowledged after the restart; then
+          every killed clone must be back under its own peer ID with its
+          documents and published (back, restart_s: restart until every
+          one is), found again by a lookup from another clone
+          (found_after), and every acknowledged edit must be in the
+          document, once, at every member (acked_edits, lost_edits).
+
 live is the clones still hosted and published after the last window.
 Progress goes to stderr; the processes' logs stay in the bench's
 temporary directory, whose path is printed (removed unless --keep).`,
@@ -83,18 +103,23 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.IntVar(&f.providers, "providers", 2, "provider processes hosting them")
 	fl.IntVar(&f.devices, "devices", -1, "devices that connect and edit the shared document (default min(100, clones))")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "hosted clones' DHT mode: client or server (c2c provider --clone-dht)")
+	fl.BoolVar(&f.cloneMirror, "clone-mirror", true, "hosted clones run their phones' mirrors (c2c provider --clone-mirror)")
+	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "hosted clones also listen and dial on TCP (c2c provider --clone-tcp)")
 	fl.IntVar(&f.connsHigh, "clone-conns-high", 0, "each clone's connection-manager high watermark (default c2c provider's)")
 	fl.IntVar(&f.pprofPort, "pprof-port", 0, "provider i serves Go's profiling endpoints on 127.0.0.1:PORT+i (c2c provider --pprof), to profile the idle window with go tool pprof")
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
 	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
+	fl.BoolVar(&f.kill, "kill", false, "last, kill provider 0 with SIGKILL while devices edit, restart it and check every clone and acknowledged edit")
+	fl.IntVar(&f.killEditors, "kill-editors", 8, "--kill: devices of the sample that keep editing through the kill")
+	fl.IntVar(&f.killAfter, "kill-after", 5, "--kill: edits each editing device has had acknowledged when the provider is killed")
 	return cmd
 }
 
 func printDensity(w io.Writer, r *densityResult) {
-	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s), %d devices edited a document of %d clones\n\n",
-		r.Clones, r.Providers, r.CloneDHT, r.Devices, r.DocMembers)
+	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v, TCP %v), %d devices edited a document of %d clones\n\n",
+		r.Clones, r.Providers, r.CloneDHT, r.CloneMirror, r.CloneTCP, r.Devices, r.DocMembers)
 	fmt.Fprintf(w, "%-40s %14s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "live clones", r.Live, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "found by a lookup from another clone", r.Found, fmt.Sprint(r.Clones))
@@ -110,6 +135,9 @@ func printDensity(w io.Writer, r *densityResult) {
 		fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", "idle CPU again, with the document", r.IdleCPUAfterEditPercent, "")
 		fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone, with the document", r.RSSBytesPerCloneAfterEdit/1e6, "")
 		fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone, with it", r.ConnsPerCloneAfterEdit, "")
+	}
+	if r.densityKillResult != nil {
+		printDensityKill(w, r.densityKillResult)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s\n", n)

@@ -42,6 +42,7 @@ func (r *densityRun) edit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create the document on clone 0: %w", err)
 	}
+	r.doc = doc
 	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
 	for i, c := range sample[1:] {
 		ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -34,6 +34,7 @@ type densityClone struct {
 }
 
 type densityRun struct {
+	name   string // the bench, for progress lines
 	g      *globals
 	f      *densityFlags
 	bin    string
@@ -44,11 +45,12 @@ type densityRun struct {
 	provs  []*child
 	admins []*clonehost.AdminClient
 	seq    *child
+	doc    string // the sample's shared document, once edit made it
 	res    *densityResult
 }
 
 func (r *densityRun) say(format string, args ...any) {
-	fmt.Fprintf(r.g.stderr, "c2c bench density: "+format+"\n", args...)
+	fmt.Fprintf(r.g.stderr, r.name+": "+format+"\n", args...)
 }
 
 func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*densityResult, error) {
@@ -62,27 +64,17 @@ func runDensityBench(ctx context.Context, g *globals, f *densityFlags) (*density
 		return nil, errors.New("--devices: 0, or 2 to min(--clones, 256) (a document holds at most 256 members)")
 	case f.idle <= 0:
 		return nil, errors.New("--idle must be positive")
+	case f.kill && (f.devices < 2 || f.killEditors < 1 || f.killEditors > f.devices || f.killAfter < 1):
+		return nil, errors.New("--kill: needs --devices >= 2, 1 <= --kill-editors <= --devices (the editors are the sample's first devices) and --kill-after >= 1")
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	r := &densityRun{g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT}}
-	var err error
-	if r.bin, err = os.Executable(); err != nil {
+	r, err := newDensityRun(g, f, "density")
+	if err != nil {
 		return nil, err
 	}
-	if r.base, err = os.MkdirTemp("", "c2c-bench-density-"); err != nil {
-		return nil, err
-	}
-	r.logDir = filepath.Join(r.base, "logs")
-	if err := os.MkdirAll(r.logDir, 0o700); err != nil {
-		return nil, err
-	}
-	if r.cmdLog, err = os.OpenFile(filepath.Join(r.logDir, "commands.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return nil, err
-	}
-	r.say("working in %s", r.base)
 	defer r.close()
-	for _, step := range []func(context.Context) error{r.enroll, r.start, r.lookups, r.measureIdle, r.edit, r.measureAfterEdit} {
+	for _, step := range []func(context.Context) error{r.enroll, r.start, r.lookups, r.measureIdle, r.edit, r.measureAfterEdit, r.killPhase} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
@@ -133,7 +125,7 @@ func (r *densityRun) provDir(i int) string {
 // would only measure process start-up).
 func (r *densityRun) enroll(ctx context.Context) error {
 	start := time.Now()
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	r.clones = make([]*densityClone, r.f.clones)
 	var next, done atomic.Int64
 	var mu sync.Mutex
@@ -202,7 +194,7 @@ func (r *densityRun) start(ctx context.Context) error {
 	for i := range r.f.providers {
 		dir := r.provDir(i)
 		args := []string{"provider", "--host-clones", "--data", dir, "--listen", listen[i], "--log-level", r.childLogLevel(),
-			"--clone-dht", r.f.cloneDHT}
+			"--clone-dht", r.f.cloneDHT, fmt.Sprintf("--clone-mirror=%v", r.f.cloneMirror), fmt.Sprintf("--clone-tcp=%v", r.f.cloneTCP)}
 		if r.f.pprofPort > 0 {
 			args = append(args, "--pprof", fmt.Sprintf("127.0.0.1:%d", r.f.pprofPort+i))
 		}
@@ -238,7 +230,7 @@ func (r *densityRun) start(ctx context.Context) error {
 		return err
 	}
 	r.seq = seq
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	limit := time.Duration(r.f.clones)*100*time.Millisecond + 2*time.Minute
 	_, err = pollEvery(ctx, time.Second, limit, "every clone publishes its record", func() (struct{}, bool, error) {
 		n, err := r.published(ctx)
@@ -329,7 +321,26 @@ func (r *densityRun) published(ctx context.Context) (int, error) {
 
 // lookups has clone k+1 look clone k up, for every k, 8 at a time.
 func (r *densityRun) lookups(ctx context.Context) error {
-	bar := newNamedProgressBar(r.g.stderr, "c2c bench density")
+	targets := make([]int, r.f.clones)
+	for k := range targets {
+		targets[k] = k
+	}
+	found, lat, firstErr := r.lookUp(ctx, targets, "lookups")
+	r.res.Found = found
+	r.res.LookupP50Ms = ms(percentile(lat, 0.5))
+	r.res.LookupP99Ms = ms(percentile(lat, 0.99))
+	if firstErr != nil {
+		r.res.Notes = append(r.res.Notes, "first failed lookup: "+firstErr.Error())
+	}
+	r.say("%d/%d clones found; lookup p50 %.1f ms, p99 %.1f ms", r.res.Found, r.f.clones, r.res.LookupP50Ms, r.res.LookupP99Ms)
+	return ctx.Err()
+}
+
+// lookUp has clone k+1 look clone k up for every k of targets, 8 at a
+// time, through the providers' admin sockets: how many were found, the
+// lookups' latencies and the first failure.
+func (r *densityRun) lookUp(ctx context.Context, targets []int, what string) (int, []time.Duration, error) {
+	bar := newNamedProgressBar(r.g.stderr, r.name)
 	var next, done, found atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -338,10 +349,11 @@ func (r *densityRun) lookups(ctx context.Context) error {
 	for range 8 {
 		wg.Go(func() {
 			for {
-				k := int(next.Add(1) - 1)
-				if k >= r.f.clones || ctx.Err() != nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(targets) || ctx.Err() != nil {
 					return
 				}
+				k := targets[i]
 				target, from := r.clones[k], r.clones[(k+1)%r.f.clones]
 				res, err := r.admins[from.prov].Lookup(ctx, clonehost.LookupRequest{From: from.peer.String(),
 					User: target.user.String(), Device: "phone"})
@@ -352,21 +364,14 @@ func (r *densityRun) lookups(ctx context.Context) error {
 				} else if firstErr == nil {
 					firstErr = fmt.Errorf("clone %d looking up clone %d: %v (got %q)", (k+1)%r.f.clones, k, err, res.Clone)
 				}
-				bar.step(int(done.Add(1)), r.f.clones, "lookups")
+				bar.step(int(done.Add(1)), len(targets), what)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
 	bar.done()
-	r.res.Found = int(found.Load())
-	r.res.LookupP50Ms = ms(percentile(lat, 0.5))
-	r.res.LookupP99Ms = ms(percentile(lat, 0.99))
-	if firstErr != nil {
-		r.res.Notes = append(r.res.Notes, "first failed lookup: "+firstErr.Error())
-	}
-	r.say("%d/%d clones found; lookup p50 %.1f ms, p99 %.1f ms", r.res.Found, r.f.clones, r.res.LookupP50Ms, r.res.LookupP99Ms)
-	return ctx.Err()
+	return int(found.Load()), lat, firstErr
 }
 
 // pollEvery is pollFor with its own interval (counting 2,000 clones over

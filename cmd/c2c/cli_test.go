@@ -112,7 +112,7 @@ func TestCloneWithoutCertSaysWhatToRun(t *testing.T) {
 
 func TestHelpExplainsEnvAndData(t *testing.T) {
 	for _, cmd := range [][]string{{"--help"}, {"provider", "--help"}, {"clone", "--help"}, {"enroll", "--help"}, {"dir", "lookup", "--help"}, {"demo", "--help"}, {"keygen", "--help"}, {"sequencer", "--help"}, {"doc", "--help"}, {"bench", "--help"}, {"bench", "abuse", "--help"},
-		{"provider", "sigs", "--help"}, {"device", "scan", "--help"}} {
+		{"provider", "sigs", "--help"}, {"provider", "clones", "--help"}, {"device", "scan", "--help"}} {
 		code, out, _ := c2c(t, cmd...)
 		if code != 0 || !strings.Contains(out, "C2C_DATA") || !strings.Contains(out, "--data") || !strings.Contains(out, "--metrics") {
 			t.Errorf("%v: code %d, help lacks env/data/metrics:\n%s", cmd, code, out)
@@ -141,6 +141,7 @@ func TestDemoFindsEveryRecord(t *testing.T) {
 	}
 	if !strings.Contains(out, "records found") || !strings.Contains(out, "6/6") ||
 		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") ||
+		!strings.Contains(out, "recovered onto the standby") || !strings.Contains(out, "none missing") ||
 		!strings.Contains(out, "SHA-256 matches") || !strings.Contains(out, "hashes match again") || !strings.Contains(out, "t_syn_int + t_max = 350ms") ||
 		!strings.Contains(out, "dl/game.apk: Eicar-Test-Signature") || !strings.Contains(out, "from the cache the provider shares") {
 		t.Fatalf("demo output:\n%s", out)

@@ -70,12 +70,20 @@ all protocols; it includes gossipsub fan-out, heads and history fetches),
 divided by the acknowledged edits; then clone 0 puts a selection on the
 text, as its device would, and it prints how soon clone 1 saw it (presence:
 clone to clone, sealed under the key epoch, never sequenced). Last, a
-second sequencer equivocates on a document shared by 6 clones; it prints which clones raised the fork alarm
-and how long after the first forked entry.
+third sequencer equivocates on a document shared by 6 clones while they
+edit; it prints which clones raised the fork alarm and how long after the
+first forked entry. Then clone 0 recovers the document onto a standby
+sequencer (c2c doc move's path on a forked document: a takeover from the
+last seq every branch shares; the clones on either branch roll back to
+it and resend their own edits) while the clones keep editing, and it
+prints the recovery time (from the move to every clone on the standby),
+the clones that rolled back, and the acknowledged edits before and after
+the recovery, each checked to be in the converged text exactly once.
 
 It exits nonzero if a record is missing, the clones do not converge, an
 acknowledged edit is missing or duplicated, a selection does not reach
-the other clone, or a clone misses the alarm.
+the other clone, a clone misses the alarm, or the recovery after it loses
+or duplicates an acknowledged edit.
 
 Data dirs go under --data if given, else a temporary directory that is
 removed afterwards, all but the log.
@@ -95,7 +103,7 @@ summary, and the alarms it reports, go to stdout either way.
 	cmd.Flags().IntVar(&f.clones, "clones", 16, "number of clones")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
 	cmd.Flags().BoolVar(&f.mirror, "mirror", true, "also run the mirror part (two phones: files, send through outbox and inbox, a repaired divergence, the lag)")
-	cmd.Flags().BoolVar(&f.docs, "docs", true, "also run the CloneDoc part (sequencer, concurrent edits, forking sequencer)")
+	cmd.Flags().BoolVar(&f.docs, "docs", true, "also run the CloneDoc part (sequencer, concurrent edits, forking sequencer and the recovery from it)")
 	cmd.Flags().DurationVar(&f.duration, "duration", 4*time.Second, "how long the clones edit the shared document")
 	return cmd
 }

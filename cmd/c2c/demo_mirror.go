@@ -74,7 +74,7 @@ type demoPhone struct {
 func startDemoPhone(ctx context.Context, log *slog.Logger, base, name string, c demoClone, cloneDir, devKeyPath string) (*demoPhone, error) {
 	p := &demoPhone{name: name, clone: c, obs: &demoMirrorObs{}}
 	var err error
-	if p.mirror, err = openCloneMirror(ctx, log, c.node, cloneDir, false, demoDownloadParams(), p.obs); err != nil {
+	if p.mirror, err = openCloneMirror(ctx, log, c.node, cloneDir, mirrorConfig{downloads: demoDownloadParams(), statusEvery: time.Second}, p.obs); err != nil {
 		return nil, err
 	}
 	key, _, err := keystore.LoadOrCreatePrivKey(devKeyPath)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -27,6 +28,10 @@ type deviceConfig struct {
 	User  string `json:"user"`  // the user ID
 	Name  string `json:"name"`  // the enrolled device name
 	Key   string `json:"key"`   // the device key file (c2c enroll wrote it)
+	// Provider is the provider whose directory connect looked the clone
+	// up in (--provider), asked again when the clone no longer answers
+	// at Clone: its provider may have migrated it.
+	Provider string `json:"provider,omitempty"`
 }
 
 const deviceConfigFile = "device.json"
@@ -70,7 +75,10 @@ directory (the user lookup), checks the owner certificate it gets back
 against your user key and against this device's key, asks the provider
 where the clone it names is, and dials that clone. A provider can withhold
 a certificate but cannot forge one, and the clone must prove the identity
-the certificate names when dialed.`,
+the certificate names when dialed. The provider is remembered: when the
+clone no longer answers at its address (its provider migrated it to
+another), the next command looks it up there again and keeps the new
+address.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dataDir("device")
@@ -78,9 +86,10 @@ the certificate names when dialed.`,
 				return err
 			}
 			if cfg.Clone == "" && provider != "" {
-				if cfg.Clone, err = lookUpClone(cmd.Context(), g, provider, cfg); err != nil {
+				if cfg.Clone, err = lookUpClone(cmd.Context(), g.stdout, provider, cfg); err != nil {
 					return err
 				}
+				cfg.Provider = provider
 			}
 			s, err := openDevice(cmd.Context(), g, dir, &cfg)
 			if err != nil {
@@ -90,8 +99,7 @@ the certificate names when dialed.`,
 			if err := s.h.Connect(cmd.Context(), s.clone); err != nil {
 				return fmt.Errorf("reach clone %s: %w", s.clone.ID, err)
 			}
-			b, _ := json.MarshalIndent(cfg, "", "  ")
-			if err := keystore.WriteFile(filepath.Join(dir, deviceConfigFile), b); err != nil {
+			if err := saveDeviceConfig(dir, &cfg); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "device %s (%s) of user %s -> clone %s: connected; saved in %s\n",
@@ -112,7 +120,9 @@ the certificate names when dialed.`,
 type deviceSession struct {
 	g     *globals
 	dir   string
-	name  string // the enrolled device name
+	cfg   *deviceConfig
+	opts  []client.Option // the client's, kept for a relocation
+	name  string          // the enrolled device name
 	h     host.Host
 	clone peer.AddrInfo
 	c     *client.Client
@@ -158,8 +168,7 @@ func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig, 
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(h, *clone, user, cfg.Name, append([]client.Option{client.WithStateDir(filepath.Join(dir, "docs")),
-		client.WithLogger(g.log)}, opts...)...)
+	c, err := newDeviceClient(g, h, *clone, user, cfg.Name, dir, opts)
 	if err != nil {
 		h.Close()
 		return nil, err
@@ -173,7 +182,50 @@ func openDevice(ctx context.Context, g *globals, dir string, cfg *deviceConfig, 
 			return nil, err
 		}
 	}
-	return &deviceSession{g: g, dir: dir, name: cfg.Name, h: h, clone: *clone, c: c, meter: meter}, nil
+	return &deviceSession{g: g, dir: dir, cfg: cfg, opts: opts, name: cfg.Name, h: h, clone: *clone, c: c, meter: meter}, nil
+}
+
+// newDeviceClient is the device's client of its clone at clone, its state
+// under <dir>/docs.
+func newDeviceClient(g *globals, h host.Host, clone peer.AddrInfo, user peer.ID, name, dir string, opts []client.Option) (*client.Client, error) {
+	return client.New(h, clone, user, name, append([]client.Option{client.WithStateDir(filepath.Join(dir, "docs")),
+		client.WithLogger(g.log)}, opts...)...)
+}
+
+func saveDeviceConfig(dir string, cfg *deviceConfig) error {
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	return keystore.WriteFile(filepath.Join(dir, deviceConfigFile), b)
+}
+
+// relocate looks the clone up again in the remembered provider's
+// directory and, if it is elsewhere now, points the session (before any
+// document is open on it) and the saved config there. It reports
+// whether the clone moved.
+func (s *deviceSession) relocate(ctx context.Context) (bool, error) {
+	if s.cfg.Provider == "" || len(s.docs) > 0 {
+		return false, nil
+	}
+	addr, err := lookUpClone(ctx, io.Discard, s.cfg.Provider, *s.cfg)
+	if err != nil || addr == s.cfg.Clone {
+		return false, err
+	}
+	a, err := ma.NewMultiaddr(addr)
+	if err != nil {
+		return false, err
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(a)
+	if err != nil {
+		return false, err
+	}
+	user, _ := peer.Decode(s.cfg.User) // checked by openDevice
+	c, err := newDeviceClient(s.g, s.h, *ai, user, s.cfg.Name, s.dir, s.opts)
+	if err != nil {
+		return false, err
+	}
+	_ = s.c.Close()
+	s.c, s.clone, s.cfg.Clone = c, *ai, addr
+	fmt.Fprintf(s.g.stderr, "clone %s moved: now at %s (found in %s's directory; saved)\n", ai.ID, addr, s.cfg.Provider)
+	return true, saveDeviceConfig(s.dir, s.cfg)
 }
 
 // deviceFromFlags opens the saved device.
@@ -196,8 +248,11 @@ func (s *deviceSession) open(ctx context.Context, docHex string, offline bool) (
 	var err error
 	if offline {
 		d, err = s.c.Load(doc)
-	} else {
-		d, err = s.c.Open(ctx, doc)
+	} else if d, err = s.c.Open(ctx, doc); err != nil && !errors.Is(err, client.ErrRefused) {
+		// The clone may have moved to another provider.
+		if moved, rerr := s.relocate(ctx); moved && rerr == nil {
+			d, err = s.c.Open(ctx, doc)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/clone2clone/c2c/dht"
@@ -18,9 +19,10 @@ import (
 // (the C2C paper's "user lookup"): it fetches the owner certificate of
 // (user, name), checks it names this device's key and is valid now, asks
 // the provider for the clone's addresses, and returns the clone's /p2p
-// multiaddr. The lookup uses a short-lived client host with the device
-// key; afterwards the device talks only to its clone.
-func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceConfig) (string, error) {
+// multiaddr, saying what it found on note. The lookup uses a short-lived
+// client host with the device key; afterwards the device talks only to
+// its clone.
+func lookUpClone(ctx context.Context, note io.Writer, provider string, cfg deviceConfig) (string, error) {
 	if cfg.User == "" || cfg.Name == "" || cfg.Key == "" {
 		return "", errors.New("need --user, --name and --key")
 	}
@@ -65,9 +67,17 @@ func lookUpClone(ctx context.Context, g *globals, provider string, cfg deviceCon
 	if err != nil {
 		return "", err
 	}
-	addr := fmt.Sprintf("%s/p2p/%s", ai.Addrs[0], ai.ID)
-	fmt.Fprintf(g.stdout, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
-		prov.ID, user, cfg.Name, cert.Clone, ai.Addrs[0])
+	// The provider may still list addresses the clone had before it moved
+	// (to another port or another provider): keep the one that answers.
+	at := ai.Addrs[0]
+	if err := h.Connect(ctx, ai); err == nil {
+		if conns := h.Network().ConnsToPeer(ai.ID); len(conns) > 0 {
+			at = conns[0].RemoteMultiaddr()
+		}
+	}
+	addr := fmt.Sprintf("%s/p2p/%s", at, ai.ID)
+	fmt.Fprintf(note, "looked up in %s's directory: certificate of %s/%s verified; clone %s at %s\n",
+		prov.ID, user, cfg.Name, cert.Clone, at)
 	return addr, nil
 }
 

@@ -241,6 +241,9 @@ func printDocInfo(w io.Writer, in control.DocInfo) {
 	for _, k := range in.Misbehaved {
 		fmt.Fprintf(w, "ALARM:     the sequencer misbehaved (%s); evidence kept (c2c doc evidence); the document is halted\n", k)
 	}
+	for _, k := range in.Recovered {
+		fmt.Fprintf(w, "recovered: from a sequencer that misbehaved (%s) onto the current one; evidence kept (c2c doc evidence)\n", k)
+	}
 	if st := in.Stalled; st != nil {
 		fmt.Fprintf(w, "ALARM:     the sequencer stalled since %s: %s (%s)\n", st.Since.Format("15:04:05"), st.Reason, st.Detail)
 	}

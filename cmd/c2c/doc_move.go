@@ -37,6 +37,19 @@ this clone did rolls back to follow, and resends its own edits after the
 takeover's head. A clone run with --standby-sequencer does this by itself
 when the alarm is up.
 
+On a document stopped by a fork alarm, or by evidence that the sequencer
+tampered with an entry or forged a seq, move recovers it (with or without
+--takeover; a planned move needs the sequencer that misbehaved): the clone
+asks every connected member for the sequencer-signed heads of its chain,
+finds the last seq every chain shares (on every branch of a fork) and
+takes over from there; its own edits after that seq are sent again to the
+new sequencer. Every member, on either branch, rolls back to that seq,
+resends its own acknowledged edits and goes on editing on the new
+sequencer; the proof stays kept (c2c doc evidence). A clone run with
+--standby-sequencer does this by itself when the fork or misbehaviour
+alarm is up. The same happens for a stalled sequencer that withholds
+entries the clone knows exist (--takeover alone is refused then).
+
 Either way the new sequencer first fetches the history from this clone
 and checks it; move returns once the move is committed and the new
 sequencer holds the history, and prints the move's seq.`,

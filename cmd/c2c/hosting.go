@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ const clonesDir = "clones"
 // the provider, then the clones.
 type clonesHosting struct {
 	dir       string
+	capacity  int // the most clones it holds (clonehost.Params.Capacity)
 	shared    *node.Shared
 	host      *clonehost.Host
 	stopAdmin func() error
@@ -32,21 +34,29 @@ type clonesHosting struct {
 
 // openHosting opens the datastore the provider and its clones share, with
 // one resource budget for the clones' hosts: the provider's system
-// limits, per-peer limits for as many hosts as there are clones.
-func openHosting(dataDir string, cfg node.Config) (*clonesHosting, error) {
+// limits, per-peer limits for as many hosts as the capacity (capacity, or
+// when 0 twice the enrolled clones plus 16, room for enrolling and
+// importing while it runs). The clones directory may be empty.
+func openHosting(dataDir string, cfg node.Config, capacity int) (*clonesHosting, error) {
 	dir := filepath.Join(dataDir, clonesDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--host-clones: %w", err)
+	}
 	names, err := clonehost.Enrolled(dir)
 	if err != nil {
 		return nil, fmt.Errorf("--host-clones: %w", err)
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("--host-clones: no enrolled clone in %s: enroll each with c2c enroll --clone-data %s/NAME", dir, dir)
+	if capacity == 0 {
+		capacity = 2*len(names) + 16
 	}
-	shared, err := node.OpenShared(filepath.Join(dataDir, node.DatastoreDir), cfg.Params, len(names))
+	if capacity < len(names) {
+		return nil, fmt.Errorf("--clone-capacity %d: %d clones are enrolled in %s", capacity, len(names), dir)
+	}
+	shared, err := node.OpenShared(filepath.Join(dataDir, node.DatastoreDir), cfg.Params, capacity)
 	if err != nil {
 		return nil, err
 	}
-	return &clonesHosting{dir: dir, shared: shared}, nil
+	return &clonesHosting{dir: dir, capacity: capacity, shared: shared}, nil
 }
 
 // start runs the clones, joined through the provider n first and then the
@@ -71,6 +81,16 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 		return fmt.Errorf("--clone-conns-high %d: want at least 4", f.cloneConnsHigh)
 	}
 	p.ConnsHigh, p.ConnsLow = f.cloneConnsHigh, f.cloneConnsHigh/4
+	p.TCP = f.cloneTCP
+	p.Capacity = c.capacity
+	var perClone bool
+	switch f.cloneMetrics {
+	case "per-clone":
+		perClone = true
+	case "totals":
+	default:
+		return fmt.Errorf("--clone-metrics %q: want per-clone or totals", f.cloneMetrics)
+	}
 	dp := cloneservice.DefaultParams()
 	if f.stallAfter > 0 {
 		dp.StallAfter = f.stallAfter
@@ -81,20 +101,50 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 			boot = append(boot, b)
 		}
 	}
+	var attach func(context.Context, *clonehost.Clone) (func() error, error)
+	if f.cloneMirror {
+		attach = hostedMirror(g, f)
+	}
 	progress := newNamedProgressBar(g.stderr, "c2c provider")
 	h, err := clonehost.Open(ctx, clonehost.Config{Dir: c.dir, Shared: c.shared, Bootstrap: boot, ListenIP: ip,
-		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}, Replica: n.Directory()},
+		Params: p, Logger: g.log, DocOptions: []cloneservice.Option{cloneservice.WithParams(dp)}, Replica: n.Directory(),
+		Attach: attach},
 		func(done, total int) { progress.step(done, total, "hosted clones started") })
 	progress.done()
 	if err != nil {
 		return err
 	}
 	c.host = h
+	if reg := n.Registerer(); reg != nil {
+		if err := reg.Register(h.Collector(perClone)); err != nil {
+			return fmt.Errorf("--metrics: hosted clones: %w", err)
+		}
+	}
 	if c.stopAdmin, err = h.ServeAdmin(ctx, filepath.Join(filepath.Dir(c.dir), clonehost.AdminSocket)); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "hosting %d clones\n", len(h.Clones()))
+	fmt.Fprintf(g.stdout, "hosting %d clones (%d stopped); admin: c2c provider clones --data %s\n",
+		len(h.Clones()), len(h.Info())-len(h.Clones()), filepath.Dir(c.dir))
 	return nil
+}
+
+// hostedMirror runs a hosted clone's mirror as c2c clone runs its own,
+// on the clone's prefix of the shared datastore, with what the process
+// shares shared: downloads and blobs are scanned by the hosting
+// provider's one engine and verdict cache (the clone's first bootstrap
+// peer), the built-in engine is one per process. Per clone: one download
+// at a time, no metrics, and mirror.json written when the mirror changes,
+// not every second.
+func hostedMirror(g *globals, f *serveFlags) func(context.Context, *clonehost.Clone) (func() error, error) {
+	dlp := f.downloadParams()
+	dlp.Parallel = 1
+	return func(ctx context.Context, c *clonehost.Clone) (func() error, error) {
+		m, err := openCloneMirror(ctx, g.log.With("clone", c.Name), c.Node, c.Dir, mirrorConfig{downloads: dlp})
+		if err != nil {
+			return nil, err
+		}
+		return m.stop, nil
+	}
 }
 
 // stopClones stops the admin socket and every clone; the shared parts

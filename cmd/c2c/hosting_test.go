@@ -16,7 +16,7 @@ import (
 // killed with SIGKILL while one of them takes edits, and restarted on its
 // data dir: every hosted clone comes back under its own peer ID,
 // republishes its record (found by a lookup from another hosted clone),
-// and no acknowledged edit is lost.
+// no acknowledged edit is lost, and the phone's mirror keeps its file.
 func TestHostedClonesSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
@@ -78,16 +78,38 @@ func TestHostedClonesSurviveKill9(t *testing.T) {
 		in, err := laptop.Show(ctx, doc)
 		return err == nil && in.Role != "none" && in.Applied == in.Seq
 	})
+	// The phone's mirror holds a file before the kill.
+	run := mustRunC2C(t, bin)
+	phoneDev := filepath.Join(root, "phone-device")
+	addr, err := fileAddr(cloneDir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("device", "connect", "--data", phoneDev, "--clone", addr, "--user", user, "--name", "phone",
+		"--key", filepath.Join(root, "user", "devices", "phone.key"))
+	note := filepath.Join(root, "note.txt")
+	if err := os.WriteFile(note, []byte("kept through kill -9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("device", "files", "--data", phoneDev, "put", note, "note.txt")
+
 	app := &appender{name: "phone", client: phone, doc: doc}
 	app.start()
 	waitCond(t, ready, "20 edits acknowledged", func() bool { return app.count() >= 20 })
 	prov.kill(t)
-	app.halt()
-	acked := app.ackedBefore(time.Now())
-	t.Logf("provider killed with %d edits acknowledged", len(acked))
+	killedAt := time.Now()
+	t.Logf("provider killed with %d edits acknowledged", len(app.ackedBefore(killedAt)))
 
+	// The owner keeps editing through the kill and the restart: the edits
+	// the restarted clone acknowledges count too.
 	prov = startProvider("provider-restarted")
 	defer prov.stop(t)
+	waitCond(t, ready, "edits acknowledged after the restart", func() bool {
+		return len(app.ackedBefore(time.Now())) >= len(app.ackedBefore(killedAt))+5
+	})
+	app.halt()
+	acked := app.ackedBefore(time.Now())
+	t.Logf("%d edits acknowledged in all", len(acked))
 	defer seq.stop(t)
 	admin := clonehost.NewAdminClient(filepath.Join(pDir, clonehost.AdminSocket))
 	defer admin.Close()
@@ -114,6 +136,15 @@ func TestHostedClonesSurviveKill9(t *testing.T) {
 		if res.Clone != target.Peer {
 			t.Fatalf("%s looked %s up and got clone %s, want %s", in.Name, target.Name, res.Clone, target.Peer)
 		}
+	}
+	// The restarted clone's mirror still holds the phone's file, and the
+	// phone's mirror state and the clone's agree.
+	waitCond(t, ready, "the phone's file on its restarted clone", func() bool {
+		out, _, err := runC2C(bin, nil, "device", "files", "--data", phoneDev, "cat", "note.txt")
+		return err == nil && out == "kept through kill -9\n"
+	})
+	if m := run("device", "mirror", "--data", phoneDev); !strings.Contains(m, "state hashes match: true") {
+		t.Fatalf("device mirror after the restart:\n%s", m)
 	}
 	for _, c := range []*control.Client{phone, laptop} {
 		waitCond(t, ready, "every acknowledged edit on both clones", func() bool {

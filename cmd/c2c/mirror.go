@@ -51,17 +51,26 @@ const scanPoll = 10 * time.Minute
 // (/c2c/blob/1.0.0), download caching and the scan report on a clone, on
 // the node's datastore, and keeps mirror.json fresh.
 func startMirror(ctx context.Context, g *globals, n *node.Node, dataDir string, dlp downloader.Params) (func() error, error) {
-	m, err := openCloneMirror(ctx, g.log, n, dataDir, true, dlp)
+	m, err := openCloneMirror(ctx, g.log, n, dataDir, mirrorConfig{metrics: true, downloads: dlp, statusEvery: time.Second})
 	if err != nil {
 		return nil, err
 	}
 	return m.stop, nil
 }
 
+// mirrorConfig is how openCloneMirror assembles a mirror.
+type mirrorConfig struct {
+	metrics   bool              // export the mirror's metrics (one mirror a registry)
+	downloads downloader.Params // the downloader fetches the device's downloads under these
+	// statusEvery is how often mirror.json is rewritten; 0: only when
+	// the mirror replays, relays or notices something (hosted clones:
+	// no timer per idle clone).
+	statusEvery time.Duration
+}
+
 // openCloneMirror is startMirror, with more observers of the mirror (the
-// demo's), and the mirror's metrics only if metrics (one mirror a registry);
-// the downloader fetches the device's downloads under dlp.
-func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, metrics bool, dlp downloader.Params, extra ...mirrorservice.Observer) (*cloneMirror, error) {
+// demo's), assembled as mc says.
+func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDir string, mc mirrorConfig, extra ...mirrorservice.Observer) (*cloneMirror, error) {
 	blobs := boxostore.New(n.Datastore())
 	var closers []func() // in reverse on a failure, and by stop
 	unwind := func() {
@@ -103,17 +112,21 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 	// Downloads: fetched, kept in blobs, scanned (by the provider when the
 	// clone has one), relayed as "file cached"; the device pulls them over
 	// blobxfer and asks for progress.
-	down, err := downloader.New(n.Datastore(), blobs, scanner, downloader.WithParams(dlp), downloader.WithLogger(log))
+	down, err := downloader.New(n.Datastore(), blobs, scanner, downloader.WithParams(mc.downloads), downloader.WithLogger(log))
 	if err != nil {
 		unwind()
 		return nil, fmt.Errorf("downloads: %w", err)
 	}
 	closers = append(closers, func() { _ = down.Close() })
 	observers := append([]mirrorservice.Observer{dl, down}, extra...)
+	changed := make(statusKick, 1) // wakes the status writer when statusEvery is 0
+	if mc.statusEvery == 0 {
+		observers = append(observers, changed)
+	}
 	if arrival != nil {
 		observers = append(observers, arrival)
 	}
-	if reg := n.Registerer(); reg != nil && metrics {
+	if reg := n.Registerer(); reg != nil && mc.metrics {
 		met, err := mirrormetrics.New(reg)
 		if err != nil {
 			unwind()
@@ -138,8 +151,12 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
+		var tick <-chan time.Time // nil: never
+		if mc.statusEvery > 0 {
+			t := time.NewTicker(mc.statusEvery)
+			defer t.Stop()
+			tick = t.C
+		}
 		for {
 			if snap, err := srv.Snapshot(wctx); err == nil {
 				v := mirrorView(snap)
@@ -152,7 +169,16 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 			select {
 			case <-wctx.Done():
 				return
-			case <-t.C:
+			case <-tick:
+			case <-changed:
+				if mc.statusEvery == 0 {
+					// At most one write a second while the mirror is busy.
+					select {
+					case <-wctx.Done():
+						return
+					case <-time.After(time.Second):
+					}
+				}
 			}
 		}
 	}()
@@ -164,6 +190,21 @@ func openCloneMirror(ctx context.Context, log *slog.Logger, n *node.Node, dataDi
 	}
 	return &cloneMirror{srv: srv, dl: dl, bx: bx, down: down, scan: arrival, stop: stop}, nil
 }
+
+// statusKick is the mirror's observer that wakes the status writer: a
+// send that never blocks the mirror's loop (one pending wake-up is enough).
+type statusKick chan struct{}
+
+func (k statusKick) kick() {
+	select {
+	case k <- struct{}{}:
+	default:
+	}
+}
+
+func (k statusKick) Replayed(replication.Replayed, int)   { k.kick() }
+func (k statusKick) Notice(replication.Notice)            { k.kick() }
+func (k statusKick) Outputs(outs []replication.AppOutput) { k.kick() }
 
 // providerScanner scans a download with the clone's provider's engine
 // (scanwire), the one per provider process, through its shared cache.
@@ -230,7 +271,10 @@ func newMirrorCmd(g *globals) *cobra.Command {
 		Short: "Print the mirror's state: epoch, t_syn_int, batches, lag, divergences, state hash",
 		Long: `show rebuilds the mirror from the clone's datastore (the clone must not be
 running), or, while the clone runs and holds its datastore, prints the
-status it writes to mirror.json every second.`,
+status it writes to mirror.json every second. For a clone hosted by a
+provider (c2c provider --host-clones; --data <provider>/clones/NAME),
+whose data is in the provider's datastore, it prints the mirror.json the
+provider writes there whenever the mirror changes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dataDir("clone")
@@ -263,7 +307,19 @@ func loadMirror(ctx context.Context, dir string) (mirrorJSON, bool, error) {
 	if err != nil {
 		return mirrorJSON{}, false, err
 	}
-	ds, err := pebbleds.NewDatastore(filepath.Join(dir, node.DatastoreDir))
+	dsDir := filepath.Join(dir, node.DatastoreDir)
+	if _, err := os.Stat(dsDir); errors.Is(err, os.ErrNotExist) {
+		// A clone hosted by a provider (c2c provider --host-clones) keeps
+		// its data in the provider's datastore: only its status file is
+		// here. Opening dsDir would make an empty mirror.
+		b, err := os.ReadFile(filepath.Join(dir, mirrorStatusFile))
+		if err != nil {
+			return mirrorJSON{}, false, fmt.Errorf("%s has no datastore and no %s (a hosted clone writes it once its provider runs it): %w", dir, mirrorStatusFile, err)
+		}
+		var v mirrorJSON
+		return v, true, json.Unmarshal(b, &v)
+	}
+	ds, err := pebbleds.NewDatastore(dsDir)
 	if err != nil {
 		b, rerr := os.ReadFile(filepath.Join(dir, mirrorStatusFile))
 		if rerr != nil {

@@ -40,16 +40,7 @@ func TestMirrorCLIProcesses(t *testing.T) {
 	}
 	phoneA, phoneB := filepath.Join(root, "phone-a"), filepath.Join(root, "phone-b")
 
-	photo := make([]byte, 300_000)
-	_, _ = rand.Read(photo)
-	local := filepath.Join(root, "photo.jpg")
-	if err := os.WriteFile(local, photo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	note := filepath.Join(root, "note.txt")
-	if err := os.WriteFile(note, []byte("hello mirror\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	photo, local, note := mirrorTestFiles(t, root, "hello mirror\n")
 	run("device", "files", "--data", phoneA, "put", local)
 	run("device", "files", "--data", phoneA, "mkdir", "docs")
 	run("device", "files", "--data", phoneA, "put", note, "docs/note.txt")
@@ -80,25 +71,7 @@ func TestMirrorCLIProcesses(t *testing.T) {
 	}
 
 	run("device", "send", "--data", phoneA, "photo.jpg", "--to", users["b"]+"/phone")
-	saved := filepath.Join(root, "saved")
-	if err := os.Mkdir(saved, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(ready)
-	for {
-		inbox := run("device", "inbox", "--data", phoneB, "--save", saved)
-		if strings.Contains(inbox, "photo.jpg 300000 bytes") && strings.Contains(inbox, users["a"]+"/phone") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sent file is not in phone B's inbox after %v:\n%s", ready, inbox)
-		}
-		time.Sleep(200 * time.Millisecond) // polling interval, not synchronization
-	}
-	got, err := os.ReadFile(filepath.Join(saved, "photo.jpg"))
-	if err != nil || !bytes.Equal(got, photo) {
-		t.Fatalf("the received file differs from the sent one (%d bytes, %v)", len(got), err)
-	}
+	waitInboxPhoto(t, run, root, phoneB, users["a"]+"/phone", photo, ready)
 
 	// A big file: uploaded once and put by reference, sent by reference,
 	// pulled by phone B from its clone; the sender sees it delivered.
@@ -151,5 +124,39 @@ func TestMirrorCLIProcesses(t *testing.T) {
 	}
 	if show := run("mirror", "show", "--data", filepath.Join(root, "clone-a")); !strings.Contains(show, `"batches_replayed"`) {
 		t.Fatalf("mirror show:\n%s", show)
+	}
+}
+
+// mirrorTestFiles writes a 300,000-byte random photo.jpg and a note.txt
+// holding note into root, for the mirror tests' files app.
+func mirrorTestFiles(t *testing.T, root, note string) (photo []byte, photoPath, notePath string) {
+	t.Helper()
+	photo = make([]byte, 300_000)
+	_, _ = rand.Read(photo)
+	photoPath, notePath = filepath.Join(root, "photo.jpg"), filepath.Join(root, "note.txt")
+	if err := os.WriteFile(photoPath, photo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notePath, []byte(note), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return photo, photoPath, notePath
+}
+
+// waitInboxPhoto waits until the phone at dir has photo.jpg, from sender,
+// in its inbox, saves it into root/saved and checks it is photo.
+func waitInboxPhoto(t *testing.T, run func(...string) string, root, dir, sender string, photo []byte, limit time.Duration) {
+	t.Helper()
+	saved := filepath.Join(root, "saved")
+	if err := os.Mkdir(saved, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, limit, "the sent file in the recipient's inbox", func() bool {
+		inbox := run("device", "inbox", "--data", dir, "--save", saved)
+		return strings.Contains(inbox, "photo.jpg 300000 bytes") && strings.Contains(inbox, sender)
+	})
+	got, err := os.ReadFile(filepath.Join(saved, "photo.jpg"))
+	if err != nil || !bytes.Equal(got, photo) {
+		t.Fatalf("the received file differs from the sent one (%d bytes, %v)", len(got), err)
 	}
 }

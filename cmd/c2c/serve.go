@@ -33,7 +33,11 @@ type serveFlags struct {
 	hostClones     bool
 	cloneListenIP  string
 	cloneDHT       string // "client" or "server"
+	cloneMirror    bool   // run each hosted clone's mirror
+	cloneTCP       bool   // hosted clones listen and dial on TCP too
 	cloneConnsHigh int
+	cloneCapacity  int    // 0: twice the enrolled clones plus 16
+	cloneMetrics   string // "per-clone" or "totals"
 	pprof          string // provider: serve net/http/pprof on this address
 }
 
@@ -79,10 +83,17 @@ its owner certificate names), its own device link, documents and control
 socket (<data>/clones/NAME/control.sock, owner-only as with c2c clone), and
 keeps its data under its own prefix of the provider's one datastore; all
 of them draw on one resource budget. Hosted clones listen on QUIC only and
-are DHT clients of the providers by default (--clone-dht). Each writes
-addrs and, once published, ready into its directory; the operator's socket
-<data>/clonehost.sock lists them. The mirror is not run for hosted clones
-yet: run c2c clone for a phone that needs one.
+are DHT clients of the providers by default (--clone-dht); --clone-tcp adds
+a TCP port each where UDP is blocked. Each writes addrs and, once
+published, ready into its directory. The operator's socket
+<data>/clonehost.sock (0600) lists, enrols, stops, starts, removes, exports
+and imports them while the provider runs: see c2c provider clones --help.
+With --metrics the endpoint also has the hosted clones' connections,
+documents, devices and a memory estimate, per clone labelled by its name
+(--clone-metrics per-clone) or only their totals. Each runs its phone's
+mirror as c2c clone does (files, inbox and outbox, downloads, scans;
+--clone-mirror=false leaves it out), with the provider's one scan engine
+for all of them.
 
 ` + envHelp,
 		Args: cobra.NoArgs,
@@ -96,10 +107,14 @@ yet: run c2c clone for a phone that needs one.
 	fl.BoolVar(&f.hostClones, "host-clones", false,
 		"also run, in this process, every clone enrolled under <data>/clones/NAME (c2c enroll --clone-data <data>/clones/NAME); see below")
 	fl.StringVar(&f.cloneListenIP, "clone-listen-ip", "", "--host-clones: the IPv4 address hosted clones listen on (QUIC, one random port each; default: the address of the first --listen)")
+	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "--host-clones: hosted clones also listen (a TCP port each, on --clone-listen-ip) and dial on TCP, for devices and peers whose networks block UDP (default QUIC only)")
+	fl.BoolVar(&f.cloneMirror, "clone-mirror", true, "--host-clones: run each hosted clone's mirror of its phone (files, inbox/outbox, downloads, scans)")
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
+	fl.IntVar(&f.cloneCapacity, "clone-capacity", 0, "--host-clones: the most clones the provider holds, enrolled, imported or stopped (sizes the shared per-peer limits; default twice those enrolled at start plus 16)")
+	fl.StringVar(&f.cloneMetrics, "clone-metrics", "per-clone", "--host-clones with --metrics: per-clone (4 series per clone, labelled clone=NAME) or totals (the sums only)")
 	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiling endpoints on http://ADDR/debug/pprof/ (e.g. 127.0.0.1:6060; keep it on loopback), for go tool pprof http://ADDR/debug/pprof/profile?seconds=30")
-	cmd.AddCommand(newProviderSigsCmd(g))
+	cmd.AddCommand(newProviderSigsCmd(g), newProviderClonesCmd(g))
 	return cmd
 }
 
@@ -124,7 +139,10 @@ takeover: members that are not admins follow the signed move); without
 it, an admin moves it with c2c doc move. A sequencer that forks, tampers
 with an entry or forges a seq
 leaves evidence, kept in the data dir before the alarm is raised (c2c doc
-evidence exports it).
+evidence exports it); the document stops until an admin recovers it onto
+another sequencer (c2c doc move), which --standby-sequencer also does by
+itself: from the last seq every member's chain shares, every member
+rolling back to it and resending its own edits.
 
 Every --snapshot-every committed entries of a document the clone seals a
 signed snapshot, encrypted under the document key, and deletes the log
@@ -151,7 +169,7 @@ SIGINT or SIGTERM.
 	cmd.Flags().DurationVar(&f.stallAfter, "stall-after", cloneservice.DefaultParams().StallAfter,
 		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
 	cmd.Flags().StringVar(&f.standby, "standby-sequencer", "",
-		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled alarm is up")
+		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled, fork or misbehaviour alarm is up")
 	cmd.Flags().Uint64Var(&f.snapshotEvery, "snapshot-every", cloneservice.DefaultParams().SnapshotEvery,
 		"seal a snapshot of a document every this many committed entries (0: never, and never compact)")
 	cmd.Flags().Uint64Var(&f.keepHistory, "keep-history", cloneservice.DefaultParams().KeepHistory,

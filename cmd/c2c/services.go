@@ -83,7 +83,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 	if role == node.RoleProvider && f.hostClones {
 		// The provider and its hosted clones share one datastore (the
 		// provider's, at its root as before) and one resource budget.
-		if hosting, err = openHosting(dataDir, cfg); err != nil {
+		if hosting, err = openHosting(dataDir, cfg, f.cloneCapacity); err != nil {
 			return err
 		}
 		defer hosting.close()

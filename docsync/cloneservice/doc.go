@@ -124,7 +124,9 @@
 // way. Evidence (Service.Evidence) is gossiped on the heads topic, where
 // each member verifies it against the document's sequencer key, within
 // Params.EvidenceRate per sending peer, before gossipsub forwards it; a
-// member keeps one of each kind. A sequencer that withholds for
+// member keeps one of each kind per sequencer. The document stays stopped
+// while it is on the sequencer that misbehaved; an admin recovers it
+// (below). A sequencer that withholds for
 // Params.StallAfter (no entry for our submitted envelope, missing entries
 // not served, or a current member's signed wait claim while our head does
 // not move) raises EventStalled (Info.Stalled, the stall_alarms_total and
@@ -154,13 +156,24 @@
 // move in one synced batch. Invitations after a move carry the key
 // schedule (netproto.Invitation.Schedule).
 //
+// Move on a document stopped by a fork proof or evidence recovers it
+// (recover.go): the admin's clone collects the members' signed heads over
+// the history protocol, takes over from the last seq every chain shares
+// (docsync.Replica.TakeoverFrom, its entries after it replaced in one
+// synced batch), and every member, halted or not, on either branch,
+// follows the takeover by rolling back. With WithStandby the admin's clone
+// does it by itself when the fork or misbehaviour alarm is up, and when a
+// stalled sequencer withholds entries it knows exist. Info.Recovered lists
+// the alarms the document recovered from; their evidence stays kept.
+//
 // # Storage (keys under the datastore given to New; namespace it)
 //
 //	/c/<doc hex>/meta          the document's invitation (sequencer key, addresses, role)
 //	/c/<doc hex>/e/<seq hex16> committed entries
 //	/c/<doc hex>/pending       in-flight envelope, buffer, counter
 //	/c/<doc hex>/fork          fork proof, once one was found
-//	/c/<doc hex>/evidence/<k>  tamper (k=2) or forged-seq (k=3) evidence, once found
+//	/c/<doc hex>/evidence/<k>/<sequencer key hex>  tamper (k=2) or forged-seq (k=3)
+//	                           evidence against that sequencer, once found
 //
 // # Wiring on a node
 //

@@ -26,6 +26,7 @@ type docState struct {
 	evidence []*docsync.Evidence
 	stall    stall     // the sequencer-stalled alarm (stall.go)
 	mv       moveState // moves to another sequencer (move.go)
+	rec      recState  // recovery from a misbehaving sequencer (recover.go)
 	pres     docPresence
 	snaps    snapState // the kept snapshot and compaction point (snapshots.go)
 	jumping  bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
@@ -47,6 +48,7 @@ type docState struct {
 	headSent   time.Time
 	headSentAt uint64
 	proofSent  uint64    // repeats of the fork proof gossiped (MarshalRepeat)
+	heal       heal      // split-brain healing (heal.go)
 	fetchAt    time.Time // when the last fetch started
 	gapSeen    time.Time // when the current gap was first seen (zero: none)
 	fetchTries int
@@ -60,11 +62,8 @@ type docState struct {
 
 // stopped reports why the document takes no more input, if it does not.
 func (d *docState) stopped() error {
-	if d.proof != nil {
-		return docsync.ErrHalted
-	}
-	if len(d.evidence) > 0 {
-		return fmt.Errorf("%w: %w (%v)", docsync.ErrHalted, ErrMisbehaved, d.evidence[0].Kind)
+	if err := d.misbehaved(); err != nil {
+		return err // until the document moves away from that sequencer (recover.go)
 	}
 	return d.broken
 }
@@ -88,7 +87,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, &d.mv.keys)); err != nil {
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
-	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, &d.mv.keys)); err != nil {
+	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, &d.mv.keys, &d.heal.foreign)); err != nil {
 		_ = s.ps.UnregisterTopicValidator(et)
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
@@ -202,7 +201,7 @@ func (s *Service) validateEntry(doc docsync.DocID, keys *atomic.Pointer[seqKeys]
 // validateHead checks heads-topic messages: well formed, this document,
 // signed by the sequencer. Evidence against the sequencer (validateEvidence)
 // and members' wait claims (validateWaitClaim) share the topic.
-func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys]) pubsub.ValidatorEx {
+func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys], foreign *atomic.Bool) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		k := keys.Load()
 		if docsync.IsEvidence(m.Data) {
@@ -218,6 +217,9 @@ func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys])
 		if err == nil {
 			if err = h.Verify(k.current); err != nil && signedByOld(k, h) {
 				return pubsub.ValidationIgnore // from a sequencer the document left
+			}
+			if err != nil {
+				foreign.Store(true) // perhaps after a takeover we missed (heal.go)
 			}
 		}
 		return s.verdict("head message", doc, from, m, h, err)

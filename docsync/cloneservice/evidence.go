@@ -1,6 +1,7 @@
 package cloneservice
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +17,12 @@ import (
 // ErrNoEvidence: the document holds no evidence of the kind asked for.
 var ErrNoEvidence = errors.New("cloneservice: no evidence against the sequencer")
 
-func evidenceKey(doc docsync.DocID, k docsync.EvidenceKind) datastore.Key {
-	return datastore.NewKey(fmt.Sprintf("%s/evidence/%d", docPrefix(doc), k))
+// evidenceKey is where evidence of kind k against the sequencer key seq
+// is kept: one per kind and sequencer, so that evidence against a
+// sequencer the document recovered from stays when the next one
+// misbehaves too.
+func evidenceKey(doc docsync.DocID, k docsync.EvidenceKind, seq []byte) datastore.Key {
+	return datastore.NewKey(fmt.Sprintf("%s/evidence/%d/%x", docPrefix(doc), k, seq))
 }
 
 // loadEvidence reads a document's kept tamper and forged-seq evidence
@@ -49,9 +54,13 @@ func loadEvidence(ctx context.Context, ds datastore.Datastore, doc docsync.DocID
 	return out, nil
 }
 
-// hasEvidence reports whether d keeps evidence of kind k.
+// hasEvidence reports whether d keeps evidence of kind k against the
+// sequencer it is on.
 func (d *docState) hasEvidence(k docsync.EvidenceKind) bool {
-	return slices.ContainsFunc(d.evidence, func(ev *docsync.Evidence) bool { return ev.Kind == k })
+	cur := d.r.Log().Sequencer()
+	return slices.ContainsFunc(d.evidence, func(ev *docsync.Evidence) bool {
+		return ev.Kind == k && bytes.Equal(ev.Sequencer, cur)
+	})
 }
 
 // newEvidence picks from rd the evidence of kinds d does not keep yet, one
@@ -75,7 +84,7 @@ func (s *Service) putEvidence(b datastore.Batch, doc docsync.DocID, evs []*docsy
 		if err != nil {
 			return err
 		}
-		if err := b.Put(s.ctx, evidenceKey(doc, ev.Kind), raw); err != nil {
+		if err := b.Put(s.ctx, evidenceKey(doc, ev.Kind, ev.Sequencer), raw); err != nil {
 			return err
 		}
 	}
@@ -142,7 +151,7 @@ func (s *Service) onEvidence(doc docsync.DocID, ev *docsync.Evidence) {
 		return
 	}
 	if ev.Kind == docsync.EvidenceFork {
-		if d.proof == nil {
+		if d.proof == nil || d.misbehaved() == nil {
 			_ = d.r.HandleHead(ev.A)
 			_ = d.r.HandleHead(ev.B)
 			s.markDirty(d)
@@ -173,7 +182,11 @@ func (s *Service) Evidence(doc docsync.DocID) ([]*docsync.Evidence, error) {
 	var out []*docsync.Evidence
 	err := s.view(doc, func(d *docState) {
 		if d.proof != nil {
-			out = append(out, docsync.EvidenceFromFork(d.proof, d.r.Log().KeyAt(d.proof.A.Seq)))
+			key := d.proofSigner() // after a recovery the document is on another sequencer
+			if key == nil {
+				key = d.r.Log().KeyAt(d.proof.A.Seq)
+			}
+			out = append(out, docsync.EvidenceFromFork(d.proof, key))
 		}
 		out = append(out, d.evidence...)
 	})

@@ -1,6 +1,7 @@
 package cloneservice
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -82,23 +83,28 @@ func (s *Service) randomMember(d *docState) (peer.ID, bool) {
 
 // tick runs the document's timers (loop only).
 func (s *Service) tick(d *docState, now time.Time) {
-	if (d.proof != nil || len(d.evidence) > 0) && now.Sub(d.headSent) >= s.params.HeadRepeat {
+	if d.misbehaved() != nil && now.Sub(d.headSent) >= s.params.HeadRepeat {
 		// Keep telling members (and late joiners) about the fork, tamper
 		// or forged seq.
-		if d.proof != nil {
+		cur := d.r.Log().Sequencer()
+		if d.proof != nil && bytes.Equal(d.proofSigner(), cur) {
 			s.gossipProof(d, now)
 		}
 		d.headSent = now
 		for _, ev := range d.evidence {
-			s.gossipEvidence(d, ev)
+			if bytes.Equal(ev.Sequencer, cur) { // not the sequencer the document left
+				s.gossipEvidence(d, ev)
+			}
 		}
 	}
 	s.checkStall(d, now)
 	if d.stopped() != nil {
+		s.tickStopped(d, now)
 		return
 	}
 	s.presenceTick(d, now)
 	s.tickMove(d, now)
+	s.tickHeal(d, now)
 	if env := d.r.InFlight(); env != nil && env.Counter > d.r.Log().Counter(s.me) && s.resubmitDue(d, now) {
 		d.r.Resubmit()
 		s.handleReady(d)
@@ -192,20 +198,28 @@ func (s *Service) dialMembers(d *docState) {
 		}
 		if s.net.Connected(p) {
 			connected++
+			s.dialed(p)
 		} else {
 			toDial = append(toDial, p)
 		}
 	}
 	if !s.net.Connected(d.seqPeer) {
 		toDial = append(toDial, d.seqPeer)
+	} else {
+		s.dialed(d.seqPeer)
 	}
 	rand.Shuffle(len(toDial), func(i, j int) { toDial[i], toDial[j] = toDial[j], toDial[i] })
+	now := s.now()
 	for _, p := range toDial {
 		if connected >= s.params.MemberDials && p != d.seqPeer {
 			continue
 		}
 		connected++
+		if !s.dialDue(p, now) {
+			continue
+		}
 		s.goDo(func(ctx context.Context) {
+			ctx = network.WithForceDirectDial(ctx, "c2c: member dial, own backoff") // heal.go
 			ai := s.net.PeerInfo(p)
 			if len(ai.Addrs) == 0 && s.opts.dir != nil {
 				if r, err := s.opts.dir.Resolve(ctx, p); err == nil {
@@ -234,8 +248,12 @@ func (s *Service) handleHistory(st network.Stream) {
 		}
 		member := false
 		var compacted error
+		var takeover *docsync.Entry
 		if err := s.view(doc, func(d *docState) {
 			_, member = d.r.Log().Membership().Get(m)
+			if member { // not the adopting sequencer: its replies must be contiguous
+				takeover = d.r.Log().TakeoverFor(from, to) // heals a split brain (heal.go)
+			}
 			member = member || d.mayFetchHistory(who)
 			if from > 1 || to > 1 { // the genesis entry is kept (an adopting sequencer asks for it)
 				compacted = d.snaps.compacted(from)
@@ -251,6 +269,13 @@ func (s *Service) handleHistory(st network.Stream) {
 			return nil, compacted // the range is behind our snapshot (snapshots.go)
 		}
 		var out [][]byte
+		if takeover != nil {
+			b, err := takeover.Marshal()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
 		for seq := from; seq <= to && len(out) < max; seq++ {
 			b, err := s.ds.Get(context.Background(), entryKey(doc, seq))
 			if err != nil {

@@ -21,6 +21,7 @@ type Stats struct {
 	Stalled       int64  // documents whose stalled alarm is raised now
 	Moves         uint64 // moves to another sequencer followed
 	Rollbacks     uint64 // takeovers followed by rolling back entries of the previous sequencer
+	Recoveries    uint64 // takeovers this clone started from the head every member shares (recover.go)
 	Invitations   uint64 // invitations accepted
 	Served        uint64 // entries served to peers on history streams
 	DroppedEvents uint64 // events a slow subscriber missed
@@ -42,7 +43,7 @@ type Stats struct {
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
 	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls,
-	presenceSent, presenceTaken, presenceRefused, feedEntries, moves, rollbacks atomic.Uint64
+	presenceSent, presenceTaken, presenceRefused, feedEntries, moves, rollbacks, recoveries atomic.Uint64
 	stalled, feeds atomic.Int64
 }
 
@@ -55,7 +56,7 @@ func (c *counters) snapshot() Stats {
 		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(),
 		PresenceSent: c.presenceSent.Load(), PresenceTaken: c.presenceTaken.Load(), PresenceRefused: c.presenceRefused.Load(),
 		FeedEntries: c.feedEntries.Load(), Feeds: c.feeds.Load(),
-		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load()}
+		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load(), Recoveries: c.recoveries.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -76,6 +77,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("stall_alarms_total", "Sequencer-stalled alarms raised.", &c.stalls),
 		f("sequencer_moves_total", "Moves of a document to another sequencer followed (a restart counts the ones it replays again).", &c.moves),
 		f("move_rollbacks_total", "Takeovers followed by rolling back entries of the previous sequencer.", &c.rollbacks),
+		f("recoveries_total", "Takeovers this clone started from the last head every member shares, after a fork, tamper or stall.", &c.recoveries),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "stalled_documents",
 			Help: "Documents whose sequencer-stalled alarm is raised now."}, func() float64 { return float64(c.stalled.Load()) }),
 		f("invitations_total", "Invitations accepted.", &c.invitations),

@@ -3,6 +3,7 @@ package cloneservice
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -115,6 +116,7 @@ func addrInfoOf(a string, p peer.ID) (peer.AddrInfo, error) {
 // onMoved follows a committed move (loop only, from notify).
 func (s *Service) onMoved(d *docState, ev docsync.Event) {
 	s.followSequencer(d)
+	d.rec.probes = 0 // a later alarm probes from the start again (recover.go)
 	if d.mv.feedReset != nil {
 		d.mv.feedReset() // the feed reopens at the new sequencer
 		d.mv.feedReset = nil
@@ -238,7 +240,7 @@ func (s *Service) tickMove(d *docState, now time.Time) {
 	d.mv.autoAt = now
 	s.log.Warn("sequencer stalled: moving the document to the standby sequencer", "doc", d.id,
 		"stalled", d.stall.raised.Reason.String(), "standby", sb.ID)
-	if err := s.startMove(d, *sb, true); err != nil {
+	if err := s.startTakeover(d, *sb); err != nil {
 		s.log.Warn("automatic failover not possible yet", "doc", d.id, "err", err)
 	}
 }
@@ -249,15 +251,7 @@ func (s *Service) startMove(d *docState, seq peer.AddrInfo, takeover bool) error
 	if err != nil {
 		return err
 	}
-	if len(seq.Addrs) > 0 {
-		s.h.Peerstore().AddAddrs(seq.ID, seq.Addrs, time.Hour)
-	}
-	addr := ""
-	if len(seq.Addrs) > 0 {
-		if full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: seq.ID, Addrs: seq.Addrs[:1]}); err == nil {
-			addr = full[0].String()
-		}
-	}
+	addr := s.rememberAddrs(seq)
 	if takeover {
 		err = d.r.Takeover(key[:], addr)
 	} else {
@@ -269,25 +263,66 @@ func (s *Service) startMove(d *docState, seq peer.AddrInfo, takeover bool) error
 	return s.handleReady(d)
 }
 
+// startTakeover is startMove for a takeover from our head; while entries
+// we know of are withheld (Takeover refuses then), it recovers from the
+// head every member shares instead (loop only).
+func (s *Service) startTakeover(d *docState, seq peer.AddrInfo) error {
+	err := s.startMove(d, seq, true)
+	if _, _, missing := d.r.Missing(); errors.Is(err, docsync.ErrNotReady) && missing {
+		return s.startRecovery(d, seq, nil)
+	}
+	return err
+}
+
+// rememberAddrs adds seq's addresses to the peerstore and returns the
+// first as a /p2p address, the hint a move carries ("" if none).
+func (s *Service) rememberAddrs(seq peer.AddrInfo) string {
+	if len(seq.Addrs) == 0 {
+		return ""
+	}
+	s.h.Peerstore().AddAddrs(seq.ID, seq.Addrs, time.Hour)
+	full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: seq.ID, Addrs: seq.Addrs[:1]})
+	if err != nil {
+		return ""
+	}
+	return full[0].String()
+}
+
 // Move moves doc to the sequencer seq (its peer ID is its key; Addrs are
 // where members reach it). A planned move (takeover false) is ordered by
 // the current sequencer; a takeover is ordered by the new one, from this
-// clone's head, for a current sequencer that stopped. It returns once the
-// move is committed here and the new sequencer holds the history.
+// clone's head, for a current sequencer that stopped (or, while it
+// withholds entries this clone knows exist, from the last head every
+// member shares). On a document stopped by a fork proof or evidence it
+// recovers it, whatever takeover says: a takeover from the last head every
+// member's chain shares (recover.go). It returns once the move is
+// committed here and the new sequencer holds the history.
 func (s *Service) Move(ctx context.Context, doc docsync.DocID, seq peer.AddrInfo, takeover bool) (docsync.Move, error) {
 	key, err := netproto.MemberOf(seq.ID)
 	if err != nil {
 		return docsync.Move{}, err
 	}
 	var merr error
+	recovering := false
 	if err := s.do(ctx, func() {
 		d := s.docs[doc]
 		if d == nil {
 			merr = ErrUnknownDoc
 			return
 		}
-		if merr = d.stopped(); merr == nil {
-			merr = s.startMove(d, seq, takeover)
+		switch {
+		case d.broken != nil:
+			merr = d.broken
+		case d.misbehaved() != nil:
+			// A fork, tamper or forged seq: only a takeover from the
+			// head every member shares recovers (recover.go).
+			takeover, recovering = true, true
+			d.rec.err = nil
+			merr = s.startRecovery(d, seq, func(err error) { d.rec.err = err })
+		case takeover:
+			merr = s.startTakeover(d, seq)
+		default:
+			merr = s.startMove(d, seq, false)
 		}
 	}); err != nil {
 		return docsync.Move{}, err
@@ -299,6 +334,13 @@ func (s *Service) Move(ctx context.Context, doc docsync.DocID, seq peer.AddrInfo
 	err = s.wait(ctx, doc, func(d *docState) (bool, error) {
 		moves := d.r.Log().Moves()
 		if len(moves) == 0 || !bytes.Equal(moves[len(moves)-1].Sequencer, key[:]) {
+			if recovering {
+				// Stopped until the takeover commits; a recovery that did not start ends the wait.
+				if d.rec.err != nil {
+					return false, d.rec.err
+				}
+				return false, d.broken
+			}
 			return false, d.stopped()
 		}
 		mv = moves[len(moves)-1]
@@ -341,55 +383,72 @@ func signedByOld(keys *seqKeys, h docsync.Head) bool {
 }
 
 // rollback follows a takeover that continues from an older head than ours
-// (docsync.Replica.Rollback): the entries after its base are replaced by
-// the move in one synced batch with the new Pending, and the devices get
-// the text change (loop only).
+// (docsync.Replica.Rollback), after a fork too: the entries after its base
+// are replaced by the move in one synced batch with the new Pending, and
+// the devices get the text change (loop only).
 func (s *Service) rollback(d *docState, mv *docsync.Entry) {
-	fail := func(err error) {
+	err := s.replaceReplica(d, mv.Head.Seq-1, func(snap *docsync.SealedSnapshot, upTo, after []*docsync.Entry) (*docsync.Replica, error) {
+		return d.r.RollbackFromSnapshot(snap, upTo, after, mv)
+	})
+	if err != nil {
 		d.mv.noRollback = mv
 		s.log.Error("cannot follow the takeover: this clone committed more from the previous sequencer", "doc", d.id,
 			"takeover_seq", mv.Head.Seq, "seq", d.r.Log().Seq(), "err", err)
+		return
 	}
+	s.stats.rollbacks.Add(1)
+	s.log.Warn("rolled back to follow a takeover from an older head; our own edits after it are sent again",
+		"doc", d.id, "takeover_seq", mv.Head.Seq)
+}
+
+// replaceReplica replaces d's replica by the one mk makes from what is
+// stored: the kept snapshot (nil if none), the entries after it up to
+// base and the ones after base (possibly none). The entries after base
+// are deleted in the batch that writes the new replica's entries (a
+// rollback's move) and Pending, synced; a restart after it replays
+// 1..base, then what the new replica committed (loop only).
+func (s *Service) replaceReplica(d *docState, base uint64, mk func(snap *docsync.SealedSnapshot, upTo, after []*docsync.Entry) (*docsync.Replica, error)) error {
 	st, err := load(s.ctx, s.ds, d.id)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
-	base := mv.Head.Seq - 1
 	snapSeq := st.snaps.lastSeq() // the entries after it are stored (compaction)
 	last := snapSeq + uint64(len(st.entries))
-	if last != d.r.Log().Seq() || base >= last || base < snapSeq {
-		fail(fmt.Errorf("%d entries stored after the snapshot at %d, seq %d, takeover base %d",
-			len(st.entries), snapSeq, d.r.Log().Seq(), base))
-		return
+	if last != d.r.Log().Seq() || base > last || base < snapSeq {
+		return fmt.Errorf("%d entries stored after the snapshot at %d, seq %d, base %d",
+			len(st.entries), snapSeq, d.r.Log().Seq(), base)
 	}
-	nr, err := d.r.RollbackFromSnapshot(st.snaps.snap, st.entries[:base-snapSeq], st.entries[base-snapSeq:], mv)
+	nr, err := mk(st.snaps.snap, st.entries[:base-snapSeq], st.entries[base-snapSeq:])
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
-	// The abandoned entries go in the batch that writes the move and the
-	// Pending (handleReady writes them again, the same bytes): a restart
-	// after it replays 1..base, then the move.
+	// handleReady writes the new replica's entries and Pending again (the
+	// same bytes); they go in this batch so that nothing is lost between.
+	rd := nr.Ready()
+	rewritten := map[uint64]bool{}
+	for _, e := range rd.Entries {
+		rewritten[e.Head.Seq] = true
+	}
 	b, err := s.ds.Batch(s.ctx)
-	if err == nil {
-		for seq := base + 2; seq <= last && err == nil; seq++ {
+	for seq := base + 1; seq <= last && err == nil; seq++ {
+		if !rewritten[seq] {
 			err = b.Delete(s.ctx, entryKey(d.id, seq))
 		}
 	}
-	rd := nr.Ready()
-	var mb, pb []byte
-	if err == nil {
-		mb, err = mv.Marshal()
+	for _, e := range rd.Entries {
+		var eb []byte
+		if err == nil {
+			eb, err = e.Marshal()
+		}
+		if err == nil {
+			err = b.Put(s.ctx, entryKey(d.id, e.Head.Seq), eb)
+		}
 	}
 	if err == nil && rd.Pending != nil {
-		pb, err = rd.Pending.Marshal()
-	}
-	if err == nil {
-		err = b.Put(s.ctx, entryKey(d.id, mv.Head.Seq), mb)
-	}
-	if err == nil && pb != nil {
-		err = b.Put(s.ctx, pendingKey(d.id), pb)
+		var pb []byte
+		if pb, err = rd.Pending.Marshal(); err == nil {
+			err = b.Put(s.ctx, pendingKey(d.id), pb)
+		}
 	}
 	if err == nil {
 		err = b.Commit(s.ctx)
@@ -399,14 +458,12 @@ func (s *Service) rollback(d *docState, mv *docsync.Entry) {
 	}
 	if err != nil {
 		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)
-		s.log.Error("document stopped: cannot persist the rollback", "doc", d.id, "err", err)
+		s.log.Error("document stopped: cannot persist the replaced replica", "doc", d.id, "err", err)
 		s.stopObservers(d, d.broken)
-		return
+		return d.broken
 	}
-	s.log.Warn("rolled back to follow a takeover from an older head; our own edits after it are sent again",
-		"doc", d.id, "takeover_seq", mv.Head.Seq, "abandoned", uint64(len(st.entries))-base)
-	s.stats.rollbacks.Add(1)
 	d.r = nr
 	d.lastSeq = 0 // report the new head
 	s.handleReady(d)
+	return nil
 }

@@ -57,7 +57,9 @@ type Params struct {
 	GapWait time.Duration
 	// FetchRetry re-asks for a range that is still missing after this long.
 	FetchRetry time.Duration
-	// DialInterval is how often member connections are checked.
+	// DialInterval is how often member connections are checked; an
+	// unreachable member is dialled again after DialInterval, doubling up
+	// to 30 s (heal.go), not after libp2p's own backoff.
 	DialInterval time.Duration
 	// MemberDials is how many member clones each document keeps connections to.
 	MemberDials int

@@ -1,6 +1,7 @@
 package cloneservice
 
 import (
+	"bytes"
 	"context"
 	"sort"
 
@@ -20,12 +21,17 @@ type Info struct {
 	Members   int
 	Pending   bool               // an edit of ours is not committed yet
 	Missing   [2]uint64          // a seq range known to exist but not received ({0,0}: none)
-	Halted    *docsync.ForkProof // the fork that stopped the document
+	Halted    *docsync.ForkProof // the fork that stopped the document (nil once it recovered)
 	// Misbehaved lists the kinds of tamper and forged-seq evidence kept
-	// (Service.Evidence has them): any stopped the document.
+	// against the sequencer the document is on (Service.Evidence has
+	// them): any stopped the document.
 	Misbehaved []docsync.EvidenceKind
-	Stalled    *Stall // the sequencer-stalled alarm, while raised
-	Broken     error  // the storage failure that stopped it
+	// Recovered lists the kinds of the alarms (fork, tamper, forged seq)
+	// the document recovered from: it left the sequencer they implicate
+	// (Service.Evidence still has their evidence).
+	Recovered []docsync.EvidenceKind
+	Stalled   *Stall // the sequencer-stalled alarm, while raised
+	Broken    error  // the storage failure that stopped it
 }
 
 // Member is a document member with its clone's peer ID.
@@ -86,12 +92,23 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 		in = Info{Doc: doc, Sequencer: d.seqPeer, Seq: l.Seq(), Applied: d.r.Applied(), Head: l.HeadHash(),
 			Epoch: l.Membership().Epoch(), Members: len(l.Membership().Members()),
 			Pending: d.r.InFlight() != nil && d.r.InFlight().Counter > l.Counter(s.me),
-			Halted:  d.proof, Broken: d.broken}
+			Broken:  d.broken}
 		if from, to, ok := d.r.Missing(); ok {
 			in.Missing = [2]uint64{from, to}
 		}
+		if d.proof != nil {
+			if k := d.proofSigner(); k == nil || bytes.Equal(k, l.Sequencer()) {
+				in.Halted = d.proof
+			} else {
+				in.Recovered = append(in.Recovered, docsync.EvidenceFork)
+			}
+		}
 		for _, ev := range d.evidence {
-			in.Misbehaved = append(in.Misbehaved, ev.Kind)
+			if bytes.Equal(ev.Sequencer, l.Sequencer()) {
+				in.Misbehaved = append(in.Misbehaved, ev.Kind)
+			} else {
+				in.Recovered = append(in.Recovered, ev.Kind)
+			}
 		}
 		if st := d.stall.raised; st != nil {
 			c := *st

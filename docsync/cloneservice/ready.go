@@ -17,10 +17,13 @@ import (
 // reply) to the replica (loop only).
 func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 	d := s.docs[doc]
-	if d == nil || d.stopped() != nil {
+	if d == nil || d.broken != nil {
 		return
 	}
 	for _, e := range es {
+		if !d.admits(e) {
+			continue
+		}
 		_ = d.r.HandleEntry(e) // failures come back as Ready events
 		if d.r.Halted() != nil {
 			break
@@ -33,7 +36,7 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 // signature verified by the topic's validator, to the replica (loop only).
 func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
 	d := s.docs[doc]
-	if d == nil || d.stopped() != nil {
+	if d == nil || !d.admits(v.Entry()) {
 		return
 	}
 	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
@@ -91,7 +94,9 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	}
 	var proof *docsync.ForkProof
 	for _, ev := range rd.Events {
-		if ev.Kind == docsync.EventFork && ev.Proof != nil && d.proof == nil {
+		if ev.Kind == docsync.EventFork && ev.Proof != nil && (d.proof == nil || d.misbehaved() == nil) {
+			// The first fork, or one of a sequencer the document moved
+			// to after recovering from an earlier one.
 			proof = ev.Proof
 		}
 	}
@@ -108,8 +113,8 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	for _, ev := range evs {
 		s.misbehaved(d, ev)
 	}
-	if d.stopped() == nil {
-		for _, env := range rd.Submit {
+	for _, env := range rd.Submit {
+		if d.stopped() == nil || isTakeover(env) { // a takeover is how a stopped document recovers
 			s.send(d, env)
 		}
 	}

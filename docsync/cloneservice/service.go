@@ -52,6 +52,7 @@ type Service struct {
 	presenceStamp           uint64                           // the last stamp we sent (loop only)
 	refusals                *guard.Refusals
 	waitLog                 *guard.Limiter[docsync.DocID] // one topic-wait log line per doc per minute
+	dials                   map[peer.ID]*dialBackoff      // our own member dial backoff (heal.go; loop only)
 }
 
 // waiter is an API call waiting for a condition on a document.

@@ -174,6 +174,42 @@ func loadedEdit(n *Net, text []rune, prev, tok rune) ot.Op {
 	return op
 }
 
+// startWriters creates the document on an admin's clone, invites
+// writers-1 writers and settles; the standby takes over with the admin's
+// log.
+func (n *Net) startWriters(writers int, standby *incoming) (*Clone, error) {
+	admin, err := n.AddClone(true)
+	if err != nil {
+		return nil, err
+	}
+	standby.history = func() []*docsync.Entry { return admin.Committed }
+	for range writers - 1 {
+		if err := n.invite(admin, docsync.RoleWriter); err != nil {
+			return nil, err
+		}
+	}
+	return admin, n.Settle()
+}
+
+// editRound lets each of the first writers clones make a loaded edit with
+// probability p; acked[w] records writer w's accepted edits' tokens.
+func (n *Net) editRound(writers int, p float64, acked [][]rune) {
+	for w, c := range n.Clones[:writers] {
+		if n.Rand.Float64() >= p {
+			continue
+		}
+		var prev rune
+		if k := len(acked[w]); k > 0 {
+			prev = acked[w][k-1]
+		}
+		tok := token(w, len(acked[w]))
+		if err := c.Replica.Propose(loadedEdit(n, []rune(c.Replica.Text()), prev, tok)); err == nil {
+			acked[w] = append(acked[w], tok)
+		}
+		n.Drain(c)
+	}
+}
+
 // Run executes the scenario and settles the network.
 func (f Failover) Run() (*FailoverResult, error) {
 	if f.Net == (NetParams{}) {
@@ -188,17 +224,8 @@ func (f Failover) Run() (*FailoverResult, error) {
 	secondNode := &stallable{Node: second}
 	n.AddSequencer(second.key.Public().(ed25519.PublicKey), secondNode)
 	res := &FailoverResult{Net: n, Acked: make([][]rune, f.Writers), Takeover: -1}
-	admin, err := n.AddClone(true)
+	admin, err := n.startWriters(f.Writers, standby)
 	if err != nil {
-		return nil, err
-	}
-	standby.history = func() []*docsync.Entry { return admin.Committed }
-	for range f.Writers - 1 {
-		if err := n.invite(admin, docsync.RoleWriter); err != nil {
-			return nil, err
-		}
-	}
-	if err := n.Settle(); err != nil {
 		return nil, err
 	}
 	secondPub := second.key.Public().(ed25519.PublicKey)
@@ -241,20 +268,7 @@ func (f Failover) Run() (*FailoverResult, error) {
 				return res, err
 			}
 		}
-		for w, c := range n.Clones[:f.Writers] {
-			if n.Rand.Float64() >= f.EditProb {
-				continue
-			}
-			var prev rune
-			if k := len(res.Acked[w]); k > 0 {
-				prev = res.Acked[w][k-1]
-			}
-			tok := token(w, len(res.Acked[w]))
-			if err := c.Replica.Propose(loadedEdit(n, []rune(c.Replica.Text()), prev, tok)); err == nil {
-				res.Acked[w] = append(res.Acked[w], tok)
-			}
-			n.Drain(c)
-		}
+		n.editRound(f.Writers, f.EditProb, res.Acked)
 		if err := n.Step(); err != nil {
 			return res, err
 		}
@@ -305,13 +319,21 @@ func (r *FailoverResult) Check() error {
 	if r.Standby == nil {
 		return fmt.Errorf("the standby never took over")
 	}
+	return checkConverged(r.Net, r.Moves[1].Sequencer, r.Standby, r.Acked)
+}
+
+// checkConverged verifies that every clone of n is on the sequencer key
+// seq with nothing pending and the same text and chain as the others and
+// as that sequencer, and that each writer's acknowledged tokens are in
+// the text exactly once, in the order it typed them.
+func checkConverged(n *Net, seq ed25519.PublicKey, last *sequencer.Memory, acked [][]rune) error {
 	var ref *docsync.Replica
-	for _, c := range r.Net.Clones {
+	for _, c := range n.Clones {
 		rep := c.Replica
 		if rep.Text() != rep.CommittedText() || rep.Busy() {
 			return fmt.Errorf("clone %d has uncommitted local edits", c.Index)
 		}
-		if !bytesEqual(rep.Log().Sequencer(), r.Moves[1].Sequencer) {
+		if !bytesEqual(rep.Log().Sequencer(), seq) {
 			return fmt.Errorf("clone %d is not on the standby", c.Index)
 		}
 		if ref == nil {
@@ -326,38 +348,10 @@ func (r *FailoverResult) Check() error {
 			return fmt.Errorf("clone %d text differs from clone 0", c.Index)
 		}
 	}
-	if h := r.Standby.Head(ref.ID()); h.Seq != ref.Log().Seq() || h.ChainHash != ref.Log().HeadHash() {
+	if h := last.Head(ref.ID()); h.Seq != ref.Log().Seq() || h.ChainHash != ref.Log().HeadHash() {
 		return fmt.Errorf("standby head %d differs from the clones' %d", h.Seq, ref.Log().Seq())
 	}
-	text := []rune(ref.Text())
-	pos := map[rune]int{}
-	for i, c := range text {
-		if isToken(c) {
-			if _, dup := pos[c]; dup {
-				return fmt.Errorf("token %U appears twice", c)
-			}
-			pos[c] = i
-		}
-	}
-	total := 0
-	for w, toks := range r.Acked {
-		last := -1
-		for k, t := range toks {
-			p, ok := pos[t]
-			if !ok {
-				return fmt.Errorf("writer %d's acknowledged edit %d is missing", w, k)
-			}
-			if p < last {
-				return fmt.Errorf("writer %d's edit %d comes before its edit %d", w, k, k-1)
-			}
-			last = p
-		}
-		total += len(toks)
-	}
-	if total != len(pos) {
-		return fmt.Errorf("%d tokens in the text, %d acknowledged", len(pos), total)
-	}
-	return nil
+	return checkTokens(ref.Text(), acked)
 }
 
 // Summary is a one-line account of the run.

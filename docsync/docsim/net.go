@@ -1,6 +1,7 @@
 // Package docsim is a deterministic in-memory network for CloneDoc: clones
 // (docsync.Replica), a sequencer (honest or Byzantine) and seeded random
-// delays, reorders and duplicates. Scenarios drive it with random edits and
+// delays, reorders and duplicates, and cuts that drop what crosses them (a
+// partition, partition.go). Scenarios drive it with random edits and
 // membership changes and then check convergence or detection.
 package docsim
 
@@ -39,10 +40,11 @@ type Clone struct {
 	Updates   int
 }
 
-// msg is a scheduled delivery to clone `to` (-1: the sequencer).
+// msg is a scheduled delivery from node `from` to node `to`: a clone's
+// index, or a sequencer's ID (negative; -1 is the first, route.go).
 type msg struct {
-	at, order, to int
-	run           func()
+	at, order, from, to int
+	run                 func()
 }
 
 type queue []*msg
@@ -75,11 +77,17 @@ type Net struct {
 	Now       int
 	Delivered int
 
+	// Cut, if set, drops every message from one node to another it
+	// reports cut (a partition, partition.go); Dropped counts them.
+	Cut     func(from, to int) bool
+	Dropped int
+
 	q      queue
 	order  int
 	held   map[int]bool
 	parked []*msg
 	others map[string]sequencer.Node // sequencers a document can move to, by key
+	seqIDs map[string]int            // their node IDs, by key
 }
 
 // NewNet returns an empty network with the given seed and sequencer factory.
@@ -126,17 +134,17 @@ func (n *Net) AddClone(create bool) (*Clone, error) {
 	c := &Clone{Index: len(n.Clones), Identity: id, Replica: r}
 	n.Clones = append(n.Clones, c)
 	// A late joiner learns the head from the sequencer and fetches history.
-	n.send(c.Index, func() { c.handle(n, func() error { return r.HandleHead(n.Sequencer.Head(c.Replica.ID())) }) })
+	n.sendFrom(-1, c.Index, func() { c.handle(n, func() error { return r.HandleHead(n.Sequencer.Head(c.Replica.ID())) }) })
 	n.Drain(c)
 	return c, nil
 }
 
 func (n *Net) delay() int { return 1 + n.Rand.IntN(max(1, n.Params.MaxDelay)) }
 
-// send schedules run at clone to (-1: the sequencer) after a random delay.
-func (n *Net) send(to int, run func()) {
+// sendFrom schedules run at node to, sent by node from, after a random delay.
+func (n *Net) sendFrom(from, to int, run func()) {
 	n.order++
-	heap.Push(&n.q, &msg{at: n.Now + n.delay(), order: n.order, to: to, run: run})
+	heap.Push(&n.q, &msg{at: n.Now + n.delay(), order: n.order, from: from, to: to, run: run})
 }
 
 // Hold parks every message to clone i until Release (a partition).
@@ -178,32 +186,30 @@ func (n *Net) Drain(c *Clone) {
 	c.Updates += len(rd.Updates)
 	for _, env := range rd.Submit {
 		env := env
-		s := n.submitTo(c, env)
-		n.send(-1, func() { n.publish(s.Submit(env)) })
+		s, id := n.submitTo(c, env)
+		n.sendFrom(c.Index, id, func() { n.publishFrom(id, s.Submit(env)) })
 	}
-	if rd.Head != nil && len(n.Clones) > 1 {
-		h := *rd.Head
-		for k := 0; k < n.Params.HeadFanout; k++ {
-			to := n.Clones[n.Rand.IntN(len(n.Clones))]
-			if to != c {
-				n.send(to.Index, func() { to.handle(n, func() error { return to.Replica.HandleHead(h) }) })
-			}
-		}
+	if rd.Head != nil {
+		n.gossipHead(c, *rd.Head)
 	}
 	for _, f := range rd.Fetch {
 		f := f
-		s := n.sequencerOf(c)
-		n.send(-1, func() { n.deliverAll(c, s.Fetch(c.Replica.ID(), f.From, f.To)) })
+		s, id := n.sequencerOf(c)
+		n.sendFrom(c.Index, id, func() { n.deliverAll(id, c, s.Fetch(c.Replica.ID(), f.From, f.To)) })
 		peer := n.Clones[n.Rand.IntN(len(n.Clones))]
-		n.send(peer.Index, func() { n.deliverAll(c, peer.serve(f.From, f.To)) })
+		n.sendFrom(c.Index, peer.Index, func() { n.deliverAll(peer.Index, c, peer.serve(f.From, f.To)) })
 	}
 	r.Advance()
 }
 
 // serve returns what this clone persisted in from..to (any member may serve:
-// entries verify end to end).
+// entries verify end to end), after its latest takeover's entry for a
+// fetch of one entry after it (docsync.LogState.TakeoverFor).
 func (c *Clone) serve(from, to uint64) []*docsync.Entry {
 	var out []*docsync.Entry
+	if t := c.Replica.Log().TakeoverFor(from, to); t != nil {
+		out = append(out, t)
+	}
 	for _, e := range c.Committed {
 		if e.Head.Seq >= from && e.Head.Seq <= to {
 			out = append(out, e)
@@ -212,16 +218,33 @@ func (c *Clone) serve(from, to uint64) []*docsync.Entry {
 	return out
 }
 
-func (n *Net) deliverAll(c *Clone, es []*docsync.Entry) {
-	for _, e := range es {
-		e := e
-		n.send(c.Index, func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
+// gossipHead sends head h of clone c to HeadFanout random clones.
+func (n *Net) gossipHead(c *Clone, h docsync.Head) {
+	if len(n.Clones) < 2 {
+		return
+	}
+	for k := 0; k < n.Params.HeadFanout; k++ {
+		to := n.Clones[n.Rand.IntN(len(n.Clones))]
+		if to != c {
+			n.sendFrom(c.Index, to.Index, func() { to.handle(n, func() error { return to.Replica.HandleHead(h) }) })
+		}
 	}
 }
 
-// publish fans sequencer deliveries out to clones with random delays,
-// reordering and duplicates.
-func (n *Net) publish(ds []sequencer.Delivery) {
+// deliverAll sends the entries es from node from to clone c.
+func (n *Net) deliverAll(from int, c *Clone, es []*docsync.Entry) {
+	for _, e := range es {
+		e := e
+		n.sendFrom(from, c.Index, func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
+	}
+}
+
+// publish fans the first sequencer's deliveries out (publishFrom).
+func (n *Net) publish(ds []sequencer.Delivery) { n.publishFrom(-1, ds) }
+
+// publishFrom fans deliveries of the sequencer with node ID from out to
+// clones with random delays, reordering and duplicates.
+func (n *Net) publishFrom(from int, ds []sequencer.Delivery) {
 	for _, d := range ds {
 		for _, c := range n.Clones {
 			if d.To != nil && !d.To(c.Replica.ID()) {
@@ -233,7 +256,7 @@ func (n *Net) publish(ds []sequencer.Delivery) {
 				copies = 2
 			}
 			for range copies {
-				n.send(c.Index, func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
+				n.sendFrom(from, c.Index, func() { c.handle(n, func() error { return c.Replica.HandleEntry(e) }) })
 			}
 		}
 	}
@@ -246,6 +269,10 @@ func (n *Net) Step() error {
 		m := heap.Pop(&n.q).(*msg)
 		if m.to >= 0 && n.held[m.to] {
 			n.parked = append(n.parked, m)
+			continue
+		}
+		if n.Cut != nil && n.Cut(m.from, m.to) {
+			n.Dropped++
 			continue
 		}
 		m.run()

@@ -8,28 +8,42 @@ import (
 )
 
 // AddSequencer makes s, signing with key pub, a sequencer documents can
-// move to: clones whose log names pub send to it and fetch from it.
+// move to: clones whose log names pub send to it and fetch from it. Its
+// node ID (what messages to it are addressed to) is SequencerID(pub).
 func (n *Net) AddSequencer(pub ed25519.PublicKey, s sequencer.Node) {
 	if n.others == nil {
-		n.others = map[string]sequencer.Node{}
+		n.others, n.seqIDs = map[string]sequencer.Node{}, map[string]int{}
 	}
 	n.others[string(pub)] = s
-}
-
-// sequencerOf returns the sequencer c's log is on.
-func (n *Net) sequencerOf(c *Clone) sequencer.Node {
-	if s, ok := n.others[string(c.Replica.Log().Sequencer())]; ok {
-		return s
+	if _, ok := n.seqIDs[string(pub)]; !ok {
+		n.seqIDs[string(pub)] = -2 - len(n.seqIDs)
 	}
-	return n.Sequencer
 }
 
-// submitTo returns where c sends env: a takeover to the sequencer it
-// names, everything else to c's current sequencer.
-func (n *Net) submitTo(c *Clone, env *docsync.Envelope) sequencer.Node {
+// SequencerID returns the node ID of the sequencer signing with pub: -1
+// for the first one, -2, -3, ... for those added by AddSequencer.
+func (n *Net) SequencerID(pub ed25519.PublicKey) int {
+	if id, ok := n.seqIDs[string(pub)]; ok {
+		return id
+	}
+	return -1
+}
+
+// sequencerOf returns the sequencer c's log is on and its node ID.
+func (n *Net) sequencerOf(c *Clone) (sequencer.Node, int) {
+	key := c.Replica.Log().Sequencer()
+	if s, ok := n.others[string(key)]; ok {
+		return s, n.SequencerID(key)
+	}
+	return n.Sequencer, -1
+}
+
+// submitTo returns where c sends env (and its node ID): a takeover to the
+// sequencer it names, everything else to c's current sequencer.
+func (n *Net) submitTo(c *Clone, env *docsync.Envelope) (sequencer.Node, int) {
 	if op, ok := docsync.MoveOf(env); ok && op.Takeover {
 		if s, ok := n.others[string(op.Sequencer)]; ok {
-			return s
+			return s, n.SequencerID(op.Sequencer)
 		}
 	}
 	return n.sequencerOf(c)
@@ -45,7 +59,7 @@ func (n *Net) followTakeover(c *Clone) {
 		return
 	}
 	base := mv.Head.Seq - 1
-	if uint64(len(c.Committed)) <= base {
+	if uint64(len(c.Committed)) < base {
 		return
 	}
 	r, err := c.Replica.Rollback(c.Committed[:base], c.Committed[base:], mv)

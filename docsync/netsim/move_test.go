@@ -23,6 +23,7 @@ type tokenWriter struct {
 	c     *Clone
 	w     int
 	acked []rune
+	n     atomic.Int64 // len(acked), for readers while it edits
 }
 
 func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
@@ -38,8 +39,36 @@ func (tw *tokenWriter) edit(ctx context.Context, doc docsync.DocID) error {
 	})
 	if err == nil {
 		tw.acked = append(tw.acked, tok)
+		tw.n.Store(int64(len(tw.acked)))
 	}
 	return err
+}
+
+// startWriters starts one tokenWriter per clone of d, each editing every
+// pace(i) (a typist's pace, virtual time) until the returned stop, which
+// waits for them.
+func startWriters(ctx context.Context, t *testing.T, d *Doc, pace func(i int) time.Duration) ([]*tokenWriter, func()) {
+	ws := make([]*tokenWriter, len(d.Clones))
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i, c := range d.Clones {
+		ws[i] = &tokenWriter{c: c, w: i}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if err := ws[i].edit(ctx, d.ID); err != nil {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+				time.Sleep(pace(i))
+			}
+		}()
+	}
+	return ws, func() {
+		stop.Store(true)
+		wg.Wait()
+	}
 }
 
 // checkTokens checks that every acknowledged token is in text exactly
@@ -63,6 +92,49 @@ func checkTokens(t *testing.T, text string, ws []*tokenWriter) int {
 		total += len(tw.acked)
 	}
 	return total
+}
+
+// startTokenWriters starts one tokenWriter per clone, each editing at a
+// typist's pace (virtual time) until the returned stop; with strict an
+// edit that fails fails the test, else it is only not acknowledged.
+func startTokenWriters(ctx context.Context, t *testing.T, doc docsync.DocID, clones []*Clone, strict bool) ([]*tokenWriter, func()) {
+	ws := make([]*tokenWriter, len(clones))
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i, c := range clones {
+		ws[i] = &tokenWriter{c: c, w: i}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if err := ws[i].edit(ctx, doc); err != nil && strict {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}()
+	}
+	return ws, func() { stop.Store(true); wg.Wait() }
+}
+
+// settleTokens waits until every clone's edits are committed and the
+// clones converged on seq, and checks the tokens (checkTokens) in the
+// text; it returns the number of acknowledged edits.
+func settleTokens(ctx context.Context, t *testing.T, d *Doc, seq *Sequencer, clones []*Clone, ws []*tokenWriter) int {
+	t.Helper()
+	for _, c := range clones {
+		if err := c.Svc.WaitCommitted(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Seq = seq
+	d.WaitConverged(time.Minute)
+	text, err := clones[1].Svc.Text(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checkTokens(t, text, ws)
 }
 
 // TestMoveAndFailover moves a document over real hosts while 4 clones
@@ -95,23 +167,7 @@ func TestMoveAndFailover(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 
-		ws := make([]*tokenWriter, len(clones))
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		for i, c := range clones {
-			ws[i] = &tokenWriter{c: c, w: i}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					if err := ws[i].edit(ctx, d.ID); err != nil {
-						t.Errorf("writer %d: %v", i, err)
-						return
-					}
-					time.Sleep(200 * time.Millisecond) // a typist's pace (virtual time)
-				}
-			}()
-		}
+		ws, stopWriters := startTokenWriters(ctx, t, d.ID, clones, true)
 		time.Sleep(2 * time.Second)
 		mv, err := clones[0].Svc.Move(ctx, d.ID, seqB.Info(), false)
 		if err != nil {
@@ -127,20 +183,8 @@ func TestMoveAndFailover(t *testing.T) {
 		})
 		t.Logf("failover to the standby %v after B froze (virtual time)", time.Since(frozeAt).Round(time.Millisecond))
 		time.Sleep(2 * time.Second)
-		stop.Store(true)
-		wg.Wait()
-		for _, c := range clones {
-			if err := c.Svc.WaitCommitted(ctx, d.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-		d.Seq = seqC
-		d.WaitConverged(time.Minute)
-		text, err := clones[1].Svc.Text(d.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		acked := checkTokens(t, text, ws)
+		stopWriters()
+		acked := settleTokens(ctx, t, d, seqC, clones, ws)
 		in, _ := clones[1].Svc.Info(d.ID)
 		t.Logf("%d acknowledged edits, each once and in order; seq %d on the standby", acked, in.Seq)
 
@@ -156,7 +200,7 @@ func TestMoveAndFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.WaitConverged(time.Minute)
-		text, _ = clones[0].Svc.Text(d.ID)
+		text, _ := clones[0].Svc.Text(d.ID)
 		checkTokens(t, text, ws)
 	})
 }

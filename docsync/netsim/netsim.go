@@ -1,8 +1,9 @@
 // Package netsim runs CloneDoc over go-libp2p's simulated network
 // (x/simlibp2p + simnet) for tests and benchmarks: a sequencer service and
 // clone services on real hosts with gossipsub (strict signing), streams and
-// datastores, plus an in-memory directory of signed owner certificates.
-// Run it inside testing/synctest so time is virtual.
+// datastores, plus an in-memory directory of signed owner certificates
+// and network partitions (Partition, Heal: packets between the sides are
+// lost). Run it inside testing/synctest so time is virtual.
 package netsim
 
 import (
@@ -46,6 +47,7 @@ type Net struct {
 
 	next  int
 	peers []*Peer
+	cut   partition
 }
 
 // Peer is one host with gossipsub and a datastore.
@@ -67,14 +69,15 @@ type Peer struct {
 // New starts a simulated network whose packets take oneWay to cross it
 // (simnet v0.0.7 applies the latency once per packet, on the receiving side).
 func New(t testing.TB, oneWay time.Duration) *Net {
-	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay)}
-	sn.Start()
-	n := &Net{T: t, SN: sn, Dir: NewMemDirectory(),
+	n := &Net{T: t, Dir: NewMemDirectory(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Link: simnet.NodeBiDiLinkSettings{
 			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 		}}
+	sn := &simnet.Simnet{LatencyFunc: n.latency(oneWay)} // partition.go
+	sn.Start()
+	n.SN = sn
 	t.Cleanup(func() {
 		for _, p := range n.peers {
 			p.Close()
