@@ -63,7 +63,8 @@ k mod --providers. c2c sim runs this binary too.
 Large runs: memory grows with the hosts and the connections each holds
 (40-70 KB of QUIC and TLS state per connection; a hosted clone holds one
 per provider). The GC's soft limit is set to 3/4 of RAM unless GOMEMLIMIT
-is set; docs/scale.md has the measured figures up to 10,000 instances.
+is set; docs/scale.md has the measured figures for 1000 instances and
+a 10,000-instance attempt.
 
 ` + envHelp,
 		SilenceUsage:  true,
