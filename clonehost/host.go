@@ -261,34 +261,13 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 	if err := os.Remove(filepath.Join(dir, ReadyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	cfg := node.DefaultConfig(node.RoleClone, dir)
-	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
+	listen := []ma.Multiaddr{ma.StringCast("/ip4/" + h.listen + "/udp/0/quic-v1")}
 	if h.params.TCP {
-		cfg.ListenAddrs = append(cfg.ListenAddrs, ma.StringCast("/ip4/"+h.listen+"/tcp/0"))
+		listen = append(listen, ma.StringCast("/ip4/"+h.listen+"/tcp/0"))
 	}
-	cfg.Bootstrap = h.boot
-	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = h.params.ConnsLow, h.params.ConnsHigh
-	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = h.params.GossipHeartbeat, h.params.ConnCheck
+	cfg := NodeConfig(dir, listen, h.boot, h.params)
 	log := h.log.With("clone", name)
-	opts := []node.Option{
-		node.WithLogger(log),
-		// Keyed by the peer ID, not the directory's name: the data stays
-		// the clone's whatever its directory is called.
-		node.WithSharedDatastore(h.shared, "/clones/"+cert.Clone.String()),
-		node.WithSharedLimits(h.shared),
-	}
-	if !h.params.TCP {
-		opts = append(opts, node.WithQUICOnly())
-	}
-	if !h.params.DHTServer {
-		// A DHT client's routing table holds DHT servers only, here the
-		// providers it bootstraps from: fewer than kad's threshold of 10,
-		// so kad ran a full table refresh (a self lookup and one per
-		// bucket) every 2 minutes per clone, finding nobody new. The
-		// node's bootstrapper still refreshes the table each time a
-		// provider connects or reconnects.
-		opts = append(opts, node.WithKadOptions(kaddht.Mode(kaddht.ModeClient), kaddht.DisableAutoRefresh()))
-	}
+	opts := append(NodeOptions(h.shared, cert.Clone, h.params), node.WithLogger(log))
 	n, err := node.New(ctx, cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("clonehost: clone %s: %w", name, err)
@@ -324,6 +303,48 @@ func (h *Host) watch(e *entry) {
 		defer close(done)
 		h.markReady(ctx, c)
 	})
+}
+
+// NodeConfig is the node config of a hosted clone whose data dir is dir,
+// listening on listen and joining through boot: a clone's defaults with
+// p's connection watermarks, gossipsub heartbeat and connection check.
+// The in-process simulation builds its clones with it too (scenario).
+func NodeConfig(dir string, listen []ma.Multiaddr, boot []peer.AddrInfo, p Params) node.Config {
+	cfg := node.DefaultConfig(node.RoleClone, dir)
+	cfg.ListenAddrs = listen
+	cfg.Bootstrap = boot
+	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = p.ConnsLow, p.ConnsHigh
+	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = p.GossipHeartbeat, p.ConnCheck
+	return cfg
+}
+
+// NodeOptions are the node options of the hosted clone clone: its data
+// under /clones/<peer ID> in shared's datastore and its host on shared's
+// resource budget (shared nil: a datastore and budget of its own, for a
+// clone that is a process of its own, as under Testground), QUIC only
+// unless p.TCP, and unless p.DHTServer a DHT client of the providers.
+func NodeOptions(shared *node.Shared, clone peer.ID, p Params) []node.Option {
+	var opts []node.Option
+	if !p.TCP {
+		opts = append(opts, node.WithQUICOnly())
+	}
+	if shared != nil {
+		opts = append(opts,
+			// Keyed by the peer ID, not the directory's name: the data
+			// stays the clone's whatever its directory is called.
+			node.WithSharedDatastore(shared, "/clones/"+clone.String()),
+			node.WithSharedLimits(shared))
+	}
+	if !p.DHTServer {
+		// A DHT client's routing table holds DHT servers only, here the
+		// providers it bootstraps from: fewer than kad's threshold of 10,
+		// so kad ran a full table refresh (a self lookup and one per
+		// bucket) every 2 minutes per clone, finding nobody new. The
+		// node's bootstrapper still refreshes the table each time a
+		// provider connects or reconnects.
+		opts = append(opts, node.WithKadOptions(kaddht.Mode(kaddht.ModeClient), kaddht.DisableAutoRefresh()))
+	}
+	return opts
 }
 
 // markReady writes c's ready file once its certificate is published, and

@@ -35,6 +35,13 @@ func OpenShared(path string, p Params, hosts int) (*Shared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: datastore %s: %w", path, err)
 	}
+	return NewShared(ds, p, hosts)
+}
+
+// NewShared is OpenShared on a datastore the caller opened (the
+// simulation's pebble, say, which need not fsync); the Shared closes it.
+// On error ds is closed.
+func NewShared(ds datastore.Batching, p Params, hosts int) (*Shared, error) {
 	s := &Shared{ds: ds, closers: []func() error{ds.Close}}
 	rm, err := scaledResourceManager(p, hosts, false) // hosted clones export no metrics
 	if err != nil {

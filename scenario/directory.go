@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
+	"github.com/clone2clone/c2c/clonehost"
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
-	"github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // record is what a clone shares about itself: where its certificate is.
@@ -26,8 +27,8 @@ type record struct {
 const device = "phone"
 
 // RunDirectory is the directory case for one instance: instances below
-// Params.Providers are providers, the others clones. It returns every
-// instance's result.
+// Params.Providers are providers, the others clones. Instance 0 returns
+// every instance's result, the others nil.
 func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	p := env.Params
 	res := &InstanceResult{Index: env.Index, Role: string(node.RoleClone)}
@@ -41,7 +42,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	var err error
 	var mine []byte
 	if isProvider {
-		if n, err = startNode(ctx, env, node.RoleProvider, nil); err != nil {
+		if n, err = startProvider(ctx, env); err != nil {
 			return nil, err
 		}
 		defer func() { n.Close() }()
@@ -80,7 +81,10 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 		if err := sleepCtx(ctx, p.joinDelay(env.Index-p.Providers)); err != nil {
 			return nil, err
 		}
-		if n, err = startClone(ctx, env, providers); err != nil {
+		// The hosting provider first, as clonehost.Config.Bootstrap has it.
+		host := p.HostOf(env.Index)
+		providers = append([]peer.AddrInfo{providers[host]}, slices.Delete(slices.Clone(providers), host, host+1)...)
+		if n, err = startClone(ctx, env, cert.Clone, providers); err != nil {
 			return nil, err
 		}
 		defer func() { n.Close() }()
@@ -91,14 +95,9 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	if all, err = env.Sync.Gather(ctx, "records", env.Index, mine); err != nil {
 		return nil, err
 	}
-	var records []record
-	for _, raw := range all[p.Providers:] {
-		var r record
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("%w: record: %w", ErrGather, err)
-		}
-		records = append(records, r)
-	}
+	// Each clone decodes only the records it looks up: decoding every
+	// record in every instance cost N^2 (12% of a 1000-node run's CPU).
+	records := all[p.Providers:]
 	if _, err := env.Sync.Gather(ctx, "up", env.Index, nil); err != nil {
 		return nil, err
 	}
@@ -110,7 +109,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	// 3. Clones look each other up for Duration under churn.
 	if !isProvider {
 		me := env.Index - p.Providers
-		l := &looker{env: env, res: res, records: records, me: me, node: n, providers: providers}
+		l := &looker{env: env, res: res, records: records, me: me, node: n, id: n.ID(), providers: providers}
 		if err := l.run(ctx, churned(p)[me]); err != nil {
 			return nil, err
 		}
@@ -132,9 +131,10 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 type looker struct {
 	env       *Env
 	res       *InstanceResult
-	records   []record
+	records   [][]byte // every clone's record, as gathered
 	me        int
 	node      *node.Node
+	id        peer.ID
 	providers []peer.AddrInfo
 }
 
@@ -166,12 +166,17 @@ func (l *looker) run(ctx context.Context, churns bool) error {
 		if target >= l.me {
 			target++
 		}
-		l.lookup(ctx, l.records[target])
+		var r record
+		if err := json.Unmarshal(l.records[target], &r); err != nil {
+			return fmt.Errorf("%w: record of clone %d: %w", ErrGather, target, err)
+		}
+		l.lookup(ctx, r)
 	}
 }
 
 // churn takes the clone down at leaveAt and brings it back DownFor later,
-// with the same data dir (identity, certificate) and a fresh datastore.
+// with the same data dir (identity, certificate) and, when hosted, the same
+// data in its provider's datastore (an unhosted one gets a fresh one).
 func (l *looker) churn(ctx context.Context, leaveAt time.Time) error {
 	time.Sleep(time.Until(leaveAt))
 	l.res.Left = true
@@ -179,7 +184,7 @@ func (l *looker) churn(ctx context.Context, leaveAt time.Time) error {
 		return fmt.Errorf("clone %d leaves: %w", l.env.Index, err)
 	}
 	time.Sleep(l.env.Params.DownFor)
-	n, err := startClone(ctx, l.env, l.providers)
+	n, err := startClone(ctx, l.env, l.id, l.providers)
 	if err != nil {
 		return fmt.Errorf("clone %d rejoins: %w", l.env.Index, err)
 	}
@@ -208,28 +213,63 @@ func (l *looker) lookup(ctx context.Context, r record) {
 	l.res.LookupLat = append(l.res.LookupLat, lat)
 }
 
-// startNode starts a node of role with the env's transport and an
-// in-memory datastore.
-func startNode(ctx context.Context, env *Env, role node.Role, boot []peer.AddrInfo) (*node.Node, error) {
-	cfg := node.DefaultConfig(role, env.DataDir)
+// startProvider starts a provider node with the env's transport, on its
+// process's shared datastore (its root) if the env has one.
+func startProvider(ctx context.Context, env *Env) (*node.Node, error) {
+	cfg := node.DefaultConfig(node.RoleProvider, env.DataDir)
 	cfg.ListenAddrs = env.ListenAddrs
-	cfg.Bootstrap = boot
-	if h := env.Params.ConnsHigh; h > 0 && role == node.RoleClone {
-		cfg.Params.ConnsLow, cfg.Params.ConnsHigh, cfg.Params.ConnGrace = h/2, h, 10*time.Second
+	opts := []node.Option{node.WithLogger(env.Log), node.WithLibp2pOptions(env.transport()...)}
+	if env.Shared != nil {
+		opts = append(opts, node.WithSharedDatastore(env.Shared, ""))
+	} else {
+		opts = append(opts, node.WithDatastore(memStore()))
 	}
-	n, err := node.New(ctx, cfg,
-		node.WithLogger(env.Log),
-		node.WithLibp2pOptions(env.transport()...),
-		node.WithDatastore(dssync.MutexWrap(datastore.NewMapDatastore())))
+	n, err := node.New(ctx, cfg, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("instance %d starts a %s: %w", env.Index, role, err)
+		return nil, fmt.Errorf("instance %d starts a provider: %w", env.Index, err)
 	}
 	return n, nil
 }
 
+// startCloneNode starts a clone node the way a provider hosts one
+// (clonehost.NodeConfig, clonehost.NodeOptions): a DHT client of the
+// providers unless Params.ServerClones, with the hosted clones' timers, on
+// the env's shared datastore and resource budget if it has them. Its
+// hosting provider comes first in providers.
+func startCloneNode(ctx context.Context, env *Env, id peer.ID, providers []peer.AddrInfo) (*node.Node, error) {
+	hp := clonehost.DefaultParams()
+	hp.DHTServer = env.Params.ServerClones
+	if h := env.Params.ConnsHigh; h > 0 {
+		hp.ConnsLow, hp.ConnsHigh = h/2, h
+	}
+	cfg := clonehost.NodeConfig(env.DataDir, quicOnly(env.ListenAddrs), providers, hp)
+	opts := append(clonehost.NodeOptions(env.Shared, id, hp),
+		node.WithLogger(env.Log), node.WithLibp2pOptions(env.transport()...))
+	if env.Shared == nil {
+		opts = append(opts, node.WithDatastore(memStore()))
+	}
+	n, err := node.New(ctx, cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("instance %d starts a clone: %w", env.Index, err)
+	}
+	return n, nil
+}
+
+// quicOnly keeps the QUIC addresses of addrs: a hosted clone has no TCP
+// transport (clonehost.NodeOptions).
+func quicOnly(addrs []ma.Multiaddr) []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, a := range addrs {
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // startClone starts a clone and waits until it has published its record.
-func startClone(ctx context.Context, env *Env, providers []peer.AddrInfo) (*node.Node, error) {
-	n, err := startNode(ctx, env, node.RoleClone, providers)
+func startClone(ctx context.Context, env *Env, id peer.ID, providers []peer.AddrInfo) (*node.Node, error) {
+	n, err := startCloneNode(ctx, env, id, providers)
 	if err != nil {
 		return nil, err
 	}

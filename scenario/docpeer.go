@@ -3,10 +3,12 @@ package scenario
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/clone2clone/c2c/clonehost"
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
@@ -37,6 +39,10 @@ type docPeer struct {
 	cancel context.CancelFunc
 }
 
+// startPeer starts the host and gossipsub of a sequencer or clone. A
+// hosted clone (env.Shared set) runs the gossipsub heartbeat that
+// `c2c provider --host-clones` gives its clones (clonehost.Params); the
+// sequencer keeps gossipsub's.
 func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
 	opts := append([]libp2p.Option{
 		libp2p.Identity(key),
@@ -50,7 +56,13 @@ func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
 		return nil, fmt.Errorf("instance %d starts a host: %w", env.Index, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ps, err := pubsub.NewGossipSub(ctx, h, netproto.GossipOptions()...)
+	gopts := netproto.GossipOptions()
+	if env.Shared != nil {
+		gp := netproto.GossipParams()
+		gp.HeartbeatInterval = clonehost.DefaultParams().GossipHeartbeat
+		gopts = append(gopts, pubsub.WithGossipSubParams(gp))
+	}
+	ps, err := pubsub.NewGossipSub(ctx, h, gopts...)
 	if err != nil {
 		cancel()
 		h.Close()
@@ -74,28 +86,58 @@ type cloneCard struct {
 	Member docsync.MemberID
 }
 
-// gatheredDirectory is a cloneservice.Directory built from the cards every
-// clone shared through Sync; certificates are verified on lookup.
+// decodeCards decodes gathered cards.
+func decodeCards(raw [][]byte) ([]cloneCard, error) {
+	cards := make([]cloneCard, len(raw))
+	for i, b := range raw {
+		if err := json.Unmarshal(b, &cards[i]); err != nil {
+			return nil, fmt.Errorf("%w: clone card: %w", ErrGather, err)
+		}
+	}
+	return cards, nil
+}
+
+// gatheredDirectory is a cloneservice.Directory built from the cards
+// clones shared through Sync, decoded on its first use (most clones never
+// look anyone up); certificates are verified on lookup.
 type gatheredDirectory struct {
+	raw   [][]byte
+	once  sync.Once
+	err   error
 	certs map[string]*dht.OwnerCert
 	addrs map[peer.ID]peer.AddrInfo
 }
 
-func newGatheredDirectory(cards []cloneCard) (*gatheredDirectory, error) {
-	d := &gatheredDirectory{certs: map[string]*dht.OwnerCert{}, addrs: map[peer.ID]peer.AddrInfo{}}
-	for _, c := range cards {
-		cert, err := dht.UnmarshalOwnerCert(c.Cert)
+func newGatheredDirectory(raw [][]byte) *gatheredDirectory {
+	return &gatheredDirectory{raw: raw}
+}
+
+func (d *gatheredDirectory) index() error {
+	d.once.Do(func() {
+		cards, err := decodeCards(d.raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: owner certificate: %w", ErrGather, err)
+			d.err = err
+			return
 		}
-		d.certs[dht.CertKey(cert.User, cert.Device)] = cert
-		d.addrs[c.Addr.ID] = c.Addr
-	}
-	return d, nil
+		d.certs, d.addrs = map[string]*dht.OwnerCert{}, map[peer.ID]peer.AddrInfo{}
+		for _, c := range cards {
+			cert, err := dht.UnmarshalOwnerCert(c.Cert)
+			if err != nil {
+				d.err = fmt.Errorf("%w: owner certificate: %w", ErrGather, err)
+				return
+			}
+			d.certs[dht.CertKey(cert.User, cert.Device)] = cert
+			d.addrs[c.Addr.ID] = c.Addr
+		}
+	})
+	return d.err
 }
 
 // LookupClone implements cloneservice.Directory.
 func (d *gatheredDirectory) LookupClone(_ context.Context, user peer.ID, dev string) (cloneservice.Clone, error) {
+	if err := d.index(); err != nil {
+		return cloneservice.Clone{}, err
+	}
 	c := d.certs[dht.CertKey(user, dev)]
 	if c == nil {
 		return cloneservice.Clone{}, fmt.Errorf("scenario: no certificate for %s/%s: %w", user, dev, dht.ErrNotFound)
@@ -105,6 +147,9 @@ func (d *gatheredDirectory) LookupClone(_ context.Context, user peer.ID, dev str
 
 // Resolve implements cloneservice.Directory.
 func (d *gatheredDirectory) Resolve(_ context.Context, p peer.ID) (peer.AddrInfo, error) {
+	if err := d.index(); err != nil {
+		return peer.AddrInfo{}, err
+	}
 	a, ok := d.addrs[p]
 	if !ok {
 		return peer.AddrInfo{}, fmt.Errorf("scenario: unknown clone %s: %w", p, dht.ErrNotFound)

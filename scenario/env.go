@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -40,6 +41,13 @@ type Env struct {
 	// DataDir is a private directory for keys and certificates.
 	DataDir string
 	Log     *slog.Logger
+	// Shared, when set, is the datastore and resource budget of the
+	// provider process that hosts this instance (Params.HostOf), shared as
+	// `c2c provider --host-clones` shares them: a provider's own node
+	// keeps its data at the root, a clone under /clones/<peer ID> and its
+	// host on the one budget. Nil: the instance is a process of its own
+	// (Testground) with an in-memory datastore.
+	Shared *node.Shared
 	// MeasureHeap makes the instance report its process heap (set when each
 	// instance is its own process).
 	MeasureHeap bool

@@ -25,7 +25,8 @@ var ErrUnknownCase = errors.New("scenario: unknown case")
 type Params struct {
 	Case      string
 	Instances int // every node: providers + clones, or sequencer + clones
-	// Providers is the number of provider instances (directory case).
+	// Providers is the number of provider instances (directory case) and
+	// of the provider processes that host the clones (HostOf).
 	Providers int
 	// Latency is the one-way latency of a link (in-process runs; Testground
 	// shapes traffic only on runners with a sidecar).
@@ -49,10 +50,15 @@ type Params struct {
 	// Seed makes the run's random choices (who churns, targets, edits).
 	Seed uint64
 	// ConnsHigh, if > 0, replaces the clones' connection-manager high
-	// watermark (low: half of it; grace: 10 s). Each connection holds
+	// watermark (low: half of it). Each connection holds
 	// 40-70 KB of QUIC and TLS state; the trim reaches only what kad-dht
 	// leaves unprotected, so it lowers memory a little (docs/scale.md).
 	ConnsHigh int
+	// ServerClones makes the directory case's clones DHT servers, as a
+	// `c2c clone` process is (and as every run before issue 16 had them),
+	// instead of what a hosting provider runs: DHT clients of the
+	// providers (clonehost.DefaultParams).
+	ServerClones bool
 	// JoinOver spreads the clones' start over this long (clone k of n
 	// starts k*JoinOver/n in): a thousand clones that boot in the same
 	// instant each open their DHT refresh connections at once, which no
@@ -121,6 +127,25 @@ func (p Params) docClones(g int) (lo, hi int) {
 func (p Params) docCreator(g int) int {
 	lo, _ := p.docClones(g)
 	return 1 + lo
+}
+
+// HostOf is the provider process that hosts instance index, as `c2c
+// provider --host-clones` would run it: provider i (0..Providers-1) is its
+// own host, clone k is hosted by provider k mod Providers. The docsync case
+// has no provider nodes, but its clones are still grouped by k mod
+// Providers into processes whose datastore and resource budget they share;
+// its sequencer (index 0) is a process of its own: HostOf returns -1.
+func (p Params) HostOf(index int) int {
+	if p.Case == CaseDirectory {
+		if index < p.Providers {
+			return index
+		}
+		return (index - p.Providers) % p.Providers
+	}
+	if index == 0 || p.Providers < 1 {
+		return -1
+	}
+	return (index - 1) % p.Providers
 }
 
 // Clones is the number of clone instances.

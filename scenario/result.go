@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// InstanceResult is what one instance measured; every instance gathers all
-// of them at the end of a run.
+// InstanceResult is what one instance measured; instance 0 gathers all of
+// them at the end of a run.
 type InstanceResult struct {
 	Index int    `json:"index"`
 	Role  string `json:"role"`
@@ -43,13 +43,16 @@ type InstanceResult struct {
 	Err string `json:"err,omitempty"`
 }
 
+// gatherResults shares own with every instance and returns, in instance 0
+// (the one that reports), everyone's results; the others get nil, so a
+// run decodes N results once, not N times.
 func gatherResults(ctx context.Context, env *Env, own *InstanceResult) ([]InstanceResult, error) {
 	b, err := json.Marshal(own)
 	if err != nil {
 		return nil, err
 	}
 	all, err := env.Sync.Gather(ctx, "results", env.Index, b)
-	if err != nil {
+	if err != nil || env.Index != 0 {
 		return nil, err
 	}
 	out := make([]InstanceResult, len(all))

@@ -100,6 +100,7 @@ func paramsOf(name string, re *runtime.RunEnv) scenario.Params {
 	case scenario.CaseDirectory:
 		p.Providers = re.IntParam("providers")
 		p.LookupEvery = ms("lookup_every_ms")
+		p.ServerClones = re.BooleanParam("server_clones")
 	case scenario.CaseDocsync:
 		p.EditEvery = ms("edit_every_ms")
 		p.Fork = re.BooleanParam("fork")

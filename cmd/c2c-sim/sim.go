@@ -55,10 +55,16 @@ beside it, and exits nonzero when a pass criterion fails: lookups succeed
 >= 99%, every acknowledged edit reaches every clone, every clone detects a
 fork. Progress goes to stderr, one line per phase.
 
-Large runs: memory grows with the connections each node holds (40-70 KB
-of QUIC and TLS state per connection). The GC's soft limit is set to 3/4 of RAM
-unless GOMEMLIMIT is set; docs/scale.md has the measured figures for 1000
-instances.
+Clones are hosted as c2c provider --host-clones hosts them: DHT clients of
+the providers (--server-clones for DHT servers, as a c2c clone process is),
+and clone k shares the pebble datastore and resource budget of provider
+k mod --providers. c2c sim runs this binary too.
+
+Large runs: memory grows with the hosts and the connections each holds
+(40-70 KB of QUIC and TLS state per connection; a hosted clone holds one
+per provider). The GC's soft limit is set to 3/4 of RAM unless GOMEMLIMIT
+is set; docs/scale.md has the measured figures for 1000 instances and
+a 10,000-instance attempt.
 
 ` + envHelp,
 		SilenceUsage:  true,
@@ -156,6 +162,7 @@ instances.
 	f.Uint64Var(&p.Seed, "seed", d.Seed, "seed of the run's random choices")
 	f.DurationVar(&p.JoinOver, "join-over", 0, "spread the clones' start over this long (0: all at once); large runs use it to avoid a start-up peak")
 	f.IntVar(&p.ConnsHigh, "conns-high", 0, "clones' connection-manager high watermark (0: the node default, 400); trims connections kad-dht does not protect")
+	f.BoolVar(&p.ServerClones, "server-clones", false, "directory: clones are DHT servers, as a c2c clone process is, instead of DHT clients of the providers as c2c provider --host-clones runs them")
 	f.StringVar(&out, "out", ".", "directory for the JSON summary")
 	f.BoolVar(&nodeLogs, "node-logs", false, "let the nodes log (at --log-level)")
 	f.StringVar(&logLevel, "log-level", "info", "log level of --node-logs: debug, info, warn or error (logs go to stderr)")

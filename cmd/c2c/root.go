@@ -117,6 +117,7 @@ documents on a running clone through its owner-only control socket.
 		newDeviceCmd(g),
 		newMirrorCmd(g),
 		newBenchCmd(g),
+		newSimCmd(g),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sync"
@@ -22,7 +23,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
+	"github.com/ipfs/go-datastore"
+	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
@@ -143,6 +147,16 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	}
 	defer os.RemoveAll(root)
 
+	shared, err := openHosting(root, p)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, s := range shared {
+			s.Close()
+		}
+	}()
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	results := make([][]scenario.InstanceResult, p.Instances)
@@ -157,6 +171,9 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 			Index: i, Params: p, Sync: gs, Transport: transport, HostStart: &hostStart, DataDir: dir,
 			ListenAddrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(i+1)))},
 			Log:         log.With("instance", i),
+		}
+		if h := p.HostOf(i); h >= 0 {
+			env.Shared = shared[h]
 		}
 		wg.Add(1)
 		go func() {
@@ -182,6 +199,46 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	sum.VirtualSeconds = virtual.Seconds()
 	return sum, nil
 }
+
+// openHosting opens the shared parts of each provider process of the run
+// (scenario.Params.HostOf): a go-ds-pebble datastore under root and one
+// resource budget for the hosts of the clones it hosts, as `c2c provider
+// --host-clones` opens them (node.OpenShared with the provider's limits),
+// except that the datastore does not fsync (noSync).
+func openHosting(root string, p scenario.Params) ([]*node.Shared, error) {
+	hosted := make([]int, p.Providers)
+	for i := range p.Instances {
+		if h := p.HostOf(i); h >= 0 {
+			hosted[h]++
+		}
+	}
+	var out []*node.Shared
+	for h, n := range hosted {
+		var s *node.Shared
+		ds, err := pebbleds.NewDatastore(filepath.Join(root, fmt.Sprintf("provider-%d", h), node.DatastoreDir))
+		if err == nil {
+			s, err = node.NewShared(noSync{ds}, node.DefaultParams(node.RoleProvider), n)
+		}
+		if err != nil {
+			for _, s := range out {
+				s.Close()
+			}
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// noSync is a datastore whose Sync returns at once. Services sync what
+// they acknowledge (the kill -9 rule); in a simulation nothing outlives
+// the process, and an fsync is real time in which virtual time cannot
+// advance: with hundreds of clones syncing each entry on one disk, a
+// 1000-clone docsync run's invitations took longer than 15 minutes of
+// wall time. Every write still goes through pebble.
+type noSync struct{ datastore.Batching }
+
+func (noSync) Sync(context.Context, datastore.Key) error { return nil }
 
 func writeHeapProfile(path string) error {
 	f, err := os.Create(path)

@@ -41,6 +41,40 @@ func TestDirectoryUnderChurn(t *testing.T) {
 	})
 }
 
+// Hosted clones are DHT clients of the providers, as c2c provider
+// --host-clones runs them: each holds one connection per provider and no
+// other, and every provider is connected to every other node.
+func TestDirectoryClonesAreHostedClients(t *testing.T) {
+	p := small(scenario.CaseDirectory, 14)
+	p.Churn = 0
+	synctest.Test(t, func(t *testing.T) {
+		sum, err := RunInBubble(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sum.Check(); err != nil {
+			t.Fatal(err)
+		}
+		clones := p.Instances - p.Providers
+		want := float64(clones*p.Providers+p.Providers*(p.Instances-1)) / float64(p.Instances)
+		if d := sum.Peers.UpMean - want; d > 1e-9 || d < -1e-9 {
+			t.Fatalf("peers per node %v when all were up, want %v (%d per clone, %d per provider)",
+				sum.Peers.UpMean, want, p.Providers, p.Instances-1)
+		}
+	})
+	p.ServerClones = true // DHT servers join each other's tables
+	synctest.Test(t, func(t *testing.T) {
+		sum, err := RunInBubble(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clones := p.Instances - p.Providers
+		if floor := float64(clones*p.Providers+p.Providers*(p.Instances-1)) / float64(p.Instances); sum.Peers.UpMean <= floor {
+			t.Fatalf("server clones: %v peers per node, want more than the clients' %v", sum.Peers.UpMean, floor)
+		}
+	})
+}
+
 func TestDocsyncUnderChurn(t *testing.T) {
 	p := small(scenario.CaseDocsync, 9) // sequencer + 8 clones, 2 churn
 	synctest.Test(t, func(t *testing.T) {
