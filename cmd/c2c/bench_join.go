@@ -10,6 +10,16 @@ import (
 
 func newBenchJoinCmd(g *globals) *cobra.Command {
 	p := joinbench.DefaultParams()
+	prof := &windowProfiles{}
+	p.AroundSnapshotJoin = func() func() error {
+		if prof.cpu == "" {
+			return func() error { return nil }
+		}
+		if err := prof.start(); err != nil {
+			return func() error { return err }
+		}
+		return prof.stop
+	}
 	cmd := newBenchReportCmd(g, "join [--entries N] [--tail N] [--keep-history N] [--json]",
 		"A new member joining a long document: from a snapshot and the tail against replaying from seq 1",
 		`join builds a document of --entries entries with the real core (one writer,
@@ -23,7 +33,8 @@ replica is at the head with everything persisted, and counted in bytes on the
 joiner's connection. Both joins must end in the same text and chain. Then the
 server compacts its log behind the snapshot, keeping --keep-history entries
 (and the genesis), and the log's bytes (keys and values) before and after
-are printed. Building the history takes about 0.3 ms per entry; progress
+are printed. --cpu-profile writes a CPU profile of the join from the
+snapshot (dial to persisted head) for go tool pprof. Building the history takes about 0.3 ms per entry; progress
 goes to stderr.`,
 		func() (*joinbench.Result, error) { return joinbench.Run(p, g.stderr) },
 		func(w io.Writer, r *joinbench.Result) {
@@ -40,5 +51,6 @@ goes to stderr.`,
 	cmd.Flags().IntVar(&p.Tail, "tail", p.Tail, "entries after the snapshot")
 	cmd.Flags().IntVar(&p.KeepHistory, "keep-history", p.KeepHistory, "entries the server keeps before its snapshot when it compacts")
 	cmd.Flags().IntVar(&p.Window, "window", p.Window, "seqs before its head the snapshot covers (chain hashes and ops)")
+	cmd.Flags().StringVar(&prof.cpu, "cpu-profile", "", "write a CPU profile of the join from the snapshot to this file")
 	return cmd
 }

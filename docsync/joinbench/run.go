@@ -37,6 +37,10 @@ type Params struct {
 	Tail        int // entries after the snapshot
 	KeepHistory int // entries the server keeps before its snapshot after compaction
 	Window      int // the snapshot's window (docsync.SealSnapshot)
+	// AroundSnapshotJoin, when set, is called as the join from the
+	// snapshot starts and the function it returns as it ends: the window
+	// `c2c bench join --cpu-profile` profiles.
+	AroundSnapshotJoin func() (end func() error)
 }
 
 // DefaultParams returns the defaults of `c2c bench join`.
@@ -103,8 +107,12 @@ func Run(p Params, progress io.Writer) (*Result, error) {
 	fmt.Fprintf(progress, "served: %d entries, snapshot at %d (%d bytes)\n", len(h.entries), h.snap.Seq(), len(h.snap.Bytes()))
 
 	fmt.Fprintln(progress, "joining from the snapshot and the tail")
+	end := func() error { return nil }
+	if p.AroundSnapshotJoin != nil {
+		end = p.AroundSnapshotJoin()
+	}
 	js, err := join(srv, h, dir+"/j1", true)
-	if err != nil {
+	if err := errors.Join(err, end()); err != nil {
 		return nil, fmt.Errorf("joinbench: join from snapshot: %w", err)
 	}
 	fmt.Fprintln(progress, "joining by replay from seq 1")
