@@ -48,6 +48,7 @@ goes to stderr.`,
 			fmt.Fprintf(w, "%-28s %12s %14s\n", "join", "ms", "bytes")
 			fmt.Fprintf(w, "%-28s %12.1f %14d  (median of %v)\n", "snapshot + tail", r.SnapshotMs, r.SnapshotBytes, r.SnapshotMsRuns)
 			fmt.Fprintf(w, "%-28s %12.1f %14d\n", "replay from seq 1", r.ReplayMs, r.ReplayBytes)
+			fmt.Fprintf(w, "%-28s %12.1f  (process CPU per join from the snapshot, median of %v)\n", "snapshot + tail, CPU", r.SnapshotCPUMs, r.SnapshotCPUMsRuns)
 			fmt.Fprintf(w, "\n%-28s %14d\n", "log bytes before compaction", r.LogBytesBefore)
 			fmt.Fprintf(w, "%-28s %14d  (keeping %d entries)\n", "log bytes after compaction", r.LogBytesAfter, r.KeepHistory)
 			fmt.Fprintf(w, "\nidentical text and chain: %v; history built in %.1f s\n", r.Identical, r.BuildS)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -71,6 +72,11 @@ type Result struct {
 	ReplayBytes   int64   `json:"replay_bytes"`
 	// Each join from the snapshot, in order.
 	SnapshotMsRuns []float64 `json:"snapshot_ms_runs"`
+	// CPU time (user + system) of the whole bench process, serving member
+	// and joiner, during each join from the snapshot: the median, and each.
+	// Unlike the wall time it hardly depends on what else runs on the cores.
+	SnapshotCPUMs     float64   `json:"snapshot_cpu_ms"`
+	SnapshotCPUMsRuns []float64 `json:"snapshot_cpu_ms_runs"`
 	// The same figures under the names of the task brief.
 	JoinMsSnapshot float64 `json:"join_ms_snapshot"`
 	JoinMsReplay   float64 `json:"join_ms_replay"`
@@ -128,6 +134,7 @@ func Run(p Params, progress io.Writer) (*Result, error) {
 			return nil, errors.Join(fmt.Errorf("joinbench: join from snapshot: %w", err), end())
 		}
 		res.SnapshotMsRuns = append(res.SnapshotMsRuns, j.ms)
+		res.SnapshotCPUMsRuns = append(res.SnapshotCPUMsRuns, j.cpuMs)
 		if js != nil && (j.text != js.text || j.head != js.head) {
 			return nil, errors.Join(errors.New("joinbench: two joins from the snapshot ended in different states"), end())
 		}
@@ -137,6 +144,7 @@ func Run(p Params, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 	res.SnapshotMs, res.SnapshotBytes = median(res.SnapshotMsRuns), js.bytes
+	res.SnapshotCPUMs = median(res.SnapshotCPUMsRuns)
 	res.JoinMsSnapshot, res.BytesSnapshot = res.SnapshotMs, js.bytes
 	res.Identical = js.text == h.text
 	if p.Replay {
@@ -287,6 +295,7 @@ func (s *server) compact(snapSeq, keep uint64) (int64, error) {
 
 type joined struct {
 	ms      float64
+	cpuMs   float64 // of the process
 	bytes   int64
 	text    string
 	head    docsync.Hash
@@ -310,7 +319,7 @@ func join(srv *server, hs *history, dir string, fromSnapshot bool) (*joined, err
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	cfg := docsync.Config{Doc: hs.doc, Sequencer: hs.seqPub, Identity: hs.joiner}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := jh.Connect(ctx, peer.AddrInfo{ID: srv.h.ID(), Addrs: srv.h.Addrs()}); err != nil {
 		return nil, err
 	}
@@ -355,7 +364,8 @@ func join(srv *server, hs *history, dir string, fromSnapshot bool) (*joined, err
 	if r.Applied() != r.Log().Seq() {
 		return nil, fmt.Errorf("applied %d of %d", r.Applied(), r.Log().Seq())
 	}
-	j := &joined{ms: float64(time.Since(start).Microseconds()) / 1000, text: r.Text(), head: r.Log().HeadHash(),
+	j := &joined{ms: float64(time.Since(start).Microseconds()) / 1000, cpuMs: float64((processCPU() - cpu0).Microseconds()) / 1000,
+		text: r.Text(), head: r.Log().HeadHash(),
 		counter: r.Log().Counter(hs.creator.ID())}
 	j.bytes = bwc.n.Load()
 	return j, nil
@@ -383,6 +393,13 @@ func persist(ctx context.Context, ds datastore.Batching, r *docsync.Replica) err
 		return err
 	}
 	return ds.Sync(ctx, datastore.NewKey("/"))
+}
+
+// processCPU is the user and system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // cannot fail with RUSAGE_SELF and a valid pointer
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // byteCounter counts what the host's streams send and receive, at once
