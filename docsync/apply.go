@@ -255,12 +255,21 @@ func (r *Replica) applyContent(e *Entry) {
 		r.pushOp(nil, env.Author)
 		return
 	}
+	var before string // an earlier envelope of ours under this counter (jumppending.go)
+	earlier := own && r.inflight.op != nil && env.Digest() != r.inflight.env.Digest()
+	if earlier {
+		before = r.committed.String()
+	}
 	if err := r.committed.Apply(x); err != nil {
 		r.event(Event{Kind: EventNoop, Seq: e.Head.Seq, Err: fmt.Errorf("%w: %w", ErrBadOp, err)})
 		r.pushOp(nil, env.Author)
 		return
 	}
 	r.pushOp(&x, env.Author)
+	if earlier {
+		r.takeOwnEarlier(before, e.Head.Seq, x)
+		return
+	}
 	if own {
 		r.inflight = nil
 		r.markPending()

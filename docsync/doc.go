@@ -10,8 +10,9 @@
 // forged seq; the Replica emits EventEvidence when a rejected entry proves
 // one), signed and encrypted snapshots that a new member joins from
 // instead of replaying the log from seq 1 (SealedSnapshot, Replica.
-// SealSnapshot, Join; docs/snapshots.md), and the clone's document state
-// machine (Replica).
+// SealSnapshot, Join; docs/snapshots.md) and that a long-offline clone
+// jumps to with its pending edits rebased (Replica.JumpFromSnapshot), and
+// the clone's document state machine (Replica).
 //
 // Nothing here imports libp2p, starts a goroutine or reads a clock. The
 // Replica follows etcd raft's shape: inputs are method calls (Propose,

@@ -159,7 +159,8 @@ func (r *Replica) openSealed() error {
 		}
 		ops[i] = &op
 	}
-	r.committed, r.local = ot.NewDoc(b.Text), ot.NewDoc(b.Text)
+	r.committed = ot.NewDoc(b.Text)
+	r.local = r.committed.Clone() // a copy of the decoded code points, not a second decoding
 	// The window's authors are not in the snapshot: a caret at a window
 	// op's insert stays before it (presencepos.go).
 	r.ops, r.opAuthors, r.opsBase = ops, make([]MemberID, len(ops)), s.WindowBase+1
@@ -193,10 +194,14 @@ func LogFromSnapshot(s *SealedSnapshot, seqPub ed25519.PublicKey) (*LogState, er
 func logFromSnapshot(s *SealedSnapshot, seqPub []byte) (*LogState, error) {
 	l := NewLogState(s.Head.Doc, seqPub)
 	l.base = s.WindowBase
-	l.hashes = make([]Hash, 1, len(s.WindowDigests)+1)
-	l.hashes[0] = s.WindowBaseHash
-	for _, d := range s.WindowDigests {
-		l.hashes = append(l.hashes, ChainHash(l.HeadHash(), d))
+	if len(s.chain) == len(s.WindowDigests)+1 {
+		l.hashes = s.chain // computed by Verify, which every caller ran
+	} else {
+		l.hashes = make([]Hash, 1, len(s.WindowDigests)+1)
+		l.hashes[0] = s.WindowBaseHash
+		for _, d := range s.WindowDigests {
+			l.hashes = append(l.hashes, ChainHash(l.HeadHash(), d))
+		}
 	}
 	logMeta{epoch: s.Epoch, members: s.Members, wraps: s.Wraps, prevKeys: s.PrevKeys, counters: s.Counters}.install(l)
 	l.installSpans(copySpans(s.spans))

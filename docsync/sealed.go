@@ -51,6 +51,7 @@ type SealedSnapshot struct {
 
 	spans []keySpan // the key schedule up to the head (schedule.go); nil: the genesis key throughout
 	raw   []byte    // the SignedSnapshot encoding, as made or received
+	chain []Hash    // h(WindowBase)..h(Head.Seq), once Verify computed them
 }
 
 // Bytes returns the encoding that was signed or decoded.
@@ -202,15 +203,17 @@ func (s *SealedSnapshot) Verify(doc DocID, seqPub ed25519.PublicKey) error {
 	if s.WindowBase == 0 && s.WindowBaseHash != GenesisHash(doc) {
 		return fmt.Errorf("%w: window from seq 0 does not start at the genesis hash", ErrSnapshotChain)
 	}
-	h := s.WindowBaseHash
+	chain := make([]Hash, 1, len(s.WindowDigests)+1)
+	chain[0] = s.WindowBaseHash
 	for _, d := range s.WindowDigests {
-		h = ChainHash(h, d)
+		chain = append(chain, ChainHash(chain[len(chain)-1], d))
 	}
-	if h != s.Head.ChainHash {
+	if chain[len(chain)-1] != s.Head.ChainHash {
 		return fmt.Errorf("%w: window %d..%d does not chain to the signed head", ErrSnapshotChain, s.WindowBase, s.Head.Seq)
 	}
 	if !s.isMember(s.Maker) {
 		return fmt.Errorf("%w: snapshot maker %v is not a member at seq %d", ErrNotMember, s.Maker, s.Head.Seq)
 	}
+	s.chain = chain[:len(chain):len(chain)] // full: a log that appends copies it
 	return nil
 }

@@ -224,20 +224,7 @@ func (c *Client) resume(b Bundle) (*Edit, ot.Op, error) {
 
 // Diff returns one op turning a into b: keep the common prefix and suffix,
 // replace the middle.
-func Diff(a, b string) ot.Op {
-	ra, rb := []rune(a), []rune(b)
-	p := 0
-	for p < len(ra) && p < len(rb) && ra[p] == rb[p] {
-		p++
-	}
-	q := 0
-	for q < len(ra)-p && q < len(rb)-p && ra[len(ra)-1-q] == rb[len(rb)-1-q] {
-		q++
-	}
-	var op ot.Op
-	op.Retain(p).Insert(string(rb[p : len(rb)-q])).Delete(len(ra) - p - q).Retain(q)
-	return op
-}
+func Diff(a, b string) ot.Op { return ot.Diff(a, b, 0) }
 
 // copy returns a deep copy of c.
 func (c *Client) copy() *Client {

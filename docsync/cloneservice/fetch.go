@@ -42,7 +42,7 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			if d == nil || d.stopped() != nil {
 				return
 			}
-			s.jumpCompacted(d, from, err)
+			s.jumpCompacted(d, from, err, target == d.seqPeer)
 			seq := d.r.Log().Seq()
 			switch {
 			case seq < to && target == d.seqPeer && !fromMember:

@@ -14,10 +14,12 @@ import (
 
 // A clone that was offline long enough that the missing range is more than
 // members keep (KeepHistory + SnapshotEvery entries), or whose fetch after
-// its head was answered "compacted", and that holds no pending edit of its
-// own, continues from a member's snapshot instead of replaying the gap
-// (docs/snapshots.md). With pending edits it replays from
-// the sequencer: rebasing them onto a snapshot's text is not done.
+// its head was answered "compacted", continues from a member's snapshot
+// instead of replaying the gap (docs/snapshots.md). With edits of its own
+// pending it does so only once the sequencer itself answered "compacted":
+// replay from it is then impossible, and the sequencer refuses the old
+// envelope (its parent is before the compacted range). The pending edits
+// are rebased onto the snapshot's text (docsync.Replica.JumpFromSnapshot).
 
 // jumpRetry is the least time between two jumps of one document.
 const jumpRetry = 30 * time.Second
@@ -29,24 +31,25 @@ func (s *Service) maybeJump(d *docState, now time.Time) bool {
 	if !ok || to-from+1 <= s.params.KeepHistory+s.params.SnapshotEvery {
 		return false
 	}
-	return s.jump(d, now)
+	return s.jump(d, now, false)
 }
 
 // jumpCompacted starts a jump when a fetch of the entries after our head
 // was answered "compacted": the range is gone wherever we asked, whatever
 // heads we know of (after a move we never saw, we may verify none of the
-// members' heads). Loop only.
-func (s *Service) jumpCompacted(d *docState, from uint64, err error) {
+// members' heads). bySequencer: the sequencer answered. Loop only.
+func (s *Service) jumpCompacted(d *docState, from uint64, err error, bySequencer bool) {
 	var ce *netproto.CompactedError
 	if errors.As(err, &ce) && from == d.r.Log().Seq()+1 && from < ce.FirstKept {
-		s.jump(d, s.now())
+		s.jump(d, s.now(), bySequencer)
 	}
 }
 
 // jump fetches a member's snapshot to continue from, unless one is on
-// the way, was tried just now, or our own edits are pending (loop only).
-func (s *Service) jump(d *docState, now time.Time) bool {
-	if s.params.SnapshotEvery == 0 || d.r.Busy() || d.jumping || (!d.jumpAt.IsZero() && now.Sub(d.jumpAt) < jumpRetry) || d.stopped() != nil {
+// the way, was tried just now, or our own edits are pending and
+// withPending is not set (loop only).
+func (s *Service) jump(d *docState, now time.Time, withPending bool) bool {
+	if s.params.SnapshotEvery == 0 || (d.r.Busy() && !withPending) || d.jumping || (!d.jumpAt.IsZero() && now.Sub(d.jumpAt) < jumpRetry) || d.stopped() != nil {
 		return false
 	}
 	p, ok := s.randomMember(d)
@@ -61,28 +64,40 @@ func (s *Service) jump(d *docState, now time.Time) bool {
 	doc := d.id
 	s.goDo(func(ctx context.Context) {
 		snap := s.snapshotFrom(ctx, p, doc)
-		s.post(func() { s.jumpTo(doc, snap, trusted) })
+		s.post(func() { s.jumpTo(doc, snap, trusted, withPending) })
 	})
 	return true
 }
 
 // jumpTo replaces the replica of doc by one joined from snap, if it
 // verifies, is ahead, agrees with our chain where the two overlap, and we
-// still hold nothing pending (loop only). The snapshot, the new compaction
-// point and the deletion of our whole log before it are one synced batch;
-// the devices get the change of text as one op.
-func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, trusted map[docsync.MemberID]bool) {
+// still hold nothing pending or withPending is set (loop only). The
+// snapshot, the new compaction point, the deletion of our whole log
+// before it and the rebased Pending are one synced batch; the devices get
+// the change of text as one op.
+func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, trusted map[docsync.MemberID]bool, withPending bool) {
 	d := s.docs[doc]
 	if d == nil {
 		return
 	}
 	d.jumping = false
 	seq := d.r.Log().Seq()
-	if snap == nil || snap.Seq() <= seq || d.r.Busy() || d.stopped() != nil {
+	busy := d.r.Busy()
+	if snap == nil || snap.Seq() <= seq || (busy && !withPending) || d.stopped() != nil {
 		return
 	}
-	r, err := docsync.Join(s.config(doc, d.meta), snap, func(m docsync.MemberID) bool { return trusted[m] })
-	if err == nil {
+	isTrusted := func(m docsync.MemberID) bool { return trusted[m] }
+	var r *docsync.Replica
+	var err error
+	var pending []byte // the rebased Pending: the old one's envelope cannot be re-derived from the snapshot
+	if busy {
+		if r, err = d.r.JumpFromSnapshot(snap, isTrusted); err == nil {
+			pending, err = r.Ready().Pending.Marshal()
+		}
+	} else {
+		r, err = docsync.Join(s.config(doc, d.meta), snap, isTrusted)
+	}
+	if err == nil && !busy {
 		if h, ok := r.Log().HashAt(seq); ok && h != d.r.Log().HeadHash() {
 			err = docsync.ErrSnapshotChain // the snapshot's chain is not ours at our head
 		}
@@ -99,6 +114,9 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 	if err == nil {
 		err = b.Put(s.ctx, firstKeptKey(doc), binary.BigEndian.AppendUint64(nil, snap.Seq()+1))
 	}
+	if err == nil && pending != nil {
+		err = b.Put(s.ctx, pendingKey(doc), pending)
+	}
 	for q := max(d.snaps.firstKept, 2); err == nil && q <= seq; q++ {
 		err = b.Delete(s.ctx, entryKey(doc, q))
 	}
@@ -114,8 +132,9 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 	}
 	d.r, d.snaps = r, snapState{snap: snap, firstKept: snap.Seq() + 1}
 	s.followSequencer(d) // the snapshot may be after a move we never saw
-	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(), "bytes", len(snap.Bytes()))
-	if newText := r.Text(); newText != oldText {
+	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(),
+		"bytes", len(snap.Bytes()), "pending_rebased", busy)
+	if newText := r.Text(); newText != oldText && !busy { // with pending edits, the rebase's Update goes out with the Ready
 		op := jupiter.Diff(oldText, newText) // common prefix and suffix kept, the middle replaced
 		s.emit(d, Event{Kind: EventUpdate, Seq: snap.Seq(), Op: &op})
 		s.observe(d, Change{Kind: EventUpdate, Op: op, Seq: snap.Seq()}, nil)

@@ -35,25 +35,36 @@ func (s seeded) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func buildHistory(n, tail, window int, progress io.Writer) (*history, error) {
-	rng := rand.New(rand.NewPCG(2026, 12))
+// newHistory draws the document ID and the keys, the first draws of rng.
+func newHistory(rng *rand.Rand) (*history, ed25519.PrivateKey, error) {
 	h := &history{}
 	for i := range h.doc {
 		h.doc[i] = byte(rng.Uint32())
 	}
 	pub, seqKey, err := ed25519.GenerateKey(seeded{rng})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h.seqPub = pub
 	if h.creator, err = docsync.NewIdentity(seeded{rng}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if h.joiner, err = docsync.NewIdentity(seeded{rng}); err != nil {
+		return nil, nil, err
+	}
+	return h, seqKey, nil
+}
+
+func historyRand() *rand.Rand { return rand.New(rand.NewPCG(2026, 12)) }
+
+func buildHistory(n, tail, window int, progress io.Writer) (*history, error) {
+	rng := historyRand()
+	h, seqKey, err := newHistory(rng)
+	if err != nil {
 		return nil, err
 	}
 	seq := sequencer.NewReference(h.doc, seqKey)
-	a, err := docsync.Create(docsync.Config{Doc: h.doc, Sequencer: pub, Identity: h.creator, Rand: seeded{rng}})
+	a, err := docsync.Create(docsync.Config{Doc: h.doc, Sequencer: h.seqPub, Identity: h.creator, Rand: seeded{rng}})
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -37,11 +39,21 @@ type Params struct {
 	Tail        int // entries after the snapshot
 	KeepHistory int // entries the server keeps before its snapshot after compaction
 	Window      int // the snapshot's window (docsync.SealSnapshot)
+	// SnapshotJoins is how many times the new member joins from the
+	// snapshot, each time a fresh host and store: snapshot_ms is the median.
+	SnapshotJoins int
+	Replay        bool   // also join by replay from seq 1
+	HistoryCache  string // file keeping the built history between runs (cache.go); "" builds it
+	// AroundSnapshotJoin, when set, is called as the join from the
+	// snapshot starts and the function it returns as it ends: the window
+	// `c2c bench join --cpu-profile` profiles.
+	AroundSnapshotJoin func() (end func() error)
 }
 
 // DefaultParams returns the defaults of `c2c bench join`.
 func DefaultParams() Params {
-	return Params{Entries: 100_000, Tail: 100, KeepHistory: 4096, Window: docsync.DefaultSnapshotWindow}
+	return Params{Entries: 100_000, Tail: 100, KeepHistory: 4096, Window: docsync.DefaultSnapshotWindow,
+		SnapshotJoins: 5, Replay: true}
 }
 
 // Result is what `c2c bench join --json` prints.
@@ -54,10 +66,17 @@ type Result struct {
 	// The issue's names: join from the snapshot and the tail, and replay
 	// from seq 1; ms from dial to the replica at the head with everything
 	// persisted, bytes on the joiner's streams, both directions.
-	SnapshotMs    float64 `json:"snapshot_ms"`
+	SnapshotMs    float64 `json:"snapshot_ms"` // the median of SnapshotMsRuns
 	SnapshotBytes int64   `json:"snapshot_bytes"`
 	ReplayMs      float64 `json:"replay_ms"`
 	ReplayBytes   int64   `json:"replay_bytes"`
+	// Each join from the snapshot, in order.
+	SnapshotMsRuns []float64 `json:"snapshot_ms_runs"`
+	// CPU time (user + system) of the whole bench process, serving member
+	// and joiner, during each join from the snapshot: the median, and each.
+	// Unlike the wall time it hardly depends on what else runs on the cores.
+	SnapshotCPUMs     float64   `json:"snapshot_cpu_ms"`
+	SnapshotCPUMsRuns []float64 `json:"snapshot_cpu_ms_runs"`
 	// The same figures under the names of the task brief.
 	JoinMsSnapshot float64 `json:"join_ms_snapshot"`
 	JoinMsReplay   float64 `json:"join_ms_replay"`
@@ -78,11 +97,12 @@ var snapKey = datastore.NewKey("/snap")
 
 // Run builds the history, serves it and joins it both ways.
 func Run(p Params, progress io.Writer) (*Result, error) {
-	if p.Entries < 4 || p.Tail < 1 || p.Tail >= p.Entries-2 || p.KeepHistory < 0 {
-		return nil, fmt.Errorf("joinbench: need entries >= 4 and 1 <= tail < entries-2 (got %d, %d)", p.Entries, p.Tail)
+	if p.Entries < 4 || p.Tail < 1 || p.Tail >= p.Entries-2 || p.KeepHistory < 0 || p.SnapshotJoins < 1 {
+		return nil, fmt.Errorf("joinbench: need entries >= 4, 1 <= tail < entries-2 and a join at least (got %d, %d, %d)",
+			p.Entries, p.Tail, p.SnapshotJoins)
 	}
 	t0 := time.Now()
-	h, err := buildHistory(p.Entries, p.Tail, p.Window, progress)
+	h, err := loadOrBuildHistory(p.HistoryCache, p.Entries, p.Tail, p.Window, progress)
 	if err != nil {
 		return nil, fmt.Errorf("joinbench: build history: %w", err)
 	}
@@ -102,27 +122,58 @@ func Run(p Params, progress io.Writer) (*Result, error) {
 	res.LogBytesBefore = srv.logBytes
 	fmt.Fprintf(progress, "served: %d entries, snapshot at %d (%d bytes)\n", len(h.entries), h.snap.Seq(), len(h.snap.Bytes()))
 
-	fmt.Fprintln(progress, "joining from the snapshot and the tail")
-	js, err := join(srv, h, dir+"/j1", true)
-	if err != nil {
-		return nil, fmt.Errorf("joinbench: join from snapshot: %w", err)
+	end := func() error { return nil }
+	if p.AroundSnapshotJoin != nil {
+		end = p.AroundSnapshotJoin()
 	}
-	fmt.Fprintln(progress, "joining by replay from seq 1")
-	jr, err := join(srv, h, dir+"/j2", false)
-	if err != nil {
-		return nil, fmt.Errorf("joinbench: replay: %w", err)
+	var js *joined
+	for i := range p.SnapshotJoins {
+		fmt.Fprintf(progress, "joining from the snapshot and the tail (%d of %d)\n", i+1, p.SnapshotJoins)
+		j, err := join(srv, h, fmt.Sprintf("%s/j1-%d", dir, i), true)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("joinbench: join from snapshot: %w", err), end())
+		}
+		res.SnapshotMsRuns = append(res.SnapshotMsRuns, j.ms)
+		res.SnapshotCPUMsRuns = append(res.SnapshotCPUMsRuns, j.cpuMs)
+		if js != nil && (j.text != js.text || j.head != js.head) {
+			return nil, errors.Join(errors.New("joinbench: two joins from the snapshot ended in different states"), end())
+		}
+		js = j
 	}
-	res.SnapshotMs, res.SnapshotBytes = js.ms, js.bytes
-	res.ReplayMs, res.ReplayBytes = jr.ms, jr.bytes
-	res.JoinMsSnapshot, res.JoinMsReplay, res.BytesSnapshot, res.BytesReplay = js.ms, jr.ms, js.bytes, jr.bytes
-	res.Identical = js.text == h.text && jr.text == h.text && js.head == jr.head && js.counter == jr.counter
+	if err := end(); err != nil {
+		return nil, err
+	}
+	res.SnapshotMs, res.SnapshotBytes = median(res.SnapshotMsRuns), js.bytes
+	res.SnapshotCPUMs = median(res.SnapshotCPUMsRuns)
+	res.JoinMsSnapshot, res.BytesSnapshot = res.SnapshotMs, js.bytes
+	res.Identical = js.text == h.text
+	if p.Replay {
+		fmt.Fprintln(progress, "joining by replay from seq 1")
+		jr, err := join(srv, h, dir+"/j2", false)
+		if err != nil {
+			return nil, fmt.Errorf("joinbench: replay: %w", err)
+		}
+		res.ReplayMs, res.ReplayBytes = jr.ms, jr.bytes
+		res.JoinMsReplay, res.BytesReplay = jr.ms, jr.bytes
+		res.Identical = res.Identical && jr.text == h.text && js.head == jr.head && js.counter == jr.counter
+	}
 	if !res.Identical {
-		return res, errors.New("joinbench: the two joins ended in different states")
+		return res, errors.New("joinbench: the joins ended in different states")
 	}
 	if res.LogBytesAfter, err = srv.compact(h.snap.Seq(), uint64(p.KeepHistory)); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// median of a non-empty sample.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // server is the serving member: a host and its pebble store.
@@ -163,6 +214,16 @@ func newServer(dir string, hs *history) (*server, error) {
 		return nil, err
 	}
 	if err := ds.Sync(ctx, datastore.NewKey("/")); err != nil {
+		return nil, err
+	}
+	// Settle the store (flush the memtables, compact) before any join: a
+	// member serving a document has not just bulk-written its whole log, and
+	// the flush of 400 MB would otherwise run on the same cores as the
+	// joins it is meant to serve.
+	if err := ds.DB.Flush(); err != nil {
+		return nil, err
+	}
+	if err := ds.DB.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
 		return nil, err
 	}
 	if s.h, err = libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0")); err != nil {
@@ -234,6 +295,7 @@ func (s *server) compact(snapSeq, keep uint64) (int64, error) {
 
 type joined struct {
 	ms      float64
+	cpuMs   float64 // of the process
 	bytes   int64
 	text    string
 	head    docsync.Hash
@@ -257,7 +319,7 @@ func join(srv *server, hs *history, dir string, fromSnapshot bool) (*joined, err
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	cfg := docsync.Config{Doc: hs.doc, Sequencer: hs.seqPub, Identity: hs.joiner}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := jh.Connect(ctx, peer.AddrInfo{ID: srv.h.ID(), Addrs: srv.h.Addrs()}); err != nil {
 		return nil, err
 	}
@@ -302,7 +364,8 @@ func join(srv *server, hs *history, dir string, fromSnapshot bool) (*joined, err
 	if r.Applied() != r.Log().Seq() {
 		return nil, fmt.Errorf("applied %d of %d", r.Applied(), r.Log().Seq())
 	}
-	j := &joined{ms: float64(time.Since(start).Microseconds()) / 1000, text: r.Text(), head: r.Log().HeadHash(),
+	j := &joined{ms: float64(time.Since(start).Microseconds()) / 1000, cpuMs: float64((processCPU() - cpu0).Microseconds()) / 1000,
+		text: r.Text(), head: r.Log().HeadHash(),
 		counter: r.Log().Counter(hs.creator.ID())}
 	j.bytes = bwc.n.Load()
 	return j, nil
@@ -330,6 +393,13 @@ func persist(ctx context.Context, ds datastore.Batching, r *docsync.Replica) err
 		return err
 	}
 	return ds.Sync(ctx, datastore.NewKey("/"))
+}
+
+// processCPU is the user and system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // cannot fail with RUSAGE_SELF and a valid pointer
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // byteCounter counts what the host's streams send and receive, at once

@@ -17,11 +17,14 @@ type Doc struct {
 
 // NewDoc returns a Doc holding s. Invalid UTF-8 bytes in s become U+FFFD.
 func NewDoc(s string) *Doc {
-	r := []rune(s)
-	gap := max(64, len(r)/8)
-	buf := make([]rune, len(r)+gap)
-	copy(buf, r)
-	return &Doc{buf: buf, gapStart: len(r), gapEnd: len(buf)}
+	n := utf8.RuneCountInString(s)
+	buf := make([]rune, n+max(64, n/8)) // decoded in place: one allocation, not a []rune copy
+	i := 0
+	for _, r := range s {
+		buf[i] = r
+		i++
+	}
+	return &Doc{buf: buf, gapStart: n, gapEnd: len(buf)}
 }
 
 // Len returns the length of the text in code points.

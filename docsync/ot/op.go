@@ -5,7 +5,8 @@
 //
 // The package is pure: no goroutines, no I/O, no clock. It provides Apply (on
 // strings and on the mutable Doc), Transform (satisfying TP1), Compose,
-// Invert and a compact, canonical binary encoding. Functions never panic on
+// Invert, Diff (an op from one text to another) and a compact, canonical
+// binary encoding. Functions never panic on
 // malformed operations; they return errors wrapping the sentinels below (the
 // builder methods do panic on a negative count, a programming error).
 //

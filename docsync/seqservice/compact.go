@@ -110,6 +110,18 @@ func (s *Service) compact(d *docState) error {
 	return nil
 }
 
+// parentKept refuses an envelope whose parent is before the compacted
+// range (the entries after it are deleted), as a restart from the
+// checkpoint would: members that joined from snapshots could not transform
+// it, and its author, told "compacted" when it fetches, jumps to a
+// snapshot and sends its edit again under the same counter.
+func (d *docState) parentKept(env *docsync.Envelope) error {
+	if d.firstKept > 2 && env.Parent+1 < d.firstKept {
+		return fmt.Errorf("%w: parent %d, the entries before %d are compacted", docsync.ErrParentRange, env.Parent, d.firstKept)
+	}
+	return nil
+}
+
 // newOrderer is a fresh orderer of doc, started from its checkpoint when
 // there is one (restart, and reload after a failed write).
 func (s *Service) newOrderer(doc docsync.DocID) (sequencer.Orderer, compactPoint, error) {

@@ -41,7 +41,11 @@ func (s *Service) orderBatch(batch []*submitted) {
 		if d == nil {
 			continue
 		}
-		o, err := d.seq.Order(sb.env)
+		err := d.parentKept(sb.env)
+		var o sequencer.Ordered
+		if err == nil {
+			o, err = d.seq.Order(sb.env)
+		}
 		if err != nil {
 			s.stats.refused.Add(1)
 			s.refusals.Refuse(sb.env.Author.String(), "envelope_"+reasonOf(err), fmt.Errorf("doc %v: %w", d.id, err))
