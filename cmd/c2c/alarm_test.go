@@ -42,6 +42,10 @@ func TestForkAlarmProcesses(t *testing.T) { alarmProcesses(t, "equivocate", "for
 // alarm, and tamper evidence.
 func TestTamperAlarmProcesses(t *testing.T) { alarmProcesses(t, "tamper", "tamper") }
 
+// The same for a sequencer that forges a seq: a misbehaviour alarm, and
+// forged-seq evidence.
+func TestForgedSeqAlarmProcesses(t *testing.T) { alarmProcesses(t, "forge-seq", "forged-seq") }
+
 func alarmProcesses(t *testing.T, behaviour, kind string) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
