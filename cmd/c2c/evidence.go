@@ -36,9 +36,10 @@ The clone keeps one item per kind and sequencer: a document that recovered
 onto a new sequencer keeps the evidence against the one it left, and if
 the new one misbehaves too, the evidence against it as well.
 
-With no --kind and no --sequencer, the first kept is written (the latest
-fork first, then tamper, then forged-seq); the command lists what else
-there is. --kind and --sequencer (a peer ID or an Ed25519 key in hex)
+With no --kind and no --sequencer, the first kept is written (forks
+first, the one against the sequencer the document is on before those it
+recovered from, then tamper, then forged-seq); the command lists what
+else there is. --kind and --sequencer (a peer ID or an Ed25519 key in hex)
 choose among them. --all writes every item chosen, one file each, named
 FILE.<kind>.<first 16 hex digits of the sequencer key>, e.g.
   c2c doc evidence DOC --all --out proof

@@ -184,18 +184,28 @@ func (s *Service) onEvidence(doc docsync.DocID, ev *docsync.Evidence) {
 
 // Evidence returns what this clone keeps against the document's
 // sequencers, the one it is on and those it recovered from: every fork
-// proof as EvidenceFork (one per sequencer, the latest first), then
-// tamper and forged-seq evidence. Each verifies with
-// docsync.Evidence.Verify.
+// proof as EvidenceFork (one per sequencer, the one against the
+// sequencer the document is on first), then tamper and forged-seq
+// evidence. Each verifies with docsync.Evidence.Verify.
 func (s *Service) Evidence(doc docsync.DocID) ([]*docsync.Evidence, error) {
 	var out []*docsync.Evidence
 	err := s.view(doc, func(d *docState) {
-		for i := len(d.forks) - 1; i >= 0; i-- {
-			out = append(out, d.forks[i])
-		}
+		out = append(out, d.forks...)
+		cur := d.r.Log().Sequencer()
+		slices.SortStableFunc(out, func(a, b *docsync.Evidence) int {
+			return boolRank(!bytes.Equal(a.Sequencer, cur)) - boolRank(!bytes.Equal(b.Sequencer, cur))
+		})
 		out = append(out, d.evidence...)
 	})
 	return out, err
+}
+
+// boolRank orders false before true.
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // signerOf returns the key that signed p's heads: the genesis sequencer's
