@@ -494,7 +494,8 @@ func (s *Server) evidence(w http.ResponseWriter, r *http.Request) {
 			fail(w, err)
 			return
 		}
-		out = append(out, EvidenceItem{Kind: ev.Kind.String(), Seq: ev.B.Seq, Data: b})
+		out = append(out, EvidenceItem{Kind: ev.Kind.String(), Seq: ev.B.Seq,
+			Sequencer: hex.EncodeToString(ev.Sequencer), Data: b})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -63,11 +63,15 @@ type StallAlarm struct {
 }
 
 // EvidenceItem is one element of GET /v1/docs/{doc}/evidence: Data is
-// the encoded docsync.Evidence that c2c verify-evidence checks.
+// the encoded docsync.Evidence that c2c verify-evidence checks. The list
+// holds every item the clone keeps, against the sequencer the document is
+// on and those it recovered from: one per kind and sequencer.
 type EvidenceItem struct {
 	Kind string `json:"kind"` // fork, tamper or forged-seq
 	Seq  uint64 `json:"seq"`
-	Data []byte `json:"data"`
+	// Sequencer is the key the evidence implicates, in hex.
+	Sequencer string `json:"sequencer"`
+	Data      []byte `json:"data"`
 }
 
 func stallOf(st *cloneservice.Stall) *StallAlarm {

@@ -36,17 +36,25 @@ func memberParity(t *testing.T, dir string) byte {
 // and c2c doc show, exports the fork evidence with c2c doc evidence, and
 // c2c verify-evidence accepts it and refuses a tampered copy; then the
 // owner recovers the document onto an honest sequencer with c2c doc move.
-func TestForkAlarmProcesses(t *testing.T) { alarmProcesses(t, "equivocate", "fork") }
+func TestForkAlarmProcesses(t *testing.T) { alarmProcesses(t, "equivocate", "fork", false) }
+
+// A fork, a recovery onto a second equivocating sequencer, and its fork:
+// the owner's clone keeps both fork proofs across a kill -9, c2c doc
+// evidence --all writes both, c2c verify-evidence accepts both and
+// refuses a tampered copy.
+func TestSecondForkProcesses(t *testing.T) { alarmProcesses(t, "equivocate", "fork", true) }
 
 // The same for a sequencer that tampers with an entry: a misbehaviour
 // alarm, and tamper evidence.
-func TestTamperAlarmProcesses(t *testing.T) { alarmProcesses(t, "tamper", "tamper") }
+func TestTamperAlarmProcesses(t *testing.T) { alarmProcesses(t, "tamper", "tamper", false) }
 
 // The same for a sequencer that forges a seq: a misbehaviour alarm, and
 // forged-seq evidence.
-func TestForgedSeqAlarmProcesses(t *testing.T) { alarmProcesses(t, "forge-seq", "forged-seq") }
+func TestForgedSeqAlarmProcesses(t *testing.T) { alarmProcesses(t, "forge-seq", "forged-seq", false) }
 
-func alarmProcesses(t *testing.T, behaviour, kind string) {
+// alarmProcesses runs the alarm and the recovery; forkAgain makes the
+// sequencer it recovers onto equivocate too (secondFork).
+func alarmProcesses(t *testing.T, behaviour, kind string, forkAgain bool) {
 	if testing.Short() {
 		t.Skip("builds and runs the c2c binary")
 	}
@@ -163,23 +171,32 @@ func alarmProcesses(t *testing.T, behaviour, kind string) {
 	if out, errOut, err := runC2C(bin, nil, "verify-evidence", file+".bad"); err == nil || !strings.Contains(errOut, "REFUSED") {
 		t.Fatalf("verify-evidence of a tampered copy: %v\n%s%s", err, out, errOut)
 	}
-	recoverProcesses(t, bin, bootEnv, root, owner, doc, dirs, clients)
+	seq2, seq2Peer := recoverProcesses(t, bin, bootEnv, root, owner, doc, dirs, clients, forkAgain)
+	if forkAgain {
+		procs[0] = secondFork(t, bin, bootEnv, root, owner, doc, clients, procs[0], seqPeer, seq2Peer)
+	}
 	for _, p := range procs {
 		p.stop(t)
 	}
+	seq2.stop(t)
 	seq.stop(t)
 	prov.stop(t)
 }
 
 // recoverProcesses: the owner recovers the halted document onto an honest
-// sequencer process with c2c doc move; both clones then show the alarm as
-// recovered, edit again, and converge on the new sequencer's head.
-func recoverProcesses(t *testing.T, bin string, bootEnv []string, root, owner, doc string, dirs map[byte]string, clients []*control.Client) {
+// sequencer process with c2c doc move (equivocating from seq 20 if
+// forkAgain); both clones then show the alarm as recovered, edit again,
+// and converge on the new sequencer's head. It returns the new
+// sequencer's process and peer ID.
+func recoverProcesses(t *testing.T, bin string, bootEnv []string, root, owner, doc string, dirs map[byte]string, clients []*control.Client, forkAgain bool) (*proc, string) {
 	const ready = 60 * time.Second
 	ctx := context.Background()
 	seq2Dir := filepath.Join(root, "seq2")
-	seq2 := startProc(t, bin, "sequencer2", bootEnv, "sequencer", "--data", seq2Dir, "--listen", "/ip4/127.0.0.1/tcp/0")
-	defer seq2.stop(t)
+	args := []string{"sequencer", "--data", seq2Dir, "--listen", "/ip4/127.0.0.1/tcp/0"}
+	if forkAgain {
+		args = []string{"byzantine-sequencer", "--data", seq2Dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--behaviour", "equivocate", "--at", "20"}
+	}
+	seq2 := startProc(t, bin, "sequencer2", bootEnv, args...)
 	waitFile(t, seq2, filepath.Join(seq2Dir, readyFile), ready)
 	seq2Addr := strings.Fields(waitFile(t, seq2, filepath.Join(seq2Dir, addrsFile), ready))[0]
 	out, errOut, err := runC2C(bin, nil, "doc", "move", "--data", owner, doc, "--sequencer", seq2Addr)
@@ -213,4 +230,64 @@ func recoverProcesses(t *testing.T, bin string, bootEnv []string, root, owner, d
 		}
 	}
 	t.Logf("recovered; doc show:\n%s", shown)
+	return seq2, seq2Addr[strings.LastIndex(seq2Addr, "/")+1:]
+}
+
+// secondFork: both clones edit until the second sequencer's fork stops the
+// owner's document; the owner's clone is killed (kill -9) and restarted;
+// c2c doc evidence --all then writes a fork proof against each sequencer,
+// c2c verify-evidence accepts each (with --sequencer, its own) and refuses
+// the set when one is tampered with. It returns the restarted owner clone.
+func secondFork(t *testing.T, bin string, bootEnv []string, root, owner, doc string, clients []*control.Client, ownerProc *proc, seqA, seqB string) *proc {
+	const ready = 60 * time.Second
+	ctx := context.Background()
+	waitCond(t, ready, "the second sequencer's fork alarm on the owner's clone", func() bool {
+		for _, c := range clients {
+			_, _ = c.Edit(ctx, doc, control.EditRequest{Kind: control.EditAppend, Text: "y"})
+		}
+		out, _, err := runC2C(bin, nil, "doc", "show", "--data", owner, doc)
+		return err == nil && strings.Contains(out, "ALARM:")
+	})
+	ownerProc.kill(t)
+	_ = os.Remove(filepath.Join(owner, readyFile))
+	ownerProc = startProc(t, bin, "owner-restarted", bootEnv, "clone", "--data", owner, "--listen", loopback)
+	waitFile(t, ownerProc, filepath.Join(owner, readyFile), ready)
+	prefix := filepath.Join(root, "proof")
+	out, errOut, err := runC2C(bin, nil, "doc", "evidence", "--data", owner, doc, "--all", "--out", prefix)
+	if err != nil {
+		t.Fatalf("doc evidence --all: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("c2c doc evidence --all:\n%s", out)
+	files, err := filepath.Glob(prefix + ".fork.*")
+	if err != nil || len(files) != 2 {
+		t.Fatalf("doc evidence --all wrote fork proofs %v (err %v), want one per sequencer", files, err)
+	}
+	out, errOut, err = runC2C(bin, nil, append([]string{"verify-evidence"}, files...)...)
+	if err != nil || strings.Count(out, "VALID: this file proves fork") != 2 {
+		t.Fatalf("verify-evidence of both: %v\n%s%s", err, out, errOut)
+	}
+	for _, seq := range []string{seqA, seqB} {
+		valid := 0
+		for _, f := range files {
+			if out, _, err := runC2C(bin, nil, "verify-evidence", f, "--sequencer", seq); err == nil && strings.Contains(out, "VALID") {
+				valid++
+			}
+		}
+		if valid != 1 {
+			t.Fatalf("%d files prove a fork by sequencer %s, want 1", valid, seq)
+		}
+	}
+	raw, err := os.ReadFile(files[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x04
+	bad := filepath.Join(root, "tampered")
+	if err := os.WriteFile(bad, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := runC2C(bin, nil, "verify-evidence", files[0], bad); err == nil || !strings.Contains(errOut, "REFUSED") || !strings.Contains(out, "VALID") {
+		t.Fatalf("verify-evidence of a good and a tampered file: %v\n%s%s", err, out, errOut)
+	}
+	return ownerProc
 }

@@ -171,9 +171,12 @@
 //	/c/<doc hex>/meta          the document's invitation (sequencer key, addresses, role)
 //	/c/<doc hex>/e/<seq hex16> committed entries
 //	/c/<doc hex>/pending       in-flight envelope, buffer, counter
-//	/c/<doc hex>/fork          fork proof, once one was found
-//	/c/<doc hex>/evidence/<k>/<sequencer key hex>  tamper (k=2) or forged-seq (k=3)
-//	                           evidence against that sequencer, once found
+//	/c/<doc hex>/fork          fork proof written by older versions (still read)
+//	/c/<doc hex>/evidence/<k>/<sequencer key hex>  fork proof (k=1), tamper (k=2)
+//	                           or forged-seq (k=3) evidence against that
+//	                           sequencer, once found: one per kind and
+//	                           sequencer, so a document that recovered and
+//	                           was forked again keeps every proof
 //
 // # Wiring on a node
 //

@@ -24,13 +24,17 @@ type docState struct {
 	// evidence is the tamper and forged-seq evidence kept (one per kind):
 	// once there is any, the document stopped.
 	evidence []*docsync.Evidence
-	stall    stall     // the sequencer-stalled alarm (stall.go)
-	mv       moveState // moves to another sequencer (move.go)
-	rec      recState  // recovery from a misbehaving sequencer (recover.go)
-	pres     docPresence
-	snaps    snapState // the kept snapshot and compaction point (snapshots.go)
-	jumping  bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
-	jumpAt   time.Time
+	// forks keeps every fork proof found, one per sequencer key that
+	// signed it (evidence.go): a document that recovered from one
+	// sequencer's fork and was forked again by the next keeps both.
+	forks   []*docsync.Evidence
+	stall   stall     // the sequencer-stalled alarm (stall.go)
+	mv      moveState // moves to another sequencer (move.go)
+	rec     recState  // recovery from a misbehaving sequencer (recover.go)
+	pres    docPresence
+	snaps   snapState // the kept snapshot and compaction point (snapshots.go)
+	jumping bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
+	jumpAt  time.Time
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads

@@ -25,6 +25,10 @@ func evidenceKey(doc docsync.DocID, k docsync.EvidenceKind, seq []byte) datastor
 	return datastore.NewKey(fmt.Sprintf("%s/evidence/%d/%x", docPrefix(doc), k, seq))
 }
 
+// maxKeptEvidence bounds the evidence a document keeps: one per kind and
+// sequencer, and a document is on at most MaxMoves+1 sequencers.
+const maxKeptEvidence = 3 * (docsync.MaxMoves + 1)
+
 // loadEvidence reads a document's kept tamper and forged-seq evidence
 // (verified before it was written; verified again here, since the disk is
 // data too).
@@ -36,6 +40,9 @@ func loadEvidence(ctx context.Context, ds datastore.Datastore, doc docsync.DocID
 	rs, err := res.Rest()
 	if err != nil {
 		return nil, err
+	}
+	if len(rs) > maxKeptEvidence {
+		return nil, fmt.Errorf("%d evidence records, more than the %d a document can keep", len(rs), maxKeptEvidence)
 	}
 	var out []*docsync.Evidence
 	for _, r := range rs {
@@ -176,19 +183,84 @@ func (s *Service) onEvidence(doc docsync.DocID, ev *docsync.Evidence) {
 }
 
 // Evidence returns what this clone keeps against the document's
-// sequencer: the fork proof as EvidenceFork, then tamper and forged-seq
+// sequencers, the one it is on and those it recovered from: every fork
+// proof as EvidenceFork (one per sequencer, the one against the
+// sequencer the document is on first), then tamper and forged-seq
 // evidence. Each verifies with docsync.Evidence.Verify.
 func (s *Service) Evidence(doc docsync.DocID) ([]*docsync.Evidence, error) {
 	var out []*docsync.Evidence
 	err := s.view(doc, func(d *docState) {
-		if d.proof != nil {
-			key := d.proofSigner() // after a recovery the document is on another sequencer
-			if key == nil {
-				key = d.r.Log().KeyAt(d.proof.A.Seq)
-			}
-			out = append(out, docsync.EvidenceFromFork(d.proof, key))
-		}
+		out = append(out, d.forks...)
+		cur := d.r.Log().Sequencer()
+		slices.SortStableFunc(out, func(a, b *docsync.Evidence) int {
+			return boolRank(!bytes.Equal(a.Sequencer, cur)) - boolRank(!bytes.Equal(b.Sequencer, cur))
+		})
 		out = append(out, d.evidence...)
 	})
 	return out, err
+}
+
+// boolRank orders false before true.
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// signerOf returns the key that signed p's heads: the genesis sequencer's
+// or one the document moved to (nil if none does).
+func (d *docState) signerOf(p *docsync.ForkProof) []byte {
+	keys := [][]byte{d.meta.Sequencer}
+	for _, m := range d.r.Log().Moves() {
+		keys = append(keys, m.Sequencer)
+	}
+	for _, k := range keys {
+		if p.A.Verify(k) == nil {
+			return k
+		}
+	}
+	return nil
+}
+
+// forkEvidence is p as Evidence against the sequencer that signed it.
+func (d *docState) forkEvidence(p *docsync.ForkProof) *docsync.Evidence {
+	key := d.signerOf(p)
+	if key == nil {
+		key = d.r.Log().KeyAt(p.A.Seq)
+	}
+	return docsync.EvidenceFromFork(p, key)
+}
+
+// keepFork adds ev to forks unless a proof against its sequencer is kept
+// already (the first found stays: it is the one on disk).
+func keepFork(forks []*docsync.Evidence, ev *docsync.Evidence) []*docsync.Evidence {
+	if slices.ContainsFunc(forks, func(f *docsync.Evidence) bool { return bytes.Equal(f.Sequencer, ev.Sequencer) }) {
+		return forks
+	}
+	return append(forks, ev)
+}
+
+// restoreEvidence takes what a document left on disk: fork proofs kept per
+// sequencer, the single /fork proof older versions wrote (kept as the
+// proof against whichever sequencer signed it), and tamper and forged-seq
+// evidence. The document stays stopped if a proof implicates the
+// sequencer it is on.
+func (d *docState) restoreEvidence(st *stored) {
+	for _, ev := range st.evidence {
+		if ev.Kind == docsync.EvidenceFork {
+			d.forks = keepFork(d.forks, ev)
+		} else {
+			d.evidence = append(d.evidence, ev)
+		}
+	}
+	if st.proof != nil {
+		d.forks = keepFork(d.forks, d.forkEvidence(st.proof))
+	}
+	cur := d.r.Log().Sequencer()
+	for _, f := range d.forks {
+		if d.proof == nil || bytes.Equal(f.Sequencer, cur) {
+			d.proof = &docsync.ForkProof{A: f.A, B: f.B}
+		}
+	}
 }

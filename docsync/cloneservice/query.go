@@ -3,6 +3,7 @@ package cloneservice
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/clone2clone/c2c/docsync"
@@ -99,7 +100,10 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 		if d.proof != nil {
 			if k := d.proofSigner(); k == nil || bytes.Equal(k, l.Sequencer()) {
 				in.Halted = d.proof
-			} else {
+			}
+		}
+		for _, f := range d.forks { // one per sequencer: listed once
+			if !bytes.Equal(f.Sequencer, l.Sequencer()) && !slices.Contains(in.Recovered, docsync.EvidenceFork) {
 				in.Recovered = append(in.Recovered, docsync.EvidenceFork)
 			}
 		}

@@ -166,11 +166,9 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 		}
 	}
 	if proof != nil {
-		fb, err := proof.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := b.Put(s.ctx, forkKey(d.id), fb); err != nil {
+		// Kept per sequencer key (evidence/<fork>/<key>), beside the
+		// proofs of sequencers the document recovered from.
+		if err := s.putEvidence(b, d.id, []*docsync.Evidence{d.forkEvidence(proof)}); err != nil {
 			return err
 		}
 	}
@@ -183,6 +181,7 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 // alarm raises a fork alarm: log, metric, event, stop (the proof is on disk).
 func (s *Service) alarm(d *docState, p *docsync.ForkProof) {
 	d.proof = p
+	d.forks = keepFork(d.forks, d.forkEvidence(p))
 	s.stats.forks.Add(1)
 	s.log.Error("SEQUENCER FORK: the sequencer signed two different heads for one seq; document stopped",
 		"doc", d.id, "seq", p.A.Seq, "hash_a", p.A.ChainHash, "hash_b", p.B.ChainHash, "sequencer", d.seqPeer)

@@ -52,17 +52,7 @@ func (d *docState) proofSigner() []byte {
 	if d.rec.proofFor == d.proof {
 		return d.rec.proofKey
 	}
-	d.rec.proofFor, d.rec.proofKey = d.proof, nil
-	keys := [][]byte{d.meta.Sequencer}
-	for _, m := range d.r.Log().Moves() {
-		keys = append(keys, m.Sequencer)
-	}
-	for _, k := range keys {
-		if d.proof.A.Verify(k) == nil {
-			d.rec.proofKey = k
-			break
-		}
-	}
+	d.rec.proofFor, d.rec.proofKey = d.proof, d.signerOf(d.proof)
 	return d.rec.proofKey
 }
 

@@ -312,7 +312,7 @@ func (s *Service) restoreAll() error {
 			s.log.Error("document not restored; it stays on disk until forgotten", "doc", doc, "err", err)
 			continue
 		}
-		d.proof, d.evidence = st.proof, st.evidence
+		d.restoreEvidence(st)
 		if h, ok := d.r.HeadAt(d.r.Log().Seq()); ok {
 			d.head = &h // gossiped from the first tick, so forks show up after a restart too
 		}

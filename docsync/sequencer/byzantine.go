@@ -219,13 +219,23 @@ func (s *Byzantine) Main() []*docsync.Entry { return s.main.entries }
 // sequencer it checks them with sees them.
 func (s *Byzantine) Checked() *docsync.LogState { return s.check.Log() }
 
-// Restore re-records an entry of its main log after a restart. Views other
-// than the main log (an equivocation's second branch) are not restored.
+// Restore re-records an entry of its main log after a restart or from a
+// history it adopts. An equivocation's second branch shares the entries
+// before At (an adopted history is all before it when At lies beyond it);
+// the branch's own entries after At are not restored.
 func (s *Byzantine) Restore(e *docsync.Entry) error {
 	if e.Head.Seq != uint64(len(s.main.entries))+1 {
 		return fmt.Errorf("sequencer: restore seq %d after %d: %w", e.Head.Seq, len(s.main.entries), docsync.ErrGap)
 	}
-	_, _ = s.check.Order(&e.Envelope) // a forged entry may not pass: it was recorded anyway
+	// An adopted history was signed by earlier sequencers: Restore learns
+	// their keys. A forged entry of its own may not pass: it was recorded
+	// anyway.
+	if s.check.Restore(e) != nil {
+		_, _ = s.check.Order(&e.Envelope)
+	}
 	s.main.entries = append(s.main.entries, e)
+	if s.Behaviour == Equivocate && e.Head.Seq < s.At && len(s.fork.entries) == len(s.main.entries)-1 {
+		s.fork.entries = append(s.fork.entries, e)
+	}
 	return nil
 }
