@@ -20,10 +20,11 @@ import (
 // acknowledged honest edit is ordered exactly once on the new chain.
 //
 // A seq lower than the true common prefix is safe, only more edits are
-// rebased and resent; a higher one leaves the members whose chain differs
-// at S unable to follow (their chain is not the takeover's). That is why
-// S is a minimum over reports, and why a report that differs already at
-// its first head asks for earlier ones (ErrDiverged).
+// rebased and resent; a higher one makes the members whose chain differs
+// at S follow across (FollowAcross, below: their chain is not the
+// takeover's). That is why S is a minimum over reports, and why a report
+// that differs already at its first head asks for earlier ones
+// (ErrDiverged).
 
 // ErrDiverged: another member's chain already differs from ours at the
 // first head it reported; ask it for earlier heads.

@@ -23,7 +23,7 @@ import (
 
 // maxBridge bounds the new chain's entries a member takes to follow a
 // takeover across: a branch that left more than this before the base is
-// not followed (the clone logs it; joining again from a snapshot does).
+// not followed (the clone logs it).
 const maxBridge = 1 << 16
 
 // followAcross starts fetching what following d's crossed takeover needs

@@ -297,7 +297,7 @@ func (s *Service) takeoverFromAgreed(d *docState, seq peer.AddrInfo, members []p
 	base := d.r.Log().Seq()
 	for i, hs := range reports {
 		if len(hs) == 0 {
-			s.log.Warn("no head report from a member: it may not follow the recovery", "doc", d.id, "member", members[i])
+			s.log.Warn("no head report from a member: if its branch left ours before the agreed seq, it follows across when it is back", "doc", d.id, "member", members[i])
 			continue
 		}
 		a, err := d.r.AgreedPrefix(hs)
