@@ -21,10 +21,14 @@ import (
 // after everything fetched verified. A member that is only behind (d is
 // its head) fetches as usual.
 
-// maxBridge bounds the new chain's entries a member takes to follow a
-// takeover across: a branch that left more than this before the base is
-// not followed (the clone logs it).
-const maxBridge = 1 << 16
+// maxBridge and maxBridgeBytes bound the new chain's entries a member
+// holds to follow a takeover across (they are all verified before any is
+// kept): a branch that left more than this before the base is not
+// followed (the clone logs it).
+const (
+	maxBridge      = 1 << 16
+	maxBridgeBytes = 64 << 20
+)
 
 // followAcross starts fetching what following d's crossed takeover needs
 // (loop only, from the document's timers).
@@ -122,6 +126,7 @@ func (s *Service) bridgeOf(ctx context.Context, p peer.ID, doc docsync.DocID, ba
 		return 0, nil, fmt.Errorf("%w: the branches part at seq %d, %d entries before the takeover's base", ErrRecovery, at, base-at)
 	}
 	var bridge []*docsync.Entry
+	size := 0
 	for next := at + 1; next <= base; {
 		es, err := s.net.FetchHistory(ctx, p, doc, next, min(base, next+netproto.MaxHistoryBatch-1))
 		if err != nil {
@@ -131,8 +136,12 @@ func (s *Service) bridgeOf(ctx context.Context, p peer.ID, doc docsync.DocID, ba
 		for _, e := range es {
 			if e.Head.Seq == next {
 				bridge = append(bridge, e)
+				size += len(e.Envelope.Body) + len(e.Envelope.Sig) + len(e.Head.Sig)
 				next++
 			}
+		}
+		if size > maxBridgeBytes {
+			return 0, nil, fmt.Errorf("%w: the new chain's entries after seq %d exceed %d bytes", ErrRecovery, at, maxBridgeBytes)
 		}
 		if len(bridge) == n0 {
 			return 0, nil, fmt.Errorf("%w: %s served nothing from seq %d", ErrRecovery, p, next)
