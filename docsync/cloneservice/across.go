@@ -34,7 +34,7 @@ const (
 // (loop only, from the document's timers).
 func (s *Service) followAcross(d *docState) {
 	mv := d.r.CrossedTakeover()
-	if mv == nil || mv == d.rec.crossed || d.rec.crossing || d.broken != nil {
+	if mv == nil || mv == d.rec.crossed || d.rec.crossing || d.broken != nil || (mv == d.rec.behind && d.r.Halted() == nil) {
 		return
 	}
 	if h, ok := d.r.HeadAt(mv.Head.Seq); ok && h.ChainHash == mv.Head.ChainHash {
@@ -74,6 +74,7 @@ func (s *Service) followAcross(d *docState) {
 // up to its base (loop only).
 func (s *Service) crossTo(d *docState, mv *docsync.Entry, at uint64, bridge []*docsync.Entry) error {
 	if at >= d.r.Log().Seq() && d.r.Halted() == nil {
+		d.rec.behind = mv
 		return nil // only behind: fetching gets the entries up to the takeover
 	}
 	d.rec.crossed = mv

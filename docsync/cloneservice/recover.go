@@ -42,9 +42,11 @@ type recState struct {
 	proofFor *docsync.ForkProof
 	proofKey []byte
 	// crossing is set while the new chain's entries for a takeover from
-	// another branch are fetched; crossed is the takeover last tried.
-	crossing bool
-	crossed  *docsync.Entry
+	// another branch are fetched; crossed is the takeover last tried, and
+	// behind the last one we found we were only behind (tried again if a
+	// fork halts us).
+	crossing        bool
+	crossed, behind *docsync.Entry
 }
 
 // ErrRecovery: a recovery could not start or find the agreed head.
