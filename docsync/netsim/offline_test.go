@@ -26,7 +26,8 @@ import (
 // takeover from a member and follows it across (FollowAcross). Every
 // acknowledged edit, clone 1's from its abandoned branch too, is in the
 // final text exactly once and in its author's order, and every clone is
-// on the standby with the same text and chain.
+// on the standby with the same text and chain; clone 1 restarted from its
+// datastore is still there and edits.
 func TestRecoverOfflineMember(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
@@ -111,6 +112,19 @@ func TestRecoverOfflineMember(t *testing.T) {
 		in, _ := clones[0].Svc.Info(d.ID)
 		t.Logf("clone 1 cut off for %v (virtual); %d acknowledged edits (clone 1's %d), each once and in order; seq %d; clone 1: %s",
 			cut.Round(time.Millisecond), acked, len(ws[1].acked), in.Seq, logs.line("followed a takeover from another branch"))
+
+		// What clone 1 persisted when it followed across survives a restart.
+		off.StopService()
+		n.StartClone(off, cloneservice.WithParams(params))
+		if in, err := off.Svc.Info(d.ID); err != nil || in.Sequencer != standby.H.ID() || in.Halted != nil {
+			t.Fatalf("restarted clone 1: sequencer %v halted %v (err %v)", in.Sequencer, in.Halted != nil, err)
+		}
+		if err := ws[1].edit(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		d.WaitConverged(time.Minute)
+		text, _ := clones[0].Svc.Text(d.ID)
+		checkTokens(t, text, ws)
 	})
 }
 
