@@ -92,9 +92,9 @@ func (r *Replica) follow(snap *SealedSnapshot, upTo, after, bridge []*Entry, mov
 // among after (our entries S+1..Log().Seq(), possibly none), rebased onto
 // the text at S, then its in-flight op and buffer; those of our envelopes
 // whose counter is in kept (committed on the chain we follow) are taken
-// out like the others' edits. Its Ready holds the
-// new Pending and one Update (credited to by) that takes the device's text
-// to the new one. A halted replica may rebase: the fork is behind S.
+// out like the others' edits. Its Ready holds the new Pending and one
+// Update (credited to by) that takes the device's text to the new one. A
+// halted replica may rebase: the fork is behind S.
 func (r *Replica) rebase(snap *SealedSnapshot, upTo, after []*Entry, kept map[uint64]bool, by MemberID) (*Replica, uint64, error) {
 	var p uint64
 	if snap != nil {
