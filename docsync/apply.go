@@ -36,6 +36,9 @@ func (r *Replica) handle(e *Entry, signed bool) error {
 			return fmt.Errorf("%w: the takeover at seq %d continues from seq %d, after the fork", ErrMoveConflict,
 				e.Head.Seq, e.Envelope.Parent)
 		}
+		if e.Head.Doc == r.cfg.Doc && r.crossing(e) {
+			return r.cross(e)
+		}
 		return ErrHalted
 	}
 	err := r.handleEntry(e, signed)
@@ -59,12 +62,21 @@ func (r *Replica) handleEntry(e *Entry, signed bool) error {
 	if _, ok := r.log.HashAt(s); !ok && s <= r.log.Seq() {
 		return errDuplicate // before the snapshot this replica joined from: nothing to check it against
 	}
+	if r.crossing(e) {
+		if e.Envelope.Parent <= r.log.Seq() {
+			return r.cross(e)
+		}
+		_ = r.cross(e) // perhaps only behind: fetching finds out
+	}
 	if !signed {
 		if err := r.verifyHead(e); err != nil {
 			return err
 		}
 	}
 	if mine, ok := r.HeadAt(s); ok {
+		if r.leftBranch(s) {
+			return errStale
+		}
 		if err := r.compareHeads(mine, e.Head); err != nil {
 			return err
 		}

@@ -20,10 +20,11 @@ import (
 // acknowledged honest edit is ordered exactly once on the new chain.
 //
 // A seq lower than the true common prefix is safe, only more edits are
-// rebased and resent; a higher one leaves the members whose chain differs
-// at S unable to follow (their chain is not the takeover's). That is why
-// S is a minimum over reports, and why a report that differs already at
-// its first head asks for earlier ones (ErrDiverged).
+// rebased and resent; a higher one makes the members whose chain differs
+// at S follow across (FollowAcross, below: their chain is not the
+// takeover's). That is why S is a minimum over reports, and why a report
+// that differs already at its first head asks for earlier ones
+// (ErrDiverged).
 
 // ErrDiverged: another member's chain already differs from ours at the
 // first head it reported; ask it for earlier heads.
@@ -99,7 +100,7 @@ func (r *Replica) TakeoverFrom(snap *SealedSnapshot, upTo, after []*Entry, seqKe
 	if m, ok := r.log.Membership().Get(r.me); !ok || m.Role != RoleAdmin {
 		return nil, fmt.Errorf("%w: only admins move a document", ErrNoWriteRight)
 	}
-	nr, _, err := r.rebase(snap, upTo, after, r.me)
+	nr, _, err := r.rebase(snap, upTo, after, nil, r.me)
 	if err != nil {
 		return nil, err
 	}
@@ -140,4 +141,83 @@ func (r *Replica) dropAbandoned(key ed25519.PublicKey) {
 func (r *Replica) isTakeoverAt(e *Entry) bool {
 	op, ok := MoveOf(&e.Envelope)
 	return ok && op.Takeover && e.Head.Seq == r.log.Seq()+1 && e.Head.Verify(op.Sequencer) == nil
+}
+
+// A member whose branch left the others' at d, before the S a recovery
+// took over from (it was not connected when the admin collected the
+// reports), cannot roll back to S: h(S) is not on its chain. It follows
+// across instead (FollowAcross): it fetches the new chain's entries
+// d+1..S from any member on it, rolls back to d, commits them and then
+// the takeover, each verified as any entry is (the old sequencer's head
+// signature, the chain hash, the author's signature and rights), and
+// resends its own edits after d that the new chain does not hold.
+
+// CrossedTakeover returns the takeover this replica last refused because
+// its base is on a branch our chain left (nil if none): the caller
+// fetches the new chain's entries from where ours left it (AgreedPrefix
+// on their heads finds d) up to the takeover's base, and calls
+// FollowAcross.
+func (r *Replica) CrossedTakeover() *Entry { return r.crossed }
+
+// crossing reports whether e is a takeover, signed by the key it names
+// and by a current admin, whose base is not on our chain: its parent
+// hash differs from ours at that seq, or its base is beyond our head (we
+// may be on another branch, or only behind: the caller's AgreedPrefix on
+// the new chain's heads tells). Everything is checked that can be
+// without the new chain's entries before it.
+func (r *Replica) crossing(e *Entry) bool {
+	s, env := e.Head.Seq, &e.Envelope
+	op, ok := MoveOf(env)
+	if !ok || !op.Takeover || s < 2 || env.Parent != s-1 || e.Head.Verify(op.Sequencer) != nil {
+		return false
+	}
+	if env.Parent <= r.log.Seq() {
+		if mine, ok := r.log.HashAt(env.Parent); !ok || mine == env.ParentHash {
+			return false // before our snapshot, or on our chain (conflicting)
+		}
+	}
+	if ChainHash(env.ParentHash, env.Digest()) != e.Head.ChainHash || env.VerifyAuthor() != nil {
+		return false
+	}
+	m, ok := r.log.Membership().Get(env.Author)
+	return ok && m.Role == RoleAdmin && op.Member == env.Author
+}
+
+// cross records e, a takeover crossing to another branch, for the
+// caller (the same one again keeps the one recorded, so that a follow
+// that failed for it is not tried again).
+func (r *Replica) cross(e *Entry) error {
+	if c := r.crossed; c == nil || c.Head.Seq != e.Head.Seq || c.Head.ChainHash != e.Head.ChainHash {
+		c := *e
+		r.crossed = &c
+	}
+	return fmt.Errorf("%w: the takeover at seq %d continues from seq %d of a branch this clone's chain left",
+		ErrMoveConflict, e.Head.Seq, e.Envelope.Parent)
+}
+
+// FollowAcross returns a replica of this clone that follows move, the
+// takeover at seq S+1 whose base is on a branch our chain left at d =
+// the end of snap and upTo (our entries 1..d, as for Rollback): after are
+// our entries d+1..Log().Seq() and bridge the new chain's entries
+// d+1..S, fetched from any member on it. Like Rollback's, the new
+// replica's Ready holds the committed entries (bridge and move), the new
+// Pending (our own edits among after that bridge does not hold, rebased,
+// then our in-flight op unless bridge holds it, and our buffer) and one
+// Update for the device. Nothing of bridge is taken unverified: each
+// entry is committed as the next one (head signature by the key of its
+// seq, chain hash, author signature and rights), and the move must
+// continue from the last. The caller persists it in place of our entries
+// after d, in one batch.
+func (r *Replica) FollowAcross(snap *SealedSnapshot, upTo, after, bridge []*Entry, move *Entry) (*Replica, error) {
+	return r.follow(snap, upTo, after, bridge, move)
+}
+
+// leftBranch reports whether seq is before the latest takeover we
+// committed: a head there that differs from ours is the old sequencer's
+// on a branch the document left (the takeover's admin chose our chain),
+// not a fork to stop for. A member that followed across meets them from
+// the old sequencer and from the members still on that branch.
+func (r *Replica) leftBranch(seq uint64) bool {
+	t := r.log.LastTakeover()
+	return t != nil && seq < t.Head.Seq
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clone2clone/c2c/docsync"
+	"github.com/clone2clone/c2c/docsync/sequencer"
 )
 
 // headsOf returns the heads of c's entries from seq from on.
@@ -20,30 +21,32 @@ func headsOf(c *clone, from uint64) []docsync.Head {
 	return out
 }
 
-// TestRecoverFromThreeBranches: the sequencer equivocates twice, so the
-// log has three branches after seq k: a's (x at k+1, y at k+2), c's (x at
-// k+1, z at k+2) and b's (z at k+1). The admin a learns from the members'
-// heads that b agrees with it up to k and c up to k+1, so every member
-// shares k; b and c, halted by the fork, follow a's takeover from k by
-// rolling back, and all three converge with every edit once.
-func TestRecoverFromThreeBranches(t *testing.T) {
+// forkStart is the start of a fork test: three members, "base " committed
+// at k (hash hk), then x from a, z from b and y from c submitted, not yet
+// ordered; give hands entries to a member (each must be taken).
+type forkStart struct {
+	w       *world
+	a, b, c *clone
+	k       uint64
+	hk      docsync.Hash
+	x, z, y *docsync.Envelope
+	give    func(to *clone, es ...*docsync.Entry)
+}
+
+func startFork(t *testing.T) *forkStart {
 	w, a, b, c := threeMembers(t)
 	if err := w.insert(a, 0, "base "); err != nil {
 		t.Fatal(err)
 	}
 	w.settle()
-	k := a.r.Log().Seq()
-	hk, _ := a.r.Log().HashAt(k)
+	f := &forkStart{w: w, a: a, b: b, c: c, k: a.r.Log().Seq()}
+	f.hk, _ = a.r.Log().HashAt(f.k)
 	_ = w.insert(a, 0, "x ")
 	_ = w.insert(b, 0, "z ")
 	_ = w.insert(c, 0, "y ")
-	x, z, y := w.outbox[0], w.outbox[1], w.outbox[2]
+	f.x, f.z, f.y = w.outbox[0], w.outbox[1], w.outbox[2]
 	w.outbox = nil
-	ax := w.signEntry(k+1, hk, x)
-	ay := w.signEntry(k+2, ax.Head.ChainHash, y)
-	cz := w.signEntry(k+2, ax.Head.ChainHash, z)
-	bz := w.signEntry(k+1, hk, z)
-	give := func(to *clone, es ...*docsync.Entry) {
+	f.give = func(to *clone, es ...*docsync.Entry) {
 		for _, e := range es {
 			if err := to.r.HandleEntry(e); err != nil {
 				t.Fatalf("seq %d: %v", e.Head.Seq, err)
@@ -51,6 +54,42 @@ func TestRecoverFromThreeBranches(t *testing.T) {
 			w.drain(to)
 		}
 	}
+	return f
+}
+
+// converge orders what is left on the new sequencer next and checks that
+// the three members agree, with every edit once.
+func (f *forkStart) converge(t *testing.T, next *sequencer.Memory) {
+	t.Helper()
+	for len(f.w.outbox) > 0 {
+		f.w.deliver(orderWith(f.w, next))
+	}
+	a := f.a
+	for _, x := range []*clone{f.a, f.b, f.c} {
+		if x.r.Text() != a.r.Text() || x.r.Log().HeadHash() != a.r.Log().HeadHash() || x.r.Busy() || x.r.Halted() != nil {
+			t.Fatalf("clones differ: %q / %q", x.r.Text(), a.r.Text())
+		}
+	}
+	for _, s := range []string{"base ", "x ", "y ", "z "} {
+		if strings.Count(a.r.Text(), s) != 1 {
+			t.Fatalf("%q appears %d times in %q", s, strings.Count(a.r.Text(), s), a.r.Text())
+		}
+	}
+}
+
+// TestRecoverFromThreeBranches: the sequencer equivocates twice, so the
+// log has three branches after seq k: a's (x at k+1, y at k+2), c's (x at
+// k+1, z at k+2) and b's (z at k+1). The admin a learns from the members'
+// heads that b agrees with it up to k and c up to k+1, so every member
+// shares k; b and c, halted by the fork, follow a's takeover from k by
+// rolling back, and all three converge with every edit once.
+func TestRecoverFromThreeBranches(t *testing.T) {
+	f := startFork(t)
+	w, a, b, c, k, hk, give := f.w, f.a, f.b, f.c, f.k, f.hk, f.give
+	ax := w.signEntry(k+1, hk, f.x)
+	ay := w.signEntry(k+2, ax.Head.ChainHash, f.y)
+	cz := w.signEntry(k+2, ax.Head.ChainHash, f.z)
+	bz := w.signEntry(k+1, hk, f.z)
 	give(a, ax, ay)
 	give(c, ax, cz)
 	give(b, bz)
@@ -117,21 +156,84 @@ func TestRecoverFromThreeBranches(t *testing.T) {
 		x.r, x.entries = nr, x.entries[:base]
 		w.drain(x)
 	}
-	for len(w.outbox) > 0 {
-		w.deliver(orderWith(w, next))
-	}
-	for _, x := range []*clone{a, b, c} {
-		if x.r.Text() != a.r.Text() || x.r.Log().HeadHash() != a.r.Log().HeadHash() || x.r.Busy() || x.r.Halted() != nil {
-			t.Fatalf("clones differ: %q / %q", x.r.Text(), a.r.Text())
-		}
-	}
-	for _, s := range []string{"base ", "x ", "y ", "z "} {
-		if strings.Count(a.r.Text(), s) != 1 {
-			t.Fatalf("%q appears %d times in %q", s, strings.Count(a.r.Text(), s), a.r.Text())
-		}
-	}
+	f.converge(t, next)
 	if strings.Contains(a.r.Text(), "late") {
 		t.Fatal("an edit refused while halted was applied")
+	}
+}
+
+// TestFollowAcross: the sequencer forks after seq k, a and c getting x
+// at k+1 and y at k+2, b alone z at k+1. The admin a takes over from
+// k+2 without b's report (b was not connected): b's chain is not the
+// takeover's at its base, so b records it as crossed, not as a conflict
+// to roll back for. b finds where the chains part from a's heads (k),
+// refuses a bridge with an entry the sequencer did not sign, leaving its
+// replica as it was, and follows across with the genuine one: all three
+// converge on the new chain with x, y and b's z, resent, each once.
+func TestFollowAcross(t *testing.T) {
+	f := startFork(t)
+	w, a, b, c, k, hk, give := f.w, f.a, f.b, f.c, f.k, f.hk, f.give
+	ax := w.signEntry(k+1, hk, f.x)
+	ay := w.signEntry(k+2, ax.Head.ChainHash, f.y)
+	bz := w.signEntry(k+1, hk, f.z)
+	give(a, ax, ay)
+	give(c, ax, ay)
+	give(b, bz)
+	_ = b.r.HandleHead(ax.Head)
+	if b.r.Halted() == nil {
+		t.Fatal("b did not halt on the fork")
+	}
+
+	base := a.r.Log().Seq() // c's report agrees up to k+2; b's is missing
+	newKey := newSequencerKey(w)
+	na, err := a.r.TakeoverFrom(nil, a.entries[:base], nil, newKey.Public().(ed25519.PublicKey), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.r = na
+	w.drain(a)
+	next := adopt(w, newKey, a.entries)
+	mv := orderWith(w, next)
+	if len(mv) != 1 || mv[0].Head.Seq != base+1 {
+		t.Fatalf("the takeover was ordered as %d entries", len(mv))
+	}
+	give(a, mv[0])
+	give(c, mv[0])
+	if err := b.r.HandleEntry(mv[0]); !errors.Is(err, docsync.ErrMoveConflict) {
+		t.Fatalf("b took a takeover from another branch: %v", err)
+	}
+	w.drain(b)
+	if b.r.MoveConflict() != nil || b.r.CrossedTakeover() == nil {
+		t.Fatal("b did not record the takeover as one from another branch")
+	}
+	d, err := b.r.AgreedPrefix(headsOf(a, 1)[:base])
+	if err != nil || d != k {
+		t.Fatalf("b's chain parts from a's after %d (%v), want %d", d, err, k)
+	}
+	bridge := a.entries[d:base]
+	bad := *bridge[0]
+	bad.Head.Sig = append([]byte(nil), bad.Head.Sig...)
+	bad.Head.Sig[0] ^= 1
+	seq, text := b.r.Log().Seq(), b.r.Text()
+	if _, err := b.r.FollowAcross(nil, b.entries[:d], b.entries[d:], append([]*docsync.Entry{&bad}, bridge[1:]...), b.r.CrossedTakeover()); err == nil {
+		t.Fatal("a bridge entry the sequencer did not sign was taken")
+	}
+	if _, err := b.r.FollowAcross(nil, b.entries[:d], b.entries[d:], bridge[:1], b.r.CrossedTakeover()); err == nil {
+		t.Fatal("a bridge that stops before the takeover's base was taken")
+	}
+	if b.r.Log().Seq() != seq || b.r.Text() != text || b.r.Halted() == nil {
+		t.Fatal("a refused bridge changed b's replica")
+	}
+	nb, err := b.r.FollowAcross(nil, b.entries[:d], b.entries[d:], bridge, b.r.CrossedTakeover())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.r, b.entries = nb, b.entries[:d]
+	w.drain(b)
+	f.converge(t, next)
+	// The old sequencer's heads on b's abandoned branch are no fork now.
+	if err := b.r.HandleHead(bz.Head); err != nil || b.r.Halted() != nil {
+		t.Fatalf("a head of the branch b left: %v", err)
 	}
 }
 

@@ -76,6 +76,8 @@ type Replica struct {
 
 	proof    *ForkProof
 	conflict *Entry // the last takeover refused with ErrMoveConflict (rollback.go)
+	crossed  *Entry // the last takeover from a branch we left (recover.go, FollowAcross)
+	holdSend bool   // FollowAcross commits the old sequencer's entries: nothing goes to it
 	ready    Ready
 }
 
@@ -337,6 +339,9 @@ func (r *Replica) HandleHead(h Head) error {
 		return r.unverifiedHead(h, err)
 	}
 	if mine, ok := r.HeadAt(h.Seq); ok {
+		if r.leftBranch(h.Seq) {
+			return nil
+		}
 		return r.compareHeads(mine, h)
 	}
 	if old, ok := r.knownHeads[h.Seq]; ok {

@@ -42,10 +42,39 @@ func (r *Replica) Rollback(upTo, after []*Entry, move *Entry) (*Replica, error) 
 // was kept) and upTo are the entries P+1..S. A snapshot after S cannot
 // serve: the state at S is then out of reach (ErrGap).
 func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entry, move *Entry) (*Replica, error) {
-	nr, s, err := r.rebase(snap, upTo, after, move.Envelope.Author)
+	return r.follow(snap, upTo, after, nil, move)
+}
+
+// follow is Rollback to S = the end of snap and upTo, then bridge (the
+// new chain's entries S+1.., none for a rollback, recover.go's
+// FollowAcross otherwise) committed as the next entries, then move. Our
+// own envelopes that bridge holds stay committed there: they are not
+// resent.
+func (r *Replica) follow(snap *SealedSnapshot, upTo, after, bridge []*Entry, move *Entry) (*Replica, error) {
+	kept := map[uint64]bool{} // counters of our own envelopes on bridge
+	for _, e := range bridge {
+		if e.Envelope.Author == r.me {
+			kept[e.Envelope.Counter] = true
+		}
+	}
+	nr, s, err := r.rebase(snap, upTo, after, kept, move.Envelope.Author)
 	if err != nil {
 		return nil, err
 	}
+	nr.holdSend = true // our edits go to the new sequencer, after the move
+	for i, e := range bridge {
+		if e.Head.Seq != s+1+uint64(i) {
+			return nil, fmt.Errorf("%w: bridge entry %d where %d was due", ErrGap, e.Head.Seq, s+1+uint64(i))
+		}
+		if err := nr.HandleEntry(e); err != nil {
+			return nil, fmt.Errorf("docsync: follow across: seq %d: %w", e.Head.Seq, err)
+		}
+		if nr.log.Seq() != e.Head.Seq || nr.proof != nil {
+			return nil, fmt.Errorf("docsync: follow across: seq %d was not committed", e.Head.Seq)
+		}
+	}
+	nr.holdSend = false
+	s += uint64(len(bridge))
 	if move.Head.Seq != s+1 {
 		return nil, fmt.Errorf("%w: the move at seq %d does not follow seq %d", ErrGap, move.Head.Seq, s)
 	}
@@ -61,10 +90,12 @@ func (r *Replica) RollbackFromSnapshot(snap *SealedSnapshot, upTo, after []*Entr
 // rebase returns a replica of this clone at S = the end of snap and upTo
 // (a prefix of our chain) whose local edits are this clone's own edits
 // among after (our entries S+1..Log().Seq(), possibly none), rebased onto
-// the text at S, then its in-flight op and buffer. Its Ready holds the
-// new Pending and one Update (credited to by) that takes the device's text
-// to the new one. A halted replica may rebase: the fork is behind S.
-func (r *Replica) rebase(snap *SealedSnapshot, upTo, after []*Entry, by MemberID) (*Replica, uint64, error) {
+// the text at S, then its in-flight op and buffer; those of our envelopes
+// whose counter is in kept (committed on the chain we follow) are taken
+// out like the others' edits. Its Ready holds the new Pending and one
+// Update (credited to by) that takes the device's text to the new one. A
+// halted replica may rebase: the fork is behind S.
+func (r *Replica) rebase(snap *SealedSnapshot, upTo, after []*Entry, kept map[uint64]bool, by MemberID) (*Replica, uint64, error) {
 	var p uint64
 	if snap != nil {
 		p = snap.Seq()
@@ -100,14 +131,23 @@ func (r *Replica) rebase(snap *SealedSnapshot, upTo, after []*Entry, by MemberID
 	ex := newExcluder(nr.committed.String())
 	for _, e := range after {
 		if op := r.opAt(e.Head.Seq); op != nil {
-			if err := ex.add(*op, e.Envelope.Author == r.me); err != nil {
+			if err := ex.add(*op, e.Envelope.Author == r.me && !kept[e.Envelope.Counter]); err != nil {
 				return nil, 0, fmt.Errorf("docsync: rollback at seq %d: %w", e.Head.Seq, err)
 			}
 		}
 	}
 	var local *ot.Op // our in-flight op and buffer, on the text at our head
-	if r.inflight != nil && r.inflight.op != nil {
-		local = r.inflight.op
+	f := r.inflight
+	if f != nil && kept[f.env.Counter] {
+		if f.op != nil { // committed on the chain we follow: it comes back from there
+			if err := ex.add(*f.op, false); err != nil {
+				return nil, 0, fmt.Errorf("docsync: rollback: in flight: %w", err)
+			}
+		}
+		f = nil
+	}
+	if f != nil && f.op != nil {
+		local = f.op
 	}
 	if r.buffer != nil {
 		local = composeOpt(local, r.buffer)
@@ -124,7 +164,7 @@ func (r *Replica) rebase(snap *SealedSnapshot, upTo, after []*Entry, by MemberID
 	nr.counter = max(nr.counter, r.counter)
 	nr.buffer = pending
 	nr.intents = append([]*MemberOp(nil), r.intents...)
-	if f := r.inflight; f != nil && f.intent != nil && f.intent.Type != OpMove {
+	if f != nil && f.intent != nil && f.intent.Type != OpMove {
 		nr.intents = append([]*MemberOp{f.intent}, nr.intents...)
 	}
 	nr.ready = Ready{}

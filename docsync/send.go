@@ -10,7 +10,7 @@ import (
 // maybeSend seals the next envelope when nothing of ours is in flight:
 // queued membership ops first, then the buffer of composed edits.
 func (r *Replica) maybeSend() {
-	if r.proof != nil || r.inflight != nil || len(r.locked) > 0 {
+	if r.proof != nil || r.inflight != nil || len(r.locked) > 0 || r.holdSend {
 		return
 	}
 	for len(r.intents) > 0 {

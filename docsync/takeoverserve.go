@@ -26,11 +26,13 @@ func (l *LogState) LastTakeover() *Entry {
 
 // TakeoverFor returns the entry a member serves first in its answer to a
 // history fetch of from..to: its latest takeover's, when the fetch is for
-// one entry (what a clone asks when it cannot place a head, askNext) and
-// the takeover is before it; nil otherwise. Ranges (catch-up, adoption)
+// one entry (what a clone asks when it cannot place a head, askNext, or
+// when a fork stopped it) and the takeover is not that entry; nil
+// otherwise. A takeover after it is what a member halted on a branch the
+// document left follows across (recover.go). Ranges (catch-up, adoption)
 // are answered as they are, so their replies stay contiguous and full.
 func (l *LogState) TakeoverFor(from, to uint64) *Entry {
-	if t := l.LastTakeover(); t != nil && from == to && t.Head.Seq < from {
+	if t := l.LastTakeover(); t != nil && from == to && t.Head.Seq != from {
 		return t
 	}
 	return nil

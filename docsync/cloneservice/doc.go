@@ -161,7 +161,10 @@
 // the history protocol, takes over from the last seq every chain shares
 // (docsync.Replica.TakeoverFrom, its entries after it replaced in one
 // synced batch), and every member, halted or not, on either branch,
-// follows the takeover by rolling back. With WithStandby the admin's clone
+// follows the takeover by rolling back; a member that was not connected
+// while the heads were collected, and whose branch left the others'
+// before that seq, follows across when it is back (across.go,
+// docsync.Replica.FollowAcross). With WithStandby the admin's clone
 // does it by itself when the fork or misbehaviour alarm is up, and when a
 // stalled sequencer withholds entries it knows exist. Info.Recovered lists
 // the alarms the document recovered from; their evidence stays kept.

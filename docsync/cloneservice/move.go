@@ -218,6 +218,7 @@ func (s *Service) tickMove(d *docState, now time.Time) {
 	if mc := d.r.MoveConflict(); mc != nil && mc != d.mv.noRollback {
 		s.rollback(d, mc)
 	}
+	s.followAcross(d)
 	if d.mv.handover != 0 && now.Sub(d.mv.adoptAt) >= min(s.params.ResubmitAfter/4<<min(d.mv.adoptFails, 16), time.Minute) {
 		s.pushAdopt(d, nil)
 	}

@@ -26,7 +26,8 @@ import (
 // follow the takeover: a stopped document still takes takeover entries
 // (from the entries topic, where the new sequencer publishes to members
 // without a feed to it, and from a member, asked every FetchRetry), and
-// rolls back to it (move.go's rollback).
+// rolls back to it (move.go's rollback); one whose branch left the
+// others' before the takeover's base follows it across (across.go).
 
 // recoverTimeout bounds the head reports of one recovery.
 const recoverTimeout = time.Minute
@@ -40,6 +41,12 @@ type recState struct {
 	// proofFor and proofKey cache the key that signed d.proof's heads.
 	proofFor *docsync.ForkProof
 	proofKey []byte
+	// crossing is set while the new chain's entries for a takeover from
+	// another branch are fetched; crossed is the takeover last tried, and
+	// behind the last one we found we were only behind (tried again if a
+	// fork halts us).
+	crossing        bool
+	crossed, behind *docsync.Entry
 }
 
 // ErrRecovery: a recovery could not start or find the agreed head.
@@ -102,6 +109,7 @@ func (s *Service) tickStopped(d *docState, now time.Time) {
 		s.rollback(d, mc)
 		return
 	}
+	s.followAcross(d)
 	if s.takeoverInFlight(d) && now.Sub(d.submitted) >= s.params.ResubmitAfter {
 		d.r.Resubmit() // our takeover: the adopt request is sent again
 		s.handleReady(d)
@@ -156,6 +164,12 @@ func (s *Service) probeTakeover(d *docState, window uint64) {
 		es, err := s.net.FetchHistory(ctx, p, doc, from, seq+1)
 		if err != nil {
 			return
+		}
+		// One entry asked for also brings the member's latest takeover
+		// (TakeoverFor): one from a base after our head, which we follow
+		// across (across.go).
+		if one, err := s.net.FetchHistory(ctx, p, doc, seq+1, seq+1); err == nil {
+			es = append(es, one...)
 		}
 		s.post(func() { s.onEntries(doc, es) })
 	})
@@ -275,7 +289,7 @@ func (s *Service) takeoverFromAgreed(d *docState, seq peer.AddrInfo, members []p
 	base := d.r.Log().Seq()
 	for i, hs := range reports {
 		if len(hs) == 0 {
-			s.log.Warn("no head report from a member: it may not follow the recovery", "doc", d.id, "member", members[i])
+			s.log.Warn("no head report from a member: if its branch left ours before the agreed seq, it follows across when it is back", "doc", d.id, "member", members[i])
 			continue
 		}
 		a, err := d.r.AgreedPrefix(hs)

@@ -30,14 +30,16 @@ func DefaultNetParams() NetParams {
 
 // Clone is one simulated clone and what it persisted and reported.
 type Clone struct {
-	Index     int
-	Identity  *docsync.Identity
-	Replica   *docsync.Replica
-	Committed []*docsync.Entry
-	Pending   *docsync.Pending // the last one persisted
-	Rollbacks int              // takeovers followed by a rollback (route.go)
-	Events    []docsync.Event
-	Updates   int
+	Index      int
+	Identity   *docsync.Identity
+	Replica    *docsync.Replica
+	Committed  []*docsync.Entry
+	Pending    *docsync.Pending // the last one persisted
+	Rollbacks  int              // takeovers followed by a rollback (route.go)
+	Crossings  int              // takeovers followed across from another branch (route.go)
+	crossTried *docsync.Entry   // the crossed takeover last tried (not tried again)
+	Events     []docsync.Event
+	Updates    int
 }
 
 // msg is a scheduled delivery from node `from` to node `to`: a clone's
@@ -175,6 +177,9 @@ func (n *Net) Drain(c *Clone) {
 	n.followTakeover(c)
 	r := c.Replica
 	if !r.HasReady() {
+		if n.followAcross(c) {
+			n.Drain(c)
+		}
 		return
 	}
 	rd := r.Ready()
@@ -200,6 +205,9 @@ func (n *Net) Drain(c *Clone) {
 		n.sendFrom(c.Index, peer.Index, func() { n.deliverAll(peer.Index, c, peer.serve(f.From, f.To)) })
 	}
 	r.Advance()
+	if n.followAcross(c) { // after what c committed is persisted
+		n.Drain(c)
+	}
 }
 
 // serve returns what this clone persisted in from..to (any member may serve:

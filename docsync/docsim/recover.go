@@ -43,7 +43,18 @@ type Recover struct {
 	// CrashAfter ticks after the takeover a writer other than the admin is
 	// killed and restored from what it persisted (0: no crash).
 	CrashAfter int
-	Net        NetParams
+	// Offline, if not 0, is the only member on the second branch of a
+	// fork, and it is cut off (every message to and from it dropped) from
+	// when it raised the alarm itself, or the report collection at the
+	// latest, until RejoinAfter ticks after the takeover: the admin takes
+	// over without its report, from a seq after its branch left the
+	// others'. Back, it asks a member for its latest takeover every
+	// ProbeTicks, as a stopped member does, and follows it across
+	// (docsync.Replica.FollowAcross).
+	Offline     int
+	RejoinAfter int
+	ProbeTicks  int
+	Net         NetParams
 }
 
 // DefaultRecover returns the scenario of seed with 4 writers and fault.
@@ -68,7 +79,11 @@ type RecoverResult struct {
 	// HaltedRollbacks counts the members halted by the fork that followed
 	// the takeover by rolling back.
 	HaltedRollbacks int
-	Reports         int // head reports the admin asked for (re-asks included)
+	// CutTick and RejoinTick bound the Offline member's cut (-1: none);
+	// Crossings counts the takeovers followed across from another branch.
+	CutTick, RejoinTick int
+	Crossings           int
+	Reports             int // head reports the admin asked for (re-asks included)
 }
 
 // alarmed reports whether c raised the alarm of fault: a fork proof, or
@@ -90,13 +105,16 @@ func (f Recover) Run() (*RecoverResult, error) {
 	if f.Net == (NetParams{}) {
 		f.Net = DefaultNetParams()
 	}
-	res := &RecoverResult{Acked: make([][]rune, f.Writers), AlarmTick: -1, TakeoverTick: -1}
+	res := &RecoverResult{Acked: make([][]rune, f.Writers), AlarmTick: -1, TakeoverTick: -1, CutTick: -1, RejoinTick: -1}
 	var n *Net
 	n = NewNet(f.Seed, f.Net, func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Node {
 		res.Byz = sequencer.NewByzantine(doc, key, f.Fault, f.At)
 		res.Byz.Victims = func(id docsync.MemberID) bool {
 			for _, c := range n.Clones {
 				if c.Replica.ID() == id {
+					if f.Offline > 0 {
+						return c.Index == f.Offline
+					}
 					return c.Index%2 == 1
 				}
 			}
@@ -111,8 +129,15 @@ func (f Recover) Run() (*RecoverResult, error) {
 		return nil, err
 	}
 	standbyPub := standby.key.Public().(ed25519.PublicKey)
+	cut := false
+	if f.Offline > 0 {
+		n.Cut = func(from, to int) bool { return cut && (from == f.Offline || to == f.Offline) }
+	}
 	missingSince := -1
 	for tick := 0; tick < f.Ticks; tick++ {
+		if f.Offline > 0 {
+			f.offline(n, tick, &cut, res)
+		}
 		if res.AlarmTick < 0 {
 			if f.Fault == sequencer.Drop {
 				if _, _, missing := admin.Replica.Missing(); !missing {
@@ -158,11 +183,39 @@ func (f Recover) Run() (*RecoverResult, error) {
 	res.Standby = standby.mem
 	for _, c := range n.Clones {
 		res.Rollbacks += c.Rollbacks
+		res.Crossings += c.Crossings
 		if c.Rollbacks > 0 && alarmed(c, sequencer.Equivocate) {
 			res.HaltedRollbacks++
 		}
 	}
 	return res, nil
+}
+
+// offline runs the Offline member's cut at tick: it starts once the
+// member raised the alarm, or at the report collection at the latest,
+// and ends RejoinAfter ticks after the takeover; back, the member asks a
+// random member for its latest takeover every ProbeTicks until it is on
+// the new sequencer.
+func (f Recover) offline(n *Net, tick int, cut *bool, res *RecoverResult) {
+	c := n.Clones[f.Offline]
+	switch {
+	case res.CutTick < 0 && res.AlarmTick >= 0 && (alarmed(c, sequencer.Equivocate) || tick >= res.AlarmTick+f.AlarmTicks):
+		*cut, res.CutTick = true, tick
+	case *cut && res.TakeoverTick >= 0 && tick >= res.TakeoverTick+f.RejoinAfter:
+		*cut, res.RejoinTick = false, tick
+	}
+	if res.RejoinTick < 0 || (tick-res.RejoinTick)%max(1, f.ProbeTicks) != 0 || len(c.Replica.Log().Moves()) > 0 {
+		return
+	}
+	peer := n.Clones[n.Rand.IntN(len(n.Clones))]
+	if peer == c {
+		return
+	}
+	n.sendFrom(c.Index, peer.Index, func() {
+		if t := peer.Replica.Log().LastTakeover(); t != nil {
+			n.deliverAll(peer.Index, c, []*docsync.Entry{t})
+		}
+	})
 }
 
 // recover is the admin's part: the agreed seq from every member's report,
@@ -171,6 +224,9 @@ func (f Recover) Run() (*RecoverResult, error) {
 func (f Recover) recover(n *Net, admin *Clone, standby ed25519.PublicKey, res *RecoverResult) error {
 	base := admin.Replica.Log().Seq()
 	for _, c := range n.Clones[1:] {
+		if n.Cut != nil && n.Cut(admin.Index, c.Index) {
+			continue // not connected: no report
+		}
 		s, err := f.agreed(admin, c, res)
 		if err != nil {
 			return fmt.Errorf("clone %d's report: %w", c.Index, err)
@@ -239,6 +295,6 @@ func (r *RecoverResult) Summary() string {
 	for _, t := range r.Acked {
 		total += len(t)
 	}
-	return fmt.Sprintf("acked %d (%d before the takeover), alarm at tick %d, takeover at tick %d from seq %d, seq %d, rollbacks %d, reports %d",
-		total, r.AckedBefore, r.AlarmTick, r.TakeoverTick, r.Base, r.Net.Clones[0].Replica.Log().Seq(), r.Rollbacks, r.Reports)
+	return fmt.Sprintf("acked %d (%d before the takeover), alarm at tick %d, takeover at tick %d from seq %d, seq %d, rollbacks %d, crossings %d, reports %d",
+		total, r.AckedBefore, r.AlarmTick, r.TakeoverTick, r.Base, r.Net.Clones[0].Replica.Log().Seq(), r.Rollbacks, r.Crossings, r.Reports)
 }

@@ -2,6 +2,7 @@ package docsim
 
 import (
 	"crypto/ed25519"
+	"errors"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/sequencer"
@@ -70,4 +71,73 @@ func (n *Net) followTakeover(c *Clone) {
 	c.Committed = c.Committed[:base]
 	c.Replica = r
 	c.Rollbacks++
+}
+
+// followAcross makes c follow a takeover whose base is on a branch c's
+// chain left (docsync.Replica.FollowAcross), as the clone service does:
+// it asks a member on the new chain for the heads before the takeover,
+// a window at a time back from its base until one agrees with c's chain
+// (AgreedPrefix finds d), then for the entries d+1..S, and drops its own
+// entries after d from what it persisted. A member that is only behind
+// (d is its head) fetches as usual, unless a fork halted it.
+func (n *Net) followAcross(c *Clone) bool {
+	mv := c.Replica.CrossedTakeover()
+	if mv == nil || mv == c.crossTried {
+		return false
+	}
+	if h, ok := c.Replica.HeadAt(mv.Head.Seq); ok && h.ChainHash == mv.Head.ChainHash {
+		return false // followed already
+	}
+	var peer *Clone
+	for _, p := range n.Clones {
+		if h, ok := p.Replica.HeadAt(mv.Head.Seq); ok && p != c && h.ChainHash == mv.Head.ChainHash {
+			peer = p
+			break
+		}
+	}
+	if peer == nil {
+		return false // nobody on the new chain yet: a later delivery tries again
+	}
+	base, top := mv.Envelope.Parent, c.Replica.Log().Seq()
+	hi := base
+	var d uint64
+	for {
+		lo := max(1, hi-min(hi-1, 7))
+		var heads []docsync.Head
+		for _, e := range peer.serve(lo, hi) {
+			if e.Head.Seq >= lo && e.Head.Seq <= hi {
+				heads = append(heads, e.Head)
+			}
+		}
+		var err error
+		d, err = c.Replica.AgreedPrefix(heads)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, docsync.ErrDiverged) || lo == 1 {
+			c.crossTried = mv
+			c.Events = append(c.Events, docsync.Event{Kind: docsync.EventRejected, Seq: mv.Head.Seq, Err: err})
+			return false
+		}
+		hi = lo - 1
+	}
+	if d >= top && c.Replica.Halted() == nil {
+		return false // only behind: fetching gets the entries up to the takeover
+	}
+	c.crossTried = mv
+	var bridge []*docsync.Entry
+	for _, e := range peer.serve(d+1, base) {
+		if e.Head.Seq > d && e.Head.Seq <= base {
+			bridge = append(bridge, e)
+		}
+	}
+	r, err := c.Replica.FollowAcross(nil, c.Committed[:d], c.Committed[d:], bridge, mv)
+	if err != nil {
+		c.Events = append(c.Events, docsync.Event{Kind: docsync.EventRejected, Seq: mv.Head.Seq, Err: err})
+		return false
+	}
+	c.Committed = c.Committed[:d]
+	c.Replica = r
+	c.Crossings++
+	return true
 }
