@@ -17,6 +17,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // snapshotParams seal a snapshot every 16 entries and keep 4 before it.
@@ -231,6 +232,13 @@ func TestSequencerCompactionSurvivesKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var ce *netproto.CompactedError
+	// Connect first with the restarted sequencer's address: this fetch
+	// bypasses the service (which resolves a peer without addresses
+	// through the directory), and a's peerstore may have dropped the
+	// killed host's address by now.
+	if err := a.H.Connect(ctx, peer.AddrInfo{ID: seq2.H.ID(), Addrs: seq2.H.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
 	if es, err := netproto.FetchHistory(ctx, a.H, seq2.H.ID(), d.ID, 2, 10); len(es) != 0 || !errors.As(err, &ce) {
 		t.Fatalf("fetch of a compacted range from the sequencer: %d entries, %v", len(es), err)
 	}
