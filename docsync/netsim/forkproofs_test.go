@@ -3,18 +3,14 @@ package netsim
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/seqservice"
-	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 	"github.com/ipfs/go-datastore"
 )
@@ -29,33 +25,12 @@ import (
 func TestForkProofPerSequencer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
-		var vmu sync.Mutex
-		victims := map[docsync.MemberID]bool{}
-		byzantine := func(at uint64) seqservice.Option {
-			return seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
-				sb := sequencer.NewByzantine(doc, key, sequencer.Equivocate, at)
-				sb.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
-				return seqtest.Observe(sb)
-			})
-		}
-		seqA := n.AddSequencer(byzantine(8))
-		seqB := n.AddSequencer(byzantine(40))
+		var victims victimSet
+		seqA := n.AddSequencer(victims.byzantine(sequencer.Equivocate, 8, nil))
+		seqB := n.AddSequencer(victims.byzantine(sequencer.Equivocate, 40, nil))
 		params := cloneservice.DefaultParams()
 		params.StallAfter = stallAfter
-		var clones []*Clone
-		for i := range 4 {
-			opts := []cloneservice.Option{cloneservice.WithParams(params)}
-			if i == 0 {
-				opts = append(opts, cloneservice.WithStandby(seqB.Info()))
-			}
-			c := n.AddClone(opts...)
-			clones = append(clones, c)
-			if i%2 == 1 {
-				vmu.Lock()
-				victims[c.Svc.ID()] = true
-				vmu.Unlock()
-			}
-		}
+		clones := addAdminAndVictims(n, params, seqB, &victims)
 		d := n.NewDoc(seqA, clones...)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()

@@ -2,7 +2,6 @@ package netsim
 
 import (
 	"context"
-	"crypto/ed25519"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,9 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
-	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/docsync/seqservice/seqtest"
 	"github.com/clone2clone/c2c/docsync/sequencer"
 )
@@ -31,15 +28,9 @@ import (
 func TestRecoverOfflineMember(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
-		var vmu sync.Mutex
-		victims := map[docsync.MemberID]bool{}
+		var victims victimSet
 		var byz *seqtest.Observed
-		seqA := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
-			sb := sequencer.NewByzantine(doc, key, sequencer.Equivocate, 8)
-			sb.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
-			byz = seqtest.Observe(sb)
-			return byz
-		}))
+		seqA := n.AddSequencer(victims.byzantine(sequencer.Equivocate, 8, &byz))
 		standby := n.AddSequencer()
 		params := cloneservice.DefaultParams()
 		params.StallAfter = stallAfter
@@ -56,9 +47,7 @@ func TestRecoverOfflineMember(t *testing.T) {
 			clones = append(clones, n.AddClone(opts...))
 		}
 		off := clones[1]
-		vmu.Lock()
-		victims[off.Svc.ID()] = true
-		vmu.Unlock()
+		victims.add(off.Svc.ID())
 		d := n.NewDoc(seqA, clones...)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -114,17 +103,7 @@ func TestRecoverOfflineMember(t *testing.T) {
 			cut.Round(time.Millisecond), acked, len(ws[1].acked), in.Seq, logs.line("followed a takeover from another branch"))
 
 		// What clone 1 persisted when it followed across survives a restart.
-		off.StopService()
-		n.StartClone(off, cloneservice.WithParams(params))
-		if in, err := off.Svc.Info(d.ID); err != nil || in.Sequencer != standby.H.ID() || in.Halted != nil {
-			t.Fatalf("restarted clone 1: sequencer %v halted %v (err %v)", in.Sequencer, in.Halted != nil, err)
-		}
-		if err := ws[1].edit(ctx, d.ID); err != nil {
-			t.Fatal(err)
-		}
-		d.WaitConverged(time.Minute)
-		text, _ := clones[0].Svc.Text(d.ID)
-		checkTokens(t, text, ws)
+		restartOnStandby(ctx, t, n, d, standby, params, ws, 1)
 	})
 }
 

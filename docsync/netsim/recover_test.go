@@ -34,32 +34,13 @@ func TestRecoveryOnStandby(t *testing.T) {
 func recoverOnStandby(t *testing.T, b sequencer.Behaviour) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
-		var vmu sync.Mutex
-		victims := map[docsync.MemberID]bool{}
+		var victims victimSet
 		var byz *seqtest.Observed
-		seqA := n.AddSequencer(seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
-			sb := sequencer.NewByzantine(doc, key, b, 8)
-			sb.Victims = func(m docsync.MemberID) bool { vmu.Lock(); defer vmu.Unlock(); return victims[m] }
-			byz = seqtest.Observe(sb)
-			return byz
-		}))
+		seqA := n.AddSequencer(victims.byzantine(b, 8, &byz))
 		standby := n.AddSequencer()
 		params := cloneservice.DefaultParams()
 		params.StallAfter = stallAfter
-		var clones []*Clone
-		for i := range 4 {
-			opts := []cloneservice.Option{cloneservice.WithParams(params)}
-			if i == 0 {
-				opts = append(opts, cloneservice.WithStandby(standby.Info()))
-			}
-			c := n.AddClone(opts...)
-			clones = append(clones, c)
-			if i%2 == 1 {
-				vmu.Lock()
-				victims[c.Svc.ID()] = true
-				vmu.Unlock()
-			}
-		}
+		clones := addAdminAndVictims(n, params, standby, &victims)
 		d := n.NewDoc(seqA, clones...)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -112,17 +93,80 @@ func recoverOnStandby(t *testing.T, b sequencer.Behaviour) {
 			b, recovered.Round(time.Millisecond), before, acked, rolled, in.Seq)
 
 		// A restarted member is still on the standby and edits.
-		c := clones[1]
-		c.StopService()
-		n.StartClone(c, cloneservice.WithParams(params))
-		if in, err := c.Svc.Info(d.ID); err != nil || in.Sequencer != standby.H.ID() || in.Halted != nil {
-			t.Fatalf("restarted clone: sequencer %v halted %v (err %v)", in.Sequencer, in.Halted != nil, err)
-		}
-		if err := ws[1].edit(ctx, d.ID); err != nil {
-			t.Fatal(err)
-		}
-		d.WaitConverged(time.Minute)
-		text, _ := clones[0].Svc.Text(d.ID)
-		checkTokens(t, text, ws)
+		restartOnStandby(ctx, t, n, d, standby, params, ws, 1)
 	})
+}
+
+// victimSet is the members a Byzantine sequencer treats as victims (the
+// other branch of an equivocation), filled in as the clones are made.
+type victimSet struct {
+	mu sync.Mutex
+	m  map[docsync.MemberID]bool
+}
+
+func (v *victimSet) add(id docsync.MemberID) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[docsync.MemberID]bool{}
+	}
+	v.m[id] = true
+}
+
+func (v *victimSet) has(id docsync.MemberID) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[id]
+}
+
+// byzantine is the option of a sequencer that misbehaves as b from seq at
+// towards v's members; obs, if not nil, gets its orderer once it is made.
+func (v *victimSet) byzantine(b sequencer.Behaviour, at uint64, obs **seqtest.Observed) seqservice.Option {
+	return seqservice.WithSequencer(func(doc docsync.DocID, key ed25519.PrivateKey) sequencer.Orderer {
+		sb := sequencer.NewByzantine(doc, key, b, at)
+		sb.Victims = v.has
+		o := seqtest.Observe(sb)
+		if obs != nil {
+			*obs = o
+		}
+		return o
+	})
+}
+
+// addAdminAndVictims adds 4 clones with params, clone 0 (the admin) with
+// standby as its standby, and makes the odd ones victims.
+func addAdminAndVictims(n *Net, params cloneservice.Params, standby *Sequencer, v *victimSet) []*Clone {
+	var clones []*Clone
+	for i := range 4 {
+		opts := []cloneservice.Option{cloneservice.WithParams(params)}
+		if i == 0 {
+			opts = append(opts, cloneservice.WithStandby(standby.Info()))
+		}
+		c := n.AddClone(opts...)
+		clones = append(clones, c)
+		if i%2 == 1 {
+			v.add(c.Svc.ID())
+		}
+	}
+	return clones
+}
+
+// restartOnStandby restarts clone w of d from its datastore, checks that
+// it is still on standby and not halted, has it edit once, and checks
+// that every clone converges with each acknowledged token once and in
+// order.
+func restartOnStandby(ctx context.Context, t *testing.T, n *Net, d *Doc, standby *Sequencer, params cloneservice.Params, ws []*tokenWriter, w int) {
+	t.Helper()
+	c := d.Clones[w]
+	c.StopService()
+	n.StartClone(c, cloneservice.WithParams(params))
+	if in, err := c.Svc.Info(d.ID); err != nil || in.Sequencer != standby.H.ID() || in.Halted != nil {
+		t.Fatalf("restarted clone %d: sequencer %v halted %v (err %v)", w, in.Sequencer, in.Halted != nil, err)
+	}
+	if err := ws[w].edit(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitConverged(time.Minute)
+	text, _ := d.Clones[0].Svc.Text(d.ID)
+	checkTokens(t, text, ws)
 }
