@@ -130,9 +130,19 @@ type SignedEntry struct {
 
 // VerifyEntrySignature verifies e's head signature by the sequencer key.
 func VerifyEntrySignature(e *Entry, sequencer []byte) (*SignedEntry, error) {
-	if err := e.Head.Verify(sequencer); err != nil {
+	return VerifyEntrySignatureIn(nil, e, sequencer)
+}
+
+// VerifyEntrySignatureIn is VerifyEntrySignature with the signatures c
+// remembers. It also checks the author's signature, so that the
+// replica's check of it (LogState.Check) is a digest comparison; an
+// author signature that does not verify is left for that check to refuse
+// as before, with the entry.
+func VerifyEntrySignatureIn(c *SigCache, e *Entry, sequencer []byte) (*SignedEntry, error) {
+	if err := e.Head.VerifyIn(c, sequencer); err != nil {
 		return nil, err
 	}
+	_ = e.Envelope.VerifyAuthorIn(c) // marks it checked; a failure is Check's to report
 	return &SignedEntry{e: e, by: append([]byte(nil), sequencer...)}, nil
 }
 

@@ -67,13 +67,17 @@ func (e *Envelope) Sign(priv ed25519.PrivateKey) {
 // this process made or verified before, unchanged since (its digest says),
 // is not verified again: the sequencer's submit validator and its Check
 // of the same envelope, a clone's own envelope come back in an entry.
-func (e *Envelope) VerifyAuthor() error {
+func (e *Envelope) VerifyAuthor() error { return e.VerifyAuthorIn(nil) }
+
+// VerifyAuthorIn is VerifyAuthor with the signatures c remembers: an
+// envelope another clone of this process verified is not verified again.
+func (e *Envelope) VerifyAuthorIn(c *SigCache) error {
 	b := e.SigningBytes()
 	d := envelopeDigest(b, e.Sig)
 	if d == e.checked {
 		return nil
 	}
-	if len(e.Sig) != ed25519.SignatureSize || !ed25519.Verify(e.Author.PublicKey(), b, e.Sig) {
+	if !c.Verify(e.Author.PublicKey(), b, e.Sig) {
 		return fmt.Errorf("%w: author %v counter %d", ErrAuthorSignature, e.Author, e.Counter)
 	}
 	e.checked = d
@@ -90,9 +94,11 @@ func (h *Head) SigningBytes() []byte {
 func (h *Head) Sign(priv ed25519.PrivateKey) { h.Sig = ed25519.Sign(priv, h.SigningBytes()) }
 
 // Verify checks the sequencer signature.
-func (h *Head) Verify(seqPub ed25519.PublicKey) error {
-	if len(seqPub) != ed25519.PublicKeySize || len(h.Sig) != ed25519.SignatureSize ||
-		!ed25519.Verify(seqPub, h.SigningBytes(), h.Sig) {
+func (h *Head) Verify(seqPub ed25519.PublicKey) error { return h.VerifyIn(nil, seqPub) }
+
+// VerifyIn is Verify with the signatures c remembers.
+func (h *Head) VerifyIn(c *SigCache, seqPub ed25519.PublicKey) error {
+	if !c.Verify(seqPub, h.SigningBytes(), h.Sig) {
 		return fmt.Errorf("%w: seq %d", ErrSequencerSignature, h.Seq)
 	}
 	return nil

@@ -16,6 +16,7 @@ type latencyFlags struct {
 	rate                       float64
 	duration, timeout          time.Duration
 	cpuProfile, mutexProfile   string // pprof files of the measured window
+	allocProfile               string
 	blockProfile               string
 }
 
@@ -84,6 +85,7 @@ path of the nodes' log go to stderr.`,
 	fl.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the editing window to this file")
 	fl.StringVar(&f.mutexProfile, "mutex-profile", "", "write a mutex contention profile of the editing window to this file")
 	fl.StringVar(&f.blockProfile, "block-profile", "", "write a blocking profile of the editing window to this file")
+	fl.StringVar(&f.allocProfile, "alloc-profile", "", "write the allocation profile at the editing window's end to this file, and at its start to FILE.start (pprof -diff_base FILE.start FILE)")
 	return cmd
 }
 

@@ -178,7 +178,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile}
+	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile, allocs: f.allocProfile}
 	if err := prof.start(); err != nil {
 		return nil, err
 	}

@@ -9,12 +9,21 @@ import (
 
 // windowProfiles records pprof profiles (CPU, mutex, block) of a bench's
 // measured window into the files given; an empty name records nothing.
+// The allocation profile counts from the process's start: it is written
+// at the window's start to ALLOCS.start and at its end to ALLOCS, so that
+// `go tool pprof -sample_index=alloc_space -diff_base ALLOCS.start ALLOCS`
+// shows the window's.
 type windowProfiles struct {
-	cpu, mutex, block string
-	cpuFile           *os.File
+	cpu, mutex, block, allocs string
+	cpuFile                   *os.File
 }
 
 func (p *windowProfiles) start() error {
+	if p.allocs != "" {
+		if err := writeProfile("allocs", p.allocs+".start"); err != nil {
+			return err
+		}
+	}
 	if p.mutex != "" {
 		runtime.SetMutexProfileFraction(5)
 	}
@@ -43,18 +52,20 @@ func (p *windowProfiles) stop() error {
 		errs = append(errs, p.cpuFile.Close())
 		p.cpuFile = nil
 	}
-	for _, x := range []struct{ name, file string }{{"mutex", p.mutex}, {"block", p.block}} {
-		if x.file == "" {
-			continue
+	for _, x := range []struct{ name, file string }{{"mutex", p.mutex}, {"block", p.block}, {"allocs", p.allocs}} {
+		if x.file != "" {
+			errs = append(errs, writeProfile(x.name, x.file))
 		}
-		f, err := os.Create(x.file)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		errs = append(errs, pprof.Lookup(x.name).WriteTo(f, 0), f.Close())
 	}
 	runtime.SetMutexProfileFraction(0)
 	runtime.SetBlockProfileRate(0)
 	return errors.Join(errs...)
+}
+
+func writeProfile(name, file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup(name).WriteTo(f, 0), f.Close())
 }

@@ -76,8 +76,11 @@
 //
 // Per document the service keeps a feed of entries open at the document's
 // sequencer (netproto.FeedProtocol, feed.go): each entry comes once, in
-// order, straight from the sequencer; its document and sequencer signature
-// are checked on the feed's goroutine and the replica checks the rest.
+// order, straight from the sequencer; its document, sequencer signature
+// and author signature are checked on the feed's goroutine and the
+// replica checks the rest. Signatures are checked through a
+// docsync.SigCache that the clones of the process share (WithSigCache),
+// so that clones hosted together verify each entry's signatures once.
 // A feed that ends is opened again from the next missing seq (FeedRetry,
 // backing off to FeedRetryMax). It also joins four gossipsub topics
 // (netproto): it publishes envelopes on the submit topic, receives on the

@@ -194,7 +194,7 @@ func (s *Service) validateEntry(doc docsync.DocID, keys *atomic.Pointer[seqKeys]
 		var v *docsync.SignedEntry
 		if err == nil {
 			k := keys.Load()
-			if v, err = docsync.VerifyEntrySignature(e, k.current); err != nil { // kept for the loop: verified once
+			if v, err = docsync.VerifyEntrySignatureIn(s.opts.sigs, e, k.current); err != nil { // kept for the loop: verified once
 				return s.validateMovedEntry(doc, k, from, m, e, err)
 			}
 		}
@@ -219,7 +219,7 @@ func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys],
 			err = docsync.ErrWrongDoc
 		}
 		if err == nil {
-			if err = h.Verify(k.current); err != nil && signedByOld(k, h) {
+			if err = h.VerifyIn(s.opts.sigs, k.current); err != nil && signedByOld(k, h) {
 				return pubsub.ValidationIgnore // from a sequencer the document left
 			}
 			if err != nil {

@@ -63,7 +63,8 @@ func (s *Service) follow(ctx context.Context, doc docsync.DocID, seqPeer peer.ID
 // many entries it delivered. Only the sequencer peer named in the
 // document's genesis is asked (the stream is authenticated by libp2p), each
 // entry is decoded within MaxFrame, checked to be of doc and its sequencer
-// signature verified here, once; the replica verifies its author.
+// and author signatures verified here, once (or found among those another
+// clone of the process verified), off the loop.
 func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer peer.ID, seqPub []byte, rate *guard.Limiter[docsync.DocID]) (int, error) {
 	var from uint64
 	err := s.do(ctx, func() {
@@ -118,7 +119,7 @@ func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer pee
 		}
 		var v *docsync.SignedEntry
 		if err == nil {
-			v, err = verifyFed(doc, seqPub, b)
+			v, err = verifyFed(s.opts.sigs, doc, seqPub, b)
 		}
 		if err != nil {
 			if len(batch) > 0 {
@@ -139,9 +140,9 @@ func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer pee
 	}
 }
 
-// verifyFed decodes one fed entry and checks its document and sequencer
-// signature.
-func verifyFed(doc docsync.DocID, seqPub, b []byte) (*docsync.SignedEntry, error) {
+// verifyFed decodes one fed entry and checks its document and signatures
+// (docsync.VerifyEntrySignatureIn).
+func verifyFed(sigs *docsync.SigCache, doc docsync.DocID, seqPub, b []byte) (*docsync.SignedEntry, error) {
 	e, err := docsync.DecodeEntry(b)
 	if err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func verifyFed(doc docsync.DocID, seqPub, b []byte) (*docsync.SignedEntry, error
 	if e.Head.Doc != doc || e.Envelope.Doc != doc {
 		return nil, docsync.ErrWrongDoc
 	}
-	return docsync.VerifyEntrySignature(e, seqPub)
+	return docsync.VerifyEntrySignatureIn(sigs, e, seqPub)
 }
 
 // postFed hands fed entries to the loop, in order.

@@ -66,7 +66,7 @@ type waiter struct {
 // IdentityFromKeys) and reloads every document kept in ds.
 func New(h host.Host, ps *pubsub.PubSub, ds datastore.Batching, id *docsync.Identity, opts ...Option) (*Service, error) {
 	o := options{params: DefaultParams(), log: slog.Default(), accept: AcceptMembers,
-		now: time.Now, ticker: clock.RealTicker, net: hostNet{h}}
+		now: time.Now, ticker: clock.RealTicker, net: hostNet{h}, sigs: processSigs}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
