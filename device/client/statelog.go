@@ -78,7 +78,8 @@ func lastRecord(log []byte) (last []byte, valid int) {
 type stateFile struct {
 	snap, logPath string
 	log           *os.File // nil until the first append
-	size          int64    // bytes in the log
+	size          int64    // bytes in the log up to its last synced record
+	torn          bool     // an append failed after writing part of a record
 	hasSnap       bool
 }
 
@@ -131,15 +132,24 @@ func (sf *stateFile) write(state []byte) error {
 		}
 		sf.log, sf.size = f, st.Size()
 	}
+	if sf.torn {
+		// The last append failed part way (a full disk): cut the log back
+		// to its last synced record, or this one would follow garbage.
+		if err := sf.log.Truncate(sf.size); err != nil {
+			return err
+		}
+		sf.torn = false
+	}
 	rec := appendRecord(nil, state)
 	n, err := sf.log.Write(rec)
-	sf.size += int64(n)
+	if err == nil {
+		err = sf.log.Sync()
+	}
 	if err != nil {
+		sf.torn = n > 0
 		return err
 	}
-	if err := sf.log.Sync(); err != nil {
-		return err
-	}
+	sf.size += int64(n)
 	if sf.size <= maxLog(len(state)) {
 		return nil
 	}

@@ -138,3 +138,27 @@ func FuzzLastRecord(f *testing.F) {
 		}
 	})
 }
+
+// An append that failed part way (a full disk) is cut off before the next
+// one, so that one is found on load.
+func TestStateLogCutsAFailedAppend(t *testing.T) {
+	sf := testStateFile(t)
+	for _, s := range []string{"one", "two"} {
+		if err := sf.write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a failed append leaves: part of a record after the last synced one.
+	part := appendRecord(nil, []byte("three, failed"))
+	if _, err := sf.log.Write(part[:5]); err != nil {
+		t.Fatal(err)
+	}
+	sf.torn = true
+	if err := sf.write([]byte("four")); err != nil {
+		t.Fatal(err)
+	}
+	sf.close()
+	if got, err := (&stateFile{snap: sf.snap, logPath: sf.logPath}).load(); err != nil || string(got) != "four" {
+		t.Fatalf("load = %q, %v; want %q", got, err, "four")
+	}
+}
