@@ -2,7 +2,6 @@ package client
 
 import (
 	"github.com/clone2clone/c2c/device/jupiter"
-	"github.com/clone2clone/c2c/docsync"
 )
 
 // Group commit of a document's persisted state. Every change that must
@@ -98,6 +97,9 @@ func (d *Doc) writeLoop() {
 			d.writePending()
 		case <-d.stopWriter:
 			d.writePending()
+			if d.state != nil {
+				d.state.close()
+			}
 			d.mu.Lock()
 			d.writerGone = true
 			d.persisted.Broadcast()
@@ -117,16 +119,16 @@ func (d *Doc) writePending() {
 		b, err := d.jc.MarshalBinary()
 		if err == nil {
 			d.mu.Unlock()
-			err = d.c.write(d.id, b)
+			err = d.c.write(d.state, b)
 			d.mu.Lock()
 		}
 		d.durableLocked(g, err)
 	}
 }
 
-func (c *Client) write(doc docsync.DocID, b []byte) error {
+func (c *Client) write(sf *stateFile, b []byte) error {
 	if c.writeHook != nil {
-		return c.writeHook(func() error { return c.writeState(doc, b) })
+		return c.writeHook(func() error { return c.writeState(sf, b) })
 	}
-	return c.writeState(doc, b)
+	return c.writeState(sf, b)
 }

@@ -4,8 +4,9 @@
 // /c2c/device/2.2.0 stream per document; remote edits arrive already
 // ordered and transformed.
 //
-// With WithStateDir every local edit is written (atomically, synced) before
-// it is sent, so edits survive kill -9; after a restart Open resends them and
+// With WithStateDir every local edit is written and synced before it is
+// sent (one record appended to the document's log, a snapshot beside it:
+// statelog.go), so edits survive kill -9; after a restart Open resends them and
 // the clone applies each (device, counter) once. The writes are a group
 // commit: one writer per document writes without the document's lock, and
 // what changed while a write was in flight is written by the next one.

@@ -80,7 +80,8 @@ type Doc struct {
 	kick                 chan struct{}
 	stopWriter           chan struct{}
 	writerDone           chan struct{}
-	writerGone           bool // the writer ended (Close): nothing more is written
+	writerGone           bool       // the writer ended (Close): nothing more is written
+	state                *stateFile // the writer's only (nil: no state dir)
 }
 
 // Alarm is a clone's alarm about the document's sequencer that does not
@@ -107,11 +108,11 @@ type conn struct {
 }
 
 func newDoc(c *Client, id docsync.DocID) (*Doc, error) {
-	jc, err := c.loadState(id)
+	jc, sf, err := c.loadState(id)
 	if err != nil {
 		return nil, err
 	}
-	d := &Doc{c: c, id: id, jc: jc, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer),
+	d := &Doc{c: c, id: id, jc: jc, state: sf, changed: make(chan struct{}), updates: make(chan Update, c.params.UpdatesBuffer),
 		pres: presenceState{signal: make(chan struct{}, 1)}}
 	if c.undo {
 		d.undo = undo.New(c.undoDepth)
