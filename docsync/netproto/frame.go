@@ -71,14 +71,15 @@ func PresenceTopic(doc docsync.DocID) string { return topic(doc, "presence") }
 // once instead of once per member; a forked head has other bytes and still
 // spreads. Every peer on the topic must use the same ID function.
 func HeadsTopicOpts() []pubsub.TopicOpt {
-	return []pubsub.TopicOpt{pubsub.WithTopicMessageIdFn(contentID)}
+	return []pubsub.TopicOpt{pubsub.WithTopicMessageIdFn(MessageID)}
 }
 
-// contentID names a message by its topic and bytes. The topic is part of
+// MessageID names a message by its topic and bytes (the ID function of
+// every c2c gossipsub router, GossipOptions). The topic is part of
 // it because gossipsub's seen-cache is shared by all topics: bytes
 // published on one topic first would otherwise make the same bytes on
 // another a duplicate, dropped unread.
-func contentID(m *pubsubpb.Message) string {
+func MessageID(m *pubsubpb.Message) string {
 	h := sha256.New()
 	h.Write([]byte(m.GetTopic()))
 	h.Write([]byte{0})

@@ -24,7 +24,7 @@ import (
 func GossipOptions() []pubsub.Option {
 	return []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithMessageIdFn(contentID),
+		pubsub.WithMessageIdFn(MessageID),
 		pubsub.WithMaxControlMessageSize(GossipMaxControlBytes),
 		pubsub.WithGossipSubParams(GossipParams()),
 	}
