@@ -86,8 +86,7 @@
 // signature, whoever relayed it; failures are rejected, lowering the
 // sender's score, and counted), and gossips signed heads on the heads topic
 // (each member the more rarely the more members there are: see
-// Params.HeadGossipers; and a moved head only when the heads heard do not
-// already carry as new a one: Params.HeadSeqs, Params.HeadQuiet). A gap waits GapWait for the entries in flight
+// Params.HeadGossipers). A gap waits GapWait for the entries in flight
 // before it is fetched; a resubmitted envelope goes on
 // netproto.SubmitProtocol, since gossipsub names messages by their bytes.
 // Missing ranges are fetched on netproto.HistoryProtocol from the sequencer

@@ -51,8 +51,6 @@ type docState struct {
 	head       *docsync.Head // latest committed head, to gossip
 	headSent   time.Time
 	headSentAt uint64
-	headNewest uint64    // the newest seq of a head heard or sent (maybeGossipHead)
-	headNewAt  time.Time // when headNewest last grew
 	proofSent  uint64    // repeats of the fork proof gossiped (MarshalRepeat)
 	heal       heal      // split-brain healing (heal.go)
 	fetchAt    time.Time // when the last fetch started

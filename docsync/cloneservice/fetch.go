@@ -154,43 +154,22 @@ func (s *Service) resubmitDue(d *docState, now time.Time) bool {
 const maxRegisterBackoff = 10 * time.Minute
 
 // maybeGossipHead publishes our latest committed head on the heads topic:
-// soon after it moved (see headInterval, at most HeadRepeat) if the gossip
-// does not carry as new a head already (headNews), and an unchanged head
-// every HeadRepeat.
+// soon after it moved (see headInterval), and every HeadRepeat anyway.
 func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 	if d.head == nil || d.stopped() != nil {
 		return
 	}
-	since := now.Sub(d.headSent)
-	if d.head.Seq != d.headSentAt {
-		if since < min(s.headInterval(d), s.params.HeadRepeat) || !s.headNews(d, now) {
-			return
-		}
-	} else if since < s.params.HeadRepeat {
-		return // an unchanged head is repeated for late joiners
+	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.headInterval(d)
+	if !moved && now.Sub(d.headSent) < s.params.HeadRepeat {
+		return
 	}
 	b, err := d.head.Marshal()
 	if err != nil {
 		return
 	}
 	d.headSent, d.headSentAt = now, d.head.Seq
-	d.heardHead(d.head.Seq, now)
 	t := d.headsOut
 	s.goDo(func(ctx context.Context) { _ = t.Publish(ctx, b) })
-}
-
-// headNews says whether our head tells the members more than the newest
-// head heard or sent: HeadSeqs seqs past it, or HeadQuiet since it came.
-func (s *Service) headNews(d *docState, now time.Time) bool {
-	return d.head.Seq >= d.headNewest+s.params.HeadSeqs || now.Sub(d.headNewAt) >= s.params.HeadQuiet
-}
-
-// heardHead notes a head for seq, gossiped by a member or the sequencer
-// and accepted by the replica, or sent by us (loop only).
-func (d *docState) heardHead(seq uint64, now time.Time) {
-	if seq > d.headNewest {
-		d.headNewest, d.headNewAt = seq, now
-	}
 }
 
 // headInterval is the least gap between two gossips of a moving head by

@@ -47,18 +47,6 @@ type Params struct {
 	// HeadInterval had N members each verify N heads per interval.
 	HeadInterval  time.Duration
 	HeadGossipers int
-	// HeadSeqs and HeadQuiet keep a moved head to itself while the
-	// gossip already carries what it would tell: a member gossips its
-	// moved head only if it is at least HeadSeqs seqs past the newest
-	// head it heard or sent, or if no newer head came for HeadQuiet. Any
-	// valid head a member accepts is relayed to every member, and each
-	// compares it with its own chain (now, or once it reaches that seq),
-	// so a head heard serves as well as one's own; gossiped by time alone,
-	// heads cost as much as the entries when the entries slow down (c2c
-	// bench latency under load: 5 to 8 heads a second against 20 to 30
-	// entries). A fork still shows within HeadSeqs entries or HeadQuiet.
-	HeadSeqs  uint64
-	HeadQuiet time.Duration
 	// HeadRepeat re-gossips an unchanged head this often.
 	HeadRepeat time.Duration
 	// GapWait is how long a gap in the log may stay before it is fetched:
@@ -134,7 +122,6 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{Tick: 100 * time.Millisecond, ResubmitAfter: 2 * time.Second,
 		HeadInterval: 200 * time.Millisecond, HeadGossipers: 4, HeadRepeat: 2 * time.Second,
-		HeadSeqs: 16, HeadQuiet: 500 * time.Millisecond,
 		GapWait: 100 * time.Millisecond, FetchRetry: time.Second, DialInterval: 2 * time.Second, MemberDials: 8,
 		StreamTimeout: 10 * time.Second, TopicWait: 2 * time.Second, SubscriberBuffer: 1024, MaxDocs: 1000,
 		MaxUnverifiedDocs: 16, InviteRate: guard.Rate{PerSecond: 1, Burst: 32},
@@ -149,7 +136,7 @@ func DefaultParams() Params {
 
 // Validate checks the params.
 func (p Params) Validate() error {
-	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadGossipers < 1 || p.HeadRepeat <= 0 || p.HeadSeqs < 1 || p.HeadQuiet <= 0 ||
+	if p.Tick <= 0 || p.ResubmitAfter <= 0 || p.HeadInterval <= 0 || p.HeadGossipers < 1 || p.HeadRepeat <= 0 ||
 		p.GapWait <= 0 || p.FetchRetry <= 0 || p.DialInterval <= 0 || p.MemberDials < 0 || p.StreamTimeout <= 0 || p.TopicWait <= 0 ||
 		p.SubscriberBuffer < 1 || p.MaxDocs < 1 || p.MaxUnverifiedDocs < 1 || p.MaxPeers < 1 ||
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||

@@ -49,14 +49,7 @@ func (s *Service) onHead(doc docsync.DocID, h docsync.Head) {
 	if d == nil || d.stopped() != nil {
 		return
 	}
-	if d.r.HandleHead(h) == nil {
-		// It counts as news for maybeGossipHead if it agrees with our
-		// chain or is ahead of it (kept and compared once we get there);
-		// not a former branch's.
-		if mine, ok := d.r.HeadAt(h.Seq); (ok && mine.ChainHash == h.ChainHash) || h.Seq > d.r.Log().Seq() {
-			d.heardHead(h.Seq, s.now())
-		}
-	}
+	_ = d.r.HandleHead(h)
 	s.markDirty(d)
 }
 
