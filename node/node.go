@@ -297,6 +297,7 @@ func (n *Node) startPubSub(ctx context.Context) error {
 	}
 	// Unsigned, content-addressed messages with room for a busy
 	// sequencer's subscription list (netproto.GossipOptions).
+	gopts = append(gopts, n.opts.psOpts...)
 	ps, err := pubsub.NewGossipSub(ctx, n.host, append(gopts,
 		// Room for the largest CloneDoc entry (a 1 MiB body plus its
 		// envelope, hashes and signatures); gossipsub's default is 1 MiB.

@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,7 @@ type Option func(*options) error
 type options struct {
 	libp2pOpts []libp2p.Option
 	kadOpts    []kaddht.Option
+	psOpts     []pubsub.Option
 	dirOpts    []dht.Option
 	logger     *slog.Logger
 	datastore  datastore.Batching
@@ -64,6 +66,15 @@ func WithQUICOnly() Option {
 func WithKadOptions(opts ...kaddht.Option) Option {
 	return func(o *options) error {
 		o.kadOpts = append(o.kadOpts, opts...)
+		return nil
+	}
+}
+
+// WithPubSubOptions adds gossipsub options to the node's own (c2c
+// bench latency adds a raw tracer that counts the bytes by topic here).
+func WithPubSubOptions(opts ...pubsub.Option) Option {
+	return func(o *options) error {
+		o.psOpts = append(o.psOpts, opts...)
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -42,8 +43,19 @@ type latencyResult struct {
 
 	BytesPerEdit           float64            `json:"bytes_per_edit"` // every byte every host of the process sent
 	BytesPerEditByProtocol map[string]float64 `json:"bytes_per_edit_by_protocol"`
-	EntryBytes             float64            `json:"entry_bytes"`          // mean wire size of a committed entry
-	FloorBytesPerEdit      float64            `json:"floor_bytes_per_edit"` // one copy of each entry to each other member
+	// MeshsubBytesPerEdit splits what gossipsub sent, per edit, by topic
+	// ("doc/heads", the directory's topics) and part of the RPC ("message",
+	// "ihave", "iwant", "idontwant", "graft", "prune", "subscribe") as the
+	// routers' raw tracer saw it; "framing" is the length prefixes and
+	// wrappers. Its sum is /meshsub's share of bytes_per_edit_by_protocol
+	// without the stream's own negotiation.
+	MeshsubBytesPerEdit map[string]float64 `json:"meshsub_bytes_per_edit"`
+	// MeshsubMessagesPerS is, by topic, how many distinct messages
+	// gossipsub carried per second of the window (each counted once,
+	// however many hosts sent it).
+	MeshsubMessagesPerS map[string]float64 `json:"meshsub_messages_per_s"`
+	EntryBytes          float64            `json:"entry_bytes"`          // mean wire size of a committed entry
+	FloorBytesPerEdit   float64            `json:"floor_bytes_per_edit"` // one copy of each entry to each other member
 
 	Converged bool     `json:"converged"`
 	Notes     []string `json:"notes,omitempty"`
@@ -102,18 +114,31 @@ func printLatency(w io.Writer, r *latencyResult) {
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "bytes per edit, all hosts", r.BytesPerEdit, fmt.Sprintf("<=%.0f", 2*r.FloorBytesPerEdit))
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "floor: entry to each other member", r.FloorBytesPerEdit, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "mean entry bytes", r.EntryBytes, "")
-	protos := make([]string, 0, len(r.BytesPerEditByProtocol))
-	for p := range r.BytesPerEditByProtocol {
-		protos = append(protos, p)
-	}
-	slices.SortFunc(protos, func(a, b string) int {
-		return int(r.BytesPerEditByProtocol[b] - r.BytesPerEditByProtocol[a])
-	})
-	for _, p := range protos {
+	for _, p := range sortedByValue(r.BytesPerEditByProtocol) {
 		fmt.Fprintf(w, "  %-38s %12.0f\n", p, r.BytesPerEditByProtocol[p])
+	}
+	if len(r.MeshsubBytesPerEdit) > 0 {
+		fmt.Fprintf(w, "\n%-40s %12s\n", "/meshsub by topic and part", "bytes/edit")
+		for _, k := range sortedByValue(r.MeshsubBytesPerEdit) {
+			fmt.Fprintf(w, "  %-38s %12.0f\n", k, r.MeshsubBytesPerEdit[k])
+		}
+		fmt.Fprintf(w, "%-40s %12s\n", "/meshsub distinct messages by topic", "per second")
+		for _, k := range sortedByValue(r.MeshsubMessagesPerS) {
+			fmt.Fprintf(w, "  %-38s %12.1f\n", k, r.MeshsubMessagesPerS[k])
+		}
 	}
 	fmt.Fprintf(w, "\nsamples: %d clone pairs, %d device pairs\n", r.CloneSamples, r.DeviceSamples)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s\n", n)
 	}
+}
+
+// sortedByValue returns m's keys, largest value first.
+func sortedByValue(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	return keys
 }

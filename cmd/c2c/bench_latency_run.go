@@ -18,9 +18,11 @@ import (
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/internal/gossipbytes"
 	"github.com/clone2clone/c2c/internal/procstat"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/metrics"
 )
 
@@ -33,6 +35,7 @@ type latencyRun struct {
 	net   *demoNet
 	d     *docDemo
 	bwc   *metrics.BandwidthCounter
+	gsb   *gossipbytes.Counter // /meshsub bytes by topic and part
 	tk    *tokens
 
 	devClone map[int]int // clone index -> device number
@@ -93,7 +96,9 @@ func withLatencyNet(ctx context.Context, g *globals, f *latencyFlags, bench stri
 		}
 	}()
 	r.bwc = metrics.NewBandwidthCounter()
-	opts := []node.Option{node.WithLogger(nodeLog), node.WithLibp2pOptions(libp2p.BandwidthReporter(r.bwc))}
+	r.gsb = gossipbytes.New(netproto.MessageID, gossipbytes.DocLabel)
+	opts := []node.Option{node.WithLogger(nodeLog), node.WithLibp2pOptions(libp2p.BandwidthReporter(r.bwc)),
+		node.WithPubSubOptions(pubsub.WithRawTracer(r.gsb))}
 	if err := r.setUp(ctx, opts); err != nil {
 		return err
 	}
@@ -174,6 +179,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	seq0 := mustInfo(r.d.svcs[0], doc).Seq
 	before := sweptTotals(ctx, r.bwc)
 	beforeProto := r.bwc.GetBandwidthByProtocol()
+	beforeGossip, beforeMsgs := r.gsb.Snapshot(), r.gsb.Messages()
 	cpu0, err := procstat.Read(os.Getpid())
 	if err != nil {
 		return nil, err
@@ -199,6 +205,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	}
 	after := sweptTotals(ctx, r.bwc)
 	afterProto := r.bwc.GetBandwidthByProtocol()
+	gossip, msgs := gossipbytes.Diff(r.gsb.Snapshot(), beforeGossip), gossipbytes.Diff(r.gsb.Messages(), beforeMsgs)
 	seq1 := mustInfo(r.d.svcs[0], doc).Seq
 	text, _ := r.d.svcs[0].Text(doc)
 	if err := r.stopDevices(ctx, text); err != nil {
@@ -230,6 +237,13 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 			res.BytesPerEditByProtocol[name] = float64(n) / edits
 		}
 	}
+	res.MeshsubBytesPerEdit, res.MeshsubMessagesPerS = map[string]float64{}, map[string]float64{}
+	for t, n := range msgs {
+		res.MeshsubMessagesPerS[t] = float64(n) / window.Seconds()
+	}
+	for k, n := range gossip {
+		res.MeshsubBytesPerEdit[gossipRow(k)] = float64(n) / edits
+	}
 	res.EntryBytes = entryBytes / float64(max(res.Entries, 1))
 	res.FloorBytesPerEdit = entryBytes * float64(f.clones-1) / edits
 	if missing := r.missing(text); missing > 0 {
@@ -241,6 +255,15 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	res.Notes = append(res.Notes, "wall-clock latency depends on the machine's load; CPU per delivery and bytes per edit less so",
 		"the CPU is the whole process's: providers, the sequencer and the clones")
 	return res, nil
+}
+
+// gossipRow names a row of meshsub_bytes_per_edit: "topic part", or the
+// part alone for bytes of no topic (framing).
+func gossipRow(k gossipbytes.Key) string {
+	if k.Topic == "" {
+		return k.Part
+	}
+	return k.Topic + " " + k.Part
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

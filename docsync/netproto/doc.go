@@ -4,7 +4,8 @@
 // requests and the invitation message (pure codecs, fuzzed), plus the small
 // stream helpers both services share (serve and fetch history ranges).
 //
-// Topics (one set per document, <doc> = 64 hex digits of the DocID):
+// Topics (one set per document, <doc> = the DocID in unpadded base64url,
+// 43 characters: every message and control entry carries its topic):
 //
 //	/c2c/doc/<doc>/submit   clone -> sequencer: an encoded docsync.Envelope
 //	/c2c/doc/<doc>/entries  sequencer -> clones: an encoded docsync.Entry,

@@ -3,7 +3,7 @@ package netproto
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -47,8 +47,12 @@ var (
 	ErrRefused = errors.New("netproto: request refused")
 )
 
+// topic names a document's topic: /c2c/doc/<doc>/<kind>, the DocID in
+// unpadded base64url (43 characters). Every gossipsub message carries its
+// topic, and so do IHAVE, GRAFT, PRUNE and subscriptions: in hex (64
+// characters) the name was 81 bytes of a 225-byte head message.
 func topic(doc docsync.DocID, kind string) string {
-	return "/c2c/doc/" + hex.EncodeToString(doc[:]) + "/" + kind
+	return "/c2c/doc/" + base64.RawURLEncoding.EncodeToString(doc[:]) + "/" + kind
 }
 
 // SubmitTopic is the topic clones publish envelopes on.
@@ -71,14 +75,15 @@ func PresenceTopic(doc docsync.DocID) string { return topic(doc, "presence") }
 // once instead of once per member; a forked head has other bytes and still
 // spreads. Every peer on the topic must use the same ID function.
 func HeadsTopicOpts() []pubsub.TopicOpt {
-	return []pubsub.TopicOpt{pubsub.WithTopicMessageIdFn(contentID)}
+	return []pubsub.TopicOpt{pubsub.WithTopicMessageIdFn(MessageID)}
 }
 
-// contentID names a message by its topic and bytes. The topic is part of
+// MessageID names a message by its topic and bytes (the ID function of
+// every c2c gossipsub router, GossipOptions). The topic is part of
 // it because gossipsub's seen-cache is shared by all topics: bytes
 // published on one topic first would otherwise make the same bytes on
 // another a duplicate, dropped unread.
-func contentID(m *pubsubpb.Message) string {
+func MessageID(m *pubsubpb.Message) string {
 	h := sha256.New()
 	h.Write([]byte(m.GetTopic()))
 	h.Write([]byte{0})

@@ -24,26 +24,39 @@ import (
 func GossipOptions() []pubsub.Option {
 	return []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithMessageIdFn(contentID),
+		pubsub.WithMessageIdFn(MessageID),
 		pubsub.WithMaxControlMessageSize(GossipMaxControlBytes),
 		pubsub.WithGossipSubParams(GossipParams()),
 	}
 }
 
-// GossipParams are gossipsub's defaults with a smaller mesh and IDONTWANT
-// for small messages. A publisher sends its message to every peer on the
-// topic at once (flood publish, gossipsub's default), so on a document's
-// entries topic every member gets each entry from the sequencer directly
-// and the mesh only repairs: each mesh peer forwards a copy anyway, and
-// with gossipsub's degree of 6 to 12 a member received about seven copies
-// of each entry and announced it to six more peers in the heartbeat's
-// IHAVE. With a degree of 3 to 6 and IDONTWANT sent, before validation,
-// for every message of 256 bytes or more (gossipsub's threshold is 1 KiB;
-// an entry is about 370 bytes), c2c bench latency with 16 clones sent
-// half the bytes per edit, and its clones spent less CPU on them.
+// GossipParams are gossipsub's defaults with a smaller mesh, IDONTWANT
+// for small messages and little IHAVE gossip. A publisher sends its
+// message to every peer on the topic at once (flood publish, gossipsub's
+// default), so on a document's entries topic every member gets each entry
+// from the sequencer directly and the mesh only repairs: each mesh peer
+// forwards a copy anyway, and with gossipsub's degree of 6 to 12 a member
+// received about seven copies of each entry and announced it to six more
+// peers in the heartbeat's IHAVE. With a degree of 3 to 6 and IDONTWANT
+// sent, before validation, for every message of 256 bytes or more
+// (gossipsub's threshold is 1 KiB; an entry is about 370 bytes), c2c bench
+// latency with 16 clones sent half the bytes per edit, and its clones
+// spent less CPU on them.
+//
+// IHAVE is a third way to a message that flood publish and the mesh
+// already delivered, and c2c repairs a loss itself (a member fetches a gap
+// from the sequencer or a member, a feed reopens from the next seq, heads
+// and claims are repeated every HeadRepeat). With gossipsub's defaults
+// each peer announced each message it saw in three heartbeats, each time
+// to a quarter of the topic's peers outside its mesh (at least Dlazy):
+// announcements that grow with the members squared, 1,773 bytes per edit
+// of the heads topic's IHAVE alone with 32 clones (c2c bench latency,
+// meshsub_bytes_per_edit). Now a message is announced in one heartbeat, to
+// Dlazy (3) peers.
 func GossipParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
 	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout, p.Dlazy = 4, 3, 6, 2, 1, 3
 	p.IDontWantMessageThreshold = 256
+	p.GossipFactor, p.HistoryGossip = 0, 1
 	return p
 }
