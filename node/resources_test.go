@@ -167,7 +167,7 @@ func openStreams(t *testing.T, rm network.ResourceManager, dir network.Direction
 }
 
 // A provider holds a kad stream and a gossipsub stream from every clone it
-// serves: rcmgr's protocol-wide default (1,280 inbound streams on a 24 GiB
+// serves: rcmgr's protocol-wide default (1,265 inbound streams on a 24 GiB
 // machine) stopped the N=3000 simulation at 1,263 clones.
 func TestProviderAcceptsStreamsFromThousandsOfClones(t *testing.T) {
 	const clones = 10000
