@@ -55,7 +55,21 @@ func scaledResourceManager(p Params, hosts int, metrics bool) (network.ResourceM
 		perPeer.FD = rcmgr.LimitVal(4 * hosts)
 		perPeer.Memory = rcmgr.LimitVal64(int64(64<<20) * int64(hosts))
 	}
-	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise, PeerDefault: perPeer}
+	// Every protocol's and service's streams across all peers: rcmgr
+	// scales these with RAM, to 1,265 inbound streams per protocol on a
+	// 24 GiB machine, far below the system limit. A connected clone
+	// keeps a kad stream and a gossipsub stream open to each provider, so
+	// a provider refused the 1,266th clone's streams (its lookup check,
+	// its puts): the N=3000 simulation stopped
+	// publishing at 1,263 clones (docs/scale.md). The per-peer limits
+	// above are what bound one stranger; the system limit bounds them all.
+	wide := rcmgr.ResourceLimits{
+		Streams:         rcmgr.LimitVal(p.MaxStreams),
+		StreamsInbound:  rcmgr.LimitVal(p.MaxStreams),
+		StreamsOutbound: rcmgr.LimitVal(p.MaxStreams),
+	}
+	partial := rcmgr.PartialLimitConfig{System: raise, Transient: raise, PeerDefault: perPeer,
+		ProtocolDefault: wide, ServiceDefault: wide}
 	if hosts > 1 {
 		// One protocol's or service's streams to one peer as well: every
 		// hosted clone's kad requests to its provider meet in one

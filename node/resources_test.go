@@ -139,3 +139,67 @@ func TestPerPeerLimits(t *testing.T) {
 		t.Fatalf("one peer held %d connections, want %d", conns, p.ConnsPerPeer)
 	}
 }
+
+// openStreams opens a stream from each of peers peers, n in all, on proto
+// (a protocol and a service of that name, as kad-dht and gossipsub set
+// them) until the resource manager refuses one; it returns how many it
+// opened.
+func openStreams(t *testing.T, rm network.ResourceManager, dir network.Direction, peers, n int) int {
+	t.Helper()
+	var scopes []network.StreamManagementScope
+	defer func() {
+		for _, s := range scopes {
+			s.Done()
+		}
+	}()
+	const proto = "/c2c/kad/1.0.0"
+	for i := range n {
+		s, err := rm.OpenStream(peer.ID(fmt.Sprintf("12D3KooWclone%d", i%peers)), dir)
+		if err != nil {
+			return i
+		}
+		scopes = append(scopes, s)
+		if s.SetProtocol(proto) != nil || s.SetService(proto) != nil {
+			return i
+		}
+	}
+	return n
+}
+
+// A provider holds a kad stream and a gossipsub stream from every clone it
+// serves: rcmgr's protocol-wide default (1,265 inbound streams on a 24 GiB
+// machine) stopped the N=3000 simulation at 1,263 clones.
+func TestProviderAcceptsStreamsFromThousandsOfClones(t *testing.T) {
+	const clones = 10000
+	def, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.DefaultLimits.AutoScale()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer def.Close()
+	if got := openStreams(t, def, network.DirInbound, clones, clones); got >= clones {
+		t.Fatalf("rcmgr defaults accepted %d inbound streams on one protocol; the test premise is wrong", got)
+	}
+	rm, err := newResourceManager(DefaultParams(RoleProvider), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	if got := openStreams(t, rm, network.DirInbound, clones, clones); got != clones {
+		t.Fatalf("provider accepted %d of %d clones' inbound streams on one protocol", got, clones)
+	}
+}
+
+// The shared budget of a process hosting thousands of clones: each
+// clone's kad stream to each of 3 providers is one protocol's outbound
+// stream in that one resource manager.
+func TestSharedBudgetOpensStreamsForEveryHostedClone(t *testing.T) {
+	const hosted, providers = 3400, 3
+	rm, err := scaledResourceManager(DefaultParams(RoleProvider), hosted, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	if got := openStreams(t, rm, network.DirOutbound, providers, hosted*providers); got != hosted*providers {
+		t.Fatalf("shared budget opened %d of %d outbound streams on one protocol", got, hosted*providers)
+	}
+}

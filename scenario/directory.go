@@ -46,6 +46,7 @@ func RunDirectory(ctx context.Context, env *Env) ([]InstanceResult, error) {
 			return nil, err
 		}
 		defer func() { n.Close() }()
+		env.Watch.addProvider(n)
 		if mine, err = json.Marshal(n.AddrInfo()); err != nil {
 			return nil, err
 		}
@@ -269,12 +270,14 @@ func quicOnly(addrs []ma.Multiaddr) []ma.Multiaddr {
 
 // startClone starts a clone and waits until it has published its record.
 func startClone(ctx context.Context, env *Env, id peer.ID, providers []peer.AddrInfo) (*node.Node, error) {
+	env.Watch.cloneStarted()
 	n, err := startCloneNode(ctx, env, id, providers)
 	if err != nil {
 		return nil, err
 	}
 	select {
 	case <-n.Published():
+		env.Watch.clonePublished()
 		return n, nil
 	case <-time.After(env.Params.Timeout):
 		n.Close()

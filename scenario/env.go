@@ -51,6 +51,9 @@ type Env struct {
 	// MeasureHeap makes the instance report its process heap (set when each
 	// instance is its own process).
 	MeasureHeap bool
+	// Watch, if set, counts this instance's progress for the runner's
+	// progress lines (in process: one Watch for every instance).
+	Watch *Watch
 }
 
 // startingHost holds HostStart (if any) until the returned func is called.

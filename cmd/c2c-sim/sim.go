@@ -29,7 +29,7 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	var p scenario.Params
 	var out, logLevel string
 	var noCheck, nodeLogs, quiet bool
-	var heapProfile, cpuProfile string
+	var heapProfile, cpuProfile, pprofAddr string
 	var log *slog.Logger
 	cmd := &cobra.Command{
 		Use:   "c2c-sim directory|docsync",
@@ -53,7 +53,11 @@ delivery completeness, fork detection time, memory and peers per node, raw
 samples) to --out/sim-CASE-nN.json and the latency CDFs to sim-CASE-nN.png
 beside it, and exits nonzero when a pass criterion fails: lookups succeed
 >= 99%, every acknowledged edit reaches every clone, every clone detects a
-fork. Progress goes to stderr, one line per phase.
+fork. Progress goes to stderr, one line per phase and, in runs of 200
+instances or more, one line every 10 s of virtual time with the clones
+started and published and what the providers hold (connections, records,
+gets served). --pprof serves live profiles (goroutines, CPU of a window)
+of a long run.
 
 Clones are hosted as c2c provider --host-clones hosts them: DHT clients of
 the providers (--server-clones for DHT servers, as a c2c clone process is),
@@ -98,6 +102,15 @@ a 10,000-instance attempt.
 					return err
 				}
 				f.Close()
+			}
+			if pprofAddr != "" { // outside the bubble: it serves on the real network
+				addr, err := cli.ServePprof(cmd.Context(), pprofAddr, log)
+				if err != nil {
+					return err
+				}
+				if !quiet {
+					fmt.Fprintf(cmd.ErrOrStderr(), "sim: pprof on http://%s/debug/pprof/\n", addr)
+				}
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -170,6 +183,7 @@ a 10,000-instance attempt.
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the whole run to this file")
 	f.StringVar(&heapProfile, "heap-profile", "", "write a pprof heap profile to this file once every node is up")
+	f.StringVar(&pprofAddr, "pprof", "", "serve Go's profiling endpoints on this address while the run goes on (e.g. 127.0.0.1:6060; keep it on loopback)")
 	return cmd
 }
 

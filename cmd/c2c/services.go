@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/internal/keystore"
 
 	"github.com/clone2clone/c2c/control"
@@ -90,7 +91,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		opts = append(opts, node.WithSharedDatastore(hosting.shared, ""))
 	}
 	if f.pprof != "" {
-		addr, err := servePprof(runCtx, f.pprof, g.log)
+		addr, err := cli.ServePprof(runCtx, f.pprof, g.log)
 		if err != nil {
 			return err
 		}

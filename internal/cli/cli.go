@@ -1,6 +1,7 @@
 // Package cli holds what the c2c commands (cmd/c2c and cmd/c2c-sim) share:
 // flags that can also be set through C2C_<FLAG> environment variables, the
-// logger that --log-level selects, and the progress bar of transfers and scans.
+// logger that --log-level selects, the progress bar of transfers and scans,
+// and the --pprof endpoints.
 package cli
 
 import (

@@ -41,8 +41,13 @@ type Options struct {
 	// Log receives the nodes' logs (nil: none).
 	Log *slog.Logger
 	// Progress, if set, gets one line per phase (every instance passed a
-	// sync point), with the virtual time and the heap.
+	// sync point), with the virtual time and the heap, and in a run of 200
+	// instances or more one line every WatchEvery of virtual time with
+	// the clones started and published and what the providers hold
+	// (scenario.Watch).
 	Progress io.Writer
+	// WatchEvery is the virtual time between two watch lines (0: 10 s).
+	WatchEvery time.Duration
 	// HeapProfile, if set, is where a pprof heap profile is written once
 	// every node is up (the point where memory per node is measured).
 	HeapProfile string
@@ -159,6 +164,12 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var watch *scenario.Watch
+	if o.Progress != nil && p.Instances >= 200 {
+		watch = &scenario.Watch{}
+		stop := watchLoop(o, watch, virtStart)
+		defer stop()
+	}
 	results := make([][]scenario.InstanceResult, p.Instances)
 	errs := make([]error, p.Instances)
 	var wg sync.WaitGroup
@@ -171,6 +182,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 			Index: i, Params: p, Sync: gs, Transport: transport, HostStart: &hostStart, DataDir: dir,
 			ListenAddrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(i+1)))},
 			Log:         log.With("instance", i),
+			Watch:       watch,
 		}
 		if h := p.HostOf(i); h >= 0 {
 			env.Shared = shared[h]
@@ -198,6 +210,35 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	}
 	sum.VirtualSeconds = virtual.Seconds()
 	return sum, nil
+}
+
+// watchLoop prints a watch line every o.WatchEvery of virtual time until
+// the returned stop is called (the run must stop it before it ends: a
+// ticker left running keeps the bubble busy).
+func watchLoop(o Options, w *scenario.Watch, virtStart time.Time) (stop func()) {
+	every := o.WatchEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				fmt.Fprintf(o.Progress, "sim: t=%5.0fs virtual, heap %.0f MiB: %s\n",
+					time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20), w.View())
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // openHosting opens the shared parts of each provider process of the run

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,11 +11,12 @@ import (
 	"time"
 )
 
-// servePprof serves Go's profiling endpoints (net/http/pprof) on addr
+// ServePprof serves Go's profiling endpoints (net/http/pprof) on addr
 // until ctx ends: `go tool pprof http://ADDR/debug/pprof/profile?seconds=30`
-// profiles a running provider, e.g. its hosted clones at idle. Bind it to
+// profiles a running process: a provider (its hosted clones at idle, say)
+// or a c2c-sim run while it runs. Bind it to
 // loopback: a profile shows the process's stacks to whoever can reach it.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
+func ServePprof(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)

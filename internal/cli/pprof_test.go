@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// TestHostedPprofServes checks that c2c provider --pprof serves the
+// TestPprofServes checks that --pprof serves the
 // profiling index, and stops with its context.
-func TestHostedPprofServes(t *testing.T) {
+func TestPprofServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	addr, err := servePprof(ctx, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	addr, err := ServePprof(ctx, "127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestHostedPprofServes(t *testing.T) {
 		t.Fatalf("GET /debug/pprof/: %s\n%s", resp.Status, body)
 	}
 	cancel()
-	if _, err := servePprof(context.Background(), "not an address", slog.New(slog.DiscardHandler)); err == nil {
-		t.Fatal("servePprof accepted a bad address")
+	if _, err := ServePprof(context.Background(), "not an address", slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("ServePprof accepted a bad address")
 	}
 }
