@@ -15,7 +15,8 @@ type densityFlags struct {
 	cloneDHT                   string
 	cloneMirror, cloneTCP      bool
 	connsHigh                  int
-	pprofPort                  int // provider i serves pprof on 127.0.0.1:pprofPort+i
+	pprofPort                  int   // provider i serves pprof on 127.0.0.1:pprofPort+i
+	memoryLimit                int64 // each provider's --memory-limit (0: Go's default GC)
 	idle, settle, timeout      time.Duration
 	keep                       bool
 	kill                       bool // the kill phase (bench_density_kill.go)
@@ -29,9 +30,11 @@ type densityResult struct {
 	Found            int     `json:"found"` // clones a lookup from another clone found
 	RSSBytesPerClone float64 `json:"rss_bytes_per_clone"`
 	IdleCPUPercent   float64 `json:"idle_cpu_percent"` // of one core, every provider process together
+	IdleCPUS         float64 `json:"idle_cpu_s"`       // the providers' CPU seconds (user + system) over the idle window
 	StartS           float64 `json:"start_s"`          // first provider started -> every clone published
 
 	Providers      int     `json:"providers"`
+	MemoryLimit    int64   `json:"provider_memory_limit"` // bytes, each provider's --memory-limit (0: Go's default GC)
 	CloneDHT       string  `json:"clone_dht"`
 	CloneMirror    bool    `json:"clone_mirror"` // hosted clones run their mirrors (c2c provider --clone-mirror)
 	CloneTCP       bool    `json:"clone_tcp"`    // hosted clones listen and dial on TCP too (c2c provider --clone-tcp)
@@ -47,6 +50,7 @@ type densityResult struct {
 
 	// The same idle window again after the edit, with the document.
 	IdleCPUAfterEditPercent   float64  `json:"idle_cpu_after_edit_percent"`
+	IdleCPUSAfterEdit         float64  `json:"idle_cpu_s_after_edit"`
 	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
 	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
 	Notes                     []string `json:"notes,omitempty"`
@@ -107,6 +111,7 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "hosted clones also listen and dial on TCP (c2c provider --clone-tcp)")
 	fl.IntVar(&f.connsHigh, "clone-conns-high", 0, "each clone's connection-manager high watermark (default c2c provider's)")
 	fl.IntVar(&f.pprofPort, "pprof-port", 0, "provider i serves Go's profiling endpoints on 127.0.0.1:PORT+i (c2c provider --pprof), to profile the idle window with go tool pprof")
+	fl.Var(sizeFlag{&f.memoryLimit}, "provider-memory-limit", "each provider process's c2c provider --memory-limit (e.g. 1500MB; 0: Go's default garbage collector, GOGC=100)")
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
 	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
@@ -118,13 +123,18 @@ temporary directory, whose path is printed (removed unless --keep).`,
 }
 
 func printDensity(w io.Writer, r *densityResult) {
-	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v, TCP %v), %d devices edited a document of %d clones\n\n",
+	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v, TCP %v), %d devices edited a document of %d clones\n",
 		r.Clones, r.Providers, r.CloneDHT, r.CloneMirror, r.CloneTCP, r.Devices, r.DocMembers)
+	if r.MemoryLimit > 0 {
+		fmt.Fprintf(w, "providers' garbage collector on a soft memory limit of %.0f MB each (--memory-limit)\n", float64(r.MemoryLimit)/1e6)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-40s %14s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "live clones", r.Live, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "found by a lookup from another clone", r.Found, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone (providers' RSS / N)", r.RSSBytesPerClone/1e6, "<=2")
 	fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", fmt.Sprintf("idle CPU, one core, %.0f s after %.0f s", r.IdleWindowS, r.SettleS), r.IdleCPUPercent, "<=5 (2000)")
+	fmt.Fprintf(w, "%-40s %12.2f s %10s\n", "providers' CPU time in that window", r.IdleCPUS, "")
 	fmt.Fprintf(w, "%-40s %12.1f s %10s\n", "start until every record published", r.StartS, "")
 	fmt.Fprintf(w, "%-40s %11.1f MB %10s\n", "providers' RSS together", float64(r.RSSBytes)/1e6, "")
 	fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone", r.ConnsPerClone, "")

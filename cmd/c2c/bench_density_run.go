@@ -201,6 +201,9 @@ func (r *densityRun) start(ctx context.Context) error {
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}
+		if r.f.memoryLimit > 0 {
+			args = append(args, "--memory-limit", fmt.Sprint(r.f.memoryLimit))
+		}
 		var others []string
 		for j, a := range addrs {
 			if j != i {
@@ -415,6 +418,7 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 	}
 	r.res.IdleWindowS = window.Seconds()
 	r.res.IdleCPUPercent = cpu
+	r.res.IdleCPUS = cpu / 100 * window.Seconds()
 	r.res.RSSBytes = rss
 	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
 	live, conns, err := r.census(ctx)
@@ -433,11 +437,12 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	if r.f.devices == 0 {
 		return nil
 	}
-	cpu, rss, _, err := r.idleWindow(ctx, "idle again, with the document")
+	cpu, rss, window, err := r.idleWindow(ctx, "idle again, with the document")
 	if err != nil {
 		return err
 	}
 	r.res.IdleCPUAfterEditPercent = cpu
+	r.res.IdleCPUSAfterEdit = cpu / 100 * window.Seconds()
 	r.res.RSSBytesPerCloneAfterEdit = float64(rss) / float64(r.f.clones)
 	live, conns, err := r.census(ctx)
 	if err != nil {

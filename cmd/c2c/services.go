@@ -89,6 +89,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		defer hosting.close()
 		opts = append(opts, node.WithSharedDatastore(hosting.shared, ""))
 	}
+	applyMemoryLimit(f.memoryLimit)
 	if f.pprof != "" {
 		addr, err := servePprof(runCtx, f.pprof, g.log)
 		if err != nil {
