@@ -201,8 +201,8 @@ func (r *densityRun) start(ctx context.Context) error {
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}
-		if r.f.memoryLimit > 0 {
-			args = append(args, "--memory-limit", fmt.Sprint(r.f.memoryLimit))
+		if l := r.memoryLimit(i); l > 0 {
+			args = append(args, "--memory-limit", fmt.Sprint(l))
 		}
 		var others []string
 		for j, a := range addrs {
@@ -235,6 +235,9 @@ func (r *densityRun) start(ctx context.Context) error {
 	r.seq = seq
 	bar := newNamedProgressBar(r.g.stderr, r.name)
 	limit := time.Duration(r.f.clones)*100*time.Millisecond + 2*time.Minute
+	if r.f.startTimeout > 0 {
+		limit = r.f.startTimeout
+	}
 	_, err = pollEvery(ctx, time.Second, limit, "every clone publishes its record", func() (struct{}, bool, error) {
 		n, err := r.published(ctx)
 		if err != nil {
@@ -253,6 +256,16 @@ func (r *densityRun) start(ctx context.Context) error {
 	}
 	r.say("%d providers up, %d clones published after %.1f s", r.f.providers, r.f.clones, r.res.StartS)
 	return nil
+}
+
+// memoryLimit is provider i's --memory-limit: --provider-memory-limit's
+// value i, or its last (0: none given).
+func (r *densityRun) memoryLimit(i int) int64 {
+	l := r.f.memoryLimits
+	if len(l) == 0 {
+		return 0
+	}
+	return l[min(i, len(l)-1)]
 }
 
 // providerAddrs makes each provider's identity and picks its loopback
@@ -412,13 +425,14 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 		}
 		r.res.SettleS = r.f.settle.Seconds()
 	}
-	cpu, rss, window, err := r.idleWindow(ctx, "idle")
+	cpu, byProv, rss, window, err := r.idleWindow(ctx, "idle")
 	if err != nil {
 		return err
 	}
 	r.res.IdleWindowS = window.Seconds()
 	r.res.IdleCPUPercent = cpu
 	r.res.IdleCPUS = cpu / 100 * window.Seconds()
+	r.res.IdleCPUSByProvider = byProv
 	r.res.RSSBytes = rss
 	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
 	live, conns, err := r.census(ctx)
@@ -437,7 +451,7 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	if r.f.devices == 0 {
 		return nil
 	}
-	cpu, rss, window, err := r.idleWindow(ctx, "idle again, with the document")
+	cpu, _, rss, window, err := r.idleWindow(ctx, "idle again, with the document")
 	if err != nil {
 		return err
 	}
@@ -454,8 +468,9 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 }
 
 // idleWindow sends nothing for --idle and returns the providers' CPU over
-// it (percent of one core, all of them together) and their RSS after it.
-func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, uint64, time.Duration, error) {
+// it (percent of one core, all of them together, and each one's CPU
+// seconds) and their RSS after it.
+func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, []float64, uint64, time.Duration, error) {
 	r.say("%s for %v", what, r.f.idle)
 	before := make([]time.Duration, len(r.provs))
 	for i, p := range r.provs {
@@ -464,23 +479,26 @@ func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, uint
 	t0 := time.Now()
 	select { // the window being measured, not a wait for anything
 	case <-ctx.Done():
-		return 0, 0, 0, ctx.Err()
+		return 0, nil, 0, 0, ctx.Err()
 	case <-time.After(r.f.idle):
 	}
 	window := time.Since(t0)
 	var cpu time.Duration
 	var rss uint64
+	byProv := make([]float64, len(r.provs))
 	for i, p := range r.provs {
-		cpu += p.cpu() - before[i]
+		d := p.cpu() - before[i]
+		cpu += d
+		byProv[i] = d.Seconds()
 		st, err := procstat.Read(p.pid())
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("%s: %w", p.name, err)
+			return 0, nil, 0, 0, fmt.Errorf("%s: %w", p.name, err)
 		}
 		rss += st.RSS
 	}
 	pct := 100 * cpu.Seconds() / window.Seconds()
-	r.say("  providers: %.2f%% of one core, RSS %.1f MB", pct, float64(rss)/1e6)
-	return pct, rss, window, nil
+	r.say("  providers: %.2f%% of one core (%.2f s of CPU: %v), RSS %.1f MB", pct, cpu.Seconds(), byProv, float64(rss)/1e6)
+	return pct, byProv, rss, window, nil
 }
 
 // census counts the clones hosted and published, and their connections.

@@ -79,3 +79,32 @@ func (f sizeFlag) Set(s string) error {
 }
 
 func (sizeFlag) Type() string { return "size" }
+
+// sizeListFlag is a pflag.Value of comma-separated byte counts.
+type sizeListFlag struct{ l *[]int64 }
+
+func (f sizeListFlag) String() string {
+	if f.l == nil {
+		return ""
+	}
+	var parts []string
+	for _, n := range *f.l {
+		parts = append(parts, strconv.FormatInt(n, 10))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f sizeListFlag) Set(s string) error {
+	var l []int64
+	for _, part := range strings.Split(s, ",") {
+		n, err := parseSize(part)
+		if err != nil {
+			return err
+		}
+		l = append(l, n)
+	}
+	*f.l = l
+	return nil
+}
+
+func (sizeListFlag) Type() string { return "sizes" }

@@ -44,3 +44,17 @@ func TestApplyMemoryLimit(t *testing.T) {
 		t.Fatalf("after applyMemoryLimit(3 GiB): GOGC %d, limit %d; want -1 (off) and %d", pct, limit, 3<<30)
 	}
 }
+
+func TestSizeListFlag(t *testing.T) {
+	var l []int64
+	f := sizeListFlag{&l}
+	if err := f.Set("1600MB,0"); err != nil || len(l) != 2 || l[0] != 1_600_000_000 || l[1] != 0 {
+		t.Fatalf("Set(1600MB,0): %v, %v", l, err)
+	}
+	if got := f.String(); got != "1600000000,0" {
+		t.Fatalf("String() = %q", got)
+	}
+	if err := f.Set("1GB,x"); !errors.Is(err, errBadSize) {
+		t.Fatalf("Set(1GB,x) = %v; want errBadSize", err)
+	}
+}
