@@ -34,6 +34,7 @@ type densityResult struct {
 	IdleCPUS         float64 `json:"idle_cpu_s"`       // the providers' CPU seconds (user + system) over the idle window
 
 	IdleCPUSByProvider []float64 `json:"idle_cpu_s_by_provider"` // the same, provider by provider
+	RSSBytesByProvider []uint64  `json:"rss_bytes_by_provider"`  // each provider's RSS after the window
 	StartS             float64   `json:"start_s"`                // first provider started -> every clone published
 
 	Providers      int     `json:"providers"`
@@ -153,6 +154,9 @@ func printDensity(w io.Writer, r *densityResult) {
 	fmt.Fprintf(w, "%-40s %12.2f s %10s\n", "providers' CPU time in that window", r.IdleCPUS, "")
 	for i, c := range r.IdleCPUSByProvider {
 		fmt.Fprintf(w, "%-40s %12.2f s %10s\n", fmt.Sprintf("  provider %d's", i), c, "")
+	}
+	for i, b := range r.RSSBytesByProvider {
+		fmt.Fprintf(w, "%-40s %11.1f MB %10s\n", fmt.Sprintf("  provider %d's RSS", i), float64(b)/1e6, "")
 	}
 	fmt.Fprintf(w, "%-40s %12.1f s %10s\n", "start until every record published", r.StartS, "")
 	fmt.Fprintf(w, "%-40s %11.1f MB %10s\n", "providers' RSS together", float64(r.RSSBytes)/1e6, "")

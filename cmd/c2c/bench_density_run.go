@@ -432,7 +432,7 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 	r.res.IdleWindowS = window.Seconds()
 	r.res.IdleCPUPercent = cpu
 	r.res.IdleCPUS = cpu / 100 * window.Seconds()
-	r.res.IdleCPUSByProvider = byProv
+	r.res.IdleCPUSByProvider, r.res.RSSBytesByProvider = byProv.cpuS, byProv.rss
 	r.res.RSSBytes = rss
 	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
 	live, conns, err := r.census(ctx)
@@ -467,10 +467,16 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	return nil
 }
 
+// perProvider are an idle window's figures provider by provider.
+type perProvider struct {
+	cpuS []float64 // CPU seconds over the window
+	rss  []uint64  // RSS after it
+}
+
 // idleWindow sends nothing for --idle and returns the providers' CPU over
-// it (percent of one core, all of them together, and each one's CPU
-// seconds) and their RSS after it.
-func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, []float64, uint64, time.Duration, error) {
+// it (percent of one core, all of them together), their RSS after it, and
+// both provider by provider.
+func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, perProvider, uint64, time.Duration, error) {
 	r.say("%s for %v", what, r.f.idle)
 	before := make([]time.Duration, len(r.provs))
 	for i, p := range r.provs {
@@ -479,25 +485,26 @@ func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, []fl
 	t0 := time.Now()
 	select { // the window being measured, not a wait for anything
 	case <-ctx.Done():
-		return 0, nil, 0, 0, ctx.Err()
+		return 0, perProvider{}, 0, 0, ctx.Err()
 	case <-time.After(r.f.idle):
 	}
 	window := time.Since(t0)
 	var cpu time.Duration
 	var rss uint64
-	byProv := make([]float64, len(r.provs))
+	byProv := perProvider{cpuS: make([]float64, len(r.provs)), rss: make([]uint64, len(r.provs))}
 	for i, p := range r.provs {
 		d := p.cpu() - before[i]
 		cpu += d
-		byProv[i] = d.Seconds()
+		byProv.cpuS[i] = d.Seconds()
 		st, err := procstat.Read(p.pid())
 		if err != nil {
-			return 0, nil, 0, 0, fmt.Errorf("%s: %w", p.name, err)
+			return 0, perProvider{}, 0, 0, fmt.Errorf("%s: %w", p.name, err)
 		}
 		rss += st.RSS
+		byProv.rss[i] = st.RSS
 	}
 	pct := 100 * cpu.Seconds() / window.Seconds()
-	r.say("  providers: %.2f%% of one core (%.2f s of CPU: %v), RSS %.1f MB", pct, cpu.Seconds(), byProv, float64(rss)/1e6)
+	r.say("  providers: %.2f%% of one core (%.2f s of CPU: %v), RSS %.1f MB (%v)", pct, cpu.Seconds(), byProv.cpuS, float64(rss)/1e6, byProv.rss)
 	return pct, byProv, rss, window, nil
 }
 
