@@ -9,10 +9,9 @@ import (
 )
 
 // memoryLimitHelp is --memory-limit's flag help.
-const memoryLimitHelp = `run the Go garbage collector on a soft memory limit of SIZE (e.g. 2GiB, 1500MB; 0: Go's default, GOGC=100) instead of ` +
-	`heap growth: a collection starts only when the process's Go memory nears SIZE, and the runtime's forced collection every 2 minutes, ` +
-	`which marks the whole heap even when nothing is allocated, stops. For a provider hosting many idle clones; set SIZE well above the live heap ` +
-	`(c2c provider clones list estimates it), since near it the collector runs often (docs/scale.md)`
+const memoryLimitHelp = `garbage-collect on a soft memory limit of SIZE (e.g. 1600MB, 2GiB; 0: Go's default, GOGC=100) with GOGC off: ` +
+	`no collection until the process's Go memory nears SIZE, so none of the runtime's forced ones every 2 minutes over an idle heap; ` +
+	`the RSS grows to about SIZE. Set SIZE well above the live heap: near it the collector runs often (docs/operator.md)`
 
 // applyMemoryLimit puts the process's garbage collector on a soft memory
 // limit of limit bytes with heap-growth collections off (GOGC=off): the
