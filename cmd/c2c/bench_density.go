@@ -15,8 +15,10 @@ type densityFlags struct {
 	cloneDHT                   string
 	cloneMirror, cloneTCP      bool
 	connsHigh                  int
-	pprofPort                  int // provider i serves pprof on 127.0.0.1:pprofPort+i
+	pprofPort                  int     // provider i serves pprof on 127.0.0.1:pprofPort+i
+	memoryLimits               []int64 // provider i's --memory-limit: value i, or the last (0: Go's default GC)
 	idle, settle, timeout      time.Duration
+	startTimeout               time.Duration // 0: 100 ms a clone plus 2 minutes
 	keep                       bool
 	kill                       bool // the kill phase (bench_density_kill.go)
 	killEditors, killAfter     int
@@ -29,9 +31,14 @@ type densityResult struct {
 	Found            int     `json:"found"` // clones a lookup from another clone found
 	RSSBytesPerClone float64 `json:"rss_bytes_per_clone"`
 	IdleCPUPercent   float64 `json:"idle_cpu_percent"` // of one core, every provider process together
-	StartS           float64 `json:"start_s"`          // first provider started -> every clone published
+	IdleCPUS         float64 `json:"idle_cpu_s"`       // the providers' CPU seconds (user + system) over the idle window
+
+	IdleCPUSByProvider []float64 `json:"idle_cpu_s_by_provider"` // the same, provider by provider
+	RSSBytesByProvider []uint64  `json:"rss_bytes_by_provider"`  // each provider's RSS after the window
+	StartS             float64   `json:"start_s"`                // first provider started -> every clone published
 
 	Providers      int     `json:"providers"`
+	MemoryLimits   []int64 `json:"provider_memory_limits,omitempty"` // bytes, provider i's --memory-limit (0: Go's default GC)
 	CloneDHT       string  `json:"clone_dht"`
 	CloneMirror    bool    `json:"clone_mirror"` // hosted clones run their mirrors (c2c provider --clone-mirror)
 	CloneTCP       bool    `json:"clone_tcp"`    // hosted clones listen and dial on TCP too (c2c provider --clone-tcp)
@@ -47,6 +54,7 @@ type densityResult struct {
 
 	// The same idle window again after the edit, with the document.
 	IdleCPUAfterEditPercent   float64  `json:"idle_cpu_after_edit_percent"`
+	IdleCPUSAfterEdit         float64  `json:"idle_cpu_s_after_edit"`
 	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
 	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
 	Notes                     []string `json:"notes,omitempty"`
@@ -71,7 +79,9 @@ Then, in order:
           providers' admin sockets (found, lookup p50/p99);
   idle    after --settle of quiet, nothing is sent for --idle, and the providers' CPU time over that
           window (from /proc) gives idle_cpu_percent, of one core, all
-          providers together; their RSS after it, divided by N, gives
+          providers together, and idle_cpu_s, those CPU seconds (less
+          moved by other load on the machine than the percentage's
+          wall-clock window); their RSS after it, divided by N, gives
           rss_bytes_per_clone (it includes the provider nodes themselves);
   edit    a sample of --devices clones (default min(100, N)) share one
           document created on clone 0; each sample clone's device (a
@@ -93,6 +103,12 @@ With --kill, last:
           (found_after), and every acknowledged edit must be in the
           document, once, at every member (acked_edits, lost_edits).
 
+--provider-memory-limit runs the providers with c2c provider --memory-limit:
+the garbage collector on that soft limit, with no forced collection every
+2 minutes (provider_memory_limits in the JSON). One value per provider
+(1600MB,0) compares the two settings in the same run, under the same load:
+idle_cpu_s_by_provider gives each provider's CPU seconds.
+
 live is the clones still hosted and published after the last window.
 Progress goes to stderr; the processes' logs stay in the bench's
 temporary directory, whose path is printed (removed unless --keep).`,
@@ -107,9 +123,11 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.BoolVar(&f.cloneTCP, "clone-tcp", false, "hosted clones also listen and dial on TCP (c2c provider --clone-tcp)")
 	fl.IntVar(&f.connsHigh, "clone-conns-high", 0, "each clone's connection-manager high watermark (default c2c provider's)")
 	fl.IntVar(&f.pprofPort, "pprof-port", 0, "provider i serves Go's profiling endpoints on 127.0.0.1:PORT+i (c2c provider --pprof), to profile the idle window with go tool pprof")
+	fl.Var(sizeListFlag{&f.memoryLimits}, "provider-memory-limit", "provider processes' c2c provider --memory-limit (e.g. 1600MB; 0: Go's default garbage collector, GOGC=100): one value for all, or comma-separated, provider i taking value i (the last one for the rest), e.g. 1600MB,0 to compare the two in one run")
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
 	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fl.DurationVar(&f.startTimeout, "start-timeout", 0, "how long every clone has to publish (default 100 ms a clone plus 2 minutes; longer on a machine busy with other work)")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
 	fl.BoolVar(&f.kill, "kill", false, "last, kill provider 0 with SIGKILL while devices edit, restart it and check every clone and acknowledged edit")
 	fl.IntVar(&f.killEditors, "kill-editors", 8, "--kill: devices of the sample that keep editing through the kill")
@@ -118,13 +136,28 @@ temporary directory, whose path is printed (removed unless --keep).`,
 }
 
 func printDensity(w io.Writer, r *densityResult) {
-	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v, TCP %v), %d devices edited a document of %d clones\n\n",
+	fmt.Fprintf(w, "%d clones in %d provider processes (clone DHT %s, mirrors %v, TCP %v), %d devices edited a document of %d clones\n",
 		r.Clones, r.Providers, r.CloneDHT, r.CloneMirror, r.CloneTCP, r.Devices, r.DocMembers)
+	for i, l := range r.MemoryLimits {
+		gc := "Go's default garbage collector (GOGC=100)"
+		if l > 0 {
+			gc = fmt.Sprintf("garbage collector on a soft memory limit of %.0f MB (--memory-limit)", float64(l)/1e6)
+		}
+		fmt.Fprintf(w, "provider %d: %s\n", i, gc)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-40s %14s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "live clones", r.Live, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "found by a lookup from another clone", r.Found, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone (providers' RSS / N)", r.RSSBytesPerClone/1e6, "<=2")
 	fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", fmt.Sprintf("idle CPU, one core, %.0f s after %.0f s", r.IdleWindowS, r.SettleS), r.IdleCPUPercent, "<=5 (2000)")
+	fmt.Fprintf(w, "%-40s %12.2f s %10s\n", "providers' CPU time in that window", r.IdleCPUS, "")
+	for i, c := range r.IdleCPUSByProvider {
+		fmt.Fprintf(w, "%-40s %12.2f s %10s\n", fmt.Sprintf("  provider %d's", i), c, "")
+	}
+	for i, b := range r.RSSBytesByProvider {
+		fmt.Fprintf(w, "%-40s %11.1f MB %10s\n", fmt.Sprintf("  provider %d's RSS", i), float64(b)/1e6, "")
+	}
 	fmt.Fprintf(w, "%-40s %12.1f s %10s\n", "start until every record published", r.StartS, "")
 	fmt.Fprintf(w, "%-40s %11.1f MB %10s\n", "providers' RSS together", float64(r.RSSBytes)/1e6, "")
 	fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone", r.ConnsPerClone, "")

@@ -201,6 +201,9 @@ func (r *densityRun) start(ctx context.Context) error {
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}
+		if l := r.memoryLimit(i); l > 0 {
+			args = append(args, "--memory-limit", fmt.Sprint(l))
+		}
 		var others []string
 		for j, a := range addrs {
 			if j != i {
@@ -232,6 +235,9 @@ func (r *densityRun) start(ctx context.Context) error {
 	r.seq = seq
 	bar := newNamedProgressBar(r.g.stderr, r.name)
 	limit := time.Duration(r.f.clones)*100*time.Millisecond + 2*time.Minute
+	if r.f.startTimeout > 0 {
+		limit = r.f.startTimeout
+	}
 	_, err = pollEvery(ctx, time.Second, limit, "every clone publishes its record", func() (struct{}, bool, error) {
 		n, err := r.published(ctx)
 		if err != nil {
@@ -250,6 +256,16 @@ func (r *densityRun) start(ctx context.Context) error {
 	}
 	r.say("%d providers up, %d clones published after %.1f s", r.f.providers, r.f.clones, r.res.StartS)
 	return nil
+}
+
+// memoryLimit is provider i's --memory-limit: --provider-memory-limit's
+// value i, or its last (0: none given).
+func (r *densityRun) memoryLimit(i int) int64 {
+	l := r.f.memoryLimits
+	if len(l) == 0 {
+		return 0
+	}
+	return l[min(i, len(l)-1)]
 }
 
 // providerAddrs makes each provider's identity and picks its loopback
@@ -409,12 +425,14 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 		}
 		r.res.SettleS = r.f.settle.Seconds()
 	}
-	cpu, rss, window, err := r.idleWindow(ctx, "idle")
+	cpu, byProv, rss, window, err := r.idleWindow(ctx, "idle")
 	if err != nil {
 		return err
 	}
 	r.res.IdleWindowS = window.Seconds()
 	r.res.IdleCPUPercent = cpu
+	r.res.IdleCPUS = cpu / 100 * window.Seconds()
+	r.res.IdleCPUSByProvider, r.res.RSSBytesByProvider = byProv.cpuS, byProv.rss
 	r.res.RSSBytes = rss
 	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
 	live, conns, err := r.census(ctx)
@@ -433,11 +451,12 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	if r.f.devices == 0 {
 		return nil
 	}
-	cpu, rss, _, err := r.idleWindow(ctx, "idle again, with the document")
+	cpu, _, rss, window, err := r.idleWindow(ctx, "idle again, with the document")
 	if err != nil {
 		return err
 	}
 	r.res.IdleCPUAfterEditPercent = cpu
+	r.res.IdleCPUSAfterEdit = cpu / 100 * window.Seconds()
 	r.res.RSSBytesPerCloneAfterEdit = float64(rss) / float64(r.f.clones)
 	live, conns, err := r.census(ctx)
 	if err != nil {
@@ -448,9 +467,16 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	return nil
 }
 
+// perProvider are an idle window's figures provider by provider.
+type perProvider struct {
+	cpuS []float64 // CPU seconds over the window
+	rss  []uint64  // RSS after it
+}
+
 // idleWindow sends nothing for --idle and returns the providers' CPU over
-// it (percent of one core, all of them together) and their RSS after it.
-func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, uint64, time.Duration, error) {
+// it (percent of one core, all of them together), their RSS after it, and
+// both provider by provider.
+func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, perProvider, uint64, time.Duration, error) {
 	r.say("%s for %v", what, r.f.idle)
 	before := make([]time.Duration, len(r.provs))
 	for i, p := range r.provs {
@@ -459,23 +485,27 @@ func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, uint
 	t0 := time.Now()
 	select { // the window being measured, not a wait for anything
 	case <-ctx.Done():
-		return 0, 0, 0, ctx.Err()
+		return 0, perProvider{}, 0, 0, ctx.Err()
 	case <-time.After(r.f.idle):
 	}
 	window := time.Since(t0)
 	var cpu time.Duration
 	var rss uint64
+	byProv := perProvider{cpuS: make([]float64, len(r.provs)), rss: make([]uint64, len(r.provs))}
 	for i, p := range r.provs {
-		cpu += p.cpu() - before[i]
+		d := p.cpu() - before[i]
+		cpu += d
+		byProv.cpuS[i] = d.Seconds()
 		st, err := procstat.Read(p.pid())
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("%s: %w", p.name, err)
+			return 0, perProvider{}, 0, 0, fmt.Errorf("%s: %w", p.name, err)
 		}
 		rss += st.RSS
+		byProv.rss[i] = st.RSS
 	}
 	pct := 100 * cpu.Seconds() / window.Seconds()
-	r.say("  providers: %.2f%% of one core, RSS %.1f MB", pct, float64(rss)/1e6)
-	return pct, rss, window, nil
+	r.say("  providers: %.2f%% of one core (%.2f s of CPU: %v), RSS %.1f MB (%v)", pct, cpu.Seconds(), byProv.cpuS, float64(rss)/1e6, byProv.rss)
+	return pct, byProv, rss, window, nil
 }
 
 // census counts the clones hosted and published, and their connections.

@@ -144,7 +144,7 @@ func runHostadminBench(ctx context.Context, g *globals, f *hostadminFlags) (*hos
 // newDensityRun makes the working directory of bench (c2c-bench-BENCH-*)
 // and its command log, for a density run.
 func newDensityRun(g *globals, f *densityFlags, bench string) (*densityRun, error) {
-	r := &densityRun{name: "c2c bench " + bench, g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT, CloneMirror: f.cloneMirror, CloneTCP: f.cloneTCP}}
+	r := &densityRun{name: "c2c bench " + bench, g: g, f: f, res: &densityResult{Clones: f.clones, Providers: f.providers, CloneDHT: f.cloneDHT, CloneMirror: f.cloneMirror, CloneTCP: f.cloneTCP, MemoryLimits: f.memoryLimits}}
 	var err error
 	if r.bin, err = os.Executable(); err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ type serveFlags struct {
 	cloneCapacity  int    // 0: twice the enrolled clones plus 16
 	cloneMetrics   string // "per-clone" or "totals"
 	pprof          string // provider: serve net/http/pprof on this address
+	memoryLimit    int64  // provider: the GC's soft memory limit (applyMemoryLimit; 0: Go's default)
 }
 
 // downloadParams are the clone's downloader settings.
@@ -113,6 +114,7 @@ for all of them.
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
 	fl.IntVar(&f.cloneCapacity, "clone-capacity", 0, "--host-clones: the most clones the provider holds, enrolled, imported or stopped (sizes the shared per-peer limits; default twice those enrolled at start plus 16)")
 	fl.StringVar(&f.cloneMetrics, "clone-metrics", "per-clone", "--host-clones with --metrics: per-clone (4 series per clone, labelled clone=NAME) or totals (the sums only)")
+	fl.Var(sizeFlag{&f.memoryLimit}, "memory-limit", memoryLimitHelp)
 	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiling endpoints on http://ADDR/debug/pprof/ (e.g. 127.0.0.1:6060; keep it on loopback), for go tool pprof http://ADDR/debug/pprof/profile?seconds=30")
 	cmd.AddCommand(newProviderSigsCmd(g), newProviderClonesCmd(g))
 	return cmd

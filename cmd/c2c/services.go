@@ -90,6 +90,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 		defer hosting.close()
 		opts = append(opts, node.WithSharedDatastore(hosting.shared, ""))
 	}
+	applyMemoryLimit(f.memoryLimit)
 	if f.pprof != "" {
 		addr, err := cli.ServePprof(runCtx, f.pprof, g.log)
 		if err != nil {
