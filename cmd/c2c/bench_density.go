@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"time"
@@ -64,7 +63,8 @@ type densityResult struct {
 
 func newBenchDensityCmd(g *globals) *cobra.Command {
 	f := &densityFlags{}
-	cmd := newBenchReportCmd(g, "density [--clones N] [--providers P] [--json]",
+	var cmd *cobra.Command
+	cmd = newBenchReportCmd(g, "density [--clones N] [--providers P] [--json]",
 		"Many clones per provider process: RSS per idle clone, idle CPU, start time, every record found",
 		`density enrolls --clones clones (each of its own user, with a device key)
 into the data dirs of --providers provider processes and starts them as
@@ -112,7 +112,7 @@ idle_cpu_s_by_provider gives each provider's CPU seconds.
 live is the clones still hosted and published after the last window.
 Progress goes to stderr; the processes' logs stay in the bench's
 temporary directory, whose path is printed (removed unless --keep).`,
-		func() (*densityResult, error) { return runDensityBench(context.Background(), g, f) },
+		func() (*densityResult, error) { return runDensityBench(cmd.Context(), g, f) },
 		printDensity)
 	fl := cmd.Flags()
 	fl.IntVar(&f.clones, "clones", 200, "clones in total")
