@@ -18,16 +18,23 @@ import (
 // after the sequencer answered is asked of a member; a full reply continues
 // the catch-up with the next range.
 func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
-	if from > to || d.stopped() != nil {
-		return
-	}
-	to = min(to, from+netproto.MaxHistoryBatch-1)
 	target := d.seqPeer
 	if fromMember {
 		if p, ok := s.randomMember(d); ok {
 			target = p
 		}
 	}
+	s.fetchFrom(d, from, to, target, fromMember)
+}
+
+// fetchFrom is fetch from target. A first ask (not fromMember) of a peer
+// other than the sequencer (an invitee asks its inviter, which has the
+// history up to the invitation) that falls short asks the sequencer next.
+func (s *Service) fetchFrom(d *docState, from, to uint64, target peer.ID, fromMember bool) {
+	if from > to || d.stopped() != nil {
+		return
+	}
+	to = min(to, from+netproto.MaxHistoryBatch-1)
 	d.fetchAt = s.now()
 	s.stats.fetches.Add(1)
 	doc := d.id
@@ -45,6 +52,8 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			s.jumpCompacted(d, from, err, target == d.seqPeer)
 			seq := d.r.Log().Seq()
 			switch {
+			case seq < to && target != d.seqPeer && !fromMember:
+				s.fetch(d, seq+1, to, false)
 			case seq < to && target == d.seqPeer && !fromMember:
 				// Once: with no member connected, the member fetch goes
 				// to the sequencer again, and its answer ends here (it
