@@ -37,7 +37,6 @@ import (
 
 	"github.com/clone2clone/c2c/control"
 	"github.com/clone2clone/c2c/dht"
-	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/internal/keystore"
 	"github.com/clone2clone/c2c/node"
@@ -163,9 +162,6 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	if cfg.Params.StartParallel < 1 {
 		cfg.Params.StartParallel = 1
 	}
-	// Hosted clones that are members of one document verify the same
-	// entry and head signatures: once per process is enough.
-	docsync.CacheVerifiedSignatures()
 	names, err := Enrolled(cfg.Dir)
 	if err != nil {
 		return nil, err

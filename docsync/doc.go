@@ -14,11 +14,7 @@
 // jumps to with its pending edits rebased (Replica.JumpFromSnapshot), and
 // the clone's document state machine (Replica).
 //
-// Nothing here imports libp2p, starts a goroutine or reads a clock. One
-// piece of process state is shared: a process that hosts many clones turns
-// on a bounded cache of the signatures it verified
-// (CacheVerifiedSignatures), so that the members it hosts check each
-// entry's and head's signatures once, not once each. The
+// Nothing here imports libp2p, starts a goroutine or reads a clock. The
 // Replica follows etcd raft's shape: inputs are method calls (Propose,
 // HandleEntry, HandleHead, ...), outputs accumulate in a Ready value that the
 // caller persists and sends, then acknowledges with Advance.

@@ -73,7 +73,7 @@ func (e *Envelope) VerifyAuthor() error {
 	if d == e.checked {
 		return nil
 	}
-	if !verifySig(e.Author.PublicKey(), b, e.Sig) {
+	if len(e.Sig) != ed25519.SignatureSize || !ed25519.Verify(e.Author.PublicKey(), b, e.Sig) {
 		return fmt.Errorf("%w: author %v counter %d", ErrAuthorSignature, e.Author, e.Counter)
 	}
 	e.checked = d
@@ -91,7 +91,8 @@ func (h *Head) Sign(priv ed25519.PrivateKey) { h.Sig = ed25519.Sign(priv, h.Sign
 
 // Verify checks the sequencer signature.
 func (h *Head) Verify(seqPub ed25519.PublicKey) error {
-	if !verifySig(seqPub, h.SigningBytes(), h.Sig) {
+	if len(seqPub) != ed25519.PublicKeySize || len(h.Sig) != ed25519.SignatureSize ||
+		!ed25519.Verify(seqPub, h.SigningBytes(), h.Sig) {
 		return fmt.Errorf("%w: seq %d", ErrSequencerSignature, h.Seq)
 	}
 	return nil

@@ -23,7 +23,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
 	"github.com/ipfs/go-datastore"
@@ -152,11 +151,6 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	// As a provider process hosting clones does (clonehost.Open). The
-	// simulation's providers and sequencer are one process, so here a
-	// signature is checked once in the run, where they would check it
-	// once each.
-	docsync.CacheVerifiedSignatures()
 	defer func() {
 		for _, s := range shared {
 			s.Close()
