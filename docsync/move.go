@@ -9,6 +9,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync/ot"
 	"github.com/clone2clone/c2c/docsync/wire"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Moving a document to another sequencer (failover, docs/architecture.md
@@ -138,7 +139,7 @@ func (l *LogState) Moves() []Move {
 // one (its author and rights are not checked): what a router needs to send
 // a takeover to the sequencer it names.
 func MoveOf(env *Envelope) (*MemberOp, bool) {
-	if env.Kind != KindMember {
+	if env.Kind != KindMember || memberOpType(env.Body) != OpMove {
 		return nil, false
 	}
 	op, err := DecodeMemberOp(env.Body)
@@ -147,6 +148,38 @@ func MoveOf(env *Envelope) (*MemberOp, bool) {
 	}
 	return op, true
 }
+
+// memberOpType reads the type field of an encoded member op without
+// decoding the rest (0 if b is no well-formed message): headKey asks
+// MoveOf of every next entry and of every pending member entry, and a
+// full decode of an add parses its ML-KEM key each time. As proto does,
+// the last type field counts.
+func memberOpType(b []byte) OpType {
+	var t OpType
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0
+		}
+		b = b[n:]
+		if num == memberOpTypeField && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return 0
+			}
+			t, b = OpType(uint32(v)), b[n:]
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return 0
+		}
+		b = b[n:]
+	}
+	return t
+}
+
+// memberOpTypeField is wire.MemberOp's type field.
+const memberOpTypeField = 1
 
 // Move asks to move the document to the sequencer seqKey (at addr) as a
 // planned handover: the current sequencer orders the move, once nothing

@@ -41,6 +41,9 @@ type docClone struct {
 	submits  []time.Time // acked edits, in order
 	left     bool
 	rejoined bool
+	// finalSeqs and finalOwn are editSeqs' answer once read.
+	finalSeqs map[uint64]bool
+	finalOwn  []uint64
 
 	mu      sync.Mutex
 	recv    map[uint64]time.Time // seq -> when its update arrived here

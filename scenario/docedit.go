@@ -115,8 +115,22 @@ func (c *docClone) waitAlarm(ctx context.Context) {
 }
 
 // editSeqs returns the seqs of the committed edit entries in this clone's
-// log, and of those, the ones authored by this clone in order.
+// log, and of those, the ones authored by this clone in order. It is
+// called once the edits are over (ackedEdits, then score), so the log is
+// read once: reading and decoding each clone's log twice was 4% of an
+// N=251 run's CPU.
 func (c *docClone) editSeqs() (all map[uint64]bool, own []uint64, err error) {
+	if c.finalSeqs != nil {
+		return c.finalSeqs, c.finalOwn, nil
+	}
+	all, own, err = c.readEditSeqs()
+	if err == nil {
+		c.finalSeqs, c.finalOwn = all, own
+	}
+	return all, own, err
+}
+
+func (c *docClone) readEditSeqs() (all map[uint64]bool, own []uint64, err error) {
 	in, err := c.svc.Info(c.doc)
 	if err != nil {
 		return nil, nil, err

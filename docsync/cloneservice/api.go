@@ -94,11 +94,15 @@ func (s *Service) join(ctx context.Context, inv *netproto.Invitation) error {
 		_ = s.h.Connect(ctx, peer.AddrInfo{ID: seqPeer, Addrs: inv.Addrs})
 	}
 	var snap *docsync.SealedSnapshot
+	var inviter peer.ID
 	if inv.Added != nil {
 		tracked := true
 		_ = s.do(ctx, func() { tracked = s.docs[inv.Doc] != nil })
-		if inviter, err := netproto.PeerOf(inv.Added.Envelope.Author[:]); err == nil && !tracked {
-			snap = s.snapshotFrom(ctx, inviter, inv.Doc) // verified by docsync.Join in the loop
+		if p, err := netproto.PeerOf(inv.Added.Envelope.Author[:]); err == nil {
+			inviter = p
+			if !tracked {
+				snap = s.snapshotFrom(ctx, inviter, inv.Doc) // verified by docsync.Join in the loop
+			}
 		}
 	}
 	var jerr error
@@ -134,9 +138,17 @@ func (s *Service) join(ctx context.Context, inv *netproto.Invitation) error {
 				return
 			}
 		}
-		if inv.Seq > d.r.Log().Seq() {
+		switch {
+		case inv.Seq > d.r.Log().Seq() && inviter != "" && inviter != s.h.ID():
+			// The history up to the invitation from the inviter, which
+			// has it, not from the sequencer: during a burst of
+			// invitations every invitee fetching the whole log from the
+			// sequencer doubled what its link carried: O(members^2)
+			// bytes per document on one link.
+			s.fetchFrom(d, d.r.Log().Seq()+1, inv.Seq, inviter, false)
+		case inv.Seq > d.r.Log().Seq():
 			s.fetch(d, d.r.Log().Seq()+1, inv.Seq, false)
-		} else {
+		default:
 			s.catchUp(d)
 		}
 	})

@@ -18,16 +18,23 @@ import (
 // after the sequencer answered is asked of a member; a full reply continues
 // the catch-up with the next range.
 func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
-	if from > to || d.stopped() != nil {
-		return
-	}
-	to = min(to, from+netproto.MaxHistoryBatch-1)
 	target := d.seqPeer
 	if fromMember {
 		if p, ok := s.randomMember(d); ok {
 			target = p
 		}
 	}
+	s.fetchFrom(d, from, to, target, fromMember)
+}
+
+// fetchFrom is fetch from target. A first ask (not fromMember) of a peer
+// other than the sequencer (an invitee asks its inviter, which has the
+// history up to the invitation) that falls short asks the sequencer next.
+func (s *Service) fetchFrom(d *docState, from, to uint64, target peer.ID, fromMember bool) {
+	if from > to || d.stopped() != nil {
+		return
+	}
+	to = min(to, from+netproto.MaxHistoryBatch-1)
 	d.fetchAt = s.now()
 	s.stats.fetches.Add(1)
 	doc := d.id
@@ -45,6 +52,8 @@ func (s *Service) fetch(d *docState, from, to uint64, fromMember bool) {
 			s.jumpCompacted(d, from, err, target == d.seqPeer)
 			seq := d.r.Log().Seq()
 			switch {
+			case seq < to && target != d.seqPeer && !fromMember:
+				s.fetch(d, seq+1, to, false)
 			case seq < to && target == d.seqPeer && !fromMember:
 				// Once: with no member connected, the member fetch goes
 				// to the sequencer again, and its answer ends here (it
@@ -154,13 +163,23 @@ func (s *Service) resubmitDue(d *docState, now time.Time) bool {
 const maxRegisterBackoff = 10 * time.Minute
 
 // maybeGossipHead publishes our latest committed head on the heads topic:
-// soon after it moved (see headInterval), and every HeadRepeat anyway.
+// a head that moved at most every headInterval, an unchanged one every
+// HeadRepeat. A moved head used to go out after HeadRepeat too, whatever
+// headInterval said: in a document of more than 40 members (where
+// headInterval passes HeadRepeat's 2 s) every member gossiped every 2 s:
+// 125 publishes a second in a document of 250, not the HeadGossipers per
+// HeadInterval of the design. (Members at one seq publish the same bytes,
+// which gossipsub delivers once: netproto.HeadsTopicOpts. So an unchanged
+// head's repeats cost little, and a moving one about one message per seq.)
 func (s *Service) maybeGossipHead(d *docState, now time.Time) {
 	if d.head == nil || d.stopped() != nil {
 		return
 	}
-	moved := d.head.Seq != d.headSentAt && now.Sub(d.headSent) >= s.headInterval(d)
-	if !moved && now.Sub(d.headSent) < s.params.HeadRepeat {
+	wait := s.params.HeadRepeat
+	if d.head.Seq != d.headSentAt {
+		wait = s.headInterval(d)
+	}
+	if now.Sub(d.headSent) < wait {
 		return
 	}
 	b, err := d.head.Marshal()

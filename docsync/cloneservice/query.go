@@ -91,7 +91,7 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 	err := s.view(doc, func(d *docState) {
 		l := d.r.Log()
 		in = Info{Doc: doc, Sequencer: d.seqPeer, Seq: l.Seq(), Applied: d.r.Applied(), Head: l.HeadHash(),
-			Epoch: l.Membership().Epoch(), Members: len(l.Membership().Members()),
+			Epoch: l.Membership().Epoch(), Members: l.Membership().Len(),
 			Pending: d.r.InFlight() != nil && d.r.InFlight().Counter > l.Counter(s.me),
 			Broken:  d.broken}
 		if from, to, ok := d.r.Missing(); ok {
