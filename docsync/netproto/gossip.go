@@ -51,13 +51,17 @@ func GossipOptions() []pubsub.Option {
 // to a quarter of the topic's peers outside its mesh (at least Dlazy):
 // announcements that grow with the members squared, 1,773 bytes per edit
 // of the heads topic's IHAVE alone with 32 clones (c2c bench latency,
-// meshsub_bytes_per_edit). Now a message is announced in one heartbeat, to
-// Dlazy (3) peers.
+// meshsub_bytes_per_edit). Now each announcement goes to Dlazy (3) peers.
+// The window stays gossipsub's three heartbeats: with one
+// (HistoryGossip 1) a clone that restarts into an idle document after a
+// takeover never caught up (netsim TestMovesOfCompactedDoc, 10 of 10
+// runs), because what it missed reached it only through IHAVE of a
+// message from the seconds before it rejoined.
 func GossipParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
 	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout, p.Dlazy = 4, 3, 6, 2, 1, 3
 	p.IDontWantMessageThreshold = 256
-	p.GossipFactor, p.HistoryGossip = 0, 1
+	p.GossipFactor = 0
 	// Connectors dial the peers that peer exchange or direct peering
 	// name; c2c uses neither, so gossipsub's 8 per host only wait. In an
 	// N=10,000 directory simulation they were 25,136 of 283,496 goroutines
