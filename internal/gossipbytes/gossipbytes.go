@@ -12,6 +12,7 @@
 package gossipbytes
 
 import (
+	"maps"
 	"strings"
 	"sync"
 
@@ -79,11 +80,7 @@ func DocLabel(topic string) string {
 func (c *Counter) Snapshot() map[Key]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[Key]int64, len(c.bytes))
-	for k, v := range c.bytes {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.bytes)
 }
 
 // Messages returns, by topic, how many distinct messages were sent so far
@@ -92,11 +89,7 @@ func (c *Counter) Snapshot() map[Key]int64 {
 func (c *Counter) Messages() map[string]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int64, len(c.distinct))
-	for k, v := range c.distinct {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.distinct)
 }
 
 // Diff returns after - before, leaving out zero rows.
