@@ -19,6 +19,10 @@ type latencyFlags struct {
 	cpuProfile, mutexProfile   string // pprof files of the measured window
 	allocProfile               string
 	blockProfile               string
+	// datastores is "shared" (the clones share one pebble datastore and
+	// one resource budget, as a provider's hosted clones do; "" too) or
+	// "own" (each clone has its own, as a c2c clone process has).
+	datastores string
 }
 
 // latencyResult is what c2c bench latency prints (field names from issue 13).
@@ -57,8 +61,9 @@ type latencyResult struct {
 	EntryBytes          float64            `json:"entry_bytes"`          // mean wire size of a committed entry
 	FloorBytesPerEdit   float64            `json:"floor_bytes_per_edit"` // one copy of each entry to each other member
 
-	Converged bool     `json:"converged"`
-	Notes     []string `json:"notes,omitempty"`
+	Datastores string   `json:"datastores"` // "shared" (as a provider hosts clones) or "own" (one per clone)
+	Converged  bool     `json:"converged"`
+	Notes      []string `json:"notes,omitempty"`
 }
 
 func newBenchLatencyCmd(g *globals) *cobra.Command {
@@ -68,12 +73,18 @@ func newBenchLatencyCmd(g *globals) *cobra.Command {
 		`latency runs a CloneDoc network on 127.0.0.1 in real time, with the same code
 as c2c provider, c2c sequencer and c2c clone: --providers providers, one
 sequencer and --clones clones in this process (real hosts: TCP and QUIC,
-pebble datastores with fsync), and --devices devices as separate processes
+pebble with fsync), and --devices devices as separate processes
 (c2c device stream), each the enrolled device of a clone of another user.
 Clone 0 creates a document and invites every other clone; then for
 --duration, 16 writers or as many as there are clones (the clones without a
 device edit through the clone's API, each device's keystrokes are typed on
 the device) insert unique tokens at --rate edits per second in total.
+
+By default the clones share one pebble datastore and one resource budget,
+as the clones that c2c provider --host-clones runs do: the datastore's
+write-ahead log then commits what several clones store at once with one
+fsync. --datastores own gives each clone a datastore of its own, as a
+c2c clone process has, for comparison.
 
 It prints the latency from an edit at one clone to its application at each
 other clone (p50, p99), from a keystroke on a device to its display on each
@@ -85,7 +96,12 @@ the machine's load; CPU per delivery and bytes per edit less so.
 
 It fails if the clones do not converge, or an edit is lost. Progress and the
 path of the nodes' log go to stderr.`,
-		func() (*latencyResult, error) { return runLatencyBench(context.Background(), g, f) },
+		func() (*latencyResult, error) {
+			if f.datastores != "shared" && f.datastores != "own" {
+				return nil, fmt.Errorf("--datastores %q: want shared or own", f.datastores)
+			}
+			return runLatencyBench(context.Background(), g, f)
+		},
 		printLatency)
 	fl := cmd.Flags()
 	fl.IntVar(&f.clones, "clones", 16, "clones in this process")
@@ -94,6 +110,7 @@ path of the nodes' log go to stderr.`,
 	fl.Float64Var(&f.rate, "rate", 150, "edits per second, all writers together")
 	fl.DurationVar(&f.duration, "duration", 4*time.Second, "how long the writers edit")
 	fl.DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up after this long")
+	fl.StringVar(&f.datastores, "datastores", "shared", "shared: one pebble datastore for every clone, as a provider hosts them; own: one per clone")
 	fl.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the editing window to this file")
 	fl.StringVar(&f.mutexProfile, "mutex-profile", "", "write a mutex contention profile of the editing window to this file")
 	fl.StringVar(&f.blockProfile, "block-profile", "", "write a blocking profile of the editing window to this file")
@@ -102,8 +119,8 @@ path of the nodes' log go to stderr.`,
 }
 
 func printLatency(w io.Writer, r *latencyResult) {
-	fmt.Fprintf(w, "%d clones, %d devices, %d writers, %.1f s: %d edits in %d entries, converged %s\n\n",
-		r.Clones, r.Devices, r.Writers, r.DurationS, r.Edits, r.Entries, yesNo(r.Converged))
+	fmt.Fprintf(w, "%d clones (%s datastores), %d devices, %d writers, %.1f s: %d edits in %d entries, converged %s\n\n",
+		r.Clones, r.Datastores, r.Devices, r.Writers, r.DurationS, r.Edits, r.Entries, yesNo(r.Converged))
 	fmt.Fprintf(w, "%-40s %12s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "clone -> other clones p50", r.CloneP50Ms, "<=10")
 	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "clone -> other clones p99", r.CloneP99Ms, "<=50")

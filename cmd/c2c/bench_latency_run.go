@@ -76,7 +76,7 @@ func runLatencyBench(ctx context.Context, g *globals, f *latencyFlags) (res *lat
 // withLatencyNet sets a network up as f says (see setUp), runs run on it
 // and tears it down; bench names the temporary directory and the progress.
 func withLatencyNet(ctx context.Context, g *globals, f *latencyFlags, bench string, run func(r *latencyRun) error) (err error) {
-	r := &latencyRun{g: g, f: f, bench: bench, net: &demoNet{}, tk: &tokens{sent: map[rune]sentToken{}}, devClone: map[int]int{}}
+	r := &latencyRun{g: g, f: f, bench: bench, net: &demoNet{hosted: f.datastores != "own"}, tk: &tokens{sent: map[rune]sentToken{}}, devClone: map[int]int{}}
 	if r.base, err = os.MkdirTemp("", "c2c-bench-"+bench+"-"); err != nil {
 		return err
 	}
@@ -217,7 +217,8 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	}
 
 	res := &latencyResult{Clones: f.clones, Devices: f.devices, Writers: writers, DurationS: window.Seconds(),
-		Edits: r.edits.Load(), Entries: seq1 - seq0, Converged: converged, BytesPerEditByProtocol: map[string]float64{}}
+		Edits: r.edits.Load(), Entries: seq1 - seq0, Converged: converged, BytesPerEditByProtocol: map[string]float64{},
+		Datastores: map[bool]string{true: "shared", false: "own"}[r.net.hosted]}
 	r.mu.Lock()
 	res.CloneP50Ms, res.CloneP99Ms = ms(percentile(r.cloneLat, 0.5)), ms(percentile(r.cloneLat, 0.99))
 	res.DeviceP50Ms, res.DeviceP99Ms = ms(percentile(r.deviceLat, 0.5)), ms(percentile(r.deviceLat, 0.99))

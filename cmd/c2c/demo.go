@@ -152,7 +152,7 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		opts = append(opts, node.WithMetrics(reg))
 	}
 
-	net := &demoNet{scanLog: nodeLog}
+	net := &demoNet{scanLog: nodeLog, hosted: true}
 	defer func() {
 		if cerr := net.close(); cerr != nil && err == nil {
 			err = cerr

@@ -30,6 +30,13 @@ type demoNet struct {
 	// process's scanner (as c2c provider runs it), logging there.
 	scanLog  *slog.Logger
 	scanners []*scanwire.Provider
+	// hosted, when set before startDemoNet, has the clones share one
+	// pebble datastore and one resource budget, as the clones a provider
+	// hosts do (c2c provider --host-clones): the WAL then commits the
+	// entry that every clone stores at about the same instant with one
+	// fsync for all of them. shared is that datastore.
+	hosted bool
+	shared *node.Shared
 }
 
 // startDemoNet starts providers and clones under base with opts; it
@@ -53,6 +60,14 @@ func startDemoNet(ctx context.Context, n *demoNet, base string, providers, clone
 			}
 			n.scanners = append(n.scanners, sc)
 		}
+	}
+	if n.hosted {
+		shared, err := node.OpenShared(filepath.Join(base, "clones-"+node.DatastoreDir),
+			node.DefaultConfig(node.RoleProvider, "").Params, clones)
+		if err != nil {
+			return err
+		}
+		n.shared = shared
 	}
 	n.clones = make([]demoClone, clones)
 	n.devKeys = make([]string, clones)
@@ -80,7 +95,11 @@ func startDemoNet(ctx context.Context, n *demoNet, base string, providers, clone
 		cfg := node.DefaultConfig(node.RoleClone, dir)
 		cfg.ListenAddrs = node.LoopbackListenAddrs()
 		cfg.Bootstrap = n.boot
-		nd, err := node.New(ctx, cfg, opts...)
+		cloneOpts := opts
+		if n.shared != nil {
+			cloneOpts = append(slices.Clip(opts), node.WithSharedDatastore(n.shared, fmt.Sprintf("/clones/%d", i)), node.WithSharedLimits(n.shared))
+		}
+		nd, err := node.New(ctx, cfg, cloneOpts...)
 		if err != nil {
 			return err
 		}
@@ -106,6 +125,12 @@ func (n *demoNet) close() error {
 		}
 	}
 	n.nodes = nil
+	if n.shared != nil {
+		if err := n.shared.Close(); err != nil && first == nil {
+			first = err
+		}
+		n.shared = nil
+	}
 	return first
 }
 
