@@ -19,6 +19,7 @@ type latencyFlags struct {
 	cpuProfile, mutexProfile   string // pprof files of the measured window
 	allocProfile               string
 	blockProfile               string
+	execTrace                  string
 	// datastores is "shared" (the clones share one pebble datastore and
 	// one resource budget, as a provider's hosted clones do; "" too) or
 	// "own" (each clone has its own, as a c2c clone process has).
@@ -114,6 +115,7 @@ path of the nodes' log go to stderr.`,
 	fl.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the editing window to this file")
 	fl.StringVar(&f.mutexProfile, "mutex-profile", "", "write a mutex contention profile of the editing window to this file")
 	fl.StringVar(&f.blockProfile, "block-profile", "", "write a blocking profile of the editing window to this file")
+	fl.StringVar(&f.execTrace, "exec-trace", "", "write an execution trace of the editing window to this file (go tool trace FILE)")
 	fl.StringVar(&f.allocProfile, "alloc-profile", "", "write the allocation profile at the editing window's end to this file, and at its start to FILE.start (pprof -diff_base FILE.start FILE)")
 	return cmd
 }

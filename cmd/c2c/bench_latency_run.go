@@ -184,7 +184,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile, allocs: f.allocProfile}
+	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile, allocs: f.allocProfile, exec: f.execTrace}
 	if err := prof.start(); err != nil {
 		return nil, err
 	}

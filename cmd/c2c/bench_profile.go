@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // windowProfiles records pprof profiles (CPU, mutex, block) of a bench's
@@ -12,10 +13,11 @@ import (
 // The allocation profile counts from the process's start: it is written
 // at the window's start to ALLOCS.start and at its end to ALLOCS, so that
 // `go tool pprof -sample_index=alloc_space -diff_base ALLOCS.start ALLOCS`
-// shows the window's.
+// shows the window's. exec is an execution trace of the window (go tool
+// trace), which shows what a stall that a profile averages away is.
 type windowProfiles struct {
-	cpu, mutex, block, allocs string
-	cpuFile                   *os.File
+	cpu, mutex, block, allocs, exec string
+	cpuFile, execFile               *os.File
 }
 
 func (p *windowProfiles) start() error {
@@ -29,6 +31,17 @@ func (p *windowProfiles) start() error {
 	}
 	if p.block != "" {
 		runtime.SetBlockProfileRate(int(10e3)) // one sample per 10 us blocked
+	}
+	if p.exec != "" {
+		f, err := os.Create(p.exec)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return err
+		}
+		p.execFile = f
 	}
 	if p.cpu == "" {
 		return nil
@@ -51,6 +64,11 @@ func (p *windowProfiles) stop() error {
 		pprof.StopCPUProfile()
 		errs = append(errs, p.cpuFile.Close())
 		p.cpuFile = nil
+	}
+	if p.execFile != nil {
+		trace.Stop()
+		errs = append(errs, p.execFile.Close())
+		p.execFile = nil
 	}
 	for _, x := range []struct{ name, file string }{{"mutex", p.mutex}, {"block", p.block}, {"allocs", p.allocs}} {
 		if x.file != "" {
