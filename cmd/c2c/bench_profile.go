@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -32,30 +33,39 @@ func (p *windowProfiles) start() error {
 	if p.block != "" {
 		runtime.SetBlockProfileRate(int(10e3)) // one sample per 10 us blocked
 	}
-	if p.exec != "" {
-		f, err := os.Create(p.exec)
-		if err != nil {
-			return err
-		}
-		if err := trace.Start(f); err != nil {
-			f.Close()
-			return err
-		}
-		p.execFile = f
+	var err error
+	if p.execFile, err = startRecording(p.exec, trace.Start); err != nil {
+		return err
 	}
-	if p.cpu == "" {
+	if p.cpuFile, err = startRecording(p.cpu, pprof.StartCPUProfile); err != nil {
+		trace.Stop()
+		return errors.Join(err, closeIfOpen(p.execFile))
+	}
+	return nil
+}
+
+// startRecording creates file and starts a recording into it (nil, nil
+// for no file name).
+func startRecording(file string, start func(io.Writer) error) (*os.File, error) {
+	if file == "" {
+		return nil, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func closeIfOpen(f *os.File) error {
+	if f == nil {
 		return nil
 	}
-	f, err := os.Create(p.cpu)
-	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return err
-	}
-	p.cpuFile = f
-	return nil
+	return f.Close()
 }
 
 func (p *windowProfiles) stop() error {
