@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -309,5 +310,49 @@ func TestTakeoverRollback(t *testing.T) {
 			t.Fatal("the members ahead of the takeover did not roll back")
 		}
 		t.Logf("%d rollbacks; %d acknowledged edits, each once and in order", rolled, acked)
+	})
+}
+
+// TestEditAfterMoveIsNotHeldBack: an edit made just after a planned move
+// reaches the other members at the new sequencer's pace, not after a
+// resubmit. Before the members sent their envelopes to the sequencer the
+// document moved to on a stream for a while, every writer's first
+// envelope published on the submit topic after the move was lost, and it
+// and every edit behind it waited ResubmitAfter (2 s in virtual time).
+func TestEditAfterMoveIsNotHeldBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := New(t, 10*time.Millisecond)
+		seqA, seqB := n.AddSequencer(), n.AddSequencer()
+		var clones []*Clone
+		for range 4 {
+			clones = append(clones, n.AddClone())
+		}
+		d := n.NewDoc(seqA, clones...)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		ws, stopWriters := startTokenWriters(ctx, t, d.ID, clones, true)
+		time.Sleep(2 * time.Second)
+		if _, err := clones[0].Svc.Move(ctx, d.ID, seqB.Info(), false); err != nil {
+			t.Fatalf("planned move: %v", err)
+		}
+		movedAt := time.Now()
+		const tok = "\U000FFFFF" // no writer's token
+		if err := clones[1].Svc.EditFunc(ctx, d.ID, func(n int) ([]ot.Op, error) {
+			op, err := ot.FromPatch(n, 0, 0, tok)
+			return []ot.Op{op}, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		WaitUntil(t, time.Minute, "clone 1's edit after the move at clone 2", func() bool {
+			text, _ := clones[2].Svc.Text(d.ID)
+			return strings.Contains(text, tok)
+		})
+		took := time.Since(movedAt)
+		stopWriters()
+		if limit := cloneservice.DefaultParams().ResubmitAfter / 2; took >= limit {
+			t.Fatalf("an edit made after the move reached another member after %v (virtual), want under %v", took, limit)
+		}
+		t.Logf("an edit made after the move reached another member after %v (virtual)", took)
+		settleTokens(ctx, t, d, seqB, clones, ws) // every acknowledged edit once, in order
 	})
 }
