@@ -39,7 +39,9 @@ func (p *windowProfiles) start() error {
 	}
 	if p.cpuFile, err = startRecording(p.cpu, pprof.StartCPUProfile); err != nil {
 		trace.Stop()
-		return errors.Join(err, closeIfOpen(p.execFile))
+		cerr := closeIfOpen(p.execFile)
+		p.execFile = nil
+		return errors.Join(err, cerr)
 	}
 	return nil
 }
