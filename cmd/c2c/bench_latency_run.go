@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -218,7 +219,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 
 	res := &latencyResult{Clones: f.clones, Devices: f.devices, Writers: writers, DurationS: window.Seconds(),
 		Edits: r.edits.Load(), Entries: seq1 - seq0, Converged: converged, BytesPerEditByProtocol: map[string]float64{},
-		Datastores: map[bool]string{true: "shared", false: "own"}[r.net.hosted]}
+		Datastores: cmp.Or(f.datastores, "shared")}
 	r.mu.Lock()
 	res.CloneP50Ms, res.CloneP99Ms = ms(percentile(r.cloneLat, 0.5)), ms(percentile(r.cloneLat, 0.99))
 	res.DeviceP50Ms, res.DeviceP99Ms = ms(percentile(r.deviceLat, 0.5)), ms(percentile(r.deviceLat, 0.99))
