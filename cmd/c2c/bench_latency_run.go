@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
@@ -247,6 +248,9 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 		res.MeshsubBytesPerEdit[gossipRow(k)] = float64(n) / edits
 	}
 	res.EntryBytes = entryBytes / float64(max(res.Entries, 1))
+	floor := deliveryFloor(int(res.EntryBytes), utf8.RuneCountInString(text))
+	res.FloorCPUUsPerDelivery = float64(floor) / float64(time.Microsecond)
+	res.CPUOverFloor = res.CPUUsPerDelivery / res.FloorCPUUsPerDelivery
 	res.FloorBytesPerEdit = entryBytes * float64(f.clones-1) / edits
 	if missing := r.missing(text); missing > 0 {
 		return res, fmt.Errorf("%d acknowledged edits missing from the text", missing)
