@@ -1,7 +1,6 @@
 package seqservice
 
 import (
-	"context"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -21,9 +20,8 @@ type docState struct {
 	seq sequencer.Orderer // sequencer.Honest unless WithSequencer
 
 	submit, entries, heads *pubsub.Topic
-	entriesOut, headsOut   Topic // what the publisher publishes on
-	sub                    *pubsub.Subscription
-	cancel                 context.CancelFunc
+	entriesOut, headsOut   Topic                // what the publisher publishes on
+	sub                    *pubsub.Subscription // announces the sequencer on submit
 
 	// ckptSeq and firstKept: the last checkpoint and the first entry
 	// kept after the genesis (compact.go).
@@ -70,7 +68,10 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 		d.heads, err = s.ps.Join(netproto.HeadsTopic(doc), netproto.HeadsTopicOpts()...)
 	}
 	if err == nil {
-		d.sub, err = d.submit.Subscribe(pubsub.WithBufferSize(s.params.QueueSize))
+		// The subscription announces the sequencer on the topic and lets
+		// gossipsub take its messages; it delivers none, since the
+		// validator takes every envelope itself (validateSubmit).
+		d.sub, err = d.submit.Subscribe(pubsub.WithBufferSize(1))
 	}
 	if err != nil {
 		d.close(s)
@@ -80,10 +81,6 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 	if err := netproto.ScoreTopic(d.submit); err != nil {
 		s.log.Debug("no gossipsub peer scoring for the submit topic", "err", err)
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	d.cancel = cancel
-	s.wg.Add(1)
-	go s.readSubmissions(ctx, d.id, d.sub)
 	s.docs[doc] = d
 	s.members.Store(doc, &memberSet{roles: map[docsync.MemberID]docsync.Role{}, seq: d.seq})
 	s.stats.docs.Add(1)
@@ -91,9 +88,6 @@ func (s *Service) openDoc(doc docsync.DocID) (*docState, error) {
 }
 
 func (d *docState) close(s *Service) {
-	if d.cancel != nil {
-		d.cancel()
-	}
 	if d.sub != nil {
 		d.sub.Cancel()
 	}
@@ -108,26 +102,6 @@ func (d *docState) close(s *Service) {
 	}
 	_ = s.ps.UnregisterTopicValidator(netproto.SubmitTopic(d.id))
 	s.members.Delete(d.id)
-}
-
-// readSubmissions forwards validated envelopes to the loop.
-func (s *Service) readSubmissions(ctx context.Context, doc docsync.DocID, sub *pubsub.Subscription) {
-	defer s.wg.Done()
-	for {
-		m, err := sub.Next(ctx)
-		if err != nil {
-			return
-		}
-		env, ok := m.ValidatorData.(*docsync.Envelope)
-		if !ok {
-			continue
-		}
-		select {
-		case s.envs <- &submitted{doc: doc, env: env}:
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // refreshMembers publishes the sequencer's membership to the validator.

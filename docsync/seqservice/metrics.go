@@ -18,17 +18,18 @@ type Stats struct {
 	Feeds      int64  // members' feeds open now (netproto.FeedProtocol)
 	Fed        uint64 // entries handed to members' feeds
 	Gossiped   uint64 // entries published on an entries topic (a peer on it had no feed)
+	QueueFull  uint64 // admitted topic envelopes dropped: QueueSize were waiting for the loop
 }
 
 type counters struct {
-	docs, ordered, batches, refused, invalid, badStreams, served, fed, gossiped atomic.Uint64
-	feeds                                                                       atomic.Int64
+	docs, ordered, batches, refused, invalid, badStreams, served, fed, gossiped, queueFull atomic.Uint64
+	feeds                                                                                  atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Docs: c.docs.Load(), Ordered: c.ordered.Load(), Batches: c.batches.Load(),
 		Refused: c.refused.Load(), Invalid: c.invalid.Load(), BadStreams: c.badStreams.Load(),
-		Served: c.served.Load(), Feeds: c.feeds.Load(), Fed: c.fed.Load(), Gossiped: c.gossiped.Load()}
+		Served: c.served.Load(), Feeds: c.feeds.Load(), Fed: c.fed.Load(), Gossiped: c.gossiped.Load(), QueueFull: c.queueFull.Load()}
 }
 
 // collectors exposes the counters to Prometheus.
@@ -47,6 +48,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("served_entries_total", "Entries served on history streams.", &c.served),
 		f("fed_entries_total", "Entries handed to members' feeds.", &c.fed),
 		f("gossiped_entries_total", "Entries published on an entries topic for peers without a feed.", &c.gossiped),
+		f("queue_full_total", "Admitted topic envelopes dropped because the loop's queue was full.", &c.queueFull),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "sequencer",
 			Name: "feeds", Help: "Members' feeds open."}, func() float64 { return float64(c.feeds.Load()) }),
 	}

@@ -18,14 +18,26 @@ import (
 func (s *Service) validateSubmit(doc docsync.DocID) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		// Messages carry no publisher (netproto.GossipOptions): the peer
-		// that sent this one must be its author. Only the sequencer
-		// subscribes to a submit topic, so authors send to it directly
-		// and nobody relays.
+		// that sent this one must be its author, so a submit topic is a
+		// channel from each author to the sequencer and nobody may relay.
 		env, res := s.admit(doc, from, m.Data)
-		if res == pubsub.ValidationAccept {
-			m.ValidatorData = env
+		if res != pubsub.ValidationAccept {
+			return res
 		}
-		return res
+		// So the validator queues the envelope for the loop itself and has
+		// gossipsub ignore the message, which then goes to no other
+		// subscriber. An accepted message would be forwarded: during a
+		// move the sequencer the document was leaving forwarded each
+		// author's first envelope to the one it moved to, which refused
+		// the relayed copy; and gossipsub marks a message seen before its
+		// validators run, so it then dropped the author's own copy, which
+		// came second, as a duplicate (the envelope waited for a resubmit).
+		select {
+		case s.envs <- &submitted{doc: doc, env: env}:
+		default:
+			s.stats.queueFull.Add(1) // the author resubmits
+		}
+		return pubsub.ValidationIgnore
 	}
 }
 
