@@ -46,21 +46,18 @@ type docState struct {
 	observers []*attachment // see Attach
 	changes   uint64        // text changes since opened (Version.Changes)
 
-	submitted time.Time // when our in-flight envelope was last sent
-	topicSent uint64    // the counter of our last envelope published on the submit topic
-	// directUntil: envelopes go to the sequencer on a stream until then,
-	// not on the submit topic (set by a move: see onMoved).
-	directUntil time.Time
-	head        *docsync.Head // latest committed head, to gossip
-	headSent    time.Time
-	headSentAt  uint64
-	proofSent   uint64    // repeats of the fork proof gossiped (MarshalRepeat)
-	heal        heal      // split-brain healing (heal.go)
-	fetchAt     time.Time // when the last fetch started
-	gapSeen     time.Time // when the current gap was first seen (zero: none)
-	fetchTries  int
-	dialAt      time.Time
-	lastSeq     uint64 // last seq reported to subscribers
+	submitted  time.Time     // when our in-flight envelope was last sent
+	topicSent  uint64        // the counter of our last envelope published on the submit topic
+	head       *docsync.Head // latest committed head, to gossip
+	headSent   time.Time
+	headSentAt uint64
+	proofSent  uint64    // repeats of the fork proof gossiped (MarshalRepeat)
+	heal       heal      // split-brain healing (heal.go)
+	fetchAt    time.Time // when the last fetch started
+	gapSeen    time.Time // when the current gap was first seen (zero: none)
+	fetchTries int
+	dialAt     time.Time
+	lastSeq    uint64 // last seq reported to subscribers
 	// registerErr is the sequencer's last answer to our genesis, if it
 	// failed, and registerFails how many times in a row it did.
 	registerErr   error

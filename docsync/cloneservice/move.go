@@ -116,13 +116,6 @@ func addrInfoOf(a string, p peer.ID) (peer.AddrInfo, error) {
 // onMoved follows a committed move (loop only, from notify).
 func (s *Service) onMoved(d *docState, ev docsync.Event) {
 	s.followSequencer(d)
-	// The sequencer the document moved to missed the envelopes that
-	// members published on the submit topic in the first moments after
-	// it joined (seen in the demo and in netsim: every writer's first
-	// envelope after a planned move waited ResubmitAfter, and the edits
-	// behind it too). Until a resubmit would have sent it again anyway,
-	// envelopes go to it on the submit stream, which answers.
-	d.directUntil = s.now().Add(s.params.ResubmitAfter)
 	d.rec.probes = 0 // a later alarm probes from the start again (recover.go)
 	if d.mv.feedReset != nil {
 		d.mv.feedReset() // the feed reopens at the new sequencer

@@ -275,9 +275,8 @@ func (s *Service) send(d *docState, env *docsync.Envelope) {
 	// A resend goes on a stream: gossipsub names a message by its bytes
 	// (netproto.GossipOptions), so the same envelope published again is a
 	// duplicate to a sequencer that saw it, for its seen-cache's two
-	// minutes, and would be dropped unread. Just after a move every
-	// envelope goes on a stream (directUntil, see onMoved).
-	resend := env.Counter <= d.topicSent || s.now().Before(d.directUntil)
+	// minutes, and would be dropped unread.
+	resend := env.Counter <= d.topicSent
 	if !genesis && !resend {
 		d.topicSent = env.Counter
 	}

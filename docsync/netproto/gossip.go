@@ -27,13 +27,22 @@ func GossipOptions() []pubsub.Option {
 		pubsub.WithMessageIdFn(MessageID),
 		pubsub.WithMaxControlMessageSize(GossipMaxControlBytes),
 		pubsub.WithGossipSubParams(GossipParams()),
+		// Flood publish: a publisher sends to every peer on the topic, not
+		// only to its mesh or, on a topic it does not subscribe to, to a
+		// fanout set it chose at its first publish. Members publish on a
+		// submit topic without subscribing, and its fanout is refreshed
+		// only at the heartbeat: after a move it still held just the old
+		// sequencer, so each writer's first envelopes never reached the new
+		// one and waited for a resubmit (netsim TestEditAfterMoveIsNotHeldBack).
+		pubsub.WithFloodPublish(true),
 	}
 }
 
 // GossipParams are gossipsub's defaults with a smaller mesh, IDONTWANT
 // for small messages and little IHAVE gossip. A publisher sends its
-// message to every peer on the topic at once (flood publish, gossipsub's
-// default), so on a document's entries topic every member gets each entry
+// message to every peer on the topic at once (flood publish: GossipOptions
+// turns it on, since go-libp2p-pubsub v0.17 leaves it off unless asked),
+// so on a document's entries topic every member gets each entry
 // from the sequencer directly and the mesh only repairs: each mesh peer
 // forwards a copy anyway, and with gossipsub's degree of 6 to 12 a member
 // received about seven copies of each entry and announced it to six more

@@ -315,10 +315,13 @@ func TestTakeoverRollback(t *testing.T) {
 
 // TestEditAfterMoveIsNotHeldBack: an edit made just after a planned move
 // reaches the other members at the new sequencer's pace, not after a
-// resubmit. Before the members sent their envelopes to the sequencer the
-// document moved to on a stream for a while, every writer's first
-// envelope published on the submit topic after the move was lost, and it
-// and every edit behind it waited ResubmitAfter (2 s in virtual time).
+// resubmit. Members publish on the submit topic without subscribing to
+// it; without flood publish (go-libp2p-pubsub v0.17 leaves it off unless
+// asked: netproto.GossipOptions) gossipsub sent their envelopes only to
+// the fanout it chose at their first publish, which held just the old
+// sequencer until a heartbeat added the new one, so every writer's first
+// envelopes after the move were lost, and they and every edit behind
+// them waited ResubmitAfter (2 s in virtual time).
 func TestEditAfterMoveIsNotHeldBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
