@@ -27,11 +27,11 @@ func (s *Service) validateSubmit(doc docsync.DocID) pubsub.ValidatorEx {
 		// So the validator queues the envelope for the loop itself and has
 		// gossipsub ignore the message, which then goes to no other
 		// subscriber. An accepted message would be forwarded: during a
-		// move the sequencer the document was leaving forwarded each
-		// author's first envelope to the one it moved to, which refused
-		// the relayed copy; and gossipsub marks a message seen before its
-		// validators run, so it then dropped the author's own copy, which
-		// came second, as a duplicate (the envelope waited for a resubmit).
+		// move the sequencer the document was leaving forwarded envelopes
+		// to the one it moved to, which refused them (c2c demo's log); and
+		// gossipsub marks a message seen before its validators run, so a
+		// relayed copy that came first would make the author's own copy a
+		// duplicate, dropped unread.
 		select {
 		case s.envs <- &submitted{doc: doc, env: env}:
 		default:
