@@ -58,7 +58,8 @@ type hostadminResult struct {
 
 func newBenchHostadminCmd(g *globals) *cobra.Command {
 	f := &hostadminFlags{}
-	cmd := newBenchReportCmd(g, "hostadmin [--clones N] [--json]",
+	var cmd *cobra.Command // its context is cancelled by Ctrl-C or SIGTERM
+	cmd = newBenchReportCmd(g, "hostadmin [--clones N] [--json]",
 		"Admin of hosted clones: enrol into, stop/start on and migrate out of a provider hosting N clones",
 		`hostadmin starts one provider process hosting --clones clones (c2c provider
 --host-clones on 127.0.0.1, as c2c bench density starts them), a sequencer,
@@ -82,7 +83,7 @@ sockets (what c2c provider clones calls):
 
 Progress goes to stderr; the processes' logs stay in the bench's temporary
 directory, whose path is printed (removed unless --keep).`,
-		func() (*hostadminResult, error) { return runHostadminBench(context.Background(), g, f) },
+		func() (*hostadminResult, error) { return runHostadminBench(cmd.Context(), g, f) },
 		printHostadmin)
 	fl := cmd.Flags()
 	fl.IntVar(&f.clones, "clones", 200, "clones the first provider hosts before the measurements")

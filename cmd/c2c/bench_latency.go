@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -74,7 +73,8 @@ type latencyResult struct {
 
 func newBenchLatencyCmd(g *globals) *cobra.Command {
 	f := &latencyFlags{}
-	cmd := newBenchReportCmd(g, "latency [--clones N] [--devices D] [--rate R] [--duration T] [--json]",
+	var cmd *cobra.Command // its context is cancelled by Ctrl-C or SIGTERM
+	cmd = newBenchReportCmd(g, "latency [--clones N] [--devices D] [--rate R] [--duration T] [--json]",
 		"Edit latency in real time on loopback: clone to clone, device to device; CPU per delivery; bytes per edit against the floor",
 		`latency runs a CloneDoc network on 127.0.0.1 in real time, with the same code
 as c2c provider, c2c sequencer and c2c clone: --providers providers, one
@@ -110,7 +110,7 @@ path of the nodes' log go to stderr.`,
 			if f.datastores != "shared" && f.datastores != "own" {
 				return nil, fmt.Errorf("--datastores %q: want shared or own", f.datastores)
 			}
-			return runLatencyBench(context.Background(), g, f)
+			return runLatencyBench(cmd.Context(), g, f)
 		},
 		printLatency)
 	fl := cmd.Flags()

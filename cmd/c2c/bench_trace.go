@@ -34,7 +34,8 @@ type traceResult struct {
 
 func newBenchTraceCmd(g *globals) *cobra.Command {
 	var file string
-	cmd := newBenchReportCmd(g, "trace [FILE] [--json]",
+	var cmd *cobra.Command // its context is cancelled by Ctrl-C or SIGTERM
+	cmd = newBenchReportCmd(g, "trace [FILE] [--json]",
 		"The automerge-paper trace typed on a device, through its clone and the sequencer to 4 other users' devices",
 		`trace types an editing trace (default: the automerge-paper trace, found in
 $C2C_TRACES or ../shared/data/traces beside the module) on device A in
@@ -54,7 +55,7 @@ The automerge-paper trace: "A Conflict-Free Replicated JSON Datatype"
 (Kleppmann & Beresford) as it was written, recorded by Martin Kleppmann,
 redistributed by Joseph Gentle in editing-traces; CC BY 4.0. Attribute it
 wherever figures from it are published.`,
-		func() (*traceResult, error) { return runTraceBench(context.Background(), g, file) },
+		func() (*traceResult, error) { return runTraceBench(cmd.Context(), g, file) },
 		printTrace)
 	cmd.Args = cobra.MaximumNArgs(1)
 	cmd.PreRunE = func(_ *cobra.Command, args []string) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 
@@ -10,7 +9,8 @@ import (
 )
 
 func newBenchTransferCmd(g *globals) *cobra.Command {
-	return newBenchReportCmd(g, "transfer [--json]",
+	var cmd *cobra.Command // its context is cancelled by Ctrl-C or SIGTERM
+	cmd = newBenchReportCmd(g, "transfer [--json]",
 		"Blob transfers on loopback: stream protocol vs bitswap, pull MB/s, resume overhead, one 20 MB file to 5 recipients",
 		`transfer measures the mirror's blob transfers with real libp2p hosts on
 127.0.0.1 and pebble stores in a temporary directory:
@@ -29,7 +29,7 @@ func newBenchTransferCmd(g *globals) *cobra.Command {
 
 Progress goes to stderr.`,
 		func() (xferbench.Result, error) {
-			return xferbench.Run(context.Background(), func(step string) { fmt.Fprintln(g.stderr, "bench transfer:", step) })
+			return xferbench.Run(cmd.Context(), func(step string) { fmt.Fprintln(g.stderr, "bench transfer:", step) })
 		},
 		func(w io.Writer, r xferbench.Result) {
 			fmt.Fprintf(w, "%-10s %10s %12s %10s %12s %8s\n", "pull 20MB", "MB/s", "wire bytes", "overhead", "first blk ms", "rounds")
@@ -48,4 +48,5 @@ Progress goes to stderr.`,
 				fmt.Fprintf(w, "# %s\n", n)
 			}
 		})
+	return cmd
 }
