@@ -30,7 +30,10 @@
 //     the sender's gossipsub score) garbage, oversized, wrong-document,
 //     badly signed ones, ones not sent by their author (the peer that
 //     sent the message: gossip messages carry no publisher) and ones by
-//     non-members; rejections are counted;
+//     non-members; rejections are counted. It queues each admitted
+//     envelope for the loop itself and has gossipsub ignore the message,
+//     so a submit topic never relays (an author's envelope reaches the
+//     sequencer from its author only);
 //   - one event loop owns all mutable state (go-libp2p-pubsub processLoop
 //     style): it orders a batch of envelopes with the document's
 //     sequencer.Orderer (sequencer.Honest: the Reference sequencer), writes
