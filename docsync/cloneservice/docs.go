@@ -51,10 +51,11 @@ type docState struct {
 	head       *docsync.Head // latest committed head, to gossip
 	headSent   time.Time
 	headSentAt uint64
-	proofSent  uint64    // repeats of the fork proof gossiped (MarshalRepeat)
-	heal       heal      // split-brain healing (heal.go)
-	fetchAt    time.Time // when the last fetch started
-	gapSeen    time.Time // when the current gap was first seen (zero: none)
+	proofSent  uint64       // repeats of the fork proof gossiped (MarshalRepeat)
+	heal       heal         // split-brain healing (heal.go)
+	agreed     *agreedHeads // latest committed seqs, for validateHead (agreed.go)
+	fetchAt    time.Time    // when the last fetch started
+	gapSeen    time.Time    // when the current gap was first seen (zero: none)
 	fetchTries int
 	dialAt     time.Time
 	lastSeq    uint64 // last seq reported to subscribers
@@ -83,6 +84,8 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 		return nil, err
 	}
 	d := &docState{id: meta.Doc, meta: meta, seqPeer: seqPeer, r: r, subs: map[int]*subscriber{}}
+	d.agreed = &agreedHeads{}
+	d.agreed.resetTo(r.Log())
 	if len(meta.Addrs) > 0 {
 		s.h.Peerstore().AddAddrs(seqPeer, meta.Addrs, time.Hour)
 	}
@@ -91,7 +94,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	if err := s.ps.RegisterTopicValidator(et, s.validateEntry(d.id, &d.mv.keys)); err != nil {
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
-	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, &d.mv.keys, &d.heal.foreign)); err != nil {
+	if err := s.ps.RegisterTopicValidator(ht, s.validateHead(d.id, &d.mv.keys, &d.heal.foreign, d.agreed)); err != nil {
 		_ = s.ps.UnregisterTopicValidator(et)
 		return nil, fmt.Errorf("cloneservice: validator: %w", err)
 	}
@@ -204,8 +207,11 @@ func (s *Service) validateEntry(doc docsync.DocID, keys *atomic.Pointer[seqKeys]
 
 // validateHead checks heads-topic messages: well formed, this document,
 // signed by the sequencer. Evidence against the sequencer (validateEvidence)
-// and members' wait claims (validateWaitClaim) share the topic.
-func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys], foreign *atomic.Bool) pubsub.ValidatorEx {
+// and members' wait claims (validateWaitClaim) share the topic. A peer's
+// head that agrees with our committed log is ignored, neither relayed nor
+// handed to the loop (agreedHeads says why); our own are accepted, since
+// gossipsub publishes only what its validators accept.
+func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys], foreign *atomic.Bool, agreed *agreedHeads) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		k := keys.Load()
 		if docsync.IsEvidence(m.Data) {
@@ -217,6 +223,10 @@ func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys],
 		h, err := docsync.DecodeHead(m.Data)
 		if err == nil && h.Doc != doc {
 			err = docsync.ErrWrongDoc
+		}
+		if err == nil && from != s.h.ID() && agreed.agrees(h.Seq, h.ChainHash) {
+			s.stats.headsAgreed.Add(1)
+			return pubsub.ValidationIgnore
 		}
 		if err == nil {
 			if err = h.VerifyIn(s.opts.sigs, k.current); err != nil && signedByOld(k, h) {

@@ -38,12 +38,15 @@ type Stats struct {
 	// (netproto.FeedProtocol), Feeds the feeds open now.
 	FeedEntries uint64
 	Feeds       int64
+	// HeadsAgreed counts peers' heads that agreed with our committed log:
+	// not relayed and not handed to the loop (agreed.go).
+	HeadsAgreed uint64
 }
 
 type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
 	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls,
-	presenceSent, presenceTaken, presenceRefused, feedEntries, moves, rollbacks, recoveries atomic.Uint64
+	presenceSent, presenceTaken, presenceRefused, feedEntries, moves, rollbacks, recoveries, headsAgreed atomic.Uint64
 	stalled, feeds atomic.Int64
 }
 
@@ -56,7 +59,8 @@ func (c *counters) snapshot() Stats {
 		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(),
 		PresenceSent: c.presenceSent.Load(), PresenceTaken: c.presenceTaken.Load(), PresenceRefused: c.presenceRefused.Load(),
 		FeedEntries: c.feedEntries.Load(), Feeds: c.feeds.Load(),
-		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load(), Recoveries: c.recoveries.Load()}
+		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load(), Recoveries: c.recoveries.Load(),
+		HeadsAgreed: c.headsAgreed.Load()}
 }
 
 func (c *counters) collectors() []prometheus.Collector {
@@ -89,6 +93,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("presence_refused_total", "Presence messages refused (non-member, other epoch, rate, replay, stale, undecryptable).", &c.presenceRefused),
 		f("sequencer_topic_waits_total", "Sends that timed out waiting for the sequencer on the submit topic and went to it directly.", &c.topicWaits),
 		f("feed_entries_total", "Entries received on the sequencer's feeds.", &c.feedEntries),
+		f("heads_agreed_total", "Peers' heads that agreed with the committed log (not relayed).", &c.headsAgreed),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "feeds",
 			Help: "Feeds of entries open to sequencers."}, func() float64 { return float64(c.feeds.Load()) }),
 	}

@@ -197,7 +197,7 @@ func newPolicyHarness(t *testing.T, registerErr error) *policyHarness {
 		waitLog: guard.NewLimiter[docsync.DocID](guard.Rate{PerSecond: 1.0 / 60, Burst: 1}, 16)}
 	n.s = s
 	d := &docState{id: doc, seqPeer: seqP, r: r, subs: map[int]*subscriber{},
-		submitOut: policyTopic{n, "submit"}, headsOut: policyTopic{n, "heads"}}
+		submitOut: policyTopic{n, "submit"}, headsOut: policyTopic{n, "heads"}, agreed: &agreedHeads{}}
 	s.docs[doc] = d
 	s.wg.Add(1)
 	go s.loop()

@@ -113,6 +113,9 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	for _, ev := range evs {
 		s.misbehaved(d, ev)
 	}
+	for _, e := range rd.Entries {
+		d.agreed.record(e.Head.Seq, e.Head.ChainHash) // durable now
+	}
 	for _, env := range rd.Submit {
 		if d.stopped() == nil || isTakeover(env) { // a takeover is how a stopped document recovers
 			s.send(d, env)
