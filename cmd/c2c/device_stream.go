@@ -229,8 +229,8 @@ func scanPatches(in io.Reader, maxLine int, f func(patch) error) error {
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
-		var p patch
-		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+		p, err := decodePatch(sc.Bytes())
+		if err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 		p.line = line
