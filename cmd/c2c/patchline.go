@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -22,7 +23,7 @@ func decodePatch(b []byte) (patch, error) {
 }
 
 // fastPatch reads exactly {"pos":N,"del":N,"ins":"S"}: N decimal without
-// a sign or leading zero (at most 15 digits), S without a backslash,
+// a sign or leading zero (at most maxPatchDigits digits), S without a backslash,
 // quote or control character, valid UTF-8. Anything else is not ok.
 func fastPatch(b []byte) (patch, bool) {
 	var p patch
@@ -59,6 +60,11 @@ func fastPatch(b []byte) (patch, bool) {
 	return p, true
 }
 
+// maxPatchDigits keeps a number read by hand inside an int (9 digits
+// where int is 32 bits); a longer one goes to encoding/json, which refuses
+// what does not fit.
+const maxPatchDigits = 9 + 6*(strconv.IntSize/64)
+
 func cutPrefix(b []byte, prefix string) ([]byte, bool) {
 	if !bytes.HasPrefix(b, []byte(prefix)) {
 		return b, false
@@ -75,7 +81,7 @@ func cutNumber(b []byte) (int, []byte, bool) {
 		n = n*10 + int(b[i]-'0')
 		i++
 	}
-	if i == 0 || i > 15 || (i > 1 && b[0] == '0') {
+	if i == 0 || i > maxPatchDigits || (i > 1 && b[0] == '0') {
 		return 0, b, false
 	}
 	return n, b[i:], true

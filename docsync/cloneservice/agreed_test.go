@@ -8,26 +8,31 @@ import (
 
 func TestAgreedHeads(t *testing.T) {
 	var a agreedHeads
-	h := func(b byte) docsync.Hash { return docsync.Hash{b} }
-	if a.agrees(0, docsync.Hash{}) {
+	head := func(seq uint64, b byte) docsync.Head {
+		return docsync.Head{Seq: seq, ChainHash: docsync.Hash{b}, Sig: []byte{b, 1}}
+	}
+	if a.agrees(docsync.Head{}) {
 		t.Fatal("seq 0 agrees with an empty window")
 	}
 	for seq := uint64(1); seq <= 100; seq++ {
-		a.record(seq, h(byte(seq)))
+		a.record(head(seq, byte(seq)))
 	}
+	forged := head(100, 100)
+	forged.Sig = []byte{0xff}
 	for _, c := range []struct {
-		seq  uint64
-		hash docsync.Hash
+		what string
+		h    docsync.Head
 		want bool
 	}{
-		{100, h(100), true},
-		{100 - agreedWindow + 1, h(100 - agreedWindow + 1), true},
-		{100 - agreedWindow, h(100 - agreedWindow), false}, // overwritten by seq 100
-		{99, h(7), false},    // another branch
-		{101, h(101), false}, // ahead: not committed yet
+		{"the latest", head(100, 100), true},
+		{"the oldest kept", head(100-agreedWindow+1, 100-agreedWindow+1), true},
+		{"one older, overwritten", head(100-agreedWindow, 100-agreedWindow), false},
+		{"another branch", head(99, 7), false},
+		{"ahead", head(101, 101), false},
+		{"another signature", forged, false},
 	} {
-		if got := a.agrees(c.seq, c.hash); got != c.want {
-			t.Errorf("agrees(%d, %x) = %v, want %v", c.seq, c.hash[0], got, c.want)
+		if got := a.agrees(c.h); got != c.want {
+			t.Errorf("%s: agrees = %v, want %v", c.what, got, c.want)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 	}
 	d := &docState{id: meta.Doc, meta: meta, seqPeer: seqPeer, r: r, subs: map[int]*subscriber{}}
 	d.agreed = &agreedHeads{}
-	d.agreed.resetTo(r.Log())
+	d.agreed.resetTo(r)
 	if len(meta.Addrs) > 0 {
 		s.h.Peerstore().AddAddrs(seqPeer, meta.Addrs, time.Hour)
 	}
@@ -208,9 +208,10 @@ func (s *Service) validateEntry(doc docsync.DocID, keys *atomic.Pointer[seqKeys]
 // validateHead checks heads-topic messages: well formed, this document,
 // signed by the sequencer. Evidence against the sequencer (validateEvidence)
 // and members' wait claims (validateWaitClaim) share the topic. A peer's
-// head that agrees with our committed log is ignored, neither relayed nor
-// handed to the loop (agreedHeads says why); our own are accepted, since
-// gossipsub publishes only what its validators accept.
+// head that agrees with our committed log (the same signed head) is
+// ignored, neither relayed nor handed to the loop (agreedHeads says why);
+// our own are accepted, since gossipsub publishes only what its validators
+// accept.
 func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys], foreign *atomic.Bool, agreed *agreedHeads) pubsub.ValidatorEx {
 	return func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		k := keys.Load()
@@ -224,7 +225,11 @@ func (s *Service) validateHead(doc docsync.DocID, keys *atomic.Pointer[seqKeys],
 		if err == nil && h.Doc != doc {
 			err = docsync.ErrWrongDoc
 		}
-		if err == nil && from != s.h.ID() && agreed.agrees(h.Seq, h.ChainHash) {
+		// Our own publish must be accepted to go out. (A peer's copy of
+		// the same bytes, ignored here, marks them seen; go-libp2p-pubsub
+		// v0.17 still validates a local publish of a message it saw but
+		// never delivered.)
+		if err == nil && from != s.h.ID() && agreed.agrees(h) {
 			s.stats.headsAgreed.Add(1)
 			return pubsub.ValidationIgnore
 		}

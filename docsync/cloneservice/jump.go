@@ -131,6 +131,7 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 		return
 	}
 	d.r, d.snaps = r, snapState{snap: snap, firstKept: snap.Seq() + 1}
+	d.agreed.resetTo(r)  // the snapshot may be on another branch than our old head
 	s.followSequencer(d) // the snapshot may be after a move we never saw
 	s.log.Info("caught up from a member's snapshot", "doc", doc, "from_seq", seq, "to_seq", snap.Seq(),
 		"bytes", len(snap.Bytes()), "pending_rebased", busy)

@@ -464,7 +464,7 @@ func (s *Service) replaceReplica(d *docState, base uint64, mk func(snap *docsync
 		return d.broken
 	}
 	d.r = nr
-	d.agreed.resetTo(nr.Log())
+	d.agreed.resetTo(nr)
 	d.lastSeq = 0 // report the new head
 	s.handleReady(d)
 	return nil

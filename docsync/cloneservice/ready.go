@@ -114,7 +114,7 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 		s.misbehaved(d, ev)
 	}
 	for _, e := range rd.Entries {
-		d.agreed.record(e.Head.Seq, e.Head.ChainHash) // durable now
+		d.agreed.record(e.Head) // durable now
 	}
 	for _, env := range rd.Submit {
 		if d.stopped() == nil || isTakeover(env) { // a takeover is how a stopped document recovers
