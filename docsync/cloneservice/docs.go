@@ -53,7 +53,7 @@ type docState struct {
 	headSentAt uint64
 	proofSent  uint64       // repeats of the fork proof gossiped (MarshalRepeat)
 	heal       heal         // split-brain healing (heal.go)
-	agreed     *agreedHeads // latest committed seqs, for validateHead (agreed.go)
+	agreed     *agreedHeads // latest committed signed heads, for validateHead (agreed.go)
 	fetchAt    time.Time    // when the last fetch started
 	gapSeen    time.Time    // when the current gap was first seen (zero: none)
 	fetchTries int
