@@ -49,6 +49,11 @@ type latencyResult struct {
 	// an AEAD open, an OT apply); CPUOverFloor is the ratio of the two.
 	FloorCPUUsPerDelivery float64 `json:"floor_cpu_us_per_delivery"`
 	CPUOverFloor          float64 `json:"cpu_over_floor"`
+	// UDPDatagramsPerDelivery is the machine's UDP datagrams sent over
+	// the window (/proc/net/snmp: every process's, the device processes'
+	// and anything else running included; each QUIC packet on loopback
+	// once) per (entries x receiving clones); 0 where it cannot be read.
+	UDPDatagramsPerDelivery float64 `json:"udp_datagrams_per_delivery"`
 
 	BytesPerEdit           float64            `json:"bytes_per_edit"` // every byte every host of the process sent
 	BytesPerEditByProtocol map[string]float64 `json:"bytes_per_edit_by_protocol"`
@@ -141,6 +146,7 @@ func printLatency(w io.Writer, r *latencyResult) {
 	fmt.Fprintf(w, "%-40s %9.0f us %10s\n", "CPU per delivery (entry x clone)", r.CPUUsPerDelivery, "<=300")
 	fmt.Fprintf(w, "%-40s %9.0f us %10s\n", "  floor on this machine (2 sigs, AEAD, OT)", r.FloorCPUUsPerDelivery, "")
 	fmt.Fprintf(w, "%-40s %11.2fx %10s\n", "  CPU per delivery / floor", r.CPUOverFloor, "")
+	fmt.Fprintf(w, "%-40s %12.2f %10s\n", "UDP datagrams per delivery (machine)", r.UDPDatagramsPerDelivery, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "bytes per edit, all hosts", r.BytesPerEdit, fmt.Sprintf("<=%.0f", 2*r.FloorBytesPerEdit))
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "floor: entry to each other member", r.FloorBytesPerEdit, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "mean entry bytes", r.EntryBytes, "")

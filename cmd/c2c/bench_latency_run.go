@@ -186,6 +186,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	udp0, udpErr := procstat.UDPOut()
 	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile, allocs: f.allocProfile, exec: f.execTrace}
 	if err := prof.start(); err != nil {
 		return nil, err
@@ -202,6 +203,8 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	udp1, err := procstat.UDPOut()
+	udpErr = cmp.Or(udpErr, err)
 	if err := prof.stop(); err != nil {
 		return nil, err
 	}
@@ -230,6 +233,9 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	res.EditsPerS = float64(res.Edits) / window.Seconds()
 	res.CPUSeconds = (cpu1.CPU - cpu0.CPU).Seconds()
 	res.CPUUsPerDelivery = res.CPUSeconds * 1e6 / float64(max(res.Entries, 1)*uint64(f.clones-1))
+	if udpErr == nil {
+		res.UDPDatagramsPerDelivery = float64(udp1-udp0) / float64(max(res.Entries, 1)*uint64(f.clones-1))
+	}
 	res.BytesPerEdit = float64(after.TotalOut-before.TotalOut) / edits
 	for p, s := range afterProto {
 		if n := s.TotalOut - beforeProto[p].TotalOut; n > 0 {
