@@ -1,5 +1,6 @@
 // Package procstat reads a Linux process's resident memory and CPU time
-// from /proc (and the machine's memory from /proc/meminfo), and samples a
+// from /proc (the machine's memory from /proc/meminfo, its UDP datagrams
+// sent from /proc/net/snmp), and samples a
 // process's peak resident memory while something runs.
 // The parsers are pure; Read and Sampler touch /proc.
 package procstat
