@@ -68,7 +68,13 @@ type Params struct {
 	// GossipHeartbeat and ConnCheck are each clone's gossipsub heartbeat
 	// and connection-manager check interval (node.Params): the timers
 	// that wake an idle clone most often.
-	GossipHeartbeat, ConnCheck time.Duration // Capacity is the most clones the host holds, running and stopped
+	GossipHeartbeat, ConnCheck time.Duration
+	// IdleConnTimeout is how long a clone's connection may carry nothing
+	// before it is closed (node Params.IdleConnTimeout; 0: never): an
+	// idle hosted clone then holds no connection, and the hosting
+	// provider answers for its addresses (dht.Directory.HoldAddrs).
+	IdleConnTimeout time.Duration
+	// Capacity is the most clones the host holds, running and stopped
 	// (0: no limit); Enrol and Import refuse more. The shared resource
 	// manager's per-peer limits are sized for it.
 	Capacity int
@@ -77,9 +83,11 @@ type Params struct {
 // DefaultParams are the defaults: DHT clients, 8 to 32 connections per
 // clone, 8 clones built at once, a gossipsub heartbeat of 5 s (gossipsub's
 // is 1 s: it forwards messages at once either way; the heartbeat repairs
-// meshes and gossips message IDs) and a connection check every minute.
+// meshes and gossips message IDs), a connection check every minute, and
+// connections that carry nothing for a minute closed.
 func DefaultParams() Params {
-	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute}
+	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute,
+		IdleConnTimeout: time.Minute}
 }
 
 // Clone is one hosted clone.
@@ -289,6 +297,9 @@ func (h *Host) start(ctx context.Context, name string) (*Clone, error) {
 		_ = n.Close()
 		return nil, err
 	}
+	if h.replica != nil {
+		h.replica.HoldAddrs(n.ID(), n.Host().Addrs())
+	}
 	return c, nil
 }
 
@@ -315,6 +326,7 @@ func NodeConfig(dir string, listen []ma.Multiaddr, boot []peer.AddrInfo, p Param
 	cfg.Bootstrap = boot
 	cfg.Params.ConnsLow, cfg.Params.ConnsHigh = p.ConnsLow, p.ConnsHigh
 	cfg.Params.GossipHeartbeat, cfg.Params.ConnCheck = p.GossipHeartbeat, p.ConnCheck
+	cfg.Params.IdleConnTimeout = p.IdleConnTimeout
 	return cfg
 }
 

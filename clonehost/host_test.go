@@ -2,6 +2,7 @@ package clonehost
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -246,10 +247,20 @@ func BenchmarkIdleHostedClones(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("C2C_BENCH_CLONES")); err == nil && v > 0 {
 		n = v
 	}
+	params := DefaultParams()
+	if v, err := time.ParseDuration(os.Getenv("C2C_BENCH_IDLE_CONN")); err == nil {
+		params.IdleConnTimeout = v
+	}
 	p := newProvider(b, b.TempDir(), n)
-	h := p.start(b, DefaultParams())
+	h := p.start(b, params)
 	defer p.stop(b, h)
 	waitPublished(b, h, 5*time.Minute)
+	if params.IdleConnTimeout > 0 {
+		// Idle is once the clones closed what nobody uses.
+		for _, c := range h.Clones() {
+			waitNoConns(b, c, 3*params.IdleConnTimeout+time.Minute)
+		}
+	}
 	if path := os.Getenv("C2C_IDLE_PROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -329,4 +340,76 @@ func processCPU(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Idle hosted clones close every connection (Params.IdleConnTimeout), and
+// are still found: a lookup of their records, peer routing to their
+// addresses from another provider's clone (FIND_PEER answered by the
+// hosting provider, which holds its clones' addresses), and a device's
+// resolve at either provider, after which it connects: traffic wakes the
+// clone.
+func TestIdleHostedClonesHoldNoConnections(t *testing.T) {
+	params := DefaultParams()
+	params.IdleConnTimeout = 2 * time.Second
+	pa := newProvider(t, t.TempDir(), 1)
+	ha := pa.start(t, params)
+	defer pa.stop(t, ha)
+	pb := newProvider(t, t.TempDir(), 1)
+	pb.boot = []peer.AddrInfo{pa.node.AddrInfo()}
+	hb := pb.start(t, params)
+	defer pb.stop(t, hb)
+	waitPublished(t, ha, time.Minute)
+	waitPublished(t, hb, time.Minute)
+	a, b := ha.Clones()[0], hb.Clones()[0]
+	waitNoConns(t, a, time.Minute)
+	waitNoConns(t, b, time.Minute)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := hb.Lookup(ctx, LookupRequest{From: b.Node.ID().String(), User: pa.certs[0].User.String(), Device: "phone"})
+	if err != nil || res.Clone != a.Node.ID().String() {
+		t.Fatalf("idle clone b looking up idle clone a: %+v, %v", res, err)
+	}
+	ai, err := b.Node.Directory().Resolve(ctx, a.Node.ID())
+	if err != nil || len(ai.Addrs) == 0 {
+		t.Fatalf("clone b resolving idle clone a through the DHT: %v, %v", ai, err)
+	}
+	waitNoConns(t, a, time.Minute)
+	dev, err := libp2p.New(libp2p.NoListenAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	for _, p := range []*provider{pa, pb} {
+		if err := dev.Connect(ctx, p.node.AddrInfo()); err != nil {
+			t.Fatal(err)
+		}
+		ai, err := dht.ResolveVia(ctx, dev, p.node.ID(), a.Node.ID())
+		if err != nil || len(ai.Addrs) == 0 {
+			t.Fatalf("resolving idle clone a at provider %s: %v, %v", p.node.ID(), ai, err)
+		}
+	}
+	if err := dev.Connect(ctx, peer.AddrInfo{ID: a.Node.ID(), Addrs: ai.Addrs}); err != nil {
+		t.Fatalf("dialing the idle clone: %v", err)
+	}
+}
+
+// waitNoConns waits (bounded) until c holds no connection.
+func waitNoConns(t testing.TB, c *Clone, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for len(c.Node.Host().Network().Conns()) > 0 {
+		if time.Now().After(deadline) {
+			var held []string
+			for _, conn := range c.Node.Host().Network().Conns() {
+				var protos []string
+				for _, s := range conn.GetStreams() {
+					protos = append(protos, string(s.Protocol()))
+				}
+				held = append(held, fmt.Sprintf("%s %v", conn.RemotePeer(), protos))
+			}
+			t.Fatalf("clone %s still holds connections after %v: %v", c.Name, limit, held)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
 }

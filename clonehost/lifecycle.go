@@ -191,6 +191,9 @@ func (h *Host) stopLocked(e *entry) error {
 	stop()
 	<-ready                                        // its markReady writes no ready file after the removal below
 	err := errors.Join(c.detach(), c.Node.Close()) // the mirror first: it uses the node
+	if h.replica != nil {
+		h.replica.Release(c.Node.ID())
+	}
 	h.mu.Lock()
 	e.clone = nil
 	h.mu.Unlock()

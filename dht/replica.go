@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Provider replicas: anti-entropy over SyncProtocol and lookups over
@@ -315,4 +317,20 @@ func (d *Directory) Hold(ctx context.Context, c *OwnerCert, idx *DeviceIndex) er
 		return err
 	}
 	return nil
+}
+
+// HoldAddrs makes this provider answer for the addresses of clone, a
+// clone it hosts in its own process, whether or not the two are
+// connected: kad-dht's FIND_PEER names any peer the peerstore holds
+// addresses for, and ResolveProtocol answers from it too. An idle hosted
+// clone holds no connection at all (node Params.IdleConnTimeout), so
+// without this nobody could find it. Release undoes it when the clone
+// stops.
+func (d *Directory) HoldAddrs(clone peer.ID, addrs []ma.Multiaddr) {
+	d.h.Peerstore().AddAddrs(clone, addrs, peerstore.PermanentAddrTTL)
+}
+
+// Release forgets the addresses HoldAddrs held for clone.
+func (d *Directory) Release(clone peer.ID) {
+	d.h.Peerstore().ClearAddrs(clone)
 }

@@ -24,8 +24,9 @@ const ResolveProtocol = "/c2c/dir/resolve/1.0.0"
 var resolveRate = guard.Rate{PerSecond: 1, Burst: 8}
 
 // handleResolve answers with the addresses of the peer named in the
-// request: from the provider's own connection when it has one (a clone
-// keeps one to its bootstrap providers), else from a bounded DHT walk.
+// request: from the provider's peerstore when it holds some (a peer it is
+// connected to, one it was connected to lately, a clone it hosts:
+// HoldAddrs), else from a bounded DHT walk.
 func (d *Directory) handleResolve(s network.Stream) {
 	defer s.Close()
 	d.streamDeadline(s)
@@ -42,11 +43,11 @@ func (d *Directory) handleResolve(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	var addrs []ma.Multiaddr
-	if d.h.Network().Connectedness(id) == network.Connected {
-		addrs = d.h.Peerstore().Addrs(id)
-	} else if ai, err := d.Resolve(d.ctx, id); err == nil {
-		addrs = ai.Addrs
+	addrs := d.h.Peerstore().Addrs(id)
+	if len(addrs) == 0 {
+		if ai, err := d.Resolve(d.ctx, id); err == nil {
+			addrs = ai.Addrs
+		}
 	}
 	var w wirebytes.Writer
 	w.U16(uint16(min(len(addrs), MaxAddrs)))

@@ -18,6 +18,8 @@ import (
 // them all on start, re-dials any it loses (a provider restart, an idle
 // trim) with exponential backoff, and refreshes the DHT routing table on
 // every new provider connection so the node is back in the DHT by itself.
+// A lazy node (Params.IdleConnTimeout) keeps them in its routing table
+// instead: it dials a provider only while the table lacks it.
 //
 // It owns one goroutine (run); dials happen in short-lived goroutines whose
 // results come back to it on a channel. Timing uses package time only, so
@@ -118,8 +120,8 @@ func (b *bootstrapper) run(ctx context.Context) {
 				continue
 			}
 			st.connected = time.Time{}
-			if st.dialing {
-				continue
+			if st.dialing || (b.lazy() && b.inTable(st.info.ID)) {
+				continue // a lazy node dials a provider in its table when it needs it
 			}
 			if now.Before(st.next) {
 				wait = min(wait, st.next.Sub(now))
@@ -166,7 +168,11 @@ func (b *bootstrapper) run(ctx context.Context) {
 			}
 			if e.Connectedness == network.Connected {
 				st.backoff.reset()
-				b.kad.RefreshRoutingTable()
+				b.refreshOn(e.Peer)
+			} else if b.lazy() {
+				// Closed as idle, or lost: either way it stays in the
+				// table until a query to it fails, and is dialed again
+				// only then.
 			} else if !st.dialing {
 				st.next = time.Now().Add(st.backoff.next(b.rand()))
 				b.log.Info("bootstrap: lost provider, will re-dial", "provider", e.Peer, "after", st.next.Sub(time.Now()))
@@ -184,10 +190,29 @@ func (b *bootstrapper) run(ctx context.Context) {
 			b.m.bootstrapDials.WithLabelValues("ok").Inc()
 			st.backoff.reset()
 			b.log.Info("bootstrap: connected to provider", "provider", r.id)
-			b.kad.RefreshRoutingTable()
+			b.refreshOn(r.id)
 		case <-timer.C:
 		}
 	}
+}
+
+// lazy reports whether the node keeps providers in its routing table
+// rather than connected (Params.IdleConnTimeout): kad-dht dials one when
+// a query needs it, and the bootstrapper only when it left the table (a
+// query to it failed) or was never in it.
+func (b *bootstrapper) lazy() bool { return b.p.IdleConnTimeout > 0 }
+
+func (b *bootstrapper) inTable(id peer.ID) bool { return b.kad.RoutingTable().Find(id) != "" }
+
+// refreshOn refreshes the routing table on a new connection to provider
+// id, so that a node whose providers restarted is back in the DHT by
+// itself. A lazy node's provider connections come and go with its
+// queries: it refreshes only for a provider its table lacks.
+func (b *bootstrapper) refreshOn(id peer.ID) {
+	if b.lazy() && b.inTable(id) {
+		return
+	}
+	b.kad.RefreshRoutingTable()
 }
 
 // addToTable puts the connected providers into the routing table and

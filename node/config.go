@@ -125,6 +125,15 @@ type Params struct {
 	// interval (0: gossipsub's 1 s). Each heartbeat wakes the node: a
 	// provider hosting thousands of idle clones sets it longer.
 	GossipHeartbeat time.Duration
+	// IdleConnTimeout, if set, closes every connection at least this old
+	// that carries nothing but gossipsub, kad, identify and ping streams
+	// and leads to no document peer (idleconns.go), and makes the
+	// bootstrapper keep the providers in the routing table rather than
+	// connected. Hosted clones set it: an idle one then holds no
+	// connection at all (with kad's own table refresh off, as they run
+	// it: a refresh dials the table). 0: connections stay (the
+	// connection manager's watermarks still trim).
+	IdleConnTimeout time.Duration
 	// Resource manager: total connections and streams, and connections
 	// per IPv4 address (/32) and IPv6 /56. A provider serving thousands of
 	// clones behind one NAT needs these far above rcmgr's default of 8.
@@ -217,8 +226,8 @@ func (p Params) Validate() error {
 		return bad("backoff min=%v max=%v", p.BackoffMin, p.BackoffMax)
 	case p.PublishRetryMin <= 0 || p.PublishRetryMax < p.PublishRetryMin:
 		return bad("publish retry min=%v max=%v", p.PublishRetryMin, p.PublishRetryMax)
-	case p.ConnCheck < 0 || p.GossipHeartbeat < 0:
-		return bad("ConnCheck %v, GossipHeartbeat %v", p.ConnCheck, p.GossipHeartbeat)
+	case p.ConnCheck < 0 || p.GossipHeartbeat < 0 || p.IdleConnTimeout < 0:
+		return bad("ConnCheck %v, GossipHeartbeat %v, IdleConnTimeout %v", p.ConnCheck, p.GossipHeartbeat, p.IdleConnTimeout)
 	case p.BackoffJitter < 0 || p.BackoffJitter >= 1:
 		return bad("backoff jitter %v outside [0, 1)", p.BackoffJitter)
 	}

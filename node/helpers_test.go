@@ -88,7 +88,15 @@ func newSimNet(t *testing.T) *simNet {
 // the end of the test (Close is idempotent, so tests may close it earlier).
 func (s *simNet) start(role Role, dir, ip string, boot []peer.AddrInfo, ds datastore.Batching) *Node {
 	s.t.Helper()
+	return s.startWith(role, dir, ip, boot, ds, func(*Params) {})
+}
+
+// startWith is start with the role's default Params changed by tune, and
+// more options.
+func (s *simNet) startWith(role Role, dir, ip string, boot []peer.AddrInfo, ds datastore.Batching, tune func(*Params), more ...Option) *Node {
+	s.t.Helper()
 	cfg := DefaultConfig(role, dir)
+	tune(&cfg.Params)
 	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + ip + "/udp/8000/quic-v1")}
 	cfg.Bootstrap = boot
 	opts := []Option{
@@ -103,6 +111,7 @@ func (s *simNet) start(role Role, dir, ip string, boot []peer.AddrInfo, ds datas
 	if ds != nil {
 		opts = append(opts, WithDatastore(ds))
 	}
+	opts = append(opts, more...)
 	n, err := New(context.Background(), cfg, opts...)
 	if err != nil {
 		s.t.Fatalf("start %s at %s: %v", role, ip, err)

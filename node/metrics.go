@@ -23,6 +23,7 @@ type metrics struct {
 	connectedProviders prometheus.Gauge
 	routingTableSize   prometheus.GaugeFunc
 	publishes          *prometheus.CounterVec
+	idleConnsClosed    prometheus.Counter
 	directory          []prometheus.Collector // set by withDirectory
 }
 
@@ -56,7 +57,7 @@ func (m *metrics) withDirectory(peerID string, stats func() dht.Stats) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{m.bootstrapDials, m.connectedProviders, m.routingTableSize, m.publishes}, m.directory...)
+	return append([]prometheus.Collector{m.bootstrapDials, m.connectedProviders, m.routingTableSize, m.publishes, m.idleConnsClosed}, m.directory...)
 }
 
 func newMetrics(peerID string, routingTableSize func() float64) *metrics {
@@ -82,6 +83,11 @@ func newMetrics(peerID string, routingTableSize func() float64) *metrics {
 			Help:        "Boot-time publications of this clone's owner certificate, by result.",
 			ConstLabels: labels,
 		}, []string{"result"}),
+		idleConnsClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "c2c", Subsystem: "node", Name: "idle_conns_closed_total",
+			Help:        "Connections closed because nothing used them (Params.IdleConnTimeout).",
+			ConstLabels: labels,
+		}),
 	}
 }
 

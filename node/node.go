@@ -131,6 +131,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.boot = newBootstrapper(n.host, n.kad, cfg.Bootstrap, cfg.Params, o.rand, n.log, n.metrics)
 	n.goRun(func() { n.boot.run(runCtx) })
 	n.goRun(func() { n.dir.Run(runCtx) })
+	if cfg.Params.IdleConnTimeout > 0 {
+		n.goRun(func() { n.closeIdleConns(runCtx) })
+	}
 	if n.clone != nil {
 		n.goRun(func() { n.publishCert(runCtx) })
 	}

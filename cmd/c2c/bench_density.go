@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/clone2clone/c2c/clonehost"
 	"github.com/spf13/cobra"
 )
 
@@ -17,6 +18,7 @@ type densityFlags struct {
 	pprofPort                  int     // provider i serves pprof on 127.0.0.1:pprofPort+i
 	memoryLimits               []int64 // provider i's --memory-limit: value i, or the last (0: Go's default GC)
 	idle, settle, timeout      time.Duration
+	idleConn                   time.Duration // c2c provider --clone-idle-conn
 	startTimeout               time.Duration // 0: 100 ms a clone plus 2 minutes
 	keep                       bool
 	kill                       bool // the kill phase (bench_density_kill.go)
@@ -43,8 +45,9 @@ type densityResult struct {
 	CloneTCP       bool    `json:"clone_tcp"`    // hosted clones listen and dial on TCP too (c2c provider --clone-tcp)
 	RSSBytes       uint64  `json:"rss_bytes"`    // every provider process together, after the idle window
 	IdleWindowS    float64 `json:"idle_window_s"`
-	SettleS        float64 `json:"settle_s"`        // quiet time before the first idle window
-	ConnsPerClone  float64 `json:"conns_per_clone"` // mean over clones, after the idle window
+	SettleS        float64 `json:"settle_s"`          // quiet time before the first idle window
+	IdleConnS      float64 `json:"clone_idle_conn_s"` // c2c provider --clone-idle-conn (0: connections kept)
+	ConnsPerClone  float64 `json:"conns_per_clone"`   // mean over clones, after the idle window
 	LookupP50Ms    float64 `json:"lookup_p50_ms"`
 	LookupP99Ms    float64 `json:"lookup_p99_ms"`
 	Devices        int     `json:"devices"`         // devices that connected to their clone
@@ -125,7 +128,9 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.IntVar(&f.pprofPort, "pprof-port", 0, "provider i serves Go's profiling endpoints on 127.0.0.1:PORT+i (c2c provider --pprof), to profile the idle window with go tool pprof")
 	fl.Var(sizeListFlag{&f.memoryLimits}, "provider-memory-limit", "provider processes' c2c provider --memory-limit (e.g. 1600MB; 0: Go's default garbage collector, GOGC=100): one value for all, or comma-separated, provider i taking value i (the last one for the rest), e.g. 1600MB,0 to compare the two in one run")
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
-	fl.DurationVar(&f.settle, "settle", time.Minute, "quiet time before the first idle window (clones whose best-effort publications failed under the start's load retry them once a minute)")
+	idleConn := clonehost.DefaultParams().IdleConnTimeout
+	fl.DurationVar(&f.idleConn, "clone-idle-conn", idleConn, "hosted clones close a connection that carried nothing this long (c2c provider --clone-idle-conn; 0: keep them)")
+	fl.DurationVar(&f.settle, "settle", 2*idleConn+30*time.Second, "quiet time before the first idle window: at least twice --clone-idle-conn, for the clones to close what the start and the lookups left open (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fl.DurationVar(&f.startTimeout, "start-timeout", 0, "how long every clone has to publish (default 100 ms a clone plus 2 minutes; longer on a machine busy with other work)")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")

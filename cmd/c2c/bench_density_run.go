@@ -201,6 +201,7 @@ func (r *densityRun) start(ctx context.Context) error {
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}
+		args = append(args, "--clone-idle-conn", r.f.idleConn.String())
 		if l := r.memoryLimit(i); l > 0 {
 			args = append(args, "--memory-limit", fmt.Sprint(l))
 		}
@@ -425,6 +426,7 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 		}
 		r.res.SettleS = r.f.settle.Seconds()
 	}
+	r.res.IdleConnS = r.f.idleConn.Seconds()
 	cpu, byProv, rss, window, err := r.idleWindow(ctx, "idle")
 	if err != nil {
 		return err

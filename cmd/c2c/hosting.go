@@ -82,6 +82,10 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 	}
 	p.ConnsHigh, p.ConnsLow = f.cloneConnsHigh, f.cloneConnsHigh/4
 	p.TCP = f.cloneTCP
+	if f.cloneIdleConn < 0 {
+		return fmt.Errorf("--clone-idle-conn %v: want 0 (keep connections) or more", f.cloneIdleConn)
+	}
+	p.IdleConnTimeout = f.cloneIdleConn
 	p.Capacity = c.capacity
 	var perClone bool
 	switch f.cloneMetrics {
