@@ -169,11 +169,10 @@ func (b *bootstrapper) run(ctx context.Context) {
 			if e.Connectedness == network.Connected {
 				st.backoff.reset()
 				b.refreshOn(e.Peer)
-			} else if b.lazy() {
-				// Closed as idle, or lost: either way it stays in the
-				// table until a query to it fails, and is dialed again
-				// only then.
-			} else if !st.dialing {
+			} else if !st.dialing && !b.lazy() {
+				// (A lazy node's provider, closed as idle or lost, stays
+				// in the table until a query to it fails; it is dialed
+				// again only then.)
 				st.next = time.Now().Add(st.backoff.next(b.rand()))
 				b.log.Info("bootstrap: lost provider, will re-dial", "provider", e.Peer, "after", st.next.Sub(time.Now()))
 			}
