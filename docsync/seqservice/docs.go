@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // docState is one registered document; only the loop touches it.
@@ -114,14 +115,28 @@ func (s *Service) refreshMembers(d *docState) {
 	d.dropFormerMembers(ms.roles)
 }
 
-// hasUnfedMember reports whether a member on the entries topic has no
-// feed (loop only). Other peers on the topic (a removed member, a
-// stranger) need no entry.
-func (s *Service) hasUnfedMember(d *docState) bool {
+// unfedPeers are the members on a document's entries topic that have no
+// feed, out of all the peers on it.
+type unfedPeers struct {
+	peers   []peer.ID
+	onTopic int
+}
+
+// pushable says whether pushing each entry to the unfed members costs less
+// than publishing it: a publication sends a copy to every peer on the topic
+// (flood publish), and each mesh hop another, so pushing wins by far while
+// the unfed are at most a quarter of the topic (netproto.MaxPushEntries
+// entries per stream).
+func (u unfedPeers) pushable() bool { return 4*len(u.peers) <= u.onTopic }
+
+// unfedMembers lists the members on the entries topic without a feed
+// (loop only). Other peers on the topic (a removed member, a stranger)
+// need no entry.
+func (s *Service) unfedMembers(d *docState) unfedPeers {
 	v, _ := s.members.Load(d.id)
 	ms, _ := v.(*memberSet)
 	if d.entries == nil || ms == nil {
-		return false
+		return unfedPeers{}
 	}
 	unfed := false
 	for m := range ms.roles {
@@ -131,15 +146,17 @@ func (s *Service) hasUnfedMember(d *docState) bool {
 		}
 	}
 	if !unfed {
-		return false // the usual case, without asking gossipsub's loop
+		return unfedPeers{} // the usual case, without asking gossipsub's loop
 	}
-	for _, p := range d.entries.ListPeers() {
+	on := d.entries.ListPeers()
+	u := unfedPeers{onTopic: len(on)}
+	for _, p := range on {
 		m, err := netproto.MemberOf(p)
 		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
-			return true
+			u.peers = append(u.peers, p)
 		}
 	}
-	return false
+	return u
 }
 
 // maybePublishHead republishes the signed head on the heads topic: at once

@@ -17,19 +17,20 @@ type Stats struct {
 	Served     uint64 // entries served on history streams
 	Feeds      int64  // members' feeds open now (netproto.FeedProtocol)
 	Fed        uint64 // entries handed to members' feeds
-	Gossiped   uint64 // entries published on an entries topic (a peer on it had no feed)
+	Gossiped   uint64 // entries published on an entries topic (many peers on it had no feed)
+	Pushed     uint64 // entries pushed to a member on the topic without a feed (a few had none), one per member
 	QueueFull  uint64 // admitted topic envelopes dropped: QueueSize were waiting for the loop
 }
 
 type counters struct {
-	docs, ordered, batches, refused, invalid, badStreams, served, fed, gossiped, queueFull atomic.Uint64
-	feeds                                                                                  atomic.Int64
+	docs, ordered, batches, refused, invalid, badStreams, served, fed, gossiped, pushed, queueFull atomic.Uint64
+	feeds                                                                                          atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Docs: c.docs.Load(), Ordered: c.ordered.Load(), Batches: c.batches.Load(),
 		Refused: c.refused.Load(), Invalid: c.invalid.Load(), BadStreams: c.badStreams.Load(),
-		Served: c.served.Load(), Feeds: c.feeds.Load(), Fed: c.fed.Load(), Gossiped: c.gossiped.Load(), QueueFull: c.queueFull.Load()}
+		Served: c.served.Load(), Feeds: c.feeds.Load(), Fed: c.fed.Load(), Gossiped: c.gossiped.Load(), Pushed: c.pushed.Load(), QueueFull: c.queueFull.Load()}
 }
 
 // collectors exposes the counters to Prometheus.
@@ -48,6 +49,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("served_entries_total", "Entries served on history streams.", &c.served),
 		f("fed_entries_total", "Entries handed to members' feeds.", &c.fed),
 		f("gossiped_entries_total", "Entries published on an entries topic for peers without a feed.", &c.gossiped),
+		f("pushed_entries_total", "Entries pushed on a stream to a member without a feed, one per member.", &c.pushed),
 		f("queue_full_total", "Admitted topic envelopes dropped because the loop's queue was full.", &c.queueFull),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "sequencer",
 			Name: "feeds", Help: "Members' feeds open."}, func() float64 { return float64(c.feeds.Load()) }),

@@ -82,11 +82,15 @@ func (s *Service) orderBatch(batch []*submitted) {
 		return
 	}
 	defer s.maybeCompact(docsOf(out)) // after publishing: compaction is not on an entry's path
-	// Each entry goes to the members' feeds; gossipsub carries it only
-	// when a member on the entries topic has no feed (one that is still
-	// opening it, or cannot reach us directly), and a targeted delivery
-	// is pushed to such peers.
-	unfed := map[*docState]bool{}
+	// Each entry goes to the members' feeds. A member on the entries topic
+	// without a feed (one still opening it, a clone catching up after it
+	// joined or came back) gets it pushed on a stream of its own while such
+	// members are few, and from gossipsub when they are many (a restart
+	// ended every feed): a push costs one copy per unfed member, a
+	// publication one per peer on the topic and again per mesh hop. A
+	// targeted delivery is pushed to the unfed members it names.
+	unfed := map[*docState]unfedPeers{}
+	pushes := map[peer.ID][][]byte{}
 	for _, p := range pub {
 		fed := p.doc.deliver(p)
 		s.stats.fed.Add(uint64(len(fed)))
@@ -94,19 +98,32 @@ func (s *Service) orderBatch(batch []*submitted) {
 			s.pushTo(p, fed)
 			continue
 		}
-		need, ok := unfed[p.doc]
+		u, ok := unfed[p.doc]
 		if !ok {
-			need = s.hasUnfedMember(p.doc)
-			unfed[p.doc] = need
+			u = s.unfedMembers(p.doc)
+			unfed[p.doc] = u
 		}
-		if !need {
-			continue
+		switch {
+		case len(u.peers) == 0:
+		case u.pushable():
+			for _, id := range u.peers {
+				pushes[id] = append(pushes[id], p.bytes)
+			}
+			s.stats.pushed.Add(uint64(len(u.peers)))
+		default:
+			s.stats.gossiped.Add(1)
+			select {
+			case s.outbox <- outgoing{topic: p.doc.entriesOut, bytes: p.bytes, doc: p.doc.id, seq: p.seq}:
+			case <-s.ctx.Done():
+				return
+			}
 		}
-		s.stats.gossiped.Add(1)
-		select {
-		case s.outbox <- outgoing{topic: p.doc.entriesOut, bytes: p.bytes, doc: p.doc.id, seq: p.seq}:
-		case <-s.ctx.Done():
-			return
+	}
+	for id, es := range pushes {
+		for len(es) > 0 { // in seq order, netproto.MaxPushEntries a stream
+			n := min(len(es), netproto.MaxPushEntries)
+			s.push(id, es[:n])
+			es = es[n:]
 		}
 	}
 	// Membership changes apply after the batch's deliveries: a member
@@ -241,17 +258,17 @@ func (s *Service) pushTo(dl delivery, fed map[docsync.MemberID]bool) {
 		if err != nil || !dl.to(m) || fed[m] {
 			continue
 		}
-		s.push(p, dl.bytes)
+		s.push(p, [][]byte{dl.bytes})
 	}
 }
 
-func (s *Service) push(p peer.ID, b []byte) {
+func (s *Service) push(p peer.ID, es [][]byte) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, s.params.StreamTimeout)
 		defer cancel()
-		if err := netproto.PushEntries(ctx, s.h, p, [][]byte{b}); err != nil {
+		if err := netproto.PushEntries(ctx, s.h, p, es); err != nil {
 			s.log.Debug("push entry", "peer", p, "err", err)
 		}
 	}()
