@@ -62,6 +62,9 @@ func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
 		gp.HeartbeatInterval = clonehost.DefaultParams().GossipHeartbeat
 		gopts = append(gopts, pubsub.WithGossipSubParams(gp))
 	}
+	if env.Bytes != nil {
+		gopts = append(gopts, pubsub.WithRawTracer(&env.Bytes.Gossip))
+	}
 	ps, err := pubsub.NewGossipSub(ctx, h, gopts...)
 	if err != nil {
 		cancel()

@@ -54,6 +54,9 @@ type Env struct {
 	// Watch, if set, counts this instance's progress for the runner's
 	// progress lines (in process: one Watch for every instance).
 	Watch *Watch
+	// Bytes, if set, is given to the docsync hosts' gossipsub as a tracer
+	// (the in-process runner's meter; its transport counts streams).
+	Bytes *ByteMeter
 }
 
 // startingHost holds HostStart (if any) until the returned func is called.

@@ -60,9 +60,12 @@ type Summary struct {
 	Peers PeerStats `json:"peers_per_node"`
 	// WallSeconds is the real time of the run; VirtualSeconds the
 	// simulated time (in-process) or again the real time (Testground).
-	WallSeconds    float64  `json:"wall_seconds"`
-	VirtualSeconds float64  `json:"virtual_seconds"`
-	Errors         []string `json:"errors,omitempty"`
+	// SentByPhase is what all hosts sent, by protocol, between the gather
+	// that ends the phase before and the one named (in-process only).
+	SentByPhase    map[string]map[string]int64 `json:"sent_bytes_by_phase,omitempty"`
+	WallSeconds    float64                     `json:"wall_seconds"`
+	VirtualSeconds float64                     `json:"virtual_seconds"`
+	Errors         []string                    `json:"errors,omitempty"`
 	// Samples are the raw latencies (ms) the chart plots.
 	Samples Samples `json:"samples"`
 }

@@ -176,6 +176,10 @@ type options struct {
 // envelope each, the last minute or so.
 var processSigs = docsync.NewSigCache(1 << 14)
 
+// ProcessSigStats are the hits and misses of the default signature cache
+// (the simulation reports them: a miss is a curve verification).
+func ProcessSigStats() (hits, misses uint64) { return processSigs.Stats() }
+
 // WithSigCache sets the cache of verified signatures the service checks
 // entries and heads with (default: one shared by the clones of this
 // process; nil verifies every signature every time).

@@ -23,11 +23,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
 	"github.com/ipfs/go-datastore"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 	ma "github.com/multiformats/go-multiaddr"
@@ -110,10 +112,12 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 	}
 	var hostStart sync.Mutex // simnet endpoints are created without a lock
+	meter := &scenario.ByteMeter{}
 	transport := func() []libp2p.Option {
 		return []libp2p.Option{
 			simlibp2p.QUICSimnet(sn, link),
 			libp2p.DisableIdentifyAddressDiscovery(), // it stalls synctest (see simlibp2p)
+			libp2p.BandwidthReporter(meter),
 		}
 	}
 
@@ -131,7 +135,13 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 			}
 		}
 	}
+	phaseSent := map[string]map[protocol.ID]int64{}
+	phaseGossip := map[string]map[protocol.ID]int64{}
+	var lastSent, lastGossip map[protocol.ID]int64
 	gs.OnGathered = func(topic string) {
+		now, gossip := meter.Sent(), meter.Gossip.Sent()
+		phaseSent[topic], phaseGossip[topic] = scenario.SentSince(now, lastSent), scenario.SentSince(gossip, lastGossip)
+		lastSent, lastGossip = now, gossip
 		if topic == "up" { // every node is up: weigh the heap
 			runtime.GC()
 			runtime.ReadMemStats(&up)
@@ -142,8 +152,10 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 		if o.Progress != nil {
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
-			fmt.Fprintf(o.Progress, "sim: %-10s all %d instances at t=%5.0fs virtual, heap %.0f MiB\n",
-				topic, p.Instances, time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20))
+			hits, misses := cloneservice.ProcessSigStats()
+			fmt.Fprintf(o.Progress, "sim: %-10s all %d instances at t=%5.0fs virtual, heap %.0f MiB; sent %s; gossip %s; signatures %d verified, %d cached\n",
+				topic, p.Instances, time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20),
+				scenario.FormatSent(phaseSent[topic], 4), scenario.FormatSent(phaseGossip[topic], 5), misses, hits)
 		}
 	}
 	root, err := os.MkdirTemp("", "c2c-sim-")
@@ -167,7 +179,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	var watch *scenario.Watch
 	if o.Progress != nil && p.Instances >= 200 {
 		watch = &scenario.Watch{}
-		stop := watchLoop(o, watch, virtStart)
+		stop := watchLoop(o, watch, meter, virtStart)
 		defer stop()
 	}
 	results := make([][]scenario.InstanceResult, p.Instances)
@@ -183,6 +195,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 			ListenAddrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(i+1)))},
 			Log:         log.With("instance", i),
 			Watch:       watch,
+			Bytes:       meter,
 		}
 		if h := p.HostOf(i); h >= 0 {
 			env.Shared = shared[h]
@@ -209,13 +222,24 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 		sum.MemoryPerNodeBytes = float64(up.HeapAlloc-base.HeapAlloc) / float64(p.Instances)
 	}
 	sum.VirtualSeconds = virtual.Seconds()
+	sum.SentByPhase = map[string]map[string]int64{}
+	for topic, sent := range phaseSent {
+		m := map[string]int64{}
+		for p, n := range sent {
+			m[string(p)] = n
+		}
+		for k, n := range phaseGossip[topic] {
+			m["gossip:"+string(k)] = n
+		}
+		sum.SentByPhase[topic] = m
+	}
 	return sum, nil
 }
 
 // watchLoop prints a watch line every o.WatchEvery of virtual time until
 // the returned stop is called (the run must stop it before it ends: a
 // ticker left running keeps the bubble busy).
-func watchLoop(o Options, w *scenario.Watch, virtStart time.Time) (stop func()) {
+func watchLoop(o Options, w *scenario.Watch, meter *scenario.ByteMeter, virtStart time.Time) (stop func()) {
 	every := o.WatchEvery
 	if every <= 0 {
 		every = 10 * time.Second
@@ -226,6 +250,7 @@ func watchLoop(o Options, w *scenario.Watch, virtStart time.Time) (stop func()) 
 		defer close(exited)
 		t := time.NewTicker(every)
 		defer t.Stop()
+		last, lastGossip := meter.Sent(), meter.Gossip.Sent()
 		for {
 			select {
 			case <-done:
@@ -233,8 +258,12 @@ func watchLoop(o Options, w *scenario.Watch, virtStart time.Time) (stop func()) 
 			case <-t.C:
 				var m runtime.MemStats
 				runtime.ReadMemStats(&m)
-				fmt.Fprintf(o.Progress, "sim: t=%5.0fs virtual, heap %.0f MiB: %s\n",
-					time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20), w.View())
+				now, gossip := meter.Sent(), meter.Gossip.Sent()
+				fmt.Fprintf(o.Progress, "sim: t=%5.0fs virtual, heap %.0f MiB: %s; sent %s; gossip %s\n",
+					time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20), w.View(),
+					scenario.FormatSent(scenario.SentSince(now, last), 4),
+					scenario.FormatSent(scenario.SentSince(gossip, lastGossip), 5))
+				last, lastGossip = now, gossip
 			}
 		}
 	}()
