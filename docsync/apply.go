@@ -159,7 +159,7 @@ func (r *Replica) commit(e *Entry) error {
 	if in := r.inflight; in != nil && in.env.checked == d {
 		env.checked = d // the bytes of our own envelope, signed here: Check need not verify them
 	}
-	op, err := r.log.Check(env)
+	op, err := r.log.CheckIn(env, r.cfg.Sigs)
 	if err != nil {
 		return fmt.Errorf("seq %d: %w", e.Head.Seq, err)
 	}

@@ -70,12 +70,15 @@ func (l *LogState) Counter(author MemberID) uint64 { return l.counters[author] }
 // as the next entry (seq Seq()+1): document, author signature, parent range,
 // parent hash (fork*), membership, role and epoch, counter, membership-op
 // validity. It returns the decoded membership op for KindMember envelopes.
-func (l *LogState) Check(env *Envelope) (*MemberOp, error) {
+func (l *LogState) Check(env *Envelope) (*MemberOp, error) { return l.CheckIn(env, nil) }
+
+// CheckIn is Check with the signatures c remembers.
+func (l *LogState) CheckIn(env *Envelope, c *SigCache) (*MemberOp, error) {
 	seq := l.Seq() + 1
 	if env.Doc != l.doc {
 		return nil, fmt.Errorf("%w: envelope for %v", ErrWrongDoc, env.Doc)
 	}
-	if err := env.VerifyAuthor(); err != nil {
+	if err := env.VerifyAuthorIn(c); err != nil {
 		return nil, err
 	}
 	if env.Parent >= seq || seq-env.Parent > MaxParentLag {

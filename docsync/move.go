@@ -289,17 +289,17 @@ func (r *Replica) verifyHead(e *Entry) error {
 	if k := r.takeoverKey(); k != nil && e.Head.Seq > r.log.Seq() {
 		// Our takeover continues from our head: the old sequencer's
 		// entries after it are abandoned, like after the move.
-		if e.Head.Verify(k) != nil {
+		if e.Head.VerifyIn(r.cfg.Sigs, k) != nil {
 			return errStale
 		}
 		return nil
 	}
-	err := e.Head.Verify(r.headKey(e))
+	err := e.Head.VerifyIn(r.cfg.Sigs, r.headKey(e))
 	if err == nil {
 		return nil
 	}
 	for _, sp := range r.log.spans[:len(r.log.spans)-1] {
-		if e.Head.Verify(sp.key) == nil {
+		if e.Head.VerifyIn(r.cfg.Sigs, sp.key) == nil {
 			return errStale
 		}
 	}

@@ -33,6 +33,10 @@ type Config struct {
 	// Rand supplies nonces and fresh epoch keys; nil means crypto/rand.
 	Rand   io.Reader
 	Params Params
+	// Sigs remembers the signatures this process verified, so that the
+	// clones of one process that fetch or gossip the same entries and
+	// heads verify each once between them (nil: each every time).
+	Sigs *SigCache
 }
 
 // inflight is this clone's one envelope awaiting its commit.
@@ -335,7 +339,7 @@ func (r *Replica) HandleHead(h Head) error {
 	if k := r.takeoverKey(); k != nil && h.Seq > r.log.Seq() {
 		key = k
 	}
-	if err := h.Verify(key); err != nil {
+	if err := h.VerifyIn(r.cfg.Sigs, key); err != nil {
 		return r.unverifiedHead(h, err)
 	}
 	if mine, ok := r.HeadAt(h.Seq); ok {

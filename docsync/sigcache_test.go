@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"testing"
+
+	"github.com/clone2clone/c2c/docsync/ot"
 )
 
 func TestSigCacheOnlyRemembersWhatVerified(t *testing.T) {
@@ -89,5 +91,92 @@ func TestVerifyInRefusesWhatVerifyRefuses(t *testing.T) {
 	}
 	if hits, _ := c.Stats(); hits != 1 {
 		t.Fatalf("hits %d, want 1 (the second fresh copy)", hits)
+	}
+}
+
+// Replicas of one process that share a cache (Config.Sigs) verify the
+// entries they all receive once between them: each decodes its own copy,
+// as clones fetching the same history do, and the second commits the log
+// without a curve verification. A tampered copy is still refused.
+func TestReplicasShareVerifiedSignatures(t *testing.T) {
+	seqPub, seqPriv, _ := ed25519.GenerateKey(nil)
+	var doc DocID
+	doc[0] = 7
+	creator, _ := NewIdentity(nil)
+	a, err := Create(Config{Doc: doc, Sequencer: seqPub, Identity: creator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Order what the creator submits, by hand: seq, chain and head signature.
+	var log [][]byte
+	prev := GenesisHash(doc)
+	for i := 0; i < 5; i++ {
+		rd := a.Ready()
+		for _, env := range rd.Submit {
+			e := &Entry{Head: Head{Doc: doc, Seq: uint64(len(log) + 1), ChainHash: ChainHash(prev, env.Digest())}, Envelope: *env}
+			e.Head.Sign(seqPriv)
+			prev = e.Head.ChainHash
+			b, err := e.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			log = append(log, b)
+			a.Advance()
+			if err := a.HandleEntry(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.Advance()
+		op, err := ot.FromPatch(a.LocalLen(), 0, 0, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Propose(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(log) < 5 {
+		t.Fatalf("the creator's log holds %d entries, want 5 or more", len(log))
+	}
+	replay := func(c *SigCache, tamper bool) error {
+		id, _ := NewIdentity(nil)
+		r, err := New(Config{Doc: doc, Sequencer: seqPub, Identity: id, Sigs: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range log {
+			e, err := DecodeEntry(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tamper && i == len(log)-1 {
+				e.Envelope.Sig[0] ^= 1
+			}
+			if err := r.HandleEntry(e); err != nil {
+				return err
+			}
+			r.Advance()
+		}
+		if r.Log().Seq() != uint64(len(log)) {
+			t.Fatalf("replayed to seq %d of %d", r.Log().Seq(), len(log))
+		}
+		return nil
+	}
+	c := NewSigCache(64)
+	if err := replay(c, false); err != nil {
+		t.Fatal(err)
+	}
+	_, first := c.Stats()
+	if first < uint64(len(log)) {
+		t.Fatalf("%d verifications for %d entries: the replica did not use the cache", first, len(log))
+	}
+	if err := replay(c, false); err != nil {
+		t.Fatal(err)
+	}
+	if hits, misses := c.Stats(); misses != first || hits < first {
+		t.Fatalf("the second replica: %d misses after %d, %d hits; want no new miss", misses, first, hits)
+	}
+	if err := replay(c, true); err == nil {
+		t.Fatal("a tampered author signature was accepted through the cache")
 	}
 }

@@ -324,5 +324,5 @@ func (s *Service) restoreAll() error {
 }
 
 func (s *Service) config(doc docsync.DocID, meta *netproto.Invitation) docsync.Config {
-	return docsync.Config{Doc: doc, Sequencer: meta.Sequencer, Identity: s.id, Params: s.params.Replica}
+	return docsync.Config{Doc: doc, Sequencer: meta.Sequencer, Identity: s.id, Params: s.params.Replica, Sigs: s.opts.sigs}
 }
