@@ -55,6 +55,7 @@ type docState struct {
 	heal       heal         // split-brain healing (heal.go)
 	agreed     *agreedHeads // latest committed signed heads, for validateHead (agreed.go)
 	fetchAt    time.Time    // when the last fetch started
+	fetching   int          // history fetches in flight
 	gapSeen    time.Time    // when the current gap was first seen (zero: none)
 	fetchTries int
 	dialAt     time.Time

@@ -36,6 +36,7 @@ func (s *Service) fetchFrom(d *docState, from, to uint64, target peer.ID, fromMe
 	}
 	to = min(to, from+netproto.MaxHistoryBatch-1)
 	d.fetchAt = s.now()
+	d.fetching++
 	s.stats.fetches.Add(1)
 	doc := d.id
 	s.goDo(func(ctx context.Context) {
@@ -44,6 +45,7 @@ func (s *Service) fetchFrom(d *docState, from, to uint64, target peer.ID, fromMe
 			s.log.Debug("fetch history", "doc", doc, "peer", target, "from", from, "to", to, "err", err)
 		}
 		s.post(func() {
+			d.fetching--
 			s.onEntries(doc, es)
 			d := s.docs[doc]
 			if d == nil || d.stopped() != nil {
@@ -134,6 +136,11 @@ func (s *Service) tick(d *docState, now time.Time) {
 		d.gapSeen = now
 	} else if now.Sub(d.gapSeen) < s.params.GapWait {
 		// wait: the entries in flight may fill it
+	} else if d.fetching > 0 && now.Sub(d.fetchAt) < s.params.FetchRetry {
+		// a fetch in flight may fill it: an invitee's history from its
+		// inviter is still coming when the first entries after its
+		// invitation arrive, and asking the sequencer for the same range
+		// then carried most invitees' history twice (N=1000 docsync)
 	} else if s.maybeJump(d, now) {
 		// a member's snapshot, not the whole gap (jump.go)
 	} else if d.fetchAt.Before(d.gapSeen) {
