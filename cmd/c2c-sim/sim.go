@@ -50,14 +50,16 @@ the links and the protocol, not of this machine's CPU.
 
 It writes a JSON summary (lookup and edit-delivery latency percentiles,
 delivery completeness, fork detection time, memory and peers per node, raw
-samples) to --out/sim-CASE-nN.json and the latency CDFs to sim-CASE-nN.png
-beside it, and exits nonzero when a pass criterion fails: lookups succeed
->= 99%, every acknowledged edit reaches every clone, every clone detects a
-fork. Progress goes to stderr, one line per phase and, in runs of 200
-instances or more, one line every 10 s of virtual time with the clones
-started and published and what the providers hold (connections, records,
-gets served). --pprof serves live profiles (goroutines, CPU of a window)
-of a long run.
+samples, the bytes all hosts sent in each phase by protocol and, for
+gossipsub, by topic) to --out/sim-CASE-nN.json and the latency CDFs to
+sim-CASE-nN.png beside it, and exits nonzero when a pass criterion fails:
+lookups succeed >= 99%, every acknowledged edit reaches every clone, every
+clone detects a fork. Progress goes to stderr, one line per phase (with
+the bytes it sent and the signatures verified and found cached) and, in
+runs of 200 instances or more, one line every 10 s of virtual time with
+the clones started and published, what the providers hold (connections,
+records, gets served) and the bytes sent in those 10 s. --pprof serves
+live profiles (goroutines, CPU of a window) of a long run.
 
 Clones are hosted as c2c provider --host-clones hosts them: DHT clients of
 the providers (--server-clones for DHT servers, as a c2c clone process is),

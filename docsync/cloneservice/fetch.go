@@ -36,6 +36,9 @@ func (s *Service) fetchFrom(d *docState, from, to uint64, target peer.ID, fromMe
 	}
 	to = min(to, from+netproto.MaxHistoryBatch-1)
 	d.fetchAt = s.now()
+	if d.fetching == 0 || to > d.fetchingTo {
+		d.fetchingTo = to
+	}
 	d.fetching++
 	s.stats.fetches.Add(1)
 	doc := d.id
@@ -136,11 +139,13 @@ func (s *Service) tick(d *docState, now time.Time) {
 		d.gapSeen = now
 	} else if now.Sub(d.gapSeen) < s.params.GapWait {
 		// wait: the entries in flight may fill it
-	} else if d.fetching > 0 && now.Sub(d.fetchAt) < s.params.FetchRetry {
-		// a fetch in flight may fill it: an invitee's history from its
+	} else if d.fetching > 0 && from <= d.fetchingTo && now.Sub(d.fetchAt) < s.params.StreamTimeout {
+		// a fetch in flight asks for it: an invitee's history from its
 		// inviter is still coming when the first entries after its
-		// invitation arrive, and asking the sequencer for the same range
-		// then carried most invitees' history twice (N=1000 docsync)
+		// invitation arrive (an inviter serving a burst of invitees on
+		// one link takes seconds), and asking the sequencer for the same
+		// range carried much of the history twice (N=1000 docsync). The
+		// fetch's answer, short or failed, asks again itself (fetchFrom).
 	} else if s.maybeJump(d, now) {
 		// a member's snapshot, not the whole gap (jump.go)
 	} else if d.fetchAt.Before(d.gapSeen) {

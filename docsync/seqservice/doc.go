@@ -42,8 +42,10 @@
 //     feed.go: one long-lived stream per member clone and document, written
 //     by its own goroutine, as many entries per write as are queued; a
 //     feed that falls QueueSize behind is dropped and the clone reopens it
-//     from where it is), publishes it on the entries topic only if a
-//     member on that topic has no feed, and, periodically, its signed head
+//     from where it is), pushes it (netproto.PushProtocol) to the members
+//     on the entries topic that have no feed while they are few, publishes
+//     it on that topic when more than a quarter lack one, and,
+//     periodically, its signed head
 //     on the heads topic;
 //   - history ranges are served from the datastore over
 //     netproto.HistoryProtocol.
