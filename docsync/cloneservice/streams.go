@@ -20,7 +20,7 @@ func (s *Service) handlePush(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(s.params.StreamTimeout))
 	from := st.Conn().RemotePeer()
-	es, err := netproto.ReadEntries(bufio.NewReader(st), netproto.MaxPushEntries, 2*netproto.MaxFrame)
+	es, err := netproto.ReadEntries(bufio.NewReader(st), netproto.MaxPushEntries, netproto.MaxPushBytes)
 	if err != nil {
 		s.stats.badStreams.Add(1)
 		s.log.Debug("bad push", "peer", st.Conn().RemotePeer(), "err", netproto.ShortError(err))

@@ -22,8 +22,29 @@ const MaxHistoryBatch = 1024
 // carry, whatever their count: what one peer's answer can make us hold.
 const MaxReplyBytes = 64 << 20
 
-// MaxPushEntries caps the entries of one push (a sequencer pushes one at a time).
-const MaxPushEntries = 16
+// MaxPushEntries and MaxPushBytes cap the entries of one push: what a
+// sequencer sends a member without a feed on one stream (PushBatches).
+const (
+	MaxPushEntries = 16
+	MaxPushBytes   = 2 * MaxFrame
+)
+
+// PushBatches splits encoded entries, in order, into pushes within
+// MaxPushEntries and MaxPushBytes (an entry larger than MaxPushBytes, which
+// no sequencer makes, goes alone).
+func PushBatches(es [][]byte) [][][]byte {
+	var out [][][]byte
+	for len(es) > 0 {
+		n, size := 0, 0
+		for n < len(es) && n < MaxPushEntries && (n == 0 || size+len(es[n]) <= MaxPushBytes) {
+			size += len(es[n])
+			n++
+		}
+		out = append(out, es[:n])
+		es = es[n:]
+	}
+	return out
+}
 
 // EntrySource returns the encoded entries of doc in from..to (at most max of
 // them, in seq order, stopping at the first one it lacks).

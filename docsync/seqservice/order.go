@@ -120,10 +120,8 @@ func (s *Service) orderBatch(batch []*submitted) {
 		}
 	}
 	for id, es := range pushes {
-		for len(es) > 0 { // in seq order, netproto.MaxPushEntries a stream
-			n := min(len(es), netproto.MaxPushEntries)
-			s.push(id, es[:n])
-			es = es[n:]
+		for _, b := range netproto.PushBatches(es) { // in seq order
+			s.push(id, b)
 		}
 	}
 	// Membership changes apply after the batch's deliveries: a member
