@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/clone2clone/c2c/docsync/netproto"
+	"github.com/clone2clone/c2c/internal/gossipbytes"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"google.golang.org/protobuf/proto"
 )
 
 // ByteMeter counts the bytes every host of an in-process run sends, by
@@ -24,8 +24,15 @@ import (
 // bubble does not.
 type ByteMeter struct {
 	byProto sync.Map // protocol.ID -> *atomic.Int64
-	// Gossip splits the gossipsub share by topic (docsync hosts only).
-	Gossip GossipMeter
+	// Gossip splits the gossipsub share by topic (docsync hosts only;
+	// set by NewByteMeter).
+	Gossip *gossipbytes.Counter
+}
+
+// NewByteMeter returns a meter whose Gossip counts the docsync hosts'
+// gossipsub RPCs, the documents' topics by kind.
+func NewByteMeter() *ByteMeter {
+	return &ByteMeter{Gossip: gossipbytes.New(netproto.MessageID, gossipbytes.DocLabel)}
 }
 
 var _ metrics.Reporter = (*ByteMeter)(nil)
@@ -118,66 +125,17 @@ func FormatSent(sent map[protocol.ID]int64, top int) string {
 
 func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
-// GossipMeter counts what gossipsub sends, by the last part of the topic
-// name (a document's "entries", "heads", "submit", "presence"; the
-// directory's own), and its control messages apart: the meshsub total
-// of ByteMeter, split by what it carries. One GossipMeter serves every
-// host of a run (pubsub.WithRawTracer).
-type GossipMeter struct {
-	counts sync.Map // kind -> *atomic.Int64
-}
-
-var _ pubsub.RawTracer = (*GossipMeter)(nil)
-
-func (g *GossipMeter) add(kind string, n int) {
-	c, ok := g.counts.Load(kind)
-	if !ok {
-		c, _ = g.counts.LoadOrStore(kind, new(atomic.Int64))
-	}
-	c.(*atomic.Int64).Add(int64(n))
-}
-
-func topicKind(t string) string {
-	if i := strings.LastIndexByte(t, '/'); i >= 0 && i < len(t)-1 {
-		return t[i+1:]
-	}
-	return t
-}
-
-// SendRPC counts an RPC's messages by topic and its control part.
-func (g *GossipMeter) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
-	for _, m := range rpc.Publish {
-		g.add(topicKind(m.GetTopic()), len(m.Data))
-	}
-	if c := rpc.Control; c != nil {
-		g.add("control", proto.Size(c))
-	}
-}
-
-// Sent is the bytes sent so far, by topic kind.
-func (g *GossipMeter) Sent() map[protocol.ID]int64 {
+// GossipSent sums a gossipbytes count by topic label for its messages,
+// and every other part of the RPCs (subscriptions, control) as "control":
+// the meshsub total of ByteMeter, split by what it carries.
+func GossipSent(c *gossipbytes.Counter) map[protocol.ID]int64 {
 	out := map[protocol.ID]int64{}
-	g.counts.Range(func(k, v any) bool {
-		out[protocol.ID(k.(string))] = v.(*atomic.Int64).Load()
-		return true
-	})
+	for k, n := range c.Snapshot() {
+		label := "control"
+		if k.Part == gossipbytes.PartMessage {
+			label = strings.TrimPrefix(k.Topic, "doc/")
+		}
+		out[protocol.ID(label)] += n
+	}
 	return out
 }
-
-// The rest of pubsub.RawTracer: not counted.
-func (g *GossipMeter) AddPeer(peer.ID, protocol.ID)             {}
-func (g *GossipMeter) RemovePeer(peer.ID)                       {}
-func (g *GossipMeter) Join(string)                              {}
-func (g *GossipMeter) Leave(string)                             {}
-func (g *GossipMeter) Graft(peer.ID, string)                    {}
-func (g *GossipMeter) Prune(peer.ID, string)                    {}
-func (g *GossipMeter) ValidateMessage(*pubsub.Message)          {}
-func (g *GossipMeter) DeliverMessage(*pubsub.Message)           {}
-func (g *GossipMeter) RejectMessage(*pubsub.Message, string)    {}
-func (g *GossipMeter) DuplicateMessage(*pubsub.Message)         {}
-func (g *GossipMeter) ThrottlePeer(peer.ID)                     {}
-func (g *GossipMeter) RecvRPC(*pubsub.RPC)                      {}
-func (g *GossipMeter) DropRPC(*pubsub.RPC, peer.ID)             {}
-func (g *GossipMeter) UndeliverableMessage(*pubsub.Message)     {}
-func (g *GossipMeter) OnNewOutboundStream(peer.ID, protocol.ID) {}
-func (g *GossipMeter) OnClosedOutboundStream(peer.ID)           {}

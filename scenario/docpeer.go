@@ -62,8 +62,8 @@ func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
 		gp.HeartbeatInterval = clonehost.DefaultParams().GossipHeartbeat
 		gopts = append(gopts, pubsub.WithGossipSubParams(gp))
 	}
-	if env.Bytes != nil {
-		gopts = append(gopts, pubsub.WithRawTracer(&env.Bytes.Gossip))
+	if env.Bytes != nil && env.Bytes.Gossip != nil {
+		gopts = append(gopts, pubsub.WithRawTracer(env.Bytes.Gossip))
 	}
 	ps, err := pubsub.NewGossipSub(ctx, h, gopts...)
 	if err != nil {

@@ -112,7 +112,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
 	}
 	var hostStart sync.Mutex // simnet endpoints are created without a lock
-	meter := &scenario.ByteMeter{}
+	meter := scenario.NewByteMeter()
 	transport := func() []libp2p.Option {
 		return []libp2p.Option{
 			simlibp2p.QUICSimnet(sn, link),
@@ -139,7 +139,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	phaseGossip := map[string]map[protocol.ID]int64{}
 	var lastSent, lastGossip map[protocol.ID]int64
 	gs.OnGathered = func(topic string) {
-		now, gossip := meter.Sent(), meter.Gossip.Sent()
+		now, gossip := meter.Sent(), scenario.GossipSent(meter.Gossip)
 		phaseSent[topic], phaseGossip[topic] = scenario.SentSince(now, lastSent), scenario.SentSince(gossip, lastGossip)
 		lastSent, lastGossip = now, gossip
 		if topic == "up" { // every node is up: weigh the heap
@@ -250,7 +250,7 @@ func watchLoop(o Options, w *scenario.Watch, meter *scenario.ByteMeter, virtStar
 		defer close(exited)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		last, lastGossip := meter.Sent(), meter.Gossip.Sent()
+		last, lastGossip := meter.Sent(), scenario.GossipSent(meter.Gossip)
 		for {
 			select {
 			case <-done:
@@ -258,7 +258,7 @@ func watchLoop(o Options, w *scenario.Watch, meter *scenario.ByteMeter, virtStar
 			case <-t.C:
 				var m runtime.MemStats
 				runtime.ReadMemStats(&m)
-				now, gossip := meter.Sent(), meter.Gossip.Sent()
+				now, gossip := meter.Sent(), scenario.GossipSent(meter.Gossip)
 				fmt.Fprintf(o.Progress, "sim: t=%5.0fs virtual, heap %.0f MiB: %s; sent %s; gossip %s\n",
 					time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20), w.View(),
 					scenario.FormatSent(scenario.SentSince(now, last), 4),
