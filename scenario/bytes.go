@@ -76,17 +76,6 @@ func (m *ByteMeter) Sent() map[protocol.ID]int64 {
 	return out
 }
 
-// SentSince is what was sent since an earlier Sent, without zeros.
-func SentSince(now, before map[protocol.ID]int64) map[protocol.ID]int64 {
-	out := map[protocol.ID]int64{}
-	for p, n := range now {
-		if d := n - before[p]; d > 0 {
-			out[p] = d
-		}
-	}
-	return out
-}
-
 // FormatSent prints sent bytes largest first, the top few by name and the
 // rest together: "12.3 MB (/meshsub/1.3.0 9.1 MB, ...)".
 func FormatSent(sent map[protocol.ID]int64, top int) string {

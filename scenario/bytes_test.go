@@ -3,11 +3,12 @@ package scenario
 import (
 	"testing"
 
+	"github.com/clone2clone/c2c/internal/gossipbytes"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // The meter counts stream bytes by protocol once (the swarm's total is
-// not counted again), and a phase's figures are the difference.
+// not counted again), and a phase's figures are the difference (gossipbytes.Diff).
 func TestByteMeterCountsByProtocol(t *testing.T) {
 	m := NewByteMeter()
 	m.LogSentMessage(10) // the swarm's total of the write below
@@ -17,7 +18,7 @@ func TestByteMeterCountsByProtocol(t *testing.T) {
 	m.LogSentMessageStream(5, "/a", "")
 	m.LogSentMessageStream(7, "/b", "")
 	m.LogRecvMessageStream(100, "/a", "")
-	got := SentSince(m.Sent(), before)
+	got := gossipbytes.Diff(m.Sent(), before)
 	if len(got) != 2 || got["/a"] != 5 || got["/b"] != 7 {
 		t.Fatalf("sent since: %v, want /a 5 and /b 7", got)
 	}

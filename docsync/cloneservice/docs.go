@@ -56,7 +56,7 @@ type docState struct {
 	agreed     *agreedHeads // latest committed signed heads, for validateHead (agreed.go)
 	fetchAt    time.Time    // when the last fetch started
 	fetching   int          // history fetches in flight
-	fetchingTo uint64       // the highest seq they ask for
+	fetchingTo uint64       // the highest seq asked for since none was in flight (an upper bound)
 	gapSeen    time.Time    // when the current gap was first seen (zero: none)
 	fetchTries int
 	dialAt     time.Time

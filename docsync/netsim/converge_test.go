@@ -41,10 +41,7 @@ func TestConverge16Clones(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
 		seq := n.AddSequencer()
-		var clones []*Clone
-		for range 16 {
-			clones = append(clones, n.AddClone())
-		}
+		clones := n.AddClones(16)
 		d := n.NewDoc(seq, clones...)
 		start := time.Now()
 		editConcurrently(t, d, 7, edits, 100*time.Millisecond)

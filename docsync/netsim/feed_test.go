@@ -147,10 +147,7 @@ func TestUnfedMembersGetEntriesPushedWhileFew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
 		seq := n.AddSequencer()
-		var clones []*Clone
-		for range 5 {
-			clones = append(clones, n.AddClone())
-		}
+		clones := n.AddClones(5)
 		d := n.NewDoc(seq, clones...)
 		waitFeeds(t, d)
 		// From now on a feed that ends cannot reopen.

@@ -28,10 +28,7 @@ func TestLatency16Clones(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
 		seq := n.AddSequencer()
-		var clones []*Clone
-		for range 16 {
-			clones = append(clones, n.AddClone())
-		}
+		clones := n.AddClones(16)
 		d := n.NewDoc(seq, clones...)
 		a, b := clones[1], clones[2]
 		updates, cancel, err := b.Svc.Subscribe(d.ID)

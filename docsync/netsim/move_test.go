@@ -259,10 +259,7 @@ func TestTakeoverRollback(t *testing.T) {
 			return hiding{sequencer.NewHonest(doc, key), from, &hide, &hideFrom}
 		}))
 		seqC := n.AddSequencer()
-		var clones []*Clone
-		for range 3 {
-			clones = append(clones, n.AddClone())
-		}
+		clones := n.AddClones(3)
 		m := clones[0].Svc.ID()
 		admin.Store(&m)
 		d := n.NewDoc(seqA, clones...)
@@ -326,10 +323,7 @@ func TestEditAfterMoveIsNotHeldBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
 		seqA, seqB := n.AddSequencer(), n.AddSequencer()
-		var clones []*Clone
-		for range 4 {
-			clones = append(clones, n.AddClone())
-		}
+		clones := n.AddClones(4)
 		d := n.NewDoc(seqA, clones...)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()

@@ -246,6 +246,15 @@ func (n *Net) AddClone(opts ...cloneservice.Option) *Clone {
 	return n.AddCloneOn(n.AddPeer(nil, nil), opts...)
 }
 
+// AddClones starts k clones, each as AddClone does.
+func (n *Net) AddClones(k int, opts ...cloneservice.Option) []*Clone {
+	clones := make([]*Clone, k)
+	for i := range clones {
+		clones[i] = n.AddClone(opts...)
+	}
+	return clones
+}
+
 // AddCloneOn enrolls a clone on peer p and starts its service.
 func (n *Net) AddCloneOn(p *Peer, opts ...cloneservice.Option) *Clone {
 	priv, pub, err := dht.GenerateHPKEKey()

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/docsync/cloneservice"
+	"github.com/clone2clone/c2c/internal/gossipbytes"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
 	"github.com/ipfs/go-datastore"
@@ -140,7 +141,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	var lastSent, lastGossip map[protocol.ID]int64
 	gs.OnGathered = func(topic string) {
 		now, gossip := meter.Sent(), scenario.GossipSent(meter.Gossip)
-		phaseSent[topic], phaseGossip[topic] = scenario.SentSince(now, lastSent), scenario.SentSince(gossip, lastGossip)
+		phaseSent[topic], phaseGossip[topic] = gossipbytes.Diff(now, lastSent), gossipbytes.Diff(gossip, lastGossip)
 		lastSent, lastGossip = now, gossip
 		if topic == "up" { // every node is up: weigh the heap
 			runtime.GC()
@@ -261,8 +262,8 @@ func watchLoop(o Options, w *scenario.Watch, meter *scenario.ByteMeter, virtStar
 				now, gossip := meter.Sent(), scenario.GossipSent(meter.Gossip)
 				fmt.Fprintf(o.Progress, "sim: t=%5.0fs virtual, heap %.0f MiB: %s; sent %s; gossip %s\n",
 					time.Since(virtStart).Seconds(), float64(m.HeapAlloc)/(1<<20), w.View(),
-					scenario.FormatSent(scenario.SentSince(now, last), 4),
-					scenario.FormatSent(scenario.SentSince(gossip, lastGossip), 5))
+					scenario.FormatSent(gossipbytes.Diff(now, last), 4),
+					scenario.FormatSent(gossipbytes.Diff(gossip, lastGossip), 5))
 				last, lastGossip = now, gossip
 			}
 		}
