@@ -15,6 +15,7 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -42,6 +43,7 @@ type Directory struct {
 	topic       *pubsub.Topic // nil without pubsub
 	resolveRate *guard.Limiter[peer.ID]
 	repairRate  *guard.Limiter[struct{}] // misses a provider asks the others about (replica.go)
+	kadRecords  *records.ValueStore      // what peers put to this provider over kad-dht; nil unless WithKadStore
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -53,7 +55,7 @@ type Directory struct {
 		lookupsDHT, lookupsReplica, lookupsFailed  atomic.Uint64
 		republished, republishFailed               atomic.Uint64
 		gossipStored, syncPulled, replicaGetServed atomic.Uint64
-		replicaRepaired                            atomic.Uint64
+		replicaRepaired, kadAdopted                atomic.Uint64
 	}
 }
 
@@ -64,6 +66,7 @@ type Stats struct {
 	GossipStored, SyncPulled                  uint64
 	GetServed                                 uint64
 	Repaired                                  uint64 // misses answered from another provider
+	KadAdopted                                uint64 // misses answered from a kad-dht put to this provider
 	Records                                   int    // records held (own + replica)
 }
 
@@ -115,6 +118,11 @@ func New(h host.Host, kad *kaddht.IpfsDHT, ps *pubsub.PubSub, opts ...Option) (*
 		h.SetStreamHandler(SyncProtocol, d.handleSync)
 		d.resolveRate = guard.NewLimiter[peer.ID](resolveRate, 4096)
 		d.repairRate = guard.NewLimiter[struct{}](repairRate, 1)
+		if o.kadStore != nil {
+			// Get only reads and age-checks; the replica's put validates.
+			// Age expiry is the validator's EOL, so none here.
+			d.kadRecords = records.NewValueStore(o.kadStore, d.val, 0)
+		}
 		h.SetStreamHandler(ResolveProtocol, d.handleResolve)
 	}
 	return d, nil
@@ -128,7 +136,8 @@ func (d *Directory) Stats() Stats {
 		Republished:   d.stats.republished.Load(), RepublishFailed: d.stats.republishFailed.Load(),
 		GossipStored: d.stats.gossipStored.Load(), SyncPulled: d.stats.syncPulled.Load(),
 		GetServed: d.stats.replicaGetServed.Load(), Repaired: d.stats.replicaRepaired.Load(),
-		Records: d.store.size(),
+		KadAdopted: d.stats.kadAdopted.Load(),
+		Records:    d.store.size(),
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/libp2p/go-libp2p-kad-dht/records"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
+	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -142,6 +144,60 @@ func TestGossipValidator(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaServesKadPuts: a record a clone put to its provider over
+// kad-dht, whose gossip the provider missed (here: there is no gossip), is
+// what a device fetching it from that provider gets, and the replica keeps
+// it; a forged record in the kad-dht store is refused, not adopted.
+func TestReplicaServesKadPuts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newSimCluster(t, 20*time.Millisecond, false)
+		c.kadStores = true
+		defer c.close()
+		p := c.addNode(nil, WithReplica())
+		clone := c.addNode([]peer.ID{p.h.ID()})
+		device := c.addNode([]peer.ID{p.h.ID()})
+		waitRoutingTables(t, p, clone)
+
+		cert := testCertAt(t, seededKey(t, 1), clone.h.ID(), 1)
+		if err := clone.kad.PutValue(ctx, cert.Key(), mustMarshal(t, cert)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.dir.store.get(ctx, cert.Key()); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the replica already holds the record (%v): the test does not test the kad-dht path", err)
+		}
+		got, err := FetchCert(ctx, device.h, p.h.ID(), cert.User, cert.Device, time.Now)
+		if err != nil || got.Seq != 1 {
+			t.Fatalf("fetch of a record put over kad-dht: %v", err)
+		}
+		if _, err := p.dir.store.get(ctx, cert.Key()); err != nil {
+			t.Fatalf("the adopted record was not kept: %v", err)
+		}
+		if st := p.dir.Stats(); st.KadAdopted != 1 {
+			t.Fatalf("adopted %d, want 1", st.KadAdopted)
+		}
+
+		// A record stored in the kad-dht store without its validation (as a
+		// corrupted disk could) is checked again before it is served.
+		bad := testCertAt(t, seededKey(t, 2), clone.h.ID(), 1)
+		raw := mustMarshal(t, bad)
+		raw[len(raw)-1] ^= 1
+		kv := records.NewValueStore(p.values, acceptAll{}, 0)
+		if err := kv.Put(ctx, bad.Key(), record.MakePutRecord(bad.Key(), raw)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := FetchCert(ctx, device.h, p.h.ID(), bad.User, bad.Device, time.Now); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a forged record in the kad-dht store: %v", err)
+		}
+	})
+}
+
+// acceptAll is a validator that lets anything into a kad-dht value store.
+type acceptAll struct{}
+
+func (acceptAll) Validate(string, []byte) error        { return nil }
+func (acceptAll) Select(string, [][]byte) (int, error) { return 0, nil }
 
 // TestReplicaRepairsAMiss: a provider asked for a record that only another
 // provider holds (its gossip was missed) answers from that provider and

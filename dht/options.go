@@ -85,6 +85,7 @@ type options struct {
 	store     ds.Batching
 	replica   bool
 	providers []peer.ID
+	kadStore  ds.Datastore
 }
 
 // Option configures New.
@@ -134,6 +135,21 @@ func WithStore(d ds.Batching) Option {
 // record it hears about and serves it to others.
 func WithReplica() Option {
 	return func(o *options) error { o.replica = true; return nil }
+}
+
+// WithKadStore is the datastore kad-dht keeps the records that peers put
+// to this node in (kaddht.Datastore). A provider serves a record found
+// there, once it validates, as part of its replica: a clone's put reaches
+// its provider over kad-dht even while the gossip mesh that would carry it
+// to the replica is still forming, and a device asks that provider next.
+func WithKadStore(d ds.Datastore) Option {
+	return func(o *options) error {
+		if d == nil {
+			return fmt.Errorf("%w: nil kad store", ErrInvalidParams)
+		}
+		o.kadStore = d
+		return nil
+	}
 }
 
 // WithProviders lists the providers to ask when the DHT path fails, and

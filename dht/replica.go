@@ -36,6 +36,9 @@ func (d *Directory) handleGet(s network.Stream) {
 	}
 	raw, err := d.store.get(d.ctx, string(req))
 	if err != nil {
+		raw = d.adoptKadRecord(string(req))
+	}
+	if raw == nil && err != nil {
 		raw = d.repair(s.Conn().RemotePeer(), string(req))
 	}
 	if raw != nil {
@@ -44,6 +47,26 @@ func (d *Directory) handleGet(s network.Stream) {
 	if err := writeFrame(s, encodeGetResponse(raw)); err != nil {
 		_ = s.Reset()
 	}
+}
+
+// adoptKadRecord answers a miss on a provider from the records peers put
+// to it over kad-dht (WithKadStore), keeping the one it finds in the
+// replica once it validates; nil when there is none or it does not.
+func (d *Directory) adoptKadRecord(key string) []byte {
+	if d.kadRecords == nil {
+		return nil
+	}
+	rec, err := d.kadRecords.Get(d.ctx, key)
+	if err != nil || rec == nil {
+		return nil
+	}
+	raw := rec.GetValue()
+	if _, err := d.store.put(d.ctx, key, raw, false); err != nil {
+		d.log.Debug("kad-dht record not adopted", "key", key, "err", err)
+		return nil
+	}
+	d.stats.kadAdopted.Add(1)
+	return raw
 }
 
 // repairRate bounds, for the whole provider, the misses it asks the other

@@ -32,6 +32,9 @@ type simCluster struct {
 	gossip bool
 	// kadOpts are extra kad-dht options for every node.
 	kadOpts []kaddht.Option
+	// kadStores: give every replica its kad-dht value store (WithKadStore),
+	// as node does for providers.
+	kadStores bool
 }
 
 type simNode struct {
@@ -105,6 +108,9 @@ func (c *simCluster) addNode(bootstrap []peer.ID, opts ...Option) *simNode {
 		}
 	}
 	opts = append([]Option{WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
+	if c.kadStores {
+		opts = append(opts, WithKadStore(n.values))
+	}
 	if n.dir, err = New(h, n.kad, n.ps, opts...); err != nil {
 		t.Fatal(err)
 	}
@@ -192,3 +198,17 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 func dsqAll() dsq.Query { return dsq.Query{} }
 
 func newMemStore() ds.Batching { return dssync.MutexWrap(ds.NewMapDatastore()) }
+
+// waitRoutingTables waits (in virtual time) until every node's kad-dht
+// routing table holds a peer.
+func waitRoutingTables(t testing.TB, nodes ...*simNode) {
+	t.Helper()
+	for _, n := range nodes {
+		for i := 0; n.kad.RoutingTable().Size() == 0; i++ {
+			if i == 600 {
+				t.Fatalf("%s: empty routing table after a minute", n.h.ID())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}

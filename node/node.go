@@ -272,7 +272,7 @@ func (n *Node) startDHT() error {
 		kaddht.ProtocolPrefix(ProtocolPrefix),
 		kaddht.NamespacedValidator(dht.Namespace, dht.NewValidator(n.opts.now)),
 		// DHT records held for others survive a restart of this node.
-		kaddht.Datastore(namespace.Wrap(n.ds, datastore.NewKey("/kad"))),
+		kaddht.Datastore(n.kadStore()),
 		kaddht.BootstrapPeers(n.cfg.Bootstrap...),
 	}
 	kopts = append(kopts, n.opts.kadOpts...)
@@ -283,6 +283,11 @@ func (n *Node) startDHT() error {
 	n.kad = kad
 	n.closers = append(n.closers, kad.Close)
 	return nil
+}
+
+// kadStore is where kad-dht keeps the records peers put to this node.
+func (n *Node) kadStore() datastore.Batching {
+	return namespace.Wrap(n.ds, datastore.NewKey("/kad"))
 }
 
 func (n *Node) startPubSub(ctx context.Context) error {
@@ -349,7 +354,7 @@ func (n *Node) startDirectory() error {
 	}
 	dopts = append(dopts, dht.WithProviders(ids...))
 	if n.cfg.Role == RoleProvider {
-		dopts = append(dopts, dht.WithReplica())
+		dopts = append(dopts, dht.WithReplica(), dht.WithKadStore(n.kadStore()))
 	}
 	dopts = append(dopts, n.opts.dirOpts...)
 	dir, err := dht.New(n.host, n.kad, n.ps, dopts...)
