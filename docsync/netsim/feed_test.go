@@ -139,49 +139,55 @@ func TestFeedAndPushOnlyForTheirOwners(t *testing.T) {
 }
 
 // TestUnfedMembersGetEntriesPushedWhileFew: a member on the entries topic
-// without a feed gets each entry pushed to it while such members are at
-// most a quarter of the topic, and the entries go on the topic once more
-// of them lack a feed (a publication is then cheaper than the pushes).
-// Either way every member gets every entry.
+// without a feed gets each entry pushed to it while such members are few
+// (at most 16, or at most a quarter of the topic), and the entries go on
+// the topic once more of them lack a feed (a publication is then cheaper
+// than the pushes). Either way every member gets every entry.
 func TestUnfedMembersGetEntriesPushedWhileFew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 10*time.Millisecond)
 		seq := n.AddSequencer()
-		clones := n.AddClones(5)
+		clones := n.AddClones(20)
 		d := n.NewDoc(seq, clones...)
 		waitFeeds(t, d)
 		// From now on a feed that ends cannot reopen.
 		seq.H.RemoveStreamHandler(netproto.FeedProtocol)
-		endFeed := func(c *Clone) {
+		endFeeds := func(cs ...*Clone) {
 			t.Helper()
-			for _, conn := range seq.H.Network().ConnsToPeer(c.H.ID()) {
-				for _, st := range conn.GetStreams() {
-					if st.Protocol() == netproto.FeedProtocol {
-						_ = st.Reset()
+			for _, c := range cs {
+				for _, conn := range seq.H.Network().ConnsToPeer(c.H.ID()) {
+					for _, st := range conn.GetStreams() {
+						if st.Protocol() == netproto.FeedProtocol {
+							_ = st.Reset()
+						}
 					}
 				}
+				WaitUntil(t, time.Minute, "the feed ends", func() bool { return c.Svc.Stats().Feeds == 0 })
 			}
-			WaitUntil(t, time.Minute, "the feed ends", func() bool { return c.Svc.Stats().Feeds == 0 })
 		}
+		last := clones[len(clones)-1]
 		edits := func(what string) (pushed, gossiped uint64) {
 			t.Helper()
 			before := seq.Svc.Stats()
 			for i := range 4 {
-				honestEdit(t, d, clones[i%2], clones[4], fmt.Sprintf("%s %d", what, i))
+				honestEdit(t, d, clones[i%2], last, fmt.Sprintf("%s %d", what, i))
 			}
 			d.WaitConverged(time.Minute)
 			after := seq.Svc.Stats()
 			return after.Pushed - before.Pushed, after.Gossiped - before.Gossiped
 		}
 
-		endFeed(clones[4]) // one of five: pushed
+		endFeeds(last) // one of twenty: pushed
 		if pushed, gossiped := edits("one unfed"); pushed < 4 || gossiped != 0 {
-			t.Fatalf("one member of five without a feed: %d entries pushed, %d gossiped; want >= 4 pushed, none gossiped", pushed, gossiped)
+			t.Fatalf("one member of 20 without a feed: %d entries pushed, %d gossiped; want >= 4 pushed, none gossiped", pushed, gossiped)
 		}
-		endFeed(clones[3])
-		endFeed(clones[2]) // three of five: gossiped
-		if pushed, gossiped := edits("three unfed"); pushed != 0 || gossiped < 4 {
-			t.Fatalf("three members of five without a feed: %d entries pushed, %d gossiped; want none pushed, >= 4 gossiped", pushed, gossiped)
+		endFeeds(clones[14:19]...) // six of twenty, more than a quarter but few: pushed
+		if pushed, gossiped := edits("six unfed"); pushed < 4*6 || gossiped != 0 {
+			t.Fatalf("six members of 20 without a feed: %d entries pushed, %d gossiped; want >= 24 pushed, none gossiped", pushed, gossiped)
+		}
+		endFeeds(clones[3:14]...) // seventeen of twenty: gossiped
+		if pushed, gossiped := edits("17 unfed"); pushed != 0 || gossiped < 4 {
+			t.Fatalf("17 members of 20 without a feed: %d entries pushed, %d gossiped; want none pushed, >= 4 gossiped", pushed, gossiped)
 		}
 	})
 }

@@ -126,8 +126,21 @@ type unfedPeers struct {
 // than publishing it: a publication sends a copy to every peer on the topic
 // (flood publish), and each mesh hop another, so pushing wins by far while
 // the unfed are at most a quarter of the topic (netproto.MaxPushEntries
-// entries per stream).
-func (u unfedPeers) pushable() bool { return 4*len(u.peers) <= u.onTopic }
+// entries per stream). It wins too while they are few, however small the
+// topic: a published entry stays in gossipsub's message cache for three
+// heartbeats, offered (IHAVE) to the peers that join meanwhile, and every
+// member that got it by feed or history pulls it again (IWANT), since
+// gossipsub never saw it. During a burst of invitations, when the topic
+// is a handful of invitees and the newest has no feed yet, that was 6,550
+// sends of 18 add-member entries (18 MB; c2c-sim docsync --instances 101).
+func (u unfedPeers) pushable() bool {
+	return len(u.peers) <= pushAlways || 4*len(u.peers) <= u.onTopic
+}
+
+// pushAlways is how many unfed members get an entry pushed whatever the
+// size of the topic: a push costs the sequencer one copy each, about what
+// one publication's flood to a topic of that many costs it.
+const pushAlways = 16
 
 // unfedMembers lists the members on the entries topic without a feed
 // (loop only). Other peers on the topic (a removed member, a stranger)
