@@ -120,6 +120,7 @@ func (s *Service) refreshMembers(d *docState) {
 type unfedPeers struct {
 	peers   []peer.ID
 	onTopic int
+	anyFed  bool // some member has a feed from this sequencer
 }
 
 // pushable says whether pushing each entry to the unfed members costs less
@@ -133,8 +134,13 @@ type unfedPeers struct {
 // gossipsub never saw it. During a burst of invitations, when the topic
 // is a handful of invitees and the newest has no feed yet, that was 6,550
 // sends of 18 add-member entries (18 MB; c2c-sim docsync --instances 101).
+//
+// While no member has a feed (the document just moved here, or this
+// sequencer restarted) the topic stays the path: members still finding
+// the new sequencer, and one restarting meanwhile, catch up through that
+// same IHAVE (netsim TestMovesOfCompactedDoc, the demo's failover).
 func (u unfedPeers) pushable() bool {
-	return len(u.peers) <= pushAlways || 4*len(u.peers) <= u.onTopic
+	return (u.anyFed && len(u.peers) <= pushAlways) || 4*len(u.peers) <= u.onTopic
 }
 
 // pushAlways is how many unfed members get an entry pushed whatever the
@@ -162,7 +168,7 @@ func (s *Service) unfedMembers(d *docState) unfedPeers {
 		return unfedPeers{} // the usual case, without asking gossipsub's loop
 	}
 	on := d.entries.ListPeers()
-	u := unfedPeers{onTopic: len(on)}
+	u := unfedPeers{onTopic: len(on), anyFed: len(d.feeds) > 0}
 	for _, p := range on {
 		m, err := netproto.MemberOf(p)
 		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
