@@ -140,7 +140,8 @@ func TestFeedAndPushOnlyForTheirOwners(t *testing.T) {
 
 // TestUnfedMembersGetEntriesPushedWhileFew: a member on the entries topic
 // without a feed gets each entry pushed to it while such members are few
-// (at most 16, or at most a quarter of the topic), and the entries go on
+// (at most 16 while others have a feed, or at most a quarter of the
+// topic), and the entries go on
 // the topic once more of them lack a feed (a publication is then cheaper
 // than the pushes). Either way every member gets every entry.
 func TestUnfedMembersGetEntriesPushedWhileFew(t *testing.T) {

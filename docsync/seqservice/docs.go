@@ -28,6 +28,9 @@ type docState struct {
 	// kept after the genesis (compact.go).
 	ckptSeq, firstKept uint64
 	feeds              map[docsync.MemberID]*feed // members' feeds (feed.go)
+	// genesisHere: this process ordered the genesis, so every member has
+	// known this sequencer from the start (not a move, takeover or restart).
+	genesisHere bool
 
 	headSeq   uint64 // seq of the last head published
 	headTicks int    // ticks since then
@@ -120,7 +123,7 @@ func (s *Service) refreshMembers(d *docState) {
 type unfedPeers struct {
 	peers   []peer.ID
 	onTopic int
-	anyFed  bool // some member has a feed from this sequencer
+	known   bool // some member has a feed here, or the document began here
 }
 
 // pushable says whether pushing each entry to the unfed members costs less
@@ -135,12 +138,13 @@ type unfedPeers struct {
 // is a handful of invitees and the newest has no feed yet, that was 6,550
 // sends of 18 add-member entries (18 MB; c2c-sim docsync --instances 101).
 //
-// While no member has a feed (the document just moved here, or this
-// sequencer restarted) the topic stays the path: members still finding
-// the new sequencer, and one restarting meanwhile, catch up through that
-// same IHAVE (netsim TestMovesOfCompactedDoc, the demo's failover).
+// While no member has a feed and the document did not begin here (it
+// just moved here, or this sequencer restarted) the topic stays the path:
+// members still finding the new sequencer, and one restarting meanwhile,
+// catch up through that same IHAVE (netsim TestMovesOfCompactedDoc, the
+// demo's failover).
 func (u unfedPeers) pushable() bool {
-	return (u.anyFed && len(u.peers) <= pushAlways) || 4*len(u.peers) <= u.onTopic
+	return (u.known && len(u.peers) <= pushAlways) || 4*len(u.peers) <= u.onTopic
 }
 
 // pushAlways is how many unfed members get an entry pushed whatever the
@@ -168,7 +172,7 @@ func (s *Service) unfedMembers(d *docState) unfedPeers {
 		return unfedPeers{} // the usual case, without asking gossipsub's loop
 	}
 	on := d.entries.ListPeers()
-	u := unfedPeers{onTopic: len(on), anyFed: len(d.feeds) > 0}
+	u := unfedPeers{onTopic: len(on), known: len(d.feeds) > 0 || d.genesisHere}
 	for _, p := range on {
 		m, err := netproto.MemberOf(p)
 		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
