@@ -123,7 +123,7 @@ func (s *Service) refreshMembers(d *docState) {
 type unfedPeers struct {
 	peers   []peer.ID
 	onTopic int
-	known   bool // some member has a feed here, or the document began here
+	began   bool // the document began on this sequencer, in this process
 }
 
 // pushable says whether pushing each entry to the unfed members costs less
@@ -138,13 +138,14 @@ type unfedPeers struct {
 // is a handful of invitees and the newest has no feed yet, that was 6,550
 // sends of 18 add-member entries (18 MB; c2c-sim docsync --instances 101).
 //
-// While no member has a feed and the document did not begin here (it
-// just moved here, or this sequencer restarted) the topic stays the path:
-// members still finding the new sequencer, and one restarting meanwhile,
-// catch up through that same IHAVE (netsim TestMovesOfCompactedDoc, the
-// demo's failover).
+// Only for a document that began here: after a move, a takeover or a
+// restart the members are still finding this sequencer, and the topic's
+// IHAVE is what catches up those not yet on it (pushing there failed
+// netsim TestMovesOfCompactedDoc every time, and the demo's recovery
+// onto its standby did not converge in time), so there the quarter
+// alone decides.
 func (u unfedPeers) pushable() bool {
-	return (u.known && len(u.peers) <= pushAlways) || 4*len(u.peers) <= u.onTopic
+	return (u.began && len(u.peers) <= pushAlways) || 4*len(u.peers) <= u.onTopic
 }
 
 // pushAlways is how many unfed members get an entry pushed whatever the
@@ -172,7 +173,7 @@ func (s *Service) unfedMembers(d *docState) unfedPeers {
 		return unfedPeers{} // the usual case, without asking gossipsub's loop
 	}
 	on := d.entries.ListPeers()
-	u := unfedPeers{onTopic: len(on), known: len(d.feeds) > 0 || d.genesisHere}
+	u := unfedPeers{onTopic: len(on), began: d.genesisHere}
 	for _, p := range on {
 		m, err := netproto.MemberOf(p)
 		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {
