@@ -34,12 +34,12 @@ func (d *Directory) handleGet(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	raw, err := d.store.get(d.ctx, string(req))
+	key := string(req)
+	raw, err := d.store.get(d.ctx, key)
 	if err != nil {
-		raw = d.adoptKadRecord(string(req))
-	}
-	if raw == nil && err != nil {
-		raw = d.repair(s.Conn().RemotePeer(), string(req))
+		if raw = d.adoptKadRecord(key); raw == nil {
+			raw = d.repair(s.Conn().RemotePeer(), key)
+		}
 	}
 	if raw != nil {
 		d.stats.replicaGetServed.Add(1)

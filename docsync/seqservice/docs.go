@@ -28,9 +28,9 @@ type docState struct {
 	// kept after the genesis (compact.go).
 	ckptSeq, firstKept uint64
 	feeds              map[docsync.MemberID]*feed // members' feeds (feed.go)
-	// genesisHere: this process ordered the genesis, so every member has
-	// known this sequencer from the start (not a move, takeover or restart).
-	genesisHere bool
+	// began: this process ordered the genesis, so every member has known
+	// this sequencer from the start (not a move, takeover or restart).
+	began bool
 
 	headSeq   uint64 // seq of the last head published
 	headTicks int    // ticks since then
@@ -173,7 +173,7 @@ func (s *Service) unfedMembers(d *docState) unfedPeers {
 		return unfedPeers{} // the usual case, without asking gossipsub's loop
 	}
 	on := d.entries.ListPeers()
-	u := unfedPeers{onTopic: len(on), began: d.genesisHere}
+	u := unfedPeers{onTopic: len(on), began: d.began}
 	for _, p := range on {
 		m, err := netproto.MemberOf(p)
 		if _, member := ms.roles[m]; err == nil && member && d.feeds[m] == nil {

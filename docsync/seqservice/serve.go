@@ -89,7 +89,7 @@ func (s *Service) registerLoop(env *docsync.Envelope) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.genesisHere = true
+	d.began = true
 	o, err := d.seq.Order(env)
 	if err == nil && len(o.Publish) == 0 {
 		err = errors.New("the sequencer published no entry")
