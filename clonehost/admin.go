@@ -41,7 +41,7 @@ const AdminSocket = "clonehost.sock"
 const lookupTimeout = 30 * time.Second
 
 // CloneInfo is one hosted clone as the admin socket lists it. Conns,
-// Docs, Devices and MemoryBytes are 0 for a stopped clone.
+// Docs, Devices and MemoryBytes are 0 for a stopped or sleeping clone.
 type CloneInfo struct {
 	Name      string `json:"name"`
 	Peer      string `json:"peer"`
@@ -84,6 +84,9 @@ func (h *Host) Info() []CloneInfo {
 	out := make([]CloneInfo, 0, len(entries))
 	for _, e := range entries {
 		in := CloneInfo{Name: e.name, Peer: e.cert.Clone.String(), User: e.cert.User.String(), Device: e.cert.Device, State: Stopped}
+		if e.asleep != nil { // published (it sleeps only once it is), no connection, no document
+			in.State, in.Published = Asleep, true
+		}
 		if c := e.clone; c != nil {
 			in.State = Running
 			net := c.Node.Host().Network()
@@ -114,7 +117,7 @@ func (h *Host) Lookup(ctx context.Context, req LookupRequest) (LookupResult, err
 	if err != nil {
 		return LookupResult{}, fmt.Errorf("clonehost: user: %w", err)
 	}
-	c := h.Clone(from)
+	c := h.wakeID(from)
 	if c == nil {
 		return LookupResult{}, fmt.Errorf("clonehost: no hosted clone %s", from)
 	}

@@ -74,6 +74,12 @@ type Params struct {
 	// idle hosted clone then holds no connection, and the hosting
 	// provider answers for its addresses (dht.Directory.HoldAddrs).
 	IdleConnTimeout time.Duration
+	// SleepAfter puts a clone to sleep once it has been published and has
+	// held no connection and no document this long (0: never): it is
+	// closed, its UDP port and control socket held by the host, and the
+	// first datagram or control connection starts it again (sleep.go).
+	// Clones that listen on TCP too (TCP) do not sleep.
+	SleepAfter time.Duration
 	// Capacity is the most clones the host holds, running and stopped
 	// (0: no limit); Enrol and Import refuse more. The shared resource
 	// manager's per-peer limits are sized for it.
@@ -84,10 +90,11 @@ type Params struct {
 // clone, 8 clones built at once, a gossipsub heartbeat of 5 s (gossipsub's
 // is 1 s: it forwards messages at once either way; the heartbeat repairs
 // meshes and gossips message IDs), a connection check every minute, and
-// connections that carry nothing for a minute closed.
+// connections that carry nothing for a minute closed, and clones asleep
+// after a minute without a connection or a document.
 func DefaultParams() Params {
 	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute,
-		IdleConnTimeout: time.Minute}
+		IdleConnTimeout: time.Minute, SleepAfter: time.Minute}
 }
 
 // Clone is one hosted clone.
@@ -123,10 +130,14 @@ type Host struct {
 type entry struct {
 	name  string
 	cert  *dht.OwnerCert
-	clone *Clone             // nil while stopped
+	clone *Clone             // nil while stopped or asleep
 	stop  context.CancelFunc // ends its markReady
 	ready chan struct{}      // closed when its markReady has returned
 	busy  bool               // an admin operation on it is under way
+	// asleep holds the port and control socket of a clone asleep
+	// (sleep.go); idleSince is when a running clone was last seen idle.
+	asleep    *holder
+	idleSince time.Time
 }
 
 // Config says what clones to host and how they join.
@@ -233,6 +244,9 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 		if e.clone != nil {
 			h.watch(e)
 		}
+	}
+	if h.params.SleepAfter > 0 && !h.params.TCP {
+		h.wg.Go(func() { h.sleepLoop(runCtx) })
 	}
 	return h, nil
 }
@@ -418,7 +432,17 @@ func (h *Host) Close() error {
 	h.cancel()
 	h.mu.Lock()
 	h.closed = true
+	var held []*holder
+	for _, e := range h.entries {
+		if e.asleep != nil {
+			held = append(held, e.asleep)
+			e.asleep = nil
+		}
+	}
 	h.mu.Unlock()
+	for _, s := range held {
+		s.close()
+	}
 	h.wg.Wait()
 	h.mu.Lock()
 	var clones []*Clone

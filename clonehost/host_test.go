@@ -241,7 +241,10 @@ func TestHostedClones(t *testing.T) {
 // behind one provider in this process and then idles 10 s per iteration;
 // with C2C_IDLE_PROFILE=FILE it writes a CPU profile of the idle windows
 // only, to see where idle clones spend CPU, and with C2C_HEAP_PROFILE=FILE
-// a heap profile after them.
+// a heap profile after them. The window starts once every clone holds no
+// connection and is asleep (C2C_BENCH_IDLE_CONN and C2C_BENCH_SLEEP_AFTER
+// override Params.IdleConnTimeout and Params.SleepAfter; 0 keeps them
+// connected or awake).
 func BenchmarkIdleHostedClones(b *testing.B) {
 	n := 50
 	if v, err := strconv.Atoi(os.Getenv("C2C_BENCH_CLONES")); err == nil && v > 0 {
@@ -251,14 +254,23 @@ func BenchmarkIdleHostedClones(b *testing.B) {
 	if v, err := time.ParseDuration(os.Getenv("C2C_BENCH_IDLE_CONN")); err == nil {
 		params.IdleConnTimeout = v
 	}
+	if v, err := time.ParseDuration(os.Getenv("C2C_BENCH_SLEEP_AFTER")); err == nil {
+		params.SleepAfter = v // 0: awake
+	}
 	p := newProvider(b, b.TempDir(), n)
 	h := p.start(b, params)
 	defer p.stop(b, h)
 	waitPublished(b, h, 5*time.Minute)
 	if params.IdleConnTimeout > 0 {
-		// Idle is once the clones closed what nobody uses.
+		// Idle is once the clones closed what nobody uses,
 		for _, c := range h.Clones() {
 			waitNoConns(b, c, 3*params.IdleConnTimeout+time.Minute)
+		}
+	}
+	if params.SleepAfter > 0 {
+		// and fell asleep.
+		for _, in := range h.Info() {
+			waitState(b, h, in.Name, Asleep, 3*params.SleepAfter+time.Minute)
 		}
 	}
 	if path := os.Getenv("C2C_IDLE_PROFILE"); path != "" {
@@ -351,6 +363,7 @@ func processCPU(tb testing.TB) time.Duration {
 func TestIdleHostedClonesHoldNoConnections(t *testing.T) {
 	params := DefaultParams()
 	params.IdleConnTimeout = 2 * time.Second
+	params.SleepAfter = 0 // awake, to see what an idle clone holds (sleep_test.go: asleep)
 	pa := newProvider(t, t.TempDir(), 1)
 	ha := pa.start(t, params)
 	defer pa.stop(t, ha)

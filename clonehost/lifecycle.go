@@ -36,6 +36,7 @@ type State string
 const (
 	Running State = "running"
 	Stopped State = "stopped"
+	Asleep  State = "asleep" // closed while idle, started again by traffic (sleep.go)
 )
 
 func isStopped(dir string) bool {
@@ -116,9 +117,10 @@ func (h *Host) Enrol(ctx context.Context, name string) error {
 	return nil
 }
 
-// run starts e's clone and releases e.
+// run starts e's clone (on its port again if it was asleep) and releases e.
 func (h *Host) run(ctx context.Context, e *entry) error {
 	defer h.release(e)
+	h.unhold(e)
 	c, err := h.start(ctx, e.name)
 	if err != nil {
 		return err
@@ -135,9 +137,9 @@ func (h *Host) run(ctx context.Context, e *entry) error {
 	return nil
 }
 
-// Start starts the stopped clone name again, with its state, and keeps
-// it running across restarts of the host. Starting a running clone does
-// nothing.
+// Start starts the stopped or sleeping clone name again, with its state,
+// and keeps it running across restarts of the host. Starting a running
+// clone does nothing.
 func (h *Host) Start(ctx context.Context, name string) error {
 	e, err := h.claim(name)
 	if err != nil {
@@ -183,9 +185,18 @@ func (h *Host) stopLocked(e *entry) error {
 		return err
 	}
 	h.mu.Lock()
-	c, stop, ready := e.clone, e.stop, e.ready
+	c, stop, ready, asleep := e.clone, e.stop, e.ready, e.asleep != nil
 	h.mu.Unlock()
 	if c == nil {
+		if asleep { // its records and addresses were still held for it
+			h.unhold(e)
+			if h.replica != nil {
+				h.replica.Release(e.cert.Clone)
+			}
+			for _, f := range []string{ReadyFile, AddrsFile} {
+				_ = os.Remove(filepath.Join(dir, f))
+			}
+		}
 		return nil
 	}
 	stop()
@@ -213,7 +224,7 @@ func (h *Host) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	defer h.release(e)
-	if e.clone != nil {
+	if e.clone != nil || e.asleep != nil {
 		return fmt.Errorf("%w: %s", ErrRunning, name)
 	}
 	if err := h.deletePrefix(ctx, e.cert.Clone.String()); err != nil {

@@ -20,7 +20,7 @@ type collector struct {
 }
 
 var (
-	descClones = prometheus.NewDesc("c2c_hosted_clones", "Hosted clones by state (running, stopped).", []string{"state"}, nil)
+	descClones = prometheus.NewDesc("c2c_hosted_clones", "Hosted clones by state (running, stopped, asleep).", []string{"state"}, nil)
 	descTotal  = map[string]*prometheus.Desc{
 		"connections": prometheus.NewDesc("c2c_hosted_connections", "Connections of all running hosted clones' hosts.", nil, nil),
 		"documents":   prometheus.NewDesc("c2c_hosted_documents", "Documents open on all running hosted clones.", nil, nil),
@@ -48,12 +48,15 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	var running, stopped float64
+	var running, stopped, asleep float64
 	total := map[string]float64{}
 	for _, in := range c.h.Info() {
-		if in.State == Running {
+		switch in.State {
+		case Running:
 			running++
-		} else {
+		case Asleep:
+			asleep++
+		default:
 			stopped++
 		}
 		v := map[string]float64{"connections": float64(in.Conns), "documents": float64(in.Docs),
@@ -67,6 +70,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descClones, prometheus.GaugeValue, running, string(Running))
 	ch <- prometheus.MustNewConstMetric(descClones, prometheus.GaugeValue, stopped, string(Stopped))
+	ch <- prometheus.MustNewConstMetric(descClones, prometheus.GaugeValue, asleep, string(Asleep))
 	for k, d := range descTotal {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, total[k])
 	}

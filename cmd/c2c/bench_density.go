@@ -19,6 +19,7 @@ type densityFlags struct {
 	memoryLimits               []int64 // provider i's --memory-limit: value i, or the last (0: Go's default GC)
 	idle, settle, timeout      time.Duration
 	idleConn                   time.Duration // c2c provider --clone-idle-conn
+	sleepAfter                 time.Duration // c2c provider --clone-sleep-after
 	startTimeout               time.Duration // 0: 100 ms a clone plus 2 minutes
 	keep                       bool
 	kill                       bool // the kill phase (bench_density_kill.go)
@@ -45,9 +46,11 @@ type densityResult struct {
 	CloneTCP       bool    `json:"clone_tcp"`    // hosted clones listen and dial on TCP too (c2c provider --clone-tcp)
 	RSSBytes       uint64  `json:"rss_bytes"`    // every provider process together, after the idle window
 	IdleWindowS    float64 `json:"idle_window_s"`
-	SettleS        float64 `json:"settle_s"`          // quiet time before the first idle window
-	IdleConnS      float64 `json:"clone_idle_conn_s"` // c2c provider --clone-idle-conn (0: connections kept)
-	ConnsPerClone  float64 `json:"conns_per_clone"`   // mean over clones, after the idle window
+	SettleS        float64 `json:"settle_s"`            // quiet time before the first idle window
+	IdleConnS      float64 `json:"clone_idle_conn_s"`   // c2c provider --clone-idle-conn (0: connections kept)
+	SleepAfterS    float64 `json:"clone_sleep_after_s"` // c2c provider --clone-sleep-after (0: clones never sleep)
+	Asleep         int     `json:"asleep"`              // clones asleep at the end of the first idle window
+	ConnsPerClone  float64 `json:"conns_per_clone"`     // mean over clones, after the idle window
 	LookupP50Ms    float64 `json:"lookup_p50_ms"`
 	LookupP99Ms    float64 `json:"lookup_p99_ms"`
 	Devices        int     `json:"devices"`         // devices that connected to their clone
@@ -130,7 +133,9 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	fl.DurationVar(&f.idle, "idle", 30*time.Second, "the idle window CPU is measured over")
 	idleConn := clonehost.DefaultParams().IdleConnTimeout
 	fl.DurationVar(&f.idleConn, "clone-idle-conn", idleConn, "hosted clones close a connection that carried nothing this long (c2c provider --clone-idle-conn; 0: keep them)")
-	fl.DurationVar(&f.settle, "settle", 2*idleConn+30*time.Second, "quiet time before the first idle window: at least twice --clone-idle-conn, for the clones to close what the start and the lookups left open (clones whose best-effort publications failed under the start's load retry them once a minute)")
+	sleepAfter := clonehost.DefaultParams().SleepAfter
+	fl.DurationVar(&f.sleepAfter, "clone-sleep-after", sleepAfter, "hosted clones idle this long (no connection, no document) sleep until traffic wakes them (c2c provider --clone-sleep-after; 0: never)")
+	fl.DurationVar(&f.settle, "settle", 2*idleConn+sleepAfter+30*time.Second, "quiet time before the first idle window: at least twice --clone-idle-conn plus --clone-sleep-after, for the clones to close what the start and the lookups left open and fall asleep (clones whose best-effort publications failed under the start's load retry them once a minute)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fl.DurationVar(&f.startTimeout, "start-timeout", 0, "how long every clone has to publish (default 100 ms a clone plus 2 minutes; longer on a machine busy with other work)")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
@@ -153,6 +158,7 @@ func printDensity(w io.Writer, r *densityResult) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-40s %14s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "live clones", r.Live, fmt.Sprint(r.Clones))
+	fmt.Fprintf(w, "%-40s %14d %10s\n", "asleep at the first window's end", r.Asleep, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %14d %10s\n", "found by a lookup from another clone", r.Found, fmt.Sprint(r.Clones))
 	fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone (providers' RSS / N)", r.RSSBytesPerClone/1e6, "<=2")
 	fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", fmt.Sprintf("idle CPU, one core, %.0f s after %.0f s", r.IdleWindowS, r.SettleS), r.IdleCPUPercent, "<=5 (2000)")

@@ -201,7 +201,7 @@ func (r *densityRun) start(ctx context.Context) error {
 		if r.f.connsHigh > 0 {
 			args = append(args, "--clone-conns-high", fmt.Sprint(r.f.connsHigh))
 		}
-		args = append(args, "--clone-idle-conn", r.f.idleConn.String())
+		args = append(args, "--clone-idle-conn", r.f.idleConn.String(), "--clone-sleep-after", r.f.sleepAfter.String())
 		if l := r.memoryLimit(i); l > 0 {
 			args = append(args, "--memory-limit", fmt.Sprint(l))
 		}
@@ -426,7 +426,7 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 		}
 		r.res.SettleS = r.f.settle.Seconds()
 	}
-	r.res.IdleConnS = r.f.idleConn.Seconds()
+	r.res.IdleConnS, r.res.SleepAfterS = r.f.idleConn.Seconds(), r.f.sleepAfter.Seconds()
 	cpu, byProv, rss, window, err := r.idleWindow(ctx, "idle")
 	if err != nil {
 		return err
@@ -437,11 +437,11 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 	r.res.IdleCPUSByProvider, r.res.RSSBytesByProvider = byProv.cpuS, byProv.rss
 	r.res.RSSBytes = rss
 	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
-	live, conns, err := r.census(ctx)
+	live, conns, asleep, err := r.census(ctx)
 	if err != nil {
 		return err
 	}
-	r.res.Live = live
+	r.res.Live, r.res.Asleep = live, asleep
 	r.res.ConnsPerClone = float64(conns) / float64(r.f.clones)
 	return nil
 }
@@ -460,7 +460,7 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	r.res.IdleCPUAfterEditPercent = cpu
 	r.res.IdleCPUSAfterEdit = cpu / 100 * window.Seconds()
 	r.res.RSSBytesPerCloneAfterEdit = float64(rss) / float64(r.f.clones)
-	live, conns, err := r.census(ctx)
+	live, conns, _, err := r.census(ctx)
 	if err != nil {
 		return err
 	}
@@ -511,22 +511,25 @@ func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, perP
 }
 
 // census counts the clones hosted and published, and their connections.
-func (r *densityRun) census(ctx context.Context) (live, conns int, err error) {
+func (r *densityRun) census(ctx context.Context) (live, conns, asleep int, err error) {
 	for _, a := range r.admins {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		infos, err := a.Clones(qctx)
 		cancel()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		for _, in := range infos {
 			if in.Published {
 				live++
 			}
+			if in.State == clonehost.Asleep {
+				asleep++
+			}
 			conns += in.Conns
 		}
 	}
-	return live, conns, nil
+	return live, conns, asleep, nil
 }
 
 // fileAddr is the first QUIC /p2p multiaddr in an addrs file (hosted

@@ -86,6 +86,10 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 		return fmt.Errorf("--clone-idle-conn %v: want 0 (keep connections) or more", f.cloneIdleConn)
 	}
 	p.IdleConnTimeout = f.cloneIdleConn
+	if f.cloneSleep < 0 {
+		return fmt.Errorf("--clone-sleep-after %v: want 0 (never) or more", f.cloneSleep)
+	}
+	p.SleepAfter = f.cloneSleep
 	p.Capacity = c.capacity
 	var perClone bool
 	switch f.cloneMetrics {

@@ -23,7 +23,8 @@ The socket has no call that reads or edits a document; those stay behind
 each clone's own control socket (c2c doc --data <data>/clones/NAME).
 
   list              every hosted clone: name, peer ID, user, device, state
-                    (running/stopped), published, connections, documents,
+                    (running/stopped/asleep: closed while idle, started
+                    again by its first traffic), published, connections, documents,
                     devices connected, estimated memory (--json: the list)
   enrol NAME        start hosting <data>/clones/NAME without restarting the
                     provider; enroll it there first:
@@ -37,7 +38,7 @@ each clone's own control socket (c2c doc --data <data>/clones/NAME).
                     them meanwhile), the providers' replicas until the
                     certificate's end of life. Lookups find the certificate;
                     resolving its address and dialing it fail.
-  start NAME        start a stopped clone again, with its state
+  start NAME        start a stopped or sleeping clone again, with its state
   remove NAME       delete a stopped clone: its data and its directory
   export NAME --out FILE
                     stop the clone and write its export: identity key, HPKE
