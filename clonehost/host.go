@@ -43,6 +43,7 @@ import (
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/time/rate"
 )
 
 // Files a hosted clone's directory gets from its host, for scripts (the
@@ -80,6 +81,13 @@ type Params struct {
 	// first datagram or control connection starts it again (sleep.go).
 	// Clones that listen on TCP too (TCP) do not sleep.
 	SleepAfter time.Duration
+	// WakesPerSecond bounds the starts that datagrams may cause, for all
+	// sleeping clones together (twice that in a burst): a stranger can
+	// send a clone's port an Initial-looking datagram, and each start
+	// costs tens of ms of CPU. Datagrams over the budget are dropped (the
+	// dialer resends); owners' and the operator's wakes are not counted.
+	// 0: no bound.
+	WakesPerSecond float64
 	// Capacity is the most clones the host holds, running and stopped
 	// (0: no limit); Enrol and Import refuse more. The shared resource
 	// manager's per-peer limits are sized for it.
@@ -94,7 +102,7 @@ type Params struct {
 // after a minute without a connection or a document.
 func DefaultParams() Params {
 	return Params{ConnsLow: 8, ConnsHigh: 32, StartParallel: 8, GossipHeartbeat: 5 * time.Second, ConnCheck: time.Minute,
-		IdleConnTimeout: time.Minute, SleepAfter: time.Minute}
+		IdleConnTimeout: time.Minute, SleepAfter: time.Minute, WakesPerSecond: 10}
 }
 
 // Clone is one hosted clone.
@@ -116,6 +124,7 @@ type Host struct {
 	log     *slog.Logger
 	docs    []cloneservice.Option
 	replica *dht.Directory // the provider's replica, or nil
+	wakes   *rate.Limiter  // datagram wakes (Params.WakesPerSecond)
 	attach  func(context.Context, *Clone) (func() error, error)
 
 	mu      sync.Mutex
@@ -188,7 +197,8 @@ func Open(ctx context.Context, cfg Config, progress func(done, total int)) (_ *H
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{dir: cfg.Dir, shared: cfg.Shared, boot: cfg.Bootstrap, listen: cfg.ListenIP, params: cfg.Params,
 		log: cfg.Logger, docs: cfg.DocOptions, replica: cfg.Replica, attach: cfg.Attach, entries: map[string]*entry{},
-		runCtx: runCtx, cancel: cancel}
+		runCtx: runCtx, cancel: cancel,
+		wakes: wakeLimiter(cfg.Params.WakesPerSecond)}
 	defer func() {
 		if err != nil {
 			_ = h.Close()

@@ -13,10 +13,11 @@ package clonehost
 // port, or the first connection of its owner, starts the clone again on
 // the same port (node.ListenFile), with its state:
 //
-//   - a peer's, the sequencer's or its device's QUIC dial: the datagram
-//     that woke the clone is lost, and the dialer's QUIC stack sends its
-//     Initial again (a retransmission timeout, a few hundred ms), which
-//     the started clone answers;
+//   - a peer's, the sequencer's or its device's QUIC dial (a datagram that
+//     looks like a QUIC Initial: isQUICInitial; others are dropped): the
+//     datagram that woke the clone is lost, and the dialer's QUIC stack
+//     sends its Initial again (a retransmission timeout, a few hundred
+//     ms), which the started clone answers;
 //   - its owner's control connection is handed to the started clone's
 //     control socket (proxied), so the owner's request is answered;
 //   - the operator's Start, Lookup from it, Stop and Export wake it or act
@@ -41,6 +42,7 @@ import (
 	"github.com/clone2clone/c2c/control"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/time/rate"
 )
 
 // sleepMax is the longest a clone sleeps before it is woken to republish
@@ -156,9 +158,17 @@ func (h *Host) sleep(e *entry) error {
 		return h.run(h.runCtx, e)
 	}
 	h.mu.Lock()
-	e.asleep = s
+	closed := h.closed // Close closes the holders it finds, under h.mu
+	if !closed {
+		e.asleep = s
+	}
 	e.busy = false
 	h.mu.Unlock()
+	if closed {
+		s.close()
+		return nil
+	}
+	h.serve(e, s) // after e.asleep is s: a wake checks it
 	h.log.Debug("clone asleep", "clone", e.name, "port", udp.Port)
 	return nil
 }
@@ -226,8 +236,7 @@ func udpListenAddr(addrs []ma.Multiaddr) (*net.UDPAddr, bool) {
 	return out, out != nil
 }
 
-// hold binds e's UDP port and control socket and wakes e on the first
-// datagram or control connection.
+// hold binds e's UDP port and control socket (serve then waits on them).
 func (h *Host) hold(e *entry, udp *net.UDPAddr) (*holder, error) {
 	conn, err := net.ListenUDP("udp", udp)
 	if err != nil {
@@ -245,10 +254,24 @@ func (h *Host) hold(e *entry, udp *net.UDPAddr) (*holder, error) {
 		s.ctl = ln
 	}
 	s.timer = time.AfterFunc(sleepMax, func() { h.wake(e, s, nil, "republish") })
+	return s, nil
+}
+
+// serve wakes e, held by s, on the first QUIC Initial within the wake
+// budget or the first control connection (hold's timer wakes it after
+// sleepMax).
+func (h *Host) serve(e *entry, s *holder) {
 	h.wg.Go(func() {
-		var b [1]byte
-		if _, _, err := conn.ReadFromUDP(b[:]); err == nil {
-			h.wake(e, s, nil, "datagram")
+		b := make([]byte, quicInitialMin)
+		for {
+			n, _, err := s.udp.ReadFromUDP(b)
+			if err != nil {
+				return // closed: woken another way, stopped, or the host closing
+			}
+			if isQUICInitial(b[:n]) && h.wakes.Allow() {
+				h.wake(e, s, nil, "datagram")
+				return
+			}
 		}
 	})
 	if s.ctl != nil {
@@ -258,7 +281,30 @@ func (h *Host) hold(e *entry, udp *net.UDPAddr) (*holder, error) {
 			}
 		})
 	}
-	return s, nil
+}
+
+// wakeLimiter is the budget of datagram wakes: perSecond, twice that in a
+// burst (0: no bound).
+func wakeLimiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(2*perSecond)))
+}
+
+// quicInitialMin is the least UDP payload of a datagram that carries a
+// client's QUIC Initial (RFC 9000, 14.1: padded to at least 1200 bytes).
+const quicInitialMin = 1200
+
+// isQUICInitial reports whether b may be a QUIC client's first datagram: a
+// long header (RFC 9000, 17.2: form and fixed bits set) in a datagram of
+// at least 1200 bytes (b, read into a buffer of that size, is then full).
+// Anything else (a stray or small probe, a stale connection's short-header
+// packet) leaves the clone asleep, so waking one costs a stranger a full
+// datagram, and a wake costs the host at most one start per clone per
+// SleepAfter, within the host's budget of Params.WakesPerSecond.
+func isQUICInitial(b []byte) bool {
+	return len(b) >= quicInitialMin && b[0]&0xc0 == 0xc0
 }
 
 // wake starts e's sleeping clone again (if s still holds it), then hands

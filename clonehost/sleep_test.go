@@ -126,3 +126,19 @@ func (h *Host) heldAddr(name string) *net.UDPAddr {
 	defer h.mu.Unlock()
 	return h.entries[name].asleep.udp.LocalAddr().(*net.UDPAddr)
 }
+
+// Only what may be a QUIC client's first datagram wakes a sleeping clone.
+func TestIsQUICInitial(t *testing.T) {
+	full := make([]byte, quicInitialMin)
+	full[0] = 0xc3 // long header, fixed bit, Initial
+	short := make([]byte, quicInitialMin)
+	short[0] = 0x43 // short header: a stale connection's packet
+	for _, c := range []struct {
+		b    []byte
+		want bool
+	}{{full, true}, {full[:quicInitialMin-1], false}, {short, false}, {nil, false}, {[]byte{0xc3}, false}} {
+		if got := isQUICInitial(c.b); got != c.want {
+			t.Errorf("isQUICInitial(% x... len %d) = %v, want %v", c.b[:min(1, len(c.b))], len(c.b), got, c.want)
+		}
+	}
+}

@@ -90,6 +90,10 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 		return fmt.Errorf("--clone-sleep-after %v: want 0 (never) or more", f.cloneSleep)
 	}
 	p.SleepAfter = f.cloneSleep
+	if f.cloneWakes < 0 {
+		return fmt.Errorf("--clone-wakes-per-second %v: want 0 (no bound) or more", f.cloneWakes)
+	}
+	p.WakesPerSecond = f.cloneWakes
 	p.Capacity = c.capacity
 	var perClone bool
 	switch f.cloneMetrics {

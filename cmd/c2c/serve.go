@@ -38,6 +38,7 @@ type serveFlags struct {
 	cloneConnsHigh int
 	cloneIdleConn  time.Duration
 	cloneSleep     time.Duration
+	cloneWakes     float64
 	cloneCapacity  int    // 0: twice the enrolled clones plus 16
 	cloneMetrics   string // "per-clone" or "totals"
 	pprof          string // provider: serve net/http/pprof on this address
@@ -115,6 +116,7 @@ for all of them.
 	fl.StringVar(&f.cloneDHT, "clone-dht", "client", "--host-clones: hosted clones' DHT mode: client (of the providers, whose DHT servers hold the records) or server")
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
 	fl.DurationVar(&f.cloneSleep, "clone-sleep-after", clonehost.DefaultParams().SleepAfter, "--host-clones: close a published hosted clone that has held no connection and no document for this long, holding its UDP port and control socket until traffic starts it again (0: never; clones with --clone-tcp never sleep)")
+	fl.Float64Var(&f.cloneWakes, "clone-wakes-per-second", clonehost.DefaultParams().WakesPerSecond, "--host-clones: the most sleeping clones that datagrams may start per second, all together (twice that in a burst; more are dropped and their dialers resend; 0: no bound)")
 	fl.DurationVar(&f.cloneIdleConn, "clone-idle-conn", clonehost.DefaultParams().IdleConnTimeout, "--host-clones: close a hosted clone's connection once it has carried nothing for this long, so that an idle clone holds none (0: keep them)")
 	fl.IntVar(&f.cloneCapacity, "clone-capacity", 0, "--host-clones: the most clones the provider holds, enrolled, imported or stopped (sizes the shared per-peer limits; default twice those enrolled at start plus 16)")
 	fl.StringVar(&f.cloneMetrics, "clone-metrics", "per-clone", "--host-clones with --metrics: per-clone (4 series per clone, labelled clone=NAME) or totals (the sums only)")
