@@ -310,14 +310,22 @@ func isQUICInitial(b []byte) bool {
 // wake starts e's sleeping clone again (if s still holds it), then hands
 // it ctl, the owner's control connection that woke it, if any.
 func (h *Host) wake(e *entry, s *holder, ctl net.Conn, why string) {
+	h.wakeHeld(e, s, why)
 	if ctl != nil {
-		defer ctl.Close()
+		// Not in h.wg: an owner's connection (a watch) may outlast Close's
+		// wait for the holders, and the host's end closes it.
+		go proxy(h.runCtx, ctl, filepath.Join(h.dir, e.name, control.SocketFile))
 	}
+}
+
+// wakeHeld starts e's clone if s still holds it, and returns once e is
+// running, stopped, or not held by s.
+func (h *Host) wakeHeld(e *entry, s *holder, why string) {
 	for {
 		h.mu.Lock()
 		if e.asleep != s || h.closed {
 			h.mu.Unlock()
-			return
+			return // woken, stopped or exported meanwhile
 		}
 		if !e.busy {
 			e.busy = true
@@ -336,21 +344,22 @@ func (h *Host) wake(e *entry, s *holder, ctl net.Conn, why string) {
 	h.log.Debug("waking clone", "clone", e.name, "by", why)
 	if err := h.run(h.runCtx, e); err != nil {
 		h.log.Warn("waking a clone", "clone", e.name, "err", err)
-		return
-	}
-	if ctl != nil {
-		proxy(ctl, filepath.Join(h.dir, e.name, control.SocketFile))
 	}
 }
 
 // proxy copies between c and a new connection to the unix socket path
-// until either side is done.
-func proxy(c net.Conn, path string) {
+// (the woken clone's control socket) until either side is done or ctx
+// ends; it closes both. If nothing listens there (the clone did not
+// start, or was stopped), c is closed at once.
+func proxy(ctx context.Context, c net.Conn, path string) {
+	defer c.Close()
 	d, err := net.Dial("unix", path)
 	if err != nil {
 		return
 	}
 	defer d.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.Close(); _ = d.Close() })
+	defer stop()
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(d, c); done <- struct{}{} }()
 	go func() { _, _ = io.Copy(c, d); done <- struct{}{} }()

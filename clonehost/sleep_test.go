@@ -118,6 +118,26 @@ func TestIdleHostedClonesSleepAndWake(t *testing.T) {
 	if c := h.Clone(ids["c2"]); c == nil {
 		t.Fatal("c2 not running after Start")
 	}
+
+	// An owner's connection that woke c0 and stays open (a watch) does not
+	// hold up the host's Close.
+	waitState(t, h, "c0", Asleep, time.Minute)
+	owner, err := net.Dial("unix", filepath.Join(p.dir, "clones", "c0", control.SocketFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	waitState(t, h, "c0", Running, time.Minute)
+	closed := make(chan error, 1)
+	go func() { closed <- h.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("close host: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the host's Close waits for an owner's open control connection")
+	}
 }
 
 // heldAddr is the UDP address the host holds for sleeping clone name.
