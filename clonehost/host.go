@@ -14,7 +14,9 @@
 // Params.TCP adds a TCP port each, for networks that block UDP)
 // and, by default, runs as a DHT client of the providers, whose DHT
 // servers hold and replicate the directory's records (docs/scale.md says
-// why, with figures).
+// why, with figures). A clone that has held no connection and no document
+// for Params.SleepAfter sleeps: it is closed, and the host holds its UDP
+// port and control socket until traffic starts it again (sleep.go).
 //
 // While the host runs, its operator enrols, stops, starts, removes,
 // exports and imports clones through the admin socket (AdminSocket, for
