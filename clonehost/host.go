@@ -107,6 +107,9 @@ func DefaultParams() Params {
 		IdleConnTimeout: time.Minute, SleepAfter: time.Minute, WakesPerSecond: 10}
 }
 
+// close stops the clone: its mirror first (it uses the node), then its node.
+func (c *Clone) close() error { return errors.Join(c.detach(), c.Node.Close()) }
+
 // Clone is one hosted clone.
 type Clone struct {
 	Name     string // its directory's name under the clones directory
@@ -472,7 +475,7 @@ func (h *Host) Close() error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = errors.Join(c.detach(), c.Node.Close())
+			errs[i] = c.close()
 		})
 	}
 	wg.Wait()

@@ -128,7 +128,7 @@ func (h *Host) run(ctx context.Context, e *entry) error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		_ = errors.Join(c.detach(), c.Node.Close())
+		_ = c.close()
 		return errors.New("clonehost: the host is closing")
 	}
 	e.clone = c
@@ -187,23 +187,19 @@ func (h *Host) stopLocked(e *entry) error {
 	h.mu.Lock()
 	c, stop, ready, asleep := e.clone, e.stop, e.ready, e.asleep != nil
 	h.mu.Unlock()
-	if c == nil {
-		if asleep { // its records and addresses were still held for it
-			h.unhold(e)
-			if h.replica != nil {
-				h.replica.Release(e.cert.Clone)
-			}
-			for _, f := range []string{ReadyFile, AddrsFile} {
-				_ = os.Remove(filepath.Join(dir, f))
-			}
-		}
+	var err error
+	switch {
+	case c != nil:
+		stop()
+		<-ready // its markReady writes no ready file after the removal below
+		err = c.close()
+	case asleep: // closed already; its records and addresses still held for it
+		h.unhold(e)
+	default:
 		return nil
 	}
-	stop()
-	<-ready                                        // its markReady writes no ready file after the removal below
-	err := errors.Join(c.detach(), c.Node.Close()) // the mirror first: it uses the node
 	if h.replica != nil {
-		h.replica.Release(c.Node.ID())
+		h.replica.Release(e.cert.Clone)
 	}
 	h.mu.Lock()
 	e.clone = nil

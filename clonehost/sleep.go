@@ -32,7 +32,6 @@ package clonehost
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -144,7 +143,7 @@ func (h *Host) sleep(e *entry) error {
 	}
 	stop()
 	<-ready
-	err := errors.Join(c.detach(), c.Node.Close())
+	err := c.close()
 	h.mu.Lock()
 	e.clone, e.idleSince = nil, time.Time{}
 	h.mu.Unlock()
