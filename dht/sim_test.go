@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clone2clone/c2c/internal/simquic"
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -17,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 )
 
@@ -56,8 +56,8 @@ func newSimCluster(t testing.TB, oneWay time.Duration, gossip bool) *simCluster 
 		t:   t,
 		net: &simnet.Simnet{LatencyFunc: simnet.StaticLatency(oneWay)},
 		link: simnet.NodeBiDiLinkSettings{
-			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
-			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
+			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
 		},
 		gossip: gossip,
 	}
@@ -73,7 +73,7 @@ func (c *simCluster) addNode(bootstrap []peer.ID, opts ...Option) *simNode {
 	idx := len(c.nodes)
 	h, err := libp2p.New(
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(idx))),
-		simlibp2p.QUICSimnet(c.net, c.link),
+		simquic.Transport(c.net, c.link),
 		libp2p.DisableIdentifyAddressDiscovery(),
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 	)

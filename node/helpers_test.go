@@ -10,6 +10,7 @@ import (
 
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/internal/simquic"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
@@ -17,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,8 +79,8 @@ func newSimNet(t *testing.T) *simNet {
 	sn.Start()
 	t.Cleanup(sn.Close)
 	return &simNet{t: t, sn: sn, link: simnet.NodeBiDiLinkSettings{
-		Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
-		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+		Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
+		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
 	}}
 }
 
@@ -103,8 +103,8 @@ func (s *simNet) startWith(role Role, dir, ip string, boot []peer.AddrInfo, ds d
 		WithLogger(quietLogger()),
 		WithRand(func() float64 { return 0.5 }), // no jitter: exact backoff schedule
 		WithLibp2pOptions(
-			simlibp2p.QUICSimnet(s.sn, s.link),
-			// identify's address discovery stalls synctest (see simlibp2p)
+			simquic.Transport(s.sn, s.link),
+			// identify's address discovery stalls synctest (see go-libp2p x/simlibp2p)
 			libp2p.DisableIdentifyAddressDiscovery(),
 		),
 	}

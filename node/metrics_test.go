@@ -9,9 +9,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/clone2clone/c2c/internal/simquic"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -27,7 +27,7 @@ func TestMetricsRegisteredAndShared(t *testing.T) {
 			cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + ip + "/udp/8000/quic-v1")}
 			cfg.Bootstrap = boot
 			n, err := New(context.Background(), cfg, WithLogger(quietLogger()), WithDatastore(memDatastore()), WithMetrics(reg),
-				WithLibp2pOptions(simlibp2p.QUICSimnet(s.sn, s.link), libp2p.DisableIdentifyAddressDiscovery()))
+				WithLibp2pOptions(simquic.Transport(s.sn, s.link), libp2p.DisableIdentifyAddressDiscovery()))
 			if err != nil {
 				t.Fatal(err)
 			}

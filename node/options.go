@@ -44,7 +44,7 @@ func defaultOptions() options {
 }
 
 // WithLibp2pOptions appends libp2p options after the node's own, so they win
-// (tests pass simlibp2p.QUICSimnet and DisableIdentifyAddressDiscovery here).
+// (tests pass simquic.Transport and DisableIdentifyAddressDiscovery here).
 func WithLibp2pOptions(opts ...libp2p.Option) Option {
 	return func(o *options) error {
 		o.libp2pOpts = append(o.libp2pOpts, opts...)

@@ -49,9 +49,7 @@ func startPeer(env *Env, key crypto.PrivKey) (*docPeer, error) {
 		libp2p.ListenAddrs(env.ListenAddrs...),
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 	}, env.transport()...)
-	done := env.startingHost()
 	h, err := libp2p.New(opts...)
-	done()
 	if err != nil {
 		return nil, fmt.Errorf("instance %d starts a host: %w", env.Index, err)
 	}

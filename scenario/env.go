@@ -32,10 +32,6 @@ type Env struct {
 	// starts (a simulated network in process; nil on a real one). It is
 	// called once per host: simulated transports bind to one host.
 	Transport func() []libp2p.Option
-	// HostStart, when set, is held while this instance starts a host:
-	// simnet (v0.0.7) creates endpoints without a lock, so the instances
-	// of one simulated network must not start hosts at once.
-	HostStart sync.Locker
 	// ListenAddrs are the addresses to listen on.
 	ListenAddrs []ma.Multiaddr
 	// DataDir is a private directory for keys and certificates.
@@ -57,15 +53,6 @@ type Env struct {
 	// Bytes, if set, is given to the docsync hosts' gossipsub as a tracer
 	// (the in-process runner's meter; its transport counts streams).
 	Bytes *ByteMeter
-}
-
-// startingHost holds HostStart (if any) until the returned func is called.
-func (e *Env) startingHost() func() {
-	if e.HostStart == nil {
-		return func() {}
-	}
-	e.HostStart.Lock()
-	return e.HostStart.Unlock
 }
 
 func (e *Env) transport() []libp2p.Option {

@@ -4,7 +4,7 @@
 //
 // It is a binary of its own, apart from the c2c daemon, because the
 // simulation links package testing (a testing/synctest bubble needs a
-// *testing.T), simnet and simlibp2p, none of which belong in a daemon.
+// *testing.T), simnet and internal/simquic, none of which belong in a daemon.
 //
 // Run `c2c-sim --help` for the flags; every flag can also be set through an
 // environment variable C2C_<FLAG> (dashes become underscores).

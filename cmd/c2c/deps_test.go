@@ -9,7 +9,7 @@ import (
 
 // testOrSim matches what the daemon must not link: package testing and its
 // sub-packages, and go-libp2p's simulated network (c2c-sim links them).
-var testOrSim = regexp.MustCompile(`^testing$|^testing/|simnet|simlibp2p`)
+var testOrSim = regexp.MustCompile(`^testing$|^testing/|simnet|simlibp2p|simquic`)
 
 // kadDHTImportsTesting is the one importer of testing allowed: the
 // go-libp2p-kad-dht root package declares two unexported test-only options

@@ -11,7 +11,7 @@ import (
 )
 
 // simBinary is the in-process scale simulation's own binary. The daemon
-// does not link the simulation (testing/synctest, simnet, simlibp2p:
+// does not link the simulation (testing/synctest, simnet, simquic:
 // deps_test.go), so `c2c sim` runs it.
 const simBinary = "c2c-sim"
 

@@ -16,12 +16,12 @@ import (
 	"github.com/clone2clone/c2c/dht"
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netsim"
+	"github.com/clone2clone/c2c/internal/simquic"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 )
 
@@ -60,8 +60,8 @@ func newWorld(t testing.TB, seed uint64, oneWay, minDelay, maxDelay time.Duratio
 	w.n = &netsim.Net{T: t, SN: sn, Dir: netsim.NewMemDirectory(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Link: simnet.NodeBiDiLinkSettings{
-			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
-			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
+			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
 		}}
 	t.Cleanup(func() { sn.Close() })
 	return w
@@ -76,7 +76,7 @@ func (w *world) deviceHost(key crypto.PrivKey) host.Host {
 	w.mu.Unlock()
 	h, err := libp2p.New(libp2p.Identity(key),
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
-		simlibp2p.QUICSimnet(w.n.SN, w.n.Link), libp2p.DisableIdentifyAddressDiscovery(),
+		simquic.Transport(w.n.SN, w.n.Link), libp2p.DisableIdentifyAddressDiscovery(),
 		libp2p.ResourceManager(&network.NullResourceManager{}))
 	if err != nil {
 		w.t.Fatal(err)

@@ -1,5 +1,5 @@
 // Package netsim runs CloneDoc over go-libp2p's simulated network
-// (x/simlibp2p + simnet) for tests and benchmarks: a sequencer service and
+// (simnet, through internal/simquic) for tests and benchmarks: a sequencer service and
 // clone services on real hosts with gossipsub (strict signing), streams and
 // datastores, plus an in-memory directory of signed owner certificates
 // and network partitions (Partition, Heal: packets between the sides are
@@ -19,6 +19,7 @@ import (
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/netproto"
 	"github.com/clone2clone/c2c/docsync/seqservice"
+	"github.com/clone2clone/c2c/internal/simquic"
 	"github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p"
@@ -27,7 +28,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 )
 
@@ -72,8 +72,8 @@ func New(t testing.TB, oneWay time.Duration) *Net {
 	n := &Net{T: t, Dir: NewMemDirectory(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Link: simnet.NodeBiDiLinkSettings{
-			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
-			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+			Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
+			Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
 		}}
 	sn := &simnet.Simnet{LatencyFunc: n.latency(oneWay)} // partition.go
 	sn.Start()
@@ -139,7 +139,7 @@ func (n *Net) StartPeer(key crypto.PrivKey, ds datastore.Batching, ip string) *P
 	if n.SN != nil {
 		opts = []libp2p.Option{ // ip is a simulated IPv4 address
 			libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
-			simlibp2p.QUICSimnet(n.SN, n.Link),
+			simquic.Transport(n.SN, n.Link),
 			libp2p.DisableIdentifyAddressDiscovery(),
 		}
 	} else {
@@ -315,7 +315,7 @@ func (n *Net) NewHost(key crypto.PrivKey) host.Host {
 	if n.SN != nil {
 		n.next++
 		addr = fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(n.next))
-		opts = append(opts, simlibp2p.QUICSimnet(n.SN, n.Link), libp2p.DisableIdentifyAddressDiscovery())
+		opts = append(opts, simquic.Transport(n.SN, n.Link), libp2p.DisableIdentifyAddressDiscovery())
 	}
 	h, err := libp2p.New(append(opts, libp2p.ListenAddrStrings(addr))...)
 	if err != nil {

@@ -15,13 +15,13 @@ import (
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/docsync/seqservice"
 	"github.com/clone2clone/c2c/internal/keystore"
+	"github.com/clone2clone/c2c/internal/simquic"
 	"github.com/clone2clone/c2c/node"
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/namespace"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -34,7 +34,7 @@ func (n *Net) startNode(role node.Role, dir, ip string, boot []peer.AddrInfo) *n
 	cfg.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/" + ip + "/udp/8000/quic-v1")}
 	cfg.Bootstrap = boot
 	nd, err := node.New(context.Background(), cfg, node.WithLogger(n.Log), node.WithDatastore(MemDatastore()),
-		node.WithLibp2pOptions(simlibp2p.QUICSimnet(n.SN, n.Link), libp2p.DisableIdentifyAddressDiscovery()))
+		node.WithLibp2pOptions(simquic.Transport(n.SN, n.Link), libp2p.DisableIdentifyAddressDiscovery()))
 	if err != nil {
 		t.Fatalf("start %s: %v", role, err)
 	}

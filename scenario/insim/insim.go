@@ -1,5 +1,5 @@
 // Package insim runs a scenario's instances as goroutines in one process,
-// on go-libp2p's simulated network (x/simlibp2p + simnet) inside a
+// on go-libp2p's simulated network (simnet, through internal/simquic) inside a
 // testing/synctest bubble, so time is virtual: latencies are those of the
 // simulated links and the protocol, not of a busy CPU.
 //
@@ -25,13 +25,13 @@ import (
 
 	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/internal/gossipbytes"
+	"github.com/clone2clone/c2c/internal/simquic"
 	"github.com/clone2clone/c2c/node"
 	"github.com/clone2clone/c2c/scenario"
 	"github.com/ipfs/go-datastore"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -109,15 +109,14 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	sn.Start()
 	defer sn.Close()
 	link := simnet.NodeBiDiLinkSettings{
-		Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
-		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simlibp2p.OneMbps},
+		Downlink: simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
+		Uplink:   simnet.LinkSettings{BitsPerSecond: 100 * simquic.OneMbps},
 	}
-	var hostStart sync.Mutex // simnet endpoints are created without a lock
 	meter := scenario.NewByteMeter()
 	transport := func() []libp2p.Option {
 		return []libp2p.Option{
-			simlibp2p.QUICSimnet(sn, link),
-			libp2p.DisableIdentifyAddressDiscovery(), // it stalls synctest (see simlibp2p)
+			simquic.Transport(sn, link),
+			libp2p.DisableIdentifyAddressDiscovery(), // it stalls synctest (see go-libp2p x/simlibp2p)
 			libp2p.BandwidthReporter(meter),
 		}
 	}
@@ -192,7 +191,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 			return nil, err
 		}
 		env := &scenario.Env{
-			Index: i, Params: p, Sync: gs, Transport: transport, HostStart: &hostStart, DataDir: dir,
+			Index: i, Params: p, Sync: gs, Transport: transport, DataDir: dir,
 			ListenAddrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", simnet.IntToPublicIPv4(i+1)))},
 			Log:         log.With("instance", i),
 			Watch:       watch,
