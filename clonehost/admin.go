@@ -51,6 +51,9 @@ type CloneInfo struct {
 	Published bool   `json:"published"`
 	Conns     int    `json:"conns"`
 	Docs      int    `json:"docs"`
+	// DormantDocs is how many of Docs nobody edited lately: the clone is
+	// out of their topics' meshes (cloneservice's dormant.go).
+	DormantDocs int `json:"dormant_docs"`
 	// Devices is how many of the clone's devices are connected to it (the
 	// owner certificate names one).
 	Devices int `json:"devices"`
@@ -91,6 +94,7 @@ func (h *Host) Info() []CloneInfo {
 			in.State = Running
 			net := c.Node.Host().Network()
 			in.Conns, in.Docs = len(net.Conns()), len(c.Services.Docs.Docs())
+			in.DormantDocs = int(c.Services.Docs.Stats().Dormant)
 			if net.Connectedness(e.cert.DeviceKey) == network.Connected {
 				in.Devices = 1
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clone2clone/c2c/clonehost"
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +19,7 @@ type densityFlags struct {
 	pprofPort                  int     // provider i serves pprof on 127.0.0.1:pprofPort+i
 	memoryLimits               []int64 // provider i's --memory-limit: value i, or the last (0: Go's default GC)
 	idle, settle, timeout      time.Duration
+	settleAfterEdit            time.Duration // quiet time between the edit and the second idle window
 	idleConn                   time.Duration // c2c provider --clone-idle-conn
 	sleepAfter                 time.Duration // c2c provider --clone-sleep-after
 	startTimeout               time.Duration // 0: 100 ms a clone plus 2 minutes
@@ -62,6 +64,8 @@ type densityResult struct {
 	IdleCPUSAfterEdit         float64  `json:"idle_cpu_s_after_edit"`
 	RSSBytesPerCloneAfterEdit float64  `json:"rss_bytes_per_clone_after_edit"`
 	ConnsPerCloneAfterEdit    float64  `json:"conns_per_clone_after_edit"`
+	SettleAfterEditS          float64  `json:"settle_after_edit_s"`     // quiet time between the edit and that window
+	DormantDocsAfterEdit      int      `json:"dormant_docs_after_edit"` // members at which the document was dormant at its end (cloneservice's dormant.go)
 	Notes                     []string `json:"notes,omitempty"`
 
 	*densityKillResult // with --kill only
@@ -93,8 +97,11 @@ Then, in order:
           document created on clone 0; each sample clone's device (a
           c2c device process) connects to its clone and types one token,
           and the bench waits until clone 0's text holds every token;
-  idle    the same window again, now with the document and its members
-          (idle_cpu_after_edit_percent, rss_bytes_per_clone_after_edit).
+  idle    after --settle-after-edit, the same window again, now with the
+          document and its members (idle_cpu_after_edit_percent,
+          rss_bytes_per_clone_after_edit); dormant_docs_after_edit counts
+          the members at which the document went dormant, out of its
+          topics' meshes, for nobody edits it.
 
 With --kill, last:
   kill    --kill-editors of the sample's devices keep typing (c2c device
@@ -136,6 +143,8 @@ temporary directory, whose path is printed (removed unless --keep).`,
 	sleepAfter := clonehost.DefaultParams().SleepAfter
 	fl.DurationVar(&f.sleepAfter, "clone-sleep-after", sleepAfter, "hosted clones idle this long (no connection, no document) sleep until traffic wakes them (c2c provider --clone-sleep-after; 0: never)")
 	fl.DurationVar(&f.settle, "settle", 2*idleConn+sleepAfter+30*time.Second, "quiet time before the first idle window: at least twice --clone-idle-conn plus --clone-sleep-after, for the clones to close what the start and the lookups left open and fall asleep (clones whose best-effort publications failed under the start's load retry them once a minute)")
+	dormantAfter := cloneservice.DefaultParams().DormantAfter
+	fl.DurationVar(&f.settleAfterEdit, "settle-after-edit", dormantAfter+2*idleConn+30*time.Second, "quiet time between the edit and the second idle window: the document's dormancy delay (cloneservice DormantAfter) plus twice --clone-idle-conn, for the members to leave its meshes and close their connections to each other")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fl.DurationVar(&f.startTimeout, "start-timeout", 0, "how long every clone has to publish (default 100 ms a clone plus 2 minutes; longer on a machine busy with other work)")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory (data dirs and logs)")
@@ -179,6 +188,7 @@ func printDensity(w io.Writer, r *densityResult) {
 		fmt.Fprintf(w, "%-40s %12.2f %% %10s\n", "idle CPU again, with the document", r.IdleCPUAfterEditPercent, "")
 		fmt.Fprintf(w, "%-40s %11.2f MB %10s\n", "RSS per clone, with the document", r.RSSBytesPerCloneAfterEdit/1e6, "")
 		fmt.Fprintf(w, "%-40s %14.1f %10s\n", "connections per clone, with it", r.ConnsPerCloneAfterEdit, "")
+		fmt.Fprintf(w, "%-40s %14s %10s\n", fmt.Sprintf("members with it dormant, after %.0f s", r.SettleAfterEditS), fmt.Sprintf("%d/%d", r.DormantDocsAfterEdit, r.DocMembers), "")
 	}
 	if r.densityKillResult != nil {
 		printDensityKill(w, r.densityKillResult)

@@ -417,14 +417,8 @@ func pollEvery[T any](ctx context.Context, every, limit time.Duration, what stri
 // published, none with a document), then counts the live clones and
 // their connections.
 func (r *densityRun) measureIdle(ctx context.Context) error {
-	if r.f.settle > 0 {
-		r.say("settling for %v", r.f.settle)
-		select { // quiet time before the window, not a wait for anything
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(r.f.settle):
-		}
-		r.res.SettleS = r.f.settle.Seconds()
+	if err := r.settle(ctx, r.f.settle, "", &r.res.SettleS); err != nil {
+		return err
 	}
 	r.res.IdleConnS, r.res.SleepAfterS = r.f.idleConn.Seconds(), r.f.sleepAfter.Seconds()
 	cpu, byProv, rss, window, err := r.idleWindow(ctx, "idle")
@@ -437,21 +431,41 @@ func (r *densityRun) measureIdle(ctx context.Context) error {
 	r.res.IdleCPUSByProvider, r.res.RSSBytesByProvider = byProv.cpuS, byProv.rss
 	r.res.RSSBytes = rss
 	r.res.RSSBytesPerClone = float64(rss) / float64(r.f.clones)
-	live, conns, asleep, err := r.census(ctx)
+	c, err := r.census(ctx)
 	if err != nil {
 		return err
 	}
-	r.res.Live, r.res.Asleep = live, asleep
-	r.res.ConnsPerClone = float64(conns) / float64(r.f.clones)
+	r.res.Live, r.res.Asleep = c.live, c.asleep
+	r.res.ConnsPerClone = float64(c.conns) / float64(r.f.clones)
 	return nil
 }
 
-// measureAfterEdit is the same window once the sample's document exists:
-// its members keep gossiping its head (cloneservice's HeadRepeat), and
-// their devices stay enrolled. live is counted again, at the very end.
+// settle leaves the providers alone for d before an idle window (quiet
+// time, not a wait for anything) and records it in seconds.
+func (r *densityRun) settle(ctx context.Context, d time.Duration, why string, s *float64) error {
+	if d <= 0 {
+		return nil
+	}
+	r.say("settling for %v%s", d, why)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+	}
+	*s = d.Seconds()
+	return nil
+}
+
+// measureAfterEdit is the same window once the sample's document exists,
+// after --settle-after-edit: its members are dormant by then unless
+// something keeps them awake (cloneservice's dormant.go), and their
+// devices stay enrolled. live is counted again, at the very end.
 func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	if r.f.devices == 0 {
 		return nil
+	}
+	if err := r.settle(ctx, r.f.settleAfterEdit, ", for the document to go dormant", &r.res.SettleAfterEditS); err != nil {
+		return err
 	}
 	cpu, _, rss, window, err := r.idleWindow(ctx, "idle again, with the document")
 	if err != nil {
@@ -460,12 +474,13 @@ func (r *densityRun) measureAfterEdit(ctx context.Context) error {
 	r.res.IdleCPUAfterEditPercent = cpu
 	r.res.IdleCPUSAfterEdit = cpu / 100 * window.Seconds()
 	r.res.RSSBytesPerCloneAfterEdit = float64(rss) / float64(r.f.clones)
-	live, conns, _, err := r.census(ctx)
+	c, err := r.census(ctx)
 	if err != nil {
 		return err
 	}
-	r.res.Live = min(r.res.Live, live)
-	r.res.ConnsPerCloneAfterEdit = float64(conns) / float64(r.f.clones)
+	r.res.Live = min(r.res.Live, c.live)
+	r.res.ConnsPerCloneAfterEdit = float64(c.conns) / float64(r.f.clones)
+	r.res.DormantDocsAfterEdit = c.dormantDocs
 	return nil
 }
 
@@ -510,27 +525,33 @@ func (r *densityRun) idleWindow(ctx context.Context, what string) (float64, perP
 	return pct, byProv, rss, window, nil
 }
 
-// census counts the clones hosted and published, and their connections.
-func (r *densityRun) census(ctx context.Context) (live, conns, asleep int, err error) {
+// census counts the clones hosted, published and asleep, their
+// connections and their dormant documents.
+func (r *densityRun) census(ctx context.Context) (census, error) {
+	var c census
 	for _, a := range r.admins {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		infos, err := a.Clones(qctx)
 		cancel()
 		if err != nil {
-			return 0, 0, 0, err
+			return census{}, err
 		}
 		for _, in := range infos {
 			if in.Published {
-				live++
+				c.live++
 			}
 			if in.State == clonehost.Asleep {
-				asleep++
+				c.asleep++
 			}
-			conns += in.Conns
+			c.conns += in.Conns
+			c.dormantDocs += in.DormantDocs
 		}
 	}
-	return live, conns, asleep, nil
+	return c, nil
 }
+
+// census is what the providers' admin lists say of their clones together.
+type census struct{ live, conns, asleep, dormantDocs int }
 
 // fileAddr is the first QUIC /p2p multiaddr in an addrs file (hosted
 // clones dial QUIC only).

@@ -107,6 +107,7 @@ func (c *clonesHosting) start(ctx context.Context, g *globals, n *node.Node, cfg
 	if f.stallAfter > 0 {
 		dp.StallAfter = f.stallAfter
 	}
+	dp.DormantAfter = f.dormantAfter
 	boot := []peer.AddrInfo{n.AddrInfo()}
 	for _, b := range cfg.Bootstrap {
 		if b.ID != n.ID() {

@@ -22,6 +22,7 @@ type serveFlags struct {
 	bootstrap     []string
 	limitLoopback bool
 	stallAfter    time.Duration // clone: cloneservice.Params.StallAfter
+	dormantAfter  time.Duration // clone and hosted clones: cloneservice.Params.DormantAfter
 	standby       string        // clone: the standby sequencer's /p2p multiaddr (cloneservice.WithStandby)
 	// clone: cloneservice.Params.SnapshotEvery and KeepHistory
 	snapshotEvery, keepHistory uint64
@@ -117,6 +118,7 @@ for all of them.
 	fl.IntVar(&f.cloneConnsHigh, "clone-conns-high", clonehost.DefaultParams().ConnsHigh, "--host-clones: each hosted clone's connection-manager high watermark (low is a quarter)")
 	fl.DurationVar(&f.cloneSleep, "clone-sleep-after", clonehost.DefaultParams().SleepAfter, "--host-clones: close a published hosted clone that has held no connection and no document for this long, holding its UDP port and control socket until traffic starts it again (0: never; clones with --clone-tcp never sleep)")
 	fl.Float64Var(&f.cloneWakes, "clone-wakes-per-second", clonehost.DefaultParams().WakesPerSecond, "--host-clones: the most sleeping clones that datagrams may start per second, all together (twice that in a burst; more are dropped and their dialers resend; 0: no bound)")
+	fl.DurationVar(&f.dormantAfter, "clone-dormant-after", cloneservice.DefaultParams().DormantAfter, "--host-clones: a hosted clone leaves the gossip meshes of a document that has had no new entry and nothing under way at it for this long, keeping only the sequencer's feed, until the next entry or edit (0: never)")
 	fl.DurationVar(&f.cloneIdleConn, "clone-idle-conn", clonehost.DefaultParams().IdleConnTimeout, "--host-clones: close a hosted clone's connection once it has carried nothing for this long, so that an idle clone holds none (0: keep them)")
 	fl.IntVar(&f.cloneCapacity, "clone-capacity", 0, "--host-clones: the most clones the provider holds, enrolled, imported or stopped (sizes the shared per-peer limits; default twice those enrolled at start plus 16)")
 	fl.StringVar(&f.cloneMetrics, "clone-metrics", "per-clone", "--host-clones with --metrics: per-clone (4 series per clone, labelled clone=NAME) or totals (the sums only)")
@@ -178,6 +180,8 @@ SIGINT or SIGTERM.
 		"raise the sequencer-stalled alarm when a document's sequencer has withheld this long (no entry for a submitted envelope, missing entries not served, a member's signed claim of waiting while the head does not move)")
 	cmd.Flags().StringVar(&f.standby, "standby-sequencer", "",
 		"the /p2p multiaddr of a standby sequencer: documents this clone administers move to it when their stalled, fork or misbehaviour alarm is up")
+	cmd.Flags().DurationVar(&f.dormantAfter, "dormant-after", cloneservice.DefaultParams().DormantAfter,
+		"leave the gossip meshes of a document that has had no new entry and nothing under way at this clone for this long, keeping only the sequencer's feed, until the next entry or edit (0: never)")
 	cmd.Flags().Uint64Var(&f.snapshotEvery, "snapshot-every", cloneservice.DefaultParams().SnapshotEvery,
 		"seal a snapshot of a document every this many committed entries (0: never, and never compact)")
 	cmd.Flags().Uint64Var(&f.keepHistory, "keep-history", cloneservice.DefaultParams().KeepHistory,

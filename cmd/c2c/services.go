@@ -117,6 +117,7 @@ func serveRole(ctx context.Context, g *globals, role node.Role, f *serveFlags, s
 			p.StallAfter = f.stallAfter
 		}
 		p.SnapshotEvery, p.KeepHistory = f.snapshotEvery, f.keepHistory
+		p.DormantAfter = f.dormantAfter
 		docOpts = append(docOpts, cloneservice.WithParams(p))
 		if f.standby != "" {
 			ai, err := parseStandby(f.standby)

@@ -110,6 +110,16 @@
 // the topics get netproto.TopicScoreParams, so each rejected message costs
 // its sender; without it the rejections are only counted.
 //
+// # Dormant documents
+//
+// A document with nothing under way at this member and no new entry for
+// Params.DormantAfter (1 minute) goes dormant here (dormant.go): the
+// member cancels its three topic subscriptions, so gossipsub leaves their
+// meshes, and stops gossiping its head, dialling members and ticking it;
+// the sequencer's feed stays open and brings the next entry, which wakes
+// it, as do its own edits, an attached observer, a move and a lost feed.
+// Info.Dormant and the dormant_documents gauge show it.
+//
 // # Forks, misbehaviour and stalls
 //
 // When the replica finds two sequencer-signed heads for one seq with

@@ -39,7 +39,14 @@ type docState struct {
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads
 	entriesSub, headsSub   *pubsub.Subscription
+	ctx                    context.Context // the document's, for its readers
 	cancel                 context.CancelFunc
+
+	// dormant: nobody edited for DormantAfter, so the topic subscriptions
+	// are cancelled (dormant.go); fed: the sequencer's feed is open.
+	dormant, fed bool
+	quietSince   time.Time // since when quiet held at quietSeq
+	quietSeq     uint64
 
 	subs      map[int]*subscriber
 	nextID    int
@@ -123,7 +130,7 @@ func (s *Service) openDoc(meta *netproto.Invitation, r *docsync.Replica) (*docSt
 		}
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	d.cancel = cancel
+	d.ctx, d.cancel = ctx, cancel
 	s.wg.Add(4)
 	go s.readTopic(ctx, d.id, d.entriesSub)
 	go s.readTopic(ctx, d.id, d.headsSub)
@@ -137,6 +144,7 @@ func (d *docState) close(s *Service) {
 	if d.cancel != nil {
 		d.cancel()
 	}
+	s.undorm(d)
 	if d.stall.raised != nil {
 		d.stall.raised = nil
 		s.stats.stalled.Add(-1) // the gauge counts open documents only

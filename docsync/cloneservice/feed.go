@@ -104,6 +104,13 @@ func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer pee
 	s.post(func() { // a move ends this feed, so the next one is at the new sequencer
 		if d := s.docs[doc]; d != nil {
 			d.mv.feedReset = func() { _ = st.Reset() }
+			d.fed = true
+		}
+	})
+	defer s.post(func() { // the topics are the repair path meanwhile (dormant.go)
+		if d := s.docs[doc]; d != nil {
+			d.fed = false
+			s.wakeDoc(d)
 		}
 	})
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })

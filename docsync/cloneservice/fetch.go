@@ -97,6 +97,9 @@ func (s *Service) randomMember(d *docState) (peer.ID, bool) {
 
 // tick runs the document's timers (loop only).
 func (s *Service) tick(d *docState, now time.Time) {
+	if d.dormant {
+		return // nothing to time: what wakes it comes as an event (dormant.go)
+	}
 	if d.misbehaved() != nil && now.Sub(d.headSent) >= s.params.HeadRepeat {
 		// Keep telling members (and late joiners) about the fork, tamper
 		// or forged seq.
@@ -158,6 +161,7 @@ func (s *Service) tick(d *docState, now time.Time) {
 		d.dialAt = now
 		s.dialMembers(d)
 	}
+	s.tickDormant(d, now)
 }
 
 // resubmitDue says whether the in-flight envelope is due to be sent again:
@@ -184,7 +188,7 @@ const maxRegisterBackoff = 10 * time.Minute
 // which gossipsub delivers once: netproto.HeadsTopicOpts. So an unchanged
 // head's repeats cost little, and a moving one about one message per seq.)
 func (s *Service) maybeGossipHead(d *docState, now time.Time) {
-	if d.head == nil || d.stopped() != nil {
+	if d.head == nil || d.stopped() != nil || d.dormant {
 		return
 	}
 	wait := s.params.HeadRepeat

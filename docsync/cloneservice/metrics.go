@@ -38,6 +38,9 @@ type Stats struct {
 	// (netproto.FeedProtocol), Feeds the feeds open now.
 	FeedEntries uint64
 	Feeds       int64
+	// Dormant counts the documents dormant now: out of their topics'
+	// meshes until something happens (dormant.go).
+	Dormant int64
 	// HeadsAgreed counts peers' heads that agreed with our committed log:
 	// not relayed and not handed to the loop (agreed.go).
 	HeadsAgreed uint64
@@ -47,7 +50,7 @@ type counters struct {
 	committed, submitted, updates, rejected, invalidTopic, badStreams,
 	fetches, forks, invitations, droppedEvents, served, restoreFailures, topicWaits, evidence, stalls,
 	presenceSent, presenceTaken, presenceRefused, feedEntries, moves, rollbacks, recoveries, headsAgreed atomic.Uint64
-	stalled, feeds atomic.Int64
+	stalled, feeds, dormant atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -58,7 +61,7 @@ func (c *counters) snapshot() Stats {
 		RestoreFailures: c.restoreFailures.Load(), TopicWaits: c.topicWaits.Load(),
 		Evidence: c.evidence.Load(), Stalls: c.stalls.Load(), Stalled: c.stalled.Load(),
 		PresenceSent: c.presenceSent.Load(), PresenceTaken: c.presenceTaken.Load(), PresenceRefused: c.presenceRefused.Load(),
-		FeedEntries: c.feedEntries.Load(), Feeds: c.feeds.Load(),
+		FeedEntries: c.feedEntries.Load(), Feeds: c.feeds.Load(), Dormant: c.dormant.Load(),
 		Moves: c.moves.Load(), Rollbacks: c.rollbacks.Load(), Recoveries: c.recoveries.Load(),
 		HeadsAgreed: c.headsAgreed.Load()}
 }
@@ -96,5 +99,7 @@ func (c *counters) collectors() []prometheus.Collector {
 		f("heads_agreed_total", "Peers' heads that agreed with the committed log (not relayed).", &c.headsAgreed),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "feeds",
 			Help: "Feeds of entries open to sequencers."}, func() float64 { return float64(c.feeds.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "c2c", Subsystem: "docsync", Name: "dormant_documents",
+			Help: "Documents out of their topics' meshes until something happens: nobody edited them lately."}, func() float64 { return float64(c.dormant.Load()) }),
 	}
 }

@@ -311,6 +311,7 @@ func (s *Service) Move(ctx context.Context, doc docsync.DocID, seq peer.AddrInfo
 			merr = ErrUnknownDoc
 			return
 		}
+		s.wakeDoc(d) // a move talks with members on the topics
 		switch {
 		case d.broken != nil:
 			merr = d.broken

@@ -125,6 +125,7 @@ func (s *Service) Attach(ctx context.Context, doc docsync.DocID, fn func(Change)
 	err := s.onDoc(ctx, doc, func(d *docState) error {
 		snap = Snapshot{Text: d.r.Text(), Version: d.version()}
 		d.observers = append(d.observers, a)
+		s.wakeDoc(d) // for the members' carets and a prompt head
 		return nil
 	})
 	if err != nil {

@@ -116,6 +116,10 @@ type Params struct {
 	Replica docsync.Params
 	// Presence bounds members' carets (presence.go): rate, expiry, refresh.
 	Presence presence.Params
+	// DormantAfter: a document with nothing under way and no new entry for
+	// this long leaves its topics' meshes until something happens
+	// (dormant.go); 0: never.
+	DormantAfter time.Duration
 }
 
 // DefaultParams returns the default Params.
@@ -131,7 +135,7 @@ func DefaultParams() Params {
 		SnapshotEvery: 1024, KeepHistory: 4096, SnapshotWindow: docsync.DefaultSnapshotWindow,
 		FeedRetry: 250 * time.Millisecond, FeedRetryMax: 10 * time.Second,
 		FeedRate: guard.Rate{PerSecond: 2000, Burst: 2 * netproto.MaxFeedCatchUp},
-		Replica:  docsync.DefaultParams(), Presence: presence.DefaultParams()}
+		Replica:  docsync.DefaultParams(), Presence: presence.DefaultParams(), DormantAfter: time.Minute}
 }
 
 // Validate checks the params.
@@ -142,7 +146,7 @@ func (p Params) Validate() error {
 		p.InviteRate.Burst < 1 || p.HistoryRate.Burst < 1 || p.RefusalLogInterval <= 0 ||
 		p.StallAfter <= 0 || p.EvidenceRate.Burst < 1 || p.WaitClaimRate.Burst < 1 ||
 		(p.SnapshotEvery > 0 && (p.SnapshotWindow < 1 || p.SnapshotWindow > docsync.MaxSnapshotWindow)) ||
-		p.FeedRetry <= 0 || p.FeedRetryMax < p.FeedRetry || p.FeedRate.Burst < 1 {
+		p.FeedRetry <= 0 || p.FeedRetryMax < p.FeedRetry || p.FeedRate.Burst < 1 || p.DormantAfter < 0 {
 		return fmt.Errorf("%w: %+v", ErrInvalidParams, p)
 	}
 	if err := p.Presence.Validate(); err != nil {

@@ -33,6 +33,9 @@ type Info struct {
 	Recovered []docsync.EvidenceKind
 	Stalled   *Stall // the sequencer-stalled alarm, while raised
 	Broken    error  // the storage failure that stopped it
+	// Dormant: nobody edited it lately, so this clone is out of its
+	// topics' meshes until something happens (dormant.go).
+	Dormant bool
 }
 
 // Member is a document member with its clone's peer ID.
@@ -93,7 +96,7 @@ func (s *Service) Info(doc docsync.DocID) (Info, error) {
 		in = Info{Doc: doc, Sequencer: d.seqPeer, Seq: l.Seq(), Applied: d.r.Applied(), Head: l.HeadHash(),
 			Epoch: l.Membership().Epoch(), Members: l.Membership().Len(),
 			Pending: d.r.InFlight() != nil && d.r.InFlight().Counter > l.Counter(s.me),
-			Broken:  d.broken}
+			Broken:  d.broken, Dormant: d.dormant}
 		if from, to, ok := d.r.Missing(); ok {
 			in.Missing = [2]uint64{from, to}
 		}

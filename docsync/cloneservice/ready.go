@@ -39,6 +39,7 @@ func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
 	if d == nil || !d.admits(v.Entry()) {
 		return
 	}
+	s.wakeDoc(d)
 	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
 	s.markDirty(d)
 }
@@ -92,6 +93,7 @@ func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
 	} else if len(meta) == 0 {
 		return nil
 	}
+	s.wakeDoc(d)
 	var proof *docsync.ForkProof
 	for _, ev := range rd.Events {
 		if ev.Kind == docsync.EventFork && ev.Proof != nil && (d.proof == nil || d.misbehaved() == nil) {

@@ -38,9 +38,11 @@ type Service struct {
 	wg     sync.WaitGroup
 	reqs   chan func()
 
-	docs    map[docsync.DocID]*docState // owned by the loop
-	dirty   map[*docState]struct{}      // owned by the loop: see markDirty
-	waiters []*waiter                   // owned by the loop
+	docs map[docsync.DocID]*docState // owned by the loop
+	// dormantDocs counts the dormant ones (dormant.go; loop only).
+	dormantDocs int
+	dirty       map[*docState]struct{} // owned by the loop: see markDirty
+	waiters     []*waiter              // owned by the loop
 	// failed holds the stored documents that could not be opened at
 	// start, with why (owned by the loop); Forget removes them.
 	failed map[docsync.DocID]error
@@ -240,7 +242,7 @@ func (s *Service) loop() {
 		// ticker out of the select keeps it from waking the loop ten
 		// times a second (a provider hosting thousands of idle clones).
 		tickC := tick
-		if len(s.docs) == 0 {
+		if len(s.docs) == s.dormantDocs { // dormant ones too (dormant.go)
 			tickC = nil
 		}
 		select {
