@@ -147,7 +147,9 @@ func newProviderClonesListCmd(g *globals, admin adminOpener) *cobra.Command {
 		Short: "List the hosted clones with their state, connections, documents, devices and estimated memory",
 		Long: `list prints every clone the provider hosts, running or stopped. MEMORY is an
 estimate (clonehost.MemoryModel: an idle clone's measured share plus its
-connections and documents), not a measurement: the clones share one heap.`,
+connections and documents), not a measurement: the clones share one heap.
+DORMANT counts the documents nobody edited lately, whose gossip meshes the
+clone left (--clone-dormant-after).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, _, err := admin()
@@ -166,10 +168,10 @@ connections and documents), not a measurement: the clones share one heap.`,
 				return json.NewEncoder(g.stdout).Encode(infos)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPEER\tUSER\tDEVICE\tSTATE\tPUBLISHED\tCONNS\tDOCS\tDEVICES\tMEMORY")
+			fmt.Fprintln(tw, "NAME\tPEER\tUSER\tDEVICE\tSTATE\tPUBLISHED\tCONNS\tDOCS\tDORMANT\tDEVICES\tMEMORY")
 			for _, in := range infos {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%d\t%d\t%d\t%s\n", in.Name, in.Peer, in.User, in.Device, in.State,
-					in.Published, in.Conns, in.Docs, in.Devices, humanBytes(in.MemoryBytes))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%d\t%d\t%d\t%d\t%s\n", in.Name, in.Peer, in.User, in.Device, in.State,
+					in.Published, in.Conns, in.Docs, in.DormantDocs, in.Devices, humanBytes(in.MemoryBytes))
 			}
 			return tw.Flush()
 		},

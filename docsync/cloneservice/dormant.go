@@ -21,7 +21,7 @@ import (
 // sequencer's feed, the one stream every new entry comes on. The topic
 // handles and their validators stay, so anything it publishes meanwhile
 // still goes out (gossipsub's fanout). It wakes, subscribing again, on:
-//   - an entry, from the feed or a fetch (onSignedEntry);
+//   - an entry, from the feed or a fetch (onSignedEntry, onEntries);
 //   - anything to send or persist of its own: an edit, an invitation, a
 //     removal (handleReadyMeta);
 //   - an attached device (Attach) and a move (Move);

@@ -20,6 +20,9 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 	if d == nil || d.broken != nil {
 		return
 	}
+	if len(es) > 0 {
+		s.wakeDoc(d)
+	}
 	for _, e := range es {
 		if !d.admits(e) {
 			continue
