@@ -191,6 +191,7 @@ func (hb *hub) open(se *session, h jupiter.Hello) (jupiter.Bundle, error) {
 		}
 		old = hb.sessions[se.device]
 		hb.sessions[se.device] = se
+		hb.att.SetIdle(false) // a device looks: the document stays awake
 		if hb.alarm == nil || hb.alarm.Alarm != link.AlarmStalled {
 			se.alarmGen = hb.alarmGen // a new session hears of a stall only while it lasts
 		}
@@ -261,6 +262,9 @@ func (hb *hub) leave(se *session) {
 	last := hb.sessions[se.device] == se
 	if last {
 		delete(hb.sessions, se.device)
+	}
+	if len(hb.sessions) == 0 && hb.att != nil {
+		hb.att.SetIdle(true) // no device looks: the document may go dormant
 	}
 	hb.mu.Unlock()
 	if last && hb.att != nil {

@@ -24,12 +24,14 @@ import (
 //   - an entry, from the feed or a fetch (onSignedEntry, onEntries);
 //   - anything to send or persist of its own: an edit, an invitation, a
 //     removal (handleReadyMeta);
-//   - an attached device (Attach) and a move (Move);
+//   - an attached observer (Attach), one no longer idle (SetIdle), and a
+//     move (Move);
 //   - a feed that failed: the topics are its repair path (follow).
 //
 // Nothing to do means: not stopped, no envelope in flight, no gap, no
 // fetch, jump, move, recovery or crossing under way, no stall alarm or
-// member's wait claim, no attached observer and none of our own carets,
+// member's wait claim, no attached observer that is not idle (a device
+// link with no session open: Attachment.SetIdle) and none of our own carets,
 // a feed open, and the log's seq unchanged for DormantAfter.
 //
 // What a dormant member gives up is hearing the topics: a member's wait
@@ -50,7 +52,7 @@ func (s *Service) quiet(d *docState) bool {
 		return false
 	}
 	for _, a := range d.observers {
-		if !a.gone.Load() {
+		if !a.gone.Load() && !a.idle.Load() {
 			return false
 		}
 	}

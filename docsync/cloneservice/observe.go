@@ -98,6 +98,11 @@ type Attachment interface {
 	// Detach ends the observer's calls. It never blocks and is safe from
 	// any goroutine, the observer itself included.
 	Detach()
+	// SetIdle says whether anyone looks through this observer now (a
+	// device link with no session open on the document): an idle one
+	// does not keep the document awake (dormant.go), and SetIdle(false)
+	// wakes it. It never blocks and is safe from any goroutine.
+	SetIdle(idle bool)
 }
 
 type attachment struct {
@@ -105,6 +110,7 @@ type attachment struct {
 	doc  docsync.DocID
 	fn   func(Change)
 	gone atomic.Bool
+	idle atomic.Bool // SetIdle
 }
 
 // Attach attaches fn to doc: it returns the text and version at that
@@ -135,6 +141,20 @@ func (s *Service) Attach(ctx context.Context, doc docsync.DocID, fn func(Change)
 }
 
 func (a *attachment) Detach() { a.gone.Store(true) }
+
+// SetIdle is Attachment.SetIdle.
+func (a *attachment) SetIdle(idle bool) {
+	if a.idle.Swap(idle) == idle || idle {
+		return
+	}
+	a.s.goDo(func(context.Context) { // off the caller: it may be the loop
+		a.s.post(func() {
+			if d := a.s.docs[a.doc]; d != nil && !a.gone.Load() {
+				a.s.wakeDoc(d)
+			}
+		})
+	})
+}
 
 func (a *attachment) EditFuncMeta(ctx context.Context, build func(b Base) ([]ot.Op, map[string][]byte, error)) error {
 	if a.gone.Load() {

@@ -16,7 +16,8 @@ import (
 // TestIdleDocumentGoesDormantAndWakes: members of a document nobody edits
 // leave its topics' meshes after DormantAfter, keeping only their feeds;
 // an edit at one of them reaches every member, which all subscribe again;
-// an attached observer wakes a member that slept again.
+// an attached observer wakes a member that slept again, and keeps it
+// awake unless it is idle.
 func TestIdleDocumentGoesDormantAndWakes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := New(t, 20*time.Millisecond)
@@ -114,6 +115,12 @@ func TestIdleDocumentGoesDormantAndWakes(t *testing.T) {
 		if in, _ := clones[0].Svc.Info(d.ID); !in.Dormant {
 			t.Fatal("a clone without an observer woke up")
 		}
+		// An idle observer (a device link with no session open) lets it
+		// sleep; one that is looked through again wakes it.
+		a.SetIdle(true)
+		waitDormant(t, clones[1:2], d, true)
+		a.SetIdle(false)
+		waitDormant(t, clones[1:2], d, false)
 		a.Detach()
 		waitDormant(t, clones[1:2], d, true)
 	})
