@@ -44,6 +44,9 @@ type docClone struct {
 	// finalSeqs and finalOwn are editSeqs' answer once read.
 	finalSeqs map[uint64]bool
 	finalOwn  []uint64
+	// editsFrom is the first seq an edit of the run may have: the seq
+	// after this clone's log when every instance had joined (editsBegin).
+	editsFrom uint64
 
 	mu      sync.Mutex
 	recv    map[uint64]time.Time // seq -> when its update arrived here

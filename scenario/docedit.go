@@ -137,7 +137,7 @@ func (c *docClone) readEditSeqs() (all map[uint64]bool, own []uint64, err error)
 	}
 	all = map[uint64]bool{}
 	const page = 10000
-	for from := uint64(1); from <= in.Seq; from += page {
+	for from := max(c.editsFrom, 1); from <= in.Seq; from += page {
 		entries, err := c.svc.Log(c.doc, from, min(from+page-1, in.Seq))
 		if err != nil {
 			return nil, nil, err
@@ -153,6 +153,22 @@ func (c *docClone) readEditSeqs() (all map[uint64]bool, own []uint64, err error)
 		}
 	}
 	return all, own, nil
+}
+
+// editsBegin notes where the run's edits may start in this clone's log,
+// once every instance has joined and before any edits: what comes before
+// is the invitations' membership entries, the largest of the log (each
+// carries a member's certificate and keys), and reading and decoding them
+// in every clone was 5.7% of an N=1000 run's CPU. Were an edit ever to
+// land before it, it would count as not delivered: a failure, never a
+// false pass.
+func (c *docClone) editsBegin() error {
+	in, err := c.svc.Info(c.doc)
+	if err != nil {
+		return err
+	}
+	c.editsFrom = in.Seq + 1
+	return nil
 }
 
 // ackedEdits pairs this clone's committed edits with their submit times.

@@ -154,6 +154,11 @@ func RunDocsync(ctx context.Context, env *Env) ([]InstanceResult, error) {
 	if _, err := env.Sync.Gather(ctx, "up", env.Index, nil); err != nil {
 		return nil, err
 	}
+	if c != nil {
+		if err := c.editsBegin(); err != nil {
+			return nil, err
+		}
+	}
 	if env.MeasureHeap {
 		res.HeapBytes = heapInUse()
 	}
