@@ -31,6 +31,12 @@ type Params struct {
 	// Latency is the one-way latency of a link (in-process runs; Testground
 	// shapes traffic only on runners with a sidecar).
 	Latency time.Duration
+	// DeliveryGrain is the grid of virtual time on which in-process runs
+	// deliver packets: each arrives Latency after it was sent, rounded up
+	// to a multiple of DeliveryGrain (0: exactly Latency). Packets sent
+	// within one grain then arrive at one instant, and the bubble runs
+	// their receivers together, on every core, with one clock advance.
+	DeliveryGrain time.Duration
 	// Churn is the fraction of clones that leave during the run and come
 	// back (same identity, same data dir) DownFor later.
 	Churn float64
@@ -69,18 +75,19 @@ type Params struct {
 // DefaultParams are the parameters CI runs for a case at 100 instances.
 func DefaultParams(name string) Params {
 	p := Params{
-		Case:        name,
-		Instances:   100,
-		Providers:   3,
-		Latency:     20 * time.Millisecond,
-		Churn:       0.1,
-		Duration:    60 * time.Second,
-		DownFor:     15 * time.Second,
-		LookupEvery: 5 * time.Second,
-		EditEvery:   4 * time.Second,
-		ForkAt:      20,
-		Timeout:     2 * time.Minute,
-		Seed:        1,
+		Case:          name,
+		Instances:     100,
+		Providers:     3,
+		Latency:       20 * time.Millisecond,
+		DeliveryGrain: time.Millisecond,
+		Churn:         0.1,
+		Duration:      60 * time.Second,
+		DownFor:       15 * time.Second,
+		LookupEvery:   5 * time.Second,
+		EditEvery:     4 * time.Second,
+		ForkAt:        20,
+		Timeout:       2 * time.Minute,
+		Seed:          1,
 	}
 	if name == CaseDocsync {
 		p.Duration = 30 * time.Second
@@ -176,6 +183,8 @@ func (p Params) Validate() error {
 		return bad("churn needs a positive DownFor")
 	case p.Latency < 0:
 		return bad("negative latency")
+	case p.DeliveryGrain < 0:
+		return bad("negative delivery grain %v", p.DeliveryGrain)
 	case p.JoinOver < 0:
 		return bad("negative join-over %v", p.JoinOver)
 	case p.ConnsHigh < 0 || p.ConnsHigh == 1:

@@ -166,6 +166,7 @@ a 10,000-instance attempt.
 	f.IntVar(&p.Instances, "instances", d.Instances, "nodes in all: providers + clones, or sequencer + clones")
 	f.IntVar(&p.Providers, "providers", d.Providers, "providers (directory)")
 	f.DurationVar(&p.Latency, "latency", d.Latency, "one-way link latency")
+	f.DurationVar(&p.DeliveryGrain, "delivery-grain", d.DeliveryGrain, "packets arrive on this grid of virtual time (latency rounded up to it), so that those sent together are received together; 0: exactly --latency")
 	f.Float64Var(&p.Churn, "churn", d.Churn, "fraction of clones that leave and come back during the run")
 	f.DurationVar(&p.Duration, "duration", d.Duration, "measured phase (default 60s directory, 30s docsync)")
 	f.DurationVar(&p.DownFor, "down-for", d.DownFor, "how long a churned clone stays away (default 15s directory, 8s docsync)")

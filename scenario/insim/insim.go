@@ -105,7 +105,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	if p.Case == scenario.CaseDocsync {
 		run = scenario.RunDocsync
 	}
-	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(p.Latency)} // one way, per packet
+	sn := &simnet.Simnet{LatencyFunc: gridLatency(p.Latency, p.DeliveryGrain)} // one way, per packet
 	sn.Start()
 	defer sn.Close()
 	link := simnet.NodeBiDiLinkSettings{
@@ -344,4 +344,25 @@ func rootCauses(errs []error) error {
 		causes = append(causes, fmt.Errorf("(%d other instances stopped when the run was cancelled)", cancelled))
 	}
 	return errors.Join(causes...)
+}
+
+// gridLatency delays each packet by oneWay and then to the next multiple
+// of grain (scenario.Params.DeliveryGrain): packets sent within one grain
+// of each other arrive at one instant of virtual time, so the bubble runs
+// their receivers together, on every core, and advances its clock once
+// for all of them, instead of once per packet with one receiver runnable
+// at a time. simnet's router keeps their order (it breaks ties by the
+// order of sending).
+func gridLatency(oneWay, grain time.Duration) func(*simnet.Packet) time.Duration {
+	if grain <= 0 {
+		return simnet.StaticLatency(oneWay)
+	}
+	return func(*simnet.Packet) time.Duration {
+		now := time.Now()
+		at := now.Add(oneWay)
+		if r := at.Sub(at.Truncate(grain)); r > 0 {
+			at = at.Add(grain - r)
+		}
+		return at.Sub(now)
+	}
 }
