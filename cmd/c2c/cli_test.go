@@ -143,7 +143,8 @@ func TestDemoFindsEveryRecord(t *testing.T) {
 		!strings.Contains(out, "converged                    yes") || !strings.Contains(out, "fork alarm raised by         6/6 clones") ||
 		!strings.Contains(out, "recovered onto the standby") || !strings.Contains(out, "none missing") ||
 		!strings.Contains(out, "SHA-256 matches") || !strings.Contains(out, "hashes match again") || !strings.Contains(out, "t_syn_int + t_max = 350ms") ||
-		!strings.Contains(out, "dl/game.apk: Eicar-Test-Signature") || !strings.Contains(out, "from the cache the provider shares") {
+		!strings.Contains(out, "dl/game.apk: Eicar-Test-Signature") || !strings.Contains(out, "from the cache the provider shares") ||
+		!strings.Contains(out, "dormant when idle") || !strings.Contains(out, "woke them and was at every member") {
 		t.Fatalf("demo output:\n%s", out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/clone2clone/c2c/docsync/cloneservice"
 	"github.com/clone2clone/c2c/internal/cli"
 	"github.com/clone2clone/c2c/node"
 	"github.com/libp2p/go-libp2p"
@@ -69,7 +70,12 @@ demo's hosts during the editing window (go-libp2p's bandwidth counter,
 all protocols; it includes gossipsub fan-out, heads and history fetches),
 divided by the acknowledged edits; then clone 0 puts a selection on the
 text, as its device would, and it prints how soon clone 1 saw it (presence:
-clone to clone, sealed under the key epoch, never sequenced). Last, a
+clone to clone, sealed under the key epoch, never sequenced). Then, with
+nobody editing, every member puts the document to sleep after 4 s (the
+demo's --dormant-after; a clone's default is 1m): it leaves the
+document's gossipsub meshes and stops its head gossip and ticks. An edit
+at clone 0 wakes them, and it prints how soon the edit was at every
+member. Last, a
 third sequencer equivocates on a document shared by 6 clones while they
 edit; it prints which clones raised the fork alarm and how long after the
 first forked entry. Then clone 0 recovers the document onto a standby
@@ -82,7 +88,8 @@ the recovery, each checked to be in the converged text exactly once.
 
 It exits nonzero if a record is missing, the clones do not converge, an
 acknowledged edit is missing or duplicated, a selection does not reach
-the other clone, a clone misses the alarm, or the recovery after it loses
+the other clone, a member does not go dormant or misses the waking edit,
+a clone misses the alarm, or the recovery after it loses
 or duplicates an acknowledged edit.
 
 Data dirs go under --data if given, else a temporary directory that is
@@ -211,7 +218,7 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		return err
 	}
 	for _, c := range clones {
-		svc, err := c.node.StartDocs()
+		svc, err := c.node.StartDocs(cloneservice.WithParams(demoDocParams()))
 		if err != nil {
 			return err
 		}

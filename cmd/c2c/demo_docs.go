@@ -337,7 +337,10 @@ func (d *docDemo) run(ctx context.Context) error {
 	if missing > 0 || dup > 0 {
 		return fmt.Errorf("%d acknowledged edits missing and %d duplicated", missing, dup)
 	}
-	return d.showPresence(ctx, doc, live, inLive.Epoch)
+	if err := d.showPresence(ctx, doc, live, inLive.Epoch); err != nil {
+		return err
+	}
+	return d.showDormant(ctx, doc, live)
 }
 
 // showPresence puts a caret on clone 0's text (as its device would) and
@@ -383,6 +386,7 @@ func (d *docDemo) showPresence(ctx context.Context, doc docsync.DocID, live []*c
 	}
 	fmt.Fprintf(d.w, "  %-28s clone 1 saw clone 0's selection (1..4) after %v: clone to clone on the presence topic, sealed under key epoch %d, never sequenced\n",
 		"presence", time.Since(t).Round(time.Millisecond), epoch)
+	own.ClearCaret("demo") // the device leaves, as device/server's hub does: a caret of ours keeps the document awake
 	return nil
 }
 
