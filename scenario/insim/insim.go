@@ -105,7 +105,7 @@ func RunInBubble(p scenario.Params, o Options) (*scenario.Summary, error) {
 	if p.Case == scenario.CaseDocsync {
 		run = scenario.RunDocsync
 	}
-	sn := &simnet.Simnet{LatencyFunc: gridLatency(p.Latency, p.DeliveryGrain)} // one way, per packet
+	sn := &simnet.Simnet{LatencyFunc: gridLatency(p.Latency, p.DeliveryGrain, time.Now)} // one way, per packet
 	sn.Start()
 	defer sn.Close()
 	link := simnet.NodeBiDiLinkSettings{
@@ -353,12 +353,12 @@ func rootCauses(errs []error) error {
 // for all of them, instead of once per packet with one receiver runnable
 // at a time. simnet's router keeps their order (it breaks ties by the
 // order of sending).
-func gridLatency(oneWay, grain time.Duration) func(*simnet.Packet) time.Duration {
+func gridLatency(oneWay, grain time.Duration, clock func() time.Time) func(*simnet.Packet) time.Duration {
 	if grain <= 0 {
 		return simnet.StaticLatency(oneWay)
 	}
 	return func(*simnet.Packet) time.Duration {
-		now := time.Now()
+		now := clock()
 		at := now.Add(oneWay)
 		if r := at.Sub(at.Truncate(grain)); r > 0 {
 			at = at.Add(grain - r)

@@ -129,21 +129,17 @@ func TestRootCausesHidesCancelledFollowers(t *testing.T) {
 // TestGridLatencyRoundsArrivalsUp checks that packets arrive on the grid,
 // never before oneWay, and that a grain of 0 keeps exact latencies.
 func TestGridLatencyRoundsArrivalsUp(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const oneWay, grain = 20 * time.Millisecond, time.Millisecond
-		lat := gridLatency(oneWay, grain)
-		exact := gridLatency(oneWay, 0)
-		for _, after := range []time.Duration{0, 300 * time.Microsecond, 999 * time.Microsecond, time.Millisecond} {
-			start := time.Now()
-			time.Sleep(after)
-			d := lat(nil)
-			at := time.Now().Add(d)
-			if d < oneWay || d >= oneWay+grain || !at.Equal(at.Truncate(grain)) {
-				t.Errorf("sent %v after a grid point: latency %v, arrival %v off the grid or early", after, d, at.Sub(start))
-			}
-			if e := exact(nil); e != oneWay {
-				t.Errorf("grain 0: latency %v, want %v", e, oneWay)
-			}
+	const oneWay, grain = 20 * time.Millisecond, time.Millisecond
+	grid := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch: on the grid
+	for _, after := range []time.Duration{0, 300 * time.Microsecond, 999 * time.Microsecond, time.Millisecond, 1500 * time.Microsecond} {
+		now := grid.Add(after)
+		d := gridLatency(oneWay, grain, func() time.Time { return now })(nil)
+		at := now.Add(d)
+		if d < oneWay || d >= oneWay+grain || !at.Equal(at.Truncate(grain)) {
+			t.Errorf("sent %v after a grid point: latency %v, arrival off the grid or early", after, d)
 		}
-	})
+		if e := gridLatency(oneWay, 0, func() time.Time { return now })(nil); e != oneWay {
+			t.Errorf("grain 0: latency %v, want %v", e, oneWay)
+		}
+	}
 }
