@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/clone2clone/c2c/docsync/wire"
+	"github.com/clone2clone/c2c/internal/intern"
 )
 
 // logMeta is the log state besides the chain hashes: membership, the
@@ -119,7 +120,7 @@ func metaFromWire(epoch uint64, w metaWire, what string) (logMeta, error) {
 		if err := ParseHPKEPublic(wm.HpkePub); err != nil {
 			return m, err
 		}
-		mb.HPKEPub = append([]byte(nil), wm.HpkePub...)
+		mb.HPKEPub = intern.Bytes(wm.HpkePub)
 		m.members = append(m.members, mb)
 	}
 	m.wraps = make(map[MemberID][]byte, len(w.wraps))
@@ -131,7 +132,7 @@ func metaFromWire(epoch uint64, w metaWire, what string) (logMeta, error) {
 		if _, dup := m.wraps[id]; dup || !isMemberOf(m.members, id) || len(k.Ciphertext) == 0 || len(k.Ciphertext) > maxWrapBytes {
 			return m, bad("key wrap for %v", id)
 		}
-		m.wraps[id] = append([]byte(nil), k.Ciphertext...)
+		m.wraps[id] = intern.Bytes(k.Ciphertext)
 	}
 	m.prevKeys = make(map[uint64]sealedPrev, len(w.prevKeys))
 	for _, p := range w.prevKeys {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/clone2clone/c2c/docsync/wire"
+	"github.com/clone2clone/c2c/internal/intern"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -108,7 +109,7 @@ func DecodeMemberOp(b []byte) (*MemberOp, error) {
 		if err := ParseHPKEPublic(w.HpkePub); err != nil {
 			return nil, err
 		}
-		o.HPKEPub = append([]byte(nil), w.HpkePub...)
+		o.HPKEPub = intern.Bytes(w.HpkePub) // every member of the document holds it: one copy per process
 	} else if len(w.HpkePub) != 0 {
 		return nil, fmt.Errorf("%w: unexpected hpke key", ErrMalformed)
 	}
@@ -156,7 +157,7 @@ func bundleFromWire(w *wire.KeyBundle) (*KeyBundle, error) {
 			return nil, fmt.Errorf("%w: key wrapped twice to %v", ErrMalformed, wk.Member)
 		}
 		seen[wk.Member] = true
-		wk.Ciphertext = append([]byte(nil), k.Ciphertext...)
+		wk.Ciphertext = intern.Bytes(k.Ciphertext) // kept as the member's wrap by every member
 		kb.Keys = append(kb.Keys, wk)
 	}
 	return kb, nil

@@ -254,3 +254,16 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 // Check that ot is the op model used by Propose (compile-time use).
 var _ = ot.FromPatch
+
+// TestMembersShareDecodedKeys checks that the members of a document, each
+// decoding the same membership ops, hold one copy per process of each
+// member's HPKE key (internal/intern): a provider hosts many of them.
+func TestMembersShareDecodedKeys(t *testing.T) {
+	_, a, b, c := threeMembers(t)
+	ka, _ := b.r.Log().Membership().Get(c.r.ID())
+	kb, _ := c.r.Log().Membership().Get(c.r.ID())
+	kc, _ := a.r.Log().Membership().Get(c.r.ID())
+	if len(ka.HPKEPub) == 0 || &ka.HPKEPub[0] != &kb.HPKEPub[0] || &kb.HPKEPub[0] != &kc.HPKEPub[0] {
+		t.Fatal("members hold separate copies of one member's HPKE key")
+	}
+}

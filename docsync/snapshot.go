@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clone2clone/c2c/docsync/wire"
+	"github.com/clone2clone/c2c/internal/intern"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -81,7 +82,7 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 		if err := ParseHPKEPublic(wm.HpkePub); err != nil {
 			return nil, err
 		}
-		m.HPKEPub = append([]byte(nil), wm.HpkePub...)
+		m.HPKEPub = intern.Bytes(wm.HpkePub)
 		s.Members = append(s.Members, m)
 	}
 	for _, c := range w.Counters {
