@@ -31,11 +31,16 @@ type enrolled struct {
 // emptied) and two providers are stopped: lookups still succeed, served by
 // the late provider's replica.
 func TestDirectoryMultiNode(t *testing.T) {
+	if raceEnabled {
+		// Go 1.26's race runtime crashes in this bubble (SIGSEGV in
+		// runtime.(*timer).maybeRunChan under swarm's dial worker; golang/go#78156)
+		// in about 3 runs of 4 on the CI machine, which no retry budget
+		// absorbs. go test ./... runs it without -race; the other dht
+		// tests on simnet still run under -race.
+		t.Skip("the race runtime crashes in this synctest bubble: golang/go#78156")
+	}
 	synctest.Test(t, func(t *testing.T) {
 		users, devicesPerUser := 10, 2
-		if raceEnabled {
-			users = 5
-		}
 		c := newSimCluster(t, 20*time.Millisecond, true)
 		defer c.close()
 		ctx := context.Background()
