@@ -71,8 +71,8 @@ all protocols; it includes gossipsub fan-out, heads and history fetches),
 divided by the acknowledged edits; then clone 0 puts a selection on the
 text, as its device would, and it prints how soon clone 1 saw it (presence:
 clone to clone, sealed under the key epoch, never sequenced). Then, with
-nobody editing, every member puts the document to sleep after 4 s (the
-demo's --dormant-after; a clone's default is 1m): it leaves the
+nobody editing, every member puts the document to sleep after 4 s (in
+the demo; c2c clone --dormant-after defaults to 1m): it leaves the
 document's gossipsub meshes and stops its head gossip and ticks. An edit
 at clone 0 wakes them, and it prints how soon the edit was at every
 member. Last, a
