@@ -34,12 +34,27 @@ type latencyResult struct {
 	Edits     int64   `json:"edits"`   // acknowledged by a clone or typed on a device
 	Entries   uint64  `json:"entries"` // committed in the window (edits batch into entries)
 
-	CloneP50Ms    float64 `json:"clone_p50_ms"` // edit at a clone -> applied at each other clone
-	CloneP99Ms    float64 `json:"clone_p99_ms"`
-	CloneSamples  int     `json:"clone_samples"`
-	DeviceP50Ms   float64 `json:"device_p50_ms"` // keystroke on a device -> shown on another user's device
-	DeviceP99Ms   float64 `json:"device_p99_ms"`
-	DeviceSamples int     `json:"device_samples"`
+	// CloneP50Ms and CloneP99Ms: edit at a clone -> applied at each other
+	// clone (the update event's time: the receiving clone's loop emits it
+	// once the entry is durable and applied). CloneSeen is the same to
+	// when the bench's subscriber goroutine received that event.
+	CloneP50Ms     float64 `json:"clone_p50_ms"`
+	CloneP99Ms     float64 `json:"clone_p99_ms"`
+	CloneSeenP50Ms float64 `json:"clone_seen_p50_ms"`
+	CloneSeenP99Ms float64 `json:"clone_seen_p99_ms"`
+	CloneSamples   int     `json:"clone_samples"`
+	// FirstReceiver is, per edit made at a clone, its latency to the
+	// first other clone that applied it: the path (the author's clone,
+	// the sequencer, one delivery). Fanout is the last receiver's latency
+	// minus the first's: what the other receivers add after it. Both are
+	// over the edits every other clone received.
+	FirstReceiverP50Ms float64 `json:"first_receiver_p50_ms"`
+	FirstReceiverP99Ms float64 `json:"first_receiver_p99_ms"`
+	FanoutP50Ms        float64 `json:"fanout_p50_ms"`
+	FanoutP99Ms        float64 `json:"fanout_p99_ms"`
+	DeviceP50Ms        float64 `json:"device_p50_ms"` // keystroke on a device -> shown on another user's device
+	DeviceP99Ms        float64 `json:"device_p99_ms"`
+	DeviceSamples      int     `json:"device_samples"`
 
 	EditsPerS        float64 `json:"edits_per_s"`
 	CPUSeconds       float64 `json:"cpu_s"`               // the clones' process over the window
@@ -54,6 +69,17 @@ type latencyResult struct {
 	// and anything else running included; each QUIC packet on loopback
 	// once) per (entries x receiving clones); 0 where it cannot be read.
 	UDPDatagramsPerDelivery float64 `json:"udp_datagrams_per_delivery"`
+	// The background work of the window that stalls every edit in
+	// flight: the process's GC cycles, the share of its CPU the GC took,
+	// what it allocated per delivery; and, over the pebble datastores of
+	// the process's nodes, their memtable flushes, compactions and the
+	// bytes their write-ahead logs took per delivery.
+	GCCycles                 uint64  `json:"gc_cycles"`
+	GCCPUShare               float64 `json:"gc_cpu_share"`
+	AllocBytesPerDelivery    float64 `json:"alloc_bytes_per_delivery"`
+	StoreFlushes             int64   `json:"store_flushes"`
+	StoreCompactions         int64   `json:"store_compactions"`
+	StoreWALBytesPerDelivery float64 `json:"store_wal_bytes_per_delivery"`
 
 	BytesPerEdit           float64            `json:"bytes_per_edit"` // every byte every host of the process sent
 	BytesPerEditByProtocol map[string]float64 `json:"bytes_per_edit_by_protocol"`
@@ -98,7 +124,9 @@ fsync. --datastores own gives each clone a datastore of its own, as a
 c2c clone process has, for comparison.
 
 It prints the latency from an edit at one clone to its application at each
-other clone (p50, p99), from a keystroke on a device to its display on each
+other clone (p50, p99; at the time the receiving clone emits the update,
+once the entry is durable and applied, and beside it when the bench's
+subscriber received that event), from a keystroke on a device to its display on each
 other device, the edits per second, the process's CPU time per delivered
 entry per receiving clone, and the bytes every host in the process sent per
 edit (go-libp2p's bandwidth counter; by protocol) beside the floor: one copy
@@ -108,6 +136,14 @@ delivery depends on the machine's speed: beside it is its floor timed on
 this machine in the same run (two Ed25519 verifications, an
 XChaCha20-Poly1305 open and an OT apply of an entry of the run's mean
 size) and the ratio of the two.
+
+The clone latency is split in two: to the first other clone that applied
+an edit (the author's clone, the sequencer and one delivery) and from the
+first to the last (what the other receivers add). Beside them are what
+stalls every edit in flight: the GC cycles of the window, the GC's share
+of the process's CPU and the bytes allocated per delivery, and the
+flushes, compactions and write-ahead-log bytes per delivery of the
+process's pebble datastores.
 
 It fails if the clones do not converge, or an edit is lost. Progress and the
 path of the nodes' log go to stderr.`,
@@ -140,6 +176,12 @@ func printLatency(w io.Writer, r *latencyResult) {
 	fmt.Fprintf(w, "%-40s %12s %10s\n", "figure", "value", "goal")
 	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "clone -> other clones p50", r.CloneP50Ms, "<=10")
 	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "clone -> other clones p99", r.CloneP99Ms, "<=50")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "  seen by the bench's subscriber p50", r.CloneSeenP50Ms, "")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "  seen by the bench's subscriber p99", r.CloneSeenP99Ms, "")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "  to the first other clone p50", r.FirstReceiverP50Ms, "")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "  to the first other clone p99", r.FirstReceiverP99Ms, "")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "  first -> last other clone p50", r.FanoutP50Ms, "")
+	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "  first -> last other clone p99", r.FanoutP99Ms, "")
 	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "device -> other devices p50", r.DeviceP50Ms, "<=20")
 	fmt.Fprintf(w, "%-40s %9.1f ms %10s\n", "device -> other devices p99", r.DeviceP99Ms, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "edits per second", r.EditsPerS, "")
@@ -147,6 +189,11 @@ func printLatency(w io.Writer, r *latencyResult) {
 	fmt.Fprintf(w, "%-40s %9.0f us %10s\n", "  floor on this machine (2 sigs, AEAD, OT)", r.FloorCPUUsPerDelivery, "")
 	fmt.Fprintf(w, "%-40s %11.2fx %10s\n", "  CPU per delivery / floor", r.CPUOverFloor, "")
 	fmt.Fprintf(w, "%-40s %12.2f %10s\n", "UDP datagrams per delivery (machine)", r.UDPDatagramsPerDelivery, "")
+	fmt.Fprintf(w, "%-40s %12d %10s\n", "GC cycles in the window", r.GCCycles, "")
+	fmt.Fprintf(w, "%-40s %11.0f%% %10s\n", "  GC share of the CPU", 100*r.GCCPUShare, "")
+	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "  bytes allocated per delivery", r.AllocBytesPerDelivery, "")
+	fmt.Fprintf(w, "%-40s %5d / %4d %10s\n", "pebble flushes / compactions", r.StoreFlushes, r.StoreCompactions, "")
+	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "  WAL bytes per delivery", r.StoreWALBytesPerDelivery, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "bytes per edit, all hosts", r.BytesPerEdit, fmt.Sprintf("<=%.0f", 2*r.FloorBytesPerEdit))
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "floor: entry to each other member", r.FloorBytesPerEdit, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "mean entry bytes", r.EntryBytes, "")

@@ -43,13 +43,15 @@ type latencyRun struct {
 	devClone map[int]int // clone index -> device number
 	devices  []*streamDevice
 
-	mu          sync.Mutex
-	cloneLat    []time.Duration
-	deviceLat   []time.Duration
-	deviceLen   []int
-	window      atomic.Bool // tokens are sampled while set
-	edits       atomic.Int64
-	typedTokens sync.Map // rune -> true: every acknowledged or typed token
+	mu           sync.Mutex
+	cloneLat     []time.Duration
+	cloneSpread  map[rune]*tokenSpread // per clone-written token: first and last receiver
+	cloneSeenLat []time.Duration       // as cloneLat, to when the bench's subscriber saw the update
+	deviceLat    []time.Duration
+	deviceLen    []int
+	window       atomic.Bool // tokens are sampled while set
+	edits        atomic.Int64
+	typedTokens  sync.Map // rune -> true: every acknowledged or typed token
 }
 
 // Token authors: clone i is i, device k is deviceAuthor(k).
@@ -78,7 +80,8 @@ func runLatencyBench(ctx context.Context, g *globals, f *latencyFlags) (res *lat
 // withLatencyNet sets a network up as f says (see setUp), runs run on it
 // and tears it down; bench names the temporary directory and the progress.
 func withLatencyNet(ctx context.Context, g *globals, f *latencyFlags, bench string, run func(r *latencyRun) error) (err error) {
-	r := &latencyRun{g: g, f: f, bench: bench, net: &demoNet{hosted: f.datastores != "own"}, tk: &tokens{sent: map[rune]sentToken{}}, devClone: map[int]int{}}
+	r := &latencyRun{g: g, f: f, bench: bench, net: &demoNet{hosted: f.datastores != "own"}, tk: &tokens{sent: map[rune]sentToken{}}, devClone: map[int]int{},
+		cloneSpread: map[rune]*tokenSpread{}}
 	if r.base, err = os.MkdirTemp("", "c2c-bench-"+bench+"-"); err != nil {
 		return err
 	}
@@ -187,6 +190,8 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 		return nil, err
 	}
 	udp0, udpErr := procstat.UDPOut()
+	stores := pebbleDBs(r.datastores(seqNode))
+	rt0, st0 := readRuntimeCounters(), readStoreCounters(stores)
 	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile, allocs: f.allocProfile, exec: f.execTrace}
 	if err := prof.start(); err != nil {
 		return nil, err
@@ -204,6 +209,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 		return nil, err
 	}
 	udp1, err := procstat.UDPOut()
+	rt1, st1 := readRuntimeCounters(), readStoreCounters(stores)
 	udpErr = cmp.Or(udpErr, err)
 	if err := prof.stop(); err != nil {
 		return nil, err
@@ -228,11 +234,23 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	res.CloneP50Ms, res.CloneP99Ms = ms(percentile(r.cloneLat, 0.5)), ms(percentile(r.cloneLat, 0.99))
 	res.DeviceP50Ms, res.DeviceP99Ms = ms(percentile(r.deviceLat, 0.5)), ms(percentile(r.deviceLat, 0.99))
 	res.CloneSamples, res.DeviceSamples = len(r.cloneLat), len(r.deviceLat)
+	res.CloneSeenP50Ms, res.CloneSeenP99Ms = ms(percentile(r.cloneSeenLat, 0.5)), ms(percentile(r.cloneSeenLat, 0.99))
+	first, fanout := pathAndFanout(r.cloneSpread, f.clones-1)
 	r.mu.Unlock()
+	res.FirstReceiverP50Ms, res.FirstReceiverP99Ms = ms(percentile(first, 0.5)), ms(percentile(first, 0.99))
+	res.FanoutP50Ms, res.FanoutP99Ms = ms(percentile(fanout, 0.5)), ms(percentile(fanout, 0.99))
 	edits := float64(max(res.Edits, 1))
 	res.EditsPerS = float64(res.Edits) / window.Seconds()
 	res.CPUSeconds = (cpu1.CPU - cpu0.CPU).Seconds()
-	res.CPUUsPerDelivery = res.CPUSeconds * 1e6 / float64(max(res.Entries, 1)*uint64(f.clones-1))
+	deliveries := float64(max(res.Entries, 1) * uint64(f.clones-1))
+	res.CPUUsPerDelivery = res.CPUSeconds * 1e6 / deliveries
+	res.GCCycles = rt1.gcCycles - rt0.gcCycles
+	if res.CPUSeconds > 0 {
+		res.GCCPUShare = (rt1.gcCPU - rt0.gcCPU) / res.CPUSeconds
+	}
+	res.AllocBytesPerDelivery = float64(rt1.allocBytes-rt0.allocBytes) / deliveries
+	res.StoreFlushes, res.StoreCompactions = st1.flushes-st0.flushes, st1.compactions-st0.compactions
+	res.StoreWALBytesPerDelivery = float64(st1.walBytes-st0.walBytes) / deliveries
 	if udpErr == nil {
 		res.UDPDatagramsPerDelivery = float64(udp1-udp0) / float64(max(res.Entries, 1)*uint64(f.clones-1))
 	}
@@ -310,9 +328,15 @@ func (r *latencyRun) subscribe(doc docsync.DocID) (func(), error) {
 				if ev.Kind != cloneservice.EventUpdate || ev.Op == nil {
 					continue
 				}
-				now := time.Now()
+				// Applied is when the clone's loop emitted the update,
+				// once durable; seen is when this goroutine got it, later
+				// by however long the scheduler kept it waiting.
+				seen := time.Now()
+				applied := cmp.Or(ev.Time, seen)
+				counts := func(author int) bool { return author >= 0 && author != i }
 				for _, c := range ev.Op.Comps {
-					r.sample(c.Text, now, func(author int) bool { return author >= 0 && author != i }, &r.cloneLat)
+					r.sample(c.Text, applied, counts, &r.cloneLat, r.cloneSpread)
+					r.sample(c.Text, seen, counts, &r.cloneSeenLat, nil)
 				}
 			}
 		}()
@@ -320,8 +344,9 @@ func (r *latencyRun) subscribe(doc docsync.DocID) (func(), error) {
 	return stop, nil
 }
 
-// sample adds now - sent for every token in text whose author counts.
-func (r *latencyRun) sample(text string, now time.Time, counts func(author int) bool, into *[]time.Duration) {
+// sample adds now - sent for every token in text whose author counts,
+// to into and, unless nil, to the token's spread.
+func (r *latencyRun) sample(text string, now time.Time, counts func(author int) bool, into *[]time.Duration, spread map[rune]*tokenSpread) {
 	for _, c := range text {
 		if !isToken(c) {
 			continue
@@ -332,6 +357,14 @@ func (r *latencyRun) sample(text string, now time.Time, counts func(author int) 
 		if ok && counts(s.author) {
 			r.mu.Lock()
 			*into = append(*into, now.Sub(s.at))
+			if spread != nil {
+				t := spread[c]
+				if t == nil {
+					t = &tokenSpread{}
+					spread[c] = t
+				}
+				t.add(now.Sub(s.at))
+			}
 			r.mu.Unlock()
 		}
 	}
@@ -349,7 +382,7 @@ func (r *latencyRun) startDevices(ctx context.Context, doc docsync.DocID) error 
 			r.mu.Lock()
 			r.deviceLen[k] = l.Len
 			r.mu.Unlock()
-			r.sample(l.Ins, at, func(author int) bool { return author < 0 && author != deviceAuthor(k) }, &r.deviceLat)
+			r.sample(l.Ins, at, func(author int) bool { return author < 0 && author != deviceAuthor(k) }, &r.deviceLat, nil)
 		}
 	}, func(int) []string { return nil })
 }
