@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +14,8 @@ import (
 // latencyFlags are c2c bench latency's flags.
 type latencyFlags struct {
 	clones, devices, providers int
+	sizes                      []int // --clones: the sizes of a series, run in turn
+	runs                       int   // rounds of a series
 	rate                       float64
 	duration, timeout          time.Duration
 	cpuProfile, mutexProfile   string // pprof files of the measured window
@@ -105,7 +108,7 @@ type latencyResult struct {
 func newBenchLatencyCmd(g *globals) *cobra.Command {
 	f := &latencyFlags{}
 	var cmd *cobra.Command // its context is cancelled by Ctrl-C or SIGTERM
-	cmd = newBenchReportCmd(g, "latency [--clones N] [--devices D] [--rate R] [--duration T] [--json]",
+	cmd = newBenchReportCmd(g, "latency [--clones N[,N...]] [--runs R] [--devices D] [--rate R] [--duration T] [--json]",
 		"Edit latency in real time on loopback: clone to clone, device to device; CPU per delivery; bytes per edit against the floor",
 		`latency runs a CloneDoc network on 127.0.0.1 in real time, with the same code
 as c2c provider, c2c sequencer and c2c clone: --providers providers, one
@@ -145,17 +148,33 @@ of the process's CPU and the bytes allocated per delivery, and the
 flushes, compactions and write-ahead-log bytes per delivery of the
 process's pebble datastores.
 
+With several sizes (--clones 16,32) or --runs R, it runs each size in
+turn, R rounds, each on a network of its own, and prints every run, the
+median of each figure by size and, for each size after the first, the
+median over the rounds of its figures over the first size's in the same
+round, and in how many rounds its latency was within twice the first's.
+This machine's speed can drift by a third within minutes: compare sizes
+within rounds, not across separate commands.
+
 It fails if the clones do not converge, or an edit is lost. Progress and the
 path of the nodes' log go to stderr.`,
-		func() (*latencyResult, error) {
+		func() (*latencyReport, error) {
 			if f.datastores != "shared" && f.datastores != "own" {
 				return nil, fmt.Errorf("--datastores %q: want shared or own", f.datastores)
 			}
-			return runLatencyBench(cmd.Context(), g, f)
+			if len(f.sizes) == 0 || f.runs < 1 {
+				return nil, errors.New("need at least one --clones size and --runs >= 1")
+			}
+			series := len(f.sizes) > 1 || f.runs > 1
+			if series && f.cpuProfile+f.mutexProfile+f.blockProfile+f.allocProfile+f.execTrace != "" {
+				return nil, errors.New("profiles and traces are of one run: give one --clones size and --runs 1")
+			}
+			return runLatencySeries(cmd.Context(), g, f)
 		},
-		printLatency)
+		printLatencyReport)
 	fl := cmd.Flags()
-	fl.IntVar(&f.clones, "clones", 16, "clones in this process")
+	fl.IntSliceVar(&f.sizes, "clones", []int{16}, "clones in this process; several sizes (e.g. 16,32) run in turn and are compared")
+	fl.IntVar(&f.runs, "runs", 1, "rounds of the sizes of --clones, run in turn; more than one prints each run, the medians and the ratios to the first size")
 	fl.IntVar(&f.devices, "devices", 4, "devices, each a separate process on its own clone")
 	fl.IntVar(&f.providers, "providers", 1, "providers (directory)")
 	fl.Float64Var(&f.rate, "rate", 150, "edits per second, all writers together")
