@@ -2,8 +2,6 @@ package docsync
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/binary"
 	"sync"
 )
 
@@ -94,14 +92,9 @@ func (c *SigCache) insert(k Hash) {
 }
 
 func sigKey(pub, msg, sig []byte) Hash {
-	h := sha256.New()
-	var n [4]byte
-	for _, b := range [][]byte{pub, msg, sig} {
-		binary.BigEndian.PutUint32(n[:], uint32(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	var k Hash
-	h.Sum(k[:0])
-	return k
+	p := newSHA256()
+	p.varb(pub)
+	p.varb(msg)
+	p.varb(sig)
+	return p.done()
 }

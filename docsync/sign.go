@@ -33,33 +33,43 @@ func (c canon) varb(b []byte) canon {
 
 // SigningBytes returns the canonical bytes the author signs.
 func (e *Envelope) SigningBytes() []byte {
-	c := make(canon, 0, len(tagEnvelope)+32+32+8+8+32+8+1+4+len(e.Nonce)+4+len(e.Body))
-	c = c.fixed([]byte(tagEnvelope)).fixed(e.Doc[:]).fixed(e.Author[:]).
-		u64(e.Counter).u64(e.Parent).fixed(e.ParentHash[:]).u64(e.Epoch).
-		u8(uint8(e.Kind)).varb(e.Nonce).varb(e.Body)
-	return c
+	w := &canonBuf{make(canon, 0, len(tagEnvelope)+32+32+8+8+32+8+1+4+len(e.Nonce)+4+len(e.Body))}
+	e.writeSigning(w)
+	return w.c
+}
+
+var tagEnvelopeBytes = []byte(tagEnvelope)
+
+// writeSigning writes the signing bytes' fields to w, in their order.
+func (e *Envelope) writeSigning(w canonWriter) {
+	w.fixed(tagEnvelopeBytes)
+	w.fixed(e.Doc[:])
+	w.fixed(e.Author[:])
+	w.u64(e.Counter)
+	w.u64(e.Parent)
+	w.fixed(e.ParentHash[:])
+	w.u64(e.Epoch)
+	w.u8(uint8(e.Kind))
+	w.varb(e.Nonce)
+	w.varb(e.Body)
 }
 
 // Digest is H(envelope bytes) in the chain: SHA-256 over the signing bytes
-// followed by the length-prefixed signature.
-func (e *Envelope) Digest() Hash { return envelopeDigest(e.SigningBytes(), e.Sig) }
-
-func envelopeDigest(signing, sig []byte) Hash {
-	h := sha256.New()
-	h.Write(signing)
-	h.Write(canon(nil).varb(sig))
-	var d Hash
-	h.Sum(d[:0])
-	return d
+// followed by the length-prefixed signature. It is taken several times per
+// entry received, so it streams the fields into a pooled hash.
+func (e *Envelope) Digest() Hash {
+	p := newSHA256()
+	e.writeSigning(p)
+	p.varb(e.Sig)
+	return p.done()
 }
 
 // Sign sets e.Sig with the author's key. The key must match e.Author.
 func (e *Envelope) Sign(priv ed25519.PrivateKey) {
-	b := e.SigningBytes()
-	e.Sig = ed25519.Sign(priv, b)
+	e.Sig = ed25519.Sign(priv, e.SigningBytes())
 	e.checked = Hash{}
 	if pub, ok := priv.Public().(ed25519.PublicKey); ok && bytes.Equal(pub, e.Author[:]) {
-		e.checked = envelopeDigest(b, e.Sig) // our own signature needs no check
+		e.checked = e.Digest() // our own signature needs no check
 	}
 }
 
@@ -72,12 +82,11 @@ func (e *Envelope) VerifyAuthor() error { return e.VerifyAuthorIn(nil) }
 // VerifyAuthorIn is VerifyAuthor with the signatures c remembers: an
 // envelope another clone of this process verified is not verified again.
 func (e *Envelope) VerifyAuthorIn(c *SigCache) error {
-	b := e.SigningBytes()
-	d := envelopeDigest(b, e.Sig)
+	d := e.Digest()
 	if d == e.checked {
 		return nil
 	}
-	if !c.Verify(e.Author.PublicKey(), b, e.Sig) {
+	if !c.Verify(e.Author.PublicKey(), e.SigningBytes(), e.Sig) {
 		return fmt.Errorf("%w: author %v counter %d", ErrAuthorSignature, e.Author, e.Counter)
 	}
 	e.checked = d

@@ -1,0 +1,5 @@
+//go:build !race
+
+package docsync
+
+const raceEnabled = false
