@@ -9,6 +9,7 @@
 package bounded
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,8 +70,28 @@ type Reader interface {
 }
 
 // WriteFrame writes body as one frame in one Write and returns the bytes
-// written.
+// written. Into a *bufio.Writer it writes the length and the body apart,
+// without a buffer of its own: they leave together at the writer's flush
+// (a sequencer writes each entry this way to every member's feed).
 func WriteFrame(w io.Writer, body []byte) (int, error) {
+	if bw, ok := w.(*bufio.Writer); ok {
+		n := 0
+		for v := uint64(len(body)); ; v >>= 7 {
+			b := byte(v & 0x7f)
+			if v >= 0x80 {
+				b |= 0x80
+			}
+			if err := bw.WriteByte(b); err != nil {
+				return n, err
+			}
+			n++
+			if v < 0x80 {
+				break
+			}
+		}
+		m, err := bw.Write(body)
+		return n + m, err
+	}
 	buf := make([]byte, 0, binary.MaxVarintLen64+len(body))
 	buf = binary.AppendUvarint(buf, uint64(len(body)))
 	return w.Write(append(buf, body...))

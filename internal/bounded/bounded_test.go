@@ -1,6 +1,7 @@
 package bounded
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -112,4 +113,26 @@ func FuzzReadUvarint(f *testing.F) {
 			t.Fatalf("% x: %d, %v; binary: %d, %v", b, x, err, y, yerr)
 		}
 	})
+}
+
+// Into a *bufio.Writer a frame's bytes are the same, and writing it takes
+// no buffer of its own.
+func TestFrameIntoBufio(t *testing.T) {
+	for _, size := range []int{0, 1, 127, 128, 300, 16383, 16384, 70000} {
+		body := bytes.Repeat([]byte{9}, size)
+		var plain, buffered bytes.Buffer
+		if _, err := WriteFrame(&plain, body); err != nil {
+			t.Fatal(err)
+		}
+		bw := bufio.NewWriterSize(&buffered, 64)
+		n, err := WriteFrame(bw, body)
+		if err != nil || bw.Flush() != nil || n != plain.Len() || !bytes.Equal(buffered.Bytes(), plain.Bytes()) {
+			t.Fatalf("%d bytes: wrote %d, %v; the bytes differ from the plain frame's", size, n, err)
+		}
+	}
+	bw := bufio.NewWriterSize(io.Discard, 4096)
+	body := make([]byte, 400)
+	if a := testing.AllocsPerRun(100, func() { _, _ = WriteFrame(bw, body) }); a != 0 {
+		t.Errorf("WriteFrame into a bufio.Writer allocates %.0f times", a)
+	}
 }
