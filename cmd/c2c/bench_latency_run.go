@@ -252,7 +252,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	res.StoreFlushes, res.StoreCompactions = st1.flushes-st0.flushes, st1.compactions-st0.compactions
 	res.StoreWALBytesPerDelivery = float64(st1.walBytes-st0.walBytes) / deliveries
 	if udpErr == nil {
-		res.UDPDatagramsPerDelivery = float64(udp1-udp0) / float64(max(res.Entries, 1)*uint64(f.clones-1))
+		res.UDPDatagramsPerDelivery = float64(udp1-udp0) / deliveries
 	}
 	res.BytesPerEdit = float64(after.TotalOut-before.TotalOut) / edits
 	for p, s := range afterProto {
