@@ -26,6 +26,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -246,6 +247,11 @@ func (n *Node) newHost(key crypto.PrivKey, listen []ma.Multiaddr, rm network.Res
 		// ModeAuto and AutoNAT keep small networks client-only ("failed to
 		// find any peer in table").
 		lopts = append(lopts, libp2p.ForceReachabilityPublic())
+		if !n.opts.quicOnly {
+			// Cloud to cloud, TCP first (dialrank.go). SwarmOpts replaces
+			// earlier swarm options: nothing else here sets any.
+			lopts = append(lopts, libp2p.SwarmOpts(swarm.WithDialRanker(preferTCP)))
+		}
 	}
 	if n.opts.registerer != nil {
 		lopts = append(lopts, libp2p.PrometheusRegisterer(n.opts.registerer))
