@@ -24,9 +24,9 @@ const quicFallback = swarm.PublicTCPDelay
 // few packets, and a feed delivers each entry to every member, one small
 // message per member. quic-go spends user-space CPU on each datagram (its
 // packet protection, acknowledgements and loss recovery); the kernel's TCP
-// does that work for less. `c2c bench latency --clones 32` spent about a
-// fifth less CPU per delivery over TCP and half the fan-out latency
-// (docs/realtime.md, fix 18). Devices keep go-libp2p's ranker: for a
+// does that work for less: in five alternating pairs of `c2c bench latency
+// --clones 32`, a tenth less CPU per delivery and a third less fan-out
+// latency (docs/realtime.md, fix 18). Devices keep go-libp2p's ranker: for a
 // phone, QUIC's handshake and its streams without head-of-line blocking
 // matter more.
 func preferTCP(addrs []ma.Multiaddr) []network.AddrDelay {

@@ -26,6 +26,9 @@ type latencyFlags struct {
 	// one resource budget, as a provider's hosted clones do; "" too) or
 	// "own" (each clone has its own, as a c2c clone process has).
 	datastores string
+	// memoryLimit is c2c provider's --memory-limit for this process (0:
+	// Go's default collector).
+	memoryLimit int64
 }
 
 // latencyResult is what c2c bench latency prints (field names from issue 13).
@@ -72,6 +75,11 @@ type latencyResult struct {
 	// and anything else running included; each QUIC packet on loopback
 	// once) per (entries x receiving clones); 0 where it cannot be read.
 	UDPDatagramsPerDelivery float64 `json:"udp_datagrams_per_delivery"`
+	// CPUStealShare is the share of the machine's CPU time (/proc/stat)
+	// that the hypervisor gave to other guests over the window: a virtual
+	// machine's CPUs then run slower than their cores, and the wall-clock
+	// figures with them. 0 where it cannot be read.
+	CPUStealShare float64 `json:"cpu_steal_share"`
 	// The background work of the window that stalls every edit in
 	// flight: the process's GC cycles, the share of its CPU the GC took,
 	// what it allocated per delivery; and, over the pebble datastores of
@@ -83,6 +91,12 @@ type latencyResult struct {
 	StoreFlushes             int64   `json:"store_flushes"`
 	StoreCompactions         int64   `json:"store_compactions"`
 	StoreWALBytesPerDelivery float64 `json:"store_wal_bytes_per_delivery"`
+	// MemoryLimitBytes is --memory-limit (0: Go's default collector,
+	// GOGC=100, or the environment's GOGC and GOMEMLIMIT); GoMemoryBytes
+	// is the memory the Go runtime held at the window's end
+	// (/memory/classes/total:bytes), what a looser collector costs.
+	MemoryLimitBytes int64  `json:"memory_limit_bytes"`
+	GoMemoryBytes    uint64 `json:"go_memory_bytes"`
 
 	BytesPerEdit           float64            `json:"bytes_per_edit"` // every byte every host of the process sent
 	BytesPerEditByProtocol map[string]float64 `json:"bytes_per_edit_by_protocol"`
@@ -169,6 +183,7 @@ path of the nodes' log go to stderr.`,
 			if series && f.cpuProfile+f.mutexProfile+f.blockProfile+f.allocProfile+f.execTrace != "" {
 				return nil, errors.New("profiles and traces are of one run: give one --clones size and --runs 1")
 			}
+			applyMemoryLimit(f.memoryLimit)
 			return runLatencySeries(cmd.Context(), g, f)
 		},
 		printLatencyReport)
@@ -181,6 +196,7 @@ path of the nodes' log go to stderr.`,
 	fl.DurationVar(&f.duration, "duration", 4*time.Second, "how long the writers edit")
 	fl.DurationVar(&f.timeout, "timeout", 3*time.Minute, "give up after this long")
 	fl.StringVar(&f.datastores, "datastores", "shared", "shared: one pebble datastore for every clone, as a provider hosts them; own: one per clone")
+	fl.Var(sizeFlag{&f.memoryLimit}, "memory-limit", "as c2c provider --memory-limit, for this process: "+memoryLimitHelp)
 	fl.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the editing window to this file")
 	fl.StringVar(&f.mutexProfile, "mutex-profile", "", "write a mutex contention profile of the editing window to this file")
 	fl.StringVar(&f.blockProfile, "block-profile", "", "write a blocking profile of the editing window to this file")
@@ -208,9 +224,15 @@ func printLatency(w io.Writer, r *latencyResult) {
 	fmt.Fprintf(w, "%-40s %9.0f us %10s\n", "  floor on this machine (2 sigs, AEAD, OT)", r.FloorCPUUsPerDelivery, "")
 	fmt.Fprintf(w, "%-40s %11.2fx %10s\n", "  CPU per delivery / floor", r.CPUOverFloor, "")
 	fmt.Fprintf(w, "%-40s %12.2f %10s\n", "UDP datagrams per delivery (machine)", r.UDPDatagramsPerDelivery, "")
+	fmt.Fprintf(w, "%-40s %11.1f%% %10s\n", "CPU stolen by the hypervisor (machine)", 100*r.CPUStealShare, "")
 	fmt.Fprintf(w, "%-40s %12d %10s\n", "GC cycles in the window", r.GCCycles, "")
 	fmt.Fprintf(w, "%-40s %11.0f%% %10s\n", "  GC share of the CPU", 100*r.GCCPUShare, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "  bytes allocated per delivery", r.AllocBytesPerDelivery, "")
+	limit := "Go's default"
+	if r.MemoryLimitBytes > 0 {
+		limit = fmt.Sprintf("limit %.0f MiB", float64(r.MemoryLimitBytes)/(1<<20))
+	}
+	fmt.Fprintf(w, "%-40s %8.0f MiB %10s\n", "  Go memory at the end ("+limit+")", float64(r.GoMemoryBytes)/(1<<20), "")
 	fmt.Fprintf(w, "%-40s %5d / %4d %10s\n", "pebble flushes / compactions", r.StoreFlushes, r.StoreCompactions, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "  WAL bytes per delivery", r.StoreWALBytesPerDelivery, "")
 	fmt.Fprintf(w, "%-40s %12.0f %10s\n", "bytes per edit, all hosts", r.BytesPerEdit, fmt.Sprintf("<=%.0f", 2*r.FloorBytesPerEdit))

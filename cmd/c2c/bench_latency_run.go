@@ -190,6 +190,7 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 		return nil, err
 	}
 	udp0, udpErr := procstat.UDPOut()
+	ticks0, ticksErr := procstat.ReadCPUTicks()
 	stores := pebbleDBs(r.datastores(seqNode))
 	rt0, st0 := readRuntimeCounters(), readStoreCounters(stores)
 	prof := &windowProfiles{cpu: f.cpuProfile, mutex: f.mutexProfile, block: f.blockProfile, allocs: f.allocProfile, exec: f.execTrace}
@@ -209,6 +210,8 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 		return nil, err
 	}
 	udp1, err := procstat.UDPOut()
+	ticks1, err2 := procstat.ReadCPUTicks()
+	ticksErr = cmp.Or(ticksErr, err2)
 	rt1, st1 := readRuntimeCounters(), readStoreCounters(stores)
 	udpErr = cmp.Or(udpErr, err)
 	if err := prof.stop(); err != nil {
@@ -254,6 +257,10 @@ func (r *latencyRun) measure(ctx context.Context) (*latencyResult, error) {
 	if udpErr == nil {
 		res.UDPDatagramsPerDelivery = float64(udp1-udp0) / deliveries
 	}
+	if ticksErr == nil {
+		res.CPUStealShare = procstat.StealShare(ticks0, ticks1)
+	}
+	res.MemoryLimitBytes, res.GoMemoryBytes = f.memoryLimit, rt1.goMemory
 	res.BytesPerEdit = float64(after.TotalOut-before.TotalOut) / edits
 	for p, s := range afterProto {
 		if n := s.TotalOut - beforeProto[p].TotalOut; n > 0 {

@@ -174,11 +174,11 @@ func printLatencyReport(w io.Writer, r *latencyReport) {
 		printLatency(w, r.Runs[0])
 		return
 	}
-	fmt.Fprintf(w, "%-7s %6s %9s %9s %9s %9s %9s %9s %8s %5s\n", "clones", "round", "p50 ms", "p99 ms", "dev p50", "first", "fan-out", "CPU us", "B/floor", "GCs")
+	fmt.Fprintf(w, "%-7s %6s %9s %9s %9s %9s %9s %9s %8s %5s %7s\n", "clones", "round", "p50 ms", "p99 ms", "dev p50", "first", "fan-out", "CPU us", "B/floor", "GCs", "stolen")
 	for i, run := range r.Runs {
 		s := summarize(run)
-		fmt.Fprintf(w, "%-7d %6d %9.1f %9.1f %9.1f %9.1f %9.1f %9.0f %8.2f %5d\n", run.Clones, i/len(r.Sizes)+1,
-			s.CloneP50Ms, s.CloneP99Ms, s.DeviceP50Ms, s.FirstReceiverP50Ms, s.FanoutP50Ms, s.CPUUsPerDelivery, s.BytesOverFloor, run.GCCycles)
+		fmt.Fprintf(w, "%-7d %6d %9.1f %9.1f %9.1f %9.1f %9.1f %9.0f %8.2f %5d %6.1f%%\n", run.Clones, i/len(r.Sizes)+1,
+			s.CloneP50Ms, s.CloneP99Ms, s.DeviceP50Ms, s.FirstReceiverP50Ms, s.FanoutP50Ms, s.CPUUsPerDelivery, s.BytesOverFloor, run.GCCycles, 100*run.CPUStealShare)
 	}
 	fmt.Fprintln(w)
 	for _, size := range r.Sizes {

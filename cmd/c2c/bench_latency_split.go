@@ -65,9 +65,10 @@ type runtimeCounters struct {
 	gcCycles   uint64
 	gcCPU      float64 // seconds
 	allocBytes uint64
+	goMemory   uint64 // every byte the runtime holds, now
 }
 
-var runtimeCounterNames = []string{"/gc/cycles/total:gc-cycles", "/cpu/classes/gc/total:cpu-seconds", "/gc/heap/allocs:bytes"}
+var runtimeCounterNames = []string{"/gc/cycles/total:gc-cycles", "/cpu/classes/gc/total:cpu-seconds", "/gc/heap/allocs:bytes", "/memory/classes/total:bytes"}
 
 func readRuntimeCounters() runtimeCounters {
 	s := make([]metrics.Sample, len(runtimeCounterNames))
@@ -84,6 +85,9 @@ func readRuntimeCounters() runtimeCounters {
 	}
 	if s[2].Value.Kind() == metrics.KindUint64 {
 		c.allocBytes = s[2].Value.Uint64()
+	}
+	if s[3].Value.Kind() == metrics.KindUint64 {
+		c.goMemory = s[3].Value.Uint64()
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 // Package procstat reads a Linux process's resident memory and CPU time
 // from /proc (the machine's memory from /proc/meminfo, its UDP datagrams
-// sent from /proc/net/snmp), and samples a
+// sent from /proc/net/snmp, its CPU time stolen by the hypervisor from
+// /proc/stat), and samples a
 // process's peak resident memory while something runs.
 // The parsers are pure; Read and Sampler touch /proc.
 package procstat
