@@ -126,7 +126,7 @@ func newBenchLatencyCmd(g *globals) *cobra.Command {
 		"Edit latency in real time on loopback: clone to clone, device to device; CPU per delivery; bytes per edit against the floor",
 		`latency runs a CloneDoc network on 127.0.0.1 in real time, with the same code
 as c2c provider, c2c sequencer and c2c clone: --providers providers, one
-sequencer and --clones clones in this process (real hosts: TCP and QUIC,
+sequencer and --clones clones in this process (real hosts: TCP and QUIC, dialing TCP first,
 pebble with fsync), and --devices devices as separate processes
 (c2c device stream), each the enrolled device of a clone of another user.
 Clone 0 creates a document and invites every other clone; then for
