@@ -10,8 +10,8 @@ import (
 // each sequencer head and author signature once between them, not once
 // each: every member of a document receives the same entry, with the same
 // signatures. A hit means these exact public key, message and signature
-// bytes verified before (the key is SHA-256 over the three, length
-// prefixed); only successful verifications are remembered, so a forged or
+// bytes verified before (the key is SHA-256 over the length-prefixed key
+// and signature, then the message: the message's end is the input's); only successful verifications are remembered, so a forged or
 // altered signature is checked, and refused, every time. It holds at most
 // about size digests (two generations of size/2: when the newer fills, the
 // older is dropped), 32 bytes each plus the map's overhead.
@@ -35,17 +35,26 @@ func NewSigCache(size int) *SigCache {
 // ed25519.Verify does (with the sizes checked first), without the curve
 // arithmetic for a triple verified before.
 func (c *SigCache) Verify(pub ed25519.PublicKey, msg, sig []byte) bool {
+	return c.verifyStreamed(pub, sig, func(p *pooledSHA256) { p.fixed(msg) }, func() []byte { return msg })
+}
+
+// verifyStreamed is Verify for a message that write streams, field by
+// field, into the cache key (the same key as Verify's of its bytes) and
+// build returns whole. build runs only when the signature must be
+// checked: on a hit (every member of a process after the first to get an
+// entry) the message is never built.
+func (c *SigCache) verifyStreamed(pub ed25519.PublicKey, sig []byte, write func(*pooledSHA256), build func() []byte) bool {
 	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
 		return false
 	}
 	if c == nil {
-		return ed25519.Verify(pub, msg, sig)
+		return ed25519.Verify(pub, build(), sig)
 	}
-	k := sigKey(pub, msg, sig)
+	k := streamedKey(pub, sig, write)
 	if c.seen(k) {
 		return true
 	}
-	if !ed25519.Verify(pub, msg, sig) {
+	if !ed25519.Verify(pub, build(), sig) {
 		return false
 	}
 	c.add(k)
@@ -91,10 +100,13 @@ func (c *SigCache) insert(k Hash) {
 	c.cur[k] = struct{}{}
 }
 
-func sigKey(pub, msg, sig []byte) Hash {
+// streamedKey is the cache key of pub's signature sig over the message
+// write streams: SHA-256 of the length-prefixed key and signature, then
+// the message (its end is the input's, so the encoding is one to one).
+func streamedKey(pub, sig []byte, write func(*pooledSHA256)) Hash {
 	p := newSHA256()
 	p.varb(pub)
-	p.varb(msg)
 	p.varb(sig)
+	write(p)
 	return p.done()
 }

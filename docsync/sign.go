@@ -86,7 +86,9 @@ func (e *Envelope) VerifyAuthorIn(c *SigCache) error {
 	if d == e.checked {
 		return nil
 	}
-	if !c.Verify(e.Author.PublicKey(), e.SigningBytes(), e.Sig) {
+	// e.Author[:], not Author.PublicKey(): that slices a copy, which the
+	// hash's interface call would move to the heap on every check.
+	if !c.verifyStreamed(ed25519.PublicKey(e.Author[:]), e.Sig, func(p *pooledSHA256) { e.writeSigning(p) }, e.SigningBytes) {
 		return fmt.Errorf("%w: author %v counter %d", ErrAuthorSignature, e.Author, e.Counter)
 	}
 	e.checked = d
@@ -95,8 +97,19 @@ func (e *Envelope) VerifyAuthorIn(c *SigCache) error {
 
 // SigningBytes returns the canonical bytes the sequencer signs.
 func (h *Head) SigningBytes() []byte {
-	return canon(make([]byte, 0, len(tagHead)+32+8+32)).
-		fixed([]byte(tagHead)).fixed(h.Doc[:]).u64(h.Seq).fixed(h.ChainHash[:])
+	w := &canonBuf{make(canon, 0, len(tagHead)+32+8+32)}
+	h.writeSigning(w)
+	return w.c
+}
+
+var tagHeadBytes = []byte(tagHead)
+
+// writeSigning writes the signing bytes' fields to w, in their order.
+func (h *Head) writeSigning(w canonWriter) {
+	w.fixed(tagHeadBytes)
+	w.fixed(h.Doc[:])
+	w.u64(h.Seq)
+	w.fixed(h.ChainHash[:])
 }
 
 // Sign sets h.Sig with the sequencer's key.
@@ -107,7 +120,7 @@ func (h *Head) Verify(seqPub ed25519.PublicKey) error { return h.VerifyIn(nil, s
 
 // VerifyIn is Verify with the signatures c remembers.
 func (h *Head) VerifyIn(c *SigCache, seqPub ed25519.PublicKey) error {
-	if !c.Verify(seqPub, h.SigningBytes(), h.Sig) {
+	if !c.verifyStreamed(seqPub, h.Sig, func(p *pooledSHA256) { h.writeSigning(p) }, h.SigningBytes) {
 		return fmt.Errorf("%w: seq %d", ErrSequencerSignature, h.Seq)
 	}
 	return nil
