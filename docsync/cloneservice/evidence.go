@@ -173,7 +173,7 @@ func (s *Service) onEvidence(doc docsync.DocID, ev *docsync.Evidence) {
 		err = b.Commit(s.ctx)
 	}
 	if err == nil {
-		err = s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(doc)))
+		err = s.ds.Sync(s.ctx, docKey(doc))
 	}
 	if err != nil {
 		s.log.Error("cannot keep evidence", "doc", doc, "err", err)

@@ -9,7 +9,6 @@ import (
 	"github.com/clone2clone/c2c/device/jupiter"
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
-	"github.com/ipfs/go-datastore"
 )
 
 // A clone that was offline long enough that the missing range is more than
@@ -124,7 +123,7 @@ func (s *Service) jumpTo(doc docsync.DocID, snap *docsync.SealedSnapshot, truste
 		err = b.Commit(s.ctx)
 	}
 	if err == nil {
-		err = s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(doc)))
+		err = s.ds.Sync(s.ctx, docKey(doc))
 	}
 	if err != nil {
 		s.log.Error("cannot persist a member's snapshot; replaying the gap", "doc", doc, "err", err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
-	"github.com/ipfs/go-datastore"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -456,7 +455,7 @@ func (s *Service) replaceReplica(d *docState, base uint64, mk func(snap *docsync
 		err = b.Commit(s.ctx)
 	}
 	if err == nil {
-		err = s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(d.id)))
+		err = s.ds.Sync(s.ctx, docKey(d.id))
 	}
 	if err != nil {
 		d.broken = fmt.Errorf("%w: %w", ErrStorage, err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/clone2clone/c2c/docsync"
 	"github.com/clone2clone/c2c/docsync/netproto"
-	"github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -183,7 +182,7 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 	if err := b.Commit(s.ctx); err != nil {
 		return err
 	}
-	return s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(d.id)))
+	return s.ds.Sync(s.ctx, docKey(d.id))
 }
 
 // alarm raises a fork alarm: log, metric, event, stop (the proof is on disk).

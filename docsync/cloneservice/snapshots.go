@@ -96,7 +96,7 @@ func (s *Service) keepSnapshot(d *docState, snap *docsync.SealedSnapshot) error 
 	if err := b.Commit(s.ctx); err != nil {
 		return err
 	}
-	if err := s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(d.id))); err != nil {
+	if err := s.ds.Sync(s.ctx, docKey(d.id)); err != nil {
 		return err
 	}
 	d.snaps = snapState{snap: snap, firstKept: newFirst}
@@ -222,7 +222,7 @@ func (s *Service) joinReplica(inv *netproto.Invitation, snap *docsync.SealedSnap
 	if err := b.Commit(s.ctx); err != nil {
 		return nil, ss, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	if err := s.ds.Sync(s.ctx, datastore.NewKey(docPrefix(inv.Doc))); err != nil {
+	if err := s.ds.Sync(s.ctx, docKey(inv.Doc)); err != nil {
 		return nil, ss, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	s.log.Info("joined from a snapshot", "doc", inv.Doc, "seq", snap.Seq(), "bytes", len(snap.Bytes()))

@@ -2,6 +2,7 @@ package cloneservice
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,15 +14,38 @@ import (
 	"github.com/ipfs/go-datastore/query"
 )
 
-func docPrefix(doc docsync.DocID) string { return "/c/" + hex.EncodeToString(doc[:]) }
+// docPrefix is "/c/" and the DocID in hex: a document's keys start with it.
+func docPrefix(doc docsync.DocID) string {
+	var b [len(docKeyStart) + 2*len(docsync.DocID{})]byte
+	copy(b[:], docKeyStart)
+	hex.Encode(b[len(docKeyStart):], doc[:])
+	return string(b[:])
+}
+
+const docKeyStart = "/c/"
+
+// docKey is the key of docPrefix itself (what persist syncs).
+func docKey(doc docsync.DocID) datastore.Key { return datastore.RawKey(docPrefix(doc)) }
 
 func metaKey(doc docsync.DocID) datastore.Key { return datastore.NewKey(docPrefix(doc) + "/meta") }
 func pendingKey(doc docsync.DocID) datastore.Key {
 	return datastore.NewKey(docPrefix(doc) + "/pending")
 }
 func forkKey(doc docsync.DocID) datastore.Key { return datastore.NewKey(docPrefix(doc) + "/fork") }
+
+// entryKey is docPrefix + "/e/" + seq as 16 hex digits, so that entries
+// sort by seq. It is built in one allocation: every entry a clone stores
+// takes one.
 func entryKey(doc docsync.DocID, seq uint64) datastore.Key {
-	return datastore.NewKey(fmt.Sprintf("%s/e/%016x", docPrefix(doc), seq))
+	const hexDoc = 2 * len(docsync.DocID{})
+	var b [len(docKeyStart) + hexDoc + len("/e/") + 16]byte
+	n := copy(b[:], docKeyStart)
+	n += hex.Encode(b[n:], doc[:])
+	n += copy(b[n:], "/e/")
+	var be [8]byte
+	binary.BigEndian.PutUint64(be[:], seq)
+	hex.Encode(b[n:], be[:])
+	return datastore.RawKey(string(b[:]))
 }
 
 // stored is what a document left in the datastore.
