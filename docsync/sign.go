@@ -33,8 +33,13 @@ func (c canon) varb(b []byte) canon {
 
 // SigningBytes returns the canonical bytes the author signs.
 func (e *Envelope) SigningBytes() []byte {
-	w := &canonBuf{make(canon, 0, len(tagEnvelope)+32+32+8+8+32+8+1+4+len(e.Nonce)+4+len(e.Body))}
-	e.writeSigning(w)
+	return canonBytes(len(tagEnvelope)+32+32+8+8+32+8+1+4+len(e.Nonce)+4+len(e.Body), e.writeSigning)
+}
+
+// canonBytes is what write writes, in a buffer of size bytes.
+func canonBytes(size int, write func(canonWriter)) []byte {
+	w := &canonBuf{make(canon, 0, size)}
+	write(w)
 	return w.c
 }
 
@@ -96,11 +101,7 @@ func (e *Envelope) VerifyAuthorIn(c *SigCache) error {
 }
 
 // SigningBytes returns the canonical bytes the sequencer signs.
-func (h *Head) SigningBytes() []byte {
-	w := &canonBuf{make(canon, 0, len(tagHead)+32+8+32)}
-	h.writeSigning(w)
-	return w.c
-}
+func (h *Head) SigningBytes() []byte { return canonBytes(len(tagHead)+32+8+32, h.writeSigning) }
 
 var tagHeadBytes = []byte(tagHead)
 

@@ -14,7 +14,9 @@ import (
 // The allocation profile counts from the process's start: it is written
 // at the window's start to ALLOCS.start and at its end to ALLOCS, so that
 // `go tool pprof -sample_index=alloc_space -diff_base ALLOCS.start ALLOCS`
-// shows the window's. exec is an execution trace of the window (go tool
+// shows the window's (each written after a forced collection: the
+// runtime updates the allocation counts only when a cycle completes, and
+// the window's counters are read before it). exec is an execution trace of the window (go tool
 // trace), which shows what a stall that a profile averages away is.
 type windowProfiles struct {
 	cpu, mutex, block, allocs, exec string
@@ -93,6 +95,9 @@ func (p *windowProfiles) stop() error {
 }
 
 func writeProfile(name, file string) error {
+	if name == "allocs" {
+		runtime.GC() // the counts are as of the last completed cycle
+	}
 	f, err := os.Create(file)
 	if err != nil {
 		return err
