@@ -1,6 +1,7 @@
 package docsync
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 
@@ -48,41 +49,74 @@ func envelopeFromWire(w *wire.Envelope) (*Envelope, error) {
 	if w == nil {
 		return nil, fmt.Errorf("%w: missing envelope", ErrMalformed)
 	}
-	e := &Envelope{Counter: w.Counter, Parent: w.Parent, Epoch: w.Epoch, Kind: Kind(w.Kind)}
-	if err := copy32((*[32]byte)(&e.Doc), w.Doc, "envelope doc"); err != nil {
+	e := &Envelope{}
+	err := e.setFields(envelopeFields{doc: w.Doc, author: w.Author, parentHash: w.ParentHash,
+		nonce: w.Nonce, body: w.Body, sig: w.Sig, counter: w.Counter, parent: w.Parent, epoch: w.Epoch, kind: w.Kind}, true)
+	if err != nil {
 		return nil, err
 	}
-	if err := copy32((*[32]byte)(&e.Author), w.Author, "envelope author"); err != nil {
-		return nil, err
+	return e, nil
+}
+
+// envelopeFields are an envelope's wire fields, as proto (wire.Envelope)
+// or parseEntry decoded them.
+type envelopeFields struct {
+	doc, author, parentHash, nonce, body, sig []byte
+	counter, parent, epoch                    uint64
+	kind                                      uint32
+}
+
+// setFields checks f and sets e from it. With copyBytes, e's nonce, body
+// and signature are copies; without, they are f's slices, which the
+// caller has made e's own.
+func (e *Envelope) setFields(f envelopeFields, copyBytes bool) error {
+	*e = Envelope{Counter: f.counter, Parent: f.parent, Epoch: f.epoch, Kind: Kind(f.kind)}
+	if err := copy32((*[32]byte)(&e.Doc), f.doc, "envelope doc"); err != nil {
+		return err
 	}
-	if err := copy32((*[32]byte)(&e.ParentHash), w.ParentHash, "envelope parent hash"); err != nil {
-		return nil, err
+	if err := copy32((*[32]byte)(&e.Author), f.author, "envelope author"); err != nil {
+		return err
 	}
-	if err := checkSig(w.Sig, "envelope signature"); err != nil {
-		return nil, err
+	if err := copy32((*[32]byte)(&e.ParentHash), f.parentHash, "envelope parent hash"); err != nil {
+		return err
+	}
+	if err := checkSig(f.sig, "envelope signature"); err != nil {
+		return err
 	}
 	switch e.Kind {
 	case KindEdit:
-		if len(w.Nonce) != NonceSize {
-			return nil, fmt.Errorf("%w: edit nonce is %d bytes", ErrMalformed, len(w.Nonce))
+		if len(f.nonce) != NonceSize {
+			return fmt.Errorf("%w: edit nonce is %d bytes", ErrMalformed, len(f.nonce))
 		}
 	case KindMember:
-		if len(w.Nonce) != 0 {
-			return nil, fmt.Errorf("%w: membership envelope has a nonce", ErrMalformed)
+		if len(f.nonce) != 0 {
+			return fmt.Errorf("%w: membership envelope has a nonce", ErrMalformed)
 		}
 	default:
-		return nil, fmt.Errorf("%w: envelope kind %d", ErrMalformed, w.Kind)
+		return fmt.Errorf("%w: envelope kind %d", ErrMalformed, f.kind)
 	}
-	if len(w.Body) > MaxBodyBytes {
-		return nil, fmt.Errorf("%w: body is %d bytes", ErrTooLarge, len(w.Body))
+	if len(f.body) > MaxBodyBytes {
+		return fmt.Errorf("%w: body is %d bytes", ErrTooLarge, len(f.body))
 	}
 	if e.Counter == 0 {
-		return nil, fmt.Errorf("%w: counter 0", ErrMalformed)
+		return fmt.Errorf("%w: counter 0", ErrMalformed)
 	}
-	e.Nonce = append([]byte(nil), w.Nonce...)
-	e.Body = append([]byte(nil), w.Body...)
-	e.Sig = append([]byte(nil), w.Sig...)
-	return e, nil
+	if copyBytes {
+		e.Nonce = append([]byte(nil), f.nonce...)
+		e.Body = append([]byte(nil), f.body...)
+		e.Sig = append([]byte(nil), f.sig...)
+	} else {
+		e.Nonce, e.Body, e.Sig = orNil(f.nonce), orNil(f.body), f.sig
+	}
+	return nil
+}
+
+// orNil is b, or nil if it is empty (as a copy of it would be).
+func orNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // Marshal encodes the envelope.
@@ -101,7 +135,9 @@ func (h *Head) toWire() *wire.Head {
 	return &wire.Head{Doc: h.Doc[:], Seq: h.Seq, ChainHash: h.ChainHash[:], SeqSig: h.Sig}
 }
 
-func headFields(doc, hash, sig []byte, seq uint64) (Head, error) {
+// headFields checks a head's fields; with copySig its signature is a
+// copy of sig, without it is sig itself.
+func headFields(doc, hash, sig []byte, seq uint64, copySig bool) (Head, error) {
 	h := Head{Seq: seq}
 	if err := copy32((*[32]byte)(&h.Doc), doc, "head doc"); err != nil {
 		return h, err
@@ -115,7 +151,10 @@ func headFields(doc, hash, sig []byte, seq uint64) (Head, error) {
 	if seq == 0 {
 		return h, fmt.Errorf("%w: seq 0", ErrMalformed)
 	}
-	h.Sig = append([]byte(nil), sig...)
+	h.Sig = sig
+	if copySig {
+		h.Sig = append([]byte(nil), sig...)
+	}
 	return h, nil
 }
 
@@ -123,7 +162,7 @@ func headFromWire(w *wire.Head) (Head, error) {
 	if w == nil {
 		return Head{}, fmt.Errorf("%w: missing head", ErrMalformed)
 	}
-	return headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq)
+	return headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq, true)
 }
 
 // Marshal encodes the head.
@@ -168,19 +207,140 @@ func (e *Entry) toWire() *wire.Entry {
 // Marshal encodes the entry.
 func (e *Entry) Marshal() ([]byte, error) { return proto.Marshal(e.toWire()) }
 
-// DecodeEntry decodes and validates an entry (not its signatures).
+// DecodeEntry decodes and validates an entry (not its signatures). It is
+// taken for every entry a clone receives, so it does not go through proto:
+// parseEntry reads the fields as proto.Unmarshal reads a wire.Entry
+// (FuzzDecodeEntryMatchesProto holds the two to the same result), and the
+// entry's nonce, body and signatures are slices of one copy of b.
 func DecodeEntry(b []byte) (*Entry, error) {
-	var w wire.Entry
-	if err := unmarshal(b, MaxEntryBytes, &w, "entry"); err != nil {
-		return nil, err
+	if len(b) > MaxEntryBytes {
+		return nil, fmt.Errorf("%w: entry is %d bytes, cap %d", ErrTooLarge, len(b), MaxEntryBytes)
 	}
-	h, err := headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq)
+	var f entryFields
+	if err := f.parse(bytes.Clone(b)); err != nil {
+		return nil, fmt.Errorf("%w: entry: %v", ErrMalformed, err)
+	}
+	h, err := headFields(f.doc, f.chainHash, f.seqSig, f.seq, false)
 	if err != nil {
 		return nil, err
 	}
-	env, err := envelopeFromWire(w.Envelope)
-	if err != nil {
+	if !f.hasEnvelope {
+		return nil, fmt.Errorf("%w: missing envelope", ErrMalformed)
+	}
+	e := &Entry{Head: h}
+	if err := e.Envelope.setFields(f.envelope, false); err != nil {
 		return nil, err
 	}
-	return &Entry{Head: h, Envelope: *env}, nil
+	return e, nil
+}
+
+// entryFields are a wire.Entry's fields.
+type entryFields struct {
+	doc, chainHash, seqSig []byte
+	seq                    uint64
+	envelope               envelopeFields
+	hasEnvelope            bool
+}
+
+// parse reads b as proto.Unmarshal reads a wire.Entry into an empty one:
+// a field of a known number but another wire type is unknown, unknown
+// fields are skipped, a field given twice takes its last value, and an
+// envelope given twice is the two merged. Byte fields are slices of b,
+// capped so that an append cannot reach the next field.
+func (f *entryFields) parse(b []byte) error {
+	return parseFields(b, func(num protowire.Number, typ protowire.Type, b []byte) int {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			return consumeBytesInto(&f.doc, b)
+		case num == 2 && typ == protowire.VarintType:
+			return consumeVarintInto(&f.seq, b)
+		case num == 3 && typ == protowire.BytesType:
+			return consumeBytesInto(&f.chainHash, b)
+		case num == 4 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return n
+			}
+			f.hasEnvelope = true
+			if err := f.envelope.parse(v); err != nil {
+				return -1
+			}
+			return n
+		case num == 5 && typ == protowire.BytesType:
+			return consumeBytesInto(&f.seqSig, b)
+		}
+		return protowire.ConsumeFieldValue(num, typ, b)
+	})
+}
+
+// parse reads b as proto.Unmarshal merges a wire.Envelope into f.
+func (f *envelopeFields) parse(b []byte) error {
+	return parseFields(b, func(num protowire.Number, typ protowire.Type, b []byte) int {
+		if typ == protowire.BytesType {
+			switch num {
+			case 1:
+				return consumeBytesInto(&f.doc, b)
+			case 2:
+				return consumeBytesInto(&f.author, b)
+			case 5:
+				return consumeBytesInto(&f.parentHash, b)
+			case 8:
+				return consumeBytesInto(&f.nonce, b)
+			case 9:
+				return consumeBytesInto(&f.body, b)
+			case 10:
+				return consumeBytesInto(&f.sig, b)
+			}
+		}
+		if typ == protowire.VarintType {
+			switch num {
+			case 3:
+				return consumeVarintInto(&f.counter, b)
+			case 4:
+				return consumeVarintInto(&f.parent, b)
+			case 6:
+				return consumeVarintInto(&f.epoch, b)
+			case 7:
+				var v uint64
+				n := consumeVarintInto(&v, b)
+				f.kind = uint32(v) // proto's uint32: the low 32 bits
+				return n
+			}
+		}
+		return protowire.ConsumeFieldValue(num, typ, b)
+	})
+}
+
+// parseFields calls field for each field of b with the bytes after its
+// tag; field returns how many of them the value took, or a negative
+// protowire error code.
+func parseFields(b []byte, field func(protowire.Number, protowire.Type, []byte) int) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if n = field(num, typ, b); n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func consumeBytesInto(dst *[]byte, b []byte) int {
+	v, n := protowire.ConsumeBytes(b)
+	if n >= 0 {
+		*dst = v[:len(v):len(v)]
+	}
+	return n
+}
+
+func consumeVarintInto(dst *uint64, b []byte) int {
+	v, n := protowire.ConsumeVarint(b)
+	if n >= 0 {
+		*dst = v
+	}
+	return n
 }
