@@ -207,6 +207,51 @@ func (e *Entry) toWire() *wire.Entry {
 // Marshal encodes the entry.
 func (e *Entry) Marshal() ([]byte, error) { return proto.Marshal(e.toWire()) }
 
+// WireSize is the length of Marshal's encoding of e, without encoding it:
+// proto's, which leaves out empty bytes and zero numbers. A received
+// encoding of this length holds each of e's fields once and nothing else,
+// so it may be stored as it came (see Fingerprint).
+func (e *Entry) WireSize() int {
+	return sizeBytes(1, 32) + sizeVarint(2, e.Head.Seq) + sizeBytes(3, 32) +
+		protowire.SizeTag(4) + protowire.SizeBytes(e.Envelope.wireSize()) + sizeBytes(5, len(e.Head.Sig))
+}
+
+func (e *Envelope) wireSize() int {
+	return sizeBytes(1, 32) + sizeBytes(2, 32) + sizeVarint(3, e.Counter) + sizeVarint(4, e.Parent) +
+		sizeBytes(5, 32) + sizeVarint(6, e.Epoch) + sizeVarint(7, uint64(uint32(e.Kind))) +
+		sizeBytes(8, len(e.Nonce)) + sizeBytes(9, len(e.Body)) + sizeBytes(10, len(e.Sig))
+}
+
+// sizeBytes is the size of a bytes field of n bytes (none if empty).
+func sizeBytes(num protowire.Number, n int) int {
+	if n == 0 {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeBytes(n)
+}
+
+// sizeVarint is the size of a varint field (none if 0).
+func sizeVarint(num protowire.Number, v uint64) int {
+	if v == 0 {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeVarint(v)
+}
+
+// Fingerprint is a digest of every field of e (its envelope's digest,
+// then its head's fields and signature): two entries with the same
+// fingerprint are the same entry. A clone that received an entry's bytes
+// takes it then, and stores those bytes instead of encoding the entry
+// again if the entry it persists still has it.
+func (e *Entry) Fingerprint() Hash {
+	d := e.Envelope.Digest()
+	p := newSHA256()
+	p.fixed(d[:])
+	e.Head.writeSigning(p)
+	p.varb(e.Head.Sig)
+	return p.done()
+}
+
 // DecodeEntry decodes and validates an entry (not its signatures). It is
 // taken for every entry a clone receives, so it does not go through proto:
 // parseEntry reads the fields as proto.Unmarshal reads a wire.Entry

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clone2clone/c2c/docsync/wire"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // decodeEntryProto is DecodeEntry as it was, through proto.Unmarshal: the
@@ -55,6 +56,12 @@ func FuzzDecodeEntryMatchesProto(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("DecodeEntry %+v\nproto       %+v", got, want)
+		}
+		if n, pn := got.WireSize(), proto.Size(got.toWire()); n != pn {
+			t.Fatalf("WireSize %d, proto.Size %d", n, pn)
+		}
+		if got.Fingerprint() != want.Fingerprint() {
+			t.Fatal("equal entries, different fingerprints")
 		}
 		// The entry's slices are its own: appending to one changes no other.
 		body := append(got.Envelope.Body, 0xee)
@@ -150,5 +157,30 @@ func TestDecodeEntryMatchesProtoOnSeeds(t *testing.T) {
 	}
 	if ok < 8 {
 		t.Errorf("only %d seeds decode", ok)
+	}
+}
+
+// A fingerprint changes with every field of the entry.
+func TestFingerprintCoversEveryField(t *testing.T) {
+	base := func() *Entry {
+		e := &Entry{Head: Head{Seq: 3, Sig: make([]byte, 64)},
+			Envelope: Envelope{Counter: 1, Parent: 2, Epoch: 4, Kind: KindEdit, Nonce: make([]byte, NonceSize), Body: []byte("body"), Sig: make([]byte, 64)}}
+		return e
+	}
+	fp := base().Fingerprint()
+	for name, change := range map[string]func(*Entry){
+		"head doc": func(e *Entry) { e.Head.Doc[0] = 1 }, "seq": func(e *Entry) { e.Head.Seq++ },
+		"chain hash": func(e *Entry) { e.Head.ChainHash[31] = 1 }, "head sig": func(e *Entry) { e.Head.Sig[0] = 1 },
+		"envelope doc": func(e *Entry) { e.Envelope.Doc[0] = 1 }, "author": func(e *Entry) { e.Envelope.Author[0] = 1 },
+		"counter": func(e *Entry) { e.Envelope.Counter++ }, "parent": func(e *Entry) { e.Envelope.Parent++ },
+		"parent hash": func(e *Entry) { e.Envelope.ParentHash[0] = 1 }, "epoch": func(e *Entry) { e.Envelope.Epoch++ },
+		"kind": func(e *Entry) { e.Envelope.Kind = KindMember }, "nonce": func(e *Entry) { e.Envelope.Nonce[0] = 1 },
+		"body": func(e *Entry) { e.Envelope.Body = []byte("bodz") }, "sig": func(e *Entry) { e.Envelope.Sig[63] = 1 },
+	} {
+		e := base()
+		change(e)
+		if e.Fingerprint() == fp {
+			t.Errorf("a changed %s keeps the fingerprint", name)
+		}
 	}
 }

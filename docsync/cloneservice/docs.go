@@ -35,6 +35,10 @@ type docState struct {
 	snaps   snapState // the kept snapshot and compaction point (snapshots.go)
 	jumping bool      // a member's snapshot is being fetched to jump a long gap (jump.go)
 	jumpAt  time.Time
+	// fedWire holds, for entries the feed delivered since the last
+	// persist, the bytes they came in (feed.go): persist stores those
+	// instead of encoding each entry again. Cleared at every persist.
+	fedWire map[*docsync.Entry]fedBytes
 
 	submit, entries, heads *pubsub.Topic
 	submitOut, headsOut    Topic // what the policies publish on: submit and heads
@@ -182,7 +186,7 @@ func (s *Service) readTopic(ctx context.Context, doc docsync.DocID, sub *pubsub.
 		}
 		switch v := m.ValidatorData.(type) {
 		case *docsync.SignedEntry:
-			s.post(func() { s.onSignedEntry(doc, v) })
+			s.post(func() { s.onSignedEntry(doc, v, fedBytes{}) })
 		case docsync.Head:
 			s.post(func() { s.onHead(doc, v) })
 		case *docsync.Evidence:

@@ -118,13 +118,13 @@ func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer pee
 	defer st.Close()
 	r := bufio.NewReader(st)
 	n := 0
-	var batch []*docsync.SignedEntry
+	var batch []fedEntry
 	for {
 		b, err := netproto.ReadFrame(r, netproto.MaxFrame)
 		if err == nil && !rate.Allow(doc, s.now()) {
 			err = fmt.Errorf("%w: the feed is over its rate", ErrRateLimited)
 		}
-		var v *docsync.SignedEntry
+		var v fedEntry
 		if err == nil {
 			v, err = verifyFed(s.opts.sigs, doc, seqPub, b)
 		}
@@ -147,25 +147,50 @@ func (s *Service) followOnce(ctx context.Context, doc docsync.DocID, seqPeer pee
 	}
 }
 
+// fedEntry is an entry from the feed, verified, with the bytes it came in.
+type fedEntry struct {
+	v    *docsync.SignedEntry
+	wire fedBytes
+}
+
+// fedBytes are an entry's bytes as received and its fingerprint then
+// (docsync.Entry.Fingerprint); empty when they are not to be stored as
+// they came.
+type fedBytes struct {
+	b  []byte
+	fp docsync.Hash
+}
+
 // verifyFed decodes one fed entry and checks its document and signatures
-// (docsync.VerifyEntrySignatureIn).
-func verifyFed(sigs *docsync.SigCache, doc docsync.DocID, seqPub, b []byte) (*docsync.SignedEntry, error) {
+// (docsync.VerifyEntrySignatureIn). It keeps b to be stored as it came
+// when b is the entry's canonical length (each field once, nothing else:
+// a sequencer cannot pad what the clone stores); DecodeEntry copied what
+// the entry holds, so b is the caller's no more.
+func verifyFed(sigs *docsync.SigCache, doc docsync.DocID, seqPub, b []byte) (fedEntry, error) {
 	e, err := docsync.DecodeEntry(b)
 	if err != nil {
-		return nil, err
+		return fedEntry{}, err
 	}
 	if e.Head.Doc != doc || e.Envelope.Doc != doc {
-		return nil, docsync.ErrWrongDoc
+		return fedEntry{}, docsync.ErrWrongDoc
 	}
-	return docsync.VerifyEntrySignatureIn(sigs, e, seqPub)
+	v, err := docsync.VerifyEntrySignatureIn(sigs, e, seqPub)
+	if err != nil {
+		return fedEntry{}, err
+	}
+	f := fedEntry{v: v}
+	if len(b) == e.WireSize() {
+		f.wire = fedBytes{b: b, fp: e.Fingerprint()}
+	}
+	return f, nil
 }
 
 // postFed hands fed entries to the loop, in order.
-func (s *Service) postFed(doc docsync.DocID, vs []*docsync.SignedEntry) {
+func (s *Service) postFed(doc docsync.DocID, vs []fedEntry) {
 	s.stats.feedEntries.Add(uint64(len(vs)))
 	s.post(func() {
-		for _, v := range vs {
-			s.onSignedEntry(doc, v)
+		for _, f := range vs {
+			s.onSignedEntry(doc, f.v, f.wire)
 		}
 	})
 }

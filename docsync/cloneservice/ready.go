@@ -34,14 +34,21 @@ func (s *Service) onEntries(doc docsync.DocID, es []*docsync.Entry) {
 	s.markDirty(d)
 }
 
-// onSignedEntry feeds an entry from the entries topic, its sequencer
-// signature verified by the topic's validator, to the replica (loop only).
-func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry) {
+// onSignedEntry feeds an entry whose sequencer signature was verified (by
+// the feed's reader or the entries topic's validator) to the replica
+// (loop only); wire, if any, are the bytes it came in, for persist.
+func (s *Service) onSignedEntry(doc docsync.DocID, v *docsync.SignedEntry, wire fedBytes) {
 	d := s.docs[doc]
 	if d == nil || !d.admits(v.Entry()) {
 		return
 	}
 	s.wakeDoc(d)
+	if wire.b != nil {
+		if d.fedWire == nil {
+			d.fedWire = map[*docsync.Entry]fedBytes{}
+		}
+		d.fedWire[v.Entry()] = wire
+	}
 	_ = d.r.HandleSignedEntry(v) // failures come back as Ready events
 	s.markDirty(d)
 }
@@ -85,6 +92,9 @@ func (s *Service) handleReady(d *docState) error { return s.handleReadyMeta(d, n
 // handleReadyMeta is handleReady that also writes meta records (see
 // EditFuncMeta) in the same batch as the Ready.
 func (s *Service) handleReadyMeta(d *docState, meta map[string][]byte) error {
+	// The feed's bytes of entries not persisted now never are (a
+	// duplicate, a refused entry, one held for a gap): Marshal then.
+	defer clear(d.fedWire)
 	if d.broken != nil {
 		return d.broken
 	}
@@ -155,7 +165,7 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 		return err
 	}
 	for _, e := range rd.Entries {
-		eb, err := e.Marshal()
+		eb, err := entryBytes(d, e)
 		if err != nil {
 			return err
 		}
@@ -183,6 +193,15 @@ func (s *Service) persist(d *docState, rd *docsync.Ready, proof *docsync.ForkPro
 		return err
 	}
 	return s.ds.Sync(s.ctx, docKey(d.id))
+}
+
+// entryBytes is e encoded: the bytes it came in on the feed if it is
+// still the entry they decoded to (its fingerprint then), else Marshal's.
+func entryBytes(d *docState, e *docsync.Entry) ([]byte, error) {
+	if w, ok := d.fedWire[e]; ok && e.Fingerprint() == w.fp {
+		return w.b, nil
+	}
+	return e.Marshal()
 }
 
 // alarm raises a fork alarm: log, metric, event, stop (the proof is on disk).
