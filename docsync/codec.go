@@ -257,12 +257,22 @@ func (e *Entry) Fingerprint() Hash {
 // parseEntry reads the fields as proto.Unmarshal reads a wire.Entry
 // (FuzzDecodeEntryMatchesProto holds the two to the same result), and the
 // entry's nonce, body and signatures are slices of one copy of b.
-func DecodeEntry(b []byte) (*Entry, error) {
+func DecodeEntry(b []byte) (*Entry, error) { return decodeEntry(b, true) }
+
+// DecodeEntryOwning is DecodeEntry for a b that becomes the entry's: its
+// byte fields are slices of b, which nobody may change afterwards (a
+// frame just read, kept only to be stored).
+func DecodeEntryOwning(b []byte) (*Entry, error) { return decodeEntry(b, false) }
+
+func decodeEntry(b []byte, copyB bool) (*Entry, error) {
 	if len(b) > MaxEntryBytes {
 		return nil, fmt.Errorf("%w: entry is %d bytes, cap %d", ErrTooLarge, len(b), MaxEntryBytes)
 	}
 	var f entryFields
-	if err := f.parse(bytes.Clone(b)); err != nil {
+	if copyB {
+		b = bytes.Clone(b)
+	}
+	if err := f.parse(b); err != nil {
 		return nil, fmt.Errorf("%w: entry: %v", ErrMalformed, err)
 	}
 	h, err := headFields(f.doc, f.chainHash, f.seqSig, f.seq, false)

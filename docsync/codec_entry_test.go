@@ -72,6 +72,10 @@ func FuzzDecodeEntryMatchesProto(f *testing.F) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatal("the decoded entry shares the input's bytes")
 		}
+		owning, err := DecodeEntryOwning(append([]byte(nil), in...))
+		if err != nil || !reflect.DeepEqual(owning, want) {
+			t.Fatalf("DecodeEntryOwning: %+v, %v", owning, err)
+		}
 	})
 }
 

@@ -164,10 +164,10 @@ type fedBytes struct {
 // verifyFed decodes one fed entry and checks its document and signatures
 // (docsync.VerifyEntrySignatureIn). It keeps b to be stored as it came
 // when b is the entry's canonical length (each field once, nothing else:
-// a sequencer cannot pad what the clone stores); DecodeEntry copied what
-// the entry holds, so b is the caller's no more.
+// a sequencer cannot pad what the clone stores). b becomes the entry's
+// (docsync.DecodeEntryOwning): the caller must not change it.
 func verifyFed(sigs *docsync.SigCache, doc docsync.DocID, seqPub, b []byte) (fedEntry, error) {
-	e, err := docsync.DecodeEntry(b)
+	e, err := docsync.DecodeEntryOwning(b)
 	if err != nil {
 		return fedEntry{}, err
 	}
