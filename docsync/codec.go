@@ -49,9 +49,11 @@ func envelopeFromWire(w *wire.Envelope) (*Envelope, error) {
 	if w == nil {
 		return nil, fmt.Errorf("%w: missing envelope", ErrMalformed)
 	}
+	// w is a message just unmarshaled, whose byte fields proto copied
+	// out of the input: the envelope may keep them.
 	e := &Envelope{}
 	err := e.setFields(envelopeFields{doc: w.Doc, author: w.Author, parentHash: w.ParentHash,
-		nonce: w.Nonce, body: w.Body, sig: w.Sig, counter: w.Counter, parent: w.Parent, epoch: w.Epoch, kind: w.Kind}, true)
+		nonce: w.Nonce, body: w.Body, sig: w.Sig, counter: w.Counter, parent: w.Parent, epoch: w.Epoch, kind: w.Kind})
 	if err != nil {
 		return nil, err
 	}
@@ -66,10 +68,9 @@ type envelopeFields struct {
 	kind                                      uint32
 }
 
-// setFields checks f and sets e from it. With copyBytes, e's nonce, body
-// and signature are copies; without, they are f's slices, which the
-// caller has made e's own.
-func (e *Envelope) setFields(f envelopeFields, copyBytes bool) error {
+// setFields checks f and sets e from it. e's nonce, body and signature
+// are f's slices: the caller hands them over.
+func (e *Envelope) setFields(f envelopeFields) error {
 	*e = Envelope{Counter: f.counter, Parent: f.parent, Epoch: f.epoch, Kind: Kind(f.kind)}
 	if err := copy32((*[32]byte)(&e.Doc), f.doc, "envelope doc"); err != nil {
 		return err
@@ -101,17 +102,11 @@ func (e *Envelope) setFields(f envelopeFields, copyBytes bool) error {
 	if e.Counter == 0 {
 		return fmt.Errorf("%w: counter 0", ErrMalformed)
 	}
-	if copyBytes {
-		e.Nonce = append([]byte(nil), f.nonce...)
-		e.Body = append([]byte(nil), f.body...)
-		e.Sig = append([]byte(nil), f.sig...)
-	} else {
-		e.Nonce, e.Body, e.Sig = orNil(f.nonce), orNil(f.body), f.sig
-	}
+	e.Nonce, e.Body, e.Sig = orNil(f.nonce), orNil(f.body), f.sig
 	return nil
 }
 
-// orNil is b, or nil if it is empty (as a copy of it would be).
+// orNil is b, or nil if it is empty (as the envelope always had it).
 func orNil(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
@@ -135,9 +130,9 @@ func (h *Head) toWire() *wire.Head {
 	return &wire.Head{Doc: h.Doc[:], Seq: h.Seq, ChainHash: h.ChainHash[:], SeqSig: h.Sig}
 }
 
-// headFields checks a head's fields; with copySig its signature is a
-// copy of sig, without it is sig itself.
-func headFields(doc, hash, sig []byte, seq uint64, copySig bool) (Head, error) {
+// headFields checks a head's fields; its signature is sig itself, which
+// the caller hands over.
+func headFields(doc, hash, sig []byte, seq uint64) (Head, error) {
 	h := Head{Seq: seq}
 	if err := copy32((*[32]byte)(&h.Doc), doc, "head doc"); err != nil {
 		return h, err
@@ -152,9 +147,6 @@ func headFields(doc, hash, sig []byte, seq uint64, copySig bool) (Head, error) {
 		return h, fmt.Errorf("%w: seq 0", ErrMalformed)
 	}
 	h.Sig = sig
-	if copySig {
-		h.Sig = append([]byte(nil), sig...)
-	}
 	return h, nil
 }
 
@@ -162,7 +154,7 @@ func headFromWire(w *wire.Head) (Head, error) {
 	if w == nil {
 		return Head{}, fmt.Errorf("%w: missing head", ErrMalformed)
 	}
-	return headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq, true)
+	return headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq) // proto copied them out of the input
 }
 
 // Marshal encodes the head.
@@ -275,7 +267,7 @@ func decodeEntry(b []byte, copyB bool) (*Entry, error) {
 	if err := f.parse(b); err != nil {
 		return nil, fmt.Errorf("%w: entry: %v", ErrMalformed, err)
 	}
-	h, err := headFields(f.doc, f.chainHash, f.seqSig, f.seq, false)
+	h, err := headFields(f.doc, f.chainHash, f.seqSig, f.seq)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +275,7 @@ func decodeEntry(b []byte, copyB bool) (*Entry, error) {
 		return nil, fmt.Errorf("%w: missing envelope", ErrMalformed)
 	}
 	e := &Entry{Head: h}
-	if err := e.Envelope.setFields(f.envelope, false); err != nil {
+	if err := e.Envelope.setFields(f.envelope); err != nil {
 		return nil, err
 	}
 	return e, nil

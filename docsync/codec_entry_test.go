@@ -21,7 +21,7 @@ func decodeEntryProto(b []byte) (*Entry, error) {
 	if err := unmarshal(b, MaxEntryBytes, &w, "entry"); err != nil {
 		return nil, err
 	}
-	h, err := headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq, true)
+	h, err := headFields(w.Doc, w.ChainHash, w.SeqSig, w.Seq)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,9 @@ import (
 // each sequencer head and author signature once between them, not once
 // each: every member of a document receives the same entry, with the same
 // signatures. A hit means these exact public key, message and signature
-// bytes verified before (the key is SHA-256 over the length-prefixed key
-// and signature, then the message: the message's end is the input's); only successful verifications are remembered, so a forged or
-// altered signature is checked, and refused, every time. It holds at most
+// bytes verified before (the key is streamedKey's); only successful
+// verifications are remembered, so a forged or altered signature is
+// checked, and refused, every time. It holds at most
 // about size digests (two generations of size/2: when the newer fills, the
 // older is dropped), 32 bytes each plus the map's overhead.
 //
